@@ -1,0 +1,5 @@
+"""``python -m records_service`` runs the CLI."""
+
+from records_service.cli import main
+
+main()

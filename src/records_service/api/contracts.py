@@ -1,0 +1,68 @@
+"""Contract routes: create, list, read and update case files."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from records_service.api.deps import ContractManager, CurrentUser, Paging, ServicesDep, SessionDep
+from records_service.contracts.models import ContractStatus
+from records_service.contracts.schemas import ContractCreate, ContractPublic, ContractUpdate
+from records_service.contracts.service import (
+    create_contract,
+    get_contract,
+    list_contracts,
+    update_contract,
+)
+from records_service.pagination import Page
+
+router = APIRouter(prefix="/api/contracts", tags=["contracts"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ContractPublic)
+def create(
+    data: ContractCreate, session: SessionDep, user: ContractManager, services: ServicesDep,
+    response: Response,
+) -> ContractPublic:
+    """Open a new contract (case file). The reference must be unique."""
+    contract = create_contract(session, data=data, actor=user, clock=services.clock)
+    response.headers["Location"] = f"/api/contracts/{contract.reference}"
+    return ContractPublic.model_validate(contract)
+
+
+@router.get("", response_model=Page[ContractPublic])
+def list_(
+    session: SessionDep,
+    user: CurrentUser,
+    paging: Paging,
+    status: ContractStatus | None = None,
+    provider: str | None = None,
+    funding_stream: str | None = None,
+    q: str | None = None,
+) -> Page[ContractPublic]:
+    """List contracts, filtered and paginated; ``q`` matches reference or title."""
+    rows, total = list_contracts(
+        session, page=paging, status=status.value if status else None, provider=provider,
+        funding_stream=funding_stream, q=q,
+    )
+    return Page(
+        items=[ContractPublic.model_validate(c) for c in rows], total=total,
+        page=paging.page, page_size=paging.page_size,
+    )
+
+
+@router.get("/{reference}", response_model=ContractPublic)
+def read(reference: str, session: SessionDep, user: CurrentUser) -> ContractPublic:
+    """One contract by its reference."""
+    return ContractPublic.model_validate(get_contract(session, reference))
+
+
+@router.patch("/{reference}", response_model=ContractPublic)
+def update(
+    reference: str, data: ContractUpdate, session: SessionDep, user: ContractManager,
+    services: ServicesDep,
+) -> ContractPublic:
+    """Change a contract's status, dates, provider, funding stream, value or deed flag."""
+    contract = update_contract(
+        session, reference=reference, data=data, actor=user, clock=services.clock
+    )
+    return ContractPublic.model_validate(contract)

@@ -1,0 +1,94 @@
+"""Typed dependencies for routes: the session, store, services and the calling user.
+
+Routes receive these through ``Annotated`` aliases; none imports settings or a global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from records_service.auth.models import User
+from records_service.auth.roles import Permission, allows
+from records_service.auth.service import record_auth_failure, user_for_token
+from records_service.db import session_scope
+from records_service.errors import PermissionDenied, Unauthenticated
+from records_service.pagination import PageParams
+from records_service.services import Services
+from records_service.storage import BlobStore
+
+
+def get_services(request: Request) -> Services:
+    """The services built by the app's lifespan."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    """A session whose transaction commits when the route returns without error."""
+    with session_scope(services.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_store(services: ServicesDep) -> BlobStore:
+    """The blob store."""
+    return services.store
+
+
+StoreDep = Annotated[BlobStore, Depends(get_store)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `records-service users add`.")
+
+
+def _fail(services: Services, reason: str) -> Unauthenticated:
+    with session_scope(services.engine) as session:
+        record_auth_failure(session, reason=reason, method="bearer", clock=services.clock)
+    return Unauthenticated(reason)
+
+
+def get_current_user(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The user behind the bearer token (or the web session); 401 otherwise."""
+    session_user: User | None = getattr(request.state, "web_user", None)
+    if session_user is not None:
+        return session_user
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _fail(services, "missing bearer token")
+    with session_scope(services.engine) as session:
+        user = user_for_token(session, credentials.credentials)
+    if user is None:
+        raise _fail(services, "invalid or revoked token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(permission: Permission) -> Callable[[User], User]:
+    """A dependency that lets the request through only if the user holds ``permission``."""
+
+    def check(user: CurrentUser) -> User:
+        if not allows(user.role_set, permission):
+            raise PermissionDenied(f"your roles do not allow {permission.value}")
+        return user
+
+    return check
+
+
+Capturer = Annotated[User, Depends(require(Permission.CAPTURE))]
+Editor = Annotated[User, Depends(require(Permission.EDIT_METADATA))]
+ContractManager = Annotated[User, Depends(require(Permission.MANAGE_CONTRACTS))]
+Paging = Annotated[PageParams, Depends()]

@@ -1,0 +1,46 @@
+"""``GET /health``: is the service able to serve, and how far behind is background work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, text
+from sqlmodel import select
+
+from records_service.api.deps import ServicesDep
+from records_service.db import session_scope
+from records_service.records.models import TextStatus, Version
+from records_service.storage import StorageError
+
+router = APIRouter(tags=["health"])
+
+
+def _database(services: ServicesDep) -> dict[str, Any]:
+    try:
+        with session_scope(services.engine) as session:
+            session.execute(text("SELECT 1"))
+            pending = session.exec(
+                select(func.count()).where(Version.text_status == TextStatus.PENDING.value)
+            ).one()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "dialect": services.engine.dialect.name, "extraction_pending": int(pending)}
+
+
+def _storage(services: ServicesDep) -> dict[str, Any]:
+    try:
+        services.store.check_ready()
+    except StorageError as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True, "backend": services.settings.storage.backend}
+
+
+@router.get("/health")
+def health(services: ServicesDep) -> JSONResponse:
+    """Readiness of the database and the blob store, with background-work lag."""
+    body: dict[str, Any] = {"database": _database(services), "storage": _storage(services)}
+    ok = all(part["ok"] for part in body.values())
+    body["status"] = "ok" if ok else "unavailable"
+    return JSONResponse(body, status_code=200 if ok else 503)

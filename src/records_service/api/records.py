@@ -1,0 +1,196 @@
+"""Record routes: capture, list, read, download, new versions and metadata edits."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+
+from records_service.auth.models import User
+from records_service.api.deps import (
+    Capturer,
+    CurrentUser,
+    Editor,
+    Paging,
+    ServicesDep,
+    SessionDep,
+)
+from records_service.db import session_scope
+from records_service.errors import InvalidInput
+from records_service.pagination import Page
+from records_service.records.capture import add_version, capture_record
+from records_service.records.models import Classification
+from records_service.records.schemas import (
+    MetadataChangePublic,
+    RecordMetadata,
+    RecordPublic,
+    RecordUpdate,
+)
+from records_service.records.service import (
+    RecordFilters,
+    contract_reference,
+    get_record,
+    list_records,
+    metadata_history,
+    open_content,
+    record_tags,
+    to_public,
+    update_record,
+)
+
+router = APIRouter(prefix="/api/records", tags=["records"])
+
+
+def _metadata(**fields: object) -> RecordMetadata:
+    try:
+        return RecordMetadata.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(
+            f"{where}: {first['msg']}",
+            errors=[{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()],
+        ) from None
+
+
+def _created(services: ServicesDep, record_id: str, user: User, status_code: int) -> JSONResponse:
+    with session_scope(services.engine) as session:
+        body = to_public(session, get_record(session, record_id, user))
+    services.notify_worker()
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=status_code,
+        headers={"Location": f"/api/records/{record_id}"},
+    )
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=RecordPublic,
+    responses={201: {"headers": {"Location": {"schema": {"type": "string"}}}}},
+)
+def capture(
+    services: ServicesDep,
+    user: Capturer,
+    file: Annotated[UploadFile, File(description="The document to capture.")],
+    title: Annotated[str, Form(min_length=1, max_length=300)],
+    record_type: Annotated[str, Form(description="A record type key from the schedule.")],
+    record_date: Annotated[str, Form(description="The date the document bears (YYYY-MM-DD).")],
+    contract: Annotated[str | None, Form(description="Contract reference.")] = None,
+    tags: Annotated[list[str] | None, Form(description="Tags (repeat, or comma-separated).")] = None,
+    classification: Annotated[Classification, Form()] = Classification.OFFICIAL,
+    originator: Annotated[str | None, Form(max_length=200)] = None,
+) -> JSONResponse:
+    """Declare a record: upload its first version with its metadata (multipart)."""
+    meta = _metadata(
+        title=title, record_type=record_type, record_date=record_date, contract=contract or None,
+        tags=tags or [], classification=classification, originator=originator or None,
+    )
+    record, _ = capture_record(
+        services.capture_context(), meta=meta, source=file.file, filename=file.filename, actor=user
+    )
+    return _created(services, record.id, user, status.HTTP_201_CREATED)
+
+
+@router.post("/{record_id}/versions", status_code=status.HTTP_201_CREATED, response_model=RecordPublic)
+def new_version(
+    record_id: str,
+    services: ServicesDep,
+    user: Capturer,
+    file: Annotated[UploadFile, File(description="The new content.")],
+) -> JSONResponse:
+    """Add a new content version; earlier versions stay retrievable."""
+    with session_scope(services.engine) as session:
+        record = get_record(session, record_id, user)
+        contract = contract_reference(session, record.contract_id)
+        tags = record_tags(session, record.id)
+    add_version(
+        services.capture_context(), record=record, contract_ref=contract, tags=tags,
+        source=file.file, filename=file.filename, actor=user,
+    )
+    return _created(services, record_id, user, status.HTTP_201_CREATED)
+
+
+@router.get("", response_model=Page[RecordPublic])
+def list_(
+    session: SessionDep,
+    user: CurrentUser,
+    paging: Paging,
+    contract: str | None = None,
+    record_type: str | None = None,
+    tag: str | None = None,
+    classification: Classification | None = None,
+    record_status: Annotated[str | None, Query(alias="status")] = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> Page[RecordPublic]:
+    """List the records you may see, filtered and paginated (newest record date first)."""
+    filters = RecordFilters(
+        contract=contract, record_type=record_type, tag=tag,
+        classification=classification.value if classification else None,
+        status=record_status, date_from=date_from, date_to=date_to,
+    )
+    rows, total = list_records(session, filters=filters, page=paging, user=user)
+    return Page(
+        items=[to_public(session, r) for r in rows], total=total,
+        page=paging.page, page_size=paging.page_size,
+    )
+
+
+@router.get("/{record_id}", response_model=RecordPublic)
+def read(record_id: str, session: SessionDep, user: CurrentUser) -> RecordPublic:
+    """One record with all its versions."""
+    return to_public(session, get_record(session, record_id, user))
+
+
+@router.patch("/{record_id}", response_model=RecordPublic)
+def update(
+    record_id: str, data: RecordUpdate, session: SessionDep, user: Editor, services: ServicesDep
+) -> RecordPublic:
+    """Change metadata; ``reason`` is required and the old values are kept."""
+    record = update_record(
+        session, record_id=record_id, data=data, actor=user,
+        record_types=services.record_types, clock=services.clock,
+    )
+    session.flush()
+    return to_public(session, record)
+
+
+@router.get("/{record_id}/changes", response_model=list[MetadataChangePublic])
+def changes(record_id: str, session: SessionDep, user: CurrentUser) -> list[MetadataChangePublic]:
+    """Every metadata change of the record, with old and new values and the reason."""
+    return metadata_history(session, record_id, user)
+
+
+def _disposition(filename: str) -> str:
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@router.get(
+    "/{record_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def content(
+    record_id: str,
+    services: ServicesDep,
+    user: CurrentUser,
+    request: Request,
+    version: Annotated[int | None, Query(ge=1, description="Version number; default current.")] = None,
+) -> StreamingResponse:
+    """Download a version's bytes; ``ETag`` is the SHA-256 recorded at capture."""
+    with session_scope(services.engine) as session:
+        found, chunks = open_content(
+            session, services.store, record_id=record_id, number=version, actor=user,
+            clock=services.clock,
+        )
+    headers = {
+        "ETag": f'"{found.sha256}"',
+        "Content-Length": str(found.size),
+        "Content-Disposition": _disposition(found.original_filename),
+        "X-Content-Type-Options": "nosniff",
+    }
+    return StreamingResponse(chunks, media_type=found.media_type, headers=headers)

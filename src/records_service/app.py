@@ -1,0 +1,57 @@
+"""The application factory: ``create_app(settings)`` builds a FastAPI app whose
+lifespan starts the services and stops them on shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from records_service import __version__
+from records_service.api import contracts, health, records
+from records_service.api.errors import install_error_handlers
+from records_service.clock import Clock, system_clock
+from records_service.services import Services
+from records_service.settings import Settings, load_settings
+
+DESCRIPTION = """
+Capture every contract document, specification, decision record and piece of
+correspondence once; keep it unaltered for as long as the law requires; find it
+in seconds; prove every action on it afterwards.
+
+Every `/api` route needs `Authorization: Bearer <token>` (create one with
+`records-service users add NAME --role ROLE`). Errors are
+`application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = system_clock,
+    background: bool | None = None,
+) -> FastAPI:
+    """Build the app; services start in the lifespan, not here."""
+    settings = settings or load_settings()
+    run_worker = settings.workers.enabled if background is None else background
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.start(settings, clock=clock)
+        if run_worker:
+            services.start_worker()
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="records-service", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(contracts.router)
+    app.include_router(records.router)
+    return app

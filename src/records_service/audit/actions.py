@@ -1,0 +1,110 @@
+"""The fixed vocabulary of audit actions and the typed payload each one carries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AuditAction(StrEnum):
+    """Every action the log knows; dotted names are stable and never reused."""
+
+    RECORD_CAPTURE = "record.capture"
+    RECORD_VERSION = "record.version"
+    RECORD_UPDATE = "record.update"
+    RECORD_READ = "record.read"
+    SEARCH_QUERY = "search.query"
+    CONTRACT_CREATE = "contract.create"
+    CONTRACT_UPDATE = "contract.update"
+    USER_CREATE = "user.create"
+    USER_DISABLE = "user.disable"
+    USER_PASSWORD = "user.password"
+    TOKEN_ISSUE = "token.issue"
+    AUTH_FAILURE = "auth.failure"
+    HOLD_PLACE = "hold.place"
+    HOLD_RELEASE = "hold.release"
+    DISPOSITION_PROPOSE = "disposition.propose"
+    DISPOSITION_APPROVE = "disposition.approve"
+    DISPOSITION_REJECT = "disposition.reject"
+    DISPOSITION_EXECUTE = "disposition.execute"
+    RETENTION_RUN = "retention.run"
+
+
+class Payload(BaseModel):
+    """Base of every payload: immutable, and unknown fields are a programming error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CapturePayload(Payload):
+    version: int
+    sha256: str
+    size: int
+    media_type: str
+    filename: str
+    record_type: str
+    contract: str | None
+    title: str
+
+
+class ReadPayload(Payload):
+    version: int
+    sha256: str
+
+
+class UpdatePayload(Payload):
+    changes: dict[str, list[object]]
+    reason: str
+
+
+class SearchPayload(Payload):
+    query: str
+    filters: dict[str, object]
+    total: int
+
+
+class ContractPayload(Payload):
+    changes: dict[str, list[object]]
+
+
+class UserPayload(Payload):
+    username: str
+    roles: list[str] = []
+
+
+class TokenPayload(Payload):
+    username: str
+    token_id: str
+
+
+class AuthFailurePayload(Payload):
+    reason: str
+    method: str
+
+
+class GenericPayload(Payload):
+    """For actions whose details are an open mapping (retention, holds)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
+    AuditAction.RECORD_CAPTURE: CapturePayload,
+    AuditAction.RECORD_VERSION: CapturePayload,
+    AuditAction.RECORD_UPDATE: UpdatePayload,
+    AuditAction.RECORD_READ: ReadPayload,
+    AuditAction.SEARCH_QUERY: SearchPayload,
+    AuditAction.CONTRACT_CREATE: ContractPayload,
+    AuditAction.CONTRACT_UPDATE: ContractPayload,
+    AuditAction.USER_CREATE: UserPayload,
+    AuditAction.USER_DISABLE: UserPayload,
+    AuditAction.USER_PASSWORD: UserPayload,
+    AuditAction.TOKEN_ISSUE: TokenPayload,
+    AuditAction.AUTH_FAILURE: AuthFailurePayload,
+}
+
+
+def payload_type(action: AuditAction) -> type[Payload]:
+    """The payload class an action must carry."""
+    return PAYLOAD_TYPES.get(action, GenericPayload)

@@ -1,0 +1,54 @@
+"""Tables for people and service accounts, and their API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, String
+from sqlmodel import Field, SQLModel
+
+from records_service.sqltypes import UTCDateTime
+
+
+class Role(StrEnum):
+    """What a user may do; a user holds one or more roles."""
+
+    STAFF = "staff"
+    REVIEWER = "reviewer"
+    RECORDS_MANAGER = "records_manager"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class User(SQLModel, table=True):
+    """A person or service account."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(64), unique=True, nullable=False, index=True))
+    display_name: str = Field(default="", max_length=200)
+    roles: str = Field(default="staff", max_length=200, description="Comma-separated roles.")
+    password_hash: str | None = Field(default=None, max_length=500)
+    disabled: bool = Field(default=False)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+    @property
+    def role_set(self) -> frozenset[Role]:
+        """The user's roles as enum members."""
+        return frozenset(Role(r) for r in self.roles.split(",") if r)
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token; only its SHA-256 is stored, the secret is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    public_id: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+    secret_hash: str = Field(max_length=64)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

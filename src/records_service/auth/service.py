@@ -1,0 +1,175 @@
+"""User and token operations shared by the CLI, the API and the web pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from records_service.audit.actions import (
+    AuditAction,
+    AuthFailurePayload,
+    TokenPayload,
+    UserPayload,
+)
+from records_service.audit.log import ANONYMOUS, record_event
+from records_service.auth.models import ApiToken, Role, User
+from records_service.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from records_service.auth.tokens import mint_token, secret_matches, split_token
+from records_service.clock import Clock
+from records_service.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+SYSTEM_ACTOR = "system"
+
+
+def parse_roles(names: Iterable[str]) -> list[Role]:
+    """Validate role names, keeping their order and dropping repeats."""
+    roles: list[Role] = []
+    for name in names:
+        try:
+            role = Role(name)
+        except ValueError:
+            allowed = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"unknown role {name!r}; choose from {allowed}") from None
+        if role not in roles:
+            roles.append(role)
+    if not roles:
+        raise InvalidInput("a user needs at least one role")
+    return roles
+
+
+def add_user(
+    session: Session,
+    *,
+    username: str,
+    roles: Iterable[str],
+    display_name: str = "",
+    actor: str = SYSTEM_ACTOR,
+    clock: Clock,
+) -> User:
+    """Create a user; raises ``Conflict`` if the name is taken."""
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidInput(
+            "username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'"
+        )
+    role_list = parse_roles(roles)
+    if session.exec(select(User).where(User.username == username)).first():
+        raise Conflict(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        roles=",".join(r.value for r in role_list),
+        created_at=clock(),
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"user {username!r} already exists") from None
+    payload = UserPayload(username=username, roles=[r.value for r in role_list])
+    record_event(
+        session, actor=actor, action=AuditAction.USER_CREATE, subject=f"user:{username}",
+        payload=payload, clock=clock,
+    )
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    """The user called ``username``; raises ``NotFound``."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by name."""
+    return list(session.exec(select(User).order_by(User.username)))
+
+
+def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -> User:
+    """Disable a user: their tokens and password stop working."""
+    user = get_user(session, username)
+    user.disabled = True
+    session.add(user)
+    record_event(
+        session, actor=actor, action=AuditAction.USER_DISABLE, subject=f"user:{username}",
+        payload=UserPayload(username=username), clock=clock,
+    )
+    return user
+
+
+def issue_token(
+    session: Session, *, username: str, label: str = "", actor: str = SYSTEM_ACTOR, clock: Clock
+) -> str:
+    """Create an API token for ``username`` and return its plaintext (shown once)."""
+    user = get_user(session, username)
+    token = mint_token()
+    assert user.id is not None
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            public_id=token.public_id,
+            secret_hash=token.secret_hash,
+            label=label,
+            created_at=clock(),
+        )
+    )
+    record_event(
+        session, actor=actor, action=AuditAction.TOKEN_ISSUE, subject=f"user:{username}",
+        payload=TokenPayload(username=username, token_id=token.public_id), clock=clock,
+    )
+    return token.plaintext
+
+
+def user_for_token(session: Session, plaintext: str) -> User | None:
+    """The active user a bearer token belongs to, or ``None``."""
+    parts = split_token(plaintext)
+    if parts is None:
+        return None
+    public_id, secret = parts
+    token = session.exec(select(ApiToken).where(ApiToken.public_id == public_id)).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    if not secret_matches(secret, token.secret_hash):
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or user.disabled:
+        return None
+    return user
+
+
+def set_password(
+    session: Session, *, username: str, password: str, actor: str, clock: Clock
+) -> None:
+    """Set a user's web login password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    user = get_user(session, username)
+    user.password_hash = hash_password(password)
+    session.add(user)
+    record_event(
+        session, actor=actor, action=AuditAction.USER_PASSWORD, subject=f"user:{username}",
+        payload=UserPayload(username=username), clock=clock,
+    )
+
+
+def check_password(session: Session, *, username: str, password: str) -> User:
+    """The user if ``password`` is right and the account active; else ``Unauthenticated``."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or user.disabled or not user.password_hash:
+        raise Unauthenticated("wrong username or password")
+    if not verify_password(password, user.password_hash):
+        raise Unauthenticated("wrong username or password")
+    return user
+
+
+def record_auth_failure(session: Session, *, reason: str, method: str, clock: Clock) -> None:
+    """Log a failed authentication attempt (in its own transaction, by the caller)."""
+    record_event(
+        session, actor=ANONYMOUS, action=AuditAction.AUTH_FAILURE, subject="auth",
+        payload=AuthFailurePayload(reason=reason, method=method), clock=clock,
+    )

@@ -1,0 +1,173 @@
+"""The ``records-service`` command line: a thin shell over the same services as the API.
+
+Settings come from ``RECORDS_*`` environment variables (see ``--help`` of each
+command and the README's configuration table).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from records_service import __version__
+from records_service.auth import service as users_service
+from records_service.db import session_scope
+from records_service.errors import DomainError
+from records_service.services import Services
+from records_service.settings import Settings, load_settings
+
+CLI_ACTOR = "cli"
+
+
+@contextmanager
+def _services(settings: Settings) -> Iterator[Services]:
+    services = Services.start(settings)
+    try:
+        yield services
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        services.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="records-service")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Records management for commissioned services: capture, keep, find, prove.
+
+    Configure with RECORDS_* environment variables; by default everything lives
+    under ./data (SQLite, blobs, index).
+    """
+    ctx.obj = load_settings()
+
+
+@main.command()
+@click.option(
+    "--first-admin", metavar="NAME", default=None,
+    help="If there are no users yet, create this admin user and print its token.",
+)
+@click.pass_obj
+def init(settings: Settings, first_admin: str | None) -> None:
+    """Create the data directory, apply database migrations and prepare storage.
+
+    Safe to run again: it only applies what is missing.
+    """
+    with _services(settings) as services:
+        services.store.check_ready()
+        click.echo(f"database ready: {services.engine.url.render_as_string(hide_password=True)}")
+        click.echo(f"storage ready: {settings.storage.backend}")
+        if first_admin:
+            _first_admin(services, first_admin)
+
+
+def _first_admin(services: Services, username: str) -> None:
+    with session_scope(services.engine) as session:
+        if users_service.list_users(session):
+            return
+        users_service.add_user(
+            session, username=username, roles=["admin"], actor=CLI_ACTOR, clock=services.clock
+        )
+        token = users_service.issue_token(
+            session, username=username, label="first admin", actor=CLI_ACTOR, clock=services.clock
+        )
+    click.echo(f"created admin user {username!r}; API token (shown once, keep it safe):")
+    click.echo(f"  {token}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default: RECORDS_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: RECORDS_PORT or 8000).")
+@click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None, log_level: str) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs). Migrations are applied on start."""
+    import uvicorn
+
+    from records_service.app import create_app
+
+    uvicorn.run(
+        create_app(settings), host=host or settings.host, port=port or settings.port,
+        log_level=log_level,
+    )
+
+
+@main.group()
+def users() -> None:
+    """Manage users, roles, passwords and API tokens."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option(
+    "--role", "roles", multiple=True, required=True,
+    help="Role: staff, reviewer, records_manager, auditor or admin (repeatable).",
+)
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.pass_obj
+def users_add(settings: Settings, username: str, roles: tuple[str, ...], display_name: str) -> None:
+    """Create a user and print a new API token (shown only once)."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        users_service.add_user(
+            session, username=username, roles=roles, display_name=display_name,
+            actor=CLI_ACTOR, clock=services.clock,
+        )
+        token = users_service.issue_token(
+            session, username=username, label="created with user", actor=CLI_ACTOR,
+            clock=services.clock,
+        )
+    click.echo(token)
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+@click.pass_obj
+def users_token(settings: Settings, username: str, label: str) -> None:
+    """Issue another API token for a user (shown only once)."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        click.echo(
+            users_service.issue_token(
+                session, username=username, label=label, actor=CLI_ACTOR, clock=services.clock
+            )
+        )
+
+
+@users.command("list")
+@click.pass_obj
+def users_list(settings: Settings) -> None:
+    """List users with their roles and state."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        for user in users_service.list_users(session):
+            state = "disabled" if user.disabled else "active"
+            click.echo(f"{user.username}\t{user.roles}\t{state}\t{user.display_name}")
+
+
+@users.command("disable")
+@click.argument("username")
+@click.pass_obj
+def users_disable(settings: Settings, username: str) -> None:
+    """Disable a user: their tokens and password stop working at once."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        users_service.disable_user(session, username=username, actor=CLI_ACTOR, clock=services.clock)
+    click.echo(f"disabled {username}")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.password_option(help="The new password (prompted when omitted).")
+@click.pass_obj
+def users_passwd(settings: Settings, username: str, password: str) -> None:
+    """Set a user's password for the web interface."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        users_service.set_password(
+            session, username=username, password=password, actor=CLI_ACTOR, clock=services.clock
+        )
+    click.echo(f"password set for {username}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

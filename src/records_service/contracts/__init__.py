@@ -1,0 +1,1 @@
+"""The contract (case file): a commissioned service or grant through its lifecycle."""

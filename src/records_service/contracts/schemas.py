@@ -1,0 +1,76 @@
+"""API shapes of a contract: what clients send to create or change one, and what they get."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from records_service.contracts.models import ContractStatus
+
+REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/._-]{1,63}$"
+
+
+class _DatesCheck(BaseModel):
+    start_date: date | None = None
+    end_date: date | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+class ContractCreate(_DatesCheck):
+    """A new contract or grant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(pattern=REFERENCE_PATTERN, examples=["OPCC-2023-014"])
+    title: str = Field(min_length=1, max_length=300)
+    provider: str | None = Field(None, max_length=300)
+    funding_stream: str | None = Field(None, max_length=200, examples=["MoJ Victims Grant"])
+    awarded_value_pence: int | None = Field(None, ge=0, description="Awarded value in pence.")
+    status: ContractStatus = ContractStatus.PLANNED
+    is_deed: bool = False
+    owner: str | None = Field(None, max_length=200)
+    closed_on: date | None = None
+
+
+class ContractUpdate(BaseModel):
+    """Changed fields of a contract; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=300)
+    provider: str | None = Field(None, max_length=300)
+    funding_stream: str | None = Field(None, max_length=200)
+    awarded_value_pence: int | None = Field(None, ge=0)
+    start_date: date | None = None
+    end_date: date | None = None
+    closed_on: date | None = None
+    status: ContractStatus | None = None
+    is_deed: bool | None = None
+    owner: str | None = Field(None, max_length=200)
+
+
+class ContractPublic(BaseModel):
+    """A contract as the API returns it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    reference: str
+    title: str
+    provider: str | None
+    funding_stream: str | None
+    awarded_value_pence: int | None
+    start_date: date | None
+    end_date: date | None
+    closed_on: date | None
+    status: ContractStatus
+    is_deed: bool
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime

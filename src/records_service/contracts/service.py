@@ -1,0 +1,117 @@
+"""Creating, listing, reading and changing contracts; every change is audited."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from records_service.audit.actions import AuditAction, ContractPayload
+from records_service.audit.log import record_event
+from records_service.auth.models import User
+from records_service.clock import Clock
+from records_service.contracts.models import Contract
+from records_service.contracts.schemas import ContractCreate, ContractUpdate
+from records_service.errors import Conflict, InvalidInput, NotFound
+from records_service.pagination import PageParams
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def create_contract(
+    session: Session, *, data: ContractCreate, actor: User, clock: Clock
+) -> Contract:
+    """Create a contract; the reference must be unique."""
+    if session.exec(select(Contract).where(Contract.reference == data.reference)).first():
+        raise Conflict(f"contract {data.reference!r} already exists")
+    now = clock()
+    assert actor.id is not None
+    contract = Contract(
+        **data.model_dump(mode="python"),
+        created_at=now,
+        created_by_id=actor.id,
+        updated_at=now,
+        updated_by_id=actor.id,
+    )
+    session.add(contract)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"contract {data.reference!r} already exists") from None
+    changes = {k: [None, _jsonable(v)] for k, v in data.model_dump().items() if v is not None}
+    record_event(
+        session, actor=actor.username, action=AuditAction.CONTRACT_CREATE,
+        subject=f"contract:{contract.reference}", payload=ContractPayload(changes=changes),
+        clock=clock,
+    )
+    return contract
+
+
+def get_contract(session: Session, reference: str) -> Contract:
+    """The contract with ``reference``; raises ``NotFound``."""
+    contract = session.exec(select(Contract).where(Contract.reference == reference)).first()
+    if contract is None:
+        raise NotFound(f"no contract with reference {reference!r}")
+    return contract
+
+
+def list_contracts(
+    session: Session,
+    *,
+    page: PageParams,
+    status: str | None = None,
+    provider: str | None = None,
+    funding_stream: str | None = None,
+    q: str | None = None,
+) -> tuple[list[Contract], int]:
+    """A page of contracts matching the filters, and the total."""
+    statement = select(Contract)
+    if status:
+        statement = statement.where(Contract.status == status)
+    if provider:
+        statement = statement.where(Contract.provider == provider)
+    if funding_stream:
+        statement = statement.where(Contract.funding_stream == funding_stream)
+    if q:
+        pattern = f"%{q.lower()}%"
+        statement = statement.where(
+            func.lower(Contract.title).like(pattern) | func.lower(Contract.reference).like(pattern)
+        )
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    rows = session.exec(
+        statement.order_by(col(Contract.reference)).offset(page.offset).limit(page.page_size)
+    )
+    return list(rows), int(total)
+
+
+def update_contract(
+    session: Session, *, reference: str, data: ContractUpdate, actor: User, clock: Clock
+) -> Contract:
+    """Apply the given fields to a contract and audit the old and new values."""
+    contract = get_contract(session, reference)
+    fields = data.model_dump(exclude_unset=True)
+    start = fields.get("start_date", contract.start_date)
+    end = fields.get("end_date", contract.end_date)
+    if start and end and end < start:
+        raise InvalidInput("end_date is before start_date")
+    changes: dict[str, list[object]] = {}
+    for name, value in fields.items():
+        old = getattr(contract, name)
+        if old != value:
+            changes[name] = [_jsonable(old), _jsonable(value)]
+            setattr(contract, name, value)
+    if not changes:
+        return contract
+    assert actor.id is not None
+    contract.updated_at = clock()
+    contract.updated_by_id = actor.id
+    session.add(contract)
+    record_event(
+        session, actor=actor.username, action=AuditAction.CONTRACT_UPDATE,
+        subject=f"contract:{reference}", payload=ContractPayload(changes=changes), clock=clock,
+    )
+    return contract

@@ -1,0 +1,26 @@
+"""The public extraction entry point: any supported document to text, within limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from records_service.extraction._isolation import run_isolated
+from records_service.extraction.model import ExtractionLimits, ExtractionResult
+from records_service.extraction.registry import extract_in_process, extractor_for
+
+
+def extract_text(
+    path: Path, media_type: str, limits: ExtractionLimits = ExtractionLimits()
+) -> ExtractionResult:
+    """Extract the text of the file at ``path``, read as ``media_type``.
+
+    ``media_type`` should come from ``sniff_path`` or ``sniff_media_type``, not from the
+    client. The work runs in a worker process that is stopped ``max_seconds`` (plus a
+    short grace period) after it starts. Never raises for bad content: unsupported
+    types, unreadable documents, exceeded limits and crashed workers all become a
+    ``failed`` result with a short reason; a readable document without text is
+    ``empty``.
+    """
+    if extractor_for(media_type) is None:
+        return ExtractionResult.failed(f"no extractor for {media_type}")
+    return run_isolated(extract_in_process, path, media_type, limits)

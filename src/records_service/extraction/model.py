@@ -1,0 +1,65 @@
+"""The value types of the extraction API: the limits a caller sets and the result it gets.
+
+Both are frozen dataclasses so they can cross the process boundary to the extraction
+worker by pickling and be compared in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ExtractionStatus = Literal["extracted", "empty", "failed"]
+
+
+@dataclass(frozen=True)
+class ExtractionLimits:
+    """Bounds on the work done for one document.
+
+    ``max_chars``: text beyond this is dropped; the result is still ``extracted``.
+    ``max_pages``: PDF pages read at most; later pages are ignored.
+    ``max_seconds``: wall-clock budget; past it the document fails.
+    ``max_uncompressed_bytes`` and ``max_compression_ratio``: zip-bomb guard for DOCX.
+    """
+
+    max_chars: int = 2_000_000
+    max_pages: int = 2_000
+    max_seconds: float = 30.0
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_compression_ratio: float = 200.0
+
+    def __post_init__(self) -> None:
+        """Reject limits that would make every document fail or never stop."""
+        for name in ("max_chars", "max_pages", "max_seconds", "max_uncompressed_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.max_compression_ratio < 1:
+            raise ValueError("max_compression_ratio must be at least 1")
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """The outcome of extracting one document.
+
+    ``text`` is empty unless ``status`` is ``extracted``; ``reason`` is a short, human
+    readable explanation when ``status`` is ``failed`` and ``None`` otherwise.
+    """
+
+    status: ExtractionStatus
+    text: str
+    reason: str | None
+
+    @classmethod
+    def extracted(cls, text: str) -> ExtractionResult:
+        """A result carrying text that is not only whitespace."""
+        return cls(status="extracted", text=text, reason=None)
+
+    @classmethod
+    def empty(cls) -> ExtractionResult:
+        """A readable document with no text (a scanned PDF, a blank file)."""
+        return cls(status="empty", text="", reason=None)
+
+    @classmethod
+    def failed(cls, reason: str) -> ExtractionResult:
+        """A document that could not be read, with the reason."""
+        return cls(status="failed", text="", reason=reason)

@@ -1,0 +1,174 @@
+"""The Whoosh schema, its version, and the mapping between documents and fields.
+
+Bump :data:`SCHEMA_VERSION` whenever a field, an analyzer or a stored value
+changes: an index written under another version is reported as needing a
+rebuild. Every field needed to rebuild an :class:`IndexDocument` is stored,
+so a version can be re-added with its ``is_current`` flag flipped without the
+caller sending it again. The full text is stored zlib-compressed, only for
+snippets.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from whoosh import analysis, fields
+from whoosh.support.charset import accent_map
+
+from records_service.indexing.base import IndexDocument
+
+SCHEMA_VERSION = 1
+
+# Names a person may use in ``field:value`` query syntax, with friendly aliases.
+QUERY_FIELDS = frozenset(
+    {
+        "record_id",
+        "version",
+        "is_current",
+        "title",
+        "text",
+        "record_type",
+        "contract_ref",
+        "provider",
+        "tags",
+        "record_date",
+        "captured_at",
+        "classification",
+        "originator",
+        "captured_by",
+        "year",
+    }
+)
+FIELD_ALIASES = {
+    "id": "record_id",
+    "current": "is_current",
+    "type": "record_type",
+    "contract": "contract_ref",
+    "tag": "tags",
+    "date": "record_date",
+    "captured": "captured_at",
+}
+DEFAULT_FIELDS = ("title", "text", "provider")
+FIELD_BOOSTS = {"title": 2.0}
+
+
+def _prose_analyzer() -> analysis.Analyzer:
+    # Accents are folded before stemming so "résumés" and "resumes" share a stem.
+    return (
+        analysis.RegexTokenizer()
+        | analysis.LowercaseFilter()
+        | analysis.CharsetFilter(accent_map)
+        | analysis.StopFilter()
+        | analysis.StemFilter()
+    )
+
+
+def _folded_id() -> analysis.Analyzer:
+    return analysis.IDTokenizer() | analysis.LowercaseFilter()
+
+
+def build_schema() -> fields.Schema:
+    """Return the schema for :data:`SCHEMA_VERSION`."""
+    prose = _prose_analyzer()
+    return fields.Schema(
+        key=fields.ID(unique=True),
+        record_id=fields.ID(stored=True),
+        version=fields.NUMERIC(int, stored=True, signed=False),
+        is_current=fields.BOOLEAN(stored=True),
+        title=fields.TEXT(analyzer=prose, stored=True),
+        text=fields.TEXT(analyzer=prose),
+        text_z=fields.STORED(),
+        provider=fields.TEXT(analyzer=prose, stored=True),
+        originator=fields.TEXT(analyzer=prose, stored=True),
+        # Sortable columns keep the value as given, so facets show "OPCC-7", not "opcc-7".
+        record_type=fields.ID(stored=True, sortable=True, analyzer=_folded_id()),
+        contract_ref=fields.ID(stored=True, sortable=True, analyzer=_folded_id()),
+        tags=fields.KEYWORD(stored=True, lowercase=True, commas=True, scorable=True),
+        classification=fields.ID(stored=True, analyzer=_folded_id()),
+        captured_by=fields.ID(stored=True),
+        record_date=fields.DATETIME(stored=True, sortable=True),
+        captured_at=fields.DATETIME(stored=True, sortable=True),
+        year=fields.NUMERIC(int, sortable=True, signed=False),
+    )
+
+
+def document_key(record_id: str, version: int) -> str:
+    """The unique key of one record version."""
+    return f"{record_id}@{version}"
+
+
+def to_fields(doc: IndexDocument) -> dict[str, Any]:
+    """Turn a document into keyword arguments for a Whoosh writer."""
+    values: dict[str, Any] = {
+        "key": document_key(doc.record_id, doc.version),
+        "record_id": doc.record_id,
+        "version": doc.version,
+        "is_current": doc.is_current,
+        "title": doc.title,
+        "text": doc.text,
+        "text_z": zlib.compress(doc.text.encode("utf-8"), 6),
+        "record_type": doc.record_type,
+        "tags": ",".join(tag.strip() for tag in doc.tags),
+        "classification": doc.classification,
+        "captured_by": doc.captured_by,
+        "record_date": day_start(doc.record_date),
+        "captured_at": naive_utc(doc.captured_at),
+        "year": doc.record_date.year,
+    }
+    optional = {
+        "contract_ref": doc.contract_ref,
+        "provider": doc.provider,
+        "originator": doc.originator,
+    }
+    values.update({name: value for name, value in optional.items() if value})
+    return values
+
+
+def from_stored(stored: Mapping[str, Any]) -> IndexDocument:
+    """Rebuild a document from the stored fields of one Whoosh document."""
+    tags = tuple(tag for tag in stored.get("tags", "").split(",") if tag)
+    return IndexDocument(
+        record_id=stored["record_id"],
+        version=int(stored["version"]),
+        is_current=bool(stored["is_current"]),
+        title=stored.get("title", ""),
+        text=stored_text(stored),
+        record_type=stored["record_type"],
+        contract_ref=stored.get("contract_ref"),
+        provider=stored.get("provider"),
+        tags=tags,
+        record_date=stored["record_date"].date(),
+        captured_at=stored["captured_at"].replace(tzinfo=UTC),
+        classification=stored["classification"],
+        originator=stored.get("originator"),
+        captured_by=stored["captured_by"],
+    )
+
+
+def stored_text(stored: Mapping[str, Any]) -> str:
+    """The full text of a stored document."""
+    blob = stored.get("text_z")
+    return zlib.decompress(blob).decode("utf-8") if blob else ""
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of ``day``, as Whoosh's DATETIME fields expect."""
+    return datetime.combine(day, time.min)
+
+
+def day_end(day: date) -> datetime:
+    """The last microsecond of ``day``."""
+    return datetime.combine(day, time.max)
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC without tzinfo; Whoosh cannot index aware datetimes.
+
+    A naive input is taken to be UTC already.
+    """
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)

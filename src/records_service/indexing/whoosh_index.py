@@ -1,0 +1,383 @@
+"""The Whoosh implementation of :class:`SearchIndex`.
+
+One object owns one index directory (see ``_whoosh_generations`` for the
+layout). Writes are serialised twice: a ``threading.Lock`` inside the object
+for threads, and Whoosh's own file lock on the live generation for other
+processes (a second process waits up to ``lock_timeout`` seconds, then gets
+:class:`IndexBusy`). Searches take no lock: each opens a searcher on the
+generation that is live at that moment. The pointer file is checked before
+every operation, so a rebuild done by another process is picked up.
+
+What this module leaves to callers: feeding documents (it cannot read the
+database), calling :meth:`WhooshSearchIndex.rebuild` when
+:attr:`WhooshSearchIndex.needs_rebuild` is true, and retrying writes that
+failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh import query, sorting
+from whoosh.index import LockError
+
+from records_service.indexing._whoosh_generations import (
+    Pointer,
+    Stamp,
+    held_lock,
+    new_generation,
+    read_pointer,
+    remove_generations,
+    root_lock,
+    stamp,
+    write_pointer,
+)
+from records_service.indexing._whoosh_query import build_filter, build_mask, parse_user_query
+from records_service.indexing._whoosh_schema import (
+    SCHEMA_VERSION,
+    build_schema,
+    from_stored,
+    stored_text,
+    to_fields,
+)
+from records_service.indexing._whoosh_snippets import configure, snippet_for
+from records_service.indexing.base import (
+    IndexBusy,
+    IndexClosed,
+    IndexDocument,
+    IndexStats,
+    QuerySyntaxError,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    Visibility,
+    validate_search_query,
+)
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+PROGRESS_EVERY = 500
+# Measured on 2 cores (docs/search.md): a single process with a larger pool beats
+# procs=2, and forking inside a threaded server is best avoided.
+REBUILD_LIMITMB = 256
+FACETS = {
+    "record_type": sorting.FieldFacet("record_type"),
+    "contract": sorting.FieldFacet("contract_ref"),
+    "year": sorting.FieldFacet("year"),
+}
+NEWEST_FIRST = sorting.MultiFacet(
+    [
+        sorting.FieldFacet("record_date", reverse=True),
+        sorting.FieldFacet("captured_at", reverse=True),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class _Live:
+    pointer: Pointer
+    ix: Any
+    stamp: Stamp | None
+
+
+def open_whoosh_index(
+    path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> WhooshSearchIndex:
+    """Open the index under ``path``, creating the directory and an empty index if needed.
+
+    Check :attr:`WhooshSearchIndex.needs_rebuild` afterwards: it is true for a
+    new index, a damaged one, or one written under another schema version,
+    and the caller should then feed every document to ``rebuild``.
+    """
+    return WhooshSearchIndex(path, lock_timeout=lock_timeout)
+
+
+class WhooshSearchIndex:
+    """A :class:`SearchIndex` stored in a directory, one Whoosh index per generation."""
+
+    def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self._root = root
+        self._lock_timeout = lock_timeout
+        self._write_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._closed = False
+        root.mkdir(parents=True, exist_ok=True)
+        self._live = self._open_live()
+
+    # -- the live generation ------------------------------------------------
+
+    def _open_live(self) -> _Live:
+        with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
+            pointer = read_pointer(self._root)
+            problem = self._problem_with(pointer)
+            if pointer is not None and problem is None:
+                try:
+                    ix = whoosh_index.open_dir(str(self._root / pointer.generation))
+                    return _Live(pointer, ix, stamp(self._root))
+                except Exception as exc:  # any damage: the index is derived, so start afresh
+                    problem = f"the index files could not be opened ({exc})"
+            return self._start_empty(problem or "no index was found")
+
+    def _problem_with(self, pointer: Pointer | None) -> str | None:
+        if pointer is None:
+            exists = (self._root / "index.json").exists()
+            return "the index pointer is unreadable" if exists else "no index was found"
+        if pointer.schema_version != SCHEMA_VERSION:
+            return (
+                f"the index has schema version {pointer.schema_version}, "
+                f"this release needs {SCHEMA_VERSION}"
+            )
+        if not (self._root / pointer.generation).is_dir():
+            return f"the index generation {pointer.generation} is missing"
+        return None
+
+    def _start_empty(self, reason: str) -> _Live:
+        # Called with the pointer lock held. The empty index takes writes at once;
+        # needs_rebuild stays set (on disk too) until a complete rebuild.
+        name, path = new_generation(self._root)
+        ix = whoosh_index.create_in(str(path), build_schema())
+        pointer = Pointer(name, SCHEMA_VERSION, needs_rebuild=True, reason=reason)
+        return _Live(pointer, ix, write_pointer(self._root, pointer))
+
+    def _current(self) -> _Live:
+        if self._closed:
+            raise IndexClosed("the search index has been closed")
+        if stamp(self._root) != self._live.stamp:
+            with self._state_lock:
+                if stamp(self._root) != self._live.stamp:
+                    self._live = self._open_live()
+        return self._live
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """True until a complete rebuild has run on an index that was created or reset."""
+        return self._current().pointer.needs_rebuild
+
+    @property
+    def rebuild_reason(self) -> str | None:
+        """Why a rebuild is needed, or None."""
+        return self._current().pointer.reason
+
+    # -- writes ------------------------------------------------------------------
+
+    def add_or_replace(self, docs: Iterable[IndexDocument]) -> None:
+        """Add each document, replacing any stored under the same (record_id, version).
+
+        A current document demotes any other version of its record still
+        flagged current. The batch is committed at once, or not at all.
+        Raises ``ValueError`` if the batch repeats a key or has two current
+        versions of one record, and :class:`IndexBusy` if another process
+        holds the write lock for longer than ``lock_timeout``.
+        """
+        batch = list(docs)
+        _check_unique(batch)
+        if batch:
+            self._write(lambda writer: _apply_batch(writer, batch))
+
+    def remove_record(self, record_id: str) -> None:
+        """Remove every version of a record (used when it is disposed of)."""
+        self._write(lambda writer: writer.delete_by_term("record_id", record_id))
+
+    def _write(self, change: Callable[[Any], object]) -> None:
+        with self._write_lock:
+            for _ in range(3):
+                live = self._current()
+                writer = self._open_writer(live.ix)
+                try:
+                    if stamp(self._root) != live.stamp:
+                        # A rebuild elsewhere swapped generations: write to the new one.
+                        writer.cancel()
+                        continue
+                    change(writer)
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit()
+                return
+        raise IndexBusy("the index was rebuilt repeatedly during a write; try again")
+
+    def _open_writer(self, ix: Any) -> Any:
+        try:
+            return ix.writer(timeout=self._lock_timeout)
+        except LockError:
+            raise IndexBusy("another process holds the index write lock") from None
+
+    # -- rebuild -------------------------------------------------------------------
+
+    def rebuild(
+        self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Build a new generation from ``docs``, then swap it in atomically.
+
+        Searches answer from the old generation until the swap. Writes from
+        other threads wait for the rebuild and then go to the new generation.
+        ``progress`` gets the running count every :data:`PROGRESS_EVERY`
+        documents and once at the end. On any error the new generation is
+        discarded and the old one stays live.
+        """
+        lock = root_lock(self._root, "rebuild.lock")
+        with self._write_lock, held_lock(lock, self._lock_timeout, "a rebuild"):
+            old = self._current()
+            remove_generations(self._root, keep={old.pointer.generation})
+            name, path = new_generation(self._root)
+            try:
+                ix = whoosh_index.create_in(str(path), build_schema())
+                count = _fill(ix, docs, progress)
+                self._swap(old, name, ix)
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+            return count
+
+    def _swap(self, old: _Live, name: str, ix: Any) -> None:
+        # Holding the old generation's write lock means no other process is
+        # part-way through a write to it when the pointer moves.
+        with (
+            held_lock(old.ix.lock("WRITELOCK"), self._lock_timeout, "the index write lock"),
+            held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"),
+        ):
+            pointer = Pointer(name, SCHEMA_VERSION)
+            new_stamp = write_pointer(self._root, pointer)
+        with self._state_lock:
+            self._live = _Live(pointer, ix, new_stamp)
+
+    # -- reads ---------------------------------------------------------------------
+
+    def search(self, query: SearchQuery, visibility: Visibility) -> SearchResult:
+        """Run ``query`` as ``visibility`` sees the index.
+
+        Filters and visibility are Whoosh filter queries, so hidden versions
+        are absent from hits, totals, facets and snippets alike. Raises
+        :class:`QuerySyntaxError` for a bad query or impossible filters.
+        """
+        validate_search_query(query)
+        live = self._current()
+        parsed = parse_user_query(query.text, live.ix.schema)
+        with live.ix.searcher() as searcher:
+            try:
+                results = searcher.search(
+                    parsed,
+                    limit=query.page * query.page_size,
+                    filter=build_filter(query),
+                    mask=build_mask(visibility),
+                    groupedby=FACETS,
+                    maptype=sorting.Count,
+                    sortedby=NEWEST_FIRST if query.sort == "date" else None,
+                )
+            except query_errors() as exc:
+                raise QuerySyntaxError(f"the query cannot be run: {exc}") from exc
+            configure(results)
+            start = (query.page - 1) * query.page_size
+            page = results[start : start + query.page_size]
+            hits = [_to_hit(hit, scored=query.sort == "relevance") for hit in page]
+            facets = {name: _counts(results.groups(name)) for name in FACETS}
+            total = len(results)
+        return SearchResult(hits, total, query.page, query.page_size, facets)
+
+    def stats(self) -> IndexStats:
+        """Describe the live index: document count, schema version, path and rebuild state."""
+        live = self._current()
+        return IndexStats(
+            doc_count=live.ix.doc_count(),
+            schema_version=live.pointer.schema_version,
+            path=str(self._root),
+            needs_rebuild=live.pointer.needs_rebuild,
+            rebuild_reason=live.pointer.reason,
+        )
+
+    def close(self) -> None:
+        """Release the index; later calls raise :class:`IndexClosed`."""
+        with self._write_lock:
+            self._closed = True
+            self._live.ix.close()
+
+
+def query_errors() -> tuple[type[Exception], ...]:
+    """Errors Whoosh raises while running a query that a person wrote badly."""
+    return (query.QueryError,)
+
+
+def _check_unique(batch: list[IndexDocument]) -> None:
+    seen: set[tuple[str, int]] = set()
+    current: set[str] = set()
+    for doc in batch:
+        _check_new(doc, seen, current)
+
+
+def _apply_batch(writer: Any, batch: list[IndexDocument]) -> None:
+    demoted = _demoted_versions(writer, batch)
+    for doc in [*demoted, *batch]:
+        writer.update_document(**to_fields(doc))
+
+
+def _demoted_versions(writer: Any, batch: list[IndexDocument]) -> list[IndexDocument]:
+    """Indexed versions still flagged current whose record gets a new current version."""
+    in_batch = {(doc.record_id, doc.version) for doc in batch}
+    records = {doc.record_id for doc in batch if doc.is_current}
+    demoted = []
+    with writer.searcher() as searcher:
+        for record_id in records:
+            flagged = query.And(
+                [query.Term("record_id", record_id), query.Term("is_current", True)]
+            )
+            for docnum in searcher.docs_for_query(flagged):
+                old = from_stored(searcher.stored_fields(docnum))
+                if (old.record_id, old.version) not in in_batch:
+                    demoted.append(dataclasses.replace(old, is_current=False))
+    return demoted
+
+
+def _fill(ix: Any, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None) -> int:
+    writer = ix.writer(limitmb=REBUILD_LIMITMB)
+    seen: set[tuple[str, int]] = set()
+    current: set[str] = set()
+    count = 0
+    try:
+        for count, doc in enumerate(docs, start=1):
+            _check_new(doc, seen, current)
+            writer.add_document(**to_fields(doc))
+            if progress and count % PROGRESS_EVERY == 0:
+                progress(count)
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    if progress:
+        progress(count)
+    return count
+
+
+def _check_new(doc: IndexDocument, seen: set[tuple[str, int]], current: set[str]) -> None:
+    key = (doc.record_id, doc.version)
+    if key in seen:
+        raise ValueError(f"version {doc.version} of record {doc.record_id} appears twice")
+    seen.add(key)
+    if doc.is_current:
+        if doc.record_id in current:
+            raise ValueError(f"record {doc.record_id} has two current versions")
+        current.add(doc.record_id)
+
+
+def _to_hit(hit: Any, *, scored: bool) -> SearchHit:
+    stored = hit.fields()
+    return SearchHit(
+        record_id=stored["record_id"],
+        version=int(stored["version"]),
+        is_current=bool(stored["is_current"]),
+        title=stored.get("title", ""),
+        contract_ref=stored.get("contract_ref"),
+        record_type=stored["record_type"],
+        record_date=stored["record_date"].date(),
+        score=float(hit.score) if scored else 0.0,
+        snippet=snippet_for(hit, stored_text(stored)),
+    )
+
+
+def _counts(groups: dict[Any, int]) -> dict[str, int]:
+    return {str(key): int(count) for key, count in groups.items() if key not in (None, "")}

@@ -1,0 +1,1 @@
+"""Records and their immutable versions: capture, reading, metadata edits."""

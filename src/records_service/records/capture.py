@@ -1,0 +1,251 @@
+"""The capture pipeline: ordered steps that land a record as a whole or not at all.
+
+Steps and their contract:
+
+1. ``_check_metadata``: validates everything the client said (record type
+   known, contract exists, dates sane, filename clean). No side effects.
+2. ``store_stream``: streams the bytes into the blob store under a fresh key
+   while hashing, counting and sniffing. May assume 1 passed. On failure the
+   store holds nothing under the key (the store's put is atomic).
+3. ``store_sidecar``: writes the write-once JSON description next to the
+   content. On failure, step 2's object is removed.
+4. ``_write_rows``: one transaction holds the record (or new version) rows,
+   the tags, the index task and the audit entry. On failure both objects are
+   removed; if removal fails too they stay as orphans that ``check`` reports.
+
+After the commit the caller hands the version to extraction and indexing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import BinaryIO
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from records_service.audit.actions import AuditAction, CapturePayload
+from records_service.audit.log import record_event
+from records_service.auth.models import User
+from records_service.clock import Clock
+from records_service.contracts.models import Contract
+from records_service.contracts.service import get_contract
+from records_service.db import session_scope
+from records_service.errors import Conflict, InvalidInput, NotFound
+from records_service.indexing.models import IndexTask
+from records_service.records.content import (
+    StoredContent,
+    clean_filename,
+    store_sidecar,
+    store_stream,
+)
+from records_service.records.models import Record, RecordTag, Version
+from records_service.records.schemas import RecordMetadata
+from records_service.storage import BlobStore, StorageError
+
+log = logging.getLogger(__name__)
+
+EARLIEST_RECORD_DATE = date(1900, 1, 1)
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class CaptureContext:
+    """What every capture needs besides the request itself."""
+
+    engine: Engine
+    store: BlobStore
+    clock: Clock
+    record_types: frozenset[str]
+    max_upload_bytes: int
+
+
+def content_key(record_id: str, number: int) -> str:
+    """Storage key of a version's content."""
+    return f"records/{record_id}/v{number}"
+
+
+def normalise_tags(tags: list[str]) -> list[str]:
+    """Lower-case, trimmed, de-duplicated tags in their given order."""
+    cleaned: list[str] = []
+    for raw in tags:
+        for part in raw.split(","):
+            tag = part.strip().lower()
+            if not tag:
+                continue
+            if len(tag) > MAX_TAG_LENGTH:
+                raise InvalidInput(f"tag {tag[:20]!r}... is longer than {MAX_TAG_LENGTH} characters")
+            if tag not in cleaned:
+                cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags per record")
+    return cleaned
+
+
+def check_record_type(record_type: str, known: frozenset[str]) -> None:
+    """Refuse a record type the schedule does not know."""
+    if record_type not in known:
+        raise InvalidInput(
+            f"unknown record type {record_type!r}",
+            errors=[{"field": "record_type", "allowed": sorted(known)}],
+        )
+
+
+def check_record_date(value: date, today: date) -> None:
+    """Refuse a record date in the future or implausibly old."""
+    if value > today:
+        raise InvalidInput(f"record_date {value} is in the future")
+    if value < EARLIEST_RECORD_DATE:
+        raise InvalidInput(f"record_date {value} is before {EARLIEST_RECORD_DATE}")
+
+
+def _check_metadata(
+    session: Session, meta: RecordMetadata, ctx: CaptureContext
+) -> Contract | None:
+    check_record_type(meta.record_type, ctx.record_types)
+    check_record_date(meta.record_date, ctx.clock().date())
+    if meta.contract is None:
+        return None
+    try:
+        return get_contract(session, meta.contract)
+    except NotFound as exc:
+        raise InvalidInput(str(exc), errors=[{"field": "contract"}]) from None
+
+
+def _sidecar(record: Record, version: Version, contract: str | None, tags: list[str], actor: User) -> dict[str, object]:
+    return {
+        "record_id": record.id, "version": version.number, "title": record.title,
+        "record_type": record.record_type, "contract": contract, "tags": tags,
+        "classification": record.classification, "originator": record.originator,
+        "record_date": record.record_date, "sha256": version.sha256, "size": version.size,
+        "media_type": version.media_type, "filename": version.original_filename,
+        "captured_at": version.captured_at, "captured_by": actor.username,
+    }
+
+
+def _remove_quietly(store: BlobStore, *keys: str) -> None:
+    for key in keys:
+        try:
+            if store.exists(key):
+                store.delete(key)
+        except StorageError:
+            log.exception("could not remove %s after a failed capture; it is now an orphan", key)
+
+
+def _land(
+    ctx: CaptureContext,
+    *,
+    key: str,
+    source: BinaryIO,
+    filename: str,
+    build_rows: Callable[[Session, StoredContent], tuple[Record, Version, str | None, list[str]]],
+    actor: User,
+    action: AuditAction,
+) -> tuple[Record, Version]:
+    """Steps 2 to 4, shared by first capture and new versions."""
+    stored = store_stream(ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename)
+    sidecar_key = f"{key}.json"
+    try:
+        with session_scope(ctx.engine) as session:
+            record, version, contract_ref, tags = build_rows(session, stored)
+            store_sidecar(ctx.store, sidecar_key, _sidecar(record, version, contract_ref, tags, actor))
+            payload = CapturePayload(
+                version=version.number, sha256=stored.sha256, size=stored.size,
+                media_type=stored.media_type, filename=filename, record_type=record.record_type,
+                contract=contract_ref, title=record.title,
+            )
+            record_event(
+                session, actor=actor.username, action=action, subject=f"record:{record.id}",
+                payload=payload, clock=ctx.clock,
+            )
+            session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock()))
+    except BaseException:
+        _remove_quietly(ctx.store, sidecar_key, key)
+        raise
+    return record, version
+
+
+def _new_version(
+    record_id: str, number: int, stored: StoredContent, filename: str, actor: User, ctx: CaptureContext
+) -> Version:
+    assert actor.id is not None
+    return Version(
+        record_id=record_id, number=number, sha256=stored.sha256, size=stored.size,
+        media_type=stored.media_type, original_filename=filename, storage_key=stored.key,
+        captured_at=ctx.clock(), captured_by_id=actor.id,
+    )
+
+
+def capture_record(
+    ctx: CaptureContext, *, meta: RecordMetadata, source: BinaryIO, filename: str | None, actor: User
+) -> tuple[Record, Version]:
+    """Declare a new record with its first version; all or nothing."""
+    name = clean_filename(filename)
+    tags = normalise_tags(meta.tags)
+    with session_scope(ctx.engine) as session:
+        _check_metadata(session, meta, ctx)
+    record_id = uuid.uuid4().hex
+
+    def build_rows(session: Session, stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
+        contract = _check_metadata(session, meta, ctx)
+        now = ctx.clock()
+        assert actor.id is not None
+        record = Record(
+            id=record_id, title=meta.title, record_type=meta.record_type,
+            contract_id=contract.id if contract else None,
+            classification=meta.classification.value, originator=meta.originator,
+            record_date=meta.record_date, captured_at=now, captured_by_id=actor.id, updated_at=now,
+        )
+        session.add(record)
+        session.flush()
+        version = _new_version(record_id, 1, stored, name, actor, ctx)
+        session.add(version)
+        session.add_all(RecordTag(record_id=record_id, tag=t) for t in tags)
+        session.flush()
+        return record, version, contract.reference if contract else None, tags
+
+    return _land(
+        ctx, key=content_key(record_id, 1), source=source, filename=name,
+        build_rows=build_rows, actor=actor, action=AuditAction.RECORD_CAPTURE,
+    )
+
+
+def add_version(
+    ctx: CaptureContext,
+    *,
+    record: Record,
+    contract_ref: str | None,
+    tags: list[str],
+    source: BinaryIO,
+    filename: str | None,
+    actor: User,
+) -> tuple[Record, Version]:
+    """Add the next content version to ``record``; earlier versions stay untouched."""
+    name = clean_filename(filename)
+    number = record.current_version + 1
+
+    def build_rows(session: Session, stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
+        current = session.get(Record, record.id)
+        if current is None:
+            raise NotFound(f"no record {record.id}")
+        if current.current_version != record.current_version:
+            raise Conflict("another version was added at the same time; retry")
+        version = _new_version(record.id, number, stored, name, actor, ctx)
+        current.current_version = number
+        current.updated_at = ctx.clock()
+        session.add(current)
+        session.add(version)
+        session.flush()
+        return current, version, contract_ref, tags
+
+    return _land(
+        ctx, key=content_key(record.id, number), source=source, filename=name,
+        build_rows=build_rows, actor=actor, action=AuditAction.RECORD_VERSION,
+    )
+
+

@@ -1,0 +1,113 @@
+"""Tables for records, their immutable content versions, tags, text and metadata history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from records_service.sqltypes import UTCDateTime
+
+
+class Classification(StrEnum):
+    """Government Security Classification markings the service handles."""
+
+    OFFICIAL = "OFFICIAL"
+    OFFICIAL_SENSITIVE = "OFFICIAL-SENSITIVE"
+
+
+class RecordStatus(StrEnum):
+    """A record's place in its retention life."""
+
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    DISPOSED = "disposed"
+    TRANSFERRED = "transferred"
+
+
+class TextStatus(StrEnum):
+    """Outcome of text extraction for one version."""
+
+    PENDING = "pending"
+    EXTRACTED = "extracted"
+    EMPTY = "empty"
+    FAILED = "failed"
+
+
+class Record(SQLModel, table=True):
+    """One declared record; its content lives in versions."""
+
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_contract_type", "contract_id", "record_type"),)
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    title: str = Field(max_length=300)
+    record_type: str = Field(max_length=64, index=True)
+    contract_id: int | None = Field(default=None, foreign_key="contracts.id", index=True)
+    classification: str = Field(default=Classification.OFFICIAL.value, max_length=32)
+    originator: str | None = Field(default=None, max_length=200)
+    record_date: date = Field(index=True)
+    status: str = Field(default=RecordStatus.ACTIVE.value, max_length=20, index=True)
+    current_version: int = Field(default=1)
+    captured_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    captured_by_id: int = Field(foreign_key="users.id", index=True)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RecordTag(SQLModel, table=True):
+    """One tag on one record (tags are lower-case free text)."""
+
+    __tablename__ = "record_tags"
+
+    record_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("records.id"), primary_key=True)
+    )
+    tag: str = Field(sa_column=Column(String(64), primary_key=True, index=True))
+
+
+class Version(SQLModel, table=True):
+    """One immutable content version of a record."""
+
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("record_id", "number", name="uq_versions_record_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(sa_column=Column(String(32), ForeignKey("records.id"), nullable=False))
+    number: int
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    media_type: str = Field(max_length=200)
+    original_filename: str = Field(max_length=255)
+    storage_key: str = Field(sa_column=Column(String(512), unique=True, nullable=False))
+    text_status: str = Field(default=TextStatus.PENDING.value, max_length=20, index=True)
+    text_reason: str | None = Field(default=None, max_length=500)
+    captured_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    captured_by_id: int = Field(foreign_key="users.id")
+
+
+class VersionText(SQLModel, table=True):
+    """Extracted text of a version, kept for (re)indexing."""
+
+    __tablename__ = "version_texts"
+
+    version_id: int = Field(foreign_key="versions.id", primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class MetadataChange(SQLModel, table=True):
+    """One edited metadata field: who, when, old and new values, and why."""
+
+    __tablename__ = "metadata_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("records.id"), nullable=False, index=True)
+    )
+    field: str = Field(max_length=64)
+    old_value: str | None = Field(default=None, sa_column=Column(Text))
+    new_value: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str = Field(max_length=1000)
+    changed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    changed_by_id: int = Field(foreign_key="users.id")

@@ -1,0 +1,80 @@
+"""API shapes of records, versions and metadata history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from records_service.records.models import Classification
+
+
+class RecordMetadata(BaseModel):
+    """Metadata supplied with a capture (sent as multipart form fields)."""
+
+    title: str = Field(min_length=1, max_length=300)
+    record_type: str = Field(min_length=1, max_length=64)
+    contract: str | None = Field(None, description="Contract reference, e.g. OPCC-2023-014.")
+    tags: list[str] = Field(default_factory=list)
+    record_date: date
+    classification: Classification = Classification.OFFICIAL
+    originator: str | None = Field(None, max_length=200)
+
+
+class RecordUpdate(BaseModel):
+    """Changed metadata fields plus the reason for the change (required)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=1000)
+    title: str | None = Field(None, min_length=1, max_length=300)
+    record_type: str | None = Field(None, min_length=1, max_length=64)
+    contract: str | None = None
+    tags: list[str] | None = None
+    record_date: date | None = None
+    classification: Classification | None = None
+    originator: str | None = Field(None, max_length=200)
+
+
+class VersionPublic(BaseModel):
+    """One immutable content version."""
+
+    number: int
+    sha256: str
+    size: int
+    media_type: str
+    original_filename: str
+    text_status: str
+    text_reason: str | None
+    captured_at: datetime
+    captured_by: str
+
+
+class RecordPublic(BaseModel):
+    """A record with all its versions."""
+
+    id: str
+    title: str
+    record_type: str
+    contract: str | None
+    tags: list[str]
+    classification: str
+    originator: str | None
+    record_date: date
+    status: str
+    current_version: int
+    captured_at: datetime
+    captured_by: str
+    updated_at: datetime
+    versions: list[VersionPublic]
+
+
+class MetadataChangePublic(BaseModel):
+    """One kept change of a metadata field."""
+
+    field: str
+    old_value: object
+    new_value: object
+    reason: str
+    changed_at: datetime
+    changed_by: str

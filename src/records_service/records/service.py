@@ -1,0 +1,319 @@
+"""Reading, listing and editing records; the visibility rule for sensitive records.
+
+``OFFICIAL-SENSITIVE`` records are visible only to roles with the
+``see_sensitive`` permission and to the user who captured them. A record the
+caller may not see behaves exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, or_, true
+from sqlmodel import Session, col, select
+
+from records_service.audit.actions import AuditAction, ReadPayload, UpdatePayload
+from records_service.audit.log import record_event
+from records_service.auth.models import User
+from records_service.auth.roles import Permission, allows
+from records_service.clock import Clock
+from records_service.contracts.models import Contract
+from records_service.contracts.service import get_contract
+from records_service.errors import InvalidInput, NotFound
+from records_service.indexing.models import IndexTask
+from records_service.pagination import PageParams
+from records_service.records.capture import check_record_date, check_record_type, normalise_tags
+from records_service.records.models import (
+    Classification,
+    MetadataChange,
+    Record,
+    RecordTag,
+    Version,
+)
+from records_service.records.schemas import (
+    MetadataChangePublic,
+    RecordPublic,
+    RecordUpdate,
+    VersionPublic,
+)
+from records_service.storage import BlobStore
+
+
+def can_see_sensitive(user: User) -> bool:
+    """Whether ``user``'s roles reveal every sensitive record."""
+    return allows(user.role_set, Permission.SEE_SENSITIVE)
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """SQL condition selecting the records ``user`` may see."""
+    if can_see_sensitive(user):
+        return true()
+    return or_(
+        col(Record.classification) != Classification.OFFICIAL_SENSITIVE.value,
+        col(Record.captured_by_id) == (user.id if user.id is not None else -1),
+    )
+
+
+def get_record(session: Session, record_id: str, user: User) -> Record:
+    """The record if it exists and ``user`` may see it; else ``NotFound``."""
+    record = session.get(Record, record_id) if len(record_id) <= 32 else None
+    if record is None or not _visible(record, user):
+        raise NotFound(f"no record {record_id}")
+    return record
+
+
+def _visible(record: Record, user: User) -> bool:
+    return (
+        record.classification != Classification.OFFICIAL_SENSITIVE.value
+        or can_see_sensitive(user)
+        or record.captured_by_id == user.id
+    )
+
+
+def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.exec(select(User.id, User.username).where(col(User.id).in_(ids)))
+    return {uid: name for uid, name in rows if uid is not None}
+
+
+def record_tags(session: Session, record_id: str) -> list[str]:
+    """A record's tags, sorted."""
+    rows = session.exec(select(RecordTag.tag).where(RecordTag.record_id == record_id))
+    return sorted(rows)
+
+
+def contract_reference(session: Session, contract_id: int | None) -> str | None:
+    """The reference of the contract with ``contract_id``."""
+    if contract_id is None:
+        return None
+    contract = session.get(Contract, contract_id)
+    return contract.reference if contract else None
+
+
+def versions_of(session: Session, record_id: str) -> list[Version]:
+    """Every version of a record, oldest first."""
+    statement = select(Version).where(Version.record_id == record_id).order_by(col(Version.number))
+    return list(session.exec(statement))
+
+
+def to_public(session: Session, record: Record) -> RecordPublic:
+    """The API view of a record with all its versions."""
+    versions = versions_of(session, record.id)
+    names = _usernames(session, {record.captured_by_id, *(v.captured_by_id for v in versions)})
+    return RecordPublic(
+        id=record.id, title=record.title, record_type=record.record_type,
+        contract=contract_reference(session, record.contract_id),
+        tags=record_tags(session, record.id), classification=record.classification,
+        originator=record.originator, record_date=record.record_date, status=record.status,
+        current_version=record.current_version, captured_at=record.captured_at,
+        captured_by=names.get(record.captured_by_id, "?"), updated_at=record.updated_at,
+        versions=[
+            VersionPublic(
+                number=v.number, sha256=v.sha256, size=v.size, media_type=v.media_type,
+                original_filename=v.original_filename, text_status=v.text_status,
+                text_reason=v.text_reason, captured_at=v.captured_at,
+                captured_by=names.get(v.captured_by_id, "?"),
+            )
+            for v in versions
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class RecordFilters:
+    """Filters for listing records."""
+
+    contract: str | None = None
+    record_type: str | None = None
+    tag: str | None = None
+    classification: str | None = None
+    status: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _filtered(session: Session, filters: RecordFilters, user: User) -> Any:
+    statement = select(Record).where(visible_clause(user))
+    if filters.contract:
+        contract = session.exec(
+            select(Contract).where(Contract.reference == filters.contract)
+        ).first()
+        statement = statement.where(
+            col(Record.contract_id) == contract.id if contract else false()
+        )
+    if filters.record_type:
+        statement = statement.where(Record.record_type == filters.record_type)
+    if filters.tag:
+        tagged = select(RecordTag.record_id).where(RecordTag.tag == filters.tag.lower())
+        statement = statement.where(col(Record.id).in_(tagged))
+    if filters.classification:
+        statement = statement.where(Record.classification == filters.classification)
+    if filters.status:
+        statement = statement.where(Record.status == filters.status)
+    if filters.date_from:
+        statement = statement.where(col(Record.record_date) >= filters.date_from)
+    if filters.date_to:
+        statement = statement.where(col(Record.record_date) <= filters.date_to)
+    return statement
+
+
+def list_records(
+    session: Session, *, filters: RecordFilters, page: PageParams, user: User
+) -> tuple[list[Record], int]:
+    """A page of visible records matching ``filters`` (newest record date first)."""
+    statement = _filtered(session, filters, user)
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    ordered = statement.order_by(col(Record.record_date).desc(), col(Record.id))
+    rows = session.exec(ordered.offset(page.offset).limit(page.page_size))
+    return list(rows), int(total)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value.isoformat() if isinstance(value, date) else value)
+
+
+def _proposed_changes(
+    session: Session, record: Record, data: RecordUpdate, record_types: frozenset[str], today: date
+) -> dict[str, tuple[object, object]]:
+    fields = data.model_dump(exclude_unset=True, exclude={"reason"})
+    changes: dict[str, tuple[object, object]] = {}
+    for name, value in fields.items():
+        if name == "record_type":
+            check_record_type(value, record_types)
+        if name == "record_date":
+            if value is None:
+                raise InvalidInput("record_date cannot be removed")
+            check_record_date(value, today)
+        if name == "title" and value is None:
+            raise InvalidInput("title cannot be removed")
+        if name == "contract":
+            old: object = contract_reference(session, record.contract_id)
+            if value is not None:
+                get_contract(session, value)
+        elif name == "tags":
+            old, value = record_tags(session, record.id), sorted(normalise_tags(value or []))
+        else:
+            old = getattr(record, name)
+            value = value.value if hasattr(value, "value") else value
+        if old != value:
+            changes[name] = (old, value)
+    return changes
+
+
+def update_record(
+    session: Session,
+    *,
+    record_id: str,
+    data: RecordUpdate,
+    actor: User,
+    record_types: frozenset[str],
+    clock: Clock,
+) -> Record:
+    """Change a record's metadata, keeping every old value with the reason."""
+    record = get_record(session, record_id, actor)
+    now = clock()
+    changes = _proposed_changes(session, record, data, record_types, now.date())
+    if not changes:
+        return record
+    assert actor.id is not None
+    for name, (old, new) in changes.items():
+        _apply(session, record, name, new)
+        session.add(
+            MetadataChange(
+                record_id=record.id, field=name, old_value=_json(old), new_value=_json(new),
+                reason=data.reason, changed_at=now, changed_by_id=actor.id,
+            )
+        )
+    record.updated_at = now
+    session.add(record)
+    payload = UpdatePayload(
+        changes={k: [_jsonable(o), _jsonable(n)] for k, (o, n) in changes.items()},
+        reason=data.reason,
+    )
+    record_event(
+        session, actor=actor.username, action=AuditAction.RECORD_UPDATE,
+        subject=f"record:{record.id}", payload=payload, clock=clock,
+    )
+    session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=now))
+    return record
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _apply(session: Session, record: Record, name: str, value: Any) -> None:
+    if name == "contract":
+        record.contract_id = get_contract(session, value).id if value else None
+    elif name == "tags":
+        for tag in session.exec(select(RecordTag).where(RecordTag.record_id == record.id)):
+            session.delete(tag)
+        session.flush()
+        session.add_all(RecordTag(record_id=record.id, tag=t) for t in value)
+    else:
+        setattr(record, name, value)
+
+
+def metadata_history(session: Session, record_id: str, user: User) -> list[MetadataChangePublic]:
+    """Every kept metadata change of a record, oldest first."""
+    get_record(session, record_id, user)
+    rows = list(
+        session.exec(
+            select(MetadataChange)
+            .where(MetadataChange.record_id == record_id)
+            .order_by(col(MetadataChange.id))
+        )
+    )
+    names = _usernames(session, {r.changed_by_id for r in rows})
+    return [
+        MetadataChangePublic(
+            field=r.field,
+            old_value=json.loads(r.old_value) if r.old_value else None,
+            new_value=json.loads(r.new_value) if r.new_value else None,
+            reason=r.reason, changed_at=r.changed_at, changed_by=names.get(r.changed_by_id, "?"),
+        )
+        for r in rows
+    ]
+
+
+def find_version(session: Session, record: Record, number: int | None) -> Version:
+    """Version ``number`` of ``record`` (the current one when ``None``)."""
+    wanted = number if number is not None else record.current_version
+    version = session.exec(
+        select(Version).where(Version.record_id == record.id, Version.number == wanted)
+    ).first()
+    if version is None:
+        raise NotFound(f"record {record.id} has no version {wanted}")
+    return version
+
+
+def open_content(
+    session: Session,
+    store: BlobStore,
+    *,
+    record_id: str,
+    number: int | None,
+    actor: User,
+    clock: Clock,
+) -> tuple[Version, Iterator[bytes]]:
+    """Audit a content read and return the version with its byte stream.
+
+    The audit entry is written in the caller's transaction, which must commit
+    before the stream is served.
+    """
+    record = get_record(session, record_id, actor)
+    version = find_version(session, record, number)
+    chunks = store.open(version.storage_key)
+    record_event(
+        session, actor=actor.username, action=AuditAction.RECORD_READ,
+        subject=f"record:{record.id}", payload=ReadPayload(version=version.number, sha256=version.sha256),
+        clock=clock,
+    )
+    return version, chunks
+
+

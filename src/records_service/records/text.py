@@ -1,0 +1,80 @@
+"""Extracting text from captured versions after commit, so a capture never waits or fails on it.
+
+Versions start with text status ``pending``. :func:`extract_pending` fetches a
+batch, copies each version's bytes to a temporary file, runs the extractor for
+its media type and stores the text and status. A failure is recorded as status
+``failed`` with the reason; the record stays findable by its metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from records_service.db import session_scope
+from records_service.extraction import ExtractionLimits, extract_text
+from records_service.records.models import TextStatus, Version, VersionText
+from records_service.storage import BlobStore, StorageError
+
+log = logging.getLogger(__name__)
+
+
+def _pending_ids(engine: Engine, limit: int) -> list[int]:
+    with session_scope(engine) as session:
+        statement = (
+            select(Version.id)
+            .where(Version.text_status == TextStatus.PENDING.value)
+            .order_by(col(Version.id))
+            .limit(limit)
+        )
+        return [i for i in session.exec(statement) if i is not None]
+
+
+def _copy_to_file(store: BlobStore, key: str, target: Path) -> None:
+    with target.open("wb") as out:
+        for chunk in store.open(key):
+            out.write(chunk)
+
+
+def extract_version(
+    engine: Engine, store: BlobStore, version_id: int, limits: ExtractionLimits
+) -> str:
+    """Extract one version's text and record the outcome; returns the status."""
+    with session_scope(engine) as session:
+        version = session.get(Version, version_id)
+        if version is None or version.text_status != TextStatus.PENDING.value:
+            return "skipped"
+        key, media_type = version.storage_key, version.media_type
+    with tempfile.TemporaryDirectory(prefix="records-extract-") as tmp:
+        path = Path(tmp) / "content"
+        try:
+            _copy_to_file(store, key, path)
+        except StorageError as exc:
+            log.warning("cannot read %s for extraction: %s", key, exc)
+            return "unavailable"
+        result = extract_text(path, media_type, limits)
+    with session_scope(engine) as session:
+        version = session.get(Version, version_id)
+        assert version is not None
+        version.text_status = result.status
+        version.text_reason = result.reason[:500] if result.reason else None
+        session.add(version)
+        if result.status == TextStatus.EXTRACTED.value:
+            session.add(VersionText(version_id=version_id, text=result.text))
+    return result.status
+
+
+def extract_pending(
+    engine: Engine, store: BlobStore, *, limit: int = 50, limits: ExtractionLimits | None = None
+) -> int:
+    """Extract text for up to ``limit`` pending versions; returns how many were processed."""
+    limits = limits or ExtractionLimits()
+    done = 0
+    for version_id in _pending_ids(engine, limit):
+        extract_version(engine, store, version_id, limits)
+        done += 1
+    return done

@@ -1,0 +1,226 @@
+"""Pure retention policy: how long a record is kept and what is due for it today.
+
+Owns the facts a decision needs (``ContractFacts``, ``RecordFacts``), the date
+arithmetic (calendar periods, financial-year counting) and the decision itself. It
+reads no clock and no database: callers pass the facts, the schedule and ``today``,
+and apply the decision (the retention job writes findings and proposes disposals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from records_service.retention.schedule import (
+    Action,
+    Duration,
+    RecordTypeRule,
+    RetentionSchedule,
+    RetentionTerm,
+    Trigger,
+)
+
+RetentionKind = Literal["date", "permanent", "unknown"]
+DecisionKind = Literal[
+    "keep", "expiring", "review_due", "dispose", "blocked_by_hold", "permanent", "already_disposed"
+]
+# Contract statuses after which the contract's dates can no longer move.
+FINISHED_STATUSES = frozenset({"closed", "terminated"})
+DISPOSED_STATUSES = frozenset({"disposed", "transferred"})
+
+_TRIGGER_NAMES: dict[Trigger, str] = {
+    "record_date": "record date",
+    "captured": "capture date",
+    "contract_end": "contract end",
+    "contract_closed": "contract closure",
+}
+
+
+@dataclass(frozen=True)
+class ContractFacts:
+    """What policy needs to know about a contract (money in integer pence)."""
+
+    reference: str
+    status: str
+    start_date: date | None
+    end_date: date | None
+    closed_on: date | None = None
+    is_deed: bool = False
+    awarded_value_pence: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """What policy needs to know about a record; ``on_hold`` covers holds on its contract."""
+
+    record_id: str
+    record_type: str
+    record_date: date
+    captured_on: date
+    contract: ContractFacts | None = None
+    on_hold: bool = False
+    status: str = "active"
+
+
+@dataclass(frozen=True)
+class RetentionDate:
+    """When a record's retention ends: a date (inclusive), ``permanent`` or ``unknown``.
+
+    ``reason`` explains the result in words a records manager can quote.
+    """
+
+    kind: RetentionKind
+    until: date | None
+    reason: str
+
+    @classmethod
+    def on(cls, until: date, reason: str) -> RetentionDate:
+        """Retention ends at the end of ``until``."""
+        return cls("date", until, reason)
+
+    @classmethod
+    def permanent(cls, reason: str) -> RetentionDate:
+        """The record is kept permanently."""
+        return cls("permanent", None, reason)
+
+    @classmethod
+    def unknown(cls, reason: str) -> RetentionDate:
+        """The end cannot be computed yet (the record is kept meanwhile)."""
+        return cls("unknown", None, reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        until = self.until.isoformat() if self.until else None
+        return {"kind": self.kind, "until": until, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What is due for one record today; ``action`` is set for ``review_due`` and ``dispose``."""
+
+    kind: DecisionKind
+    retain_until: RetentionDate
+    reason: str
+    action: Action | None = None
+
+    @property
+    def proposes_action(self) -> bool:
+        """Whether a records manager must act (review, or approve a disposal)."""
+        return self.kind in ("review_due", "dispose")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "reason": self.reason,
+            "retain_until": self.retain_until.to_dict(),
+        }
+
+
+def financial_year_end(day: date) -> date:
+    """The 31 March that ends the UK financial year containing ``day``."""
+    return date(day.year if day.month <= 3 else day.year + 1, 3, 31)
+
+
+def retain_until(record: RecordFacts, schedule: RetentionSchedule) -> RetentionDate:
+    """When ``record``'s retention ends under ``schedule``.
+
+    A record type missing from the schedule, or a trigger that has not happened
+    yet (no contract end date, contract not closed), gives ``unknown``.
+    """
+    rule = schedule.record_types.get(record.record_type)
+    if rule is None:
+        return RetentionDate.unknown(
+            f"record type {record.record_type!r} is not in the retention schedule"
+        )
+    if rule.term is None:
+        return RetentionDate.permanent(f"{rule.label} records are kept permanently")
+    term = rule.term
+    trigger = _trigger_date(record, term.trigger)
+    if isinstance(trigger, str):
+        return RetentionDate.unknown(trigger)
+    period, deed_note = _period_for(record, term)
+    trigger_name = _TRIGGER_NAMES[term.trigger]
+    if term.counting == "financial_year_end":
+        start = financial_year_end(trigger)
+        basis = f"the end of the financial year ({start}) of the {trigger_name} ({trigger})"
+    else:
+        start = trigger
+        basis = f"{trigger_name} ({trigger})"
+    return RetentionDate.on(period.add_to(start), f"{period}{deed_note} from {basis}")
+
+
+def _trigger_date(record: RecordFacts, trigger: Trigger) -> date | str:
+    """The trigger's date, or the reason it is not known yet."""
+    match trigger:
+        case "record_date":
+            return record.record_date
+        case "captured":
+            return record.captured_on
+    contract = record.contract
+    if contract is None:
+        return f"counts from {_TRIGGER_NAMES[trigger]}; record is not linked to a contract"
+    if trigger == "contract_end":
+        if contract.end_date is None:
+            return "counts from contract end; contract has no end date"
+        return contract.end_date
+    if contract.closed_on is None:
+        return "counts from contract closure; contract not closed yet"
+    return contract.closed_on
+
+
+def _period_for(record: RecordFacts, term: RetentionTerm) -> tuple[Duration, str]:
+    """The period that applies, and a note when the deed period replaces the usual one."""
+    if term.deed_period is not None and record.contract is not None and record.contract.is_deed:
+        return term.deed_period, " (contract executed as a deed)"
+    return term.period, ""
+
+
+def disposal_decision(record: RecordFacts, schedule: RetentionSchedule, today: date) -> Decision:
+    """What is due for ``record`` on ``today``.
+
+    Nothing is ever proposed for a permanent record or a held one. Retention runs to
+    the end of the ``retain_until`` day; within ``expiring_window_days`` of it the
+    record is ``expiring``; after it, a ``review`` rule gives ``review_due`` and a
+    ``destroy``/``transfer`` rule gives ``dispose``.
+    """
+    until = retain_until(record, schedule)
+    if record.status in DISPOSED_STATUSES:
+        return Decision("already_disposed", until, f"record status is {record.status}")
+    if until.kind == "permanent":
+        return Decision("permanent", until, until.reason)
+    if record.on_hold or record.status == "on_hold":
+        return Decision("blocked_by_hold", until, "a hold blocks disposal until it is released")
+    if until.until is None:
+        return Decision("keep", until, f"retention end unknown: {until.reason}")
+    rule = schedule.rule_for(record.record_type)
+    if today > until.until:
+        return _due(record, rule, until)
+    days_left = (until.until - today).days
+    if days_left <= schedule.expiring_window_days:
+        return Decision("expiring", until, f"retention ends on {until.until} ({days_left} days)")
+    return Decision("keep", until, f"retained until {until.until}")
+
+
+def _due(record: RecordFacts, rule: RecordTypeRule, until: RetentionDate) -> Decision:
+    """The decision once retention has run out."""
+    ended = f"retention ended on {until.until}"
+    if rule.action == "review":
+        return Decision("review_due", until, f"{ended}; the schedule asks for review", "review")
+    contract = record.contract
+    if (
+        rule.term is not None
+        and rule.term.trigger == "contract_end"
+        and contract is not None
+        and contract.status not in FINISHED_STATUSES
+    ):
+        # An open contract's end date can still move (extension), so a person looks first.
+        return Decision(
+            "review_due",
+            until,
+            f"{ended}, but contract {contract.reference} is still {contract.status}",
+            "review",
+        )
+    return Decision("dispose", until, f"{ended}; the schedule says {rule.action}", rule.action)

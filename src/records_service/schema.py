@@ -1,0 +1,19 @@
+"""The complete table metadata: every domain's models, gathered for migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlmodel import SQLModel
+
+from records_service.audit import models as _audit_models
+from records_service.auth import models as _auth_models
+from records_service.contracts import models as _contract_models
+from records_service.indexing import models as _index_models
+from records_service.records import models as _record_models
+
+MODEL_MODULES = (_auth_models, _contract_models, _record_models, _audit_models, _index_models)
+
+
+def metadata() -> MetaData:
+    """The metadata holding every table of the service."""
+    return SQLModel.metadata

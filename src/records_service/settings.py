@@ -1,0 +1,116 @@
+"""Typed settings, read from ``RECORDS_*`` environment variables.
+
+Nested groups use a double underscore: ``RECORDS_STORAGE__BACKEND=s3``. Nothing
+here is built at import time; :func:`load_settings` (called by the app factory
+and the CLI) builds one object per process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StorageSettings(BaseModel):
+    """Where record content, sidecars and audit checkpoints are stored."""
+
+    backend: Literal["local", "s3"] = Field(
+        "local", description="Blob store backend: 'local' (a directory) or 's3' (any S3-compatible store)."
+    )
+    local_root: Path | None = Field(
+        None, description="Directory for the local backend; defaults to <data_dir>/blobs."
+    )
+    endpoint: str = Field(
+        "localhost:9000", description="S3 endpoint as host:port, without a scheme."
+    )
+    bucket: str = Field("records", description="S3 bucket for record content and sidecars.")
+    access_key: str = Field("", description="S3 access key id.")
+    secret_key: SecretStr = Field(SecretStr(""), description="S3 secret access key.")
+    region: str | None = Field(None, description="S3 region, if the store needs one.")
+    secure: bool = Field(True, description="Use TLS (https) to reach the S3 endpoint.")
+    ca_bundle: Path | None = Field(
+        None, description="PEM file of CA certificates to trust for the S3 endpoint's TLS."
+    )
+    create_bucket: bool = Field(
+        True, description="Create the bucket at start-up if it does not exist."
+    )
+    object_lock: bool = Field(
+        True,
+        description="Create the bucket with versioning and object lock, and mirror retention "
+        "dates and legal holds onto stored objects.",
+    )
+    retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        "GOVERNANCE", description="Object-lock mode used when mirroring retain-until dates."
+    )
+    part_size: int = Field(
+        16 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Multipart upload part size in bytes (S3 minimum is 5 MiB).",
+    )
+
+
+class RetentionSettings(BaseModel):
+    """The retention schedule and the retention job."""
+
+    schedule_file: Path | None = Field(
+        None,
+        description="TOML retention schedule (record types, periods, completeness rules); "
+        "defaults to the shipped UK schedule.",
+    )
+
+
+class WorkerSettings(BaseModel):
+    """Background work inside the server (text extraction, indexing)."""
+
+    enabled: bool = Field(
+        True, description="Run extraction and indexing in a background thread of the server."
+    )
+    poll_seconds: float = Field(
+        5.0, gt=0, description="How often the background worker looks for pending work."
+    )
+
+
+class Settings(BaseSettings):
+    """All configuration for one records-service process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECORDS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Directory for the embedded default: SQLite database, local blobs, index, keys.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy database URL; defaults to sqlite:///<data_dir>/records.db. "
+        "For PostgreSQL use postgresql+psycopg://user:pass@host/db.",
+    )
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    max_upload_bytes: int = Field(
+        200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes."
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
+    workers: WorkerSettings = Field(default_factory=lambda: WorkerSettings())
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'records.db').resolve()}"
+
+    @property
+    def blob_root(self) -> Path:
+        """The local blob store's root directory."""
+        return self.storage.local_root or self.data_dir / "blobs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides taking precedence."""
+    return Settings(**overrides)  # type: ignore[arg-type]

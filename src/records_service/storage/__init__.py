@@ -1,0 +1,30 @@
+"""Write-once blob storage: the ``BlobStore`` protocol, its two backends and their errors."""
+
+from records_service.storage.base import BlobInfo, BlobStore, RetentionMode, validate_key
+from records_service.storage.errors import (
+    InvalidKey,
+    ObjectExists,
+    ObjectLocked,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
+from records_service.storage.factory import build_blob_store
+from records_service.storage.local import LocalBlobStore
+from records_service.storage.s3 import S3BlobStore
+
+__all__ = [
+    "BlobInfo",
+    "BlobStore",
+    "InvalidKey",
+    "LocalBlobStore",
+    "ObjectExists",
+    "ObjectLocked",
+    "ObjectNotFound",
+    "RetentionMode",
+    "S3BlobStore",
+    "StorageError",
+    "StorageUnavailable",
+    "build_blob_store",
+    "validate_key",
+]

@@ -1,0 +1,109 @@
+"""The ``BlobStore`` protocol: what every storage backend must do, and nothing more.
+
+Keys are ``/``-separated relative paths made of ``[A-Za-z0-9._-]`` segments
+(for example ``records/<uuid>/v1``). Every key is written at most once: a put
+to an existing key raises :class:`ObjectExists`. Hashing, size limits and
+type sniffing belong to the caller (the capture pipeline), which wraps the
+stream it hands to :meth:`BlobStore.put`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Literal, Protocol, runtime_checkable
+
+from records_service.storage.errors import InvalidKey
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
+MAX_KEY_LENGTH = 512
+
+RetentionMode = Literal["GOVERNANCE", "COMPLIANCE"]
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """What the store knows about one stored object."""
+
+    key: str
+    size: int
+    content_type: str | None = None
+    retain_until: datetime | None = None
+    legal_hold: bool = False
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` unchanged if it is a well-formed store key, else raise ``InvalidKey``."""
+    if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.fullmatch(key):
+        raise InvalidKey(f"invalid storage key: {key!r}")
+    if any(part in {".", ".."} for part in key.split("/")):
+        raise InvalidKey(f"invalid storage key: {key!r}")
+    return key
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """A write-once object store for record content, sidecars and audit checkpoints."""
+
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> int:
+        """Store everything ``stream`` yields under ``key`` and return the byte count.
+
+        The stream is read in chunks until it returns ``b""``; the whole object is
+        never held in memory. The write is atomic: after a failure, ``key`` does not
+        exist. Raises ``ObjectExists`` if ``key`` is taken. ``retain_until`` asks the
+        store to lock the object until then where it supports object lock.
+        """
+        ...
+
+    def open(self, key: str) -> Iterator[bytes]:
+        """Yield the object's bytes in chunks. Raises ``ObjectNotFound``."""
+        ...
+
+    def stat(self, key: str) -> BlobInfo:
+        """Return size and lock state of ``key``. Raises ``ObjectNotFound``."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Return whether ``key`` is stored."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (all its versions on a versioned bucket).
+
+        Raises ``ObjectNotFound`` if absent and ``ObjectLocked`` if retention or a
+        legal hold forbids it. Only disposal and capture rollback call this.
+        """
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Yield every key that starts with ``prefix``, in lexical order."""
+        ...
+
+    def set_retention(self, key: str, until: datetime, mode: RetentionMode) -> None:
+        """Extend the object's retain-until date (never shortens it).
+
+        A no-op on stores without object lock; see :attr:`supports_object_lock`.
+        """
+        ...
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Place or lift a legal hold on the object (no-op without object lock)."""
+        ...
+
+    @property
+    def supports_object_lock(self) -> bool:
+        """Whether the store itself enforces retention and legal holds."""
+        ...
+
+    def check_ready(self) -> None:
+        """Raise ``StorageUnavailable`` unless the store can take reads and writes now."""
+        ...

@@ -1,0 +1,293 @@
+"""``LocalBlobStore``: the write-once blob store on a local directory.
+
+Each key maps to one regular file under the root (``records/<id>/v1`` is
+``<root>/records/<id>/v1``). The store owns three promises:
+
+* **Confinement.** Keys are validated, and a key whose path runs through a
+  symbolic link is refused, so nothing outside the root is ever read, written
+  or deleted.
+* **Atomic, never-overwriting writes.** A put streams into a temp file under
+  ``<root>/.tmp``, fsyncs it, makes it read-only and publishes it with
+  ``os.link``, which fails if the name is taken, so two concurrent writers of
+  one key cannot both win and an existing object is never replaced. The
+  directory is fsynced afterwards. Readers never see a partial object.
+* **One error vocabulary.** ``OSError`` becomes the storage errors.
+
+There is no object lock here: ``set_retention`` and ``set_legal_hold`` only
+check that the key exists. The local backend relies on filesystem
+permissions (only the service account may write the root) and on the
+never-overwrite rule; deletes are left to disposal, which enforces holds in
+the service. Content types are not kept (the catalogue and sidecars hold
+them), so :meth:`stat` reports ``content_type=None``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as stat_mode
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from records_service.storage.base import KEY_PATTERN, BlobInfo, RetentionMode, validate_key
+from records_service.storage.errors import (
+    InvalidKey,
+    ObjectExists,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
+
+CHUNK_SIZE = 1024 * 1024
+# A name starting with "." is never a valid key segment, so temp files can
+# neither collide with a key nor show up in listings.
+TEMP_DIR_NAME = ".tmp"
+READ_ONLY = 0o444
+
+
+@contextmanager
+def _os_errors(action: str, key: str) -> Iterator[None]:
+    """Translate any ``OSError`` raised inside the block into ``StorageUnavailable``."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageUnavailable(f"could not {action} {key!r}: {exc.strerror or exc}") from exc
+
+
+def _check_prefix(prefix: str) -> None:
+    # A prefix is acceptable when some valid key could start with it.
+    try:
+        if prefix:
+            validate_key(prefix + "0")
+    except InvalidKey:
+        raise InvalidKey(f"invalid key prefix: {prefix!r}") from None
+
+
+def _is_key_segment(name: str) -> bool:
+    return "/" not in name and KEY_PATTERN.fullmatch(name) is not None
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_chunks(handle: BinaryIO, key: str) -> Iterator[bytes]:
+    with handle, _os_errors("read", key):
+        while chunk := handle.read(CHUNK_SIZE):
+            yield chunk
+
+
+class LocalBlobStore:
+    """A write-once blob store on a directory; see the module docstring for its guarantees."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = Path(root).resolve()
+        self._temp_dir = self._root / TEMP_DIR_NAME
+
+    @property
+    def root(self) -> Path:
+        """The resolved root directory."""
+        return self._root
+
+    @property
+    def supports_object_lock(self) -> bool:
+        """Always ``False``: a directory cannot enforce retention by itself."""
+        return False
+
+    def _path(self, key: str) -> Path:
+        """Map ``key`` to its path, refusing keys that would leave the root."""
+        validate_key(key)
+        path = self._root.joinpath(*key.split("/"))
+        # root is resolved and keys hold no "." or ".." segments, so any
+        # difference after resolving comes from a symbolic link on the way.
+        if path.resolve() != path:
+            raise InvalidKey(f"storage key {key!r} runs through a symbolic link")
+        return path
+
+    def _regular_file_stat(self, path: Path, key: str) -> os.stat_result:
+        try:
+            info = path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(f"could not stat {key!r}: {exc.strerror}") from exc
+        if not stat_mode.S_ISREG(info.st_mode):
+            raise ObjectNotFound(key)
+        return info
+
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> int:
+        """Store ``stream`` under ``key`` atomically; raise ``ObjectExists`` if taken.
+
+        ``content_type`` and ``retain_until`` are accepted for the protocol and not
+        kept. Exceptions raised by ``stream`` itself propagate unchanged, after the
+        temp file is removed.
+        """
+        target = self._path(key)
+        if target.is_file():
+            # Fails fast before reading the stream; os.link below is the real guard.
+            raise ObjectExists(key)
+        with _os_errors("prepare a write for", key):
+            self._temp_dir.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(dir=self._temp_dir, prefix="put-")
+        temp = Path(temp_name)
+        try:
+            size = self._fill(fd, stream, key)
+            self._publish(temp, target, key)
+        finally:
+            with suppress(OSError):
+                temp.unlink()
+        return size
+
+    def _fill(self, fd: int, stream: BinaryIO, key: str) -> int:
+        """Copy ``stream`` into ``fd`` chunk by chunk, then fsync; close ``fd``."""
+        size = 0
+        with open(fd, "wb") as handle:
+            while chunk := stream.read(CHUNK_SIZE):
+                with _os_errors("write", key):
+                    handle.write(chunk)
+                size += len(chunk)
+            with _os_errors("flush", key):
+                handle.flush()
+                os.fchmod(handle.fileno(), READ_ONLY)
+                os.fsync(handle.fileno())
+        return size
+
+    def _publish(self, temp: Path, target: Path, key: str) -> None:
+        """Give the finished temp file its key's name without ever replacing a file."""
+        with _os_errors("store", key):
+            created = self._make_parents(target.parent, key)
+            try:
+                os.link(temp, target)
+            except FileExistsError:
+                if target.is_dir():
+                    raise InvalidKey(f"storage key {key!r} names a key prefix") from None
+                raise ObjectExists(key) from None
+            # The new name, and the entries of any new directories, must reach the disk.
+            for directory in {target.parent, *(path.parent for path in created)}:
+                _fsync_directory(directory)
+
+    def _make_parents(self, directory: Path, key: str) -> list[Path]:
+        """Create missing directories up to ``directory``; return the ones created."""
+        missing: list[Path] = []
+        current = directory
+        while current != self._root and not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        for path in reversed(missing):
+            try:
+                path.mkdir(exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise InvalidKey(f"storage key {key!r} runs through an existing object") from None
+        return missing
+
+    def open(self, key: str) -> Iterator[bytes]:
+        """Open ``key`` now (raising ``ObjectNotFound``) and yield its bytes in chunks."""
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidKey(f"storage key {key!r} is a symbolic link") from None
+            raise StorageUnavailable(f"could not open {key!r}: {exc.strerror}") from exc
+        handle = open(fd, "rb")  # noqa: SIM115 - closed by the chunk generator
+        if not stat_mode.S_ISREG(os.fstat(fd).st_mode):
+            handle.close()
+            raise ObjectNotFound(key)
+        return _read_chunks(handle, key)
+
+    def stat(self, key: str) -> BlobInfo:
+        """Return the size of ``key``; raise ``ObjectNotFound`` if absent."""
+        return BlobInfo(key=key, size=self._regular_file_stat(self._path(key), key).st_size)
+
+    def exists(self, key: str) -> bool:
+        """Return whether ``key`` is stored (invalid keys raise ``InvalidKey``)."""
+        try:
+            self._regular_file_stat(self._path(key), key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; raise ``ObjectNotFound`` if absent."""
+        path = self._path(key)
+        self._regular_file_stat(path, key)
+        with _os_errors("delete", key):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                raise ObjectNotFound(key) from None
+            _fsync_directory(path.parent)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Yield every key starting with ``prefix``, in lexical order, skipping temp files."""
+        _check_prefix(prefix)
+        directory, _, name_start = prefix.rpartition("/")
+        if directory:
+            base = self._root.joinpath(*directory.split("/"))
+            if base.resolve() != base:
+                raise InvalidKey(f"key prefix {prefix!r} runs through a symbolic link")
+            return self._walk(base, directory + "/", name_start)
+        return self._walk(self._root, "", name_start)
+
+    def _walk(self, directory: Path, key_prefix: str, name_start: str) -> Iterator[str]:
+        try:
+            with os.scandir(directory) as scan:
+                entries = [e for e in scan if e.name.startswith(name_start)]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise StorageUnavailable(f"could not list {key_prefix!r}: {exc.strerror}") from exc
+        # Sorting a directory as "name/" keeps the yielded keys in plain string order
+        # ("a.b" < "a/x" < "a0"), because every key below it starts with "name/".
+        ranked = sorted(
+            (
+                (entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name, entry)
+                for entry in entries
+                if _is_key_segment(entry.name)
+            ),
+            key=lambda pair: pair[0],
+        )
+        for rank, entry in ranked:
+            if rank.endswith("/"):
+                yield from self._walk(Path(entry.path), f"{key_prefix}{entry.name}/", "")
+            elif entry.is_file(follow_symlinks=False):
+                yield key_prefix + entry.name
+
+    def set_retention(self, key: str, until: datetime, mode: RetentionMode) -> None:
+        """Check that ``key`` exists; a directory has no retention to set."""
+        self._regular_file_stat(self._path(key), key)
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Check that ``key`` exists; holds are enforced by the service, not the directory."""
+        self._regular_file_stat(self._path(key), key)
+
+    def check_ready(self) -> None:
+        """Prove the root can take a durable write now; raise ``StorageUnavailable`` if not."""
+        with _os_errors("write a readiness probe under", str(self._root)):
+            self._temp_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self._temp_dir, prefix="ready-")
+            try:
+                os.write(fd, b"ready")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                Path(name).unlink()

@@ -1,0 +1,1 @@
+"""Tests for the blob stores: one contract suite for every backend, plus backend-specific tests."""

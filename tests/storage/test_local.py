@@ -1,0 +1,159 @@
+"""Local-backend guarantees beyond the contract: confinement, races, durability details."""
+
+from __future__ import annotations
+
+import io
+import stat
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from records_service.settings import Settings, StorageSettings
+from records_service.storage import (
+    InvalidKey,
+    LocalBlobStore,
+    ObjectExists,
+    StorageUnavailable,
+    build_blob_store,
+)
+
+from .streams import ChunkReader, StreamBroke, gated_blocks, mib_blocks
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory beside the store's root holding a file the store must never touch."""
+    directory = tmp_path / "outside"
+    directory.mkdir()
+    (directory / "secret").write_bytes(b"not yours")
+    return directory
+
+
+def test_symlinked_directory_inside_the_root_is_refused(
+    local_store: LocalBlobStore, outside: Path
+) -> None:
+    local_store.root.mkdir(parents=True)
+    (local_store.root / "records").symlink_to(outside, target_is_directory=True)
+
+    with pytest.raises(InvalidKey):
+        local_store.put("records/planted", io.BytesIO(b"escape"))
+    with pytest.raises(InvalidKey):
+        local_store.open("records/secret")
+    with pytest.raises(InvalidKey):
+        local_store.delete("records/secret")
+    with pytest.raises(InvalidKey):
+        list(local_store.list("records/"))
+
+    assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+    assert (outside / "secret").read_bytes() == b"not yours"
+
+
+def test_symlinked_object_is_refused_and_not_listed(
+    local_store: LocalBlobStore, outside: Path
+) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"real"))
+    (local_store.root / "records" / "r1" / "v2").symlink_to(outside / "secret")
+
+    for read in (local_store.open, local_store.stat, local_store.delete):
+        with pytest.raises(InvalidKey):
+            read("records/r1/v2")
+    assert list(local_store.list()) == ["records/r1/v1"]
+    assert (outside / "secret").read_bytes() == b"not yours"
+
+
+def test_concurrent_puts_of_one_key_have_exactly_one_winner(local_store: LocalBlobStore) -> None:
+    writers = 6
+    # Every writer stops half-way until all have started, so their temp files
+    # exist side by side and they race for the final name.
+    gate = threading.Barrier(writers)
+    contents = [bytes([index]) * 300_000 for index in range(writers)]
+    outcomes: list[str] = ["unset"] * writers
+
+    def write(index: int) -> None:
+        reader = ChunkReader(gated_blocks(contents[index], gate))
+        try:
+            local_store.put("records/race/v1", reader.io)
+            outcomes[index] = "stored"
+        except ObjectExists:
+            outcomes[index] = "refused"
+
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["refused"] * (writers - 1) + ["stored"]
+    winner = outcomes.index("stored")
+    assert b"".join(local_store.open("records/race/v1")) == contents[winner]
+    assert list((local_store.root / ".tmp").iterdir()) == []
+
+
+def test_failed_put_leaves_no_temp_file(local_store: LocalBlobStore) -> None:
+    with pytest.raises(StreamBroke):
+        local_store.put("records/broken/v1", ChunkReader(mib_blocks(3, fail_at=2)).io)
+
+    assert list((local_store.root / ".tmp").iterdir()) == []
+
+
+def test_leftover_temp_files_are_never_listed(local_store: LocalBlobStore) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"x"))
+    # What a crash mid-put leaves behind, and a stray dotfile beside an object.
+    (local_store.root / ".tmp" / "put-abc123").write_bytes(b"half")
+    (local_store.root / "records" / "r1" / ".v2.partial").write_bytes(b"half")
+
+    assert list(local_store.list()) == ["records/r1/v1"]
+
+
+def test_stored_files_are_read_only(local_store: LocalBlobStore) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"fixed"))
+
+    mode = (local_store.root / "records" / "r1" / "v1").stat().st_mode
+    assert stat.S_IMODE(mode) & 0o222 == 0
+
+
+def test_key_below_an_existing_object_is_refused(local_store: LocalBlobStore) -> None:
+    # A directory cannot be both a file and a folder; S3 would allow it, our layout never needs it.
+    local_store.put("records/r1", io.BytesIO(b"x"))
+
+    with pytest.raises(InvalidKey):
+        local_store.put("records/r1/v1", io.BytesIO(b"y"))
+    local_store.put("records/r2/v1", io.BytesIO(b"y"))
+    with pytest.raises(InvalidKey):
+        local_store.put("records/r2", io.BytesIO(b"z"))
+    assert list(local_store.list()) == ["records/r1", "records/r2/v1"]
+
+
+def test_unusable_root_fails_readiness_and_writes(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    root.write_bytes(b"a file where the root directory should be")
+    store = LocalBlobStore(root)
+
+    with pytest.raises(StorageUnavailable):
+        store.check_ready()
+    with pytest.raises(StorageUnavailable):
+        store.put("records/r1/v1", io.BytesIO(b"x"))
+    assert root.read_bytes().startswith(b"a file")
+
+
+def test_lock_calls_are_accepted_but_not_enforced(local_store: LocalBlobStore) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"x"))
+    local_store.set_retention("records/r1/v1", datetime.now(UTC) + timedelta(days=9), "COMPLIANCE")
+    local_store.set_legal_hold("records/r1/v1", True)
+
+    info = local_store.stat("records/r1/v1")
+    assert local_store.supports_object_lock is False
+    assert (info.retain_until, info.legal_hold, info.content_type) == (None, False, None)
+
+
+def test_factory_builds_local_store_under_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, storage=StorageSettings(backend="local"))
+
+    store = build_blob_store(settings)
+
+    assert isinstance(store, LocalBlobStore)
+    assert store.root == (tmp_path / "blobs").resolve()
+    store.put("records/r1/v1", io.BytesIO(b"x"))
+    assert (tmp_path / "blobs" / "records" / "r1" / "v1").read_bytes() == b"x"
