@@ -15,16 +15,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from support.postgres import PostgresServer, running_postgres
-from support.s3server import S3ServerInfo, running_s3_server
 
+from factories import Actors, FixedClock, make_actors
 from records_service.app import create_app
 from records_service.db import make_engine
 from records_service.migrations import upgrade
 from records_service.services import Services
 from records_service.settings import Settings, StorageSettings
-
-from factories import Actors, FixedClock, make_actors
+from support.postgres import PostgresServer, running_postgres
+from support.s3server import S3ServerInfo, running_s3_server
 
 TEMPLATE_DB = "records_template"
 
@@ -106,9 +105,15 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
 def s3_storage_settings(info: S3ServerInfo, bucket: str | None = None) -> StorageSettings:
     """Storage settings for the test S3 server with a fresh bucket."""
     return StorageSettings(
-        backend="s3", endpoint=info.endpoint, bucket=bucket or f"t-{uuid.uuid4().hex[:12]}",
-        access_key=info.access_key, secret_key=info.secret_key,  # type: ignore[arg-type]
-        secure=True, ca_bundle=info.ca_bundle, region=info.region, object_lock=True,
+        backend="s3",
+        endpoint=info.endpoint,
+        bucket=bucket or f"t-{uuid.uuid4().hex[:12]}",
+        access_key=info.access_key,
+        secret_key=info.secret_key,  # type: ignore[arg-type]
+        secure=True,
+        ca_bundle=info.ca_bundle,
+        region=info.region,
+        object_lock=True,
     )
 
 

@@ -1,4 +1,7 @@
-"""The one module-level app, for ``uvicorn records_service.asgi:app``; settings come from the environment."""
+"""The one module-level app, for ``uvicorn records_service.asgi:app``.
+
+Settings come from the environment.
+"""
 
 from records_service.app import create_app
 

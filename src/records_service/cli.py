@@ -47,7 +47,9 @@ def main(ctx: click.Context) -> None:
 
 @main.command()
 @click.option(
-    "--first-admin", metavar="NAME", default=None,
+    "--first-admin",
+    metavar="NAME",
+    default=None,
     help="If there are no users yet, create this admin user and print its token.",
 )
 @click.pass_obj
@@ -90,7 +92,9 @@ def serve(settings: Settings, host: str | None, port: int | None, log_level: str
     from records_service.app import create_app
 
     uvicorn.run(
-        create_app(settings), host=host or settings.host, port=port or settings.port,
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
         log_level=log_level,
     )
 
@@ -103,7 +107,10 @@ def users() -> None:
 @users.command("add")
 @click.argument("username")
 @click.option(
-    "--role", "roles", multiple=True, required=True,
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
     help="Role: staff, reviewer, records_manager, auditor or admin (repeatable).",
 )
 @click.option("--name", "display_name", default="", help="Display name.")
@@ -112,11 +119,18 @@ def users_add(settings: Settings, username: str, roles: tuple[str, ...], display
     """Create a user and print a new API token (shown only once)."""
     with _services(settings) as services, session_scope(services.engine) as session:
         users_service.add_user(
-            session, username=username, roles=roles, display_name=display_name,
-            actor=CLI_ACTOR, clock=services.clock,
+            session,
+            username=username,
+            roles=roles,
+            display_name=display_name,
+            actor=CLI_ACTOR,
+            clock=services.clock,
         )
         token = users_service.issue_token(
-            session, username=username, label="created with user", actor=CLI_ACTOR,
+            session,
+            username=username,
+            label="created with user",
+            actor=CLI_ACTOR,
             clock=services.clock,
         )
     click.echo(token)
@@ -152,7 +166,9 @@ def users_list(settings: Settings) -> None:
 def users_disable(settings: Settings, username: str) -> None:
     """Disable a user: their tokens and password stop working at once."""
     with _services(settings) as services, session_scope(services.engine) as session:
-        users_service.disable_user(session, username=username, actor=CLI_ACTOR, clock=services.clock)
+        users_service.disable_user(
+            session, username=username, actor=CLI_ACTOR, clock=services.clock
+        )
     click.echo(f"disabled {username}")
 
 

@@ -38,7 +38,9 @@ class Services:
     worker: BackgroundWorker | None = None
 
     @classmethod
-    def start(cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True) -> Services:
+    def start(
+        cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True
+    ) -> Services:
         """Connect everything described by ``settings``."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.resolved_database_url)
@@ -47,15 +49,22 @@ class Services:
         store = build_blob_store(settings)
         schedule = load_schedule(settings.retention.schedule_file)
         return cls(
-            settings=settings, engine=engine, store=store, schedule=schedule, clock=clock,
+            settings=settings,
+            engine=engine,
+            store=store,
+            schedule=schedule,
+            clock=clock,
             record_types=frozenset(schedule.record_types),
         )
 
     def capture_context(self) -> CaptureContext:
         """What the capture pipeline needs."""
         return CaptureContext(
-            engine=self.engine, store=self.store, clock=self.clock,
-            record_types=self.record_types, max_upload_bytes=self.settings.max_upload_bytes,
+            engine=self.engine,
+            store=self.store,
+            clock=self.clock,
+            record_types=self.record_types,
+            max_upload_bytes=self.settings.max_upload_bytes,
         )
 
     def background_steps(self) -> list[Callable[[], int]]:

@@ -18,7 +18,8 @@ class StorageSettings(BaseModel):
     """Where record content, sidecars and audit checkpoints are stored."""
 
     backend: Literal["local", "s3"] = Field(
-        "local", description="Blob store backend: 'local' (a directory) or 's3' (any S3-compatible store)."
+        "local",
+        description="Blob store backend: 'local' (a directory) or 's3' (any S3-compatible store).",
     )
     local_root: Path | None = Field(
         None, description="Directory for the local backend; defaults to <data_dir>/blobs."
@@ -82,7 +83,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         Path("./data"),
-        description="Directory for the embedded default: SQLite database, local blobs, index, keys.",
+        description="Directory for the embedded default: SQLite database, blobs, index, keys.",
     )
     database_url: str | None = Field(
         None,

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import BinaryIO
 
 import pytest
-from factories import Actors, capture, create_contract
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func
 from sqlmodel import select
 
+from factories import Actors, capture, create_contract
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
 from records_service.records.models import Record, Version
@@ -23,16 +23,28 @@ from records_service.storage import BlobInfo, BlobStore, RetentionMode, StorageU
 class FaultyStore:
     """Wraps a real store and fails at a chosen step (the only fake the suite uses)."""
 
-    def __init__(self, inner: BlobStore, *, fail_put_on: int | None = None,
-                 fail_mid_stream: bool = False, fail_delete: bool = False) -> None:
+    def __init__(
+        self,
+        inner: BlobStore,
+        *,
+        fail_put_on: int | None = None,
+        fail_mid_stream: bool = False,
+        fail_delete: bool = False,
+    ) -> None:
         self.inner = inner
         self.fail_put_on = fail_put_on
         self.fail_mid_stream = fail_mid_stream
         self.fail_delete = fail_delete
         self.puts = 0
 
-    def put(self, key: str, stream: BinaryIO, *, content_type: str = "application/octet-stream",
-            retain_until: datetime | None = None) -> int:
+    def put(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> int:
         self.puts += 1
         if self.puts == self.fail_put_on:
             raise StorageUnavailable("injected fault on put")

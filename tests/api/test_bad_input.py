@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from factories import Actors, FixedClock, capture, create_contract
 from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import select
 
+from factories import Actors, FixedClock, capture, create_contract
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
 from records_service.records.models import Record, Version
@@ -47,8 +47,12 @@ def _assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-d
     ],
 )
 def test_bad_capture_input(
-    client: TestClient, actors: Actors, services: Services,
-    overrides: dict[str, object], status: int, needle: str,
+    client: TestClient,
+    actors: Actors,
+    services: Services,
+    overrides: dict[str, object],
+    status: int,
+    needle: str,
 ) -> None:
     create_contract(client, actors.staff)
     before = _counts(services)
@@ -68,23 +72,35 @@ def test_control_characters_in_filename(
     boundary = b"XyZboundary"
     fields = {"title": b"t", "record_type": b"contract", "record_date": b"2024-01-01"}
     parts = [
-        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="' + k.encode() + b'"\r\n\r\n' + v
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="'
+        + k.encode()
+        + b'"\r\n\r\n'
+        + v
         for k, v in fields.items()
     ]
     parts.append(
-        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="'
-        + filename + b'"\r\nContent-Type: text/plain\r\n\r\nhello'
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="file"; filename="'
+        + filename
+        + b'"\r\nContent-Type: text/plain\r\n\r\nhello'
     )
     body = b"\r\n".join(parts) + b"\r\n--" + boundary + b"--\r\n"
     headers = {**actors.staff, "Content-Type": "multipart/form-data; boundary=XyZboundary"}
     response = client.post("/api/records", content=body, headers=headers)
-    assert _assert_problem(response, 422)["detail"] == "the filename must not contain control characters"
+    assert (
+        _assert_problem(response, 422)["detail"]
+        == "the filename must not contain control characters"
+    )
     assert _counts(services) == before
 
 
 def test_missing_file_is_422(client: TestClient, actors: Actors) -> None:
     response = client.post(
-        "/api/records", data={"title": "t", "record_type": "contract", "record_date": "2024-01-01"},
+        "/api/records",
+        data={"title": "t", "record_type": "contract", "record_date": "2024-01-01"},
         headers=actors.staff,
     )
     _assert_problem(response, 422)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from factories import Actors, create_contract
 from fastapi.testclient import TestClient
+
+from factories import Actors, create_contract
 
 
 def test_create_and_read(client: TestClient, actors: Actors) -> None:

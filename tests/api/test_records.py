@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from factories import Actors, FixedClock, capture, create_contract
 from fastapi.testclient import TestClient
 
+from factories import Actors, FixedClock, capture, create_contract
 from records_service.services import Services
 
 
@@ -85,15 +85,17 @@ def test_missing_version_is_404(client: TestClient, actors: Actors) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_metadata_edit_keeps_history(
-    client: TestClient, actors: Actors, clock: FixedClock
-) -> None:
+def test_metadata_edit_keeps_history(client: TestClient, actors: Actors, clock: FixedClock) -> None:
     _ready(client, actors)
     record = capture(client, actors.staff).json()
     clock.advance(hours=1)
     response = client.patch(
         f"/api/records/{record['id']}",
-        json={"title": "Needs assessment (final)", "tags": ["Final", "victims"], "reason": "signed off"},
+        json={
+            "title": "Needs assessment (final)",
+            "tags": ["Final", "victims"],
+            "reason": "signed off",
+        },
         headers=actors.staff,
     )
     assert response.status_code == 200, response.text
@@ -111,7 +113,9 @@ def test_metadata_edit_keeps_history(
 def test_metadata_edit_requires_reason(client: TestClient, actors: Actors) -> None:
     _ready(client, actors)
     record = capture(client, actors.staff).json()
-    response = client.patch(f"/api/records/{record['id']}", json={"title": "x"}, headers=actors.staff)
+    response = client.patch(
+        f"/api/records/{record['id']}", json={"title": "x"}, headers=actors.staff
+    )
     assert response.status_code == 422
     assert "reason" in response.json()["detail"]
 
@@ -120,8 +124,13 @@ def test_list_filters_and_paginates(client: TestClient, actors: Actors) -> None:
     _ready(client, actors)
     assert create_contract(client, actors.staff, reference="OPCC-2024-002").status_code == 201
     for day in range(1, 6):
-        capture(client, actors.staff, record_date=f"2024-01-0{day}", title=f"Return {day}",
-                record_type="monitoring_return")
+        capture(
+            client,
+            actors.staff,
+            record_date=f"2024-01-0{day}",
+            title=f"Return {day}",
+            record_type="monitoring_return",
+        )
     capture(client, actors.staff, contract="OPCC-2024-002", record_type="specification")
     page = client.get(
         "/api/records?contract=OPCC-2023-014&record_type=monitoring_return&page_size=2&page=2",

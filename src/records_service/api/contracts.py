@@ -20,7 +20,10 @@ router = APIRouter(prefix="/api/contracts", tags=["contracts"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ContractPublic)
 def create(
-    data: ContractCreate, session: SessionDep, user: ContractManager, services: ServicesDep,
+    data: ContractCreate,
+    session: SessionDep,
+    user: ContractManager,
+    services: ServicesDep,
     response: Response,
 ) -> ContractPublic:
     """Open a new contract (case file). The reference must be unique."""
@@ -41,12 +44,18 @@ def list_(
 ) -> Page[ContractPublic]:
     """List contracts, filtered and paginated; ``q`` matches reference or title."""
     rows, total = list_contracts(
-        session, page=paging, status=status.value if status else None, provider=provider,
-        funding_stream=funding_stream, q=q,
+        session,
+        page=paging,
+        status=status.value if status else None,
+        provider=provider,
+        funding_stream=funding_stream,
+        q=q,
     )
     return Page(
-        items=[ContractPublic.model_validate(c) for c in rows], total=total,
-        page=paging.page, page_size=paging.page_size,
+        items=[ContractPublic.model_validate(c) for c in rows],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
     )
 
 
@@ -58,7 +67,10 @@ def read(reference: str, session: SessionDep, user: CurrentUser) -> ContractPubl
 
 @router.patch("/{reference}", response_model=ContractPublic)
 def update(
-    reference: str, data: ContractUpdate, session: SessionDep, user: ContractManager,
+    reference: str,
+    data: ContractUpdate,
+    session: SessionDep,
+    user: ContractManager,
     services: ServicesDep,
 ) -> ContractPublic:
     """Change a contract's status, dates, provider, funding stream, value or deed flag."""

@@ -30,7 +30,12 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """Build one ``application/problem+json`` response."""
-    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if instance:
         body["instance"] = instance
     if errors:
@@ -42,14 +47,23 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return problem(
-        exc.status, exc.type_slug, exc.title, exc.detail,
-        instance=request.url.path, errors=exc.errors, headers=headers,
+        exc.status,
+        exc.type_slug,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        errors=exc.errors,
+        headers=headers,
     )
 
 
 def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
     return [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
         for e in errors
     ]
 
@@ -58,8 +72,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = _jsonable_errors(exc.errors())
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    detail = f"{'.'.join(first['loc'])}: {first['msg']}" if first["loc"] else first["msg"]
-    return problem(422, "invalid-input", "Invalid input", detail, instance=request.url.path, errors=errors)
+    where = ".".join(first["loc"])
+    detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+    return problem(
+        422, "invalid-input", "Invalid input", detail, instance=request.url.path, errors=errors
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -68,30 +85,53 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         exc.status_code, "http-error"
     )
     return problem(
-        exc.status_code, slug, str(exc.detail) if exc.status_code < 500 else "Server error",
-        str(exc.detail), instance=request.url.path, headers=exc.headers,
+        exc.status_code,
+        slug,
+        str(exc.detail) if exc.status_code < 500 else "Server error",
+        str(exc.detail),
+        instance=request.url.path,
+        headers=dict(exc.headers) if exc.headers else None,
     )
 
 
 async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ObjectExists):
-        return problem(409, "conflict", "Conflict", "that content version already exists; retry",
-                       instance=request.url.path)
+        return problem(
+            409,
+            "conflict",
+            "Conflict",
+            "that content version already exists; retry",
+            instance=request.url.path,
+        )
     if isinstance(exc, ObjectNotFound):
         log.error("content missing from storage: %s", exc)
-        return problem(500, "content-missing", "Content missing",
-                       "the stored content is missing; the fixity check will report it",
-                       instance=request.url.path)
+        return problem(
+            500,
+            "content-missing",
+            "Content missing",
+            "the stored content is missing; the fixity check will report it",
+            instance=request.url.path,
+        )
     log.error("storage failure: %s", exc)
-    return problem(503, "storage-unavailable", "Storage unavailable",
-                   "the blob store cannot serve this request right now; retry later",
-                   instance=request.url.path, headers={"Retry-After": "5"})
+    return problem(
+        503,
+        "storage-unavailable",
+        "Storage unavailable",
+        "the blob store cannot serve this request right now; retry later",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
-    return problem(500, "internal-error", "Internal error", "an unexpected error occurred",
-                   instance=request.url.path)
+    return problem(
+        500,
+        "internal-error",
+        "Internal error",
+        "an unexpected error occurred",
+        instance=request.url.path,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

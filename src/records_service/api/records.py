@@ -10,7 +10,6 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
-from records_service.auth.models import User
 from records_service.api.deps import (
     Capturer,
     CurrentUser,
@@ -19,6 +18,7 @@ from records_service.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from records_service.auth.models import User
 from records_service.db import session_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
@@ -62,13 +62,16 @@ def _created(services: ServicesDep, record_id: str, user: User, status_code: int
         body = to_public(session, get_record(session, record_id, user))
     services.notify_worker()
     return JSONResponse(
-        body.model_dump(mode="json"), status_code=status_code,
+        body.model_dump(mode="json"),
+        status_code=status_code,
         headers={"Location": f"/api/records/{record_id}"},
     )
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=RecordPublic,
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RecordPublic,
     responses={201: {"headers": {"Location": {"schema": {"type": "string"}}}}},
 )
 def capture(
@@ -79,14 +82,21 @@ def capture(
     record_type: Annotated[str, Form(description="A record type key from the schedule.")],
     record_date: Annotated[str, Form(description="The date the document bears (YYYY-MM-DD).")],
     contract: Annotated[str | None, Form(description="Contract reference.")] = None,
-    tags: Annotated[list[str] | None, Form(description="Tags (repeat, or comma-separated).")] = None,
+    tags: Annotated[
+        list[str] | None, Form(description="Tags (repeat, or comma-separated).")
+    ] = None,
     classification: Annotated[Classification, Form()] = Classification.OFFICIAL,
     originator: Annotated[str | None, Form(max_length=200)] = None,
 ) -> JSONResponse:
     """Declare a record: upload its first version with its metadata (multipart)."""
     meta = _metadata(
-        title=title, record_type=record_type, record_date=record_date, contract=contract or None,
-        tags=tags or [], classification=classification, originator=originator or None,
+        title=title,
+        record_type=record_type,
+        record_date=record_date,
+        contract=contract or None,
+        tags=tags or [],
+        classification=classification,
+        originator=originator or None,
     )
     record, _ = capture_record(
         services.capture_context(), meta=meta, source=file.file, filename=file.filename, actor=user
@@ -94,7 +104,9 @@ def capture(
     return _created(services, record.id, user, status.HTTP_201_CREATED)
 
 
-@router.post("/{record_id}/versions", status_code=status.HTTP_201_CREATED, response_model=RecordPublic)
+@router.post(
+    "/{record_id}/versions", status_code=status.HTTP_201_CREATED, response_model=RecordPublic
+)
 def new_version(
     record_id: str,
     services: ServicesDep,
@@ -107,8 +119,13 @@ def new_version(
         contract = contract_reference(session, record.contract_id)
         tags = record_tags(session, record.id)
     add_version(
-        services.capture_context(), record=record, contract_ref=contract, tags=tags,
-        source=file.file, filename=file.filename, actor=user,
+        services.capture_context(),
+        record=record,
+        contract_ref=contract,
+        tags=tags,
+        source=file.file,
+        filename=file.filename,
+        actor=user,
     )
     return _created(services, record_id, user, status.HTTP_201_CREATED)
 
@@ -128,14 +145,20 @@ def list_(
 ) -> Page[RecordPublic]:
     """List the records you may see, filtered and paginated (newest record date first)."""
     filters = RecordFilters(
-        contract=contract, record_type=record_type, tag=tag,
+        contract=contract,
+        record_type=record_type,
+        tag=tag,
         classification=classification.value if classification else None,
-        status=record_status, date_from=date_from, date_to=date_to,
+        status=record_status,
+        date_from=date_from,
+        date_to=date_to,
     )
     rows, total = list_records(session, filters=filters, page=paging, user=user)
     return Page(
-        items=[to_public(session, r) for r in rows], total=total,
-        page=paging.page, page_size=paging.page_size,
+        items=[to_public(session, r) for r in rows],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
     )
 
 
@@ -151,8 +174,12 @@ def update(
 ) -> RecordPublic:
     """Change metadata; ``reason`` is required and the old values are kept."""
     record = update_record(
-        session, record_id=record_id, data=data, actor=user,
-        record_types=services.record_types, clock=services.clock,
+        session,
+        record_id=record_id,
+        data=data,
+        actor=user,
+        record_types=services.record_types,
+        clock=services.clock,
     )
     session.flush()
     return to_public(session, record)
@@ -165,7 +192,9 @@ def changes(record_id: str, session: SessionDep, user: CurrentUser) -> list[Meta
 
 
 def _disposition(filename: str) -> str:
-    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
+    ascii_name = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename
+    )
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
@@ -179,12 +208,18 @@ def content(
     services: ServicesDep,
     user: CurrentUser,
     request: Request,
-    version: Annotated[int | None, Query(ge=1, description="Version number; default current.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, description="Version number; default current.")
+    ] = None,
 ) -> StreamingResponse:
     """Download a version's bytes; ``ETag`` is the SHA-256 recorded at capture."""
     with session_scope(services.engine) as session:
         found, chunks = open_content(
-            session, services.store, record_id=record_id, number=version, actor=user,
+            session,
+            services.store,
+            record_id=record_id,
+            number=version,
+            actor=user,
             clock=services.clock,
         )
     headers = {

@@ -19,8 +19,8 @@ class AuditAction(StrEnum):
     CONTRACT_UPDATE = "contract.update"
     USER_CREATE = "user.create"
     USER_DISABLE = "user.disable"
-    USER_PASSWORD = "user.password"
-    TOKEN_ISSUE = "token.issue"
+    USER_PASSWORD = "user.password"  # noqa: S105 (an action name, not a secret)
+    TOKEN_ISSUE = "token.issue"  # noqa: S105 (an action name, not a secret)
     AUTH_FAILURE = "auth.failure"
     HOLD_PLACE = "hold.place"
     HOLD_RELEASE = "hold.release"

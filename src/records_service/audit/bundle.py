@@ -282,11 +282,13 @@ def _load_checkpoints(
         except (CheckpointError, OSError, UnicodeDecodeError) as exc:
             findings.problem(f"{label}: {exc}")
             continue
-        if not stem.isdigit() or int(stem) != cp.tree_size:
+        if not (stem.isascii() and stem.isdigit()) or int(stem) != cp.tree_size:
             findings.problem(f"{label}: file name does not match its tree size {cp.tree_size}")
         elif origin is not None and cp.origin != origin:
             findings.problem(f"{label}: origin {cp.origin!r} is not the log's origin {origin!r}")
         else:
+            # Without a readable manifest, the first good checkpoint sets the origin.
+            origin = origin or cp.origin
             signed[cp.tree_size] = cp.root_hash
     return signed
 

@@ -71,8 +71,12 @@ def add_user(
         raise Conflict(f"user {username!r} already exists") from None
     payload = UserPayload(username=username, roles=[r.value for r in role_list])
     record_event(
-        session, actor=actor, action=AuditAction.USER_CREATE, subject=f"user:{username}",
-        payload=payload, clock=clock,
+        session,
+        actor=actor,
+        action=AuditAction.USER_CREATE,
+        subject=f"user:{username}",
+        payload=payload,
+        clock=clock,
     )
     return user
 
@@ -96,8 +100,12 @@ def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -
     user.disabled = True
     session.add(user)
     record_event(
-        session, actor=actor, action=AuditAction.USER_DISABLE, subject=f"user:{username}",
-        payload=UserPayload(username=username), clock=clock,
+        session,
+        actor=actor,
+        action=AuditAction.USER_DISABLE,
+        subject=f"user:{username}",
+        payload=UserPayload(username=username),
+        clock=clock,
     )
     return user
 
@@ -119,8 +127,12 @@ def issue_token(
         )
     )
     record_event(
-        session, actor=actor, action=AuditAction.TOKEN_ISSUE, subject=f"user:{username}",
-        payload=TokenPayload(username=username, token_id=token.public_id), clock=clock,
+        session,
+        actor=actor,
+        action=AuditAction.TOKEN_ISSUE,
+        subject=f"user:{username}",
+        payload=TokenPayload(username=username, token_id=token.public_id),
+        clock=clock,
     )
     return token.plaintext
 
@@ -152,8 +164,12 @@ def set_password(
     user.password_hash = hash_password(password)
     session.add(user)
     record_event(
-        session, actor=actor, action=AuditAction.USER_PASSWORD, subject=f"user:{username}",
-        payload=UserPayload(username=username), clock=clock,
+        session,
+        actor=actor,
+        action=AuditAction.USER_PASSWORD,
+        subject=f"user:{username}",
+        payload=UserPayload(username=username),
+        clock=clock,
     )
 
 
@@ -170,6 +186,10 @@ def check_password(session: Session, *, username: str, password: str) -> User:
 def record_auth_failure(session: Session, *, reason: str, method: str, clock: Clock) -> None:
     """Log a failed authentication attempt (in its own transaction, by the caller)."""
     record_event(
-        session, actor=ANONYMOUS, action=AuditAction.AUTH_FAILURE, subject="auth",
-        payload=AuthFailurePayload(reason=reason, method=method), clock=clock,
+        session,
+        actor=ANONYMOUS,
+        action=AuditAction.AUTH_FAILURE,
+        subject="auth",
+        payload=AuthFailurePayload(reason=reason, method=method),
+        clock=clock,
     )

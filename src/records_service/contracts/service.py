@@ -44,8 +44,11 @@ def create_contract(
         raise Conflict(f"contract {data.reference!r} already exists") from None
     changes = {k: [None, _jsonable(v)] for k, v in data.model_dump().items() if v is not None}
     record_event(
-        session, actor=actor.username, action=AuditAction.CONTRACT_CREATE,
-        subject=f"contract:{contract.reference}", payload=ContractPayload(changes=changes),
+        session,
+        actor=actor.username,
+        action=AuditAction.CONTRACT_CREATE,
+        subject=f"contract:{contract.reference}",
+        payload=ContractPayload(changes=changes),
         clock=clock,
     )
     return contract
@@ -111,7 +114,11 @@ def update_contract(
     contract.updated_by_id = actor.id
     session.add(contract)
     record_event(
-        session, actor=actor.username, action=AuditAction.CONTRACT_UPDATE,
-        subject=f"contract:{reference}", payload=ContractPayload(changes=changes), clock=clock,
+        session,
+        actor=actor.username,
+        action=AuditAction.CONTRACT_UPDATE,
+        subject=f"contract:{reference}",
+        payload=ContractPayload(changes=changes),
+        clock=clock,
     )
     return contract

@@ -79,7 +79,9 @@ def normalise_tags(tags: list[str]) -> list[str]:
             if not tag:
                 continue
             if len(tag) > MAX_TAG_LENGTH:
-                raise InvalidInput(f"tag {tag[:20]!r}... is longer than {MAX_TAG_LENGTH} characters")
+                raise InvalidInput(
+                    f"tag {tag[:20]!r}... is longer than {MAX_TAG_LENGTH} characters"
+                )
             if tag not in cleaned:
                 cleaned.append(tag)
     if len(cleaned) > MAX_TAGS:
@@ -104,9 +106,7 @@ def check_record_date(value: date, today: date) -> None:
         raise InvalidInput(f"record_date {value} is before {EARLIEST_RECORD_DATE}")
 
 
-def _check_metadata(
-    session: Session, meta: RecordMetadata, ctx: CaptureContext
-) -> Contract | None:
+def _check_metadata(session: Session, meta: RecordMetadata, ctx: CaptureContext) -> Contract | None:
     check_record_type(meta.record_type, ctx.record_types)
     check_record_date(meta.record_date, ctx.clock().date())
     if meta.contract is None:
@@ -117,14 +117,25 @@ def _check_metadata(
         raise InvalidInput(str(exc), errors=[{"field": "contract"}]) from None
 
 
-def _sidecar(record: Record, version: Version, contract: str | None, tags: list[str], actor: User) -> dict[str, object]:
+def _sidecar(
+    record: Record, version: Version, contract: str | None, tags: list[str], actor: User
+) -> dict[str, object]:
     return {
-        "record_id": record.id, "version": version.number, "title": record.title,
-        "record_type": record.record_type, "contract": contract, "tags": tags,
-        "classification": record.classification, "originator": record.originator,
-        "record_date": record.record_date, "sha256": version.sha256, "size": version.size,
-        "media_type": version.media_type, "filename": version.original_filename,
-        "captured_at": version.captured_at, "captured_by": actor.username,
+        "record_id": record.id,
+        "version": version.number,
+        "title": record.title,
+        "record_type": record.record_type,
+        "contract": contract,
+        "tags": tags,
+        "classification": record.classification,
+        "originator": record.originator,
+        "record_date": record.record_date,
+        "sha256": version.sha256,
+        "size": version.size,
+        "media_type": version.media_type,
+        "filename": version.original_filename,
+        "captured_at": version.captured_at,
+        "captured_by": actor.username,
     }
 
 
@@ -153,15 +164,26 @@ def _land(
     try:
         with session_scope(ctx.engine) as session:
             record, version, contract_ref, tags = build_rows(session, stored)
-            store_sidecar(ctx.store, sidecar_key, _sidecar(record, version, contract_ref, tags, actor))
+            store_sidecar(
+                ctx.store, sidecar_key, _sidecar(record, version, contract_ref, tags, actor)
+            )
             payload = CapturePayload(
-                version=version.number, sha256=stored.sha256, size=stored.size,
-                media_type=stored.media_type, filename=filename, record_type=record.record_type,
-                contract=contract_ref, title=record.title,
+                version=version.number,
+                sha256=stored.sha256,
+                size=stored.size,
+                media_type=stored.media_type,
+                filename=filename,
+                record_type=record.record_type,
+                contract=contract_ref,
+                title=record.title,
             )
             record_event(
-                session, actor=actor.username, action=action, subject=f"record:{record.id}",
-                payload=payload, clock=ctx.clock,
+                session,
+                actor=actor.username,
+                action=action,
+                subject=f"record:{record.id}",
+                payload=payload,
+                clock=ctx.clock,
             )
             session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock()))
     except BaseException:
@@ -171,18 +193,34 @@ def _land(
 
 
 def _new_version(
-    record_id: str, number: int, stored: StoredContent, filename: str, actor: User, ctx: CaptureContext
+    record_id: str,
+    number: int,
+    stored: StoredContent,
+    filename: str,
+    actor: User,
+    ctx: CaptureContext,
 ) -> Version:
     assert actor.id is not None
     return Version(
-        record_id=record_id, number=number, sha256=stored.sha256, size=stored.size,
-        media_type=stored.media_type, original_filename=filename, storage_key=stored.key,
-        captured_at=ctx.clock(), captured_by_id=actor.id,
+        record_id=record_id,
+        number=number,
+        sha256=stored.sha256,
+        size=stored.size,
+        media_type=stored.media_type,
+        original_filename=filename,
+        storage_key=stored.key,
+        captured_at=ctx.clock(),
+        captured_by_id=actor.id,
     )
 
 
 def capture_record(
-    ctx: CaptureContext, *, meta: RecordMetadata, source: BinaryIO, filename: str | None, actor: User
+    ctx: CaptureContext,
+    *,
+    meta: RecordMetadata,
+    source: BinaryIO,
+    filename: str | None,
+    actor: User,
 ) -> tuple[Record, Version]:
     """Declare a new record with its first version; all or nothing."""
     name = clean_filename(filename)
@@ -191,15 +229,23 @@ def capture_record(
         _check_metadata(session, meta, ctx)
     record_id = uuid.uuid4().hex
 
-    def build_rows(session: Session, stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
+    def build_rows(
+        session: Session, stored: StoredContent
+    ) -> tuple[Record, Version, str | None, list[str]]:
         contract = _check_metadata(session, meta, ctx)
         now = ctx.clock()
         assert actor.id is not None
         record = Record(
-            id=record_id, title=meta.title, record_type=meta.record_type,
+            id=record_id,
+            title=meta.title,
+            record_type=meta.record_type,
             contract_id=contract.id if contract else None,
-            classification=meta.classification.value, originator=meta.originator,
-            record_date=meta.record_date, captured_at=now, captured_by_id=actor.id, updated_at=now,
+            classification=meta.classification.value,
+            originator=meta.originator,
+            record_date=meta.record_date,
+            captured_at=now,
+            captured_by_id=actor.id,
+            updated_at=now,
         )
         session.add(record)
         session.flush()
@@ -210,8 +256,13 @@ def capture_record(
         return record, version, contract.reference if contract else None, tags
 
     return _land(
-        ctx, key=content_key(record_id, 1), source=source, filename=name,
-        build_rows=build_rows, actor=actor, action=AuditAction.RECORD_CAPTURE,
+        ctx,
+        key=content_key(record_id, 1),
+        source=source,
+        filename=name,
+        build_rows=build_rows,
+        actor=actor,
+        action=AuditAction.RECORD_CAPTURE,
     )
 
 
@@ -229,7 +280,9 @@ def add_version(
     name = clean_filename(filename)
     number = record.current_version + 1
 
-    def build_rows(session: Session, stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
+    def build_rows(
+        session: Session, stored: StoredContent
+    ) -> tuple[Record, Version, str | None, list[str]]:
         current = session.get(Record, record.id)
         if current is None:
             raise NotFound(f"no record {record.id}")
@@ -244,8 +297,11 @@ def add_version(
         return current, version, contract_ref, tags
 
     return _land(
-        ctx, key=content_key(record.id, number), source=source, filename=name,
-        build_rows=build_rows, actor=actor, action=AuditAction.RECORD_VERSION,
+        ctx,
+        key=content_key(record.id, number),
+        source=source,
+        filename=name,
+        build_rows=build_rows,
+        actor=actor,
+        action=AuditAction.RECORD_VERSION,
     )
-
-

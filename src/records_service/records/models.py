@@ -61,9 +61,7 @@ class RecordTag(SQLModel, table=True):
 
     __tablename__ = "record_tags"
 
-    record_id: str = Field(
-        sa_column=Column(String(32), ForeignKey("records.id"), primary_key=True)
-    )
+    record_id: str = Field(sa_column=Column(String(32), ForeignKey("records.id"), primary_key=True))
     tag: str = Field(sa_column=Column(String(64), primary_key=True, index=True))
 
 

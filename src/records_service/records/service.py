@@ -8,7 +8,7 @@ caller may not see behaves exactly like one that does not exist.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -106,17 +106,29 @@ def to_public(session: Session, record: Record) -> RecordPublic:
     versions = versions_of(session, record.id)
     names = _usernames(session, {record.captured_by_id, *(v.captured_by_id for v in versions)})
     return RecordPublic(
-        id=record.id, title=record.title, record_type=record.record_type,
+        id=record.id,
+        title=record.title,
+        record_type=record.record_type,
         contract=contract_reference(session, record.contract_id),
-        tags=record_tags(session, record.id), classification=record.classification,
-        originator=record.originator, record_date=record.record_date, status=record.status,
-        current_version=record.current_version, captured_at=record.captured_at,
-        captured_by=names.get(record.captured_by_id, "?"), updated_at=record.updated_at,
+        tags=record_tags(session, record.id),
+        classification=record.classification,
+        originator=record.originator,
+        record_date=record.record_date,
+        status=record.status,
+        current_version=record.current_version,
+        captured_at=record.captured_at,
+        captured_by=names.get(record.captured_by_id, "?"),
+        updated_at=record.updated_at,
         versions=[
             VersionPublic(
-                number=v.number, sha256=v.sha256, size=v.size, media_type=v.media_type,
-                original_filename=v.original_filename, text_status=v.text_status,
-                text_reason=v.text_reason, captured_at=v.captured_at,
+                number=v.number,
+                sha256=v.sha256,
+                size=v.size,
+                media_type=v.media_type,
+                original_filename=v.original_filename,
+                text_status=v.text_status,
+                text_reason=v.text_reason,
+                captured_at=v.captured_at,
                 captured_by=names.get(v.captured_by_id, "?"),
             )
             for v in versions
@@ -143,9 +155,7 @@ def _filtered(session: Session, filters: RecordFilters, user: User) -> Any:
         contract = session.exec(
             select(Contract).where(Contract.reference == filters.contract)
         ).first()
-        statement = statement.where(
-            col(Record.contract_id) == contract.id if contract else false()
-        )
+        statement = statement.where(col(Record.contract_id) == contract.id if contract else false())
     if filters.record_type:
         statement = statement.where(Record.record_type == filters.record_type)
     if filters.tag:
@@ -225,8 +235,13 @@ def update_record(
         _apply(session, record, name, new)
         session.add(
             MetadataChange(
-                record_id=record.id, field=name, old_value=_json(old), new_value=_json(new),
-                reason=data.reason, changed_at=now, changed_by_id=actor.id,
+                record_id=record.id,
+                field=name,
+                old_value=_json(old),
+                new_value=_json(new),
+                reason=data.reason,
+                changed_at=now,
+                changed_by_id=actor.id,
             )
         )
     record.updated_at = now
@@ -236,8 +251,12 @@ def update_record(
         reason=data.reason,
     )
     record_event(
-        session, actor=actor.username, action=AuditAction.RECORD_UPDATE,
-        subject=f"record:{record.id}", payload=payload, clock=clock,
+        session,
+        actor=actor.username,
+        action=AuditAction.RECORD_UPDATE,
+        subject=f"record:{record.id}",
+        payload=payload,
+        clock=clock,
     )
     session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=now))
     return record
@@ -275,7 +294,9 @@ def metadata_history(session: Session, record_id: str, user: User) -> list[Metad
             field=r.field,
             old_value=json.loads(r.old_value) if r.old_value else None,
             new_value=json.loads(r.new_value) if r.new_value else None,
-            reason=r.reason, changed_at=r.changed_at, changed_by=names.get(r.changed_by_id, "?"),
+            reason=r.reason,
+            changed_at=r.changed_at,
+            changed_by=names.get(r.changed_by_id, "?"),
         )
         for r in rows
     ]
@@ -310,10 +331,11 @@ def open_content(
     version = find_version(session, record, number)
     chunks = store.open(version.storage_key)
     record_event(
-        session, actor=actor.username, action=AuditAction.RECORD_READ,
-        subject=f"record:{record.id}", payload=ReadPayload(version=version.number, sha256=version.sha256),
+        session,
+        actor=actor.username,
+        action=AuditAction.RECORD_READ,
+        subject=f"record:{record.id}",
+        payload=ReadPayload(version=version.number, sha256=version.sha256),
         clock=clock,
     )
     return version, chunks
-
-

@@ -214,24 +214,32 @@ class S3BlobStore:
     def ensure_bucket(self) -> None:
         """Create the bucket if missing (with versioning and object lock when enabled).
 
-        Raises ``StorageUnavailable`` if an existing bucket lacks object lock that
-        this store is configured to mirror onto.
+        Raises ``StorageUnavailable`` if the server refuses, or if an existing bucket
+        lacks the object lock this store is configured to mirror onto.
         """
         with _translated(None):
             if not self._client.bucket_exists(self._bucket):
-                with suppress(S3Error):  # lost a creation race: checked again below
-                    self._client.make_bucket(
-                        self._bucket, location=self._region, object_lock=self._object_lock
-                    )
+                self._make_bucket()
             if self._object_lock:
                 self._require_object_lock()
+
+    def _make_bucket(self) -> None:
+        try:
+            self._client.make_bucket(
+                self._bucket, location=self._region, object_lock=self._object_lock
+            )
+        except S3Error as exc:
+            if exc.code != "BucketAlreadyOwnedByYou":  # a concurrent start-up won the race
+                raise
 
     def _require_object_lock(self) -> None:
         try:
             self._client.get_object_lock_config(self._bucket)
         except S3Error as exc:
+            if exc.code != "ObjectLockConfigurationNotFoundError":
+                raise
             raise StorageUnavailable(
-                f"bucket {self._bucket!r} has no object lock configuration ({exc.code}); "
+                f"bucket {self._bucket!r} has no object lock configuration; "
                 "object lock can only be enabled when a bucket is created"
             ) from exc
 

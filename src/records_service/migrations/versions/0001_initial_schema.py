@@ -10,7 +10,6 @@ Create Date: 2026-11-25 22:35:01.216482
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 import records_service.sqltypes
@@ -67,7 +66,7 @@ def upgrade() -> None:
         "index_tasks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("record_id", sa.String(length=32), nullable=False),
-        sa.Column("op", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("op", sa.String(length=10), nullable=False),
         sa.Column(
             "enqueued_at", records_service.sqltypes.UTCDateTime(timezone=True), nullable=False
         ),
@@ -80,9 +79,9 @@ def upgrade() -> None:
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
-        sa.Column("display_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("roles", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("display_name", sa.String(length=200), nullable=False),
+        sa.Column("roles", sa.String(length=200), nullable=False),
+        sa.Column("password_hash", sa.String(length=500), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column(
             "created_at", records_service.sqltypes.UTCDateTime(timezone=True), nullable=False
@@ -97,8 +96,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("public_id", sa.String(length=32), nullable=False),
-        sa.Column("secret_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=False),
         sa.Column(
             "created_at", records_service.sqltypes.UTCDateTime(timezone=True), nullable=False
         ),
@@ -117,16 +116,16 @@ def upgrade() -> None:
         "contracts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("reference", sa.String(length=64), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-        sa.Column("funding_stream", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("provider", sa.String(length=300), nullable=True),
+        sa.Column("funding_stream", sa.String(length=200), nullable=True),
         sa.Column("awarded_value_pence", sa.Integer(), nullable=True),
         sa.Column("start_date", sa.Date(), nullable=True),
         sa.Column("end_date", sa.Date(), nullable=True),
         sa.Column("closed_on", sa.Date(), nullable=True),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("is_deed", sa.Boolean(), nullable=False),
-        sa.Column("owner", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("owner", sa.String(length=200), nullable=True),
         sa.Column(
             "created_at", records_service.sqltypes.UTCDateTime(timezone=True), nullable=False
         ),
@@ -153,13 +152,13 @@ def upgrade() -> None:
     op.create_table(
         "records",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("record_type", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("record_type", sa.String(length=64), nullable=False),
         sa.Column("contract_id", sa.Integer(), nullable=True),
-        sa.Column("classification", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("originator", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("classification", sa.String(length=32), nullable=False),
+        sa.Column("originator", sa.String(length=200), nullable=True),
         sa.Column("record_date", sa.Date(), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("current_version", sa.Integer(), nullable=False),
         sa.Column(
             "captured_at", records_service.sqltypes.UTCDateTime(timezone=True), nullable=False
@@ -195,10 +194,10 @@ def upgrade() -> None:
         "metadata_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("record_id", sa.String(length=32), nullable=False),
-        sa.Column("field", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("field", sa.String(length=64), nullable=False),
         sa.Column("old_value", sa.Text(), nullable=True),
         sa.Column("new_value", sa.Text(), nullable=True),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("reason", sa.String(length=1000), nullable=False),
         sa.Column(
             "changed_at", records_service.sqltypes.UTCDateTime(timezone=True), nullable=False
         ),
@@ -236,15 +235,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("record_id", sa.String(length=32), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
-        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("media_type", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column(
-            "original_filename", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False
-        ),
+        sa.Column("media_type", sa.String(length=200), nullable=False),
+        sa.Column("original_filename", sa.String(length=255), nullable=False),
         sa.Column("storage_key", sa.String(length=512), nullable=False),
-        sa.Column("text_status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("text_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("text_status", sa.String(length=20), nullable=False),
+        sa.Column("text_reason", sa.String(length=500), nullable=True),
         sa.Column(
             "captured_at", records_service.sqltypes.UTCDateTime(timezone=True), nullable=False
         ),
