@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from factories import Actors, FixedClock, make_actors
+from factories import Actors, FixedClock, make_actors, make_settings
 from records_service.app import create_app
 from records_service.db import make_engine
 from records_service.migrations import upgrade
 from records_service.services import Services
-from records_service.settings import Settings, StorageSettings
+from records_service.settings import Settings
 from support.postgres import PostgresServer, running_postgres
 from support.s3server import S3ServerInfo, running_s3_server
 
@@ -90,31 +90,6 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 def clock() -> FixedClock:
     """A controllable clock, starting at a fixed instant."""
     return FixedClock(datetime(2026, 6, 15, 9, 30, tzinfo=UTC))
-
-
-def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
-    """Settings for the embedded default inside ``tmp_path``."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        max_upload_bytes=2 * 1024 * 1024,
-        **overrides,  # type: ignore[arg-type]
-    )
-
-
-def s3_storage_settings(info: S3ServerInfo, bucket: str | None = None) -> StorageSettings:
-    """Storage settings for the test S3 server with a fresh bucket."""
-    return StorageSettings(
-        backend="s3",
-        endpoint=info.endpoint,
-        bucket=bucket or f"t-{uuid.uuid4().hex[:12]}",
-        access_key=info.access_key,
-        secret_key=info.secret_key,  # type: ignore[arg-type]
-        secure=True,
-        ca_bundle=info.ca_bundle,
-        region=info.region,
-        object_lock=True,
-    )
 
 
 @pytest.fixture

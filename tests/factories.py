@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +15,8 @@ from httpx import Response
 from records_service.auth.service import add_user, issue_token
 from records_service.db import session_scope
 from records_service.services import Services
+from records_service.settings import Settings, StorageSettings
+from support.s3server import S3ServerInfo
 
 
 class FixedClock:
@@ -109,4 +113,29 @@ def capture(
         data=record_form(**overrides),
         files={"file": (filename, io.BytesIO(content), "application/octet-stream")},
         headers=headers,
+    )
+
+
+def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
+    """Settings for the embedded default inside ``tmp_path``."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        max_upload_bytes=2 * 1024 * 1024,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def s3_storage_settings(info: S3ServerInfo, bucket: str | None = None) -> StorageSettings:
+    """Storage settings for the test S3 server with a fresh bucket."""
+    return StorageSettings(
+        backend="s3",
+        endpoint=info.endpoint,
+        bucket=bucket or f"t-{uuid.uuid4().hex[:12]}",
+        access_key=info.access_key,
+        secret_key=info.secret_key,  # type: ignore[arg-type]
+        secure=True,
+        ca_bundle=info.ca_bundle,
+        region=info.region,
+        object_lock=True,
     )

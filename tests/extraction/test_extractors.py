@@ -1,19 +1,25 @@
-"""Each extractor, through the public entry point, on the committed sample documents."""
+"""Each extractor on the committed sample documents.
+
+These run the extractors in the test process (the registry's in-process entry), which
+keeps them fast; test_extract_text.py covers the same types through the worker process.
+"""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import docx
 import pytest
 
-from records_service.extraction import ExtractionResult, extract_text, sniff_path
+from records_service.extraction import ExtractionLimits, ExtractionResult, sniff_path
+from records_service.extraction.registry import extract_in_process
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _extract(path: Path) -> ExtractionResult:
-    return extract_text(path, sniff_path(path, path.name))
+    return extract_in_process(path, sniff_path(path, path.name), ExtractionLimits())
 
 
 def test_pdf_text_is_extracted(sample: Path) -> None:
@@ -84,18 +90,16 @@ def test_docx_without_text_is_empty(tmp_path: Path) -> None:
 def test_corrupt_docx_fails_with_a_reason(sample: Path, tmp_path: Path) -> None:
     path = tmp_path / "cut.docx"
     path.write_bytes((sample / "commissioning-plan.docx").read_bytes()[:5000])
-    result = extract_text(path, DOCX)
+    result = extract_in_process(path, DOCX, ExtractionLimits())
     assert result.status == "failed"
     assert result.reason is not None and result.reason.startswith("malformed DOCX (")
 
 
-def test_zip_without_a_word_document_fails_as_docx(tmp_path: Path) -> None:
-    import zipfile
-
+def test_zip_with_a_bare_document_part_fails_as_docx(tmp_path: Path) -> None:
     path = tmp_path / "other.docx"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("word/document.xml", "<not-word/>")
-    result = extract_text(path, DOCX)
+    result = extract_in_process(path, DOCX, ExtractionLimits())
     assert result.status == "failed"
     assert result.reason is not None and result.reason.startswith("malformed DOCX (")
 
@@ -108,7 +112,7 @@ def test_email_headers_attachments_and_plain_body(sample: Path) -> None:
     assert "To: Victim Services Board <board@opcc.example>" in lines
     assert "Cc: finance@opcc.example" in lines
     assert "Date: Mon, 01 Apr 2024 09:00:00 +0100" in lines
-    assert "Subject: Helpline contract – referral figures" in lines  # RFC 2047 decoded
+    assert "Subject: Helpline contract \u2013 referral figures" in lines  # RFC 2047
     assert "Attachments: helpline-q1-report.pdf" in lines
     assert "Referrals to the domestic abuse helpline rose by 12% this quarter." in lines
     assert "JVBERi0" not in result.text  # the attachment's content is not the body
@@ -138,7 +142,7 @@ def test_email_with_unknown_charset_still_yields_its_body(tmp_path: Path) -> Non
 def test_email_with_malformed_address_header_keeps_raw_value(tmp_path: Path) -> None:
     path = tmp_path / "bad-address.eml"
     path.write_bytes(
-        b"From: <<<@@@>>> \"unterminated\r\nTo: board@opcc.example\r\n"
+        b'From: <<<@@@>>> "unterminated\r\nTo: board@opcc.example\r\n'
         b"Subject: Helpline\r\n\r\nBody about the domestic abuse helpline.\r\n"
     )
     result = _extract(path)
@@ -184,3 +188,10 @@ def test_zero_byte_file_is_empty(tmp_path: Path) -> None:
     path = tmp_path / "nothing.txt"
     path.write_bytes(b"")
     assert _extract(path).status == "empty"
+
+
+def test_nul_characters_are_dropped_for_storage(tmp_path: Path) -> None:
+    path = tmp_path / "nul.txt"
+    path.write_bytes(b"domestic\x00 abuse helpline")
+    result = extract_in_process(path, "text/plain", ExtractionLimits())
+    assert result.text == "domestic abuse helpline"

@@ -54,13 +54,39 @@ def _zip_bytes(entries: list[tuple[str, bytes, int, int]]) -> bytes:
     for name, data, crc, size in entries:
         raw_name = name.encode()
         local = struct.pack(
-            "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc, len(data), size,
-            len(raw_name), 0,
+            "<4sHHHHHIIIHH",
+            b"PK\x03\x04",
+            20,
+            0,
+            8,
+            0,
+            0x21,
+            crc,
+            len(data),
+            size,
+            len(raw_name),
+            0,
         )
         central_parts.append(
             struct.pack(
-                "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0x21, crc,
-                len(data), size, len(raw_name), 0, 0, 0, 0, 0, offset,
+                "<4sHHHHHHIIIHHHHHII",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                8,
+                0,
+                0x21,
+                crc,
+                len(data),
+                size,
+                len(raw_name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
             )
             + raw_name
         )

@@ -1,33 +1,26 @@
 """Fixtures for the storage suite: every backend behind one ``store`` fixture.
 
 ``store`` runs each contract test on the local backend and on ``S3BlobStore``
-against a real moto server over TLS (one server per session, one fresh bucket
-per test). A third parameter, ``minio``, runs the same tests against a real
-MinIO named by ``RECORDS_TEST_MINIO_ENDPOINT``; it carries the ``minio``
-marker, so ``-m "not minio"`` deselects it where no MinIO is available.
+against a real moto server over TLS (the session-scoped ``s3_server`` fixture
+of the top-level conftest), with one fresh bucket per test. A third parameter,
+``minio``, runs the same tests against a real MinIO named by
+``RECORDS_TEST_MINIO_ENDPOINT``; it carries the ``minio`` marker, so
+``-m "not minio"`` deselects it where no MinIO is available.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from records_service.storage import BlobStore, LocalBlobStore, S3BlobStore
-from support.s3server import S3ServerInfo, running_s3_server
+from support.s3server import S3ServerInfo
 
 from .backends import make_s3_store
 
 MINIO_ENV = "RECORDS_TEST_MINIO_ENDPOINT"
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3ServerInfo]:
-    """One moto S3 server process (TLS, loopback) for the whole session."""
-    with running_s3_server() as info:
-        yield info
 
 
 @pytest.fixture

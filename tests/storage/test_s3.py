@@ -196,9 +196,11 @@ def test_server_itself_refuses_deleting_a_locked_version(
     s3_store.put("records/r1/v1", io.BytesIO(b"retained"), retain_until=later(1))
     s3_store.put("records/r2/v1", io.BytesIO(b"held"))
     s3_store.set_legal_hold("records/r2/v1", True)
+    s3_store.put("audit/checkpoints/1", io.BytesIO(b"signed"))
+    s3_store.set_retention("audit/checkpoints/1", later(1), "COMPLIANCE")
     client = raw_client(s3_server)
 
-    for key in ("records/r1/v1", "records/r2/v1"):
+    for key in ("records/r1/v1", "records/r2/v1", "audit/checkpoints/1"):
         (version,) = version_ids(client, s3_store.bucket, key)
         with pytest.raises(S3Error) as refused:
             client.remove_object(s3_store.bucket, key, version_id=version)
@@ -268,7 +270,7 @@ def test_ensure_bucket_refuses_an_existing_bucket_without_object_lock(
     bucket = fresh_bucket_name()
     raw_client(s3_server).make_bucket(bucket)
 
-    with pytest.raises(StorageUnavailable, match="object lock"):
+    with pytest.raises(StorageUnavailable, match="no object lock configuration"):
         make_s3_store(s3_server, bucket=bucket).ensure_bucket()
 
 
@@ -361,7 +363,7 @@ def test_factory_leaves_bucket_creation_off_when_told(s3_server: S3ServerInfo) -
 def test_minio_reports_the_mirrored_lock_through_the_retention_api(
     minio_store: S3BlobStore, minio_server: S3ServerInfo
 ) -> None:
-    until = later(3)
+    until = later(3 / 24)
     minio_store.put("records/r1/v1", io.BytesIO(b"x"), retain_until=until)
 
     retention = raw_client(minio_server).get_object_retention(minio_store.bucket, "records/r1/v1")
@@ -377,15 +379,15 @@ def test_minio_refuses_shortening_retention(
     minio_store: S3BlobStore, minio_server: S3ServerInfo, mode: RetentionMode
 ) -> None:
     minio_store.put("records/r1/v1", io.BytesIO(b"x"))
-    minio_store.set_retention("records/r1/v1", later(3), mode)
+    minio_store.set_retention("records/r1/v1", later(3 / 24), mode)
 
     with pytest.raises(S3Error):
         raw_client(minio_server).set_object_retention(
-            minio_store.bucket, "records/r1/v1", Retention(mode, later(1))
+            minio_store.bucket, "records/r1/v1", Retention(mode, later(1 / 24))
         )
     retain_until = minio_store.stat("records/r1/v1").retain_until
     assert retain_until is not None
-    assert retain_until > later(2)
+    assert retain_until > later(2 / 24)
 
 
 @pytest.mark.minio
@@ -393,11 +395,11 @@ def test_minio_refuses_weakening_compliance_to_governance(
     minio_store: S3BlobStore, minio_server: S3ServerInfo
 ) -> None:
     minio_store.put("records/r1/v1", io.BytesIO(b"x"))
-    minio_store.set_retention("records/r1/v1", later(3), "COMPLIANCE")
+    minio_store.set_retention("records/r1/v1", later(3 / 24), "COMPLIANCE")
 
     with pytest.raises(S3Error):
         raw_client(minio_server).set_object_retention(
-            minio_store.bucket, "records/r1/v1", Retention(GOVERNANCE, later(4))
+            minio_store.bucket, "records/r1/v1", Retention(GOVERNANCE, later(4 / 24))
         )
 
 

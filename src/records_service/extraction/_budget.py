@@ -68,9 +68,19 @@ class TextBudget:
         return "".join(self._parts)
 
     def _take(self, piece: str) -> None:
-        kept = piece[: self._remaining]
+        kept = _storable(piece)[: self._remaining]
         self._parts.append(kept)
         self._remaining -= len(kept)
+
+
+def _storable(piece: str) -> str:
+    """Drop what a database or a UTF-8 encoder would reject: NULs and lone surrogates."""
+    piece = piece.replace("\x00", "")
+    try:
+        piece.encode("utf-8")
+    except UnicodeEncodeError:
+        piece = piece.encode("utf-8", errors="replace").decode("utf-8")
+    return piece
 
 
 def describe(exc: BaseException) -> str:

@@ -1,120 +1,110 @@
-"""Runs one extraction in a worker process that is killed if it overruns.
+"""Runs one extraction in a separate worker process that is killed if it overruns.
 
-The extractors check their deadline between pages, paragraphs and chunks, but a single
-call into a parser (one pathological PDF page) cannot be interrupted from inside. The
-worker gives the hard bound: the parent waits ``max_seconds`` plus a grace period for
-the reply, then kills the worker. A worker that crashes (a segfault in a C extension,
-the out-of-memory killer) also ends as a ``failed`` result instead of taking the
-server with it.
+The extractors check their deadline between pages, paragraphs and chunks, but one call
+into a parser (a pathological PDF page) cannot be interrupted from inside. The worker
+gives the hard bound: the caller waits ``max_seconds`` plus a grace period for the
+reply, then kills the worker. A worker that crashes (a segfault in a C extension, the
+out-of-memory killer) also ends as a ``failed`` result instead of taking the server
+with it.
 
-Workers are forked from a ``forkserver`` (where the platform has one) that has already
-imported the extractors, so a document costs a fork rather than a fresh interpreter,
-and no thread of the server is duplicated into the worker. Setting the forkserver's
-preload list affects the whole process; this module is its only user.
+The worker is a fresh interpreter (``python -P -m records_service.extraction._worker``)
+that reads one JSON request on stdin and writes one JSON reply on stdout. A fresh
+interpreter costs a fraction of a second per document, but it shares nothing with the
+server: no threads or locks duplicated by ``fork``, no re-import of the server's main
+module as ``multiprocessing`` would do, and no global start-method state.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import multiprocessing
-from collections.abc import Callable
-from multiprocessing.connection import Connection
-from multiprocessing.context import ForkServerContext, SpawnContext
-from multiprocessing.process import BaseProcess
+import dataclasses
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from records_service.extraction._budget import describe
 from records_service.extraction.model import ExtractionLimits, ExtractionResult
 
-Job = Callable[[Path, str, ExtractionLimits], ExtractionResult]
-
 GRACE_SECONDS = 5.0
-"""Time past ``max_seconds`` for the worker to report its own deadline before the kill."""
+"""Time past ``max_seconds`` for the worker to start and to report its own deadline."""
 
-_PRELOAD = ["__main__", "records_service.extraction.registry"]
-_EXIT_WAIT_SECONDS = 2.0
+_WORKER_MODULE = "records_service.extraction._worker"
+_STATUSES = frozenset({"extracted", "empty", "failed"})
+
+
+def worker_command() -> list[str]:
+    """The command line that starts an extraction worker with this interpreter."""
+    # -P keeps the working directory off sys.path, so files there cannot shadow modules.
+    return [sys.executable, "-P", "-m", _WORKER_MODULE]
 
 
 def run_isolated(
-    job: Job,
     path: Path,
     media_type: str,
     limits: ExtractionLimits,
     *,
+    command: Sequence[str] | None = None,
     grace_seconds: float = GRACE_SECONDS,
 ) -> ExtractionResult:
-    """Run ``job(path, media_type, limits)`` in a worker; kill it if it overruns.
+    """Extract in a worker process; kill it ``grace_seconds`` after ``max_seconds``.
 
-    ``job`` must be a module-level function (it is pickled by name). Never raises.
+    ``command`` replaces the worker's command line (tests use it to inject faults).
+    Never raises.
     """
-    context = _context()
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_serve, args=(job, sender, path, media_type, limits), name="text-extraction"
-    )
+    request = {"path": str(path), "media_type": media_type, "limits": dataclasses.asdict(limits)}
     try:
-        process.start()
-    except Exception as exc:
-        receiver.close()
-        return ExtractionResult.failed(f"could not start extraction worker ({describe(exc)})")
-    finally:
-        sender.close()  # the worker holds its own copy; ours would hide its exit
-    try:
-        return _await_reply(receiver, process, limits, limits.max_seconds + grace_seconds)
-    finally:
-        receiver.close()
-        _stop(process)
-
-
-def _await_reply(
-    receiver: Connection, process: BaseProcess, limits: ExtractionLimits, timeout: float
-) -> ExtractionResult:
-    if not receiver.poll(timeout):
+        # The command is this interpreter and a fixed module, never user input.
+        completed = subprocess.run(  # noqa: S603
+            list(command) if command is not None else worker_command(),
+            input=json.dumps(request).encode(),
+            capture_output=True,
+            timeout=limits.max_seconds + grace_seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        # run() has already killed and reaped the worker.
         return ExtractionResult.failed(
             f"time limit of {limits.max_seconds:g} s exceeded; extraction worker stopped"
         )
+    except (OSError, ValueError) as exc:
+        return ExtractionResult.failed(f"could not start extraction worker ({describe(exc)})")
+    return _read_reply(completed)
+
+
+def _read_reply(completed: subprocess.CompletedProcess[bytes]) -> ExtractionResult:
     try:
-        reply = receiver.recv()
-    except (EOFError, OSError):
-        process.join(_EXIT_WAIT_SECONDS)
-        return ExtractionResult.failed(
-            f"extraction worker ended unexpectedly (exit code {process.exitcode})"
-        )
-    if not isinstance(reply, ExtractionResult):
-        return ExtractionResult.failed("extraction worker sent an unexpected reply")
-    return reply
+        result = _result_from(json.loads(completed.stdout))
+    except ValueError:
+        result = None
+    if result is not None:
+        return result
+    last_error = next(
+        (
+            line
+            for line in reversed(completed.stderr.decode(errors="replace").splitlines())
+            if line.strip()
+        ),
+        "",
+    )
+    detail = f": {last_error.strip()[:160]}" if last_error else ""
+    return ExtractionResult.failed(
+        f"extraction worker ended unexpectedly (exit code {completed.returncode}){detail}"
+    )
 
 
-def _stop(process: BaseProcess) -> None:
-    process.join(_EXIT_WAIT_SECONDS)
-    if process.is_alive():
-        process.kill()
-        process.join()
-    process.close()
-
-
-def _serve(
-    job: Job, sender: Connection, path: Path, media_type: str, limits: ExtractionLimits
-) -> None:
-    """The worker's entry point: run the job and send back its result."""
-    # pypdf logs every repair it makes; the failure reason already says what matters,
-    # and the worker's stderr is the server's.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        result = job(path, media_type, limits)
-    except BaseException as exc:  # the parent must get a reply, whatever happened
-        result = ExtractionResult.failed(f"unexpected error ({describe(exc)})")
-    try:
-        sender.send(result)
-    finally:
-        sender.close()
-
-
-@functools.cache
-def _context() -> ForkServerContext | SpawnContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        return context
-    return multiprocessing.get_context("spawn")
+def _result_from(reply: Any) -> ExtractionResult | None:
+    """The result in a worker's reply, or None if the reply is not well formed."""
+    if not isinstance(reply, dict):
+        return None
+    status, text, reason = reply.get("status"), reply.get("text"), reply.get("reason")
+    if status not in _STATUSES or not isinstance(text, str):
+        return None
+    if not (reason is None or isinstance(reason, str)):
+        return None
+    if status == "extracted":
+        return ExtractionResult.extracted(text)
+    if status == "empty":
+        return ExtractionResult.empty()
+    return ExtractionResult.failed(reason or "extraction failed without a reason")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from records_service.extraction._isolation import run_isolated
 from records_service.extraction.model import ExtractionLimits, ExtractionResult
-from records_service.extraction.registry import extract_in_process, extractor_for
+from records_service.extraction.registry import extractor_for
 
 
 def extract_text(
@@ -15,12 +15,13 @@ def extract_text(
     """Extract the text of the file at ``path``, read as ``media_type``.
 
     ``media_type`` should come from ``sniff_path`` or ``sniff_media_type``, not from the
-    client. The work runs in a worker process that is stopped ``max_seconds`` (plus a
-    short grace period) after it starts. Never raises for bad content: unsupported
+    client. The work runs in a separate worker process that is killed ``max_seconds``
+    (plus a short grace period) after it starts, so a pathological file cannot hang the
+    caller. Never raises for bad content: unsupported
     types, unreadable documents, exceeded limits and crashed workers all become a
     ``failed`` result with a short reason; a readable document without text is
     ``empty``.
     """
     if extractor_for(media_type) is None:
         return ExtractionResult.failed(f"no extractor for {media_type}")
-    return run_isolated(extract_in_process, path, media_type, limits)
+    return run_isolated(path, media_type, limits)

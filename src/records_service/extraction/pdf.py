@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pypdf import PasswordType, PdfReader
-
 from records_service.extraction._budget import ExtractionFailure, TextBudget, failures_as
 
 
 def extract_pdf(path: Path, budget: TextBudget) -> None:
     """Feed the text of the PDF's pages into ``budget``, one page at a time."""
+    # Imported here so that a worker process loads only the parser it needs.
+    from pypdf import PasswordType, PdfReader
+
     with failures_as("malformed PDF"):
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:

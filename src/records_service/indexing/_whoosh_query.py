@@ -45,8 +45,10 @@ _TOKEN = re.compile(
       | (?P<word>[^\s()"\[\]{}]+)""",
     re.VERBOSE,
 )
+_DANGLING_COMPARISON = re.compile(r"(?:[<>]=?|=[<>])$")
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_]\w*):(.*)$", re.DOTALL)
 _KNOWN_FIELDS_HINT = ", ".join(sorted(QUERY_FIELDS | FIELD_ALIASES.keys()))
+_DATE_FIELD = re.compile(r"\b(date|record_date|captured|captured_at):", re.IGNORECASE)
 _DATE_HINT = "Dates are written YYYY, YYYY-MM or YYYY-MM-DD, for example date:[2023 TO 2024-06]."
 
 
@@ -144,11 +146,16 @@ def check_structure(text: str) -> None:
     """Raise :class:`QuerySyntaxError` for misplaced quotes, brackets, parentheses or operators."""
     tokens = list(_tokens(text))
     _check_parentheses(tokens)
-    _check_operators(tokens)
     for index, (kind, value) in enumerate(tokens):
         if kind == "word":
             following = tokens[index + 1][0] if index + 1 < len(tokens) else None
             _check_field_prefix(value, following)
+            if _DANGLING_COMPARISON.search(value):
+                raise QuerySyntaxError(
+                    f"'{value}': a comparison such as < or >= must be followed directly "
+                    "by its value, as in version:>=2 or date:<2024"
+                )
+    _check_operators(tokens)
 
 
 def _walk(node: query.Query) -> Iterator[query.Query]:
@@ -157,11 +164,11 @@ def _walk(node: query.Query) -> Iterator[query.Query]:
         yield from _walk(child)
 
 
-def _check_parsed(parsed: query.Query) -> None:
+def _check_parsed(text: str, parsed: query.Query) -> None:
     for node in _walk(parsed):
         error = getattr(node, "error", None)
         if error:
-            raise QuerySyntaxError(f"part of the query could not be read ({error}). {_DATE_HINT}")
+            raise _unreadable(text, str(error))
         if isinstance(node, query.NumericRange | query.TermRange):
             start, end = node.start, node.end
             if start is not None and end is not None and start > end:
@@ -192,10 +199,21 @@ def parse_user_query(text: str, schema: Any) -> query.Query:
         parsed = _parser(schema).parse(text)
     except QuerySyntaxError:
         raise
+    except IndexError as exc:  # Whoosh's comparison plugin, when "<" or ">=" has no value
+        raise _unreadable(text, "a comparison such as < or >= has no value after it") from exc
     except Exception as exc:  # Whoosh raises assorted errors (e.g. bad dates) while parsing
-        raise QuerySyntaxError(f"the query could not be read ({exc}). {_DATE_HINT}") from exc
-    _check_parsed(parsed)
+        raise _unreadable(text, str(exc)) from exc
+    _check_parsed(text, parsed)
+    if isinstance(parsed, type(query.NullQuery)):
+        raise QuerySyntaxError(
+            "nothing to search for: the query holds only very common words or punctuation"
+        )
     return parsed
+
+
+def _unreadable(text: str, detail: str) -> QuerySyntaxError:
+    hint = f" {_DATE_HINT}" if _DATE_FIELD.search(text) else ""
+    return QuerySyntaxError(f"part of the query could not be read ({detail}).{hint}")
 
 
 def build_filter(search: SearchQuery) -> query.Query | None:

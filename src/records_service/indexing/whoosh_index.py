@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh import query, sorting
+from whoosh import query as whoosh_query
+from whoosh import sorting
 from whoosh.index import LockError
 
 from records_service.indexing._whoosh_generations import (
@@ -270,8 +271,11 @@ class WhooshSearchIndex:
                     maptype=sorting.Count,
                     sortedby=NEWEST_FIRST if query.sort == "date" else None,
                 )
-            except query_errors() as exc:
-                raise QuerySyntaxError(f"the query cannot be run: {exc}") from exc
+            except whoosh_query.QueryError as exc:  # e.g. a phrase on a field without positions
+                raise QuerySyntaxError(
+                    f"the query cannot be run ({exc}); quoted phrases work in "
+                    "title, text, provider and originator"
+                ) from exc
             configure(results)
             start = (query.page - 1) * query.page_size
             page = results[start : start + query.page_size]
@@ -298,11 +302,6 @@ class WhooshSearchIndex:
             self._live.ix.close()
 
 
-def query_errors() -> tuple[type[Exception], ...]:
-    """Errors Whoosh raises while running a query that a person wrote badly."""
-    return (query.QueryError,)
-
-
 def _check_unique(batch: list[IndexDocument]) -> None:
     seen: set[tuple[str, int]] = set()
     current: set[str] = set()
@@ -323,8 +322,8 @@ def _demoted_versions(writer: Any, batch: list[IndexDocument]) -> list[IndexDocu
     demoted = []
     with writer.searcher() as searcher:
         for record_id in records:
-            flagged = query.And(
-                [query.Term("record_id", record_id), query.Term("is_current", True)]
+            flagged = whoosh_query.And(
+                [whoosh_query.Term("record_id", record_id), whoosh_query.Term("is_current", True)]
             )
             for docnum in searcher.docs_for_query(flagged):
                 old = from_stored(searcher.stored_fields(docnum))

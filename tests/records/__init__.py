@@ -1,0 +1,1 @@
+"""Records domain tests: capture pipeline, extraction hand-off, production backends."""

@@ -1,0 +1,123 @@
+"""The command line, run as real processes: init, users, serve with --host/--port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+PYTHON = sys.executable
+
+
+def _run(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RECORDS_DATA_DIR": str(data_dir)}
+    result = subprocess.run(
+        [PYTHON, "-m", "records_service", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed: {result.stderr}")
+    return result
+
+
+def test_help_lists_commands(tmp_path: Path) -> None:
+    out = _run(tmp_path, "--help").stdout
+    for command in ("init", "serve", "users"):
+        assert command in out
+    assert "--port" in _run(tmp_path, "serve", "--help").stdout
+
+
+def test_users_add_list_disable(tmp_path: Path) -> None:
+    _run(tmp_path, "init")
+    token = _run(tmp_path, "users", "add", "carol", "--role", "staff", "--role", "reviewer").stdout
+    assert token.strip().startswith("rs_")
+    listing = _run(tmp_path, "users", "list").stdout
+    assert "carol\tstaff,reviewer\tactive" in listing
+    _run(tmp_path, "users", "disable", "carol")
+    assert "carol\tstaff,reviewer\tdisabled" in _run(tmp_path, "users", "list").stdout
+    duplicate = _run(tmp_path, "users", "add", "carol", "--role", "staff", check=False)
+    assert duplicate.returncode != 0
+    assert "already exists" in duplicate.stderr
+    bad_role = _run(tmp_path, "users", "add", "dan", "--role", "wizard", check=False)
+    assert bad_role.returncode != 0 and "unknown role" in bad_role.stderr
+
+
+def test_init_first_admin_only_once(tmp_path: Path) -> None:
+    first = _run(tmp_path, "init", "--first-admin", "admin").stdout
+    assert "created admin user 'admin'" in first and "rs_" in first
+    again = _run(tmp_path, "init", "--first-admin", "admin").stdout
+    assert "created admin user" not in again
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+    token = _run(tmp_path, "users", "add", "sam", "--role", "staff").stdout.strip()
+    port = _free_port()
+    env = {**os.environ, "RECORDS_DATA_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [PYTHON, "-m", "records_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"server exited early: {output}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("server did not answer /health within 30 s")
+    yield base, token
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout:
+        process.stdout.close()
+
+
+def test_serve_answers_api_and_docs(server: tuple[str, str]) -> None:
+    base, token = server
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{base}/docs").status_code == 200
+    spec = httpx.get(f"{base}/openapi.json").json()
+    assert "/api/records" in spec["paths"]
+    contract = {"reference": "OPCC-2023-014", "title": "Helpline", "status": "active"}
+    assert httpx.post(f"{base}/api/contracts", json=contract, headers=headers).status_code == 201
+    files = {"file": ("a.txt", b"helpline minutes", "text/plain")}
+    data = {"title": "Minutes", "record_type": "minutes", "record_date": "2024-02-01"}
+    created = httpx.post(f"{base}/api/records", data=data, files=files, headers=headers)
+    assert created.status_code == 201, created.text
+    # The server's background thread extracts the text after commit.
+    record_url = f"{base}/api/records/{created.json()['id']}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        status = httpx.get(record_url, headers=headers).json()["versions"][0]["text_status"]
+        if status != "pending":
+            break
+        time.sleep(0.2)
+    assert status == "extracted"
