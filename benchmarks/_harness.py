@@ -36,7 +36,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 60.0
@@ -153,8 +153,7 @@ def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Pat
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise HarnessError(
-                f"server exited with {process.returncode} before answering:\n"
-                + log_tail(log_path)
+                f"server exited with {process.returncode} before answering:\n" + log_tail(log_path)
             )
         try:
             if httpx.get(f"{base_url}/health", timeout=2.0).status_code == 200:
@@ -411,7 +410,7 @@ def _profiled_cli(out: Path, cli_args: list[str]) -> None:
             profilers.append(profiler)
         profiler.enable()  # replaces this hook for the rest of the thread's life
 
-    threading.setprofile(start_thread_profiler)  # type: ignore[arg-type]
+    threading.setprofile(start_thread_profiler)
     main_profiler = cProfile.Profile()
     profilers.append(main_profiler)
     main_profiler.enable()
@@ -421,7 +420,7 @@ def _profiled_cli(out: Path, cli_args: list[str]) -> None:
         pass  # SIGINT is how the harness stops the server
     finally:
         main_profiler.disable()
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         _merge_profiles(out, profilers, pstats)
 
 

@@ -99,6 +99,22 @@ def serve(settings: Settings, host: str | None, port: int | None, log_level: str
     )
 
 
+@main.command("config")
+@click.option("--markdown", is_flag=True, help="Print a Markdown table (as in the README).")
+def config(markdown: bool) -> None:
+    """List every RECORDS_* setting with its default and meaning."""
+    from records_service.settings import describe_settings
+
+    rows = describe_settings()
+    if markdown:
+        click.echo("| Variable | Default | Meaning |\n|---|---|---|")
+        for name, default, text in rows:
+            click.echo(f"| `{name}` | `{default}` | {text} |")
+        return
+    for name, default, text in rows:
+        click.echo(f"{name}={default}\n    {text}")
+
+
 @main.group()
 def users() -> None:
     """Manage users, roles, passwords and API tokens."""

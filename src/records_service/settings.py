@@ -7,6 +7,7 @@ and the CLI) builds one object per process.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -115,3 +116,20 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment, with explicit overrides taking precedence."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """Every setting as (environment variable, default, description), for docs and ``config``."""
+    return list(_describe(Settings, "RECORDS_"))
+
+
+def _describe(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str]]:
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _describe(annotation, f"{prefix}{name.upper()}__")
+            continue
+        default = info.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = "(secret)" if default.get_secret_value() else ""
+        yield f"{prefix}{name.upper()}", "" if default is None else str(default), info.description or ""

@@ -167,3 +167,15 @@ def test_worker_ignores_the_working_directory(sample: Path, tmp_path: Path) -> N
         os.chdir(previous)
     assert result.status == "extracted"
     assert worker_command()[1] == "-P"
+
+
+def test_worker_does_not_inherit_server_secrets(
+    sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECORDS_TEST_SECRET", "s3cr3t")
+    reply = (
+        "import json, os; json.dump({'status': 'extracted', 'reason': None,"
+        " 'text': os.environ.get('RECORDS_TEST_SECRET', 'absent')}, open(1, 'w'))"
+    )
+    result = run_isolated(sample / "referrals.csv", "text/csv", FAST, command=_python(reply))
+    assert result == ExtractionResult("extracted", "absent", None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,10 @@ GRACE_SECONDS = 5.0
 """Time past ``max_seconds`` for the worker to start and to report its own deadline."""
 
 _WORKER_MODULE = "records_service.extraction._worker"
+# The worker parses untrusted files, so it gets only what an interpreter needs to start,
+# not the server's credentials.
+_INHERITED_ENV = ("PATH", "PYTHONPATH", "PYTHONHOME", "LD_LIBRARY_PATH", "TMPDIR", "SYSTEMROOT")
+_INHERITED_ENV_PREFIXES = ("LC_", "LANG")
 _STATUSES = frozenset({"extracted", "empty", "failed"})
 
 
@@ -53,7 +58,11 @@ def run_isolated(
     ``command`` replaces the worker's command line (tests use it to inject faults).
     Never raises.
     """
-    request = {"path": str(path), "media_type": media_type, "limits": dataclasses.asdict(limits)}
+    request = {
+        "path": str(path.absolute()),
+        "media_type": media_type,
+        "limits": dataclasses.asdict(limits),
+    }
     try:
         # The command is this interpreter and a fixed module, never user input.
         completed = subprocess.run(  # noqa: S603
@@ -62,6 +71,7 @@ def run_isolated(
             capture_output=True,
             timeout=limits.max_seconds + grace_seconds,
             check=False,
+            env=_worker_environment(),
         )
     except subprocess.TimeoutExpired:
         # run() has already killed and reaped the worker.
@@ -71,6 +81,14 @@ def run_isolated(
     except (OSError, ValueError) as exc:
         return ExtractionResult.failed(f"could not start extraction worker ({describe(exc)})")
     return _read_reply(completed)
+
+
+def _worker_environment() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in _INHERITED_ENV or name.startswith(_INHERITED_ENV_PREFIXES)
+    }
 
 
 def _read_reply(completed: subprocess.CompletedProcess[bytes]) -> ExtractionResult:
