@@ -132,4 +132,8 @@ def _describe(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, s
         default = info.get_default(call_default_factory=True)
         if isinstance(default, SecretStr):
             default = "(secret)" if default.get_secret_value() else ""
-        yield f"{prefix}{name.upper()}", "" if default is None else str(default), info.description or ""
+        yield (
+            f"{prefix}{name.upper()}",
+            "" if default is None else str(default),
+            info.description or "",
+        )
