@@ -99,6 +99,28 @@ def serve(settings: Settings, host: str | None, port: int | None, log_level: str
     )
 
 
+@main.command()
+@click.pass_obj
+def check(settings: Settings) -> None:
+    """Compare the store with the catalogue: orphan objects and missing content.
+
+    Exits non-zero when they disagree.
+    """
+    from records_service.records.orphans import find_orphans
+
+    with _services(settings) as services:
+        report = find_orphans(services.engine, services.store)
+    for key in report.orphan_objects:
+        click.echo(f"orphan object (no catalogue row): {key}")
+    for key in report.missing_objects:
+        click.echo(f"missing object (row without content): {key}")
+    if not report.ok:
+        raise click.ClickException(
+            f"{len(report.orphan_objects)} orphan(s), {len(report.missing_objects)} missing"
+        )
+    click.echo("store and catalogue agree")
+
+
 @main.command("config")
 @click.option("--markdown", is_flag=True, help="Print a Markdown table (as in the README).")
 def config(markdown: bool) -> None:

@@ -16,6 +16,7 @@ from factories import Actors, capture, create_contract
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
 from records_service.records.models import Record, Version
+from records_service.records.orphans import find_orphans
 from records_service.services import Services
 from records_service.storage import BlobInfo, BlobStore, RetentionMode, StorageUnavailable
 
@@ -184,3 +185,6 @@ def test_commit_failure_with_failed_cleanup_leaves_reportable_orphan(
     assert _state(services)[:2] == (0, 0)
     orphans = list(real.list("records/"))
     assert len(orphans) == 2, "content and sidecar stay as orphans for the checker"
+    report = find_orphans(services.engine, real)
+    assert sorted(report.orphan_objects) == sorted(orphans)
+    assert report.missing_objects == []

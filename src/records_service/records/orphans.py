@@ -1,0 +1,59 @@
+"""Finding content and catalogue rows that have lost each other.
+
+An *orphan object* is a stored object under ``records/`` that no version row
+names (for example, left behind when a capture's rollback could not delete it).
+A *missing object* is a version row whose content is gone from the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from records_service.db import session_scope
+from records_service.records.models import Record, RecordStatus, Version
+from records_service.storage import BlobStore
+
+SIDECAR_SUFFIX = ".json"
+
+
+@dataclass
+class OrphanReport:
+    """Objects without rows, and rows without objects."""
+
+    orphan_objects: list[str] = field(default_factory=list)
+    missing_objects: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether store and catalogue agree."""
+        return not self.orphan_objects and not self.missing_objects
+
+
+def _expected_keys(engine: Engine) -> set[str]:
+    with session_scope(engine) as session:
+        rows = session.exec(
+            select(Version.storage_key)
+            .join(Record, Record.id == Version.record_id)  # type: ignore[arg-type]
+            .where(Record.status != RecordStatus.DISPOSED.value)
+        )
+        return set(rows)
+
+
+def find_orphans(engine: Engine, store: BlobStore) -> OrphanReport:
+    """Compare every version row with every object under ``records/``."""
+    expected = _expected_keys(engine)
+    stored = set(store.list("records/"))
+    report = OrphanReport()
+    for key in sorted(stored):
+        content_key = key.removesuffix(SIDECAR_SUFFIX)
+        if content_key not in expected:
+            report.orphan_objects.append(key)
+    for key in sorted(expected):
+        if key not in stored:
+            report.missing_objects.append(key)
+        elif f"{key}{SIDECAR_SUFFIX}" not in stored:
+            report.missing_objects.append(f"{key}{SIDECAR_SUFFIX}")
+    return report
