@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-from factories import Actors, capture, create_contract
 from fastapi.testclient import TestClient
 
+from factories import Actors, capture, create_contract
 from records_service.records.orphans import find_orphans
 from records_service.services import Services
 

@@ -4,13 +4,13 @@ Bump :data:`SCHEMA_VERSION` whenever a field, an analyzer or a stored value
 changes: an index written under another version is reported as needing a
 rebuild. Every field needed to rebuild an :class:`IndexDocument` is stored,
 so a version can be re-added with its ``is_current`` flag flipped without the
-caller sending it again. The full text is stored zlib-compressed, only for
-snippets.
+caller sending it again. The full text is stored for snippets; Whoosh's
+codec already deflates each document's stored fields, so compressing it here
+as well only costs time (see docs/search.md).
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -79,8 +79,7 @@ def build_schema() -> fields.Schema:
         version=fields.NUMERIC(int, stored=True, signed=False),
         is_current=fields.BOOLEAN(stored=True),
         title=fields.TEXT(analyzer=prose, stored=True),
-        text=fields.TEXT(analyzer=prose),
-        text_z=fields.STORED(),
+        text=fields.TEXT(analyzer=prose, stored=True),
         provider=fields.TEXT(analyzer=prose, stored=True),
         originator=fields.TEXT(analyzer=prose, stored=True),
         # Sortable columns keep the value as given, so facets show "OPCC-7", not "opcc-7".
@@ -109,7 +108,6 @@ def to_fields(doc: IndexDocument) -> dict[str, Any]:
         "is_current": doc.is_current,
         "title": doc.title,
         "text": doc.text,
-        "text_z": zlib.compress(doc.text.encode("utf-8"), 6),
         "record_type": doc.record_type,
         "tags": ",".join(tag.strip() for tag in doc.tags),
         "classification": doc.classification,
@@ -135,7 +133,7 @@ def from_stored(stored: Mapping[str, Any]) -> IndexDocument:
         version=int(stored["version"]),
         is_current=bool(stored["is_current"]),
         title=stored.get("title", ""),
-        text=stored_text(stored),
+        text=stored.get("text", ""),
         record_type=stored["record_type"],
         contract_ref=stored.get("contract_ref"),
         provider=stored.get("provider"),
@@ -146,12 +144,6 @@ def from_stored(stored: Mapping[str, Any]) -> IndexDocument:
         originator=stored.get("originator"),
         captured_by=stored["captured_by"],
     )
-
-
-def stored_text(stored: Mapping[str, Any]) -> str:
-    """The full text of a stored document."""
-    blob = stored.get("text_z")
-    return zlib.decompress(blob).decode("utf-8") if blob else ""
 
 
 def day_start(day: date) -> datetime:

@@ -45,7 +45,6 @@ from records_service.indexing._whoosh_schema import (
     SCHEMA_VERSION,
     build_schema,
     from_stored,
-    stored_text,
     to_fields,
 )
 from records_service.indexing._whoosh_snippets import configure, snippet_for
@@ -374,7 +373,7 @@ def _to_hit(hit: Any, *, scored: bool) -> SearchHit:
         record_type=stored["record_type"],
         record_date=stored["record_date"].date(),
         score=float(hit.score) if scored else 0.0,
-        snippet=snippet_for(hit, stored_text(stored)),
+        snippet=snippet_for(hit, stored.get("text", "")),
     )
 
 
