@@ -16,11 +16,13 @@ statistics to ``PROFILE_OUT`` when the server stops.
 
 from __future__ import annotations
 
+import cProfile
 import io
 import json
 import math
 import os
 import platform
+import pstats
 import signal
 import socket
 import sqlite3
@@ -286,15 +288,16 @@ class CpuTimes:
 
 
 class RssSampler:
-    """Samples the RSS of a process tree in a background thread and keeps the peaks."""
+    """Samples the RSS of a process tree in a background thread; keeps the first sample
+    (taken on entry) and the peaks."""
 
     def __init__(self, pid: int, interval_s: float = 0.05) -> None:
         self._pid = pid
         self._interval = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self.peak_own = 0
-        self.peak_tree = 0
+        self.start_own = self.start_tree = 0
+        self.peak_own = self.peak_tree = 0
         self.samples = 0
 
     def __enter__(self) -> RssSampler:
@@ -321,6 +324,8 @@ class RssSampler:
             own, total = tree_rss(self._pid)
         except psutil.Error:
             return
+        if not self.samples:
+            self.start_own, self.start_tree = own, total
         self.peak_own = max(self.peak_own, own)
         self.peak_tree = max(self.peak_tree, total)
         self.samples += 1
@@ -346,7 +351,27 @@ def machine_info() -> dict[str, str]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
+        # Other work on the machine skews every figure; the load says how much there was.
+        "load_1m_at_start": f"{os.getloadavg()[0]:.2f}",
     }
+
+
+def source_revision() -> str:
+    """The checked-out commit, with ``+changes`` when tracked files differ from it."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        changed = git("diff-index", "--quiet", "HEAD", "--").returncode != 0
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown"
+    return head.stdout.strip() + ("+changes" if changed else "")
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -376,17 +401,41 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def profile_summary(path: Path, limit: int = 25) -> str:
-    """The top of a profile: functions by own time, then project functions by
-    cumulative time (idle waits in threads dominate an unrestricted cumulative list)."""
-    import pstats
+# Where idle threads park: the event loop's poll, pool threads waiting for work, the
+# background worker's sleep. Their time is not work, so the summary sets it aside.
+_IDLE_FUNCTIONS = (
+    "<method 'acquire' of '_thread.lock' objects>",
+    "<method 'poll' of 'select.epoll' objects>",
+    "<method 'poll' of 'select.poll' objects>",
+    "<built-in method time.sleep>",
+)
 
+
+def profile_summary(path: Path, limit: int = 25) -> str:
+    """The top of a profile: functions by own time with idle waits set aside, then
+    project functions by cumulative time."""
+    stats = pstats.Stats(str(path))
+    idle = 0.0
+    rows: list[tuple[float, float, int, str]] = []
+    for (file, line, name), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if name in _IDLE_FUNCTIONS:
+            idle += own
+            continue
+        where = name if file == "~" else f"{Path(file).name}:{line}({name})"
+        rows.append((own, cumulative, calls, where))
+    rows.sort(reverse=True)
+    table = format_table(
+        ["function", "calls", "own s", "cumulative s"],
+        [(where, calls, own, cum) for own, cum, calls, where in rows[:limit]],
+    )
     out = io.StringIO()
-    stats = pstats.Stats(str(path), stream=out)
-    stats.strip_dirs().sort_stats("tottime").print_stats(limit)
-    stats = pstats.Stats(str(path), stream=out)
-    stats.sort_stats("cumulative").print_stats(r"records_service", limit)
-    return out.getvalue()
+    pstats.Stats(str(path), stream=out).sort_stats("cumulative").print_stats(
+        r"records_service", limit
+    )
+    return (
+        f"by own time ({idle:.1f} s of idle waiting in parked threads left out):\n{table}"
+        f"\n\nproject functions by cumulative time:\n{out.getvalue()}"
+    )
 
 
 # --- the profiled server launcher -----------------------------------------------------
@@ -394,9 +443,6 @@ def profile_summary(path: Path, limit: int = 25) -> str:
 
 def _profiled_cli(out: Path, cli_args: list[str]) -> None:
     """Run the command line with a cProfile profiler in every thread; merge on exit."""
-    import cProfile
-    import pstats
-
     import click
 
     from records_service.cli import main
@@ -421,11 +467,11 @@ def _profiled_cli(out: Path, cli_args: list[str]) -> None:
     finally:
         main_profiler.disable()
         threading.setprofile(None)
-        _merge_profiles(out, profilers, pstats)
+        _merge_profiles(out, profilers)
 
 
-def _merge_profiles(out: Path, profilers: list[Any], pstats: Any) -> None:
-    merged = None
+def _merge_profiles(out: Path, profilers: list[cProfile.Profile]) -> None:
+    merged: pstats.Stats | None = None
     with_calls = 0
     for profiler in profilers:
         try:

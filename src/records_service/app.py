@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from records_service import __version__
-from records_service.api import contracts, health, records
+from records_service.api import audit, contracts, health, records, retention, search, timeline
 from records_service.api.errors import install_error_handlers
 from records_service.clock import Clock, system_clock
 from records_service.services import Services
 from records_service.settings import Settings, load_settings
+from records_service.web import mount_web
 
 DESCRIPTION = """
 Capture every contract document, specification, decision record and piece of
@@ -53,5 +54,11 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(contracts.router)
+    app.include_router(timeline.router)
+    app.include_router(search.router)
     app.include_router(records.router)
+    app.include_router(retention.router)
+    app.include_router(retention.record_router)
+    app.include_router(audit.router)
+    mount_web(app, settings)  # after the API's error handlers: it keeps them for /api
     return app

@@ -6,6 +6,7 @@ command and the README's configuration table).
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +14,12 @@ from contextlib import contextmanager
 import click
 
 from records_service import __version__
+from records_service.audit import commands as audit_cli
 from records_service.auth import service as users_service
 from records_service.db import session_scope
 from records_service.errors import DomainError
+from records_service.indexing.commands import reindex as reindex_command
+from records_service.retention.commands import retention as retention_commands
 from records_service.services import Services
 from records_service.settings import Settings, load_settings
 
@@ -50,7 +54,8 @@ def main(ctx: click.Context) -> None:
     "--first-admin",
     metavar="NAME",
     default=None,
-    help="If there are no users yet, create this admin user and print its token.",
+    help="If there are no users yet, create this admin user and print its API token "
+    "and web sign-in password.",
 )
 @click.pass_obj
 def init(settings: Settings, first_admin: str | None) -> None:
@@ -62,6 +67,8 @@ def init(settings: Settings, first_admin: str | None) -> None:
         services.store.check_ready()
         click.echo(f"database ready: {services.engine.url.render_as_string(hide_password=True)}")
         click.echo(f"storage ready: {settings.storage.backend}")
+        for line in audit_cli.prepare_audit(settings, services.store):
+            click.echo(line)
         if first_admin:
             _first_admin(services, first_admin)
 
@@ -76,8 +83,14 @@ def _first_admin(services: Services, username: str) -> None:
         token = users_service.issue_token(
             session, username=username, label="first admin", actor=CLI_ACTOR, clock=services.clock
         )
+        password = secrets.token_urlsafe(12)
+        users_service.set_password(
+            session, username=username, password=password, actor=CLI_ACTOR, clock=services.clock
+        )
     click.echo(f"created admin user {username!r}; API token (shown once, keep it safe):")
     click.echo(f"  {token}")
+    click.echo("web sign-in password (shown once; change it under 'Change password'):")
+    click.echo(f"  {password}")
 
 
 @main.command()
@@ -221,6 +234,11 @@ def users_passwd(settings: Settings, username: str, password: str) -> None:
             session, username=username, password=password, actor=CLI_ACTOR, clock=services.clock
         )
     click.echo(f"password set for {username}")
+
+
+main.add_command(retention_commands)
+main.add_command(audit_cli.audit)
+main.add_command(reindex_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -71,6 +71,14 @@ class PayloadTooLarge(DomainError):
     title = "Upload too large"
 
 
+class RecordDisposed(DomainError):
+    """The record was disposed of (or transferred) under an approved disposition."""
+
+    status = 410
+    type_slug = "gone"
+    title = "Record disposed of"
+
+
 class ServiceUnavailable(DomainError):
     """A backing component (storage, database) cannot serve the request right now."""
 

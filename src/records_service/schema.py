@@ -10,8 +10,16 @@ from records_service.auth import models as _auth_models
 from records_service.contracts import models as _contract_models
 from records_service.indexing import models as _index_models
 from records_service.records import models as _record_models
+from records_service.retention import models as _retention_models
 
-MODEL_MODULES = (_auth_models, _contract_models, _record_models, _audit_models, _index_models)
+MODEL_MODULES = (
+    _auth_models,
+    _contract_models,
+    _record_models,
+    _audit_models,
+    _index_models,
+    _retention_models,
+)
 
 
 def metadata() -> MetaData:

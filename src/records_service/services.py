@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from records_service.audit.writer import checkpoint_step
 from records_service.background import BackgroundWorker
 from records_service.clock import Clock, system_clock
 from records_service.db import make_engine
+from records_service.indexing import SearchIndex
+from records_service.indexing.feed import IndexFeed, close_search, open_search
 from records_service.migrations import upgrade
 from records_service.records.capture import CaptureContext
 from records_service.records.text import extract_pending
 from records_service.retention import RetentionSchedule, load_schedule
+from records_service.retention.timer import RetentionTimer, start_retention_timer
 from records_service.settings import Settings
 from records_service.storage import BlobStore, build_blob_store
 
@@ -36,6 +40,9 @@ class Services:
     clock: Clock = system_clock
     record_types: frozenset[str] = field(default_factory=frozenset)
     worker: BackgroundWorker | None = None
+    index: SearchIndex | None = None
+    index_feed: IndexFeed | None = None
+    retention_timer: RetentionTimer | None = None
 
     @classmethod
     def start(
@@ -48,6 +55,7 @@ class Services:
             upgrade(engine)
         store = build_blob_store(settings)
         schedule = load_schedule(settings.retention.schedule_file)
+        index, index_feed = open_search(settings, engine)
         return cls(
             settings=settings,
             engine=engine,
@@ -55,6 +63,8 @@ class Services:
             schedule=schedule,
             clock=clock,
             record_types=frozenset(schedule.record_types),
+            index=index,
+            index_feed=index_feed,
         )
 
     def capture_context(self) -> CaptureContext:
@@ -69,7 +79,11 @@ class Services:
 
     def background_steps(self) -> list[Callable[[], int]]:
         """The after-commit work, in order: extract text, then update the index."""
-        return [lambda: extract_pending(self.engine, self.store)]
+        return [
+            lambda: extract_pending(self.engine, self.store),
+            lambda: self.index_feed.apply_pending() if self.index_feed else 0,
+            checkpoint_step(self.settings, engine=self.engine, store=self.store, clock=self.clock),
+        ]
 
     def run_background_once(self) -> int:
         """Do all pending after-commit work now, in this thread."""
@@ -77,10 +91,19 @@ class Services:
 
     def start_worker(self) -> None:
         """Start the background thread (the server does; the CLI and tests may not)."""
+        if self.index_feed is not None:
+            self.index_feed.rebuild_in_background()
         self.worker = BackgroundWorker(
             self.background_steps(), poll_seconds=self.settings.workers.poll_seconds
         )
         self.worker.start()
+        self.retention_timer = start_retention_timer(
+            engine=self.engine,
+            store=self.store,
+            schedule=self.schedule,
+            settings=self.settings,
+            clock=self.clock,
+        )
 
     def notify_worker(self) -> None:
         """Tell the background thread there is new work (no-op without one)."""
@@ -89,7 +112,12 @@ class Services:
 
     def close(self) -> None:
         """Stop the worker and release connections."""
+        if self.retention_timer is not None:
+            self.retention_timer.stop()
+            self.retention_timer = None
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        if self.index is not None and self.index_feed is not None:
+            close_search(self.index, self.index_feed)
         self.engine.dispose()

@@ -62,6 +62,28 @@ class RetentionSettings(BaseModel):
         description="TOML retention schedule (record types, periods, completeness rules); "
         "defaults to the shipped UK schedule.",
     )
+    interval_hours: float = Field(
+        24.0,
+        ge=0,
+        description="Run the retention job inside the server every this many hours "
+        "(0 disables; use cron with 'records-service retention run' instead).",
+    )
+    fixity: Literal["off", "sample", "full"] = Field(
+        "sample",
+        description="Fixity check in each retention run: re-hash a random sample of stored "
+        "versions, all of them, or none.",
+    )
+    fixity_sample_size: int = Field(
+        100, ge=1, description="Versions re-hashed per run when fixity is 'sample'."
+    )
+    transfer_dir: Path | None = Field(
+        None,
+        description="Directory for transfer packages (zip, written once); defaults to the "
+        "blob store under transfers/<record-id>/.",
+    )
+    batch_size: int = Field(
+        10_000, ge=100, description="Records read per database round trip by the retention job."
+    )
 
 
 class WorkerSettings(BaseModel):
@@ -72,6 +94,90 @@ class WorkerSettings(BaseModel):
     )
     poll_seconds: float = Field(
         5.0, gt=0, description="How often the background worker looks for pending work."
+    )
+
+
+class IndexSettings(BaseModel):
+    """The full-text search index and the background step that keeps it up to date."""
+
+    path: Path | None = Field(
+        None, description="Directory of the search index; defaults to <data_dir>/index."
+    )
+    batch_size: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Records re-indexed per index commit by the background indexing step.",
+    )
+    lock_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a write waits for another process holding the index (for "
+        "example 'records-service reindex') before it is retried later from the queue.",
+    )
+
+
+class WebSettings(BaseModel):
+    """The web interface's login sessions."""
+
+    session_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Key that signs session cookies; by default one is generated into "
+        "<data_dir>/keys/session.key (mode 0600). Set it when several servers share sessions.",
+    )
+    cookie_secure: bool = Field(
+        False,
+        description="Send the session cookie over HTTPS only. Turn on whenever the service "
+        "is reached over TLS (off by default for the embedded http://127.0.0.1 server).",
+    )
+    session_max_age: int = Field(
+        8 * 3600, gt=0, description="Seconds a web login lasts before signing in again."
+    )
+
+
+class AuditSettings(BaseModel):
+    """Signed checkpoints of the audit log: how often, signed by which key, kept where."""
+
+    checkpoint_every_entries: int = Field(
+        100, ge=1, description="Sign a checkpoint once this many entries are not yet covered."
+    )
+    checkpoint_every_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Sign a checkpoint once the oldest entry not yet covered is this old.",
+    )
+    origin: str = Field(
+        "records-service",
+        min_length=1,
+        description="The log's name, the first line of every checkpoint; never change it.",
+    )
+    key_name: str | None = Field(
+        None,
+        description="Name of the signing key in checkpoint signatures; defaults to the "
+        "origin. Give each new key a new name when rotating (see docs/audit.md).",
+    )
+    key_file: Path | None = Field(
+        None,
+        description="Ed25519 signing key (PEM, mode 0600), created by 'init'; defaults to "
+        "<data_dir>/keys/audit-signing.key.",
+    )
+    previous_public_keys: list[str] = Field(
+        default_factory=list,
+        description="Verifier keys of retired signing keys (JSON list), so checkpoints "
+        "signed before a rotation still verify.",
+    )
+    bucket: str | None = Field(
+        None,
+        description="S3 only: a separate bucket for checkpoints (same endpoint and "
+        "credentials); by default they go under audit/checkpoints/ in the main bucket.",
+    )
+    retention_years: int = Field(
+        10, ge=1, description="S3 object lock: years each checkpoint object is locked for."
+    )
+    retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        "COMPLIANCE",
+        description="S3 object-lock mode for checkpoints (COMPLIANCE: nobody can remove "
+        "them before the date; GOVERNANCE: privileged users can).",
     )
 
 
@@ -99,6 +205,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     workers: WorkerSettings = Field(default_factory=lambda: WorkerSettings())
+    web: WebSettings = Field(default_factory=lambda: WebSettings())
+    audit: AuditSettings = Field(default_factory=lambda: AuditSettings())
+    index: IndexSettings = Field(default_factory=lambda: IndexSettings())
 
     @property
     def resolved_database_url(self) -> str:
@@ -111,6 +220,11 @@ class Settings(BaseSettings):
     def blob_root(self) -> Path:
         """The local blob store's root directory."""
         return self.storage.local_root or self.data_dir / "blobs"
+
+    @property
+    def index_path(self) -> Path:
+        """The search index's directory."""
+        return self.index.path or self.data_dir / "index"
 
 
 def load_settings(**overrides: object) -> Settings:

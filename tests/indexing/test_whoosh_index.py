@@ -145,6 +145,26 @@ def test_snippet_escapes_html_around_marks(index: WhooshSearchIndex) -> None:
     assert "<mark>overdue</mark> &amp; queried" in snippet
 
 
+def test_snippet_comes_from_around_a_match_deep_in_a_long_text(index: WhooshSearchIndex) -> None:
+    text = "Intro words. " + "filler " * 6000 + "The asbestos report was late." + " tail" * 50
+    index.add_or_replace([make_doc("r1", text=text)])
+
+    snippet = search(index, "asbestos").hits[0].snippet
+
+    assert "<mark>asbestos</mark> report was late." in snippet
+    assert not snippet.startswith("Intro")
+    assert len(snippet) < 400
+
+
+def test_words_under_not_are_not_marked(index: WhooshSearchIndex) -> None:
+    index.add_or_replace([make_doc("r1", text="Budget approved; budget review pending.")])
+
+    snippet = search(index, "budget NOT (pending AND cancelled)").hits[0].snippet
+
+    assert snippet.count("<mark>") == 2
+    assert "<mark>Budget</mark> approved; <mark>budget</mark> review pending." in snippet
+
+
 def test_match_all_gives_the_opening_of_the_text_as_snippet(index: WhooshSearchIndex) -> None:
     long_text = "Opening words of the letter. " + "filler " * 200
     index.add_or_replace([make_doc("r1", text=long_text)])
@@ -295,6 +315,7 @@ def test_facets_count_the_whole_filtered_result_not_the_page(corpus: WhooshSearc
         "contract": {"OPCC-1": 2, "OPCC-2": 1},
         "year": {"2023": 2, "2022": 1, "2024": 1},
     }
+    assert list(result.facets["record_type"]) == ["invoice", "contract", "minutes"]
     filtered = search(corpus, "", record_types=("invoice",))
     assert filtered.facets["contract"] == {"OPCC-1": 1, "OPCC-2": 1}
     assert filtered.facets["year"] == {"2023": 2}
@@ -431,7 +452,8 @@ def test_well_formed_queries_with_special_characters_are_accepted(
 ) -> None:
     for text in ("10:30 meeting", "O'Brien", "fund*", "date:[2023 TO 2024]", "version:>=1",
                  'title:"record a"', "(minutes OR invoice) AND NOT contract", "c++ & co",
-                 "date:2023-12", "captured:2024"):  # fmt: skip
+                 "date:2023-12", "captured:2024",
+                 '"http://example.org"', '"note: funding"'):  # fmt: skip
         search(corpus, text)
 
 

@@ -16,7 +16,8 @@ from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
 from records_service.auth.service import record_auth_failure, user_for_token
 from records_service.db import session_scope
-from records_service.errors import PermissionDenied, Unauthenticated
+from records_service.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
+from records_service.indexing import SearchIndex
 from records_service.pagination import PageParams
 from records_service.services import Services
 from records_service.storage import BlobStore
@@ -46,6 +47,16 @@ def get_store(services: ServicesDep) -> BlobStore:
 
 
 StoreDep = Annotated[BlobStore, Depends(get_store)]
+
+
+def get_index(services: ServicesDep) -> SearchIndex:
+    """The search index."""
+    if services.index is None:
+        raise ServiceUnavailable("the search index is not open")
+    return services.index
+
+
+IndexDep = Annotated[SearchIndex, Depends(get_index)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `records-service users add`.")
 

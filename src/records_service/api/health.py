@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from records_service.api.deps import ServicesDep
 from records_service.db import session_scope
+from records_service.indexing.feed import index_lag
 from records_service.records.models import TextStatus, Version
 from records_service.storage import StorageError
 
@@ -29,6 +30,24 @@ def _database(services: ServicesDep) -> dict[str, Any]:
     return {"ok": True, "dialect": services.engine.dialect.name, "extraction_pending": int(pending)}
 
 
+def _index(services: ServicesDep) -> dict[str, Any]:
+    # Lag is reported, not judged: search keeps answering while the queue drains.
+    try:
+        with session_scope(services.engine) as session:
+            lag = index_lag(session, services.clock())
+        stats = services.index.stats() if services.index is not None else None
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {
+        "ok": stats is not None,
+        "pending": lag.pending,
+        "oldest_pending_seconds": lag.oldest_seconds,
+        "documents": stats.doc_count if stats else None,
+        "needs_rebuild": stats.needs_rebuild if stats else None,
+        "rebuilding": bool(services.index_feed and services.index_feed.rebuilding),
+    }
+
+
 def _storage(services: ServicesDep) -> dict[str, Any]:
     try:
         services.store.check_ready()
@@ -41,6 +60,7 @@ def _storage(services: ServicesDep) -> dict[str, Any]:
 def health(services: ServicesDep) -> JSONResponse:
     """Readiness of the database and the blob store, with background-work lag."""
     body: dict[str, Any] = {"database": _database(services), "storage": _storage(services)}
+    body["index"] = _index(services)
     ok = all(part["ok"] for part in body.values())
     body["status"] = "ok" if ok else "unavailable"
     return JSONResponse(body, status_code=200 if ok else 503)

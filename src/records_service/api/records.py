@@ -33,6 +33,7 @@ from records_service.records.schemas import (
 from records_service.records.service import (
     RecordFilters,
     contract_reference,
+    ensure_not_disposed,
     get_record,
     list_records,
     metadata_history,
@@ -116,6 +117,7 @@ def new_version(
     """Add a new content version; earlier versions stay retrievable."""
     with session_scope(services.engine) as session:
         record = get_record(session, record_id, user)
+        ensure_not_disposed(record)
         contract = contract_reference(session, record.contract_id)
         tags = record_tags(session, record.id)
     add_version(

@@ -35,6 +35,8 @@ MAX_SIGNATURES = 64
 _SIGNATURE_PREFIX = "\u2014 "
 _TREE_SIZE = re.compile(r"0|[1-9][0-9]*")
 _KEY_ID_HEX = re.compile(r"[0-9a-f]{8}")
+# Every control character except the newline; checked once per note opened.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
 class CheckpointError(Exception):
@@ -163,8 +165,10 @@ def checkpoint_body(cp: Checkpoint) -> str:
     return "\n".join(lines) + "\n"
 
 
-def open_checkpoint(note_text: str, verifier_key_text: str) -> Checkpoint:
+def open_checkpoint(note_text: str, verifier_key_text: str | VerifierKey) -> Checkpoint:
     """Verify a signed checkpoint against one trusted key and return its contents.
+
+    The key is its C2SP text, or a `VerifierKey` already parsed (when opening many notes).
 
     Raises CheckpointError if the note is malformed, unsigned by the key, or
     wrongly signed, or if its text is not a checkpoint.
@@ -172,14 +176,18 @@ def open_checkpoint(note_text: str, verifier_key_text: str) -> Checkpoint:
     return parse_checkpoint_body(verify_note(note_text, verifier_key_text))
 
 
-def verify_note(note_text: str, verifier_key_text: str) -> str:
+def verify_note(note_text: str, verifier_key_text: str | VerifierKey) -> str:
     """Verify a signed note against one trusted key and return its text.
 
     Follows the signed-note rules: signatures by other keys are ignored, a
     failing signature by the trusted key rejects the note, and at least one
     signature by the trusted key must verify. Raises CheckpointError.
     """
-    verifier = parse_verifier_key(verifier_key_text)
+    verifier = (
+        verifier_key_text
+        if isinstance(verifier_key_text, VerifierKey)
+        else parse_verifier_key(verifier_key_text)
+    )
     body, signature_lines = _split_note(note_text)
     verified = False
     for name, blob in signature_lines:
@@ -214,7 +222,7 @@ def parse_checkpoint_body(body: str) -> Checkpoint:
 
 def _split_note(note_text: str) -> tuple[str, list[tuple[str, bytes]]]:
     """Split a signed note into its text and its (key name, signature blob) lines."""
-    if any(ord(ch) < 0x20 and ch != "\n" for ch in note_text):
+    if _CONTROL.search(note_text):
         raise CheckpointError("note contains control characters")
     if not note_text.endswith("\n"):
         raise CheckpointError("note does not end with a newline")

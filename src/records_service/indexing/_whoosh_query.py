@@ -208,7 +208,23 @@ def parse_user_query(text: str, schema: Any) -> query.Query:
         raise QuerySyntaxError(
             "nothing to search for: the query holds only very common words or punctuation"
         )
-    return parsed
+    return without_andnot(parsed)
+
+
+def without_andnot(node: query.Query) -> query.Query:
+    """``node`` with every ``a ANDNOT b`` rewritten as ``a AND NOT b``.
+
+    Whoosh 2.7's ``AndNotMatcher`` fails to exclude the first positive match
+    when the excluded term also occurs in an earlier document (it only looks
+    for a clash when both start on the same document), so ``ANDNOT`` returned
+    documents it should not. ``And`` with ``Not`` uses other, correct matchers.
+    """
+    if isinstance(node, query.AndNot):
+        return query.And(
+            [without_andnot(node.a), query.Not(without_andnot(node.b))], boost=node.boost
+        )
+    rewritten: query.Query = node.apply(without_andnot)
+    return rewritten
 
 
 def _unreadable(text: str, detail: str) -> QuerySyntaxError:
@@ -244,4 +260,5 @@ def build_mask(visibility: Visibility) -> query.Query | None:
     sensitive = query.Term("classification", OFFICIAL_SENSITIVE.lower())
     if not visibility.username:
         return sensitive
-    return query.AndNot(sensitive, query.Term("captured_by", visibility.username))
+    # Not AndNot: see without_andnot for the Whoosh bug that would hide the user's own records.
+    return query.And([sensitive, query.Not(query.Term("captured_by", visibility.username))])

@@ -79,7 +79,8 @@ def build_schema() -> fields.Schema:
         version=fields.NUMERIC(int, stored=True, signed=False),
         is_current=fields.BOOLEAN(stored=True),
         title=fields.TEXT(analyzer=prose, stored=True),
-        text=fields.TEXT(analyzer=prose, stored=True),
+        # Character offsets let snippets skip re-analysing long texts.
+        text=fields.TEXT(analyzer=prose, stored=True, chars=True),
         provider=fields.TEXT(analyzer=prose, stored=True),
         originator=fields.TEXT(analyzer=prose, stored=True),
         # Sortable columns keep the value as given, so facets show "OPCC-7", not "opcc-7".

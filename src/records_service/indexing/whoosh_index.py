@@ -47,7 +47,12 @@ from records_service.indexing._whoosh_schema import (
     from_stored,
     to_fields,
 )
-from records_service.indexing._whoosh_snippets import configure, snippet_for
+from records_service.indexing._whoosh_snippets import (
+    configure,
+    match_offsets,
+    query_terms,
+    snippet_for,
+)
 from records_service.indexing.base import (
     IndexBusy,
     IndexClosed,
@@ -219,29 +224,31 @@ class WhooshSearchIndex:
         other threads wait for the rebuild and then go to the new generation.
         ``progress`` gets the running count every :data:`PROGRESS_EVERY`
         documents and once at the end. On any error the new generation is
-        discarded and the old one stays live.
+        discarded and the old one stays live. ``docs`` and ``progress`` must
+        not write to this index: the write lock is held, and it would deadlock.
         """
         lock = root_lock(self._root, "rebuild.lock")
         with self._write_lock, held_lock(lock, self._lock_timeout, "a rebuild"):
             old = self._current()
-            remove_generations(self._root, keep={old.pointer.generation})
-            name, path = new_generation(self._root)
-            try:
-                ix = whoosh_index.create_in(str(path), build_schema())
-                count = _fill(ix, docs, progress)
-                self._swap(old, name, ix)
-            except BaseException:
-                shutil.rmtree(path, ignore_errors=True)
-                raise
+            # The live generation's write lock is held from start to swap, so no other
+            # process can commit a write that the new generation might miss: its write
+            # waits, then gets IndexBusy, and its pending queue retries after the swap.
+            writes = old.ix.lock("WRITELOCK")
+            with held_lock(writes, self._lock_timeout, "the index write lock"):
+                remove_generations(self._root, keep={old.pointer.generation})
+                name, path = new_generation(self._root)
+                try:
+                    ix = whoosh_index.create_in(str(path), build_schema())
+                    count = _fill(ix, docs, progress)
+                    self._swap(name, ix)
+                except BaseException:
+                    shutil.rmtree(path, ignore_errors=True)
+                    raise
             return count
 
-    def _swap(self, old: _Live, name: str, ix: Any) -> None:
-        # Holding the old generation's write lock means no other process is
-        # part-way through a write to it when the pointer moves.
-        with (
-            held_lock(old.ix.lock("WRITELOCK"), self._lock_timeout, "the index write lock"),
-            held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"),
-        ):
+    def _swap(self, name: str, ix: Any) -> None:
+        # Called with the old generation's write lock held (see rebuild).
+        with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
             pointer = Pointer(name, SCHEMA_VERSION)
             new_stamp = write_pointer(self._root, pointer)
         with self._state_lock:
@@ -257,31 +264,17 @@ class WhooshSearchIndex:
         :class:`QuerySyntaxError` for a bad query or impossible filters.
         """
         validate_search_query(query)
-        live = self._current()
-        parsed = parse_user_query(query.text, live.ix.schema)
-        with live.ix.searcher() as searcher:
-            try:
-                results = searcher.search(
-                    parsed,
-                    limit=query.page * query.page_size,
-                    filter=build_filter(query),
-                    mask=build_mask(visibility),
-                    groupedby=FACETS,
-                    maptype=sorting.Count,
-                    sortedby=NEWEST_FIRST if query.sort == "date" else None,
-                )
-            except whoosh_query.QueryError as exc:  # e.g. a phrase on a field without positions
-                raise QuerySyntaxError(
-                    f"the query cannot be run ({exc}); quoted phrases work in "
-                    "title, text, provider and originator"
-                ) from exc
-            configure(results)
+        with self._current().ix.searcher() as searcher:
+            parsed = parse_user_query(query.text, searcher.schema)
+            results = _run(searcher, parsed, query, visibility)
             start = (query.page - 1) * query.page_size
             page = results[start : start + query.page_size]
-            hits = [_to_hit(hit, scored=query.sort == "relevance") for hit in page]
+            terms = query_terms(parsed, searcher, "text")
+            offsets = match_offsets(searcher, "text", terms, [hit.docnum for hit in page])
+            scored = query.sort == "relevance"
+            hits = [_to_hit(hit, offsets[hit.docnum], scored=scored) for hit in page]
             facets = {name: _counts(results.groups(name)) for name in FACETS}
-            total = len(results)
-        return SearchResult(hits, total, query.page, query.page_size, facets)
+            return SearchResult(hits, len(results), query.page, query.page_size, facets)
 
     def stats(self) -> IndexStats:
         """Describe the live index: document count, schema version, path and rebuild state."""
@@ -299,6 +292,26 @@ class WhooshSearchIndex:
         with self._write_lock:
             self._closed = True
             self._live.ix.close()
+
+
+def _run(searcher: Any, parsed: Any, query: SearchQuery, visibility: Visibility) -> Any:
+    try:
+        results = searcher.search(
+            parsed,
+            limit=query.page * query.page_size,
+            filter=build_filter(query),
+            mask=build_mask(visibility),
+            groupedby=FACETS,
+            maptype=sorting.Count,
+            sortedby=NEWEST_FIRST if query.sort == "date" else None,
+        )
+    except whoosh_query.QueryError as exc:  # e.g. a phrase on a field without positions
+        raise QuerySyntaxError(
+            f"the query cannot be run ({exc}); quoted phrases work in "
+            "title, text, provider and originator"
+        ) from exc
+    configure(results)
+    return results
 
 
 def _check_unique(batch: list[IndexDocument]) -> None:
@@ -362,7 +375,7 @@ def _check_new(doc: IndexDocument, seen: set[tuple[str, int]], current: set[str]
         current.add(doc.record_id)
 
 
-def _to_hit(hit: Any, *, scored: bool) -> SearchHit:
+def _to_hit(hit: Any, offsets: list[tuple[int, int]], *, scored: bool) -> SearchHit:
     stored = hit.fields()
     return SearchHit(
         record_id=stored["record_id"],
@@ -373,9 +386,10 @@ def _to_hit(hit: Any, *, scored: bool) -> SearchHit:
         record_type=stored["record_type"],
         record_date=stored["record_date"].date(),
         score=float(hit.score) if scored else 0.0,
-        snippet=snippet_for(hit, stored.get("text", "")),
+        snippet=snippet_for(hit, stored.get("text", ""), offsets),
     )
 
 
 def _counts(groups: dict[Any, int]) -> dict[str, int]:
-    return {str(key): int(count) for key, count in groups.items() if key not in (None, "")}
+    counts = [(str(key), int(n)) for key, n in groups.items() if key not in (None, "")]
+    return dict(sorted(counts, key=lambda item: (-item[1], item[0])))

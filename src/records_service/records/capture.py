@@ -35,7 +35,7 @@ from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.service import get_contract
 from records_service.db import session_scope
-from records_service.errors import Conflict, InvalidInput, NotFound
+from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.indexing.models import IndexTask
 from records_service.records.content import (
     StoredContent,
@@ -43,13 +43,14 @@ from records_service.records.content import (
     store_sidecar,
     store_stream,
 )
-from records_service.records.models import Record, RecordTag, Version
+from records_service.records.models import Record, RecordStatus, RecordTag, Version
 from records_service.records.schemas import RecordMetadata
 from records_service.storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
 
 EARLIEST_RECORD_DATE = date(1900, 1, 1)
+DISPOSED_STATUSES = frozenset({RecordStatus.DISPOSED.value, RecordStatus.TRANSFERRED.value})
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 64
 
@@ -286,6 +287,8 @@ def add_version(
         current = session.get(Record, record.id)
         if current is None:
             raise NotFound(f"no record {record.id}")
+        if current.status in DISPOSED_STATUSES:
+            raise RecordDisposed(f"record {record.id} was {current.status}; no new versions")
         if current.current_version != record.current_version:
             raise Conflict("another version was added at the same time; retry")
         version = _new_version(record.id, number, stored, name, actor, ctx)

@@ -23,10 +23,15 @@ from records_service.auth.roles import Permission, allows
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.service import get_contract
-from records_service.errors import InvalidInput, NotFound
+from records_service.errors import InvalidInput, NotFound, RecordDisposed
 from records_service.indexing.models import IndexTask
 from records_service.pagination import PageParams
-from records_service.records.capture import check_record_date, check_record_type, normalise_tags
+from records_service.records.capture import (
+    DISPOSED_STATUSES,
+    check_record_date,
+    check_record_type,
+    normalise_tags,
+)
 from records_service.records.models import (
     Classification,
     MetadataChange,
@@ -226,6 +231,7 @@ def update_record(
 ) -> Record:
     """Change a record's metadata, keeping every old value with the reason."""
     record = get_record(session, record_id, actor)
+    ensure_not_disposed(record)
     now = clock()
     changes = _proposed_changes(session, record, data, record_types, now.date())
     if not changes:
@@ -313,6 +319,12 @@ def find_version(session: Session, record: Record, number: int | None) -> Versio
     return version
 
 
+def ensure_not_disposed(record: Record) -> None:
+    """Refuse any further use of a record whose disposition was executed."""
+    if record.status in DISPOSED_STATUSES:
+        raise RecordDisposed(f"record {record.id} was {record.status}; its disposal record remains")
+
+
 def open_content(
     session: Session,
     store: BlobStore,
@@ -328,6 +340,7 @@ def open_content(
     before the stream is served.
     """
     record = get_record(session, record_id, actor)
+    ensure_not_disposed(record)
     version = find_version(session, record, number)
     chunks = store.open(version.storage_key)
     record_event(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, Literal
 
 from records_service.retention.schedule import (
     Action,
-    Duration,
     RecordTypeRule,
     RetentionSchedule,
     RetentionTerm,
@@ -141,7 +141,18 @@ def retain_until(record: RecordFacts, schedule: RetentionSchedule) -> RetentionD
     trigger = _trigger_date(record, term.trigger)
     if isinstance(trigger, str):
         return RetentionDate.unknown(trigger)
-    period, deed_note = _period_for(record, term)
+    deed = term.deed_period is not None and record.contract is not None and record.contract.is_deed
+    return _counted_from(term, trigger, deed)
+
+
+# The retention job evaluates every record: the records on one contract's file mostly
+# share a term and a trigger date, so the date arithmetic and wording are done once.
+@lru_cache(maxsize=65536)
+def _counted_from(term: RetentionTerm, trigger: date, deed: bool) -> RetentionDate:
+    """The retention end of a ``term`` whose trigger fell on ``trigger``."""
+    period, deed_note = term.period, ""
+    if deed and term.deed_period is not None:
+        period, deed_note = term.deed_period, " (contract executed as a deed)"
     trigger_name = _TRIGGER_NAMES[term.trigger]
     if term.counting == "financial_year_end":
         start = financial_year_end(trigger)
@@ -171,13 +182,6 @@ def _trigger_date(record: RecordFacts, trigger: Trigger) -> date | str:
     return contract.closed_on
 
 
-def _period_for(record: RecordFacts, term: RetentionTerm) -> tuple[Duration, str]:
-    """The period that applies, and a note when the deed period replaces the usual one."""
-    if term.deed_period is not None and record.contract is not None and record.contract.is_deed:
-        return term.deed_period, " (contract executed as a deed)"
-    return term.period, ""
-
-
 def disposal_decision(record: RecordFacts, schedule: RetentionSchedule, today: date) -> Decision:
     """What is due for ``record`` on ``today``.
 
@@ -195,11 +199,17 @@ def disposal_decision(record: RecordFacts, schedule: RetentionSchedule, today: d
         return Decision("blocked_by_hold", until, "a hold blocks disposal until it is released")
     if until.until is None:
         return Decision("keep", until, f"retention end unknown: {until.reason}")
-    rule = schedule.rule_for(record.record_type)
     if today > until.until:
-        return _due(record, rule, until)
+        return _due(record, schedule.rule_for(record.record_type), until)
+    return _before_end(until, today, schedule.expiring_window_days)
+
+
+@lru_cache(maxsize=65536)
+def _before_end(until: RetentionDate, today: date, window_days: int) -> Decision:
+    """``keep`` or ``expiring`` for a retention that ends on or after ``today``."""
+    assert until.until is not None
     days_left = (until.until - today).days
-    if days_left <= schedule.expiring_window_days:
+    if days_left <= window_days:
         return Decision("expiring", until, f"retention ends on {until.until} ({days_left} days)")
     return Decision("keep", until, f"retained until {until.until}")
 

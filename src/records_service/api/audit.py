@@ -1,0 +1,128 @@
+"""Audit routes: entries, the latest checkpoint, proofs, the public key, record history.
+
+Reading the log needs the ``read_audit`` permission (auditor, records manager,
+admin), except a record's history, which follows the record's own visibility,
+and the public key, which is public: it is meant to be published, verifies
+checkpoints without revealing anything, and outside auditors need it before they
+have any account. They should still compare it with the key published out of
+band, since a compromised server could serve another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from records_service.api.deps import CurrentUser, Paging, ServicesDep, SessionDep, require
+from records_service.audit.actions import AuditAction
+from records_service.audit.keys import current_verifier_key
+from records_service.audit.schemas import (
+    AuditEntryPublic,
+    CheckpointPublic,
+    ConsistencyProofPublic,
+    InclusionProofPublic,
+    PublicKeyPublic,
+)
+from records_service.audit.service import (
+    EntryFilters,
+    consistency,
+    inclusion,
+    latest_checkpoint,
+    list_entries,
+)
+from records_service.auth.models import User
+from records_service.auth.roles import Permission
+from records_service.pagination import Page
+from records_service.records.service import get_record
+
+router = APIRouter()
+AuditReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
+
+
+@router.get("/api/audit/entries", response_model=Page[AuditEntryPublic], tags=["audit"])
+def entries(
+    session: SessionDep,
+    _user: AuditReader,
+    paging: Paging,
+    subject: str | None = None,
+    actor: str | None = None,
+    action: AuditAction | None = None,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="Entries at or after this time.")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(alias="to", description="Entries before this time.")
+    ] = None,
+) -> Page[AuditEntryPublic]:
+    """List audit entries in log order, filtered and paginated."""
+    filters = EntryFilters(subject=subject, actor=actor, action=action, since=since, until=until)
+    views, total = list_entries(session, filters=filters, page=paging)
+    return Page(
+        items=[AuditEntryPublic.of(v) for v in views],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
+    )
+
+
+@router.get("/api/audit/checkpoint", response_model=CheckpointPublic, tags=["audit"])
+def checkpoint(session: SessionDep, _user: AuditReader) -> CheckpointPublic:
+    """The latest signed checkpoint (404 until the first one is signed)."""
+    row, parsed = latest_checkpoint(session)
+    return CheckpointPublic.of(row, parsed)
+
+
+@router.get("/api/audit/entries/{index}/proof", response_model=InclusionProofPublic, tags=["audit"])
+def proof(
+    index: int,
+    session: SessionDep,
+    _user: AuditReader,
+    tree_size: Annotated[
+        int | None,
+        Query(ge=0, description="Tree size to prove against; default the whole log."),
+    ] = None,
+) -> InclusionProofPublic:
+    """Inclusion proof of one entry; check it against a signed checkpoint's root."""
+    return InclusionProofPublic.of(inclusion(session, index=index, tree_size=tree_size))
+
+
+@router.get("/api/audit/consistency", response_model=ConsistencyProofPublic, tags=["audit"])
+def consistency_(
+    session: SessionDep,
+    _user: AuditReader,
+    first: Annotated[int, Query(ge=0, description="The earlier tree size.")],
+    second: Annotated[int, Query(ge=0, description="The later tree size.")],
+) -> ConsistencyProofPublic:
+    """Consistency proof that the log of ``first`` entries is a prefix of ``second``."""
+    return ConsistencyProofPublic.of(consistency(session, first=first, second=second))
+
+
+@router.get("/api/audit/public-key", response_model=PublicKeyPublic, tags=["audit"])
+def public_key(services: ServicesDep) -> PublicKeyPublic:
+    """The log's verifier keys (no authentication needed)."""
+    settings = services.settings
+    return PublicKeyPublic(
+        key=current_verifier_key(settings),
+        previous_keys=list(settings.audit.previous_public_keys),
+        origin=settings.audit.origin,
+    )
+
+
+@router.get(
+    "/api/records/{record_id}/history", response_model=Page[AuditEntryPublic], tags=["records"]
+)
+def history(
+    record_id: str, session: SessionDep, user: CurrentUser, paging: Paging
+) -> Page[AuditEntryPublic]:
+    """Every audit entry about a record you may see, oldest first (from the log)."""
+    record = get_record(session, record_id, user)
+    filters = EntryFilters(subject=f"record:{record.id}")
+    views, total = list_entries(session, filters=filters, page=paging)
+    return Page(
+        items=[AuditEntryPublic.of(v) for v in views],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
+    )

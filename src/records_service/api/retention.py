@@ -1,0 +1,283 @@
+"""Retention routes: the schedule, findings (JSON and CSV), runs, holds, dispositions, disposals.
+
+Placing or releasing holds, deciding dispositions and starting runs need the
+``manage_retention`` permission (records managers and admins); reading findings,
+holds, dispositions and disposal records needs ``read_audit``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import Response
+
+from records_service.api.deps import CurrentUser, Paging, ServicesDep, SessionDep, require
+from records_service.auth.models import User
+from records_service.auth.roles import Permission
+from records_service.errors import Conflict
+from records_service.pagination import Page
+from records_service.records.service import get_record
+from records_service.retention.dispositions import (
+    DisposalContext,
+    DispositionFilters,
+    decide_disposition,
+    execute_disposition,
+    get_disposition,
+    list_disposals,
+    list_dispositions,
+    propose_disposition,
+)
+from records_service.retention.findings import FindingFilters, findings_csv, list_findings
+from records_service.retention.holds import (
+    HoldContext,
+    HoldFilters,
+    list_holds,
+    place_hold,
+    release_hold,
+)
+from records_service.retention.job import RunReport, run_retention
+from records_service.retention.models import DispositionStatus, FindingKind
+from records_service.retention.record_view import record_retention
+from records_service.retention.schemas import (
+    DisposalRecordPublic,
+    DispositionCreate,
+    DispositionPublic,
+    FindingPublic,
+    HoldCreate,
+    HoldPublic,
+    ReasonBody,
+    RecordRetentionPublic,
+    RunRequest,
+)
+from records_service.services import Services
+
+router = APIRouter(prefix="/api/retention", tags=["retention"])
+record_router = APIRouter(prefix="/api/records", tags=["records"])
+
+RetentionManager = Annotated[User, Depends(require(Permission.MANAGE_RETENTION))]
+RetentionReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
+FindingState = Literal["open", "resolved", "all"]
+
+
+def _hold_context(services: Services) -> HoldContext:
+    return HoldContext(
+        engine=services.engine,
+        store=services.store,
+        clock=services.clock,
+        retention_mode=services.settings.storage.retention_mode,
+    )
+
+
+def _disposal_context(services: Services) -> DisposalContext:
+    return DisposalContext(
+        engine=services.engine,
+        store=services.store,
+        schedule=services.schedule,
+        clock=services.clock,
+        transfer_dir=services.settings.retention.transfer_dir,
+    )
+
+
+@router.get("/schedule")
+def schedule(services: ServicesDep, user: CurrentUser) -> dict[str, Any]:
+    """The retention schedule and completeness rules in force."""
+    return services.schedule.to_dict()
+
+
+def _finding_filters(
+    kind: FindingKind | None = None,
+    contract: Annotated[str | None, Query(description="Contract reference.")] = None,
+    record_id: str | None = None,
+    state: FindingState = "open",
+) -> FindingFilters:
+    return FindingFilters(kind=kind, contract=contract, record_id=record_id, state=state)
+
+
+FindingFiltersDep = Annotated[FindingFilters, Depends(_finding_filters)]
+
+
+@router.get("/findings", response_model=Page[FindingPublic])
+def findings(
+    session: SessionDep, user: RetentionReader, paging: Paging, filters: FindingFiltersDep
+) -> Page[FindingPublic]:
+    """Findings of the retention job, by kind then key; open ones unless ``state`` says."""
+    rows, total = list_findings(session, filters=filters, page=paging)
+    return Page(
+        items=[FindingPublic.of(row) for row in rows],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
+    )
+
+
+@router.get(
+    "/findings.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+)
+def findings_as_csv(
+    session: SessionDep, user: RetentionReader, filters: FindingFiltersDep
+) -> Response:
+    """The same findings as CSV (all pages), for a spreadsheet."""
+    rows, _ = list_findings(session, filters=filters)
+    return Response(
+        findings_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="findings.csv"'},
+    )
+
+
+@router.post("/run", response_model=RunReport)
+def run(services: ServicesDep, user: RetentionManager, body: RunRequest | None = None) -> RunReport:
+    """Run the retention job now, as you (you cannot then approve what it proposes)."""
+    request = body or RunRequest()
+    return run_retention(
+        engine=services.engine,
+        store=services.store,
+        schedule=services.schedule,
+        settings=services.settings,
+        actor=user.username,
+        clock=services.clock,
+        at=request.at,
+        dry_run=request.dry_run,
+    )
+
+
+@router.post("/holds", status_code=status.HTTP_201_CREATED, response_model=HoldPublic)
+def place(services: ServicesDep, user: RetentionManager, body: HoldCreate) -> HoldPublic:
+    """Place a hold on a record or on a whole contract; it blocks disposal until released."""
+    return place_hold(_hold_context(services), request=body, actor=user)
+
+
+@router.get("/holds", response_model=Page[HoldPublic])
+def holds(
+    session: SessionDep,
+    user: RetentionReader,
+    paging: Paging,
+    active: bool | None = None,
+    record_id: str | None = None,
+    contract: str | None = None,
+) -> Page[HoldPublic]:
+    """Holds, newest first; filter by ``active``, record or contract."""
+    filters = HoldFilters(active=active, record_id=record_id, contract=contract)
+    items, total = list_holds(session, filters=filters, page=paging)
+    return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
+
+
+@router.post("/holds/{hold_id}/release", response_model=HoldPublic)
+def release(
+    hold_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
+) -> HoldPublic:
+    """Release a hold, with the reason."""
+    return release_hold(_hold_context(services), hold_id=hold_id, reason=body.reason, actor=user)
+
+
+@router.get("/dispositions", response_model=Page[DispositionPublic])
+def dispositions(
+    session: SessionDep,
+    user: RetentionReader,
+    paging: Paging,
+    disposition_status: Annotated[DispositionStatus | None, Query(alias="status")] = None,
+    record_id: str | None = None,
+) -> Page[DispositionPublic]:
+    """Proposed, approved, rejected and executed dispositions, newest first."""
+    filters = DispositionFilters(status=disposition_status, record_id=record_id)
+    rows, total = list_dispositions(session, filters=filters, page=paging)
+    return Page(
+        items=[DispositionPublic.of(row) for row in rows],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
+    )
+
+
+@router.post("/dispositions", status_code=status.HTTP_201_CREATED, response_model=DispositionPublic)
+def propose(
+    session: SessionDep, services: ServicesDep, user: RetentionManager, body: DispositionCreate
+) -> DispositionPublic:
+    """Propose disposing of a record whose retention has ended (e.g. after a review)."""
+    disposition = propose_disposition(
+        session,
+        record_id=body.record_id,
+        action=body.action,
+        reason=body.reason,
+        actor=user,
+        schedule=services.schedule,
+        clock=services.clock,
+    )
+    return DispositionPublic.of(disposition)
+
+
+@router.get("/dispositions/{disposition_id}", response_model=DispositionPublic)
+def disposition(
+    disposition_id: int, session: SessionDep, user: RetentionReader
+) -> DispositionPublic:
+    """One disposition."""
+    return DispositionPublic.of(get_disposition(session, disposition_id))
+
+
+@router.post("/dispositions/{disposition_id}/approve", response_model=DispositionPublic)
+def approve(
+    disposition_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
+) -> DispositionPublic:
+    """Approve and execute; ``error`` is set (status stays approved) if execution failed."""
+    result = decide_disposition(
+        _disposal_context(services),
+        disposition_id=disposition_id,
+        approve=True,
+        reason=body.reason,
+        actor=user,
+    )
+    return DispositionPublic.of(result)
+
+
+@router.post("/dispositions/{disposition_id}/reject", response_model=DispositionPublic)
+def reject(
+    disposition_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
+) -> DispositionPublic:
+    """Reject a proposal; the job does not propose it again unless the date moves."""
+    result = decide_disposition(
+        _disposal_context(services),
+        disposition_id=disposition_id,
+        approve=False,
+        reason=body.reason,
+        actor=user,
+    )
+    return DispositionPublic.of(result)
+
+
+@router.post("/dispositions/{disposition_id}/execute", response_model=DispositionPublic)
+def execute(
+    disposition_id: int, services: ServicesDep, user: RetentionManager
+) -> DispositionPublic:
+    """Retry an approved disposition whose execution failed (409 if it fails again)."""
+    result = execute_disposition(
+        _disposal_context(services), disposition_id=disposition_id, actor=user.username
+    )
+    if result.error:
+        raise Conflict(result.error)
+    return DispositionPublic.of(result)
+
+
+@router.get("/disposals", response_model=Page[DisposalRecordPublic])
+def disposals(
+    session: SessionDep, user: RetentionReader, paging: Paging, contract: str | None = None
+) -> Page[DisposalRecordPublic]:
+    """Disposal records (tombstones), newest first."""
+    rows, total = list_disposals(session, contract=contract, page=paging)
+    return Page(
+        items=[DisposalRecordPublic.of(row) for row in rows],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
+    )
+
+
+@record_router.get("/{record_id}/retention", response_model=RecordRetentionPublic)
+def record_retention_view(
+    record_id: str, session: SessionDep, services: ServicesDep, user: CurrentUser
+) -> RecordRetentionPublic:
+    """The record's computed retention, today's decision, its holds, dispositions and tombstone."""
+    record = get_record(session, record_id, user)
+    return record_retention(
+        session, record, services.schedule, services.clock().date(), services.store
+    )

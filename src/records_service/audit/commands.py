@@ -1,0 +1,229 @@
+"""The ``records-service audit`` commands: checkpoint, verify, export, public-key, grants.
+
+A thin shell: the work is done by the writer, verifier and exporter modules.
+``audit verify --bundle`` touches neither the database nor the configured
+storage, so an outside auditor can run it on their own machine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from records_service.audit.bundle import verify_bundle
+from records_service.audit.checkpoint import CheckpointError
+from records_service.audit.export import export_bundle
+from records_service.audit.keys import (
+    current_verifier_key,
+    ensure_signing_key,
+    read_key_file,
+    signing_key_path,
+    trusted_keys,
+)
+from records_service.audit.log import log_size
+from records_service.audit.verify import VerifyReport, verify_log
+from records_service.audit.writer import CheckpointConflict, build_checkpoint_store, writer_for
+from records_service.db import session_scope
+from records_service.errors import DomainError
+from records_service.services import Services
+from records_service.settings import Settings
+from records_service.storage import BlobStore
+
+# Below this many entries a progress bar is only noise.
+PROGRESS_THRESHOLD = 50_000
+
+
+@contextmanager
+def _services(settings: Settings) -> Iterator[Services]:
+    services = Services.start(settings)
+    try:
+        yield services
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    except (CheckpointError, CheckpointConflict) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        services.close()
+
+
+@click.group()
+def audit() -> None:
+    """Checkpoint, verify and export the tamper-evident audit log."""
+
+
+@audit.command("checkpoint")
+@click.pass_obj
+def checkpoint(settings: Settings) -> None:
+    """Sign a checkpoint of the log now, if any entry is not yet covered."""
+    with _services(settings) as services:
+        writer = writer_for(
+            settings, engine=services.engine, store=services.store, clock=services.clock
+        )
+        written = writer.publish()
+    if written is None:
+        click.echo("no new entries since the latest checkpoint")
+    else:
+        click.echo(f"signed checkpoint at tree size {written.tree_size}: {written.storage_key}")
+
+
+@audit.command("public-key")
+@click.pass_obj
+def public_key(settings: Settings) -> None:
+    """Print the verifier key of the current signing key (publish it widely)."""
+    try:
+        click.echo(current_verifier_key(settings))
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@audit.command("verify")
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Verify an exported bundle offline, without any database or configuration.",
+)
+@click.option(
+    "--public-key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File of trusted verifier keys (one per line), instead of the configured ones.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def verify(ctx: click.Context, bundle: Path | None, key_file: Path | None, quiet: bool) -> None:
+    """Recompute the log's root and check it against every signed checkpoint.
+
+    Exits with status 1 on any problem and names the first bad entry.
+    """
+    keys = _read_keys(key_file) if key_file else None
+    if bundle is not None:
+        _verify_bundle(bundle, keys)
+        return
+    settings: Settings = ctx.obj
+    with _services(settings) as services:
+        report = _verify_database(services, keys, quiet)
+    _print_report(report)
+
+
+def _read_keys(path: Path) -> list[str]:
+    try:
+        keys = read_key_file(path)
+    except (CheckpointError, OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    if not keys:
+        raise click.ClickException(f"{path} holds no verifier key")
+    return keys
+
+
+def _verify_bundle(path: Path, keys: list[str] | None) -> None:
+    if keys is not None and len(keys) > 1:
+        raise click.ClickException("a bundle is verified with exactly one key")
+    report = verify_bundle(path, trusted_key_text=keys[0] if keys else None)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}")
+    for problem in report.problems:
+        click.echo(f"FAIL: {problem}")
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+    click.echo(
+        f"bundle OK: {report.tree_size} entries, {report.checkpoints_checked} checkpoints verified"
+    )
+
+
+def _verify_database(services: Services, keys: list[str] | None, quiet: bool) -> VerifyReport:
+    settings = services.settings
+    store = build_checkpoint_store(settings, services.store)
+    trusted = keys if keys is not None else trusted_keys(settings)
+    with session_scope(services.engine) as session:
+        size = log_size(session)
+    with click.progressbar(
+        length=size, label="verifying", hidden=quiet or size < PROGRESS_THRESHOLD
+    ) as bar:
+        return verify_log(
+            services.engine,
+            checkpoint_store=store,
+            trusted_keys=trusted,
+            origin=settings.audit.origin,
+            progress=bar.update,
+        )
+
+
+def _print_report(report: VerifyReport) -> None:
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}")
+    for problem in report.problems:
+        click.echo(f"FAIL: {problem}")
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+    click.echo(
+        f"audit log OK: {report.entries_checked} entries, "
+        f"{report.checkpoints_checked} checkpoints verified, "
+        f"latest at tree size {report.latest_checkpoint}"
+    )
+
+
+@audit.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def export(settings: Settings, directory: Path) -> None:
+    """Write the log as an offline bundle into DIRECTORY (new or empty).
+
+    Give the bundle and the published public key to the auditor, who runs
+    'records-service audit verify --bundle DIRECTORY --public-key KEYFILE'.
+    """
+    with _services(settings) as services:
+        if directory.exists() and any(directory.iterdir()):
+            raise click.ClickException(f"{directory} is not empty")
+        summary = export_bundle(
+            services.engine,
+            directory,
+            checkpoint_store=build_checkpoint_store(settings, services.store),
+            public_key=current_verifier_key(settings),
+            retired_keys=settings.audit.previous_public_keys,
+            origin=settings.audit.origin,
+        )
+    click.echo(
+        f"exported {summary.entries} entries and {summary.checkpoints} checkpoints to {directory}"
+    )
+    if summary.retired_key_checkpoints:
+        click.echo(
+            f"left out {summary.retired_key_checkpoints} checkpoints signed only by retired keys"
+        )
+
+
+def prepare_audit(settings: Settings, store: BlobStore) -> list[str]:
+    """What ``init`` does for the audit log: create the signing key and checkpoint storage.
+
+    Returns the lines to print. An existing key is kept as it is.
+    """
+    created = ensure_signing_key(settings)
+    build_checkpoint_store(settings, store).check_ready()
+    path = signing_key_path(settings)
+    state = "created" if created else "present"
+    return [
+        f"audit signing key {state}: {path}",
+        f"audit public key: {current_verifier_key(settings)}",
+    ]
+
+
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def postgres_grants(role: str) -> str:
+    """The shipped PostgreSQL grants script, for the service role ``role``."""
+    if not _ROLE_NAME.fullmatch(role):
+        raise click.BadParameter(f"{role!r} is not a plain PostgreSQL role name")
+    script = resources.files("records_service.audit").joinpath("postgres_grants.sql")
+    return script.read_text(encoding="utf-8").replace("records_app", role)
+
+
+@audit.command("grants")
+@click.option("--role", default="records_app", show_default=True, help="The service's role.")
+def grants(role: str) -> None:
+    """Print the PostgreSQL grants that leave the service role unable to alter the log."""
+    click.echo(postgres_grants(role), nl=False)

@@ -1,0 +1,64 @@
+"""The ``records-service reindex`` command: rebuild the search index from the database.
+
+A thin shell over :func:`records_service.indexing.feed.rebuild_from_database`.
+It is safe to run while the server is running: the server keeps answering
+searches from the old index until the new one is swapped in, and while the
+rebuild runs it holds the index's write lock, so the server's indexing waits
+and its queued work is applied to the new index afterwards (see docs/search.md).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from records_service.db import session_scope
+from records_service.indexing.base import IndexBusy
+from records_service.indexing.documents import count_searchable_versions
+from records_service.indexing.feed import index_lag, rebuild_from_database
+from records_service.services import Services
+from records_service.settings import Settings, load_settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    found = ctx.find_object(Settings)
+    return found if found is not None else load_settings()
+
+
+@click.command("reindex")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def reindex(ctx: click.Context, quiet: bool) -> None:
+    """Rebuild the search index from the database and the stored text.
+
+    Searches keep answering from the old index until the new one is complete.
+    Changes made meanwhile stay queued and are applied afterwards by the
+    running server (or at its next start).
+    """
+    services = Services.start(_settings(ctx))
+    try:
+        assert services.index is not None
+        total = count_searchable_versions(services.engine)
+        started = time.monotonic()
+        with click.progressbar(
+            length=total, label="versions", file=sys.stderr, hidden=quiet, show_pos=True
+        ) as bar:
+            count = rebuild_from_database(
+                services.engine, services.index, lambda done: bar.update(done - bar.pos)
+            )
+        elapsed = time.monotonic() - started
+        with session_scope(services.engine) as session:
+            lag = index_lag(session, services.clock())
+    except IndexBusy as exc:
+        raise click.ClickException(f"the index is busy: {exc}") from None
+    finally:
+        services.close()
+    rate = count / elapsed if elapsed > 0 else 0.0
+    click.echo(f"indexed {count} versions in {elapsed:.1f} s ({rate:.1f} per second)")
+    if lag.pending:
+        click.echo(
+            f"{lag.pending} queued index change(s) will be applied by the running server "
+            "(or when it next starts)"
+        )

@@ -1,0 +1,43 @@
+"""Every web page route, grouped by area; all share the CSRF check on unsafe methods.
+
+Order matters where paths overlap: the contract forms (``/contracts/new``,
+``/contracts/{ref}/edit``) come before the contract page, whose reference may contain
+a slash.
+"""
+
+from fastapi import APIRouter, Depends
+
+from records_service.web.csrf import check_csrf
+from records_service.web.pages import (
+    account,
+    admin,
+    audit,
+    contract_forms,
+    contracts,
+    dashboard,
+    login,
+    record_edit,
+    records,
+    retention,
+    search,
+    upload,
+)
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
+for _area in (
+    login,
+    account,
+    dashboard,
+    upload,
+    search,
+    records,
+    record_edit,
+    contract_forms,
+    contracts,
+    retention,
+    audit,
+    admin,
+):
+    router.include_router(_area.router)
+
+__all__ = ["router"]

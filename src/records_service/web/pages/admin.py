@@ -1,0 +1,201 @@
+"""Administration: users (add, disable, set a password) and their API tokens.
+
+Everything here needs the ``manage_users`` permission, as the CLI's ``users`` commands
+do. A new token is shown once, on the page that answers the form, and never again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from records_service.api.deps import ServicesDep, SessionDep
+from records_service.auth.models import ApiToken, Role, User
+from records_service.auth.service import (
+    add_user,
+    disable_user,
+    get_user,
+    issue_token,
+    list_users,
+    set_password,
+)
+from records_service.db import session_scope
+from records_service.errors import DomainError
+from records_service.web.deps import Administrator
+from records_service.web.pages._forms import field_of
+from records_service.web.rendering import flash, redirect, render
+
+router = APIRouter(prefix="/admin")
+
+ROLE_HELP = {
+    Role.STAFF: "Upload records, edit details, open contracts",
+    Role.REVIEWER: "Read everything, including OFFICIAL-SENSITIVE records",
+    Role.RECORDS_MANAGER: "Everything staff can do, plus retention, holds and disposal",
+    Role.AUDITOR: "Read everything and the audit log",
+    Role.ADMIN: "Everything, including users and tokens",
+}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _token_counts(session: Session) -> dict[int, int]:
+    rows = session.exec(
+        select(ApiToken.user_id, func.count())
+        .where(col(ApiToken.revoked_at).is_(None))
+        .group_by(col(ApiToken.user_id))
+    )
+    return dict(rows.all())
+
+
+@router.get("/users")
+def users(request: Request, session: SessionDep, user: Administrator) -> Response:
+    """Every user with roles, state and number of active tokens."""
+    context = {"users": list_users(session), "token_counts": _token_counts(session)}
+    return render(request, "admin_users.html", context, user=user)
+
+
+def _new_user_page(
+    request: Request, user: User, form: dict[str, object], errors: dict[str, str]
+) -> Response:
+    context = {"form": form, "errors": errors, "roles": ROLE_HELP}
+    status = 422 if errors else 200
+    return render(request, "admin_user_new.html", context, user=user, status_code=status)
+
+
+@router.get("/users/new")
+def new_user_form(request: Request, user: Administrator) -> Response:
+    """The form to add a user."""
+    return _new_user_page(request, user, {"roles": ["staff"]}, {})
+
+
+@router.post("/users/new")
+def new_user(
+    request: Request,
+    services: ServicesDep,
+    user: Administrator,
+    username: Annotated[str, Form()] = "",
+    display_name: Annotated[str, Form()] = "",
+    roles: Annotated[list[str] | None, Form()] = None,
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Add the user, with a password when one is given."""
+    name = username.strip().lower()
+    form: dict[str, object] = {"username": name, "display_name": display_name, "roles": roles or []}
+    try:
+        with session_scope(services.engine) as session:
+            add_user(
+                session,
+                username=name,
+                roles=roles or [],
+                display_name=display_name.strip(),
+                actor=user.username,
+                clock=services.clock,
+            )
+            if password:
+                set_password(
+                    session,
+                    username=name,
+                    password=password,
+                    actor=user.username,
+                    clock=services.clock,
+                )
+    except DomainError as exc:
+        return _new_user_page(
+            request, user, form, {field_of(exc, "username"): _sentence(exc.detail)}
+        )
+    flash(request, f"User {name} added.")
+    return redirect(f"/admin/users/{name}")
+
+
+def _user_page(
+    request: Request,
+    session: Session,
+    admin: User,
+    username: str,
+    errors: dict[str, str] | None = None,
+    new_token: str | None = None,
+) -> Response:
+    person = get_user(session, username)
+    tokens = session.exec(
+        select(ApiToken).where(ApiToken.user_id == person.id).order_by(col(ApiToken.created_at))
+    ).all()
+    context = {"person": person, "tokens": tokens, "errors": errors or {}, "new_token": new_token}
+    status = 422 if errors else 200
+    return render(request, "admin_user.html", context, user=admin, status_code=status)
+
+
+@router.get("/users/{username}")
+def user_page(
+    username: str, request: Request, session: SessionDep, user: Administrator
+) -> Response:
+    """One user: roles, state, tokens, and the forms to change them."""
+    return _user_page(request, session, user, username)
+
+
+@router.post("/users/{username}/password")
+def user_password(
+    username: str,
+    request: Request,
+    services: ServicesDep,
+    user: Administrator,
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Set the user's web password (their current sessions end)."""
+    try:
+        with session_scope(services.engine) as session:
+            set_password(
+                session,
+                username=username,
+                password=password,
+                actor=user.username,
+                clock=services.clock,
+            )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        with session_scope(services.engine) as session:
+            return _user_page(request, session, user, username, {"password": _sentence(exc.detail)})
+    flash(request, f"Password set for {username}.")
+    return redirect(f"/admin/users/{username}")
+
+
+@router.post("/users/{username}/tokens")
+def user_token(
+    username: str,
+    request: Request,
+    services: ServicesDep,
+    user: Administrator,
+    label: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Issue an API token and show it this once."""
+    with session_scope(services.engine) as session:
+        token = issue_token(
+            session,
+            username=username,
+            label=label.strip(),
+            actor=user.username,
+            clock=services.clock,
+        )
+    with session_scope(services.engine) as session:
+        return _user_page(request, session, user, username, new_token=token)
+
+
+@router.post("/users/{username}/disable")
+def user_disable(
+    username: str, request: Request, services: ServicesDep, user: Administrator
+) -> Response:
+    """Disable the user: tokens and password stop working at once."""
+    if username == user.username:
+        with session_scope(services.engine) as session:
+            errors = {"disable": "You cannot disable your own account"}
+            return _user_page(request, session, user, username, errors)
+    with session_scope(services.engine) as session:
+        disable_user(session, username=username, actor=user.username, clock=services.clock)
+    flash(request, f"User {username} disabled.")
+    return redirect(f"/admin/users/{username}")

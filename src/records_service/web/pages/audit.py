@@ -1,0 +1,152 @@
+"""Audit pages: the log's entries with filters, the latest signed checkpoint, and a
+button that verifies the whole log (as ``records-service audit verify`` does).
+
+Everything here needs ``read_audit``, as under ``/api/audit``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from records_service.api.deps import ServicesDep, SessionDep
+from records_service.audit.actions import AuditAction
+from records_service.audit.checkpoint import CheckpointError
+from records_service.audit.keys import trusted_keys
+from records_service.audit.log import log_size
+from records_service.audit.service import EntryFilters, latest_checkpoint, list_entries
+from records_service.audit.verify import VerifyReport, verify_log
+from records_service.audit.writer import build_checkpoint_store
+from records_service.auth.models import User
+from records_service.db import session_scope
+from records_service.errors import DomainError, NotFound
+from records_service.pagination import PageParams
+from records_service.services import Services
+from records_service.web.deps import AuditReader
+from records_service.web.pages._forms import optional
+from records_service.web.pages.records import page_links
+from records_service.web.rendering import render
+
+router = APIRouter(prefix="/audit")
+
+PAGE_SIZE = 50
+
+
+def _day_start(day: date | None, *, next_day: bool = False) -> datetime | None:
+    if day is None:
+        return None
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start + timedelta(days=1) if next_day else start
+
+
+def _filters(params: dict[str, str]) -> tuple[EntryFilters, dict[str, str]]:
+    """Filters from the query; dates are whole days (UTC), the 'to' day included."""
+    errors: dict[str, str] = {}
+    known = {a.value for a in AuditAction}
+    action = params.get("action") or None
+    days: dict[str, date | None] = {}
+    for name in ("from", "to"):
+        try:
+            days[name] = date.fromisoformat(params[name]) if params.get(name) else None
+        except ValueError:
+            errors[name] = "Enter a real date, for example 2026-01-31"
+            days[name] = None
+    filters = EntryFilters(
+        subject=optional(params.get("subject")),
+        actor=optional(params.get("actor")),
+        action=AuditAction(action) if action in known else None,
+        since=_day_start(days["from"]),
+        until=_day_start(days["to"], next_day=True),
+    )
+    return filters, errors
+
+
+def _checkpoint(session: Session) -> dict[str, Any] | None:
+    try:
+        row, parsed = latest_checkpoint(session)
+    except (NotFound, CheckpointError):
+        return None
+    return {
+        "tree_size": parsed.tree_size,
+        "root_hash": parsed.root_hash.hex(),
+        "timestamp": parsed.timestamp,
+        "created_at": row.created_at,
+        "origin": parsed.origin,
+        "note": row.note,
+    }
+
+
+def _audit_page(
+    request: Request,
+    session: Session,
+    user: User,
+    page: int,
+    report: VerifyReport | None = None,
+) -> Response:
+    params = dict(request.query_params)
+    filters, errors = _filters(params)
+    try:
+        entries, total = list_entries(
+            session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE)
+        )
+    except DomainError as exc:
+        errors["to"] = exc.detail[:1].upper() + exc.detail[1:]
+        entries, total = [], 0
+    context = {
+        "entries": entries,
+        "details": {
+            e.index: json.dumps(e.details, ensure_ascii=False, sort_keys=True) for e in entries
+        },
+        "filters": params,
+        "form": params,
+        "errors": errors,
+        "actions": sorted(a.value for a in AuditAction),
+        "pages": page_links(page, PAGE_SIZE, total, params),
+        "checkpoint": _checkpoint(session),
+        "size": log_size(session),
+        "report": report,
+    }
+    return render(request, "audit.html", context, user=user, status_code=422 if errors else 200)
+
+
+@router.get("")
+def audit_log(
+    request: Request,
+    session: SessionDep,
+    user: AuditReader,
+    page: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """Entries in log order (the last page, with the newest, unless a page is asked for),
+    the latest checkpoint and the verify button."""
+    if page is None:
+        filters, _ = _filters(dict(request.query_params))
+        try:
+            _, total = list_entries(session, filters=filters, page=PageParams(page_size=1))
+        except DomainError:
+            total = 0
+        page = max(1, -(-total // PAGE_SIZE))
+    return _audit_page(request, session, user, page)
+
+
+def verify_now(services: Services) -> VerifyReport:
+    """Verify the whole log against the trusted keys and the write-once checkpoint copies."""
+    settings = services.settings
+    return verify_log(
+        services.engine,
+        checkpoint_store=build_checkpoint_store(settings, services.store),
+        trusted_keys=trusted_keys(settings),
+        origin=settings.audit.origin,
+    )
+
+
+@router.post("/verify")
+def verify(request: Request, services: ServicesDep, user: AuditReader) -> Response:
+    """Verify the log now and show the report on the audit page."""
+    report = verify_now(services)
+    with session_scope(services.engine) as session:
+        return _audit_page(request, session, user, 1, report)

@@ -1,0 +1,214 @@
+"""Opening a new contract and changing one, from forms (money entered in pounds)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+
+from records_service.api.deps import ServicesDep, SessionDep
+from records_service.contracts.models import Contract, ContractStatus
+from records_service.contracts.schemas import ContractCreate, ContractUpdate
+from records_service.contracts.service import create_contract, get_contract, update_contract
+from records_service.db import session_scope
+from records_service.errors import DomainError
+from records_service.web.deps import ContractManager
+from records_service.web.pages._forms import field_of, optional, parse_day
+from records_service.web.rendering import flash, redirect, render
+
+router = APIRouter()
+
+FIELDS = (
+    "reference",
+    "title",
+    "provider",
+    "funding_stream",
+    "awarded_value",
+    "start_date",
+    "end_date",
+    "closed_on",
+    "status",
+    "is_deed",
+    "owner",
+)
+_MESSAGES = {
+    "reference": "Enter a reference of 2 to 64 letters, digits, '/', '.', '_' or '-'",
+    "title": "Enter a title",
+    "start_date": "Enter a real date, for example 2024-04-01",
+    "end_date": "Enter a real end date on or after the start date",
+    "closed_on": "Enter a real date, for example 2027-03-31",
+    "awarded_value": "Enter an amount in pounds, for example 12500 or 12,500.00",
+    "status": "Choose a status",
+}
+
+
+class FormProblem(ValueError):
+    """A form value that cannot be read; ``field`` names it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+def pence(text: str) -> int | None:
+    """Pounds typed by a person (``£12,500.50``) as integer pence; ``None`` when blank."""
+    cleaned = text.strip().replace(",", "").removeprefix("£").strip()
+    if not cleaned:
+        return None
+    try:
+        value = Decimal(cleaned) * 100
+    except InvalidOperation:
+        raise FormProblem("awarded_value") from None
+    if value < 0 or value != value.to_integral_value():
+        raise FormProblem("awarded_value")
+    return int(value)
+
+
+def _day(form: dict[str, str], name: str) -> Any:
+    try:
+        return parse_day(form.get(name))
+    except ValueError:
+        raise FormProblem(name) from None
+
+
+def _values(form: dict[str, str]) -> dict[str, Any]:
+    return {
+        "title": form["title"].strip(),
+        "provider": optional(form["provider"]),
+        "funding_stream": optional(form["funding_stream"]),
+        "awarded_value_pence": pence(form["awarded_value"]),
+        "start_date": _day(form, "start_date"),
+        "end_date": _day(form, "end_date"),
+        "closed_on": _day(form, "closed_on"),
+        "status": form["status"],
+        "is_deed": form["is_deed"] == "yes",
+        "owner": optional(form["owner"]),
+    }
+
+
+def _errors_of(exc: Exception) -> dict[str, str]:
+    if isinstance(exc, FormProblem):
+        return {exc.field: _MESSAGES[exc.field]}
+    if isinstance(exc, ValidationError):
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "end_date"
+            name = "awarded_value" if name == "awarded_value_pence" else name
+            errors.setdefault(name, _MESSAGES.get(name, str(error["msg"])))
+        return errors
+    assert isinstance(exc, DomainError)
+    return {field_of(exc, "reference"): exc.detail[:1].upper() + exc.detail[1:]}
+
+
+def _form_page(
+    request: Request, user: Any, form: dict[str, str], errors: dict[str, str], *, editing: bool
+) -> Response:
+    context = {
+        "form": form,
+        "errors": errors,
+        "editing": editing,
+        "statuses": [s.value for s in ContractStatus],
+    }
+    status = 422 if errors else 200
+    return render(request, "contract_form.html", context, user=user, status_code=status)
+
+
+class ContractForm(BaseModel):
+    """The contract form's fields, as typed."""
+
+    reference: str = ""
+    title: str = ""
+    provider: str = ""
+    funding_stream: str = ""
+    awarded_value: str = ""
+    start_date: str = ""
+    end_date: str = ""
+    closed_on: str = ""
+    status: str = ContractStatus.PLANNED.value
+    is_deed: str = "no"
+    owner: str = ""
+
+
+PostedForm = Annotated[ContractForm, Form()]
+
+
+@router.get("/contracts/new")
+def new_contract_form(request: Request, user: ContractManager) -> Response:
+    """The form to open a contract."""
+    return _form_page(request, user, ContractForm().model_dump(), {}, editing=False)
+
+
+@router.post("/contracts/new")
+def new_contract(
+    request: Request, services: ServicesDep, user: ContractManager, posted: PostedForm
+) -> Response:
+    """Open the contract and go to its page."""
+    form = posted.model_dump()
+    try:
+        data = ContractCreate.model_validate(
+            _values(form) | {"reference": form["reference"].strip()}
+        )
+        with session_scope(services.engine) as session:
+            create_contract(session, data=data, actor=user, clock=services.clock)
+    except (ValueError, DomainError) as exc:
+        return _form_page(request, user, form, _errors_of(exc), editing=False)
+    flash(request, f"Contract {data.reference} opened.")
+    return redirect(_contract_path(data.reference))
+
+
+def _contract_path(reference: str) -> str:
+    return f"/contracts/{quote(reference, safe='/')}"
+
+
+def _as_form(contract: Contract) -> dict[str, str]:
+    value = contract.awarded_value_pence
+    return {
+        "reference": contract.reference,
+        "title": contract.title,
+        "provider": contract.provider or "",
+        "funding_stream": contract.funding_stream or "",
+        "awarded_value": "" if value is None else f"{Decimal(value) / 100:.2f}",
+        "start_date": contract.start_date.isoformat() if contract.start_date else "",
+        "end_date": contract.end_date.isoformat() if contract.end_date else "",
+        "closed_on": contract.closed_on.isoformat() if contract.closed_on else "",
+        "status": contract.status,
+        "is_deed": "yes" if contract.is_deed else "no",
+        "owner": contract.owner or "",
+    }
+
+
+@router.get("/contracts/{reference:path}/edit")
+def edit_contract_form(
+    reference: str, request: Request, session: SessionDep, user: ContractManager
+) -> Response:
+    """The form to change a contract, filled with its details."""
+    form = _as_form(get_contract(session, reference))
+    return _form_page(request, user, form, {}, editing=True)
+
+
+@router.post("/contracts/{reference:path}/edit")
+def edit_contract(
+    reference: str,
+    request: Request,
+    services: ServicesDep,
+    user: ContractManager,
+    posted: PostedForm,
+) -> Response:
+    """Apply the changes (each one audited with its old and new value)."""
+    form = posted.model_dump() | {"reference": reference}
+    try:
+        data = ContractUpdate.model_validate(_values(form))
+        with session_scope(services.engine) as session:
+            update_contract(
+                session, reference=reference, data=data, actor=user, clock=services.clock
+            )
+    except (ValueError, DomainError) as exc:
+        if isinstance(exc, DomainError) and exc.status == 404:
+            raise
+        return _form_page(request, user, form, _errors_of(exc), editing=True)
+    flash(request, "Contract details updated.")
+    return redirect(_contract_path(reference))

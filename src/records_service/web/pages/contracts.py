@@ -1,0 +1,150 @@
+"""Contract pages: the list, one contract's file (details, checklist, timeline), and
+the forms to open or change a contract."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session, col, select
+
+from records_service.api.deps import ServicesDep, SessionDep
+from records_service.auth.models import User
+from records_service.auth.roles import Permission, allows
+from records_service.contracts.models import Contract, ContractStatus
+from records_service.contracts.service import get_contract, list_contracts
+from records_service.contracts.timeline import TimelineEntry as TimelineVersion
+from records_service.contracts.timeline import contract_timeline
+from records_service.pagination import PageParams
+from records_service.records.models import Classification, Record
+from records_service.records.service import can_see_sensitive
+from records_service.retention.findings import FindingFilters, list_findings
+from records_service.retention.holds import HoldFilters, list_holds
+from records_service.web.deps import PageUser
+from records_service.web.pages._contract_file import (
+    FileRecord,
+    TimelineEntry,
+    VersionEvent,
+    build_checklist,
+    build_timeline,
+    contract_facts,
+    milestones,
+    stage_of_types,
+    stage_title,
+)
+from records_service.web.pages._rows import type_label
+from records_service.web.pages.records import PAGE_SIZE, page_links
+from records_service.web.rendering import render
+
+router = APIRouter()
+
+
+@router.get("/contracts")
+def contract_list(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    q: str | None = None,
+    status: ContractStatus | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Contracts, filtered by words in their reference or title and by status."""
+    rows, total = list_contracts(
+        session,
+        page=PageParams(page=page, page_size=PAGE_SIZE),
+        status=status.value if status else None,
+        q=(q or "").strip() or None,
+    )
+    params = dict(request.query_params)
+    context = {
+        "contracts": rows,
+        "filters": params,
+        "statuses": [s.value for s in ContractStatus],
+        "pages": page_links(page, PAGE_SIZE, total, params),
+    }
+    return render(request, "contracts.html", context, user=user)
+
+
+def _file_records(session: Session, contract: Contract, user: User) -> list[FileRecord]:
+    rows = session.exec(
+        select(Record).where(Record.contract_id == contract.id).order_by(col(Record.record_date))
+    ).all()
+    sees_all = can_see_sensitive(user)
+    return [
+        FileRecord(
+            id=r.id,
+            title=r.title,
+            record_type=r.record_type,
+            record_date=r.record_date,
+            visible=sees_all
+            or r.classification != Classification.OFFICIAL_SENSITIVE.value
+            or r.captured_by_id == user.id,
+        )
+        for r in rows
+    ]
+
+
+def _timeline(
+    session: Session, services: ServicesDep, contract: Contract, user: User
+) -> list[TimelineEntry]:
+    """Milestones and every visible record with its versions, in date order."""
+    history = contract_timeline(session, reference=contract.reference, user=user)
+    stages = stage_of_types(services.schedule.completeness)
+    grouped: dict[str, list[TimelineVersion]] = {}
+    for version in history.entries:
+        grouped.setdefault(version.record_id, []).append(version)
+    entries = milestones(contract)
+    for versions in grouped.values():
+        first = versions[0]
+        stage = stages.get(first.record_type)
+        entries.append(
+            TimelineEntry(
+                day=first.record_date,
+                kind="record",
+                label=type_label(services.schedule, first.record_type),
+                title=first.title,
+                record_id=first.record_id,
+                stage=stage_title(stage) if stage else None,
+                status=first.status,
+                versions=[
+                    VersionEvent(v.version, v.captured_at, v.captured_by, v.filename)
+                    for v in versions
+                ],
+            )
+        )
+    return build_timeline(entries)
+
+
+@router.get("/contracts/{reference:path}")
+def contract_page(
+    reference: str, request: Request, session: SessionDep, services: ServicesDep, user: PageUser
+) -> Response:
+    """A contract's file: details, completeness checklist by stage, and timeline."""
+    contract = get_contract(session, reference)
+    records = _file_records(session, contract, user)
+    checklist = build_checklist(
+        contract_facts(contract), records, services.schedule, services.clock().date()
+    )
+    context: dict[str, Any] = {
+        "contract": contract,
+        "checklist": checklist,
+        "missing": sum(stage.missing for stage in checklist),
+        "timeline": _timeline(session, services, contract, user),
+        "record_count": sum(1 for r in records if r.visible),
+        "retention": _retention(session, contract, user),
+    }
+    return render(request, "contract.html", context, user=user)
+
+
+def _retention(session: Session, contract: Contract, user: User) -> dict[str, Any] | None:
+    """Open findings and active holds on the contract, for those who may read them."""
+    if not allows(user.role_set, Permission.READ_AUDIT):
+        return None
+    findings, _ = list_findings(session, filters=FindingFilters(contract=contract.reference))
+    holds, _ = list_holds(
+        session,
+        filters=HoldFilters(active=True, contract=contract.reference),
+        page=PageParams(page=1, page_size=100),
+    )
+    return {"findings": findings, "holds": holds}

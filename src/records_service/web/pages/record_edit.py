@@ -1,0 +1,204 @@
+"""Changing a record: editing its details (a reason is required) and adding a version."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from records_service.api.deps import ServicesDep, SessionDep
+from records_service.db import session_scope
+from records_service.errors import DomainError
+from records_service.records.capture import add_version
+from records_service.records.models import Classification
+from records_service.records.schemas import RecordUpdate
+from records_service.records.service import (
+    contract_reference,
+    get_record,
+    metadata_history,
+    record_tags,
+    to_public,
+    update_record,
+)
+from records_service.storage import StorageError
+from records_service.web.deps import Capturer, Editor
+from records_service.web.pages._forms import field_of, optional, parse_day
+from records_service.web.pages._rows import type_choices
+from records_service.web.pages.upload import contract_choices, tag_choices
+from records_service.web.rendering import flash, redirect, render
+
+router = APIRouter()
+
+
+def _edit_context(
+    session: SessionDep, services: ServicesDep, record_id: str, user: Any
+) -> dict[str, Any]:
+    record = to_public(session, get_record(session, record_id, user))
+    return {
+        "record": record,
+        "contracts": contract_choices(session),
+        "tags": tag_choices(session),
+        "record_types": type_choices(services.schedule),
+        "classifications": [c.value for c in Classification],
+    }
+
+
+@router.get("/records/{record_id}/edit")
+def edit_form(
+    record_id: str, request: Request, session: SessionDep, services: ServicesDep, user: Editor
+) -> Response:
+    """The edit form, filled with the current details."""
+    context = _edit_context(session, services, record_id, user)
+    record = context["record"]
+    context["form"] = {
+        "title": record.title,
+        "record_type": record.record_type,
+        "contract": record.contract or "",
+        "tags": ", ".join(record.tags),
+        "record_date": record.record_date.isoformat(),
+        "classification": record.classification,
+        "originator": record.originator or "",
+        "reason": "",
+    }
+    return render(request, "record_edit.html", context, user=user)
+
+
+def _update_from(form: dict[str, str]) -> RecordUpdate:
+    """The update for every field on the form; unchanged ones are ignored by the service."""
+    return RecordUpdate.model_validate(
+        {
+            "reason": form["reason"].strip(),
+            "title": form["title"].strip(),
+            "record_type": form["record_type"],
+            "contract": optional(form["contract"]),
+            "tags": [form["tags"]],
+            "record_date": parse_day(form["record_date"]),
+            "classification": form["classification"],
+            "originator": optional(form["originator"]),
+        }
+    )
+
+
+def _validation_errors(exc: ValidationError) -> dict[str, str]:
+    messages = {
+        "reason": "Say why you are changing the details (at least 3 characters)",
+        "title": "Enter a title of at most 300 characters",
+        "record_date": "Enter a real date, for example 2024-03-31",
+    }
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "reason"
+        errors.setdefault(field, messages.get(field, str(error["msg"])))
+    return errors
+
+
+@router.post("/records/{record_id}/edit")
+def edit(
+    record_id: str,
+    request: Request,
+    services: ServicesDep,
+    user: Editor,
+    title: Annotated[str, Form()] = "",
+    record_type: Annotated[str, Form()] = "",
+    contract: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form()] = "",
+    record_date: Annotated[str, Form()] = "",
+    classification: Annotated[str, Form()] = "",
+    originator: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Apply the edit; the old values and the reason are kept in the record's history."""
+    form = {
+        "title": title,
+        "record_type": record_type,
+        "contract": contract,
+        "tags": tags,
+        "record_date": record_date,
+        "classification": classification,
+        "originator": originator,
+        "reason": reason,
+    }
+    errors: dict[str, str] = {}
+    try:
+        data = _update_from(form)
+        with session_scope(services.engine) as session:
+            before = len(metadata_history(session, record_id, user))
+            update_record(
+                session,
+                record_id=record_id,
+                data=data,
+                actor=user,
+                record_types=services.record_types,
+                clock=services.clock,
+            )
+            session.flush()
+            changed = len(metadata_history(session, record_id, user)) > before
+    except ValueError as exc:
+        errors = (
+            _validation_errors(exc)
+            if isinstance(exc, ValidationError)
+            else {"record_date": "Enter a real date, for example 2024-03-31"}
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        errors = {field_of(exc, "reason"): exc.detail[:1].upper() + exc.detail[1:]}
+    if errors:
+        with session_scope(services.engine) as session:
+            context = _edit_context(session, services, record_id, user)
+        context |= {"form": form, "errors": errors}
+        return render(request, "record_edit.html", context, user=user, status_code=422)
+    flash(request, "Details updated." if changed else "Nothing was changed.")
+    return redirect(f"/records/{record_id}")
+
+
+@router.get("/records/{record_id}/new-version")
+def new_version_form(
+    record_id: str, request: Request, session: SessionDep, user: Capturer
+) -> Response:
+    """The form to upload a new version of a record."""
+    record = to_public(session, get_record(session, record_id, user))
+    return render(request, "record_version.html", {"record": record}, user=user)
+
+
+@router.post("/records/{record_id}/new-version")
+def new_version(
+    record_id: str,
+    request: Request,
+    services: ServicesDep,
+    user: Capturer,
+    file: Annotated[UploadFile | str | None, File()] = None,
+) -> Response:
+    """Add the uploaded file as the record's next version; earlier versions stay."""
+    with session_scope(services.engine) as session:
+        record = get_record(session, record_id, user)
+        contract = contract_reference(session, record.contract_id)
+        tags = record_tags(session, record.id)
+    error = None
+    if file is None or isinstance(file, str) or not file.filename:
+        error = "Choose a file to upload"
+    else:
+        try:
+            _, version = add_version(
+                services.capture_context(),
+                record=record,
+                contract_ref=contract,
+                tags=tags,
+                source=file.file,
+                filename=file.filename,
+                actor=user,
+            )
+        except DomainError as exc:
+            error = exc.detail[:1].upper() + exc.detail[1:]
+        except StorageError:
+            error = "The document store is unavailable; try again later"
+    if error:
+        with session_scope(services.engine) as session:
+            public = to_public(session, get_record(session, record_id, user))
+        context = {"record": public, "errors": {"file": error}}
+        return render(request, "record_version.html", context, user=user, status_code=422)
+    services.notify_worker()
+    flash(request, f"Version {version.number} added.")
+    return redirect(f"/records/{record_id}")

@@ -1,0 +1,208 @@
+"""Record pages: the filtered list, one record with its versions and history, and
+downloads. Every download or inline view is audited exactly as the API's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlmodel import Session
+
+from records_service.api.deps import ServicesDep, SessionDep
+from records_service.audit.service import EntryFilters, EntryView, list_entries
+from records_service.auth.models import User
+from records_service.db import session_scope
+from records_service.extraction.media_types import PDF, normalise
+from records_service.pagination import PageParams
+from records_service.records.models import Classification
+from records_service.records.service import (
+    RecordFilters,
+    find_version,
+    get_record,
+    list_records,
+    metadata_history,
+    open_content,
+    to_public,
+)
+from records_service.retention.record_view import record_retention
+from records_service.web.deps import PageUser
+from records_service.web.pages._forms import filter_day, known_classification
+from records_service.web.pages._preview import build_preview
+from records_service.web.pages._rows import record_rows, type_choices, type_label
+from records_service.web.rendering import render
+
+router = APIRouter()
+
+PAGE_SIZE = 25
+# Text shown inline is always sent as text/plain; anything else (HTML above all) downloads.
+INLINE_TEXT = frozenset({"text/plain", "text/csv", "text/markdown"})
+
+
+def page_links(page: int, page_size: int, total: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Previous/next links that keep every other query parameter."""
+    last = max(1, -(-total // page_size))
+    kept = {k: v for k, v in params.items() if v not in (None, "", False) and k != "page"}
+
+    def link(number: int) -> str:
+        return "?" + urlencode({**kept, "page": number})
+
+    return {
+        "page": page,
+        "last": last,
+        "total": total,
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page < last else None,
+    }
+
+
+@router.get("/records")
+def record_list(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    user: PageUser,
+    contract: str | None = None,
+    record_type: str | None = None,
+    tag: str | None = None,
+    classification: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """The records this user may see, filtered, newest record date first."""
+    errors: dict[str, str] = {}
+    filters = RecordFilters(
+        contract=(contract or "").strip() or None,
+        record_type=record_type or None,
+        tag=(tag or "").strip().lower() or None,
+        classification=known_classification(classification),
+        date_from=filter_day(date_from, "f-from", errors),
+        date_to=filter_day(date_to, "f-to", errors),
+    )
+    rows, total = list_records(
+        session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE), user=user
+    )
+    params = dict(request.query_params)
+    context = {
+        "rows": record_rows(session, rows, services.schedule),
+        "filters": params,
+        "record_types": type_choices(services.schedule),
+        "classifications": [c.value for c in Classification],
+        "pages": page_links(page, PAGE_SIZE, total, params),
+        "errors": errors,
+    }
+    status = 422 if errors else 200
+    return render(request, "records.html", context, user=user, status_code=status)
+
+
+@router.get("/records/{record_id}")
+def record_page(
+    record_id: str,
+    request: Request,
+    services: ServicesDep,
+    user: PageUser,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """One record: details, versions, preview and history."""
+    with session_scope(services.engine) as session:
+        record = get_record(session, record_id, user)
+        public = to_public(session, record)
+        shown = find_version(session, record, version)
+        preview = build_preview(
+            session,
+            services.store,
+            record=record,
+            version=shown,
+            actor=user,
+            clock=services.clock,
+        )
+        context = {
+            "record": public,
+            "type_label": type_label(services.schedule, record.record_type),
+            "preview": preview,
+            "changes": metadata_history(session, record_id, user),
+            "activity": _activity(session, record_id),
+            "action_labels": ACTION_LABELS,
+            "retention": record_retention(
+                session, record, services.schedule, services.clock().date(), services.store
+            ),
+        }
+    return render(request, "record.html", context, user=user)
+
+
+HISTORY_LIMIT = 200
+ACTION_LABELS = {
+    "record.capture": "Captured",
+    "record.version": "New version added",
+    "record.update": "Details changed",
+    "record.read": "Content read or downloaded",
+    "hold.place": "Hold placed",
+    "hold.release": "Hold released",
+    "disposition.propose": "Disposal proposed",
+    "disposition.approve": "Disposal approved",
+    "disposition.reject": "Disposal rejected",
+    "disposition.execute": "Disposal carried out",
+}
+
+
+def _activity(session: Session, record_id: str) -> list[EntryView]:
+    """The record's entries in the audit log (it follows the record's visibility, as the API)."""
+    entries, _ = list_entries(
+        session,
+        filters=EntryFilters(subject=f"record:{record_id}"),
+        page=PageParams(page=1, page_size=HISTORY_LIMIT),
+    )
+    return entries
+
+
+def _disposition(kind: str, filename: str) -> str:
+    ascii_name = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename
+    )
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _content(
+    services: ServicesDep, user: User, record_id: str, number: int, *, inline: bool
+) -> StreamingResponse:
+    with session_scope(services.engine) as session:
+        found, chunks = open_content(
+            session,
+            services.store,
+            record_id=record_id,
+            number=number,
+            actor=user,
+            clock=services.clock,
+        )
+    media_type = normalise(found.media_type)
+    if inline and media_type == PDF:
+        kind = "inline"
+    elif inline and media_type in INLINE_TEXT:
+        kind, media_type = "inline", "text/plain; charset=utf-8"
+    else:
+        kind = "attachment"
+    headers = {
+        "ETag": f'"{found.sha256}"',
+        "Content-Length": str(found.size),
+        "Content-Disposition": _disposition(kind, found.original_filename),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    if media_type != PDF:
+        # The browser's PDF viewer needs scripts; nothing else served here may run any.
+        headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+
+
+@router.get("/records/{record_id}/versions/{number}/download")
+def download(record_id: str, number: int, services: ServicesDep, user: PageUser) -> Response:
+    """Download a version's exact bytes (audited as a read)."""
+    return _content(services, user, record_id, number, inline=False)
+
+
+@router.get("/records/{record_id}/versions/{number}/view")
+def view_inline(record_id: str, number: int, services: ServicesDep, user: PageUser) -> Response:
+    """Show a PDF or text version inline, for the preview frame (audited as a read)."""
+    return _content(services, user, record_id, number, inline=True)

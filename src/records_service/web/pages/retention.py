@@ -1,0 +1,376 @@
+"""Retention pages: findings (with CSV export), dispositions awaiting a decision, holds.
+
+Reading needs ``read_audit``; deciding dispositions, placing or releasing holds and
+starting a run need ``manage_retention``, exactly as under ``/api/retention``. A
+disposition cannot be approved by the person who proposed it (the service refuses).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from records_service.api.deps import ServicesDep, SessionDep
+from records_service.auth.models import User
+from records_service.db import session_scope
+from records_service.errors import DomainError
+from records_service.pagination import PageParams
+from records_service.records.models import Record
+from records_service.retention.dispositions import (
+    DisposalContext,
+    DispositionFilters,
+    decide_disposition,
+    list_dispositions,
+)
+from records_service.retention.findings import FindingFilters, findings_csv, list_findings
+from records_service.retention.holds import (
+    HoldContext,
+    HoldFilters,
+    list_holds,
+    place_hold,
+    release_hold,
+)
+from records_service.retention.job import run_retention
+from records_service.retention.models import DispositionStatus, FindingKind
+from records_service.retention.schemas import HoldCreate
+from records_service.services import Services
+from records_service.web.deps import AuditReader, RetentionManager
+from records_service.web.pages._forms import optional
+from records_service.web.pages._rows import type_label
+from records_service.web.pages.records import PAGE_SIZE, page_links
+from records_service.web.rendering import flash, redirect, render
+
+router = APIRouter(prefix="/retention")
+
+KIND_LABELS = {
+    FindingKind.MISSING_RECORD: "Missing records",
+    FindingKind.OVERDUE_RETURN: "Overdue returns",
+    FindingKind.EXPIRING: "Retention ending soon",
+    FindingKind.DISPOSITION_DUE: "Disposal due",
+    FindingKind.REVIEW_DUE: "Review due",
+    FindingKind.FIXITY_FAILURE: "Fixity failures",
+    FindingKind.MISSING_REPLICA: "Missing replicas",
+}
+STATES = ("open", "resolved", "all")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def hold_context(services: Services) -> HoldContext:
+    """What placing and releasing holds needs."""
+    return HoldContext(
+        engine=services.engine,
+        store=services.store,
+        clock=services.clock,
+        retention_mode=services.settings.storage.retention_mode,
+    )
+
+
+def disposal_context(services: Services) -> DisposalContext:
+    """What deciding dispositions needs."""
+    return DisposalContext(
+        engine=services.engine,
+        store=services.store,
+        schedule=services.schedule,
+        clock=services.clock,
+        transfer_dir=services.settings.retention.transfer_dir,
+    )
+
+
+def _finding_filters(kind: str | None, contract: str | None, state: str | None) -> FindingFilters:
+    known = {k.value for k in FindingKind}
+    return FindingFilters(
+        kind=FindingKind(kind) if kind in known else None,
+        contract=optional(contract),
+        state=state if state in STATES else "open",
+    )
+
+
+@router.get("")
+def findings(
+    request: Request,
+    session: SessionDep,
+    user: AuditReader,
+    kind: str | None = None,
+    contract: str | None = None,
+    state: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Findings of the retention job, filtered by kind, contract and state."""
+    filters = _finding_filters(kind, contract, state)
+    rows, total = list_findings(
+        session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE)
+    )
+    params = dict(request.query_params)
+    context = {
+        "findings": rows,
+        "filters": params,
+        "kinds": [(k.value, label) for k, label in KIND_LABELS.items()],
+        "kind_labels": {k.value: label for k, label in KIND_LABELS.items()},
+        "states": STATES,
+        "pages": page_links(page, PAGE_SIZE, total, params),
+        "csv_query": request.url.query,
+    }
+    return render(request, "retention_findings.html", context, user=user)
+
+
+@router.get("/findings.csv")
+def findings_export(
+    session: SessionDep,
+    user: AuditReader,
+    kind: str | None = None,
+    contract: str | None = None,
+    state: str | None = None,
+) -> Response:
+    """The same findings as a CSV file (every page)."""
+    rows, _ = list_findings(session, filters=_finding_filters(kind, contract, state))
+    return Response(
+        findings_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="findings.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/run")
+def run_now(request: Request, services: ServicesDep, user: RetentionManager) -> Response:
+    """Run the retention job now, as this user (who then cannot approve its proposals)."""
+    report = run_retention(
+        engine=services.engine,
+        store=services.store,
+        schedule=services.schedule,
+        settings=services.settings,
+        actor=user.username,
+        clock=services.clock,
+    )
+    flash(
+        request,
+        f"Retention check finished: {_count(report.records, 'record')} checked, "
+        f"{_count(report.proposed, 'disposal')} proposed, "
+        f"{_count(report.findings_opened, 'new finding')}, "
+        f"{report.findings_resolved} resolved.",
+    )
+    return redirect("/retention")
+
+
+def _titles(session: Session, record_ids: set[str]) -> dict[str, tuple[str, str]]:
+    if not record_ids:
+        return {}
+    rows = session.exec(
+        select(Record.id, Record.title, Record.record_type).where(col(Record.id).in_(record_ids))
+    )
+    return {rid: (title, record_type) for rid, title, record_type in rows}
+
+
+def _dispositions_page(
+    request: Request,
+    session: Session,
+    services: Services,
+    user: User,
+    status: str | None,
+    page: int,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    known = {s.value for s in DispositionStatus}
+    wanted = status if status in known or status == "all" else DispositionStatus.PROPOSED.value
+    filters = DispositionFilters(status=None if wanted == "all" else DispositionStatus(wanted))
+    rows, total = list_dispositions(
+        session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE)
+    )
+    titles = _titles(session, {r.record_id for r in rows})
+    context = {
+        "dispositions": rows,
+        "titles": {rid: (t, type_label(services.schedule, rt)) for rid, (t, rt) in titles.items()},
+        "status": wanted,
+        "statuses": ["proposed", "approved", "rejected", "executed", "all"],
+        "pages": page_links(page, PAGE_SIZE, total, {"status": wanted}),
+        "errors": errors or {},
+        "form": form or {},
+    }
+    code = 422 if errors else 200
+    return render(request, "retention_dispositions.html", context, user=user, status_code=code)
+
+
+@router.get("/dispositions")
+def dispositions(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    user: AuditReader,
+    status: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Dispositions, those awaiting a decision first of all."""
+    return _dispositions_page(request, session, services, user, status, page)
+
+
+@router.post("/dispositions/{disposition_id}/decide")
+def decide(
+    disposition_id: int,
+    request: Request,
+    services: ServicesDep,
+    user: RetentionManager,
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Approve (and carry out) or reject a proposed disposal, with a reason."""
+    field = f"reason-{disposition_id}"
+    error = None
+    if decision not in ("approve", "reject"):
+        error = "Choose approve or reject"
+    elif len(reason.strip()) < 3:
+        error = "Give a reason for your decision (at least 3 characters)"
+    else:
+        try:
+            result = decide_disposition(
+                disposal_context(services),
+                disposition_id=disposition_id,
+                approve=decision == "approve",
+                reason=reason.strip(),
+                actor=user,
+            )
+        except DomainError as exc:
+            error = _sentence(exc.detail)
+    if error is not None:
+        with session_scope(services.engine) as session:
+            return _dispositions_page(
+                request,
+                session,
+                services,
+                user,
+                "proposed",
+                1,
+                {field: error},
+                {field: reason},
+            )
+    if result.error:
+        flash(request, f"Approved, but not yet carried out: {result.error}", "error")
+    else:
+        done = "rejected" if decision == "reject" else f"approved and {result.status}"
+        flash(request, f"Disposition {disposition_id} {done}.")
+    return redirect("/retention/dispositions")
+
+
+def _holds_page(
+    request: Request,
+    session: Session,
+    user: User,
+    active: str | None,
+    page: int,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    flag = {"active": True, "released": False}.get(active or "active")
+    rows, total = list_holds(
+        session, filters=HoldFilters(active=flag), page=PageParams(page=page, page_size=PAGE_SIZE)
+    )
+    context = {
+        "holds": rows,
+        "active": active if active in ("active", "released", "all") else "active",
+        "pages": page_links(page, PAGE_SIZE, total, {"active": active}),
+        "form": form or {},
+        "errors": errors or {},
+    }
+    code = 422 if errors else 200
+    return render(request, "retention_holds.html", context, user=user, status_code=code)
+
+
+@router.get("/holds")
+def holds(
+    request: Request,
+    session: SessionDep,
+    user: AuditReader,
+    active: str | None = None,
+    record_id: str | None = None,
+    contract: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """Holds (active by default); ``record_id`` or ``contract`` prefill the new-hold form."""
+    form = {"record_id": record_id or "", "contract": contract or ""}
+    return _holds_page(request, session, user, active, page, form)
+
+
+@router.post("/holds")
+def place(
+    request: Request,
+    services: ServicesDep,
+    user: RetentionManager,
+    record_id: Annotated[str, Form()] = "",
+    contract: Annotated[str, Form()] = "",
+    reference: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Place a hold on one record or on every record of a contract."""
+    form = {"record_id": record_id, "contract": contract, "reference": reference, "reason": reason}
+    errors: dict[str, str] = {}
+    try:
+        body = HoldCreate(
+            record_id=optional(record_id),
+            contract=optional(contract),
+            reference=reference.strip(),
+            reason=reason.strip(),
+        )
+        hold = place_hold(hold_context(services), request=body, actor=user)
+    except ValidationError as exc:
+        errors = _hold_errors(exc)
+    except DomainError as exc:
+        errors = {"contract" if "contract" in exc.detail else "record_id": _sentence(exc.detail)}
+    if errors:
+        with session_scope(services.engine) as session:
+            return _holds_page(request, session, user, "active", 1, form, errors)
+    flash(request, f"Hold {hold.reference} placed.")
+    return redirect("/retention/holds")
+
+
+def _hold_errors(exc: ValidationError) -> dict[str, str]:
+    messages = {
+        "reference": "Enter the case reference, for example FOI-2026-0142",
+        "reason": "Say why the hold is needed (at least 3 characters)",
+    }
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "record_id"
+        errors.setdefault(
+            name, messages.get(name, "Give either a record id or a contract reference, not both")
+        )
+    return errors
+
+
+@router.post("/holds/{hold_id}/release")
+def release(
+    hold_id: int,
+    request: Request,
+    services: ServicesDep,
+    user: RetentionManager,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Release a hold, with the reason."""
+    field = f"release-{hold_id}"
+    error = None
+    if len(reason.strip()) < 3:
+        error = "Say why the hold is released (at least 3 characters)"
+    else:
+        try:
+            hold = release_hold(
+                hold_context(services), hold_id=hold_id, reason=reason.strip(), actor=user
+            )
+        except DomainError as exc:
+            error = _sentence(exc.detail)
+    if error is not None:
+        with session_scope(services.engine) as session:
+            return _holds_page(request, session, user, "active", 1, {field: reason}, {field: error})
+    flash(request, f"Hold {hold.reference} released.")
+    return redirect("/retention/holds")

@@ -1,0 +1,131 @@
+"""Every audited action, performed through the API or the command line, leaves exactly
+one entry with the right action, actor and subject; a refused action leaves none.
+
+Search queries, holds, dispositions and retention runs are recorded by their own
+features and asserted in those features' tests.
+"""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from factories import Actors, capture, create_contract
+from records_service.audit.log import log_size
+from records_service.audit.models import AuditEntry
+from records_service.cli import main
+from records_service.services import Services
+from records_service.settings import Settings
+
+
+class LogWatcher:
+    """Reads the entries appended since the last look."""
+
+    def __init__(self, services: Services) -> None:
+        self._engine = services.engine
+        self._seen = self._size()
+
+    def _size(self) -> int:
+        with Session(self._engine) as session:
+            return log_size(session)
+
+    def new(self) -> list[tuple[str, str, str]]:
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(AuditEntry)
+                .where(col(AuditEntry.idx) >= self._seen)
+                .order_by(col(AuditEntry.idx))
+            ).all()
+        self._seen = self._size()
+        return [(e.action, e.actor, e.subject) for e in rows]
+
+    def expect(self, *entries: tuple[str, str, str]) -> None:
+        assert self.new() == list(entries)
+
+
+def cli(settings: Settings, *args: str) -> int:
+    env = {
+        "RECORDS_DATA_DIR": str(settings.data_dir),
+        "RECORDS_DATABASE_URL": settings.resolved_database_url,
+    }
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False).exit_code
+
+
+def test_api_actions_leave_one_entry_each(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    log = LogWatcher(services)
+    contract = "contract:OPCC-2023-014"
+    assert create_contract(client, actors.staff).status_code == 201
+    log.expect(("contract.create", "sam", contract))
+    edit = client.patch(
+        "/api/contracts/OPCC-2023-014", json={"title": "Helpline"}, headers=actors.staff
+    )
+    assert edit.status_code == 200, edit.text
+    log.expect(("contract.update", "sam", contract))
+    record = capture(client, actors.staff).json()
+    subject = f"record:{record['id']}"
+    log.expect(("record.capture", "sam", subject))
+    path = f"/api/records/{record['id']}"
+    version = client.post(
+        f"{path}/versions", files={"file": ("v2.txt", b"v2\n")}, headers=actors.staff
+    )
+    assert version.status_code == 201
+    log.expect(("record.version", "sam", subject))
+    update = client.patch(
+        path, json={"title": "Final", "reason": "agreed"}, headers=actors.records_manager
+    )
+    assert update.status_code == 200
+    log.expect(("record.update", "rob", subject))
+    assert client.get(f"{path}/content?version=1", headers=actors.reviewer).status_code == 200
+    log.expect(("record.read", "rita", subject))
+    assert (
+        client.get("/api/records", headers={"Authorization": "Bearer rs_nope"}).status_code == 401
+    )
+    log.expect(("auth.failure", "-", "auth"))
+    # Looking is not an action: metadata reads, listings and the log itself leave nothing.
+    client.get(path, headers=actors.staff)
+    client.get("/api/records", headers=actors.staff)
+    client.get("/api/audit/entries", headers=actors.auditor)
+    client.get(f"{path}/history", headers=actors.staff)
+    log.expect()
+
+
+def test_refused_actions_leave_no_entry(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    record = capture(client, actors.staff, classification="OFFICIAL-SENSITIVE").json()
+    log = LogWatcher(services)
+    assert capture(client, actors.staff, record_type="no_such_type").status_code == 422
+    assert capture(client, actors.reviewer).status_code == 403
+    assert create_contract(client, actors.staff).status_code == 409
+    assert (
+        client.get(f"/api/records/{record['id']}/content", headers=actors.staff2).status_code == 404
+    )
+    assert client.get("/api/records/unknown/content", headers=actors.staff).status_code == 404
+    no_reason = client.patch(
+        f"/api/records/{record['id']}", json={"title": "x"}, headers=actors.staff
+    )
+    assert no_reason.status_code == 422
+    log.expect()
+
+
+def test_user_and_token_commands_leave_one_entry_each(
+    client: TestClient, services: Services, settings: Settings
+) -> None:
+    log = LogWatcher(services)
+    assert cli(settings, "users", "add", "carol", "--role", "staff") == 0
+    # Two actions: the user is created, then their first token is issued.
+    log.expect(("user.create", "cli", "user:carol"), ("token.issue", "cli", "user:carol"))
+    assert cli(settings, "users", "token", "carol", "--label", "laptop") == 0
+    log.expect(("token.issue", "cli", "user:carol"))
+    assert cli(settings, "users", "passwd", "carol", "--password", "correct horse battery") == 0
+    log.expect(("user.password", "cli", "user:carol"))
+    assert cli(settings, "users", "disable", "carol") == 0
+    log.expect(("user.disable", "cli", "user:carol"))
+    assert cli(settings, "users", "add", "carol", "--role", "staff") != 0
+    assert cli(settings, "users", "passwd", "carol", "--password", "short") != 0
+    assert cli(settings, "users", "disable", "nobody") != 0
+    log.expect()

@@ -1,0 +1,305 @@
+"""The index queue on a real app: crash safety, pending text, disposal, bad records,
+another writer holding the index, and rebuilds from the database.
+
+Faults are injected with wrappers around the real index that fail at a chosen step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import col, select
+from whoosh import index as whoosh_index
+
+from factories import Actors, capture, create_contract
+from records_service.db import session_scope
+from records_service.indexing import (
+    IndexDocument,
+    SearchIndex,
+    SearchQuery,
+    Visibility,
+    open_whoosh_index,
+)
+from records_service.indexing.feed import IndexFeed, index_lag, rebuild_from_database
+from records_service.indexing.models import IndexTask
+from records_service.records.models import Record
+from records_service.records.text import extract_pending
+from records_service.services import Services
+from records_service.settings import IndexSettings
+
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+EVERYONE = Visibility(see_sensitive=True, username="rita")
+
+
+class SimulatedCrash(Exception):
+    """Stands in for the process dying at the injected point."""
+
+
+class CrashingIndex:
+    """A real index that 'crashes' just before or just after committing a write."""
+
+    def __init__(self, inner: SearchIndex, *, after_commit: bool) -> None:
+        self.inner = inner
+        self.after_commit = after_commit
+
+    @property
+    def needs_rebuild(self) -> bool:
+        return self.inner.needs_rebuild
+
+    def add_or_replace(self, docs: Iterable[IndexDocument]) -> None:
+        if self.after_commit:
+            self.inner.add_or_replace(docs)
+        raise SimulatedCrash
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class PausingIndex:
+    """A real index whose rebuild stops after its first document until released."""
+
+    def __init__(self, inner: SearchIndex) -> None:
+        self.inner = inner
+        self.paused = threading.Event()
+        self.release = threading.Event()
+
+    def rebuild(
+        self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None
+    ) -> int:
+        def pausing() -> Iterator[IndexDocument]:
+            for number, doc in enumerate(docs):
+                if number == 1:
+                    self.paused.set()
+                    assert self.release.wait(30)
+                yield doc
+
+        return self.inner.rebuild(pausing(), progress)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def found(index: SearchIndex, text: str, *, all_versions: bool = False) -> list[tuple[str, int]]:
+    result = index.search(SearchQuery(text=text, all_versions=all_versions), EVERYONE)
+    return sorted((hit.record_id, hit.version) for hit in result.hits)
+
+
+def queued(services: Services) -> list[str]:
+    with session_scope(services.engine) as session:
+        return [t.record_id for t in session.exec(select(IndexTask).order_by(col(IndexTask.id)))]
+
+
+def _capture(client: TestClient, actors: Actors, text: str, **form: Any) -> str:
+    response = capture(client, actors.staff, content=text.encode(), **form)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+@pytest.fixture
+def ready(client: TestClient, actors: Actors, services: Services) -> Services:
+    """An app with a contract, whose new empty index has had its first (empty) rebuild."""
+    create_contract(client, actors.staff)
+    services.run_background_once()
+    assert services.index is not None and not services.index.needs_rebuild
+    return services
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("after_commit", [False, True], ids=["before", "after"])
+def test_a_crash_around_the_index_commit_loses_nothing_and_duplicates_nothing(
+    client: TestClient, actors: Actors, ready: Services, after_commit: bool
+) -> None:
+    assert ready.index is not None
+    record_id = _capture(client, actors, "The quokka survey was commissioned.")
+    extract_pending(ready.engine, ready.store)
+    crashing = IndexFeed(ready.engine, CrashingIndex(ready.index, after_commit=after_commit))
+
+    with pytest.raises(SimulatedCrash):
+        crashing.apply_pending()
+
+    assert queued(ready) == [record_id]
+    assert found(ready.index, "quokka") == ([(record_id, 1)] if after_commit else [])
+    assert ready.run_background_once() >= 1
+    assert queued(ready) == []
+    assert found(ready.index, "quokka", all_versions=True) == [(record_id, 1)]
+    assert ready.index.stats().doc_count == 1
+
+
+@sqlite_only
+def test_a_version_with_pending_text_is_found_by_metadata_now_and_by_text_later(
+    client: TestClient, actors: Actors, ready: Services
+) -> None:
+    assert ready.index is not None and ready.index_feed is not None
+    record_id = _capture(
+        client, actors, "Minutes mention the pangolin grant.", title="Board minutes"
+    )
+
+    assert ready.index_feed.apply_pending() == 0  # indexed by metadata; the task waits
+    assert found(ready.index, "title:minutes") == [(record_id, 1)]
+    assert found(ready.index, "pangolin") == []
+    assert queued(ready) == [record_id]
+    assert ready.index_feed.apply_pending() == 0
+
+    assert extract_pending(ready.engine, ready.store) == 1
+    assert ready.index_feed.apply_pending() == 1
+    assert found(ready.index, "pangolin") == [(record_id, 1)]
+    assert queued(ready) == []
+
+
+def _set_status(services: Services, record_id: str, status: str, op: str) -> None:
+    with session_scope(services.engine) as session:
+        record = session.get(Record, record_id)
+        assert record is not None
+        record.status = status
+        session.add(record)
+        session.add(IndexTask(record_id=record_id, op=op, enqueued_at=services.clock()))
+
+
+@sqlite_only
+def test_disposed_and_transferred_records_leave_the_index(
+    client: TestClient, actors: Actors, ready: Services
+) -> None:
+    assert ready.index is not None
+    kept = _capture(client, actors, "Wombat monitoring return.")
+    disposed = _capture(client, actors, "Wombat invoice.")
+    transferred = _capture(client, actors, "Wombat closure report.")
+    ready.run_background_once()
+    assert len(found(ready.index, "wombat")) == 3
+
+    _set_status(ready, disposed, "disposed", "remove")
+    # The database decides: even an upsert task removes a record that is no longer searchable.
+    _set_status(ready, transferred, "transferred", "upsert")
+    ready.run_background_once()
+
+    assert found(ready.index, "wombat", all_versions=True) == [(kept, 1)]
+    assert queued(ready) == []
+
+
+@sqlite_only
+def test_a_record_that_cannot_be_indexed_does_not_hold_up_the_others(
+    client: TestClient, actors: Actors, ready: Services
+) -> None:
+    assert ready.index is not None and ready.index_feed is not None
+    broken = _capture(client, actors, "Narwhal draft.")
+    good = _capture(client, actors, "Narwhal final.")
+    with session_scope(ready.engine) as session:
+        record = session.get(Record, broken)
+        assert record is not None
+        record.classification = "UNKNOWN-MARKING"  # a document cannot carry it
+        session.add(record)
+    extract_pending(ready.engine, ready.store)
+
+    assert ready.index_feed.apply_pending() == 1
+    assert found(ready.index, "narwhal") == [(good, 1)]
+    assert queued(ready) == [broken]
+    assert ready.index_feed.apply_pending() == 0
+
+
+@sqlite_only
+def test_another_process_holding_the_index_delays_work_without_losing_it(
+    client: TestClient, actors: Actors, ready: Services, settings: Any
+) -> None:
+    assert ready.index is not None
+    impatient = open_whoosh_index(settings.index_path, lock_timeout=0.2)
+    feed = IndexFeed(ready.engine, impatient, busy_backoff=0)
+    record_id = _capture(client, actors, "Axolotl helpline figures.")
+    extract_pending(ready.engine, ready.store)
+    generation = Path(settings.index_path) / _live_generation(settings.index_path)
+    foreign_writer = whoosh_index.open_dir(str(generation)).writer()
+    try:
+        assert feed.apply_pending() == 0
+        assert queued(ready) == [record_id]
+    finally:
+        foreign_writer.cancel()
+
+    assert feed.apply_pending() == 1
+    assert found(ready.index, "axolotl") == [(record_id, 1)]
+    impatient.close()
+
+
+def _live_generation(path: Path) -> str:
+    import json
+
+    return str(json.loads((Path(path) / "index.json").read_text())["generation"])
+
+
+@sqlite_only
+def test_a_change_made_during_another_process_rebuild_is_applied_after_it(
+    client: TestClient, actors: Actors, ready: Services, settings: Any
+) -> None:
+    """The server's writer waits while a `reindex` holds the index; its queue catches up."""
+    first = _capture(client, actors, "Ocelot tender evaluation.", title="Evaluation")
+    _capture(client, actors, "Ocelot tender submission.", title="Submission")
+    ready.run_background_once()
+    rebuilding = PausingIndex(open_whoosh_index(settings.index_path))
+    server = open_whoosh_index(settings.index_path, lock_timeout=0.2)
+    server_feed = IndexFeed(ready.engine, server, busy_backoff=0)
+    counts: list[int] = []
+    worker = threading.Thread(
+        target=lambda: counts.append(rebuild_from_database(ready.engine, rebuilding))
+    )
+    worker.start()
+    try:
+        assert rebuilding.paused.wait(30)
+        # The rebuild has read the database already; this edit comes too late for it.
+        response = client.patch(
+            f"/api/records/{first}",
+            json={"title": "Evaluation of the capybara bid", "reason": "clearer title"},
+            headers=actors.staff,
+        )
+        assert response.status_code == 200, response.text
+        assert server_feed.apply_pending() == 0  # the rebuild holds the write lock
+        assert found(server, "ocelot") != []  # searches still answer from the old index
+    finally:
+        rebuilding.release.set()
+        worker.join(30)
+
+    assert counts == [2]
+    assert found(server, "capybara") == []
+    assert server_feed.apply_pending() == 1
+    assert found(server, "capybara") == [(first, 1)]
+    assert queued(ready) == []
+    server.close()
+
+
+@sqlite_only
+def test_an_index_lost_or_reset_is_rebuilt_from_the_database(
+    client: TestClient, actors: Actors, ready: Services, tmp_path: Path
+) -> None:
+    first = _capture(client, actors, "Platypus needs assessment.")
+    client.post(
+        f"/api/records/{first}/versions",
+        files={"file": ("v2.txt", b"Echidna needs assessment.", "text/plain")},
+        headers=actors.staff,
+    )
+    second = _capture(client, actors, "Platypus specification.")
+    ready.run_background_once()
+    settings = ready.settings.model_copy(
+        update={
+            "index": IndexSettings(path=tmp_path / "fresh-index"),
+            "retention": ready.settings.retention.model_copy(update={"interval_hours": 0}),
+        }
+    )
+    fresh = Services.start(settings)
+    try:
+        assert fresh.index is not None and fresh.index.needs_rebuild
+        fresh.start_worker()  # the rebuild runs in its own thread; start-up does not wait
+        deadline = time.monotonic() + 30
+        while fresh.index.needs_rebuild and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not fresh.index.needs_rebuild
+        assert found(fresh.index, "platypus", all_versions=True) == sorted(
+            [(first, 1), (second, 1)]
+        )
+        assert found(fresh.index, "echidna") == [(first, 2)]
+        with session_scope(fresh.engine) as session:
+            assert index_lag(session, fresh.clock()).pending == 0
+    finally:
+        fresh.close()

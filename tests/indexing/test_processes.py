@@ -1,0 +1,192 @@
+"""Crash safety and ``reindex`` with real server processes.
+
+A server with its background worker off captures records (so their index
+tasks stay in the database) and is killed with SIGKILL; a new server catches
+up from the queue. ``records-service reindex`` run beside that live server
+rebuilds an index that answers every query exactly as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from factories import make_user
+from records_service.services import Services
+from records_service.settings import Settings
+
+PYTHON = sys.executable
+QUIET = {"RECORDS_RETENTION__INTERVAL_HOURS": "0", "RECORDS_WORKERS__POLL_SECONDS": "0.2"}
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "RECORDS_DATA_DIR": str(data_dir), **QUIET, **extra}
+
+
+def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [PYTHON, "-m", "records_service", *args],
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{args} failed: {result.stderr}"
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base: str
+    headers: dict[str, str]
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = httpx.get(self.base + path, params=params, headers=self.headers, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@contextmanager
+def running(data_dir: Path, token: str, **env: str) -> Iterator[Server]:
+    port = _free_port()
+    log = (data_dir / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [PYTHON, "-m", "records_service", "serve", "--port", str(port), "--log-level", "warning"],
+        env=_env(data_dir, **env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(process, f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"})
+    try:
+        _wait_until(lambda: _answers(server), 30, f"server did not start; see {log.name}")
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def _answers(server: Server) -> bool:
+    if server.process.poll() is not None:
+        raise AssertionError(f"server exited with {server.process.returncode}")
+    try:
+        return httpx.get(server.base + "/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float, message: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(message)
+
+
+def _capture(server: Server, text: str, title: str, **form: str) -> str:
+    data = {"title": title, "record_type": "minutes", "record_date": "2024-02-01", **form}
+    files = {"file": ("doc.txt", text.encode(), "text/plain")}
+    response = httpx.post(
+        server.base + "/api/records", data=data, files=files, headers=server.headers, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _hits(server: Server, q: str, **params: Any) -> list[tuple[str, int]]:
+    body = server.get("/api/search", q=q, page_size=200, **params)
+    return [(hit["record_id"], hit["version"]) for hit in body["hits"]]
+
+
+def _user_token(data_dir: Path) -> str:
+    settings = Settings(data_dir=data_dir)
+    services = Services.start(settings)
+    try:
+        headers = make_user(services, "sam", "staff")
+    finally:
+        services.close()
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+def _generation(data_dir: Path) -> str:
+    pointer = json.loads((data_dir / "index" / "index.json").read_text())
+    return str(pointer["generation"])
+
+
+QUERIES: list[dict[str, Any]] = [
+    {"q": "helpline"},
+    {"q": "helpline", "all_versions": "true"},
+    {"q": '"referral figures"', "all_versions": "true"},
+    {"q": "fund*", "sort": "date"},
+    {"q": "", "all_versions": "true", "sort": "date"},
+    {"q": "quarter NOT invoice"},
+]
+TEXTS = [
+    "Helpline referral figures for the first quarter.",
+    "Invoice for the helpline, second quarter, funded by the grant.",
+    "Funding decision for the victims' helpline.",
+    "Minutes: referral figures were discussed; funding agreed.",
+]
+
+
+def test_a_killed_server_loses_no_index_work_and_reindex_rebuilds_the_same_results(
+    tmp_path: Path,
+) -> None:
+    token = _user_token(tmp_path)
+    # 1. Captures acknowledged by a server whose indexing never ran, then SIGKILL.
+    with running(tmp_path, token, RECORDS_WORKERS__ENABLED="false") as first:
+        ids = [_capture(first, text, f"Record {n}") for n, text in enumerate(TEXTS)]
+        assert first.get("/health")["index"]["pending"] == len(TEXTS)
+        assert _hits(first, "helpline") == []
+        first.process.kill()  # no shutdown code runs
+        first.process.wait(10)
+
+    with running(tmp_path, token) as server:
+        # 2. The next server catches up from the durable queue.
+        _wait_until(lambda: len(_hits(server, "helpline")) == 3, 30, "never indexed")
+        response = httpx.post(
+            f"{server.base}/api/records/{ids[0]}/versions",
+            files={"file": ("v2.txt", b"Helpline figures, corrected.", "text/plain")},
+            headers=server.headers,
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        _wait_until(lambda: server.get("/health")["index"]["pending"] == 0, 30, "not indexed")
+        before = [_hits(server, **query) for query in QUERIES]
+        assert all(before[:4]) and len(before[4]) == 5
+        generation = _generation(tmp_path)
+
+        # 3. reindex beside the running server: a new generation, the same answers.
+        reindex = _cli(tmp_path, "reindex")
+
+        assert "indexed 5 versions" in reindex.stdout
+        assert "versions" in reindex.stderr  # the progress bar
+        assert _generation(tmp_path) != generation
+        assert [_hits(server, **query) for query in QUERIES] == before
+        later = _capture(server, "A dolphin appears after the reindex.", "Later")
+        _wait_until(lambda: _hits(server, "dolphin") == [(later, 1)], 30, "not indexed")

@@ -1,0 +1,58 @@
+"""Fixtures for the web pages: an app on SQLite, users with passwords, signed-in clients.
+
+The pages do not depend on the database engine (the API suite covers both), so
+these tests run on the embedded SQLite default only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from factories import FixedClock, make_settings
+from records_service.app import create_app
+from records_service.services import Services
+from records_service.settings import Settings
+from web.signin import PEOPLE, add_person, sign_in
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, sqlite_url: str) -> Settings:
+    """Embedded-default settings in a temporary directory."""
+    return make_settings(tmp_path, sqlite_url)
+
+
+@pytest.fixture
+def web_app_client(web_settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    """A client of the real app (background thread off), with no one signed in."""
+    app = create_app(web_settings, clock=clock, background=False)
+    with TestClient(app, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def web_services(web_app_client: TestClient) -> Services:
+    """The services behind the web client, with one user per role (and two of some)."""
+    services: Services = web_app_client.app.state.services  # type: ignore[attr-defined]
+    for username, roles in PEOPLE.items():
+        add_person(services, username, *roles)
+    return services
+
+
+@pytest.fixture
+def browser_for(
+    web_settings: Settings, web_services: Services, web_app_client: TestClient
+) -> Callable[[str], TestClient]:
+    """Clients of the same app, one per person, each signed in through the login form."""
+    app = web_app_client.app
+
+    def signed_in(username: str) -> TestClient:
+        client = TestClient(app, follow_redirects=False)
+        response = sign_in(client, username)
+        assert response.status_code == 303, response.text
+        return client
+
+    return signed_in

@@ -1,0 +1,72 @@
+"""Administration pages: adding users, passwords, tokens shown once, disabling."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from records_service.services import Services
+from web.signin import csrf_of, sign_in
+
+
+def test_add_user_set_password_issue_token_and_disable(
+    browser_for: Callable[[str], TestClient], web_services: Services, web_app_client: TestClient
+) -> None:
+    admin = browser_for("ada")
+    form_page = admin.get("/admin/users/new")
+    refused = admin.post(
+        "/admin/users/new",
+        data={"username": "Bad Name!", "roles": ["staff"], "csrf_token": csrf_of(form_page)},
+    )
+    assert refused.status_code == 422 and 'id="username-error"' in refused.text
+    no_role = admin.post(
+        "/admin/users/new", data={"username": "nia", "csrf_token": csrf_of(form_page)}
+    )
+    assert no_role.status_code == 422 and 'id="roles-error"' in no_role.text
+    created = admin.post(
+        "/admin/users/new",
+        data={
+            "username": "nia",
+            "display_name": "Nia Jones",
+            "roles": ["staff", "reviewer"],
+            "password": "nia's first passphrase",
+            "csrf_token": csrf_of(form_page),
+        },
+    )
+    assert created.status_code == 303 and created.headers["location"] == "/admin/users/nia"
+    assert sign_in(web_app_client, "nia", "nia's first passphrase").status_code == 303
+
+    user_page = admin.get("/admin/users/nia")
+    assert "staff, reviewer" in user_page.text
+    issued = admin.post(
+        "/admin/users/nia/tokens",
+        data={"label": "export script", "csrf_token": csrf_of(user_page)},
+    )
+    token = re.search(r'id="new-token">(rs_[^<]+)<', issued.text)
+    assert token, "the new token is shown"
+    api = web_app_client.get("/api/records", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert api.status_code == 200
+    again = admin.get("/admin/users/nia").text
+    assert token.group(1) not in again and "export script" in again
+
+    short = admin.post(
+        "/admin/users/nia/password", data={"password": "short", "csrf_token": csrf_of(user_page)}
+    )
+    assert short.status_code == 422 and 'id="password-error"' in short.text
+    disabled = admin.post("/admin/users/nia/disable", data={"csrf_token": csrf_of(user_page)})
+    assert disabled.status_code == 303
+    assert "Disabled" in admin.get("/admin/users").text
+    api_after = web_app_client.get(
+        "/api/records", headers={"Authorization": f"Bearer {token.group(1)}"}
+    )
+    assert api_after.status_code == 401
+
+
+def test_admin_cannot_disable_themselves(browser_for: Callable[[str], TestClient]) -> None:
+    admin = browser_for("ada")
+    page = admin.get("/admin/users/ada")
+    response = admin.post("/admin/users/ada/disable", data={"csrf_token": csrf_of(page)})
+    assert response.status_code == 422 and "cannot disable your own account" in response.text
+    assert admin.get("/").status_code == 200

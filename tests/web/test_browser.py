@@ -1,0 +1,338 @@
+"""The web interface in a real headless Chromium, against a server process the test starts.
+
+Drives the main journey: sign in, upload two files to a contract, find one by a
+phrase from inside it, open the contract to see the checklist and timeline, and
+approve a disposition as a second records manager. Screenshots of the main pages
+are saved under ``test-artifacts/screenshots/`` and kept under a size limit.
+
+Chromium comes from the system (``scripts/setup-system.sh`` installs Debian's
+package); without it these tests fail, they are not skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from records_service.audit.commands import prepare_audit
+from records_service.auth.service import add_user, get_user
+from records_service.contracts.schemas import ContractCreate
+from records_service.contracts.service import create_contract
+from records_service.db import session_scope
+from records_service.records.capture import capture_record
+from records_service.records.schemas import RecordMetadata
+from records_service.services import Services
+from records_service.settings import Settings
+from web.signin import PASSWORD, password_hash
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--lang=en-GB",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SCREENSHOT_LIMIT = 500 * 1024
+MAX_SHOT_HEIGHT = 2000
+CONTRACT = "OPCC-2023-014"
+OLD_CONTRACT = "OPCC-2014-002"
+RETURN_Q1 = (
+    "Quarterly monitoring return, April to June 2023.\n"
+    "The helpline answered calls from survivors across the county every night,\n"
+    "and the waiting time fell to four minutes.\n"
+)
+RETURN_Q2 = "Quarterly monitoring return, July to September 2023.\nReferrals to refuges rose.\n"
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A ``records-service serve`` process and where to reach it."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _seed(settings: Settings) -> None:
+    """Two records managers, an active contract, and an old one with an expired record."""
+    services = Services.start(settings)
+    try:
+        list(prepare_audit(settings, services.store))  # the checkpoint signing key, as init
+        with session_scope(services.engine) as session:
+            for name in ("rob", "rhi"):
+                user = add_user(
+                    session, username=name, roles=["records_manager"], clock=services.clock
+                )
+                user.password_hash = password_hash()
+            rob = get_user(session, "rob")
+            for data in (
+                ContractCreate(
+                    reference=CONTRACT,
+                    title="Domestic abuse helpline",
+                    provider="Safe Haven Trust",
+                    awarded_value_pence=4_500_000,
+                    status="active",
+                    start_date="2023-04-01",
+                    end_date="2026-03-31",  # type: ignore[arg-type]
+                ),
+                ContractCreate(
+                    reference=OLD_CONTRACT,
+                    title="Victim advocacy pilot",
+                    status="closed",
+                    start_date="2012-04-01",
+                    end_date="2015-03-31",  # type: ignore[arg-type]
+                    closed_on="2015-03-31",  # type: ignore[arg-type]
+                ),
+            ):
+                create_contract(session, data=data, actor=rob, clock=services.clock)
+        meta = RecordMetadata(
+            title="Advocacy pilot specification",
+            record_type="specification",
+            contract=OLD_CONTRACT,
+            record_date="2012-01-10",  # type: ignore[arg-type]
+        )
+        with Path(settings.data_dir / "spec.txt").open("wb+") as source:
+            source.write(b"Specification of the victim advocacy pilot.\n")
+            source.seek(0)
+            capture_record(
+                services.capture_context(), meta=meta, source=source, filename="spec.txt", actor=rob
+            )
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A seeded service running as its own process on a free loopback port."""
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "RECORDS_DATA_DIR": str(data_dir),
+        "RECORDS_WORKERS__POLL_SECONDS": "0.2",
+        "RECORDS_RETENTION__INTERVAL_HOURS": "0",
+        "RECORDS_AUDIT__CHECKPOINT_EVERY_SECONDS": "1",
+    }
+    _seed(Settings(data_dir=data_dir))
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "records_service",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process)
+        yield RunningServer(base, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"server exited early: {output}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not answer /health within 30 s")
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-system.sh to install chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _new_page(browser: Browser) -> Page:
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="Europe/London"
+    )
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def _shot(page: Page, name: str) -> None:
+    """Save the top of the page (up to three screens) and check the file stays small."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    height = min(int(page.evaluate("document.documentElement.scrollHeight")), MAX_SHOT_HEIGHT)
+    page.screenshot(
+        path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": height}
+    )
+    size = path.stat().st_size
+    assert size < SCREENSHOT_LIMIT, f"{path.name} is {size} bytes"
+
+
+def _sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/")
+    expect(page).to_have_title("Sign in \N{EN DASH} Records service")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+
+
+def _drop_files(page: Page) -> None:
+    """Dropping files on the upload zone fills the file input, as choosing them does."""
+    page.evaluate(
+        """() => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File(["one"], "board-minutes.txt", {type: "text/plain"}));
+            transfer.items.add(new File(["two"], "decision_record.pdf", {type: "application/pdf"}));
+            const zone = document.querySelector("[data-drop-zone]");
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
+        }"""
+    )
+    expect(page.get_by_label("Title for board-minutes.txt")).to_have_value("Board minutes")
+    expect(page.get_by_label("Title for decision_record.pdf")).to_have_value("Decision record")
+    assert page.evaluate("document.getElementById('files').files.length") == 2
+    # The single title box is replaced, so it is not sent as well.
+    expect(page.locator("[data-single-title]")).to_be_hidden()
+
+
+def _upload_two_returns(page: Page, base: str, tmp_path: Path) -> None:
+    page.goto(f"{base}/upload?contract={CONTRACT}")
+    _drop_files(page)
+    first, second = tmp_path / "monitoring-return_q1.txt", tmp_path / "monitoring-return_q2.txt"
+    first.write_text(RETURN_Q1)
+    second.write_text(RETURN_Q2)
+    page.set_input_files("#files", [str(first), str(second)])
+    # Enhanced with a title box per file, filled from each file's name.
+    expect(page.get_by_label("Title for monitoring-return_q1.txt")).to_have_value(
+        "Monitoring return q1"
+    )
+    page.get_by_label("Title for monitoring-return_q2.txt").fill("Monitoring return Q2 2023")
+    page.get_by_label("Record type").select_option("monitoring_return")
+    page.get_by_label("Tags (optional)").fill("helpline, quarterly")
+    page.get_by_label("Record date").fill("2023-07-15")
+    _shot(page, "upload")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_text("2 of 2 files captured.")).to_be_visible()
+    expect(page.get_by_role("link", name="Monitoring return Q2 2023")).to_be_visible()
+
+
+def _find_by_phrase(page: Page, base: str) -> None:
+    deadline = time.monotonic() + 30
+    # Extraction and indexing run in the server's background thread, after the upload.
+    while True:
+        page.goto(f"{base}/search")
+        page.get_by_label("Words, phrases or fields to find").fill('"calls from survivors"')
+        page.get_by_label("Words, phrases or fields to find").press("Enter")
+        page.wait_for_url("**/search?q=*")
+        if page.get_by_role("heading", name="1 result").count():
+            break
+        assert time.monotonic() < deadline, page.content()
+        time.sleep(0.5)
+    # A shareable address, without the blank filters.
+    assert page.url.endswith("/search?q=%22calls+from+survivors%22&sort=relevance")
+    expect(page.locator(".snippet mark").first).to_have_text("calls")
+    _shot(page, "search-results")
+    page.get_by_role("link", name="Monitoring return q1").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Monitoring return q1")
+    expect(page.locator(".preview-text")).to_contain_text("calls from survivors")
+    _shot(page, "record")
+
+
+def _contract_checklist_and_timeline(page: Page, base: str) -> None:
+    page.goto(f"{base}/contracts/{CONTRACT}")
+    expect(page.get_by_role("heading", name="Completeness checklist")).to_be_visible()
+    expect(page.locator(".check-missing").first).to_contain_text("Missing")
+    timeline = page.locator(".timeline")
+    expect(timeline).to_contain_text("Monitoring return q1")
+    expect(timeline).to_contain_text("Monitoring return Q2 2023")
+    expect(timeline).to_contain_text("Contract starts")
+    _shot(page, "contract")
+
+
+def _propose_and_approve(browser: Browser, page: Page, base: str) -> None:
+    page.goto(f"{base}/retention")
+    page.get_by_role("button", name="Run retention check").click()
+    expect(page.get_by_text("1 disposal proposed")).to_be_visible()
+    _shot(page, "retention-findings")
+    page.get_by_role("button", name="Sign out").click()
+    second = _new_page(browser)
+    _sign_in(second, base, "rhi")
+    second.get_by_role("link", name="Retention", exact=True).click()
+    second.get_by_role("link", name="Dispositions").click()
+    expect(second.get_by_role("link", name="Advocacy pilot specification")).to_be_visible()
+    second.get_by_label("Reason for your decision").fill(
+        "Six years after the pilot ended; nothing holds it"
+    )
+    _shot(second, "dispositions")
+    second.get_by_role("button", name="Approve and destroy").click()
+    expect(second.get_by_role("status").first).to_contain_text("approved and executed")
+    second.get_by_role("link", name="Audit").click()
+    expect(second.get_by_text("Root hash")).to_be_visible()
+    second.get_by_role("button", name="Verify the audit log").click()
+    expect(second.get_by_role("heading", name="The audit log verified")).to_be_visible()
+    _shot(second, "audit")
+
+
+def test_main_journey_in_a_real_browser(
+    server: RunningServer, browser: Browser, tmp_path: Path
+) -> None:
+    page = _new_page(browser)
+    _sign_in(page, server.base, "rob")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == "Skip to main content"
+    _upload_two_returns(page, server.base, tmp_path)
+    page.goto(f"{server.base}/")
+    _shot(page, "dashboard")
+    _find_by_phrase(page, server.base)
+    _contract_checklist_and_timeline(page, server.base)
+    _propose_and_approve(browser, page, server.base)

@@ -1,0 +1,260 @@
+"""Uploading several files, the record page, downloads, edits and new versions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from records_service.audit.models import AuditEntry
+from records_service.auth.service import get_user
+from records_service.contracts.schemas import ContractCreate
+from records_service.contracts.service import create_contract
+from records_service.db import session_scope
+from records_service.records.models import Record
+from records_service.services import Services
+from web.signin import csrf_of
+
+NEEDS = b"Needs assessment: demand for the domestic abuse helpline rose sharply.\n"
+SPEC = b"Service specification for the helpline, open 24 hours.\n"
+
+
+def open_contract(services: Services, reference: str = "OPCC-2023-014", **fields: object) -> None:
+    """Create a contract through the contracts service."""
+    values: dict[str, object] = {
+        "reference": reference,
+        "title": "Domestic abuse helpline",
+        "status": "active",
+        "start_date": "2023-04-01",
+        "end_date": "2026-03-31",
+        "awarded_value_pence": 4_500_000,
+    }
+    values.update(fields)
+    with session_scope(services.engine) as session:
+        actor = get_user(session, "ada")
+        create_contract(
+            session, data=ContractCreate.model_validate(values), actor=actor, clock=services.clock
+        )
+
+
+def upload(client: TestClient, files: list[tuple[str, bytes]], **fields: str) -> tuple[int, str]:
+    """Post the upload form with ``files``; returns status and page."""
+    form = {
+        "contract": "OPCC-2023-014",
+        "record_type": "needs_assessment",
+        "record_date": "2023-01-20",
+        "tags": "victims, Helpline",
+        "classification": "OFFICIAL",
+        "csrf_token": csrf_of(client.get("/upload")),
+    }
+    form.update(fields)
+    parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
+    response = client.post("/upload", data=form, files=parts)
+    return response.status_code, response.text
+
+
+def record_ids(page: str) -> list[str]:
+    """Record ids linked from a page, in order, without repeats."""
+    return list(dict.fromkeys(re.findall(r'href="/records/([0-9a-f]{32})"', page)))
+
+
+def test_upload_several_files_each_gets_its_outcome(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    too_big = b"x" * (web_services.settings.max_upload_bytes + 1)
+    status, page = upload(
+        staff,
+        [("needs-assessment_2023.txt", NEEDS), ("huge.bin", too_big), ("spec.txt", SPEC)],
+        titles="",
+    )
+    assert status == 200, re.findall(
+        r"<h1>.*?</h1>|<p class=\"lead\">.*?</p>|error-message.*?</p>", page
+    )
+    assert "2 of 3 files captured" in page
+    assert 'role="alert"' in page
+    assert "Needs assessment 2023" in page  # title defaulted from the file name
+    assert re.search(r"huge\.bin.*Not captured: .*(large|limit)", page, re.S)
+    ids = record_ids(page)
+    assert len(ids) == 2
+    with session_scope(web_services.engine) as session:
+        titles = {r.title for r in session.exec(select(Record))}
+    assert titles == {"Needs assessment 2023", "Spec"}
+
+
+def test_per_file_titles_are_used(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    form = {
+        "contract": "OPCC-2023-014",
+        "record_type": "specification",
+        "record_date": "2023-02-01",
+        "classification": "OFFICIAL",
+        "titles": ["First title", "Second title"],
+        "csrf_token": csrf_of(staff.get("/upload")),
+    }
+    files = [("files", ("a.txt", NEEDS, "text/plain")), ("files", ("b.txt", SPEC, "text/plain"))]
+    page = staff.post("/upload", data=form, files=files).text
+    assert "2 of 2 files captured" in page
+    assert "First title" in page and "Second title" in page
+
+
+def test_shared_field_errors_are_shown_next_to_their_fields(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    status, page = upload(
+        staff,
+        [("a.txt", NEEDS)],
+        contract="NO-SUCH-CONTRACT",
+        record_type="",
+        record_date="2999-01-01",
+    )
+    assert status == 422
+    assert "There is a problem" in page and 'role="alert"' in page
+    for field in ("contract", "record_type", "record_date"):
+        assert f'id="{field}-error"' in page, field
+        assert re.search(rf'id="{field}"[^>]*aria-describedby="[^"]*{field}-error"', page), field
+    assert "in the future" in page
+    assert record_ids(staff.get("/records").text) == []
+
+
+def test_no_file_chosen_is_an_error(browser_for: Callable[[str], TestClient]) -> None:
+    staff = browser_for("sam")
+    form = {"record_type": "minutes", "record_date": "2024-01-01", "classification": "OFFICIAL"}
+    form["csrf_token"] = csrf_of(staff.get("/upload"))
+    response = staff.post("/upload", data=form, files=[("files", ("", b"", "text/plain"))])
+    assert response.status_code == 422
+    assert 'id="files-error"' in response.text
+
+
+def _read_entries(services: Services, record_id: str) -> int:
+    with session_scope(services.engine) as session:
+        rows = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.action == "record.read", AuditEntry.subject == f"record:{record_id}"
+            )
+        )
+        return len(list(rows))
+
+
+def test_record_page_previews_text_and_audits_reads(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    [record_id] = record_ids(upload(staff, [("needs.txt", NEEDS)])[1])
+    page = staff.get(f"/records/{record_id}").text
+    assert "demand for the domestic abuse helpline rose sharply" in page
+    assert "<title>Needs \N{EN DASH} Records service</title>" in page
+    assert "Kept until" in page  # retention status
+    assert _read_entries(web_services, record_id) == 1
+    download = staff.get(f"/records/{record_id}/versions/1/download")
+    assert download.content == NEEDS
+    assert download.headers["content-disposition"].startswith('attachment; filename="needs.txt"')
+    assert _read_entries(web_services, record_id) == 2
+    inline = staff.get(f"/records/{record_id}/versions/1/view")
+    assert inline.headers["content-disposition"].startswith("inline")
+    assert "sandbox" in inline.headers["content-security-policy"]
+    assert _read_entries(web_services, record_id) == 3
+    history = staff.get(f"/records/{record_id}").text
+    assert "History from the audit log" in history and "Content read or downloaded" in history
+
+
+def test_html_is_never_served_inline(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    page = b"<html><body><script>alert(1)</script></body></html>"
+    [record_id] = record_ids(
+        upload(staff, [("evil.html", page)], contract="", record_type="correspondence")[1]
+    )
+    inline = staff.get(f"/records/{record_id}/versions/1/view")
+    # Served as plain text the browser may not sniff, in a sandbox: markup never runs.
+    assert inline.headers["content-type"] == "text/plain; charset=utf-8"
+    assert inline.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in inline.headers["content-security-policy"]
+    shown = staff.get(f"/records/{record_id}").text
+    assert "<script>alert(1)</script>" not in shown
+
+
+def test_sensitive_record_is_hidden_from_other_staff(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    sam, sue, rita = browser_for("sam"), browser_for("sue"), browser_for("rita")
+    [record_id] = record_ids(
+        upload(sam, [("secret.txt", NEEDS)], contract="", classification="OFFICIAL-SENSITIVE")[1]
+    )
+    assert sam.get(f"/records/{record_id}").status_code == 200
+    assert sue.get(f"/records/{record_id}").status_code == 404
+    assert sue.get(f"/records/{record_id}/versions/1/download").status_code == 404
+    assert record_id not in sue.get("/").text and record_id not in sue.get("/records").text
+    assert rita.get(f"/records/{record_id}").status_code == 200
+
+
+def test_edit_needs_a_reason_and_keeps_history(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    [record_id] = record_ids(upload(staff, [("needs.txt", NEEDS)])[1])
+    form_page = staff.get(f"/records/{record_id}/edit")
+    form = {
+        "title": "Needs assessment 2022-23",
+        "record_type": "needs_assessment",
+        "contract": "OPCC-2023-014",
+        "tags": "victims, helpline, demand",
+        "record_date": "2023-01-20",
+        "classification": "OFFICIAL",
+        "originator": "",
+        "reason": "",
+        "csrf_token": csrf_of(form_page),
+    }
+    refused = staff.post(f"/records/{record_id}/edit", data=form)
+    assert refused.status_code == 422 and 'id="reason-error"' in refused.text
+    form["reason"] = "Title should name the financial year"
+    saved = staff.post(f"/records/{record_id}/edit", data=form)
+    assert saved.status_code == 303
+    page = staff.get(f"/records/{record_id}").text
+    assert "Details updated." in page
+    assert "Needs assessment 2022-23" in page
+    assert "Title should name the financial year" in page
+    assert "demand" in page
+
+
+def test_new_version_keeps_the_old_one(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    [record_id] = record_ids(upload(staff, [("needs.txt", NEEDS)], contract="")[1])
+    page = staff.get(f"/records/{record_id}/new-version")
+    added = staff.post(
+        f"/records/{record_id}/new-version",
+        data={"csrf_token": csrf_of(page)},
+        files={"file": ("needs-v2.txt", SPEC, "text/plain")},
+    )
+    assert added.status_code == 303
+    record = staff.get(f"/records/{record_id}").text
+    assert "Version 2 added." in record and "needs-v2.txt" in record
+    assert staff.get(f"/records/{record_id}/versions/1/download").content == NEEDS
+    assert staff.get(f"/records/{record_id}/versions/2/download").content == SPEC
+
+
+def test_record_list_filters_and_dashboard(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    sam, sue = browser_for("sam"), browser_for("sue")
+    upload(sam, [("needs.txt", NEEDS)])
+    upload(sue, [("spec.txt", SPEC)], record_type="specification", tags="design")
+    by_tag = sam.get("/records?tag=design").text
+    assert "1 record" in by_tag and "Spec" in by_tag
+    dashboard = sam.get("/").text
+    recent, mine = dashboard.split("Your records")
+    assert "Needs" in recent and "Spec" in recent
+    assert "Needs" in mine and "Spec" not in mine
