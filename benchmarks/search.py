@@ -478,14 +478,19 @@ def main(argv: Iterable[str] | None = None) -> int:
     print(f"machine: {info}", flush=True)
     with tempfile.TemporaryDirectory(prefix="search-bench-", dir=args.work_dir) as tmp:
         work = Path(tmp)
-        results = [run_size(args, work, size, contracts) for size in sizes]
+        results = []
+        for size in sizes:
+            results.append(run_size(args, work, size, contracts))
+            if args.json:  # after each size, so a long run keeps what it measured
+                write_json(args.json, {"machine": info, "sizes": [asdict(r) for r in results]})
         extra: dict[str, Any] = {}
+        cases = make_queries(contracts, args.queries_per_kind)
         if args.variants:
             small = list(make_documents(args.variants, contracts))
-            cases = make_queries(contracts, args.queries_per_kind)
             extra["variants"] = measure_variants(work, small, cases)
-            if args.profile_dir:
-                extra["profiles"] = profile_whoosh(args.profile_dir, small[:300], cases)
+        if args.profile_dir:
+            sample = list(make_documents(300, contracts))
+            extra["profiles"] = profile_whoosh(args.profile_dir, sample, cases)
     print(report(results))
     if "variants" in extra:
         print("\nWhoosh writer settings (bulk index of the small corpus)")

@@ -40,3 +40,14 @@ def test_every_setting_is_described() -> None:
     assert "RECORDS_STORAGE__ENDPOINT" in names and "RECORDS_DATA_DIR" in names
     missing = [name for name, _, text in rows if len(text) < 10]
     assert missing == []
+
+
+def test_readme_configuration_table_is_current() -> None:
+    """The README's table is `records-service config --markdown`; keep them in step."""
+    from click.testing import CliRunner
+
+    from records_service.cli import main
+
+    table = CliRunner().invoke(main, ["config", "--markdown"]).output.strip()
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert table in readme

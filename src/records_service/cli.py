@@ -144,7 +144,8 @@ def config(markdown: bool) -> None:
     if markdown:
         click.echo("| Variable | Default | Meaning |\n|---|---|---|")
         for name, default, text in rows:
-            click.echo(f"| `{name}` | `{default}` | {text} |")
+            shown = f"`{default}`" if default else ""
+            click.echo(f"| `{name}` | {shown} | {text} |")
         return
     for name, default, text in rows:
         click.echo(f"{name}={default}\n    {text}")
