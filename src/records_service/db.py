@@ -1,9 +1,10 @@
 """Database engines and sessions: the one place that knows SQLite from PostgreSQL.
 
-SQLite runs in WAL mode with foreign keys on, and every transaction starts with
-``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout instead
-of failing on a lock upgrade. Schema changes go through the Alembic migrations
-in :mod:`records_service.migrations`.
+SQLite runs in WAL mode with foreign keys on, and every writing transaction
+starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy
+timeout instead of failing on a lock upgrade; :func:`read_scope` sessions only
+read, so they start a plain deferred transaction and never wait for writers.
+Schema changes go through the Alembic migrations in :mod:`records_service.migrations`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "records_read_only"
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -56,7 +58,10 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _on_sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -69,3 +74,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A session that only reads: on SQLite it does not queue for the write lock.
+
+    Writing through it is a programming error (on SQLite the upgrade to a write
+    lock could fail with "database is locked"); its transaction ends, unwritten, when the block closes.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        session.connection(execution_options={READ_ONLY_OPTION: True})
+        # Closing (not rolling back) ends the transaction without expiring the
+        # loaded objects, so callers can keep using what they read.
+        yield session

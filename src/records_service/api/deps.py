@@ -15,7 +15,7 @@ from sqlmodel import Session
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
 from records_service.auth.service import record_auth_failure, user_for_token
-from records_service.db import session_scope
+from records_service.db import read_scope, session_scope
 from records_service.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
 from records_service.indexing import SearchIndex
 from records_service.pagination import PageParams
@@ -78,7 +78,7 @@ def get_current_user(
         return session_user
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _fail(services, "missing bearer token")
-    with session_scope(services.engine) as session:
+    with read_scope(services.engine) as session:
         user = user_for_token(session, credentials.credentials)
     if user is None:
         raise _fail(services, "invalid or revoked token")

@@ -10,7 +10,7 @@ from sqlalchemy import func, text
 from sqlmodel import select
 
 from records_service.api.deps import ServicesDep
-from records_service.db import session_scope
+from records_service.db import read_scope
 from records_service.indexing.feed import index_lag
 from records_service.records.models import TextStatus, Version
 from records_service.storage import StorageError
@@ -20,7 +20,7 @@ router = APIRouter(tags=["health"])
 
 def _database(services: ServicesDep) -> dict[str, Any]:
     try:
-        with session_scope(services.engine) as session:
+        with read_scope(services.engine) as session:
             session.execute(text("SELECT 1"))
             pending = session.exec(
                 select(func.count()).where(Version.text_status == TextStatus.PENDING.value)
@@ -33,7 +33,7 @@ def _database(services: ServicesDep) -> dict[str, Any]:
 def _index(services: ServicesDep) -> dict[str, Any]:
     # Lag is reported, not judged: search keeps answering while the queue drains.
     try:
-        with session_scope(services.engine) as session:
+        with read_scope(services.engine) as session:
             lag = index_lag(session, services.clock())
         stats = services.index.stats() if services.index is not None else None
     except Exception as exc:

@@ -19,7 +19,7 @@ from records_service.api.deps import (
     SessionDep,
 )
 from records_service.auth.models import User
-from records_service.db import session_scope
+from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
 from records_service.records.capture import add_version, capture_record
@@ -59,7 +59,7 @@ def _metadata(**fields: object) -> RecordMetadata:
 
 
 def _created(services: ServicesDep, record_id: str, user: User, status_code: int) -> JSONResponse:
-    with session_scope(services.engine) as session:
+    with read_scope(services.engine) as session:
         body = to_public(session, get_record(session, record_id, user))
     services.notify_worker()
     return JSONResponse(
@@ -115,7 +115,7 @@ def new_version(
     file: Annotated[UploadFile, File(description="The new content.")],
 ) -> JSONResponse:
     """Add a new content version; earlier versions stay retrievable."""
-    with session_scope(services.engine) as session:
+    with read_scope(services.engine) as session:
         record = get_record(session, record_id, user)
         ensure_not_disposed(record)
         contract = contract_reference(session, record.contract_id)

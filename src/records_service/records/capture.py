@@ -34,7 +34,7 @@ from records_service.auth.models import User
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.service import get_contract
-from records_service.db import session_scope
+from records_service.db import read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.indexing.models import IndexTask
 from records_service.records.content import (
@@ -226,7 +226,7 @@ def capture_record(
     """Declare a new record with its first version; all or nothing."""
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)
-    with session_scope(ctx.engine) as session:
+    with read_scope(ctx.engine) as session:
         _check_metadata(session, meta, ctx)
     record_id = uuid.uuid4().hex
 
