@@ -81,7 +81,8 @@ def read_scope(engine: Engine) -> Iterator[Session]:
     """A session that only reads: on SQLite it does not queue for the write lock.
 
     Writing through it is a programming error (on SQLite the upgrade to a write
-    lock could fail with "database is locked"); its transaction ends, unwritten, when the block closes.
+    lock could fail with "database is locked"); its transaction ends, unwritten,
+    when the block closes.
     """
     with Session(engine, expire_on_commit=False) as session:
         session.connection(execution_options={READ_ONLY_OPTION: True})
