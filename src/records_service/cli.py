@@ -8,33 +8,20 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
 from records_service import __version__
 from records_service.audit import commands as audit_cli
 from records_service.auth import service as users_service
+from records_service.cli_services import cli_services as _services
 from records_service.db import session_scope
-from records_service.errors import DomainError
 from records_service.indexing.commands import reindex as reindex_command
 from records_service.retention.commands import retention as retention_commands
 from records_service.services import Services
 from records_service.settings import Settings, load_settings
 
 CLI_ACTOR = "cli"
-
-
-@contextmanager
-def _services(settings: Settings) -> Iterator[Services]:
-    services = Services.start(settings)
-    try:
-        yield services
-    except DomainError as exc:
-        raise click.ClickException(exc.detail) from None
-    finally:
-        services.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

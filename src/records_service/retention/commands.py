@@ -9,30 +9,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 
 import click
 
+from records_service.cli_services import cli_services as _services
 from records_service.db import session_scope
-from records_service.errors import DomainError
 from records_service.retention.findings import FindingFilters, findings_csv, list_findings
 from records_service.retention.job import RunReport, count_records, run_retention
 from records_service.retention.models import SYSTEM_ACTOR, FindingKind
-from records_service.services import Services
 from records_service.settings import Settings, load_settings
-
-
-@contextmanager
-def _services(settings: Settings) -> Iterator[Services]:
-    services = Services.start(settings)
-    try:
-        yield services
-    except DomainError as exc:
-        raise click.ClickException(exc.detail) from None
-    finally:
-        services.close()
 
 
 def _settings(ctx: click.Context) -> Settings:

@@ -61,19 +61,6 @@ class ChecklistStage:
         return sum(1 for item in self.items if item.state == "missing")
 
 
-def contract_facts(contract: Contract) -> ContractFacts:
-    """What the retention rules need to know about ``contract``."""
-    return ContractFacts(
-        reference=contract.reference,
-        status=contract.status,
-        start_date=contract.start_date,
-        end_date=contract.end_date,
-        closed_on=contract.closed_on,
-        is_deed=contract.is_deed,
-        awarded_value_pence=contract.awarded_value_pence,
-    )
-
-
 def stage_title(stage: str) -> str:
     """A stage key as a heading."""
     return stage.replace("_", " ").capitalize()

@@ -19,6 +19,7 @@ from records_service.contracts.timeline import contract_timeline
 from records_service.pagination import PageParams
 from records_service.records.models import Classification, Record
 from records_service.records.service import can_see_sensitive
+from records_service.retention.facts import contract_facts
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
 from records_service.web.deps import PageUser
@@ -28,7 +29,6 @@ from records_service.web.pages._contract_file import (
     VersionEvent,
     build_checklist,
     build_timeline,
-    contract_facts,
     milestones,
     stage_of_types,
     stage_title,

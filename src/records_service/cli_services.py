@@ -1,0 +1,31 @@
+"""Opening the services for one CLI command, with domain errors shown as CLI errors.
+
+Shared by :mod:`records_service.cli` and the command groups each domain
+registers on it (audit, retention, indexing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from records_service.errors import DomainError
+from records_service.services import Services
+from records_service.settings import Settings
+
+
+@contextmanager
+def cli_services(settings: Settings) -> Iterator[Services]:
+    """Start the services for a command and close them afterwards.
+
+    A ``DomainError`` becomes a ``click.ClickException`` (its message, exit 1).
+    """
+    services = Services.start(settings)
+    try:
+        yield services
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        services.close()
