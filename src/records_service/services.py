@@ -77,10 +77,10 @@ class Services:
             max_upload_bytes=self.settings.max_upload_bytes,
         )
 
-    def background_steps(self) -> list[Callable[[], int]]:
+    def background_steps(self, extraction_batch: int = 50) -> list[Callable[[], int]]:
         """The after-commit work, in order: extract text, then update the index."""
         return [
-            lambda: extract_pending(self.engine, self.store),
+            lambda: extract_pending(self.engine, self.store, limit=extraction_batch),
             lambda: self.index_feed.apply_pending() if self.index_feed else 0,
             checkpoint_step(self.settings, engine=self.engine, store=self.store, clock=self.clock),
         ]
@@ -93,8 +93,11 @@ class Services:
         """Start the background thread (the server does; the CLI and tests may not)."""
         if self.index_feed is not None:
             self.index_feed.rebuild_in_background()
+        # The worker loops until no step has work, so extracting one version per round
+        # costs nothing in throughput and lets each text reach the index at once.
         self.worker = BackgroundWorker(
-            self.background_steps(), poll_seconds=self.settings.workers.poll_seconds
+            self.background_steps(extraction_batch=1),
+            poll_seconds=self.settings.workers.poll_seconds,
         )
         self.worker.start()
         self.retention_timer = start_retention_timer(
