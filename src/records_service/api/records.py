@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -23,6 +22,7 @@ from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
 from records_service.records.capture import add_version, capture_record
+from records_service.records.download import content_headers
 from records_service.records.models import Classification
 from records_service.records.schemas import (
     MetadataChangePublic,
@@ -193,13 +193,6 @@ def changes(record_id: str, session: SessionDep, user: CurrentUser) -> list[Meta
     return metadata_history(session, record_id, user)
 
 
-def _disposition(filename: str) -> str:
-    ascii_name = "".join(
-        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename
-    )
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 @router.get(
     "/{record_id}/content",
     response_class=StreamingResponse,
@@ -224,10 +217,4 @@ def content(
             actor=user,
             clock=services.clock,
         )
-    headers = {
-        "ETag": f'"{found.sha256}"',
-        "Content-Length": str(found.size),
-        "Content-Disposition": _disposition(found.original_filename),
-        "X-Content-Type-Options": "nosniff",
-    }
-    return StreamingResponse(chunks, media_type=found.media_type, headers=headers)
+    return StreamingResponse(chunks, media_type=found.media_type, headers=content_headers(found))

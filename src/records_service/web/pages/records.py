@@ -4,7 +4,7 @@ downloads. Every download or inline view is audited exactly as the API's."""
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -16,6 +16,7 @@ from records_service.auth.models import User
 from records_service.db import session_scope
 from records_service.extraction.media_types import PDF, normalise
 from records_service.pagination import PageParams
+from records_service.records.download import Disposition, content_headers
 from records_service.records.models import Classification
 from records_service.records.service import (
     RecordFilters,
@@ -157,13 +158,6 @@ def _activity(session: Session, record_id: str) -> list[EntryView]:
     return entries
 
 
-def _disposition(kind: str, filename: str) -> str:
-    ascii_name = "".join(
-        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename
-    )
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 def _content(
     services: ServicesDep, user: User, record_id: str, number: int, *, inline: bool
 ) -> StreamingResponse:
@@ -178,18 +172,12 @@ def _content(
         )
     media_type = normalise(found.media_type)
     if inline and media_type == PDF:
-        kind = "inline"
+        kind: Disposition = "inline"
     elif inline and media_type in INLINE_TEXT:
         kind, media_type = "inline", "text/plain; charset=utf-8"
     else:
         kind = "attachment"
-    headers = {
-        "ETag": f'"{found.sha256}"',
-        "Content-Length": str(found.size),
-        "Content-Disposition": _disposition(kind, found.original_filename),
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store",
-    }
+    headers = {**content_headers(found, kind), "Cache-Control": "private, no-store"}
     if media_type != PDF:
         # The browser's PDF viewer needs scripts; nothing else served here may run any.
         headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
