@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
@@ -202,7 +202,6 @@ def content(
     record_id: str,
     services: ServicesDep,
     user: CurrentUser,
-    request: Request,
     version: Annotated[
         int | None, Query(ge=1, description="Version number; default current.")
     ] = None,
