@@ -8,10 +8,12 @@ Steps and their contract:
    while hashing, counting and sniffing. May assume 1 passed. On failure the
    store holds nothing under the key (the store's put is atomic).
 3. ``store_sidecar``: writes the write-once JSON description next to the
-   content. On failure, step 2's object is removed.
-4. ``_write_rows``: one transaction holds the record (or new version) rows,
-   the tags, the index task and the audit entry. On failure both objects are
-   removed; if removal fails too they stay as orphans that ``check`` reports.
+   content, before any database lock is taken. On failure, step 2's object is
+   removed.
+4. ``persist`` in one transaction: re-checks the metadata and holds the record
+   (or new version) rows, the tags, the index task and the audit entry. On
+   failure both objects are removed; if removal fails too they stay as orphans
+   that ``records-service check`` reports.
 
 After the commit the caller hands the version to extraction and indexing.
 """
@@ -155,19 +157,25 @@ def _land(
     key: str,
     source: BinaryIO,
     filename: str,
-    build_rows: Callable[[Session, StoredContent], tuple[Record, Version, str | None, list[str]]],
+    describe: Callable[[StoredContent], tuple[Record, Version, str | None, list[str]]],
+    persist: Callable[[Session, Record, Version], Record],
     actor: User,
     action: AuditAction,
 ) -> tuple[Record, Version]:
-    """Steps 2 to 4, shared by first capture and new versions."""
+    """Steps 2 to 4, shared by first capture and new versions.
+
+    ``describe`` builds the unsaved rows from what was stored (no database);
+    ``persist`` checks and adds them inside the transaction.
+    """
     stored = store_stream(ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename)
     sidecar_key = f"{key}.json"
     try:
+        record, version, contract_ref, tags = describe(stored)
+        # Written before the transaction, so the database's write lock (one writer at
+        # a time on SQLite) is held for the rows only, not for the sidecar's fsyncs.
+        store_sidecar(ctx.store, sidecar_key, _sidecar(record, version, contract_ref, tags, actor))
         with session_scope(ctx.engine) as session:
-            record, version, contract_ref, tags = build_rows(session, stored)
-            store_sidecar(
-                ctx.store, sidecar_key, _sidecar(record, version, contract_ref, tags, actor)
-            )
+            record = persist(session, record, version)
             payload = CapturePayload(
                 version=version.number,
                 sha256=stored.sha256,
@@ -230,17 +238,13 @@ def capture_record(
         _check_metadata(session, meta, ctx)
     record_id = uuid.uuid4().hex
 
-    def build_rows(
-        session: Session, stored: StoredContent
-    ) -> tuple[Record, Version, str | None, list[str]]:
-        contract = _check_metadata(session, meta, ctx)
+    def describe(stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
         now = ctx.clock()
         assert actor.id is not None
         record = Record(
             id=record_id,
             title=meta.title,
             record_type=meta.record_type,
-            contract_id=contract.id if contract else None,
             classification=meta.classification.value,
             originator=meta.originator,
             record_date=meta.record_date,
@@ -248,20 +252,25 @@ def capture_record(
             captured_by_id=actor.id,
             updated_at=now,
         )
+        return record, _new_version(record_id, 1, stored, name, actor, ctx), meta.contract, tags
+
+    def persist(session: Session, record: Record, version: Version) -> Record:
+        contract = _check_metadata(session, meta, ctx)
+        record.contract_id = contract.id if contract else None
         session.add(record)
         session.flush()
-        version = _new_version(record_id, 1, stored, name, actor, ctx)
         session.add(version)
         session.add_all(RecordTag(record_id=record_id, tag=t) for t in tags)
         session.flush()
-        return record, version, contract.reference if contract else None, tags
+        return record
 
     return _land(
         ctx,
         key=content_key(record_id, 1),
         source=source,
         filename=name,
-        build_rows=build_rows,
+        describe=describe,
+        persist=persist,
         actor=actor,
         action=AuditAction.RECORD_CAPTURE,
     )
@@ -281,9 +290,10 @@ def add_version(
     name = clean_filename(filename)
     number = record.current_version + 1
 
-    def build_rows(
-        session: Session, stored: StoredContent
-    ) -> tuple[Record, Version, str | None, list[str]]:
+    def describe(stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
+        return record, _new_version(record.id, number, stored, name, actor, ctx), contract_ref, tags
+
+    def persist(session: Session, _record: Record, version: Version) -> Record:
         current = session.get(Record, record.id)
         if current is None:
             raise NotFound(f"no record {record.id}")
@@ -291,20 +301,20 @@ def add_version(
             raise RecordDisposed(f"record {record.id} was {current.status}; no new versions")
         if current.current_version != record.current_version:
             raise Conflict("another version was added at the same time; retry")
-        version = _new_version(record.id, number, stored, name, actor, ctx)
         current.current_version = number
         current.updated_at = ctx.clock()
         session.add(current)
         session.add(version)
         session.flush()
-        return current, version, contract_ref, tags
+        return current
 
     return _land(
         ctx,
         key=content_key(record.id, number),
         source=source,
         filename=name,
-        build_rows=build_rows,
+        describe=describe,
+        persist=persist,
         actor=actor,
         action=AuditAction.RECORD_VERSION,
     )
