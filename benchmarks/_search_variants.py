@@ -23,7 +23,7 @@ from benchmarks._search_corpus import QueryCase
 from records_service.indexing import IndexDocument, SearchQuery, Visibility, open_whoosh_index
 from records_service.indexing._whoosh_generations import read_pointer
 from records_service.indexing._whoosh_schema import _prose_analyzer, build_schema, to_fields
-from records_service.indexing.whoosh_index import REBUILD_LIMITMB
+from records_service.indexing.whoosh_index import COMPOUND_SEGMENTS, REBUILD_LIMITMB
 
 
 def _schema_without_offsets() -> fields.Schema:
@@ -42,7 +42,8 @@ def _schema_without_stored_text() -> fields.Schema:
 
 # name: (schema factory, writer keyword arguments, can the service's search run on it)
 VARIANTS: dict[str, tuple[Callable[[], fields.Schema], dict[str, Any], bool]] = {
-    "shipped (procs=1, limitmb=256)": (build_schema, {}, True),
+    "shipped (procs=1, limitmb=256, separate files)": (build_schema, {}, True),
+    "compound segment (Whoosh's default)": (build_schema, {"compound": True}, True),
     "limitmb=64": (build_schema, {"limitmb": 64}, True),
     "no postings compression": (build_schema, {"codec": W3Codec(compression=0)}, True),
     "procs=2, multisegment": (build_schema, {"procs": 2, "multisegment": True}, True),
@@ -67,7 +68,8 @@ def build_variant(
     generation = root / pointer.generation
     ix = whoosh_index.create_in(str(generation), make_schema())
     cpu, started = _cpu(), time.perf_counter()
-    writer = ix.writer(**{"limitmb": REBUILD_LIMITMB, **writer_args})
+    shipped = {"limitmb": REBUILD_LIMITMB, "compound": COMPOUND_SEGMENTS}
+    writer = ix.writer(**{**shipped, **writer_args})
     for doc in docs:
         writer.add_document(**to_fields(doc))
     writer.commit()

@@ -28,6 +28,7 @@ of bulk indexing and of the queries. Figures are in docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import subprocess
@@ -255,6 +256,15 @@ def measure_whoosh(
     return result
 
 
+def measure_captures_only(data_dir: Path, captures: int) -> dict[str, Any]:
+    """Serve an already loaded and indexed data directory; time captures until searchable."""
+    suffix = str(int(time.time()))
+    writer = create_token(data_dir, f"benchcap{suffix}", "staff")
+    with running_server(data_dir, env=SERVER_ENV) as server, RssSampler(server.pid) as rss:
+        seen = _capture_visibility(server, server.bearer(writer), captures, interval=1.0)
+    return {"capture_to_search": seen, "server_rss_mib_with_captures": rss.peak_own / MIB}
+
+
 # --- baselines ----------------------------------------------------------------------------
 
 
@@ -290,6 +300,20 @@ def measure_variants(
         print(f"  variant {name}", flush=True)
         rows.append(build_variant(name, work / f"variant-{name}", docs, cases))
     return rows
+
+
+def profile_queries(index_dir: Path, cases: list[QueryCase], out: Path) -> str:
+    """cProfile of every benchmark query on the index in ``index_dir``, run in this process."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run, close = _engine_search(index_dir)
+    for case in cases:  # warm, as a server would be
+        run(case)
+    profiler = cProfile.Profile()
+    for case in cases:
+        profiler.runcall(run, case)
+    profiler.dump_stats(str(out))
+    close()
+    return str(out)
 
 
 def profile_whoosh(out: Path, docs: list[IndexDocument], cases: list[QueryCase]) -> dict[str, str]:
@@ -444,6 +468,10 @@ def run_size(args: argparse.Namespace, work: Path, size: int, contracts: list[An
         result.baselines[name] = measure_baseline(name, build, work, docs, cases)
     if size <= args.whoosh_max:
         result.whoosh = measure_whoosh(work, docs, contracts, cases, args.captures)
+        if args.profile_dir:
+            index_dir = work / f"whoosh-{size}" / "index"
+            out = args.profile_dir / f"whoosh-queries-{size}.prof"
+            result.whoosh["query_profile"] = profile_queries(index_dir, cases, out)
     return result
 
 
@@ -474,7 +502,15 @@ def main(argv: Iterable[str] | None = None) -> int:
         "--work-dir",
         type=Path,
         default=None,
-        help="Keep indexes and databases here (default: a temporary directory).",
+        help="Keep indexes and databases here (default: a temporary directory, removed).",
+    )
+    parser.add_argument(
+        "--captures-only",
+        type=Path,
+        default=None,
+        metavar="DATA_DIR",
+        help="Only time captures until searchable, on a data directory loaded by an earlier "
+        "run (kept with --work-dir).",
     )
     parser.add_argument(
         "--quick", action="store_true", help="A smoke run: 500 records, few queries, no variants."
@@ -483,12 +519,22 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args.quick:
         args.sizes, args.whoosh_max, args.queries_per_kind = "500", 500, 6
         args.captures, args.variants = 5, 0
+    if args.captures_only:
+        figures = measure_captures_only(args.captures_only, args.captures)
+        print(figures)
+        if args.json:
+            write_json(args.json, {"machine": machine_info(), **figures})
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     contracts = make_contracts(args.contracts)
     info = machine_info()
     print(f"machine: {info}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="search-bench-", dir=args.work_dir) as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.work_dir:  # kept, for --captures-only or a look afterwards
+            work = args.work_dir
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="search-bench-")))
         results = []
         for size in sizes:
             results.append(run_size(args, work, size, contracts))

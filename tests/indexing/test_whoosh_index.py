@@ -649,3 +649,15 @@ def test_documents_are_validated() -> None:
         make_doc("r1", 0)
     with pytest.raises(ValueError, match="comma"):
         make_doc("r1", tags=("a,b",))
+
+
+def test_segments_are_written_as_separate_files_not_compound(index_path: Path) -> None:
+    """A compound segment is copied into memory by every searcher that opens it."""
+    opened = open_whoosh_index(index_path)
+    opened.rebuild([make_doc("r1"), make_doc("r2")])
+    opened.add_or_replace([make_doc("r3")])
+    assert opened.search(SearchQuery(), REVIEWER).total == 3
+    opened.close()
+    names = [p.name for p in index_path.rglob("*") if p.is_file()]
+    assert any(name.endswith(".trm") for name in names)
+    assert not [name for name in names if name.endswith(".seg")]

@@ -71,6 +71,11 @@ PROGRESS_EVERY = 500
 # Measured on 2 cores (docs/search.md): a single process with a larger pool beats
 # procs=2, and forking inside a threaded server is best avoided.
 REBUILD_LIMITMB = 256
+# Whoosh reads a compound segment (one .seg file) through a memory map, but wraps each
+# part in a BytesIO, which copies it: every search copied the whole postings and stored
+# fields, for most of its time and memory (see docs/search.md). Separate files are read
+# in place.
+COMPOUND_SEGMENTS = False
 FACETS = {
     "record_type": sorting.FieldFacet("record_type"),
     "contract": sorting.FieldFacet("contract_ref"),
@@ -209,7 +214,7 @@ class WhooshSearchIndex:
 
     def _open_writer(self, ix: Any) -> Any:
         try:
-            return ix.writer(timeout=self._lock_timeout)
+            return ix.writer(timeout=self._lock_timeout, compound=COMPOUND_SEGMENTS)
         except LockError:
             raise IndexBusy("another process holds the index write lock") from None
 
@@ -345,7 +350,7 @@ def _demoted_versions(writer: Any, batch: list[IndexDocument]) -> list[IndexDocu
 
 
 def _fill(ix: Any, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None) -> int:
-    writer = ix.writer(limitmb=REBUILD_LIMITMB)
+    writer = ix.writer(limitmb=REBUILD_LIMITMB, compound=COMPOUND_SEGMENTS)
     seen: set[tuple[str, int]] = set()
     current: set[str] = set()
     count = 0
