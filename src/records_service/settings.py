@@ -174,6 +174,12 @@ class AuditSettings(BaseModel):
     retention_years: int = Field(
         10, ge=1, description="S3 object lock: years each checkpoint object is locked for."
     )
+    verify_processes: int = Field(
+        0,
+        ge=0,
+        description="Processes that recompute the entries in 'audit verify' (0: one per "
+        "CPU core). Logs under 50,000 entries are checked in one.",
+    )
     retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
         "COMPLIANCE",
         description="S3 object-lock mode for checkpoints (COMPLIANCE: nobody can remove "

@@ -29,7 +29,11 @@ APPEND_ONLY_TABLES = ("audit_entries", "audit_nodes", "audit_checkpoints")
 def audit_settings(tmp_path: Path, db_url: str) -> Settings:
     """Settings on the parametrised database with a small checkpoint interval."""
     return make_settings(
-        tmp_path, db_url, audit=AuditSettings(checkpoint_every_entries=4, origin="opcc.test/audit")
+        tmp_path,
+        db_url,
+        audit=AuditSettings(
+            checkpoint_every_entries=4, origin="opcc.test/audit", verify_processes=1
+        ),
     )
 
 
@@ -89,6 +93,8 @@ def verify(services: Services, *, keys: list[str] | None = None) -> VerifyReport
         checkpoint_store=build_checkpoint_store(services.settings, services.store),
         trusted_keys=keys if keys is not None else trusted_keys(services.settings),
         origin=services.settings.audit.origin,
+        processes=services.settings.audit.verify_processes,
+        parallel_min_entries=0,  # spread even a small log when the settings ask for processes
     )
 
 

@@ -3,6 +3,7 @@
 
 The log holds 12 entries with checkpoints at 4, 8 and 12. The attacker drops the
 append-only triggers first; the entry they go after (5) is covered by checkpoint 8.
+The entry cases also run with the entries recomputed by three processes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from records_service.audit.models import AuditEntry
 from records_service.audit.verify import VerifyReport
 from records_service.audit.writer import checkpoint_key
 from records_service.services import Services
+from records_service.settings import Settings
 
 from .conftest import (
     append_reads,
@@ -35,6 +37,21 @@ from .conftest import (
 )
 
 TARGET = 5
+
+
+@pytest.fixture
+def audit_settings(audit_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """One verification process, or as many as a test asks for with `SPREAD`."""
+    processes = getattr(request, "param", 1)
+    audit = audit_settings.audit.model_copy(update={"verify_processes": processes})
+    return audit_settings.model_copy(update={"audit": audit})
+
+
+# Entry cases run in one process and in three (the caller recomputes 0..2, a worker
+# 3..6 holding the target, another 7..11), so a worker's findings are named as well.
+SPREAD = pytest.mark.parametrize(
+    "audit_settings", [1, 3], ids=["one-process", "three-processes"], indirect=True
+)
 
 
 @pytest.fixture
@@ -64,6 +81,7 @@ def says(report: VerifyReport, *words: str) -> bool:
     return any(all(w in p for w in words) for p in report.problems)
 
 
+@SPREAD
 def test_edited_entry_is_named(log: Services) -> None:
     run_sql(log, f"UPDATE audit_entries SET actor = 'mallory' WHERE idx = {TARGET}")
     report = failed(log)
@@ -87,6 +105,7 @@ def test_deleted_entry_is_named(log: Services) -> None:
     assert says(report, f"entry {TARGET} is missing")
 
 
+@SPREAD
 def test_deleted_tail_is_named(log: Services) -> None:
     run_sql(log, "DELETE FROM audit_entries WHERE idx >= 10")
     report = failed(log)
@@ -94,6 +113,7 @@ def test_deleted_tail_is_named(log: Services) -> None:
     assert says(report, "entries 10..11 are missing")
 
 
+@SPREAD
 def test_reordered_entries_are_named(log: Services) -> None:
     run_sql(
         log,
@@ -106,6 +126,7 @@ def test_reordered_entries_are_named(log: Services) -> None:
     assert says(report, f"entry {TARGET + 1}: its content does not match")
 
 
+@SPREAD
 def test_inserted_forged_entry_is_named(log: Services) -> None:
     run_sql(
         log,

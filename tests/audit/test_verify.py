@@ -201,3 +201,14 @@ def test_commands_without_a_key_explain_what_to_do(audit_services: Services) -> 
     signing_key_path(audit_services.settings).unlink()
     code, out = cli(audit_services.settings, "audit", "public-key")
     assert code == 1 and "run 'records-service init'" in out
+
+
+def test_cli_spreads_verification_over_the_processes_asked_for(audit_services: Services) -> None:
+    append_reads(audit_services, 6)
+    sign_now(audit_services)
+    code, output = cli(audit_services.settings, "audit", "verify", "--quiet", "--processes", "2")
+    assert code == 0, output
+    assert "audit log OK: 6 entries" in output
+    code, output = cli(audit_services.settings, "audit", "verify", "--processes", "-1")
+    assert code == 2
+    assert "-1 is not in the range x>=0" in output

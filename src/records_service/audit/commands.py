@@ -26,7 +26,7 @@ from records_service.audit.keys import (
     trusted_keys,
 )
 from records_service.audit.log import log_size
-from records_service.audit.verify import VerifyReport, verify_log
+from records_service.audit.verify import VerifyReport, verify_log, verify_processes
 from records_service.audit.writer import CheckpointConflict, build_checkpoint_store, writer_for
 from records_service.db import session_scope
 from records_service.errors import DomainError
@@ -94,8 +94,21 @@ def public_key(settings: Settings) -> None:
     help="File of trusted verifier keys (one per line), instead of the configured ones.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes that recompute the entries (0: one per CPU core; default: the "
+    "audit.verify_processes setting).",
+)
 @click.pass_context
-def verify(ctx: click.Context, bundle: Path | None, key_file: Path | None, quiet: bool) -> None:
+def verify(
+    ctx: click.Context,
+    bundle: Path | None,
+    key_file: Path | None,
+    quiet: bool,
+    processes: int | None,
+) -> None:
     """Recompute the log's root and check it against every signed checkpoint.
 
     Exits with status 1 on any problem and names the first bad entry.
@@ -105,6 +118,10 @@ def verify(ctx: click.Context, bundle: Path | None, key_file: Path | None, quiet
         _verify_bundle(bundle, keys)
         return
     settings: Settings = ctx.obj
+    if processes is not None:
+        settings = settings.model_copy(
+            update={"audit": settings.audit.model_copy(update={"verify_processes": processes})}
+        )
     with _services(settings) as services:
         report = _verify_database(services, keys, quiet)
     _print_report(report)
@@ -150,6 +167,7 @@ def _verify_database(services: Services, keys: list[str] | None, quiet: bool) ->
             trusted_keys=trusted,
             origin=settings.audit.origin,
             progress=bar.update,
+            processes=verify_processes(settings),
         )
 
 

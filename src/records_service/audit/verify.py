@@ -20,6 +20,7 @@ options, printing and exit codes are left to the command line.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from functools import partial
 
 from sqlalchemy import Connection, Engine, text
 
-from records_service.audit._leafscan import scan_range
+from records_service.audit._parallelscan import PARALLEL_MIN_ENTRIES, LeafScan
 from records_service.audit._snapshot import snapshot
 from records_service.audit.checkpoint import (
     Checkpoint,
@@ -46,6 +47,7 @@ from records_service.audit.merkle import (
 )
 from records_service.audit.nodes import LoadedNodes, addresses_needed, fetch_nodes
 from records_service.audit.writer import CHECKPOINT_PREFIX, checkpoint_key
+from records_service.settings import Settings
 from records_service.storage import BlobStore, StorageError
 
 MAX_LISTED_ENTRY_PROBLEMS = 20
@@ -116,25 +118,39 @@ def verify_log(
     trusted_keys: Sequence[str],
     origin: str,
     progress: Progress | None = None,
+    processes: int = 1,
+    parallel_min_entries: int = PARALLEL_MIN_ENTRIES,
 ) -> VerifyReport:
     """Verify the whole log; see the module docstring for what is checked.
 
     ``checkpoint_store`` is the write-once store (None skips comparing copies,
     for a database restored without its store). ``progress`` is called with the
-    number of entries processed after each batch.
+    number of entries processed after each batch. Logs of ``parallel_min_entries``
+    or more have their entries recomputed by ``processes`` processes.
     """
     findings = _Findings()
     keys = _parse_keys(trusted_keys, findings)
     with snapshot(engine) as conn:
         head = int(conn.execute(text("SELECT size FROM audit_head WHERE id = 1")).scalar_one())
-        notes = _collect_notes(conn, checkpoint_store, head, findings)
-        signed = _open_notes(notes, keys, origin, findings)
-        scan = _scan(conn, head, sorted({s.size for s in signed}), findings, progress)
+        with LeafScan(conn, head, processes=processes, min_entries=parallel_min_entries) as leaves:
+            notes = _collect_notes(conn, checkpoint_store, head, findings)
+            signed = _open_notes(notes, keys, origin, findings)
+            scan = _scan(leaves, sorted({s.size for s in signed}), findings, progress)
         _check_outside(conn, head, scan, findings)
         _judge(scan, signed, findings)
         _check_stored_tree(conn, scan, head, findings)
         _check_consistency(conn, signed, findings)
     return _report(findings, head, scan, signed)
+
+
+def verify_processes(settings: Settings) -> int:
+    """The configured number of verification processes; 0 means one per usable CPU core."""
+    configured = settings.audit.verify_processes
+    if configured:
+        return configured
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def _parse_keys(texts: Sequence[str], findings: _Findings) -> list[VerifierKey]:
@@ -330,11 +346,11 @@ class _Roots:
 
 
 def _scan(
-    conn: Connection, head: int, sizes: list[int], findings: _Findings, progress: Progress | None
+    leaves: LeafScan, sizes: list[int], findings: _Findings, progress: Progress | None
 ) -> _Scan:
     """Recompute every leaf of [0, head) once, taking the roots at ``sizes`` on the way."""
     roots = _Roots(sizes)
-    found = scan_range(conn, 0, head, roots.add, progress)
+    found = leaves.run(roots.add, progress)
     for index, message in found.problems:
         findings.bad_entry(index, message)
     return _Scan(

@@ -141,6 +141,7 @@ def verify_now(services: Services) -> VerifyReport:
         checkpoint_store=build_checkpoint_store(settings, services.store),
         trusted_keys=trusted_keys(settings),
         origin=settings.audit.origin,
+        processes=1,  # a request thread should not take every core of the server
     )
 
 
