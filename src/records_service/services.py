@@ -16,6 +16,7 @@ from records_service.audit.writer import checkpoint_step
 from records_service.background import BackgroundWorker
 from records_service.clock import Clock, system_clock
 from records_service.db import make_engine
+from records_service.extraction import ExtractionWorker
 from records_service.indexing import SearchIndex
 from records_service.indexing.feed import IndexFeed, close_search, open_search
 from records_service.migrations import upgrade
@@ -43,6 +44,7 @@ class Services:
     index: SearchIndex | None = None
     index_feed: IndexFeed | None = None
     retention_timer: RetentionTimer | None = None
+    extraction_worker: ExtractionWorker | None = None
 
     @classmethod
     def start(
@@ -80,7 +82,9 @@ class Services:
     def background_steps(self, extraction_batch: int = 50) -> list[Callable[[], int]]:
         """The after-commit work, in order: extract text, then update the index."""
         return [
-            lambda: extract_pending(self.engine, self.store, limit=extraction_batch),
+            lambda: extract_pending(
+                self.engine, self.store, limit=extraction_batch, worker=self.extraction_worker
+            ),
             lambda: self.index_feed.apply_pending() if self.index_feed else 0,
             checkpoint_step(self.settings, engine=self.engine, store=self.store, clock=self.clock),
         ]
@@ -93,6 +97,8 @@ class Services:
         """Start the background thread (the server does; the CLI and tests may not)."""
         if self.index_feed is not None:
             self.index_feed.rebuild_in_background()
+        # One extraction process serves the documents in turn (it starts with the first).
+        self.extraction_worker = ExtractionWorker()
         # The worker loops until no step has work, so extracting one version per round
         # costs nothing in throughput and lets each text reach the index at once.
         self.worker = BackgroundWorker(
@@ -121,6 +127,9 @@ class Services:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        if self.extraction_worker is not None:
+            self.extraction_worker.close()
+            self.extraction_worker = None
         if self.index is not None and self.index_feed is not None:
             close_search(self.index, self.index_feed)
         self.engine.dispose()

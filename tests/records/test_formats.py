@@ -4,6 +4,8 @@ and their text is extracted after commit."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,37 @@ def test_extraction_failure_never_loses_the_capture(
     assert version["text_reason"]
     download = client.get(f"/api/records/{record['id']}/content", headers=actors.staff)
     assert download.content == content
+
+
+def test_the_running_service_extracts_every_capture_in_one_worker_process(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    services.start_worker()
+    ids = []
+    for name, _, _ in CASES:
+        created = capture(client, actors.staff, content=(FIXTURES / name).read_bytes())
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+        services.notify_worker()
+    deadline = time.monotonic() + 60
+    statuses: list[str] = []
+    while time.monotonic() < deadline:
+        statuses = [
+            client.get(f"/api/records/{i}", headers=actors.staff).json()["versions"][0][
+                "text_status"
+            ]
+            for i in ids
+        ]
+        if "pending" not in statuses:
+            break
+        time.sleep(0.1)
+    assert statuses == ["extracted"] * 3
+    assert services.extraction_worker is not None
+    assert services.extraction_worker.started == 1
+    worker_pid = services.extraction_worker.pid
+    assert worker_pid is not None
+    services.close()
+    assert services.extraction_worker is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker_pid, 0)

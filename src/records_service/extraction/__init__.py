@@ -3,8 +3,10 @@
 One extractor per media type (PDF, DOCX, e-mail, plain text, Markdown, CSV) sits behind
 a registry. Callers sniff the stored bytes, then call ``extract_text``, which never
 raises for bad content and reports ``extracted``, ``empty`` or ``failed`` with a reason.
+An ``ExtractionWorker`` keeps one worker process for many documents.
 """
 
+from records_service.extraction._isolation import ExtractionWorker
 from records_service.extraction.extract import extract_text
 from records_service.extraction.model import ExtractionLimits, ExtractionResult
 from records_service.extraction.registry import supported_media_types
@@ -14,6 +16,7 @@ __all__ = [
     "SNIFF_BYTES",
     "ExtractionLimits",
     "ExtractionResult",
+    "ExtractionWorker",
     "extract_text",
     "sniff_media_type",
     "sniff_path",

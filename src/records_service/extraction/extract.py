@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from records_service.extraction._isolation import run_isolated
+from records_service.extraction._isolation import ExtractionWorker, run_isolated
 from records_service.extraction.model import ExtractionLimits, ExtractionResult
 from records_service.extraction.registry import extractor_for
 
 
 def extract_text(
-    path: Path, media_type: str, limits: ExtractionLimits = ExtractionLimits()
+    path: Path,
+    media_type: str,
+    limits: ExtractionLimits = ExtractionLimits(),
+    *,
+    worker: ExtractionWorker | None = None,
 ) -> ExtractionResult:
     """Extract the text of the file at ``path``, read as ``media_type``.
 
@@ -20,8 +24,10 @@ def extract_text(
     caller. Never raises for bad content: unsupported
     types, unreadable documents, exceeded limits and crashed workers all become a
     ``failed`` result with a short reason; a readable document without text is
-    ``empty``.
+    ``empty``. ``worker`` is a long-lived worker to use instead of starting one.
     """
     if extractor_for(media_type) is None:
         return ExtractionResult.failed(f"no extractor for {media_type}")
+    if worker is not None:
+        return worker.extract(path, media_type, limits)
     return run_isolated(path, media_type, limits)

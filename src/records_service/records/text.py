@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from records_service.db import session_scope
-from records_service.extraction import ExtractionLimits, extract_text
+from records_service.extraction import ExtractionLimits, ExtractionWorker, extract_text
 from records_service.records.models import TextStatus, Version, VersionText
 from records_service.storage import BlobStore, StorageError
 
@@ -41,7 +41,11 @@ def _copy_to_file(store: BlobStore, key: str, target: Path) -> None:
 
 
 def extract_version(
-    engine: Engine, store: BlobStore, version_id: int, limits: ExtractionLimits
+    engine: Engine,
+    store: BlobStore,
+    version_id: int,
+    limits: ExtractionLimits,
+    worker: ExtractionWorker | None = None,
 ) -> str:
     """Extract one version's text and record the outcome; returns the status."""
     with session_scope(engine) as session:
@@ -56,7 +60,7 @@ def extract_version(
         except StorageError as exc:
             log.warning("cannot read %s for extraction: %s", key, exc)
             return "unavailable"
-        result = extract_text(path, media_type, limits)
+        result = extract_text(path, media_type, limits, worker=worker)
     with session_scope(engine) as session:
         version = session.get(Version, version_id)
         assert version is not None
@@ -69,12 +73,20 @@ def extract_version(
 
 
 def extract_pending(
-    engine: Engine, store: BlobStore, *, limit: int = 50, limits: ExtractionLimits | None = None
+    engine: Engine,
+    store: BlobStore,
+    *,
+    limit: int = 50,
+    limits: ExtractionLimits | None = None,
+    worker: ExtractionWorker | None = None,
 ) -> int:
-    """Extract text for up to ``limit`` pending versions; returns how many were processed."""
+    """Extract text for up to ``limit`` pending versions; returns how many were processed.
+
+    ``worker`` is a long-lived extraction worker; without one, each document gets its own.
+    """
     limits = limits or ExtractionLimits()
     done = 0
     for version_id in _pending_ids(engine, limit):
-        extract_version(engine, store, version_id, limits)
+        extract_version(engine, store, version_id, limits, worker)
         done += 1
     return done
