@@ -51,6 +51,31 @@ def test_users_add_list_disable(tmp_path: Path) -> None:
     assert bad_role.returncode != 0 and "unknown role" in bad_role.stderr
 
 
+def test_users_tokens_lists_and_revoke_token_revokes(tmp_path: Path) -> None:
+    _run(tmp_path, "init")
+    first = _run(tmp_path, "users", "add", "carol", "--role", "staff").stdout.strip()
+    _run(tmp_path, "users", "token", "carol", "--label", "laptop")
+    rows = [
+        line.split("\t") for line in _run(tmp_path, "users", "tokens", "carol").stdout.splitlines()
+    ]
+    assert [(row[2], row[3]) for row in rows] == [
+        ("active", "created with user"),
+        ("active", "laptop"),
+    ]
+    assert first.startswith(f"rs_{rows[0][0]}_")
+    # The whole token text is accepted as well as its id.
+    assert _run(tmp_path, "users", "revoke-token", first).stdout.strip() == f"revoked {rows[0][0]}"
+    states = [
+        line.split("\t")[2]
+        for line in _run(tmp_path, "users", "tokens", "carol").stdout.splitlines()
+    ]
+    assert states[0].startswith("revoked ") and states[1] == "active"
+    again = _run(tmp_path, "users", "revoke-token", rows[0][0], check=False)
+    assert again.returncode == 1 and "already revoked" in again.stderr
+    unknown = _run(tmp_path, "users", "tokens", "nobody", check=False)
+    assert unknown.returncode == 1 and "nobody" in unknown.stderr
+
+
 def test_init_first_admin_only_once(tmp_path: Path) -> None:
     first = _run(tmp_path, "init", "--first-admin", "admin").stdout
     assert "created admin user 'admin'" in first and "rs_" in first

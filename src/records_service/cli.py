@@ -14,6 +14,7 @@ import click
 from records_service import __version__
 from records_service.audit import commands as audit_cli
 from records_service.auth import service as users_service
+from records_service.auth.tokens import split_token
 from records_service.cli_services import cli_services as _services
 from records_service.db import session_scope
 from records_service.indexing.commands import reindex as reindex_command
@@ -138,6 +139,9 @@ def config(markdown: bool) -> None:
         click.echo(f"{name}={default}\n    {text}")
 
 
+_STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
 @main.group()
 def users() -> None:
     """Manage users, roles, passwords and API tokens."""
@@ -187,6 +191,32 @@ def users_token(settings: Settings, username: str, label: str) -> None:
                 session, username=username, label=label, actor=CLI_ACTOR, clock=services.clock
             )
         )
+
+
+@users.command("tokens")
+@click.argument("username")
+@click.pass_obj
+def users_tokens(settings: Settings, username: str) -> None:
+    """List a user's API tokens: id, created, revoked (or "active") and label."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        for token in users_service.list_tokens(session, username):
+            revoked = token.revoked_at
+            state = f"revoked {revoked:{_STAMP}}" if revoked else "active"
+            click.echo(f"{token.public_id}\t{token.created_at:{_STAMP}}\t{state}\t{token.label}")
+
+
+@users.command("revoke-token")
+@click.argument("token_id")
+@click.pass_obj
+def users_revoke_token(settings: Settings, token_id: str) -> None:
+    """Revoke one API token at once, by its id (see 'users tokens') or its whole text."""
+    parts = split_token(token_id)
+    public_id = parts[0] if parts is not None else token_id
+    with _services(settings) as services, session_scope(services.engine) as session:
+        users_service.revoke_token(
+            session, token_id=public_id, actor=CLI_ACTOR, clock=services.clock
+        )
+    click.echo(f"revoked {public_id}")
 
 
 @users.command("list")

@@ -137,6 +137,28 @@ def test_disabled_user_token_stops_working(
     _assert_problem(client.get("/api/records", headers=actors.staff2), 401)
 
 
+def test_a_revoked_token_stops_working_and_the_others_do_not(
+    client: TestClient, actors: Actors, services: Services, clock: FixedClock
+) -> None:
+    from records_service.auth.service import issue_token, list_tokens, revoke_token
+    from records_service.errors import Conflict, NotFound
+
+    with session_scope(services.engine) as session:
+        second = {"Authorization": "Bearer " + issue_token(session, username="sue", clock=clock)}
+        first_id, second_id = (t.public_id for t in list_tokens(session, "sue"))
+        revoke_token(session, token_id=first_id, actor="ada", clock=clock)
+    _assert_problem(client.get("/api/records", headers=actors.staff2), 401)
+    assert client.get("/api/records", headers=second).status_code == 200
+    with session_scope(services.engine) as session:
+        revoked, active = list_tokens(session, "sue")
+        assert (revoked.public_id, revoked.revoked_at) == (first_id, clock())
+        assert (active.public_id, active.revoked_at) == (second_id, None)
+        with pytest.raises(Conflict):
+            revoke_token(session, token_id=first_id, actor="ada", clock=clock)
+        with pytest.raises(NotFound):
+            revoke_token(session, token_id="0" * 16, actor="ada", clock=clock)
+
+
 def test_unknown_routes_and_records_are_problems(client: TestClient, actors: Actors) -> None:
     _assert_problem(client.get("/api/records/0123456789abcdef", headers=actors.staff), 404)
     _assert_problem(client.get("/api/records/" + "x" * 300, headers=actors.staff), 404)

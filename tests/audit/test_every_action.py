@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from factories import Actors, capture, create_contract
 from records_service.audit.log import log_size
 from records_service.audit.models import AuditEntry
+from records_service.auth.service import list_tokens
 from records_service.cli import main
 from records_service.services import Services
 from records_service.settings import Settings
@@ -121,6 +122,14 @@ def test_user_and_token_commands_leave_one_entry_each(
     log.expect(("user.create", "cli", "user:carol"), ("token.issue", "cli", "user:carol"))
     assert cli(settings, "users", "token", "carol", "--label", "laptop") == 0
     log.expect(("token.issue", "cli", "user:carol"))
+    with Session(services.engine) as session:
+        first_token = list_tokens(session, "carol")[0].public_id
+    assert cli(settings, "users", "tokens", "carol") == 0
+    log.expect()
+    assert cli(settings, "users", "revoke-token", first_token) == 0
+    log.expect(("token.revoke", "cli", "user:carol"))
+    assert cli(settings, "users", "revoke-token", first_token) != 0
+    log.expect()
     assert cli(settings, "users", "passwd", "carol", "--password", "correct horse battery") == 0
     log.expect(("user.password", "cli", "user:carol"))
     assert cli(settings, "users", "disable", "carol") == 0

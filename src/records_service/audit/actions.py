@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     USER_DISABLE = "user.disable"
     USER_PASSWORD = "user.password"  # noqa: S105 (an action name, not a secret)
     TOKEN_ISSUE = "token.issue"  # noqa: S105 (an action name, not a secret)
+    TOKEN_REVOKE = "token.revoke"  # noqa: S105 (an action name, not a secret)
     AUTH_FAILURE = "auth.failure"
     HOLD_PLACE = "hold.place"
     HOLD_RELEASE = "hold.release"
@@ -101,6 +102,7 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.USER_DISABLE: UserPayload,
     AuditAction.USER_PASSWORD: UserPayload,
     AuditAction.TOKEN_ISSUE: TokenPayload,
+    AuditAction.TOKEN_REVOKE: TokenPayload,
     AuditAction.AUTH_FAILURE: AuthFailurePayload,
 }
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from records_service.audit.actions import (
     AuditAction,
@@ -135,6 +135,35 @@ def issue_token(
         clock=clock,
     )
     return token.plaintext
+
+
+def list_tokens(session: Session, username: str) -> list[ApiToken]:
+    """A user's tokens, oldest first, revoked ones included."""
+    user = get_user(session, username)
+    statement = select(ApiToken).where(ApiToken.user_id == user.id).order_by(col(ApiToken.id))
+    return list(session.exec(statement))
+
+
+def revoke_token(session: Session, *, token_id: str, actor: str, clock: Clock) -> ApiToken:
+    """Revoke the token whose public id is ``token_id``: it stops working at once."""
+    token = session.exec(select(ApiToken).where(ApiToken.public_id == token_id)).first()
+    if token is None:
+        raise NotFound(f"no API token {token_id!r}")
+    if token.revoked_at is not None:
+        raise Conflict(f"API token {token_id!r} was already revoked")
+    user = session.get(User, token.user_id)
+    assert user is not None
+    token.revoked_at = clock()
+    session.add(token)
+    record_event(
+        session,
+        actor=actor,
+        action=AuditAction.TOKEN_REVOKE,
+        subject=f"user:{user.username}",
+        payload=TokenPayload(username=user.username, token_id=token_id),
+        clock=clock,
+    )
+    return token
 
 
 def user_for_token(session: Session, plaintext: str) -> User | None:
