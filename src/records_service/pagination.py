@@ -9,13 +9,14 @@ from pydantic import BaseModel, Field
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
 
 
 class PageParams(BaseModel):
     """Which page of a listing to return (1-based)."""
 
     page: int = Field(1, ge=1, description="Page number, from 1.")
-    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
+    page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
 
     @property
     def offset(self) -> int:

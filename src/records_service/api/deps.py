@@ -5,10 +5,10 @@ Routes receive these through ``Annotated`` aliases; none imports settings or a g
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -18,12 +18,15 @@ from records_service.auth.service import record_auth_failure, user_for_token
 from records_service.db import read_scope, session_scope
 from records_service.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
 from records_service.indexing import SearchIndex
-from records_service.pagination import PageParams
+from records_service.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageParams
 from records_service.services import Services
 from records_service.storage import BlobStore
 
+# Dependencies that do no I/O are ``async``: FastAPI runs every plain ``def`` one on a
+# worker thread, and each of those hops costs a thread switch per request.
 
-def get_services(request: Request) -> Services:
+
+async def get_services(request: Request) -> Services:
     """The services built by the app's lifespan."""
     services: Services = request.app.state.services
     return services
@@ -41,7 +44,7 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_store(services: ServicesDep) -> BlobStore:
+async def get_store(services: ServicesDep) -> BlobStore:
     """The blob store."""
     return services.store
 
@@ -49,7 +52,7 @@ def get_store(services: ServicesDep) -> BlobStore:
 StoreDep = Annotated[BlobStore, Depends(get_store)]
 
 
-def get_index(services: ServicesDep) -> SearchIndex:
+async def get_index(services: ServicesDep) -> SearchIndex:
     """The search index."""
     if services.index is None:
         raise ServiceUnavailable("the search index is not open")
@@ -88,10 +91,10 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require(permission: Permission) -> Callable[[User], User]:
+def require(permission: Permission) -> Callable[[User], Awaitable[User]]:
     """A dependency that lets the request through only if the user holds ``permission``."""
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if not allows(user.role_set, permission):
             raise PermissionDenied(f"your roles do not allow {permission.value}")
         return user
@@ -102,4 +105,16 @@ def require(permission: Permission) -> Callable[[User], User]:
 Capturer = Annotated[User, Depends(require(Permission.CAPTURE))]
 Editor = Annotated[User, Depends(require(Permission.EDIT_METADATA))]
 ContractManager = Annotated[User, Depends(require(Permission.MANAGE_CONTRACTS))]
-Paging = Annotated[PageParams, Depends()]
+
+
+async def get_paging(
+    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
+    ] = DEFAULT_PAGE_SIZE,
+) -> PageParams:
+    """The page asked for in the query string."""
+    return PageParams(page=page, page_size=page_size)
+
+
+Paging = Annotated[PageParams, Depends(get_paging)]
