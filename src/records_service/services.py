@@ -29,6 +29,8 @@ from records_service.storage import BlobStore, build_blob_store
 
 log = logging.getLogger(__name__)
 
+EXTRACTION_BUDGET_SECONDS = 0.25
+
 
 @dataclass
 class Services:
@@ -79,11 +81,14 @@ class Services:
             max_upload_bytes=self.settings.max_upload_bytes,
         )
 
-    def background_steps(self, extraction_batch: int = 50) -> list[Callable[[], int]]:
+    def background_steps(self, extraction_budget: float | None = None) -> list[Callable[[], int]]:
         """The after-commit work, in order: extract text, then update the index."""
         return [
             lambda: extract_pending(
-                self.engine, self.store, limit=extraction_batch, worker=self.extraction_worker
+                self.engine,
+                self.store,
+                worker=self.extraction_worker,
+                budget_seconds=extraction_budget,
             ),
             lambda: self.index_feed.apply_pending() if self.index_feed else 0,
             checkpoint_step(self.settings, engine=self.engine, store=self.store, clock=self.clock),
@@ -99,10 +104,12 @@ class Services:
             self.index_feed.rebuild_in_background()
         # One extraction process serves the documents in turn (it starts with the first).
         self.extraction_worker = ExtractionWorker()
-        # The worker loops until no step has work, so extracting one version per round
-        # costs nothing in throughput and lets each text reach the index at once.
+        # Each round extracts for at most EXTRACTION_BUDGET_SECONDS before the index
+        # takes what is ready in one commit: a burst of captures shares commits (each
+        # costs the server tens of milliseconds of Python), while a capture on a quiet
+        # service reaches the index at once. The worker loops until no step has work.
         self.worker = BackgroundWorker(
-            self.background_steps(extraction_batch=1),
+            self.background_steps(extraction_budget=EXTRACTION_BUDGET_SECONDS),
             poll_seconds=self.settings.workers.poll_seconds,
         )
         self.worker.start()

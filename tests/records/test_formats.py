@@ -15,6 +15,7 @@ from sqlmodel import select
 from factories import Actors, capture, create_contract
 from records_service.db import session_scope
 from records_service.records.models import Version, VersionText
+from records_service.records.text import extract_pending
 from records_service.services import Services
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -106,3 +107,24 @@ def test_the_running_service_extracts_every_capture_in_one_worker_process(
     assert services.extraction_worker is None
     with pytest.raises(ProcessLookupError):
         os.kill(worker_pid, 0)
+
+
+def _pending(services: Services) -> int:
+    with session_scope(services.engine) as session:
+        rows = session.exec(select(Version).where(Version.text_status == "pending"))
+        return len(list(rows))
+
+
+def test_an_extraction_round_stops_starting_documents_when_its_budget_is_spent(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    for name, _, _ in CASES:
+        created = capture(client, actors.staff, content=(FIXTURES / name).read_bytes())
+        assert created.status_code == 201, created.text
+    assert _pending(services) == 3
+    # A spent budget still lets one document through, so every round makes progress.
+    assert extract_pending(services.engine, services.store, budget_seconds=0.0) == 1
+    assert _pending(services) == 2
+    assert extract_pending(services.engine, services.store, budget_seconds=60.0) == 2
+    assert _pending(services) == 0

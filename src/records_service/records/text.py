@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -79,14 +80,20 @@ def extract_pending(
     limit: int = 50,
     limits: ExtractionLimits | None = None,
     worker: ExtractionWorker | None = None,
+    budget_seconds: float | None = None,
 ) -> int:
     """Extract text for up to ``limit`` pending versions; returns how many were processed.
 
     ``worker`` is a long-lived extraction worker; without one, each document gets its own.
+    With ``budget_seconds``, no new document is started once that much time has passed
+    (at least one is always done), so the texts reach the index in timely batches.
     """
     limits = limits or ExtractionLimits()
+    started = time.monotonic()
     done = 0
     for version_id in _pending_ids(engine, limit):
+        if done and budget_seconds is not None and time.monotonic() - started >= budget_seconds:
+            break
         extract_version(engine, store, version_id, limits, worker)
         done += 1
     return done
