@@ -71,7 +71,11 @@ class PausingIndex:
         self.release = threading.Event()
 
     def rebuild(
-        self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[IndexDocument],
+        progress: Callable[[int], None] | None = None,
+        *,
+        processes: int = 1,
     ) -> int:
         def pausing() -> Iterator[IndexDocument]:
             for number, doc in enumerate(docs):
@@ -80,7 +84,7 @@ class PausingIndex:
                     assert self.release.wait(30)
                 yield doc
 
-        return self.inner.rebuild(pausing(), progress)
+        return self.inner.rebuild(pausing(), progress, processes=processes)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -661,3 +661,38 @@ def test_segments_are_written_as_separate_files_not_compound(index_path: Path) -
     names = [p.name for p in index_path.rglob("*") if p.is_file()]
     assert any(name.endswith(".trm") for name in names)
     assert not [name for name in names if name.endswith(".seg")]
+
+
+def test_a_rebuild_in_several_processes_finds_what_one_process_finds(tmp_path: Path) -> None:
+    words = ["helpline", "refuge", "advocacy", "outreach", "counselling", "evaluation"]
+    docs = [
+        make_doc(
+            f"r{n:03d}",
+            text=" ".join(words[(n + k) % len(words)] for k in range(n % 4 + 1)),
+            record_type=("minutes", "invoice", "contract")[n % 3],
+            contract_ref=f"OPCC-{n % 5}",
+        )
+        for n in range(240)
+    ]
+    single, spread = open_whoosh_index(tmp_path / "one"), open_whoosh_index(tmp_path / "two")
+    try:
+        assert single.rebuild(docs) == 240
+        progress: list[int] = []
+        assert spread.rebuild(docs, progress.append, processes=2) == 240
+        assert progress[-1] == 240
+        for text in ["helpline", "refuge AND outreach", '"advocacy outreach"', "counsel*"]:
+            one, two = (search(ix, text, page_size=200, sort="date") for ix in (single, spread))
+            assert one.total > 0
+            assert (sorted(ids(one)), one.total, one.facets) == (
+                sorted(ids(two)),
+                two.total,
+                two.facets,
+            )
+        # One segment per writer process, each holding part of the documents.
+        for path, expected in ((tmp_path / "one", 1), (tmp_path / "two", 2)):
+            with whoosh_index.open_dir(str(live_generation(path))).reader() as reader:
+                parts = [leaf.doc_count() for leaf, _ in reader.leaf_readers()]
+            assert len(parts) == expected and sum(parts) == 240 and min(parts) > 0
+    finally:
+        single.close()
+        spread.close()

@@ -20,7 +20,6 @@ options, printing and exit codes are left to the command line.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from records_service.audit.merkle import (
 )
 from records_service.audit.nodes import LoadedNodes, addresses_needed, fetch_nodes
 from records_service.audit.writer import CHECKPOINT_PREFIX, checkpoint_key
+from records_service.cpus import usable_cores
 from records_service.settings import Settings
 from records_service.storage import BlobStore, StorageError
 
@@ -145,12 +145,7 @@ def verify_log(
 
 def verify_processes(settings: Settings) -> int:
     """The configured number of verification processes; 0 means one per usable CPU core."""
-    configured = settings.audit.verify_processes
-    if configured:
-        return configured
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    return settings.audit.verify_processes or usable_cores()
 
 
 def _parse_keys(texts: Sequence[str], findings: _Findings) -> list[VerifierKey]:

@@ -196,13 +196,19 @@ class SearchIndex(Protocol):
         ...
 
     def rebuild(
-        self, docs: Iterable[IndexDocument], progress: Callable[[int], None] | None = None
+        self,
+        docs: Iterable[IndexDocument],
+        progress: Callable[[int], None] | None = None,
+        *,
+        processes: int = 1,
     ) -> int:
         """Replace the whole index with ``docs`` and return how many were indexed.
 
         Searches keep answering from the old index until the new one is
         complete; the switch is atomic. ``progress`` is called with the
-        running count now and then, and once at the end.
+        running count now and then, and once at the end. ``processes`` above 1
+        lets the engine index in that many worker processes (only from a caller
+        that runs no other threads, such as the ``reindex`` command).
         """
         ...
 

@@ -75,13 +75,15 @@ def rebuild_from_database(
     progress: Callable[[int], None] | None = None,
     *,
     stop: threading.Event | None = None,
+    processes: int = 1,
 ) -> int:
     """Replace the whole index with every version of every searchable record.
 
     Searches keep answering from the old index until the new one is swapped
     in. Queued tasks are left for the feed to apply afterwards. If ``stop``
     is set, the rebuild ends with :class:`RebuildCancelled` and the old index
-    stays live. Returns the number of versions indexed.
+    stays live. ``processes`` is passed to `SearchIndex.rebuild`. Returns the
+    number of versions indexed.
     """
 
     def documents() -> Iterator[IndexDocument]:
@@ -90,7 +92,7 @@ def rebuild_from_database(
                 raise RebuildCancelled("the rebuild was cancelled")
             yield doc
 
-    return index.rebuild(documents(), progress)
+    return index.rebuild(documents(), progress, processes=processes)
 
 
 def _pending_text() -> Exists:
