@@ -35,12 +35,13 @@ import json
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,51 @@ def generate_log(root: Path, entries: int, every: int) -> GeneratedLog:
     return GeneratedLog(
         settings, entries, checkpoints, canonical, time.perf_counter() - started, size
     )
+
+
+def _kept_or_generated(args: argparse.Namespace, root: Path) -> GeneratedLog:
+    """The log to measure, under ``root``: generated, or copied from ``--log-dir``.
+
+    The measurements add entries (the users and tokens of the HTTP phase), so a kept
+    log is measured on a copy and stays as generated.
+    """
+    if args.log_dir is None:
+        return generate_log(root, args.entries, args.checkpoint_every)
+    kept = args.log_dir / "log"
+    generated = None
+    if not (kept / "records.db").exists():
+        generated = generate_log(args.log_dir, args.entries, args.checkpoint_every)
+    shutil.copytree(kept, root / "log")
+    log = reuse_log(root, args.entries)
+    return log if generated is None else replace(log, seconds=generated.seconds)
+
+
+def reuse_log(root: Path, entries: int) -> GeneratedLog:
+    """The log an earlier `generate_log` left under ``root``, with its canonical entries."""
+    settings = Settings(data_dir=root / "log")
+    path = settings.data_dir / "records.db"
+    db = sqlite3.connect(path)
+    try:
+        (size,) = db.execute("SELECT size FROM audit_head").fetchone()
+        if size != entries:
+            raise SystemExit(f"{path} holds {size} entries, not {entries}")
+        (checkpoints,) = db.execute("SELECT count(*) FROM audit_checkpoints").fetchone()
+        canonical = [
+            canonical_bytes(
+                index=index,
+                at=at[:10] + "T" + at[11:] + "Z",
+                actor=actor,
+                action=action,
+                subject=subject,
+                details=details,
+            )
+            for index, at, actor, action, subject, details, _ in db.execute(
+                ENTRY_ROWS_SQL.format(lo=0, hi=entries)
+            )
+        ]
+    finally:
+        db.close()
+    return GeneratedLog(settings, entries, checkpoints, canonical, 0.0, path.stat().st_size / 2**20)
 
 
 def _fill(
@@ -502,7 +548,8 @@ def report(
         ),
         "",
         f"Log: {log.entries:,} entries, {log.checkpoints:,} checkpoints, "
-        f"database {log.database_mib:,.0f} MiB (generated in {log.seconds:.1f} s)",
+        f"database {log.database_mib:,.0f} MiB "
+        + (f"(generated in {log.seconds:.1f} s)" if log.seconds else "(reused)"),
         format_table(
             ["", "wall s", "CPU s", "entries/s"],
             [
@@ -571,6 +618,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proofs", type=int, default=1000, help="Samples per proof kind.")
     parser.add_argument("--quick", action="store_true", help="100k entries, fewer samples.")
     parser.add_argument("--json", type=Path, help="Also write the figures as JSON here.")
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        help="Keep the generated log here, or reuse the one an earlier run left (same "
+        "--entries): generating a million entries takes minutes.",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.entries, args.captures, args.proofs = 100_000, 100, 200
@@ -578,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
         root = Path(tmp)
         appends = measure_appends(root, args.captures)
-        log = generate_log(root, args.entries, args.checkpoint_every)
+        log = _kept_or_generated(args, root)
         verify = measure_verify(log)
         proofs = measure_proofs(log, args.proofs, args.checkpoint_every)
     print(report(appends, log, verify, proofs))
