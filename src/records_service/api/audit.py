@@ -15,7 +15,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from records_service.api.deps import CurrentUser, Paging, ServicesDep, SessionDep, require
+from records_service.api.deps import (
+    CurrentUser,
+    Paging,
+    ReadSessionDep,
+    ServicesDep,
+    require,
+)
 from records_service.audit.actions import AuditAction
 from records_service.audit.keys import current_verifier_key
 from records_service.audit.schemas import (
@@ -43,7 +49,7 @@ AuditReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
 
 @router.get("/api/audit/entries", response_model=Page[AuditEntryPublic], tags=["audit"])
 def entries(
-    session: SessionDep,
+    session: ReadSessionDep,
     _user: AuditReader,
     paging: Paging,
     subject: str | None = None,
@@ -68,7 +74,7 @@ def entries(
 
 
 @router.get("/api/audit/checkpoint", response_model=CheckpointPublic, tags=["audit"])
-def checkpoint(session: SessionDep, _user: AuditReader) -> CheckpointPublic:
+def checkpoint(session: ReadSessionDep, _user: AuditReader) -> CheckpointPublic:
     """The latest signed checkpoint (404 until the first one is signed)."""
     row, parsed = latest_checkpoint(session)
     return CheckpointPublic.of(row, parsed)
@@ -77,7 +83,7 @@ def checkpoint(session: SessionDep, _user: AuditReader) -> CheckpointPublic:
 @router.get("/api/audit/entries/{index}/proof", response_model=InclusionProofPublic, tags=["audit"])
 def proof(
     index: int,
-    session: SessionDep,
+    session: ReadSessionDep,
     _user: AuditReader,
     tree_size: Annotated[
         int | None,
@@ -90,7 +96,7 @@ def proof(
 
 @router.get("/api/audit/consistency", response_model=ConsistencyProofPublic, tags=["audit"])
 def consistency_(
-    session: SessionDep,
+    session: ReadSessionDep,
     _user: AuditReader,
     first: Annotated[int, Query(ge=0, description="The earlier tree size.")],
     second: Annotated[int, Query(ge=0, description="The later tree size.")],
@@ -114,7 +120,7 @@ def public_key(services: ServicesDep) -> PublicKeyPublic:
     "/api/records/{record_id}/history", response_model=Page[AuditEntryPublic], tags=["records"]
 )
 def history(
-    record_id: str, session: SessionDep, user: CurrentUser, paging: Paging
+    record_id: str, session: ReadSessionDep, user: CurrentUser, paging: Paging
 ) -> Page[AuditEntryPublic]:
     """Every audit entry about a record you may see, oldest first (from the log)."""
     record = get_record(session, record_id, user)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from records_service.api.deps import ContractManager, CurrentUser, Paging, ServicesDep, SessionDep
+from records_service.api.deps import (
+    ContractManager,
+    CurrentUser,
+    Paging,
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+)
 from records_service.contracts.models import ContractStatus
 from records_service.contracts.schemas import ContractCreate, ContractPublic, ContractUpdate
 from records_service.contracts.service import (
@@ -34,7 +41,7 @@ def create(
 
 @router.get("", response_model=Page[ContractPublic])
 def list_(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: CurrentUser,
     paging: Paging,
     status: ContractStatus | None = None,
@@ -60,7 +67,7 @@ def list_(
 
 
 @router.get("/{reference}", response_model=ContractPublic)
-def read(reference: str, session: SessionDep, user: CurrentUser) -> ContractPublic:
+def read(reference: str, session: ReadSessionDep, user: CurrentUser) -> ContractPublic:
     """One contract by its reference."""
     return ContractPublic.model_validate(get_contract(session, reference))
 

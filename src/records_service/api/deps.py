@@ -44,6 +44,19 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def get_read_session(services: ServicesDep) -> Iterator[Session]:
+    """A session for routes that only read: on SQLite it never queues for the write lock.
+
+    Only for routes that write nothing, not even an audit entry: the transaction
+    ends unwritten.
+    """
+    with read_scope(services.engine) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
 async def get_store(services: ServicesDep) -> BlobStore:
     """The blob store."""
     return services.store

@@ -14,6 +14,7 @@ from records_service.api.deps import (
     CurrentUser,
     Editor,
     Paging,
+    ReadSessionDep,
     ServicesDep,
     SessionDep,
 )
@@ -134,7 +135,7 @@ def new_version(
 
 @router.get("", response_model=Page[RecordPublic])
 def list_(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: CurrentUser,
     paging: Paging,
     contract: str | None = None,
@@ -165,7 +166,7 @@ def list_(
 
 
 @router.get("/{record_id}", response_model=RecordPublic)
-def read(record_id: str, session: SessionDep, user: CurrentUser) -> RecordPublic:
+def read(record_id: str, session: ReadSessionDep, user: CurrentUser) -> RecordPublic:
     """One record with all its versions."""
     return to_public(session, get_record(session, record_id, user))
 
@@ -188,7 +189,9 @@ def update(
 
 
 @router.get("/{record_id}/changes", response_model=list[MetadataChangePublic])
-def changes(record_id: str, session: SessionDep, user: CurrentUser) -> list[MetadataChangePublic]:
+def changes(
+    record_id: str, session: ReadSessionDep, user: CurrentUser
+) -> list[MetadataChangePublic]:
     """Every metadata change of the record, with old and new values and the reason."""
     return metadata_history(session, record_id, user)
 
