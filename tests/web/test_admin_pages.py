@@ -64,6 +64,38 @@ def test_add_user_set_password_issue_token_and_disable(
     assert api_after.status_code == 401
 
 
+def test_revoking_a_token_from_the_user_page(
+    browser_for: Callable[[str], TestClient], web_app_client: TestClient
+) -> None:
+    admin = browser_for("ada")
+    page = admin.get("/admin/users/ada")
+    issued = admin.post(
+        "/admin/users/ada/tokens", data={"label": "laptop", "csrf_token": csrf_of(page)}
+    )
+    token = re.search(r'id="new-token">rs_([0-9a-f]{16})_[^<]+<', issued.text)
+    assert token, "the new token is shown"
+    bearer = {"Authorization": "Bearer " + token.group(0).split(">", 1)[1].rstrip("<")}
+    assert web_app_client.get("/api/records", headers=bearer).status_code == 200
+    token_id = token.group(1)
+    action = f"/admin/users/ada/tokens/{token_id}/revoke"
+    assert f'action="{action}"' in issued.text
+    # Another user's token id is refused, and nothing is revoked.
+    assert (
+        admin.post(
+            f"/admin/users/sam/tokens/{token_id}/revoke", data={"csrf_token": csrf_of(page)}
+        ).status_code
+        == 404
+    )
+    assert web_app_client.get("/api/records", headers=bearer).status_code == 200
+    revoked = admin.post(action, data={"csrf_token": csrf_of(page)})
+    assert revoked.status_code == 303
+    after = admin.get("/admin/users/ada").text
+    assert f"Token {token_id} revoked." in after and f'action="{action}"' not in after
+    assert web_app_client.get("/api/records", headers=bearer).status_code == 401
+    again = admin.post(action, data={"csrf_token": csrf_of(page)})
+    assert again.status_code == 409
+
+
 def test_admin_cannot_disable_themselves(browser_for: Callable[[str], TestClient]) -> None:
     admin = browser_for("ada")
     page = admin.get("/admin/users/ada")

@@ -1,4 +1,4 @@
-"""Administration: users (add, disable, set a password) and their API tokens.
+"""Administration: users (add, disable, set a password) and their API tokens (issue, revoke).
 
 Everything here needs the ``manage_users`` permission, as the CLI's ``users`` commands
 do. A new token is shown once, on the page that answers the form, and never again.
@@ -20,11 +20,13 @@ from records_service.auth.service import (
     disable_user,
     get_user,
     issue_token,
+    list_tokens,
     list_users,
+    revoke_token,
     set_password,
 )
 from records_service.db import session_scope
-from records_service.errors import DomainError
+from records_service.errors import DomainError, NotFound
 from records_service.web.deps import Administrator
 from records_service.web.pages._forms import field_of
 from records_service.web.rendering import flash, redirect, render
@@ -184,6 +186,19 @@ def user_token(
         )
     with session_scope(services.engine) as session:
         return _user_page(request, session, user, username, new_token=token)
+
+
+@router.post("/users/{username}/tokens/{token_id}/revoke")
+def user_token_revoke(
+    username: str, token_id: str, request: Request, services: ServicesDep, user: Administrator
+) -> Response:
+    """Revoke one of the user's API tokens: it stops working at once."""
+    with session_scope(services.engine) as session:
+        if token_id not in {t.public_id for t in list_tokens(session, username)}:
+            raise NotFound(f"{username} has no API token {token_id}")
+        revoke_token(session, token_id=token_id, actor=user.username, clock=services.clock)
+    flash(request, f"Token {token_id} revoked.")
+    return redirect(f"/admin/users/{username}")
 
 
 @router.post("/users/{username}/disable")
