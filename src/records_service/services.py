@@ -23,6 +23,8 @@ from records_service.migrations import upgrade
 from records_service.records.capture import CaptureContext
 from records_service.records.text import extract_pending
 from records_service.retention import RetentionSchedule, load_schedule
+from records_service.retention.dispositions import DisposalContext
+from records_service.retention.holds import HoldContext
 from records_service.retention.timer import RetentionTimer, start_retention_timer
 from records_service.settings import Settings
 from records_service.storage import BlobStore, build_blob_store
@@ -79,6 +81,25 @@ class Services:
             clock=self.clock,
             record_types=self.record_types,
             max_upload_bytes=self.settings.max_upload_bytes,
+        )
+
+    def hold_context(self) -> HoldContext:
+        """What placing and releasing holds needs."""
+        return HoldContext(
+            engine=self.engine,
+            store=self.store,
+            clock=self.clock,
+            retention_mode=self.settings.storage.retention_mode,
+        )
+
+    def disposal_context(self) -> DisposalContext:
+        """What deciding and carrying out dispositions needs."""
+        return DisposalContext(
+            engine=self.engine,
+            store=self.store,
+            schedule=self.schedule,
+            clock=self.clock,
+            transfer_dir=self.settings.retention.transfer_dir,
         )
 
     def background_steps(self, extraction_budget: float | None = None) -> list[Callable[[], int]]:

@@ -19,7 +19,6 @@ from records_service.errors import Conflict
 from records_service.pagination import Page
 from records_service.records.service import get_record
 from records_service.retention.dispositions import (
-    DisposalContext,
     DispositionFilters,
     decide_disposition,
     execute_disposition,
@@ -30,7 +29,6 @@ from records_service.retention.dispositions import (
 )
 from records_service.retention.findings import FindingFilters, findings_csv, list_findings
 from records_service.retention.holds import (
-    HoldContext,
     HoldFilters,
     list_holds,
     place_hold,
@@ -50,7 +48,6 @@ from records_service.retention.schemas import (
     RecordRetentionPublic,
     RunRequest,
 )
-from records_service.services import Services
 
 router = APIRouter(prefix="/api/retention", tags=["retention"])
 record_router = APIRouter(prefix="/api/records", tags=["records"])
@@ -58,25 +55,6 @@ record_router = APIRouter(prefix="/api/records", tags=["records"])
 RetentionManager = Annotated[User, Depends(require(Permission.MANAGE_RETENTION))]
 RetentionReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
 FindingState = Literal["open", "resolved", "all"]
-
-
-def _hold_context(services: Services) -> HoldContext:
-    return HoldContext(
-        engine=services.engine,
-        store=services.store,
-        clock=services.clock,
-        retention_mode=services.settings.storage.retention_mode,
-    )
-
-
-def _disposal_context(services: Services) -> DisposalContext:
-    return DisposalContext(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        clock=services.clock,
-        transfer_dir=services.settings.retention.transfer_dir,
-    )
 
 
 @router.get("/schedule")
@@ -145,7 +123,7 @@ def run(services: ServicesDep, user: RetentionManager, body: RunRequest | None =
 @router.post("/holds", status_code=status.HTTP_201_CREATED, response_model=HoldPublic)
 def place(services: ServicesDep, user: RetentionManager, body: HoldCreate) -> HoldPublic:
     """Place a hold on a record or on a whole contract; it blocks disposal until released."""
-    return place_hold(_hold_context(services), request=body, actor=user)
+    return place_hold(services.hold_context(), request=body, actor=user)
 
 
 @router.get("/holds", response_model=Page[HoldPublic])
@@ -168,7 +146,7 @@ def release(
     hold_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> HoldPublic:
     """Release a hold, with the reason."""
-    return release_hold(_hold_context(services), hold_id=hold_id, reason=body.reason, actor=user)
+    return release_hold(services.hold_context(), hold_id=hold_id, reason=body.reason, actor=user)
 
 
 @router.get("/dispositions", response_model=Page[DispositionPublic])
@@ -221,7 +199,7 @@ def approve(
 ) -> DispositionPublic:
     """Approve and execute; ``error`` is set (status stays approved) if execution failed."""
     result = decide_disposition(
-        _disposal_context(services),
+        services.disposal_context(),
         disposition_id=disposition_id,
         approve=True,
         reason=body.reason,
@@ -236,7 +214,7 @@ def reject(
 ) -> DispositionPublic:
     """Reject a proposal; the job does not propose it again unless the date moves."""
     result = decide_disposition(
-        _disposal_context(services),
+        services.disposal_context(),
         disposition_id=disposition_id,
         approve=False,
         reason=body.reason,
@@ -251,7 +229,7 @@ def execute(
 ) -> DispositionPublic:
     """Retry an approved disposition whose execution failed (409 if it fails again)."""
     result = execute_disposition(
-        _disposal_context(services), disposition_id=disposition_id, actor=user.username
+        services.disposal_context(), disposition_id=disposition_id, actor=user.username
     )
     if result.error:
         raise Conflict(result.error)

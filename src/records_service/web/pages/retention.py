@@ -21,14 +21,12 @@ from records_service.errors import DomainError
 from records_service.pagination import PageParams
 from records_service.records.models import Record
 from records_service.retention.dispositions import (
-    DisposalContext,
     DispositionFilters,
     decide_disposition,
     list_dispositions,
 )
 from records_service.retention.findings import FindingFilters, findings_csv, list_findings
 from records_service.retention.holds import (
-    HoldContext,
     HoldFilters,
     list_holds,
     place_hold,
@@ -64,27 +62,6 @@ def _count(number: int, noun: str) -> str:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def hold_context(services: Services) -> HoldContext:
-    """What placing and releasing holds needs."""
-    return HoldContext(
-        engine=services.engine,
-        store=services.store,
-        clock=services.clock,
-        retention_mode=services.settings.storage.retention_mode,
-    )
-
-
-def disposal_context(services: Services) -> DisposalContext:
-    """What deciding dispositions needs."""
-    return DisposalContext(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        clock=services.clock,
-        transfer_dir=services.settings.retention.transfer_dir,
-    )
 
 
 def _finding_filters(kind: str | None, contract: str | None, state: str | None) -> FindingFilters:
@@ -236,7 +213,7 @@ def decide(
     else:
         try:
             result = decide_disposition(
-                disposal_context(services),
+                services.disposal_context(),
                 disposition_id=disposition_id,
                 approve=decision == "approve",
                 reason=reason.strip(),
@@ -323,7 +300,7 @@ def place(
             reference=reference.strip(),
             reason=reason.strip(),
         )
-        hold = place_hold(hold_context(services), request=body, actor=user)
+        hold = place_hold(services.hold_context(), request=body, actor=user)
     except ValidationError as exc:
         errors = _hold_errors(exc)
     except DomainError as exc:
@@ -365,7 +342,7 @@ def release(
     else:
         try:
             hold = release_hold(
-                hold_context(services), hold_id=hold_id, reason=reason.strip(), actor=user
+                services.hold_context(), hold_id=hold_id, reason=reason.strip(), actor=user
             )
         except DomainError as exc:
             error = _sentence(exc.detail)
