@@ -40,7 +40,8 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[
 def load_users(engine: Engine) -> dict[str, int]:
     """The capturing users, created if missing; returns their ids by name."""
     with engine.begin() as connection:
-        existing = dict(connection.execute(select(User.username, User.id)).tuples().all())  # type: ignore[call-overload]
+        rows = connection.execute(select(User.username, User.id)).tuples()  # type: ignore[call-overload]
+        existing: dict[str, int] = dict(rows.all())
         missing = [u for u in USERS if u not in existing]
         if missing:
             connection.execute(

@@ -16,7 +16,7 @@ fi
 
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
-.venv/bin/mypy
+.venv/bin/mypy src tests benchmarks
 
 # Tests marked `minio` need a real MinIO (behaviour moto does not enforce); they
 # run when RECORDS_TEST_MINIO_ENDPOINT is set, and are deselected otherwise.

@@ -82,7 +82,10 @@ def contract_body(reference: str = "OPCC-2023-014", **overrides: Any) -> dict[st
 
 def create_contract(client: TestClient, headers: dict[str, str], **overrides: Any) -> Response:
     """POST a contract and return the response."""
-    return client.post("/api/contracts", json=contract_body(**overrides), headers=headers)
+    response: Response = client.post(
+        "/api/contracts", json=contract_body(**overrides), headers=headers
+    )
+    return response
 
 
 def record_form(**overrides: Any) -> dict[str, Any]:
@@ -108,12 +111,13 @@ def capture(
     **overrides: Any,
 ) -> Response:
     """POST a capture and return the response."""
-    return client.post(
+    response: Response = client.post(
         "/api/records",
         data=record_form(**overrides),
         files={"file": (filename, io.BytesIO(content), "application/octet-stream")},
         headers=headers,
     )
+    return response
 
 
 def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
@@ -133,7 +137,7 @@ def s3_storage_settings(info: S3ServerInfo, bucket: str | None = None) -> Storag
         endpoint=info.endpoint,
         bucket=bucket or f"t-{uuid.uuid4().hex[:12]}",
         access_key=info.access_key,
-        secret_key=info.secret_key,  # type: ignore[arg-type]
+        secret_key=info.secret_key,
         secure=True,
         ca_bundle=info.ca_bundle,
         region=info.region,

@@ -141,7 +141,7 @@ def test_store_failure_leaves_nothing(
 ) -> None:
     """Put 1 is the content, put 2 the sidecar (after the content landed)."""
     real = services.store
-    services.store = FaultyStore(real, fail_put_on=fail_put_on)  # type: ignore[assignment]
+    services.store = FaultyStore(real, fail_put_on=fail_put_on)
     before = _state(services)
     response = capture(client, actors.staff)
     assert response.status_code == 503
@@ -154,7 +154,7 @@ def test_failure_mid_stream_leaves_nothing(
     client: TestClient, actors: Actors, services: Services, ready: None
 ) -> None:
     real = services.store
-    services.store = FaultyStore(real, fail_mid_stream=True)  # type: ignore[assignment]
+    services.store = FaultyStore(real, fail_mid_stream=True)
     before = _state(services)
     assert capture(client, actors.staff, content=b"y" * 100_000).status_code == 503
     assert _state(services) == before
@@ -179,7 +179,7 @@ def test_commit_failure_with_failed_cleanup_leaves_reportable_orphan(
     client: TestClient, actors: Actors, services: Services, ready: None
 ) -> None:
     real = services.store
-    services.store = FaultyStore(real, fail_delete=True)  # type: ignore[assignment]
+    services.store = FaultyStore(real, fail_delete=True)
     with failing_record_commit(services):
         assert capture(client, actors.staff).status_code == 500
     assert _state(services)[:2] == (0, 0)

@@ -25,7 +25,7 @@ def test_reference_is_unique(client: TestClient, actors: Actors) -> None:
 
 
 def test_invalid_bodies_are_422_problems(client: TestClient, actors: Actors) -> None:
-    cases = [
+    cases: list[dict[str, object]] = [
         {"end_date": "2020-01-01"},
         {"status": "dreaming"},
         {"awarded_value_pence": -5},

@@ -50,7 +50,8 @@ def add_person(services: Services, username: str, *roles: str) -> None:
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Response:
     """Sign ``client`` in through the login form; returns the login response."""
     form = client.get("/login")
-    return client.post(
+    response: Response = client.post(
         "/login",
         data={"username": username, "password": password, "csrf_token": csrf_of(form)},
     )
+    return response

@@ -96,15 +96,15 @@ def _seed(settings: Settings) -> None:
                     awarded_value_pence=4_500_000,
                     status="active",
                     start_date="2023-04-01",
-                    end_date="2026-03-31",  # type: ignore[arg-type]
+                    end_date="2026-03-31",
                 ),
                 ContractCreate(
                     reference=OLD_CONTRACT,
                     title="Victim advocacy pilot",
                     status="closed",
                     start_date="2012-04-01",
-                    end_date="2015-03-31",  # type: ignore[arg-type]
-                    closed_on="2015-03-31",  # type: ignore[arg-type]
+                    end_date="2015-03-31",
+                    closed_on="2015-03-31",
                 ),
             ):
                 create_contract(session, data=data, actor=rob, clock=services.clock)
@@ -112,7 +112,7 @@ def _seed(settings: Settings) -> None:
             title="Advocacy pilot specification",
             record_type="specification",
             contract=OLD_CONTRACT,
-            record_date="2012-01-10",  # type: ignore[arg-type]
+            record_date="2012-01-10",
         )
         with Path(settings.data_dir / "spec.txt").open("wb+") as source:
             source.write(b"Specification of the victim advocacy pilot.\n")

@@ -41,7 +41,8 @@ def _run_retention(client: TestClient) -> str:
     page = client.get("/retention")
     response = client.post("/retention/run", data={"csrf_token": csrf_of(page)})
     assert response.status_code == 303
-    return client.get("/retention").text
+    text: str = client.get("/retention").text
+    return text
 
 
 def _decide(client: TestClient, decision: str, reason: str) -> TestClient | str:
@@ -51,11 +52,11 @@ def _decide(client: TestClient, decision: str, reason: str) -> TestClient | str:
         f"/retention/dispositions/{disposition_id}/decide",
         data={"decision": decision, "reason": reason, "csrf_token": csrf_of(page)},
     )
-    return (
-        response.text
-        if response.status_code != 303
-        else client.get(response.headers["location"]).text
-    )
+    if response.status_code != 303:
+        text: str = response.text
+        return text
+    after: str = client.get(response.headers["location"]).text
+    return after
 
 
 def test_disposition_needs_a_second_records_manager(
