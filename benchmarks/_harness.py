@@ -117,6 +117,10 @@ class RunningServer:
         return {"Authorization": f"Bearer {token}"}
 
 
+# What --profile runs: everything in the one process the profiler can see.
+ONE_PROCESS = {"RECORDS_SERVER_PROCESSES": "1", "RECORDS_WORKERS__MODE": "thread"}
+
+
 @contextmanager
 def running_server(
     data_dir: Path,
@@ -127,8 +131,10 @@ def running_server(
     """Initialise ``data_dir``, start ``records-service serve`` on a free port, wait for
     ``/health``, and stop the server (SIGINT, then kill) when the block ends.
 
-    With ``profile_out`` the server runs under the all-threads profiler of this module.
-    The server's output goes to ``server.log`` beside the data directory's contents.
+    With ``profile_out`` the server runs under the all-threads profiler of this module,
+    in one process (one server process, background work in a thread of it), since the
+    profiler sees only its own process. The server's output goes to ``server.log``
+    beside the data directory's contents.
     """
     run_cli(data_dir, "init", env=env)
     port = free_port()
@@ -137,6 +143,7 @@ def running_server(
         command = [*cli_command(), *args]
     else:
         command = [sys.executable, "-m", "benchmarks._harness", str(profile_out), *args]
+        env = {**(env or {}), **ONE_PROCESS}
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -234,27 +241,58 @@ def _tree(pid: int) -> list[psutil.Process]:
     return [root, *root.children(recursive=True)]
 
 
-def tree_rss(pid: int) -> tuple[int, int]:
-    """RSS in bytes of process ``pid`` alone, and of it with all its descendants.
+BACKGROUND_MARKERS = (("records_service", "worker"), ("records_service.extraction._worker",))
 
-    Forked children share pages with their parent, so the sum over-counts shared
-    memory; it is an upper bound.
+
+def is_background(proc: psutil.Process) -> bool:
+    """Whether ``proc`` does background work: ``records-service worker`` (which ``serve``
+    starts) or an extraction worker. The rest of a server's tree serves requests."""
+    try:
+        args = proc.cmdline()
+    except psutil.Error:
+        return False
+    return any(all(marker in args for marker in markers) for markers in BACKGROUND_MARKERS)
+
+
+def _roles(pid: int) -> list[tuple[psutil.Process, bool]]:
+    """Every process of ``pid``'s tree, with whether it (or an ancestor) is background."""
+    background: set[int] = set()
+    roles: list[tuple[psutil.Process, bool]] = []
+    for proc in _tree(pid):  # parents come before their children
+        try:
+            parent = proc.ppid()
+        except psutil.Error:
+            continue
+        flag = parent in background or is_background(proc)
+        if flag:
+            background.add(proc.pid)
+        roles.append((proc, flag))
+    return roles
+
+
+def tree_rss(pid: int) -> tuple[int, int]:
+    """RSS in bytes of the processes serving requests in ``pid``'s tree, and of the whole tree.
+
+    Forked children share pages with their parent, so the sums over-count shared
+    memory; they are upper bounds.
     """
-    own = total = 0
-    for proc in _tree(pid):
+    serving = total = 0
+    for proc, background in _roles(pid):
         try:
             rss = int(proc.memory_info().rss)
         except psutil.Error:
             continue  # a short-lived child ended between listing and reading
         total += rss
-        if proc.pid == pid:
-            own = rss
-    return own, total
+        if not background:
+            serving += rss
+    return serving, total
 
 
 @dataclass(frozen=True)
 class CpuTimes:
-    """CPU seconds (user + system) of a process and of its descendants, so far."""
+    """CPU seconds (user + system) of a server's tree so far: the processes serving
+    requests (``own``) and those doing background work (``children``: the worker
+    process and extraction workers)."""
 
     own: float
     children: float
@@ -263,18 +301,20 @@ class CpuTimes:
     def of_tree(cls, pid: int) -> CpuTimes:
         """Times of ``pid`` and every descendant, living or already reaped."""
         own = children = 0.0
-        for proc in _tree(pid):
+        for proc, background in _roles(pid):
             try:
                 times = proc.cpu_times()
             except psutil.Error:
                 continue
             spent = times.user + times.system
             reaped = times.children_user + times.children_system
-            if proc.pid == pid:
-                own += spent
+            if background:
+                children += spent + reaped
             else:
-                children += spent
-            children += reaped
+                own += spent
+                # Only background processes are reaped while a server runs
+                # (extraction workers replaced by the server's own thread mode).
+                children += reaped
         return cls(own, children)
 
     @classmethod
@@ -288,8 +328,9 @@ class CpuTimes:
 
 
 class RssSampler:
-    """Samples the RSS of a process tree in a background thread; keeps the first sample
-    (taken on entry) and the peaks."""
+    """Samples the RSS of a server's tree in a background thread: the processes serving
+    requests (``own``) and the whole tree; keeps the first sample (taken on entry) and
+    the peaks."""
 
     def __init__(self, pid: int, interval_s: float = 0.05) -> None:
         self._pid = pid

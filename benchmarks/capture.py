@@ -5,8 +5,9 @@ Run from the repository root::
 
     .venv/bin/python -m benchmarks.capture [--quick] [--json out.json] [--profile out.prof]
 
-A real server process is started on a temporary data directory, with its background
-work on (text extraction and indexing are part of capture's real cost). The phases, in
+A real ``records-service serve`` is started on a temporary data directory, as deployed
+(its server processes, and its background worker process for text extraction and
+indexing, which are part of capture's real cost). The phases, in
 order: a ~100 KB PDF captured by one client (latency), a 10 MB file captured by one
 client (latency, bandwidth and memory), then the 100 KB PDF from several concurrent
 clients (throughput). After each phase the background work is drained before the next
@@ -352,7 +353,7 @@ class PhaseResult:
     latency: LatencySummary
     concurrency: int = 1
     server_cpu_ms: float | None = None
-    extraction_cpu_ms: float | None = None
+    background_cpu_ms: float | None = None
     client_cpu_ms: float | None = None
     rss_start_server_mib: float | None = None
     rss_peak_server_mib: float | None = None
@@ -385,7 +386,7 @@ class PhaseResult:
         return (
             self.name,
             self.server_cpu_ms,
-            self.extraction_cpu_ms,
+            self.background_cpu_ms,
             self.client_cpu_ms,
             f"{self.rss_start_server_mib or 0:.1f} / {self.rss_peak_server_mib or 0:.1f}",
             f"{self.rss_start_tree_mib or 0:.1f} / {self.rss_peak_tree_mib or 0:.1f}",
@@ -427,7 +428,7 @@ def run_capture_phase(
         latency=LatencySummary.of(latencies),
         concurrency=concurrency,
         server_cpu_ms=server_cpu.own / count * 1000,
-        extraction_cpu_ms=server_cpu.children / count * 1000,
+        background_cpu_ms=server_cpu.children / count * 1000,
         client_cpu_ms=sum(t.client_cpu_s for t in driven.captures) / count * 1000,
         rss_start_server_mib=rss.start_own / MIB,
         rss_peak_server_mib=rss.peak_own / MIB,
@@ -621,7 +622,7 @@ def _memory_verdict(small: PhaseResult, large: PhaseResult) -> Verdict:
     own, tree = rise(large, tree=False), rise(large, tree=True)
     return Verdict(
         f"server RSS flat: rise during 10 MB phase < {limit_mib:g} MiB",
-        f"{own:+.1f} MiB server, {tree:+.1f} MiB with children; server peaks "
+        f"{own:+.1f} MiB serving, {tree:+.1f} MiB all processes; serving peaks "
         f"{small.rss_peak_server_mib or 0:.0f} / {large.rss_peak_server_mib or 0:.0f} MiB",
         own < limit_mib and tree < limit_mib,
     )
@@ -633,12 +634,13 @@ def _timing_table(phases: dict[str, PhaseResult]) -> str:
 
 
 def _resource_table(phases: dict[str, PhaseResult]) -> str:
-    headers = ["phase", "server CPU ms", "extract CPU ms", "client CPU ms"]
-    headers += ["RSS server MiB", "RSS +children MiB", "backlog x/i", "drain s"]
+    headers = ["phase", "serving CPU ms", "background CPU ms", "client CPU ms"]
+    headers += ["RSS serving MiB", "RSS all MiB", "backlog x/i", "drain s"]
     rows = [p.resource_row() for p in phases.values() if p.server_cpu_ms is not None]
     legend = (
-        "CPU per record, background work included: server = the server process, extract ="
-        " its child processes (extraction workers), client = the requesting thread.\n"
+        "CPU per record, background work included: serving = the processes serving"
+        " requests, background = the worker process and its extraction worker, client ="
+        " the requesting thread.\n"
         "RSS = at the phase's start / peak. backlog = extraction/index queue at the"
         " phase's end; drain = the wait for it to empty.\n"
     )

@@ -32,14 +32,21 @@ def create_app(
     *,
     clock: Clock = system_clock,
     background: bool | None = None,
+    migrate: bool = True,
 ) -> FastAPI:
-    """Build the app; services start in the lifespan, not here."""
+    """Build the app; services start in the lifespan, not here.
+
+    ``background`` runs the background work in a thread of this process (by default
+    when ``RECORDS_WORKERS__ENABLED`` and the mode is ``thread``); ``migrate=False``
+    when the caller has applied the migrations already, as ``serve`` does.
+    """
     settings = settings or load_settings()
-    run_worker = settings.workers.enabled if background is None else background
+    workers = settings.workers
+    run_worker = workers.enabled and workers.mode == "thread" if background is None else background
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.start(settings, clock=clock)
+        services = Services.start(settings, clock=clock, migrate=migrate)
         if run_worker:
             services.start_worker()
         app.state.services = services

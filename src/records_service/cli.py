@@ -84,20 +84,53 @@ def _first_admin(services: Services, username: str) -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default: RECORDS_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: RECORDS_PORT or 8000).")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=0),
+    default=None,
+    help="HTTP server processes (default: RECORDS_SERVER_PROCESSES; 0 means one per core).",
+)
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
 @click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None, log_level: str) -> None:
-    """Run the HTTP API (OpenAPI docs at /docs). Migrations are applied on start."""
-    import uvicorn
+def serve(
+    settings: Settings, host: str | None, port: int | None, processes: int | None, log_level: str
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs) and the background worker.
 
-    from records_service.app import create_app
+    Migrations are applied on start. Background work (text extraction, index updates,
+    audit checkpoints, the retention timer) runs in one more process at a lower CPU
+    priority, unless RECORDS_WORKERS__ENABLED=false or RECORDS_WORKERS__MODE=thread.
+    """
+    from records_service.serving import ServeError, server_processes
+    from records_service.serving import serve as run_server
 
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=log_level,
-    )
+    try:
+        run_server(
+            settings,
+            host=host or settings.host,
+            port=port or settings.port,
+            processes=server_processes(settings, processes),
+            log_level=log_level,
+        )
+    except ServeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--parent-pid", type=int, default=None, hidden=True)
+@click.pass_obj
+def worker(settings: Settings, parent_pid: int | None) -> None:
+    """Run the background work in the foreground until stopped (Ctrl-C or SIGTERM).
+
+    Text extraction, search index updates, audit checkpoints and the retention timer.
+    `serve` starts one itself; run this instead when the server runs with
+    RECORDS_WORKERS__ENABLED=false, for example in its own container. Run one per
+    deployment.
+    """
+    from records_service.serving import run_worker
+
+    with _services(settings) as services:
+        run_worker(services, parent_pid=parent_pid)
 
 
 @main.command()

@@ -87,13 +87,28 @@ class RetentionSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """Background work inside the server (text extraction, indexing)."""
+    """Background work: text extraction, index updates, audit checkpoints, the retention timer."""
 
     enabled: bool = Field(
-        True, description="Run extraction and indexing in a background thread of the server."
+        True, description="Run the background work while `records-service serve` runs."
+    )
+    mode: Literal["process", "thread"] = Field(
+        "process",
+        description="process: `serve` starts `records-service worker` as one more process "
+        "at lower CPU priority, so background work never holds a request-serving "
+        "interpreter; thread: run it in a thread of the server (one server process only).",
+    )
+    nice: int = Field(
+        10, ge=0, le=19, description="CPU priority lowering (nice) of `records-service worker`."
     )
     poll_seconds: float = Field(
         5.0, gt=0, description="How often the background worker looks for pending work."
+    )
+    wake_seconds: float = Field(
+        0.2,
+        gt=0,
+        description="How often `records-service worker` checks the audit log for new "
+        "activity, so that work from another process starts at once.",
     )
 
 
@@ -209,6 +224,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    server_processes: int = Field(
+        0,
+        ge=0,
+        description="HTTP server processes run by `records-service serve` (0: one per usable "
+        "CPU core).",
+    )
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     workers: WorkerSettings = Field(default_factory=lambda: WorkerSettings())
     web: WebSettings = Field(default_factory=lambda: WebSettings())

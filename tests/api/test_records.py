@@ -32,6 +32,18 @@ def test_capture_returns_record_with_location_and_hash(client: TestClient, actor
     assert version["text_status"] == "pending"
 
 
+def test_capture_response_is_the_record_as_read_back(client: TestClient, actors: Actors) -> None:
+    # The 201 body is built from the rows the capture wrote, not read back: it must
+    # say exactly what a read says, tags normalised and sorted included.
+    _ready(client, actors)
+    response = capture(client, actors.staff, tags=["Victims, helpline", "audit", "victims"])
+    assert response.status_code == 201, response.text
+    read = client.get(response.headers["location"], headers=actors.staff)
+    assert read.status_code == 200
+    assert response.json() == read.json()
+    assert response.json()["tags"] == ["audit", "helpline", "victims"]
+
+
 def test_download_is_byte_identical_with_etag(client: TestClient, actors: Actors) -> None:
     _ready(client, actors)
     content = bytes(range(256)) * 4000

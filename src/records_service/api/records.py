@@ -18,11 +18,10 @@ from records_service.api.deps import (
     ServicesDep,
     SessionDep,
 )
-from records_service.auth.models import User
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
-from records_service.records.capture import add_version, capture_record
+from records_service.records.capture import add_version, capture_record, normalise_tags
 from records_service.records.download import content_headers
 from records_service.records.models import Classification
 from records_service.records.schemas import (
@@ -33,6 +32,7 @@ from records_service.records.schemas import (
 )
 from records_service.records.service import (
     RecordFilters,
+    captured_view,
     contract_reference,
     ensure_not_disposed,
     get_record,
@@ -59,14 +59,12 @@ def _metadata(**fields: object) -> RecordMetadata:
         ) from None
 
 
-def _created(services: ServicesDep, record_id: str, user: User, status_code: int) -> JSONResponse:
-    with read_scope(services.engine) as session:
-        body = to_public(session, get_record(session, record_id, user))
+def _created(services: ServicesDep, body: RecordPublic) -> JSONResponse:
     services.notify_worker()
     return JSONResponse(
         body.model_dump(mode="json"),
-        status_code=status_code,
-        headers={"Location": f"/api/records/{record_id}"},
+        status_code=status.HTTP_201_CREATED,
+        headers={"Location": f"/api/records/{body.id}"},
     )
 
 
@@ -100,10 +98,12 @@ def capture(
         classification=classification,
         originator=originator or None,
     )
-    record, _ = capture_record(
+    record, version = capture_record(
         services.capture_context(), meta=meta, source=file.file, filename=file.filename, actor=user
     )
-    return _created(services, record.id, user, status.HTTP_201_CREATED)
+    # The response is built from the rows the capture wrote: no second read.
+    tags = normalise_tags(meta.tags)
+    return _created(services, captured_view(record, version, meta.contract, tags, user))
 
 
 @router.post(
@@ -130,7 +130,9 @@ def new_version(
         filename=file.filename,
         actor=user,
     )
-    return _created(services, record_id, user, status.HTTP_201_CREATED)
+    with read_scope(services.engine) as session:
+        body = to_public(session, get_record(session, record_id, user))
+    return _created(services, body)
 
 
 @router.get("", response_model=Page[RecordPublic])

@@ -110,12 +110,32 @@ def to_public(session: Session, record: Record) -> RecordPublic:
     """The API view of a record with all its versions."""
     versions = versions_of(session, record.id)
     names = _usernames(session, {record.captured_by_id, *(v.captured_by_id for v in versions)})
+    contract = contract_reference(session, record.contract_id)
+    return public_view(record, versions, names, contract, record_tags(session, record.id))
+
+
+def captured_view(
+    record: Record, version: Version, contract: str | None, tags: list[str], actor: User
+) -> RecordPublic:
+    """The API view of a record just captured, from the rows its capture wrote."""
+    assert actor.id is not None
+    return public_view(record, [version], {actor.id: actor.username}, contract, sorted(tags))
+
+
+def public_view(
+    record: Record,
+    versions: list[Version],
+    names: dict[int, str],
+    contract: str | None,
+    tags: list[str],
+) -> RecordPublic:
+    """The API view of ``record`` with ``versions``; ``names`` maps user ids to names."""
     return RecordPublic(
         id=record.id,
         title=record.title,
         record_type=record.record_type,
-        contract=contract_reference(session, record.contract_id),
-        tags=record_tags(session, record.id),
+        contract=contract,
+        tags=tags,
         classification=record.classification,
         originator=record.originator,
         record_date=record.record_date,

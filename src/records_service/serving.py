@@ -1,0 +1,160 @@
+"""Running the service: HTTP server processes beside one background worker process.
+
+``records-service serve`` prepares the data directory once (migrations, storage, the
+search index), starts ``records-service worker`` as a child process at a lower CPU
+priority, then runs uvicorn with one or more server processes. The worker owns all
+background work (text extraction, index updates, audit checkpoints, the retention
+timer), so none of it competes for a request-serving interpreter. Server processes
+do not tell the worker about new work: it watches the audit log's size, which every
+capture and edit changes, and starts at once when it moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from records_service.audit.log import log_size
+from records_service.cpus import usable_cores
+from records_service.db import read_scope
+from records_service.services import Services
+from records_service.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+WORKER_STOP_SECONDS = 30.0
+
+
+class ServeError(Exception):
+    """The configuration cannot be served as asked."""
+
+
+def server_processes(settings: Settings, requested: int | None) -> int:
+    """How many HTTP server processes to run: the option, the setting, or one per core."""
+    count = requested if requested is not None else settings.server_processes
+    return count if count > 0 else usable_cores()
+
+
+def serve(settings: Settings, *, host: str, port: int, processes: int, log_level: str) -> None:
+    """Prepare, start the worker process if configured, and serve until stopped."""
+    import uvicorn
+
+    from records_service.app import create_app
+
+    workers = settings.workers
+    in_thread = workers.enabled and workers.mode == "thread"
+    if in_thread and processes > 1:
+        raise ServeError(
+            "RECORDS_WORKERS__MODE=thread runs background work inside the server, which "
+            "needs one server process: use --processes 1, or the default mode 'process'"
+        )
+    Services.start(settings).close()  # migrations, storage and index, once, before forking
+    child = start_worker_process() if workers.enabled and not in_thread else None
+    try:
+        if processes == 1:
+            app = create_app(settings, background=in_thread, migrate=False)
+            uvicorn.run(app, host=host, port=port, log_level=log_level)
+        else:
+            uvicorn.run(
+                "records_service.serving:server_app",
+                factory=True,
+                workers=processes,
+                host=host,
+                port=port,
+                log_level=log_level,
+            )
+    finally:
+        if child is not None:
+            stop_worker_process(child)
+
+
+def server_app() -> FastAPI:
+    """The app of one server process among several (uvicorn imports this factory).
+
+    uvicorn does not stop its server processes when the ``serve`` process is killed
+    outright, so each one stops itself (gracefully, with SIGTERM) when that happens.
+    """
+    from records_service.app import create_app
+
+    parent = os.getppid()
+    watch_parent(parent, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    return create_app(load_settings(), background=False, migrate=False)
+
+
+def watch_parent(parent_pid: int, on_gone: Callable[[], None], interval: float = 1.0) -> None:
+    """Call ``on_gone`` once, from a daemon thread, when ``parent_pid`` is no longer our parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        log.info("the serving process %d is gone; stopping", parent_pid)
+        on_gone()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def start_worker_process() -> subprocess.Popen[bytes]:
+    """Start ``records-service worker`` for this process; it exits if this process dies."""
+    command = [sys.executable, "-m", "records_service", "worker", "--parent-pid", str(os.getpid())]
+    return subprocess.Popen(command)  # noqa: S603 (our own interpreter and module)
+
+
+def stop_worker_process(child: subprocess.Popen[bytes]) -> None:
+    """Ask the worker to finish its current step and exit; kill it if it does not."""
+    if child.poll() is not None:
+        return
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.warning("background worker did not stop in %.0f s; killing it", WORKER_STOP_SECONDS)
+        child.kill()
+        child.wait()
+
+
+def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
+    """Run the background work in this process until SIGTERM, SIGINT or the parent's exit."""
+    settings = services.settings.workers
+    if settings.nice:
+        os.nice(settings.nice)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if parent_pid is not None:
+        watch_parent(parent_pid, stop.set)
+    services.start_worker()
+    changed = activity_probe(services.engine)
+    while not stop.wait(settings.wake_seconds):
+        if changed():
+            services.notify_worker()
+
+
+def activity_probe(engine: Engine) -> Callable[[], bool]:
+    """A check that is true when the audit log grew since it last looked.
+
+    Every capture, new version and metadata edit appends to the log in the same
+    transaction, so its size is a cheap sign that background work may be waiting.
+    """
+    last: list[int] = []
+
+    def changed() -> bool:
+        try:
+            with read_scope(engine) as session:
+                size = log_size(session)
+        except Exception:
+            log.exception("could not read the audit log's size; polling continues")
+            return False
+        moved = bool(last) and size != last[0]
+        last[:] = [size]
+        return moved
+
+    return changed

@@ -1,0 +1,202 @@
+"""``serve`` as deployed: several server processes beside one background worker process.
+
+Real processes throughout: the process tree is read with psutil, records are
+captured over HTTP and their text is extracted and indexed by the worker process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+import pytest
+
+from factories import Actors
+from records_service.audit.actions import AuditAction, ReadPayload
+from records_service.audit.log import record_event
+from records_service.db import session_scope
+from records_service.services import Services
+from records_service.serving import activity_probe
+
+PYTHON = sys.executable
+QUIET = {"RECORDS_RETENTION__INTERVAL_HOURS": "0"}
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "RECORDS_DATA_DIR": str(data_dir), **QUIET, **extra}
+
+
+def _cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "-m", "records_service", *args],
+        env=_env(data_dir, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float, failure: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(failure)
+
+
+@dataclass
+class Serving:
+    process: subprocess.Popen[bytes]
+    base: str
+    headers: dict[str, str]
+
+    def tree(self) -> list[psutil.Process]:
+        children: list[psutil.Process] = psutil.Process(self.process.pid).children(recursive=True)
+        return children
+
+    def workers(self) -> list[psutil.Process]:
+        return [
+            p for p in self.tree() if "worker" in p.cmdline() and "records_service" in p.cmdline()
+        ]
+
+    def server_processes(self) -> list[psutil.Process]:
+        return [p for p in self.tree() if any("spawn_main" in arg for arg in p.cmdline())]
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[Serving]:
+    assert _cli(tmp_path, "init").returncode == 0
+    added = _cli(tmp_path, "users", "add", "sam", "--role", "staff")
+    token = added.stdout.strip()
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [PYTHON, "-m", "records_service", "serve", "--port", str(port), "--processes", "2"],
+        env=_env(tmp_path),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    serving = Serving(process, f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"})
+    try:
+        _wait_until(lambda: _answers(serving.base), 60, f"serve did not start; see {log.name}")
+        yield serving
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _capture(serving: Serving, text: bytes) -> str:
+    files = {"file": ("minutes.txt", text, "text/plain")}
+    data = {"title": "Panel minutes", "record_type": "minutes", "record_date": "2024-02-01"}
+    response = httpx.post(
+        f"{serving.base}/api/records", data=data, files=files, headers=serving.headers
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_serve_runs_background_work_in_its_own_lower_priority_process(serving: Serving) -> None:
+    _wait_until(lambda: len(serving.server_processes()) == 2, 30, "two server processes")
+    [worker] = serving.workers()
+    assert worker.ppid() == serving.process.pid
+    assert worker.nice() >= os.nice(0) + 10
+    # The worker hears of the capture through the audit log, not from the server.
+    record_id = _capture(serving, b"Quarterly monitoring of the helpline: kestrelwood.")
+
+    def indexed() -> bool:
+        found = httpx.get(
+            f"{serving.base}/api/search", params={"q": "kestrelwood"}, headers=serving.headers
+        )
+        return found.status_code == 200 and [hit["record_id"] for hit in found.json()["hits"]] == [
+            record_id
+        ]
+
+    _wait_until(indexed, 20, "the capture never became searchable by its text")
+    record = httpx.get(f"{serving.base}/api/records/{record_id}", headers=serving.headers).json()
+    assert record["versions"][0]["text_status"] == "extracted"
+    children = serving.tree()
+    serving.process.send_signal(signal.SIGTERM)
+    assert serving.process.wait(30) == 0
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], f"left running after serve stopped: {alive}"
+
+
+def test_killed_serve_leaves_no_process_behind(serving: Serving) -> None:
+    _wait_until(lambda: len(serving.server_processes()) == 2, 30, "two server processes")
+    children = [*serving.server_processes(), *serving.workers()]
+    assert len(children) == 3
+    serving.process.kill()
+    serving.process.wait()
+    # Each one notices that its parent is gone and stops by itself.
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], f"orphans still running: {alive}"
+
+
+def test_thread_mode_needs_one_server_process(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "serve", "--processes", "2", RECORDS_WORKERS__MODE="thread")
+    assert result.returncode == 1
+    assert "needs one server process" in result.stderr
+
+
+def test_worker_command_stops_on_sigterm(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "init").returncode == 0
+    process = subprocess.Popen(
+        [PYTHON, "-m", "records_service", "worker"],
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(3)
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
+def test_activity_probe_sees_new_audit_entries(services: Services, actors: Actors) -> None:
+    changed = activity_probe(services.engine)
+    assert changed() is False  # the first look only takes the size
+    assert changed() is False
+    with session_scope(services.engine) as session:
+        record_event(
+            session,
+            actor="sam",
+            action=AuditAction.RECORD_READ,
+            subject="record:x",
+            payload=ReadPayload(version=1, sha256="0" * 64),
+            clock=services.clock,
+        )
+    assert changed() is True
+    assert changed() is False
