@@ -1,14 +1,21 @@
 """Database engines and sessions: the one place that knows SQLite from PostgreSQL.
 
 SQLite runs in WAL mode with foreign keys on, and every writing transaction
-starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy
-timeout instead of failing on a lock upgrade; :func:`read_scope` sessions only
+starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue for the write
+lock instead of failing on a lock upgrade; :func:`read_scope` sessions only
 read, so they start a plain deferred transaction and never wait for writers.
+
+Writers wait for the lock in :func:`_begin_immediate`, retrying every 0.2 to 2 ms
+rather than through SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20 and then
+25 ms or more between tries: with several server processes and the background
+worker writing, those sleeps left the lock idle while writers overslept it.
 Schema changes go through the Alembic migrations in :mod:`records_service.migrations`.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_LOCK_FIRST_RETRY_S = 0.0002
+WRITE_LOCK_MAX_RETRY_S = 0.002
 READ_ONLY_OPTION = "records_read_only"
 
 
@@ -61,7 +70,30 @@ def _on_sqlite_begin(connection: Any) -> None:
     if connection.get_execution_options().get(READ_ONLY_OPTION):
         connection.exec_driver_sql("BEGIN")
     else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _begin_immediate(connection.connection.dbapi_connection)
+
+
+def _begin_immediate(dbapi_connection: sqlite3.Connection) -> None:
+    """Take the write lock, retrying at short intervals for up to the busy timeout.
+
+    SQLite's busy handler is switched off for the attempt only; every other
+    statement keeps it.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = WRITE_LOCK_FIRST_RETRY_S
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, WRITE_LOCK_MAX_RETRY_S)
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 @contextmanager
