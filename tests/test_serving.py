@@ -126,6 +126,7 @@ def test_serve_runs_background_work_in_its_own_lower_priority_process(serving: S
     [worker] = serving.workers()
     assert worker.ppid() == serving.process.pid
     assert worker.nice() >= os.nice(0) + 10
+    assert os.sched_getscheduler(worker.pid) == os.SCHED_IDLE
     # The worker hears of the capture through the audit log, not from the server.
     record_id = _capture(serving, b"Quarterly monitoring of the helpline: kestrelwood.")
 

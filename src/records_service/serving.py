@@ -32,6 +32,8 @@ from records_service.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 30.0
+SELF_STOP_SECONDS = 10.0
+SERVE_PID_VARIABLE = "_RECORDS_SERVE_PID"  # tells server processes whose children they are
 
 
 class ServeError(Exception):
@@ -64,6 +66,7 @@ def serve(settings: Settings, *, host: str, port: int, processes: int, log_level
             app = create_app(settings, background=in_thread, migrate=False)
             uvicorn.run(app, host=host, port=port, log_level=log_level)
         else:
+            os.environ[SERVE_PID_VARIABLE] = str(os.getpid())
             uvicorn.run(
                 "records_service.serving:server_app",
                 factory=True,
@@ -85,9 +88,19 @@ def server_app() -> FastAPI:
     """
     from records_service.app import create_app
 
-    parent = os.getppid()
-    watch_parent(parent, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    # From the environment, not getppid(): serve may be gone before this runs.
+    watch_parent(int(os.environ.get(SERVE_PID_VARIABLE, os.getppid())), _stop_self)
     return create_app(load_settings(), background=False, migrate=False)
+
+
+def _stop_self() -> None:
+    # A SIGTERM that arrives while uvicorn is still starting can be lost, so ask
+    # again each second; a second one makes uvicorn skip the graceful wait.
+    deadline = time.monotonic() + SELF_STOP_SECONDS
+    while time.monotonic() < deadline:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def watch_parent(parent_pid: int, on_gone: Callable[[], None], interval: float = 1.0) -> None:
@@ -124,8 +137,7 @@ def stop_worker_process(child: subprocess.Popen[bytes]) -> None:
 def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
     """Run the background work in this process until SIGTERM, SIGINT or the parent's exit."""
     settings = services.settings.workers
-    if settings.nice:
-        os.nice(settings.nice)
+    lower_priority(settings.nice, idle=settings.idle_priority)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -136,6 +148,22 @@ def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
     while not stop.wait(settings.wake_seconds):
         if changed():
             services.notify_worker()
+
+
+def lower_priority(nice: int, *, idle: bool) -> None:
+    """Lower this process's CPU priority (its children inherit it).
+
+    Under SCHED_IDLE a process runs only on a core no normal process wants, and a
+    waking server process preempts it at once; a nice value alone still lets it
+    finish its time slice first. Where the policy is missing, the nice value stays.
+    """
+    if nice:
+        os.nice(nice)
+    if idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError as exc:
+            log.warning("could not switch to the idle scheduling policy: %s", exc)
 
 
 def activity_probe(engine: Engine) -> Callable[[], bool]:

@@ -101,6 +101,12 @@ class WorkerSettings(BaseModel):
     nice: int = Field(
         10, ge=0, le=19, description="CPU priority lowering (nice) of `records-service worker`."
     )
+    idle_priority: bool = Field(
+        True,
+        description="Run `records-service worker` under the idle CPU scheduling policy "
+        "(Linux SCHED_IDLE) as well: it then runs only when request-serving processes "
+        "leave a core free, and yields the moment they wake.",
+    )
     poll_seconds: float = Field(
         5.0, gt=0, description="How often the background worker looks for pending work."
     )
