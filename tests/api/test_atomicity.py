@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import BinaryIO
 
@@ -52,6 +52,9 @@ class FaultyStore:
         if self.fail_mid_stream:
             return self.inner.put(key, _Breaking(stream), content_type=content_type)  # type: ignore[arg-type]
         return self.inner.put(key, stream, content_type=content_type, retain_until=retain_until)
+
+    def durable_together(self) -> AbstractContextManager[None]:
+        return self.inner.durable_together()
 
     def open(self, key: str) -> Iterator[bytes]:
         return self.inner.open(key)

@@ -6,6 +6,7 @@ Everything goes through the real API. The test clock stands at 2026-06-15.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, BinaryIO
 
@@ -147,6 +148,9 @@ class DeleteFailingStore:
         retain_until: datetime | None = None,
     ) -> int:
         return self.inner.put(key, stream, content_type=content_type, retain_until=retain_until)
+
+    def durable_together(self) -> AbstractContextManager[None]:
+        return self.inner.durable_together()
 
     def open(self, key: str) -> Iterator[bytes]:
         return self.inner.open(key)

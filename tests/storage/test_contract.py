@@ -37,6 +37,25 @@ def test_put_then_open_round_trips_bytes(store: BlobStore) -> None:
     assert store.stat("records/r1/v1").key == "records/r1/v1"
 
 
+def test_puts_made_durable_together_are_stored_and_write_once(store: BlobStore) -> None:
+    with store.durable_together():
+        store.put("records/r9/v1", io.BytesIO(b"content"))
+        store.put("records/r9/v1.json", io.BytesIO(b"{}"))
+        with pytest.raises(ObjectExists):
+            store.put("records/r9/v1", io.BytesIO(b"other"))
+    assert read_all(store, "records/r9/v1") == b"content"
+    assert read_all(store, "records/r9/v1.json") == b"{}"
+    # A block that fails keeps what was put in it; the caller decides what to remove.
+    with pytest.raises(RuntimeError, match="after the put"), store.durable_together():
+        store.put("records/r10/v1", io.BytesIO(b"kept"))
+        raise RuntimeError("after the put")
+    assert read_all(store, "records/r10/v1") == b"kept"
+    # Each block is its own: a later one works after a failed one.
+    with store.durable_together():
+        store.put("records/r11/v1", io.BytesIO(b"next"))
+    assert store.exists("records/r11/v1")
+
+
 def test_large_stream_round_trips_without_sitting_in_memory(store: BlobStore) -> None:
     # 12 MiB with 5 MiB parts: three multipart parts on S3, twelve chunks locally.
     reader = ChunkReader(mib_blocks(12))

@@ -157,3 +157,16 @@ def test_factory_builds_local_store_under_the_data_dir(tmp_path: Path) -> None:
     assert store.root == (tmp_path / "blobs").resolve()
     store.put("records/r1/v1", io.BytesIO(b"x"))
     assert (tmp_path / "blobs" / "records" / "r1" / "v1").read_bytes() == b"x"
+
+
+def test_durable_together_blocks_do_not_nest(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    outer = store.durable_together()
+    outer.__enter__()
+    try:
+        with pytest.raises(RuntimeError, match="nest"), store.durable_together():
+            pass
+    finally:
+        outer.__exit__(None, None, None)
+    with store.durable_together():  # the outer block's end leaves none open
+        store.put("records/r1/v1", io.BytesIO(b"x"))

@@ -167,13 +167,21 @@ def _land(
     ``describe`` builds the unsaved rows from what was stored (no database);
     ``persist`` checks and adds them inside the transaction.
     """
-    stored = store_stream(ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename)
     sidecar_key = f"{key}.json"
+    stored: StoredContent | None = None
     try:
-        record, version, contract_ref, tags = describe(stored)
-        # Written before the transaction, so the database's write lock (one writer at
-        # a time on SQLite) is held for the rows only, not for the sidecar's fsyncs.
-        store_sidecar(ctx.store, sidecar_key, _sidecar(record, version, contract_ref, tags, actor))
+        # Content and sidecar share their directory syncs; both are durable when
+        # the block ends, before the transaction refers to them.
+        with ctx.store.durable_together():
+            stored = store_stream(
+                ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename
+            )
+            record, version, contract_ref, tags = describe(stored)
+            # Written before the transaction, so the database's write lock (one writer
+            # at a time on SQLite) is held for the rows only, not for the sidecar's fsyncs.
+            store_sidecar(
+                ctx.store, sidecar_key, _sidecar(record, version, contract_ref, tags, actor)
+            )
         with session_scope(ctx.engine) as session:
             record = persist(session, record, version)
             payload = CapturePayload(
@@ -196,7 +204,8 @@ def _land(
             )
             session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock()))
     except BaseException:
-        _remove_quietly(ctx.store, sidecar_key, key)
+        if stored is not None:  # a failed store_stream leaves nothing under the key
+            _remove_quietly(ctx.store, sidecar_key, key)
         raise
     return record, version
 

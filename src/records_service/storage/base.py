@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Literal, Protocol, runtime_checkable
@@ -61,6 +62,15 @@ class BlobStore(Protocol):
         never held in memory. The write is atomic: after a failure, ``key`` does not
         exist. Raises ``ObjectExists`` if ``key`` is taken. ``retain_until`` asks the
         store to lock the object until then where it supports object lock.
+        """
+        ...
+
+    def durable_together(self) -> AbstractContextManager[None]:
+        """A block whose puts (from this thread) are durable once it exits normally.
+
+        Lets a store share the work of making several objects durable, such as a
+        local directory's fsync. Until the block exits, a put inside it may be lost
+        in a crash; if the block raises, nothing more is synced. Not reentrant.
         """
         ...
 

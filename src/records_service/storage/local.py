@@ -27,6 +27,7 @@ import errno
 import os
 import stat as stat_mode
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -93,6 +94,27 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self._root = Path(root).resolve()
         self._temp_dir = self._root / TEMP_DIR_NAME
+        self._batch = threading.local()  # directories awaiting fsync, per thread
+
+    @contextmanager
+    def durable_together(self) -> Iterator[None]:
+        """Puts inside the block fsync their files at once and their directories on exit.
+
+        A capture writes its content and its sidecar into the same new directory:
+        together they need that directory (and its parent) synced once, not twice.
+        """
+        if getattr(self._batch, "directories", None) is not None:
+            raise RuntimeError("durable_together blocks do not nest")
+        directories: set[Path] = set()
+        self._batch.directories = directories
+        try:
+            yield
+        finally:
+            self._batch.directories = None
+        with _os_errors("sync", "directories of the batch"):
+            # Deepest first: a new directory's own entries before its name in the parent.
+            for directory in sorted(directories, key=lambda d: len(d.parts), reverse=True):
+                _fsync_directory(directory)
 
     @property
     def root(self) -> Path:
@@ -180,7 +202,12 @@ class LocalBlobStore:
                     raise InvalidKey(f"storage key {key!r} names a key prefix") from None
                 raise ObjectExists(key) from None
             # The new name, and the entries of any new directories, must reach the disk.
-            for directory in {target.parent, *(path.parent for path in created)}:
+            directories = {target.parent, *(path.parent for path in created)}
+            batch: set[Path] | None = getattr(self._batch, "directories", None)
+            if batch is not None:
+                batch.update(directories)
+                return
+            for directory in directories:
                 _fsync_directory(directory)
 
     def _make_parents(self, directory: Path, key: str) -> list[Path]:

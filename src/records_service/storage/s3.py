@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -406,6 +406,10 @@ class S3BlobStore:
                 self._client.disable_object_legal_hold(
                     self._bucket, key, version_id=state.version_id
                 )
+
+    def durable_together(self) -> AbstractContextManager[None]:
+        """A no-op: every completed upload is already durable."""
+        return nullcontext()
 
     def check_ready(self) -> None:
         """Raise ``StorageUnavailable`` unless the bucket answers with these credentials."""
