@@ -39,7 +39,7 @@ from records_service.audit.merkle import root
 from records_service.audit.models import AuditCheckpoint, AuditEntry
 from records_service.audit.nodes import with_stored_nodes
 from records_service.clock import Clock
-from records_service.db import session_scope
+from records_service.db import read_scope, session_scope
 from records_service.settings import AuditSettings, Settings
 from records_service.storage import BlobStore, ObjectExists, S3BlobStore
 
@@ -231,7 +231,7 @@ def checkpoint_step(
     policy = CheckpointPolicy.from_settings(settings.audit)
 
     def step() -> int:
-        with session_scope(engine) as session:
+        with read_scope(engine) as session:
             if not log_state(session).due(policy, clock()):
                 return 0
         key_path = signing_key_path(settings)

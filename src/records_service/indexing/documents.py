@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from records_service.auth.models import User
 from records_service.contracts.models import Contract
-from records_service.db import session_scope
+from records_service.db import read_scope
 from records_service.indexing.base import IndexDocument
 from records_service.records.models import (
     Record,
@@ -160,7 +160,7 @@ def documents_for(session: Session, records: Sequence[Record]) -> list[RecordDoc
 
 def count_searchable_versions(engine: Engine) -> int:
     """How many versions a full rebuild will index."""
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         total = session.exec(
             select(func.count())
             .select_from(Version)
@@ -179,7 +179,7 @@ def all_documents(engine: Engine, *, batch: int = REBUILD_BATCH) -> Iterator[Ind
     """
     after = ""
     while True:
-        with session_scope(engine) as session:
+        with read_scope(engine) as session:
             records = list(
                 session.exec(
                     select(Record)

@@ -33,7 +33,7 @@ from datetime import datetime
 from sqlalchemy import Engine, Exists, and_, delete, exists, func, or_
 from sqlmodel import Session, col, select
 
-from records_service.db import session_scope
+from records_service.db import read_scope, session_scope
 from records_service.indexing.base import IndexBusy, IndexDocument, SearchIndex
 from records_service.indexing.documents import RecordDocuments, all_documents, documents_for
 from records_service.indexing.models import IndexTask
@@ -229,7 +229,9 @@ class IndexFeed:
         return batch
 
     def _apply_ready(self) -> int:
-        with session_scope(self._engine) as session:
+        # Reading and planning take no write lock (captures queue for it); only the
+        # removal of the applied tasks writes.
+        with read_scope(self._engine) as session:
             batch = self._read_tasks(session, waiting=False)
             if not batch.task_ids:
                 return 0
@@ -241,7 +243,7 @@ class IndexFeed:
         return len(applied)
 
     def _index_provisionally(self) -> None:
-        with session_scope(self._engine) as session:
+        with read_scope(self._engine) as session:
             batch = self._read_tasks(session, waiting=True)
             if not batch.task_ids:
                 return

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from records_service.db import session_scope
+from records_service.db import read_scope, session_scope
 from records_service.extraction import ExtractionLimits, ExtractionWorker, extract_text
 from records_service.records.models import TextStatus, Version, VersionText
 from records_service.storage import BlobStore, StorageError
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _pending_ids(engine: Engine, limit: int) -> list[int]:
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         statement = (
             select(Version.id)
             .where(Version.text_status == TextStatus.PENDING.value)
@@ -48,8 +48,12 @@ def extract_version(
     limits: ExtractionLimits,
     worker: ExtractionWorker | None = None,
 ) -> str:
-    """Extract one version's text and record the outcome; returns the status."""
-    with session_scope(engine) as session:
+    """Extract one version's text and record the outcome; returns the status.
+
+    Only the outcome is written: reading the version does not take the write lock
+    that captures queue for.
+    """
+    with read_scope(engine) as session:
         version = session.get(Version, version_id)
         if version is None or version.text_status != TextStatus.PENDING.value:
             return "skipped"
