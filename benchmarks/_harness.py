@@ -40,6 +40,8 @@ from typing import Any
 import httpx
 import psutil  # type: ignore[import-untyped]
 
+from records_service import serving
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -179,14 +181,7 @@ def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Pat
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Ask for a graceful stop (SIGINT, which uvicorn and the profiler both honour),
     then kill if the process is still there after ``STOP_TIMEOUT_S``."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    serving.stop_process(process, signum=signal.SIGINT, timeout=STOP_TIMEOUT_S)
 
 
 def log_tail(path: Path, lines: int = 40) -> str:

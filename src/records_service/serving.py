@@ -77,7 +77,7 @@ def serve(settings: Settings, *, host: str, port: int, processes: int, log_level
             )
     finally:
         if child is not None:
-            stop_worker_process(child)
+            stop_process(child)
 
 
 def server_app() -> FastAPI:
@@ -121,15 +121,23 @@ def start_worker_process() -> subprocess.Popen[bytes]:
     return subprocess.Popen(command)  # noqa: S603 (our own interpreter and module)
 
 
-def stop_worker_process(child: subprocess.Popen[bytes]) -> None:
-    """Ask the worker to finish its current step and exit; kill it if it does not."""
+def stop_process(
+    child: subprocess.Popen[bytes],
+    *,
+    signum: int = signal.SIGTERM,
+    timeout: float = WORKER_STOP_SECONDS,
+) -> None:
+    """Ask ``child`` to stop with ``signum``; kill it if it has not after ``timeout`` s.
+
+    For the worker, SIGTERM lets it finish its current step first.
+    """
     if child.poll() is not None:
         return
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(signum)
     try:
-        child.wait(WORKER_STOP_SECONDS)
+        child.wait(timeout)
     except subprocess.TimeoutExpired:
-        log.warning("background worker did not stop in %.0f s; killing it", WORKER_STOP_SECONDS)
+        log.warning("process %d did not stop in %.0f s; killing it", child.pid, timeout)
         child.kill()
         child.wait()
 
