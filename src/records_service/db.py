@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_LOCK_FIRST_RETRY_S = 0.0002
@@ -121,3 +121,19 @@ def read_scope(engine: Engine) -> Iterator[Session]:
         # Closing (not rolling back) ends the transaction without expiring the
         # loaded objects, so callers can keep using what they read.
         yield session
+
+
+def insert_rows(session: Session, rows: Sequence[SQLModel]) -> None:
+    """Insert new rows of one table in one Core statement, in ``session``'s transaction.
+
+    Bypasses the ORM unit of work, which costs more than the statement itself on
+    the capture path. Ids the database generates are not read back: the objects
+    stay as they were built, unattached to the session.
+    """
+    if not rows:
+        return
+    table = type(rows[0]).__table__  # type: ignore[attr-defined]
+    keys = [column.name for column in table.primary_key.columns]
+    # A key left unset (None) is the database's to generate.
+    values = [row.model_dump(exclude={k for k in keys if getattr(row, k) is None}) for row in rows]
+    session.connection().execute(insert(table), values)

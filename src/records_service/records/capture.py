@@ -36,7 +36,7 @@ from records_service.auth.models import User
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.service import get_contract
-from records_service.db import read_scope, session_scope
+from records_service.db import insert_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.indexing.models import IndexTask
 from records_service.records.content import (
@@ -202,7 +202,8 @@ def _land(
                 payload=payload,
                 clock=ctx.clock,
             )
-            session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock()))
+            task = IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock())
+            insert_rows(session, [task])
     except BaseException:
         if stored is not None:  # a failed store_stream leaves nothing under the key
             _remove_quietly(ctx.store, sidecar_key, key)
@@ -266,11 +267,9 @@ def capture_record(
     def persist(session: Session, record: Record, version: Version) -> Record:
         contract = _check_metadata(session, meta, ctx)
         record.contract_id = contract.id if contract else None
-        session.add(record)
-        session.flush()
-        session.add(version)
-        session.add_all(RecordTag(record_id=record_id, tag=t) for t in tags)
-        session.flush()
+        insert_rows(session, [record])
+        insert_rows(session, [version])
+        insert_rows(session, [RecordTag(record_id=record_id, tag=t) for t in tags])
         return record
 
     return _land(
@@ -313,8 +312,8 @@ def add_version(
         current.current_version = number
         current.updated_at = ctx.clock()
         session.add(current)
-        session.add(version)
         session.flush()
+        insert_rows(session, [version])
         return current
 
     return _land(
