@@ -307,8 +307,8 @@ class CpuTimes:
                 children += spent + reaped
             else:
                 own += spent
-                # Only background processes are reaped while a server runs
-                # (extraction workers replaced by the server's own thread mode).
+                # What a serving process reaped were extraction workers (its own, in
+                # the thread mode), so that CPU is background work too.
                 children += reaped
         return cls(own, children)
 

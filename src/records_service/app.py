@@ -42,12 +42,13 @@ def create_app(
     """
     settings = settings or load_settings()
     workers = settings.workers
-    run_worker = workers.enabled and workers.mode == "thread" if background is None else background
+    if background is None:
+        background = workers.enabled and workers.mode == "thread"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.start(settings, clock=clock, migrate=migrate)
-        if run_worker:
+        if background:
             services.start_worker()
         app.state.services = services
         try:
