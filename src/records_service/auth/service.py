@@ -172,13 +172,18 @@ def user_for_token(session: Session, plaintext: str) -> User | None:
     if parts is None:
         return None
     public_id, secret = parts
-    token = session.exec(select(ApiToken).where(ApiToken.public_id == public_id)).first()
-    if token is None or token.revoked_at is not None:
+    # One statement for the token and its user: this runs on every API request.
+    found = session.exec(
+        select(ApiToken, User)
+        .join(User, col(User.id) == col(ApiToken.user_id))
+        .where(ApiToken.public_id == public_id)
+    ).first()
+    if found is None:
         return None
-    if not secret_matches(secret, token.secret_hash):
+    token, user = found
+    if token.revoked_at is not None or not secret_matches(secret, token.secret_hash):
         return None
-    user = session.get(User, token.user_id)
-    if user is None or user.disabled:
+    if user.disabled:
         return None
     return user
 

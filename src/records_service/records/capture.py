@@ -10,8 +10,10 @@ Steps and their contract:
 3. ``store_sidecar``: writes the write-once JSON description next to the
    content, before any database lock is taken. On failure, step 2's object is
    removed.
-4. ``persist`` in one transaction: re-checks the metadata and holds the record
-   (or new version) rows, the tags, the index task and the audit entry. On
+4. ``persist`` in one transaction: holds the record (or new version) rows, the
+   tags, the index task and the audit entry. It re-checks only what can change
+   between the steps (a new version re-reads its record; contracts are never
+   deleted, so step 1's contract id still holds). On
    failure both objects are removed; if removal fails too they stay as orphans
    that ``records-service check`` reports.
 
@@ -245,7 +247,11 @@ def capture_record(
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)
     with read_scope(ctx.engine) as session:
-        _check_metadata(session, meta, ctx)
+        contract = _check_metadata(session, meta, ctx)
+    # Contracts are never deleted, so the id found here still holds when the rows are
+    # written (and the foreign key would refuse it otherwise): no second lookup inside
+    # the transaction, which holds SQLite's write lock.
+    contract_id = contract.id if contract else None
     record_id = uuid.uuid4().hex
 
     def describe(stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
@@ -258,6 +264,7 @@ def capture_record(
             classification=meta.classification.value,
             originator=meta.originator,
             record_date=meta.record_date,
+            contract_id=contract_id,
             captured_at=now,
             captured_by_id=actor.id,
             updated_at=now,
@@ -265,8 +272,6 @@ def capture_record(
         return record, _new_version(record_id, 1, stored, name, actor, ctx), meta.contract, tags
 
     def persist(session: Session, record: Record, version: Version) -> Record:
-        contract = _check_metadata(session, meta, ctx)
-        record.contract_id = contract.id if contract else None
         insert_rows(session, [record])
         insert_rows(session, [version])
         insert_rows(session, [RecordTag(record_id=record_id, tag=t) for t in tags])
