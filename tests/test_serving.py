@@ -6,6 +6,7 @@ captured over HTTP and their text is extracted and indexed by the worker process
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -201,3 +202,27 @@ def test_activity_probe_sees_new_audit_entries(services: Services, actors: Actor
         )
     assert changed() is True
     assert changed() is False
+
+
+def test_the_worker_checkpoints_the_database_log_for_the_servers(
+    serving: Serving, tmp_path: Path
+) -> None:
+    # In WAL mode only a checkpoint writes to the database file. With the worker
+    # stopped, captures filling the log past SQLite's default threshold of 1000 pages
+    # leave the file untouched: the server processes leave checkpoints to the worker.
+    database, log = tmp_path / "records.db", tmp_path / "records.db-wal"
+    [worker] = serving.workers()
+    worker.suspend()
+    try:
+        before = _digest(database)
+        for n in range(80):
+            _capture(serving, b"Monitoring return %d" % n)
+        assert log.stat().st_size > 1000 * (4096 + 24), "the log should hold 1000+ pages"
+        assert _digest(database) == before
+    finally:
+        worker.resume()
+    _wait_until(lambda: _digest(database) != before, 20, "the worker did not checkpoint the log")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -9,10 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from factories import make_settings
 from records_service import db
+from records_service.app import create_app
 from records_service.db import make_engine, session_scope
+from records_service.serving import wal_checkpointer
 
 
 def _engine(tmp_path: Path) -> Engine:
@@ -77,3 +81,78 @@ def test_wait_for_the_write_lock_is_bounded(
     # The lock is free again: the same engine writes at once.
     with session_scope(engine) as session:
         session.execute(text("INSERT INTO t VALUES (3)"))
+
+
+# --- checkpoints ----------------------------------------------------------------------
+
+PAGE_ROWS = 1200  # rows of about one page each: more than SQLite's 1000-page default
+
+
+def _blob_engine(path: Path, *, checkpoint_wal: bool = True) -> Engine:
+    engine = make_engine(f"sqlite:///{path}", checkpoint_wal=checkpoint_wal)
+    with session_scope(engine) as session:
+        session.execute(text("CREATE TABLE IF NOT EXISTS b (data BLOB)"))
+    return engine
+
+
+def _write_pages(engine: Engine, rows: int) -> None:
+    for _ in range(rows):  # one commit per row, as captures commit
+        with session_scope(engine) as session:
+            session.execute(text("INSERT INTO b VALUES (randomblob(3000))"))
+
+
+def _autocheckpoint(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+
+def test_commits_checkpoint_by_default_and_not_when_left_to_the_worker(tmp_path: Path) -> None:
+    own = _blob_engine(tmp_path / "own.db")
+    left = _blob_engine(tmp_path / "left.db", checkpoint_wal=False)
+    assert (_autocheckpoint(own), _autocheckpoint(left)) == (
+        db.SQLITE_CHECKPOINT_PAGES,
+        db.SQLITE_BACKSTOP_CHECKPOINT_PAGES,
+    )
+    for engine in (own, left):
+        _write_pages(engine, PAGE_ROWS)
+    # The log restarts after each full checkpoint, so it stays under the threshold
+    # plus one commit's pages; left alone, it holds every commit since the start.
+    own_log = db.checkpoint_wal(own)
+    left_log = db.checkpoint_wal(left)
+    assert own_log is not None and left_log is not None
+    assert own_log[0] <= db.SQLITE_CHECKPOINT_PAGES + 10
+    assert left_log[0] >= PAGE_ROWS
+    assert left_log[1] == left_log[0], "a passive checkpoint with no readers copies it all"
+
+
+def test_checkpoint_copies_the_log_into_the_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    engine = _blob_engine(path, checkpoint_wal=False)
+    _write_pages(engine, 200)
+    before = path.stat().st_size  # the new pages are only in the log so far
+    assert db.checkpoint_wal(engine) is not None
+    assert path.stat().st_size >= before + 200 * 3000
+
+
+def test_the_worker_checkpoints_at_most_once_per_interval(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    engine = _blob_engine(path, checkpoint_wal=False)
+    checkpoint = wal_checkpointer(engine, every=3600)
+    _write_pages(engine, 100)
+    checkpoint()
+    copied = path.stat().st_size
+    assert copied >= 100 * 3000
+    _write_pages(engine, 100)
+    checkpoint()  # within the interval: the new pages stay in the log
+    assert path.stat().st_size == copied
+
+
+def test_an_app_can_leave_checkpoints_to_the_worker(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'app.db'}")
+    for checkpoint_wal, pages in (
+        (True, db.SQLITE_CHECKPOINT_PAGES),
+        (False, db.SQLITE_BACKSTOP_CHECKPOINT_PAGES),
+    ):
+        app = create_app(settings, background=False, checkpoint_wal=checkpoint_wal)
+        with TestClient(app):
+            assert _autocheckpoint(app.state.services.engine) == pages

@@ -33,12 +33,14 @@ def create_app(
     clock: Clock = system_clock,
     background: bool | None = None,
     migrate: bool = True,
+    checkpoint_wal: bool = True,
 ) -> FastAPI:
     """Build the app; services start in the lifespan, not here.
 
     ``background`` runs the background work in a thread of this process (by default
     when ``RECORDS_WORKERS__ENABLED`` and the mode is ``thread``); ``migrate=False``
-    when the caller has applied the migrations already, as ``serve`` does.
+    when the caller has applied the migrations already, as ``serve`` does;
+    ``checkpoint_wal=False`` when ``serve``'s worker process checkpoints SQLite's log.
     """
     settings = settings or load_settings()
     workers = settings.workers
@@ -47,7 +49,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.start(settings, clock=clock, migrate=migrate)
+        services = Services.start(
+            settings, clock=clock, migrate=migrate, checkpoint_wal=checkpoint_wal
+        )
         if background:
             services.start_worker()
         app.state.services = services

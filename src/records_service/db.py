@@ -9,11 +9,20 @@ Writers wait for the lock in :func:`_begin_immediate`, retrying every 0.2 to 2 m
 rather than through SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20 and then
 25 ms or more between tries: with several server processes and the background
 worker writing, those sleeps left the lock idle while writers overslept it.
+Checkpoints (copying the write-ahead log back into the database file, with two
+syncs) run inside whichever commit finds the log over ``wal_autocheckpoint`` pages.
+A capture writes about 25 pages, so with SQLite's default of 1000 roughly one capture
+in twenty paid for a checkpoint. Server processes that have a separate background
+worker therefore checkpoint only as a backstop
+(:data:`SQLITE_BACKSTOP_CHECKPOINT_PAGES`), and the worker checkpoints for them
+(:func:`checkpoint_wal`).
+
 Schema changes go through the Alembic migrations in :mod:`records_service.migrations`.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -29,6 +38,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_LOCK_FIRST_RETRY_S = 0.0002
 WRITE_LOCK_MAX_RETRY_S = 0.002
 READ_ONLY_OPTION = "records_read_only"
+# SQLite's own default: a commit that leaves more log pages than this checkpoints.
+SQLITE_CHECKPOINT_PAGES = 1000
+# For connections whose checkpoints another process runs: only a bound on the log's
+# size (about 64 MiB at 4 KiB pages) should that process stop.
+SQLITE_BACKSTOP_CHECKPOINT_PAGES = 16_000
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -36,26 +50,31 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``, configured for this service's needs."""
+def make_engine(url: str, *, checkpoint_wal: bool = True) -> Engine:
+    """Create an engine for ``url``, configured for this service's needs.
+
+    ``checkpoint_wal=False`` (SQLite only) leaves checkpoints to another process that
+    calls :func:`checkpoint_wal`, keeping them out of this engine's commits.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _make_sqlite_engine(url, parsed.database)
+        pages = SQLITE_CHECKPOINT_PAGES if checkpoint_wal else SQLITE_BACKSTOP_CHECKPOINT_PAGES
+        return _make_sqlite_engine(url, parsed.database, pages)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _make_sqlite_engine(url: str, database: str | None) -> Engine:
+def _make_sqlite_engine(url: str, database: str | None, checkpoint_pages: int) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )
-    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "connect", functools.partial(_on_sqlite_connect, checkpoint_pages))
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _on_sqlite_connect(checkpoint_pages: int, dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control away from the driver so that "begin" below decides.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -63,7 +82,29 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
     cursor.close()
+
+
+def checkpoint_wal(engine: Engine) -> tuple[int, int] | None:
+    """Copy what the write-ahead log holds back into the database file without waiting
+    for readers or writers (a passive checkpoint); SQLite only.
+
+    Returns the log's size in pages and how many of them are now in the database
+    file, or ``None`` on other databases.
+    """
+    if not is_sqlite(engine):
+        return None
+    # The raw connection runs the pragma outside a transaction (the driver's own
+    # transaction handling is off, see above), as a checkpoint must.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        _busy, log_pages, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    return int(log_pages), int(copied)
 
 
 def _on_sqlite_begin(connection: Any) -> None:

@@ -52,11 +52,20 @@ class Services:
 
     @classmethod
     def start(
-        cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        migrate: bool = True,
+        checkpoint_wal: bool = True,
     ) -> Services:
-        """Connect everything described by ``settings``."""
+        """Connect everything described by ``settings``.
+
+        ``checkpoint_wal=False`` when a separate worker process checkpoints SQLite's
+        log (see :mod:`records_service.db`).
+        """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url, checkpoint_wal=checkpoint_wal)
         if migrate:
             upgrade(engine)
         store = build_blob_store(settings)

@@ -6,12 +6,14 @@ priority, then runs uvicorn with one or more server processes. The worker owns a
 background work (text extraction, index updates, audit checkpoints, the retention
 timer), so none of it competes for a request-serving interpreter. Server processes
 do not tell the worker about new work: it watches the audit log's size, which every
-capture and edit changes, and starts at once when it moves.
+capture and edit changes, and starts at once when it moves. On SQLite the worker also
+runs the log checkpoints that would otherwise land in a request's commit.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -25,7 +27,7 @@ from sqlalchemy import Engine
 
 from records_service.audit.log import log_size
 from records_service.cpus import usable_cores
-from records_service.db import read_scope
+from records_service.db import checkpoint_wal, read_scope
 from records_service.services import Services
 from records_service.settings import Settings, load_settings
 
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 30.0
 SELF_STOP_SECONDS = 10.0
+WAL_CHECKPOINT_SECONDS = 1.0  # the worker checkpoints SQLite's log at most this often
 SERVE_PID_VARIABLE = "_RECORDS_SERVE_PID"  # tells server processes whose children they are
 
 
@@ -63,7 +66,9 @@ def serve(settings: Settings, *, host: str, port: int, processes: int, log_level
     child = start_worker_process() if workers.enabled and not in_thread else None
     try:
         if processes == 1:
-            app = create_app(settings, background=in_thread, migrate=False)
+            app = create_app(
+                settings, background=in_thread, migrate=False, checkpoint_wal=child is None
+            )
             uvicorn.run(app, host=host, port=port, log_level=log_level)
         else:
             os.environ[SERVE_PID_VARIABLE] = str(os.getpid())
@@ -90,7 +95,12 @@ def server_app() -> FastAPI:
 
     # From the environment, not getppid(): serve may be gone before this runs.
     watch_parent(int(os.environ.get(SERVE_PID_VARIABLE, os.getppid())), _stop_self)
-    return create_app(load_settings(), background=False, migrate=False)
+    settings = load_settings()
+    # Several server processes run only beside serve's worker process (never in
+    # thread mode), and that process checkpoints SQLite's log for them.
+    return create_app(
+        settings, background=False, migrate=False, checkpoint_wal=not settings.workers.enabled
+    )
 
 
 def _stop_self() -> None:
@@ -153,9 +163,12 @@ def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
         watch_parent(parent_pid, stop.set)
     services.start_worker()
     changed = activity_probe(services.engine)
+    checkpoint = wal_checkpointer(services.engine, WAL_CHECKPOINT_SECONDS)
     while not stop.wait(settings.wake_seconds):
         if changed():
             services.notify_worker()
+            # Every write is audited, so a grown log also means a grown SQLite log.
+            checkpoint()
 
 
 def lower_priority(nice: int, *, idle: bool) -> None:
@@ -172,6 +185,24 @@ def lower_priority(nice: int, *, idle: bool) -> None:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         except OSError as exc:
             log.warning("could not switch to the idle scheduling policy: %s", exc)
+
+
+def wal_checkpointer(engine: Engine, every: float) -> Callable[[], None]:
+    """A call that checkpoints SQLite's log for the server processes, at most once per
+    ``every`` seconds (their own commits leave it to this process)."""
+    last = [-math.inf]
+
+    def checkpoint() -> None:
+        now = time.monotonic()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        try:
+            checkpoint_wal(engine)
+        except Exception:
+            log.exception("could not checkpoint the database's log; it is tried again")
+
+    return checkpoint
 
 
 def activity_probe(engine: Engine) -> Callable[[], bool]:
