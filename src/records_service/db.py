@@ -9,11 +9,12 @@ Writers wait for the lock in :func:`_begin_immediate`, retrying every 0.2 to 2 m
 rather than through SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20 and then
 25 ms or more between tries: with several server processes and the background
 worker writing, those sleeps left the lock idle while writers overslept it.
+
 Checkpoints (copying the write-ahead log back into the database file, with two
 syncs) run inside whichever commit finds the log over ``wal_autocheckpoint`` pages.
-A capture writes about 25 pages, so with SQLite's default of 1000 roughly one capture
-in twenty paid for a checkpoint. Server processes that have a separate background
-worker therefore checkpoint only as a backstop
+A capture writes about 25 pages and its background work as many again, so with
+SQLite's default of 1000 some captures paid for a checkpoint. Server processes
+that have a separate background worker therefore checkpoint only as a backstop
 (:data:`SQLITE_BACKSTOP_CHECKPOINT_PAGES`), and the worker checkpoints for them
 (:func:`checkpoint_wal`).
 
