@@ -134,17 +134,27 @@ def test_checkpoint_copies_the_log_into_the_database_file(tmp_path: Path) -> Non
     assert path.stat().st_size >= before + 200 * 3000
 
 
-def test_the_worker_checkpoints_at_most_once_per_interval(tmp_path: Path) -> None:
+def test_the_worker_checkpoints_in_a_pause_or_after_a_long_run_of_writes(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "r.db"
     engine = _blob_engine(path, checkpoint_wal=False)
-    checkpoint = wal_checkpointer(engine, every=3600)
+    step = wal_checkpointer(engine, busy_limit=3)
+    size = path.stat().st_size
+    step(False)  # nothing written since the last look: nothing to do
     _write_pages(engine, 100)
-    checkpoint()
-    copied = path.stat().st_size
-    assert copied >= 100 * 3000
+    step(True)
+    step(True)  # writes keep coming: the log waits
+    assert path.stat().st_size == size
+    step(False)  # the first pause copies it
+    assert path.stat().st_size >= size + 100 * 3000
+    size = path.stat().st_size
     _write_pages(engine, 100)
-    checkpoint()  # within the interval: the new pages stay in the log
-    assert path.stat().st_size == copied
+    step(True)
+    step(True)
+    assert path.stat().st_size == size
+    step(True)  # the third busy look in a row does not wait for a pause
+    assert path.stat().st_size >= size + 100 * 3000
 
 
 def test_an_app_can_leave_checkpoints_to_the_worker(tmp_path: Path) -> None:

@@ -129,7 +129,8 @@ def worker(settings: Settings, parent_pid: int | None) -> None:
     """
     from records_service.serving import run_worker
 
-    with _services(settings) as services:
+    # Its own commits leave the log's checkpoints to run_worker, as the servers' do.
+    with _services(settings, checkpoint_wal=False) as services:
         run_worker(services, parent_pid=parent_pid)
 
 

@@ -17,12 +17,13 @@ from records_service.settings import Settings
 
 
 @contextmanager
-def cli_services(settings: Settings) -> Iterator[Services]:
+def cli_services(settings: Settings, *, checkpoint_wal: bool = True) -> Iterator[Services]:
     """Start the services for a command and close them afterwards.
 
     A ``DomainError`` becomes a ``click.ClickException`` (its message, exit 1).
+    ``checkpoint_wal=False`` for the worker, which checkpoints SQLite's log itself.
     """
-    services = Services.start(settings)
+    services = Services.start(settings, checkpoint_wal=checkpoint_wal)
     try:
         yield services
     except DomainError as exc:

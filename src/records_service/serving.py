@@ -13,7 +13,6 @@ runs the log checkpoints that would otherwise land in a request's commit.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import signal
 import subprocess
@@ -35,7 +34,9 @@ log = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 30.0
 SELF_STOP_SECONDS = 10.0
-WAL_CHECKPOINT_SECONDS = 1.0  # the worker checkpoints SQLite's log at most this often
+# Wakes (RECORDS_WORKERS__WAKE_SECONDS each) of uninterrupted writes after which the
+# worker checkpoints SQLite's log without waiting for a pause.
+CHECKPOINT_BUSY_WAKES = 10
 SERVE_PID_VARIABLE = "_RECORDS_SERVE_PID"  # tells server processes whose children they are
 
 
@@ -163,12 +164,12 @@ def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
         watch_parent(parent_pid, stop.set)
     services.start_worker()
     changed = activity_probe(services.engine)
-    checkpoint = wal_checkpointer(services.engine, WAL_CHECKPOINT_SECONDS)
+    checkpoint = wal_checkpointer(services.engine, busy_limit=CHECKPOINT_BUSY_WAKES)
     while not stop.wait(settings.wake_seconds):
-        if changed():
+        active = changed()
+        if active:
             services.notify_worker()
-            # Every write is audited, so a grown log also means a grown SQLite log.
-            checkpoint()
+        checkpoint(active)
 
 
 def lower_priority(nice: int, *, idle: bool) -> None:
@@ -187,22 +188,33 @@ def lower_priority(nice: int, *, idle: bool) -> None:
             log.warning("could not switch to the idle scheduling policy: %s", exc)
 
 
-def wal_checkpointer(engine: Engine, every: float) -> Callable[[], None]:
-    """A call that checkpoints SQLite's log for the server processes, at most once per
-    ``every`` seconds (their own commits leave it to this process)."""
-    last = [-math.inf]
+def wal_checkpointer(engine: Engine, *, busy_limit: int) -> Callable[[bool], None]:
+    """A step, called once per wake with whether requests wrote since the last one,
+    that checkpoints SQLite's log for the server processes.
 
-    def checkpoint() -> None:
-        now = time.monotonic()
-        if now - last[0] < every:
+    A checkpoint copies the log into the database file and syncs both, which slows
+    the syncs of captures in flight; so it runs in the first quiet wake after writes,
+    or after ``busy_limit`` busy wakes in a row when writes never pause. (Every write
+    a request makes is audited, so the audit log's growth is the sign of writes.)
+    """
+    dirty = False
+    busy = 0
+
+    def step(active: bool) -> None:
+        nonlocal dirty, busy
+        if active:
+            dirty, busy = True, busy + 1
+            if busy < busy_limit:
+                return
+        elif not dirty:
             return
-        last[0] = now
+        dirty, busy = False, 0
         try:
             checkpoint_wal(engine)
         except Exception:
             log.exception("could not checkpoint the database's log; it is tried again")
 
-    return checkpoint
+    return step
 
 
 def activity_probe(engine: Engine) -> Callable[[], bool]:
