@@ -166,3 +166,13 @@ def test_an_app_can_leave_checkpoints_to_the_worker(tmp_path: Path) -> None:
         app = create_app(settings, background=False, checkpoint_wal=checkpoint_wal)
         with TestClient(app):
             assert _autocheckpoint(app.state.services.engine) == pages
+
+
+def test_commits_are_synced_before_they_return(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+    with engine.connect() as connection:
+        pragmas = {
+            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar_one()
+            for name in ("journal_mode", "synchronous", "foreign_keys")
+        }
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}  # 2 = FULL

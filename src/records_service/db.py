@@ -81,7 +81,10 @@ def _on_sqlite_connect(checkpoint_pages: int, dbapi_connection: Any, _record: An
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk before it returns, so a 201 survives a power cut, and
+    # no signed audit checkpoint can cover entries a crash takes back. (NORMAL syncs
+    # the log only at checkpoints; measured, FULL cost no visible capture latency.)
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
     cursor.close()
