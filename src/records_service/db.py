@@ -82,8 +82,9 @@ def _on_sqlite_connect(checkpoint_pages: int, dbapi_connection: Any, _record: An
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     # FULL: a commit is on disk before it returns, so a 201 survives a power cut, and
-    # no signed audit checkpoint can cover entries a crash takes back. (NORMAL syncs
-    # the log only at checkpoints; measured, FULL cost no visible capture latency.)
+    # no signed audit checkpoint can cover entries a crash takes back. NORMAL syncs
+    # the log only at checkpoints. The price is one log sync per commit, made while
+    # the write lock is held (see docs/benchmarks.md for what it costs a capture).
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
