@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO
 
 import pytest
@@ -58,6 +59,9 @@ class FaultyStore:
 
     def open(self, key: str) -> Iterator[bytes]:
         return self.inner.open(key)
+
+    def as_file(self, key: str) -> AbstractContextManager[Path]:
+        return self.inner.as_file(key)
 
     def stat(self, key: str) -> BlobInfo:
         return self.inner.stat(key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from fastapi.testclient import TestClient
@@ -154,6 +155,9 @@ class DeleteFailingStore:
 
     def open(self, key: str) -> Iterator[bytes]:
         return self.inner.open(key)
+
+    def as_file(self, key: str) -> AbstractContextManager[Path]:
+        return self.inner.as_file(key)
 
     def stat(self, key: str) -> BlobInfo:
         return self.inner.stat(key)

@@ -37,6 +37,17 @@ def test_put_then_open_round_trips_bytes(store: BlobStore) -> None:
     assert store.stat("records/r1/v1").key == "records/r1/v1"
 
 
+def test_as_file_gives_a_file_with_the_object_bytes(store: BlobStore) -> None:
+    content = b"Monitoring return, quarter 3\n" * 500
+    store.put("records/r9/v1", io.BytesIO(content))
+
+    with store.as_file("records/r9/v1") as path:
+        assert path.read_bytes() == content
+    with pytest.raises(ObjectNotFound), store.as_file("records/r9/v2"):
+        pass
+    assert read_all(store, "records/r9/v1") == content
+
+
 def test_puts_made_durable_together_are_stored_and_write_once(store: BlobStore) -> None:
     with store.durable_together():
         store.put("records/r9/v1", io.BytesIO(b"content"))

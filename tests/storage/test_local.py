@@ -170,3 +170,10 @@ def test_durable_together_blocks_do_not_nest(tmp_path: Path) -> None:
         outer.__exit__(None, None, None)
     with store.durable_together():  # the outer block's end leaves none open
         store.put("records/r1/v1", io.BytesIO(b"x"))
+
+
+def test_as_file_is_the_stored_file_itself(local_store: LocalBlobStore) -> None:
+    local_store.put("records/a/v1", io.BytesIO(b"decision record"))
+    with local_store.as_file("records/a/v1") as path:
+        assert path == local_store.root / "records" / "a" / "v1", "no copy is made"
+    assert path.read_bytes() == b"decision record", "and it stays after the block"

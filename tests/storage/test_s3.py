@@ -414,3 +414,11 @@ def test_minio_refuses_a_retain_until_date_in_the_past(
             minio_store.bucket, "records/r1/v1", Retention(GOVERNANCE, later(-1))
         )
     assert minio_store.stat("records/r1/v1").retain_until is None
+
+
+def test_as_file_is_a_temporary_copy_removed_afterwards(s3_store: S3BlobStore) -> None:
+    s3_store.put("records/a/v1", io.BytesIO(b"decision record"))
+    with s3_store.as_file("records/a/v1") as path:
+        assert path.read_bytes() == b"decision record"
+    assert not path.exists()
+    assert not path.parent.exists()

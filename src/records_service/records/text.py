@@ -1,17 +1,16 @@
 """Extracting text from captured versions after commit, so a capture never waits or fails on it.
 
 Versions start with text status ``pending``. :func:`extract_pending` fetches a
-batch, copies each version's bytes to a temporary file, runs the extractor for
-its media type and stores the text and status. A failure is recorded as status
-``failed`` with the reason; the record stays findable by its metadata.
+batch, runs the extractor for each version's media type on a file with its bytes
+(the local store's own file, or a temporary copy from S3: ``BlobStore.as_file``)
+and stores the text and status. A failure is recorded as status ``failed`` with
+the reason; the record stays findable by its metadata.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
@@ -35,12 +34,6 @@ def _pending_ids(engine: Engine, limit: int) -> list[int]:
         return [i for i in session.exec(statement) if i is not None]
 
 
-def _copy_to_file(store: BlobStore, key: str, target: Path) -> None:
-    with target.open("wb") as out:
-        for chunk in store.open(key):
-            out.write(chunk)
-
-
 def extract_version(
     engine: Engine,
     store: BlobStore,
@@ -58,14 +51,13 @@ def extract_version(
         if version is None or version.text_status != TextStatus.PENDING.value:
             return "skipped"
         key, media_type = version.storage_key, version.media_type
-    with tempfile.TemporaryDirectory(prefix="records-extract-") as tmp:
-        path = Path(tmp) / "content"
-        try:
-            _copy_to_file(store, key, path)
-        except StorageError as exc:
-            log.warning("cannot read %s for extraction: %s", key, exc)
-            return "unavailable"
-        result = extract_text(path, media_type, limits, worker=worker)
+    try:
+        # A local store's own read-only file, or a temporary copy from S3.
+        with store.as_file(key) as path:
+            result = extract_text(path, media_type, limits, worker=worker)
+    except StorageError as exc:
+        log.warning("cannot read %s for extraction: %s", key, exc)
+        return "unavailable"
     with session_scope(engine) as session:
         version = session.get(Version, version_id)
         assert version is not None

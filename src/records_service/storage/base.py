@@ -10,10 +10,12 @@ stream it hands to :meth:`BlobStore.put`.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO, Literal, Protocol, runtime_checkable
 
 from records_service.storage.errors import InvalidKey
@@ -33,6 +35,17 @@ class BlobInfo:
     content_type: str | None = None
     retain_until: datetime | None = None
     legal_hold: bool = False
+
+
+@contextmanager
+def temporary_copy(store: BlobStore, key: str) -> Iterator[Path]:
+    """``key``'s bytes copied into a private temporary file, removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="records-blob-") as directory:
+        target = Path(directory) / "content"
+        with target.open("wb") as out:
+            for chunk in store.open(key):
+                out.write(chunk)
+        yield target
 
 
 def validate_key(key: str) -> str:
@@ -76,6 +89,12 @@ class BlobStore(Protocol):
 
     def open(self, key: str) -> Iterator[bytes]:
         """Yield the object's bytes in chunks. Raises ``ObjectNotFound``."""
+        ...
+
+    def as_file(self, key: str) -> AbstractContextManager[Path]:
+        """A local file with the object's bytes, for the block: a directory store's own
+        (read-only) file, or a temporary copy that is removed afterwards. For readers
+        that need a path, such as text extraction. Raises ``ObjectNotFound``."""
         ...
 
     def stat(self, key: str) -> BlobInfo:

@@ -241,6 +241,13 @@ class LocalBlobStore:
             raise ObjectNotFound(key)
         return _read_chunks(handle, key)
 
+    @contextmanager
+    def as_file(self, key: str) -> Iterator[Path]:
+        """The stored file itself (read-only, never to be written): no copy is made."""
+        path = self._path(key)
+        self._regular_file_stat(path, key)
+        yield path
+
     def stat(self, key: str) -> BlobInfo:
         """Return the size of ``key``; raise ``ObjectNotFound`` if absent."""
         return BlobInfo(key=key, size=self._regular_file_stat(self._path(key), key).st_size)

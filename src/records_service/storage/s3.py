@@ -42,7 +42,7 @@ from minio.datatypes import Object
 from minio.error import MinioException, S3Error
 from minio.retention import Retention
 
-from records_service.storage.base import BlobInfo, RetentionMode, validate_key
+from records_service.storage.base import BlobInfo, RetentionMode, temporary_copy, validate_key
 from records_service.storage.errors import (
     InvalidKey,
     ObjectExists,
@@ -406,6 +406,10 @@ class S3BlobStore:
                 self._client.disable_object_legal_hold(
                     self._bucket, key, version_id=state.version_id
                 )
+
+    def as_file(self, key: str) -> AbstractContextManager[Path]:
+        """A temporary local copy of ``key``, removed when the block ends."""
+        return temporary_copy(self, key)
 
     def durable_together(self) -> AbstractContextManager[None]:
         """A no-op: every completed upload is already durable."""
