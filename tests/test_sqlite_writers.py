@@ -139,9 +139,13 @@ def test_the_worker_checkpoints_in_a_pause_or_after_a_long_run_of_writes(
 ) -> None:
     path = tmp_path / "r.db"
     engine = _blob_engine(path, checkpoint_wal=False)
-    step = wal_checkpointer(engine, busy_limit=3)
+    _write_pages(engine, 50)  # before the worker starts watching
     size = path.stat().st_size
-    step(False)  # nothing written since the last look: nothing to do
+    step = wal_checkpointer(engine, busy_limit=3)
+    step(False)  # the first look copies what was there before it
+    assert path.stat().st_size >= size + 50 * 3000
+    size = path.stat().st_size
+    step(False)  # nothing written since: nothing to do
     _write_pages(engine, 100)
     step(True)
     step(True)  # writes keep coming: the log waits

@@ -197,7 +197,7 @@ def wal_checkpointer(engine: Engine, *, busy_limit: int) -> Callable[[bool], Non
     or after ``busy_limit`` busy wakes in a row when writes never pause. (Every write
     a request makes is audited, so the audit log's growth is the sign of writes.)
     """
-    dirty = False
+    dirty = True  # whatever was written before this process began to watch
     busy = 0
 
     def step(active: bool) -> None:
