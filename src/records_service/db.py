@@ -14,9 +14,10 @@ Checkpoints (copying the write-ahead log back into the database file, with two
 syncs) run inside whichever commit finds the log over ``wal_autocheckpoint`` pages.
 A capture writes about 25 pages and its background work as many again, so with
 SQLite's default of 1000 some captures paid for a checkpoint. Server processes
-that have a separate background worker therefore checkpoint only as a backstop
-(:data:`SQLITE_BACKSTOP_CHECKPOINT_PAGES`), and the worker checkpoints for them
-(:func:`checkpoint_wal`).
+that have a separate background worker, and that worker's own commits, therefore
+checkpoint only as a backstop (:data:`SQLITE_BACKSTOP_CHECKPOINT_PAGES`); the
+worker checkpoints for all of them in pauses (:func:`checkpoint_wal`, called by
+``serving.wal_checkpointer``).
 
 Schema changes go through the Alembic migrations in :mod:`records_service.migrations`.
 """
