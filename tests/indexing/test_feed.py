@@ -157,6 +157,27 @@ def test_a_version_with_pending_text_is_found_by_metadata_now_and_by_text_later(
     assert queued(ready) == []
 
 
+@sqlite_only
+def test_ready_and_waiting_records_reach_the_index_in_one_commit(
+    client: TestClient, actors: Actors, ready: Services, settings: Any
+) -> None:
+    assert ready.index is not None and ready.index_feed is not None
+    with_text = _capture(client, actors, "The okapi outreach grant.", title="Grant letter")
+    assert extract_pending(ready.engine, ready.store) == 1
+    waiting = _capture(client, actors, "The tapir helpline figures.", title="Helpline return")
+    generation = Path(settings.index_path) / _live_generation(settings.index_path)
+    live = whoosh_index.open_dir(str(generation))
+    before = live.latest_generation()
+
+    assert ready.index_feed.apply_pending() == 1  # the waiting record's task stays queued
+
+    assert live.latest_generation() == before + 1
+    assert found(ready.index, "okapi") == [(with_text, 1)]
+    assert found(ready.index, "title:helpline") == [(waiting, 1)]
+    assert found(ready.index, "tapir") == []
+    assert queued(ready) == [waiting]
+
+
 def _set_status(services: Services, record_id: str, status: str, op: str) -> None:
     with session_scope(services.engine) as session:
         record = session.get(Record, record_id)

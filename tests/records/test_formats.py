@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlmodel import select
 
 from factories import Actors, capture, create_contract
@@ -128,3 +129,27 @@ def test_an_extraction_round_stops_starting_documents_when_its_budget_is_spent(
     assert _pending(services) == 2
     assert extract_pending(services.engine, services.store, budget_seconds=60.0) == 2
     assert _pending(services) == 0
+
+
+def test_an_extraction_round_writes_its_outcomes_in_one_commit(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    for name, _, _ in CASES:
+        created = capture(client, actors.staff, content=(FIXTURES / name).read_bytes())
+        assert created.status_code == 201, created.text
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(services.engine, "commit", count)
+    try:
+        assert extract_pending(services.engine, services.store, budget_seconds=60.0) == 3
+    finally:
+        event.remove(services.engine, "commit", count)
+
+    assert len(commits) == 1  # every commit waits for the write lock and a log sync
+    assert _pending(services) == 0
+    with session_scope(services.engine) as session:
+        assert len(list(session.exec(select(VersionText)))) == 3
