@@ -63,6 +63,42 @@ def test_symlinked_object_is_refused_and_not_listed(
     assert (outside / "secret").read_bytes() == b"not yours"
 
 
+def test_a_dangling_symlink_on_the_way_is_refused(
+    local_store: LocalBlobStore, tmp_path: Path
+) -> None:
+    local_store.root.mkdir(parents=True)
+    (local_store.root / "records").symlink_to(tmp_path / "nowhere", target_is_directory=True)
+
+    with pytest.raises(InvalidKey):
+        local_store.put("records/r1/v1", io.BytesIO(b"escape"))
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_root_reached_through_a_symlink_still_works(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    store = LocalBlobStore(tmp_path / "link" / "blobs")
+
+    store.put("records/r1/v1", io.BytesIO(b"kept"))
+
+    assert b"".join(store.open("records/r1/v1")) == b"kept"
+    assert (tmp_path / "real" / "blobs" / "records" / "r1" / "v1").read_bytes() == b"kept"
+
+
+def test_a_temp_directory_removed_from_under_the_store_is_made_again(
+    local_store: LocalBlobStore,
+) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"first"))
+    temp_dir = local_store.root / ".tmp"
+    assert temp_dir.is_dir()
+    temp_dir.rmdir()
+
+    local_store.put("records/r1/v2", io.BytesIO(b"second"))
+
+    assert b"".join(local_store.open("records/r1/v2")) == b"second"
+    assert temp_dir.is_dir() and list(temp_dir.iterdir()) == []
+
+
 def test_concurrent_puts_of_one_key_have_exactly_one_winner(local_store: LocalBlobStore) -> None:
     writers = 6
     # Every writer stops half-way until all have started, so their temp files

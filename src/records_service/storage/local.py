@@ -127,14 +127,32 @@ class LocalBlobStore:
         return False
 
     def _path(self, key: str) -> Path:
-        """Map ``key`` to its path, refusing keys that would leave the root."""
+        """Map ``key`` to its path, refusing keys that would leave the root.
+
+        The root is resolved and keys hold no "." or ".." segments, so only a symbolic
+        link at one of the key's own segments could lead out: each is looked at, down
+        to the first that does not exist (nothing exists below it). Unlike resolving
+        the whole path, this leaves the root's own ancestors alone.
+        """
         validate_key(key)
-        path = self._root.joinpath(*key.split("/"))
-        # root is resolved and keys hold no "." or ".." segments, so any
-        # difference after resolving comes from a symbolic link on the way.
-        if path.resolve() != path:
-            raise InvalidKey(f"storage key {key!r} runs through a symbolic link")
+        path = self._root
+        walking = True
+        for segment in key.split("/"):
+            path = path / segment
+            if walking:
+                walking = self._walk_into(path, key)
         return path
+
+    @staticmethod
+    def _walk_into(path: Path, key: str) -> bool:
+        """Refuse ``path`` if it is a symbolic link; return whether anything can lie below."""
+        try:
+            mode = path.lstat().st_mode
+        except OSError:  # missing, or unreadable: the operation itself reports it
+            return False
+        if stat_mode.S_ISLNK(mode):
+            raise InvalidKey(f"storage key {key!r} runs through a symbolic link")
+        return stat_mode.S_ISDIR(mode)
 
     def _regular_file_stat(self, path: Path, key: str) -> os.stat_result:
         try:
@@ -166,8 +184,7 @@ class LocalBlobStore:
             # Fails fast before reading the stream; os.link below is the real guard.
             raise ObjectExists(key)
         with _os_errors("prepare a write for", key):
-            self._temp_dir.mkdir(parents=True, exist_ok=True)
-            fd, temp_name = tempfile.mkstemp(dir=self._temp_dir, prefix="put-")
+            fd, temp_name = self._temp_file("put-")
         temp = Path(temp_name)
         try:
             size = self._fill(fd, stream, key)
@@ -176,6 +193,14 @@ class LocalBlobStore:
             with suppress(OSError):
                 temp.unlink()
         return size
+
+    def _temp_file(self, prefix: str) -> tuple[int, str]:
+        """A new temp file under the root; its directory is made only when missing."""
+        try:
+            return tempfile.mkstemp(dir=self._temp_dir, prefix=prefix)
+        except FileNotFoundError:
+            self._temp_dir.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=self._temp_dir, prefix=prefix)
 
     def _fill(self, fd: int, stream: BinaryIO, key: str) -> int:
         """Copy ``stream`` into ``fd`` chunk by chunk, then fsync; close ``fd``."""
@@ -317,8 +342,7 @@ class LocalBlobStore:
     def check_ready(self) -> None:
         """Prove the root can take a durable write now; raise ``StorageUnavailable`` if not."""
         with _os_errors("write a readiness probe under", str(self._root)):
-            self._temp_dir.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=self._temp_dir, prefix="ready-")
+            fd, name = self._temp_file("ready-")
             try:
                 os.write(fd, b"ready")
                 os.fsync(fd)
