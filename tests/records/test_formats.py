@@ -116,13 +116,17 @@ def _pending(services: Services) -> int:
         return len(list(rows))
 
 
-def test_an_extraction_round_stops_starting_documents_when_its_budget_is_spent(
-    client: TestClient, actors: Actors, services: Services
-) -> None:
+def _capture_every_case(client: TestClient, actors: Actors) -> None:
     create_contract(client, actors.staff)
     for name, _, _ in CASES:
         created = capture(client, actors.staff, content=(FIXTURES / name).read_bytes())
         assert created.status_code == 201, created.text
+
+
+def test_an_extraction_round_stops_starting_documents_when_its_budget_is_spent(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    _capture_every_case(client, actors)
     assert _pending(services) == 3
     # A spent budget still lets one document through, so every round makes progress.
     assert extract_pending(services.engine, services.store, budget_seconds=0.0) == 1
@@ -134,10 +138,7 @@ def test_an_extraction_round_stops_starting_documents_when_its_budget_is_spent(
 def test_an_extraction_round_writes_its_outcomes_in_one_commit(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
-    create_contract(client, actors.staff)
-    for name, _, _ in CASES:
-        created = capture(client, actors.staff, content=(FIXTURES / name).read_bytes())
-        assert created.status_code == 201, created.text
+    _capture_every_case(client, actors)
     commits: list[object] = []
 
     def count(connection: object) -> None:
