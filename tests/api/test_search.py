@@ -5,6 +5,8 @@ bad queries get a 400, and every search is audited."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -371,3 +373,35 @@ def test_health_reports_index_lag(
     caught_up = client.get("/health").json()["index"]
     assert (caught_up["pending"], caught_up["oldest_pending_seconds"]) == (0, None)
     assert (caught_up["documents"], caught_up["needs_rebuild"]) == (2, False)
+
+
+REBUILD_LOCK_HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+@sqlite_only
+def test_health_reports_a_rebuild_that_another_process_runs(
+    client: TestClient, services: Services, settings: Any
+) -> None:
+    # A rebuild holds the index root's rebuild lock from start to swap: here a separate
+    # process holds it, as `serve`'s worker or `records-service reindex` would.
+    services.run_background_once()
+    assert client.get("/health").json()["index"]["rebuilding"] is False
+    lock_path = Path(settings.index_path) / "rebuild.lock"
+    with subprocess.Popen(
+        [sys.executable, "-c", REBUILD_LOCK_HOLDER, str(lock_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+            during = client.get("/health").json()["index"]
+            assert (during["rebuilding"], during["ok"]) == (True, True)
+        finally:
+            holder.kill()  # a writer that dies releases the lock with it
+    assert client.get("/health").json()["index"]["rebuilding"] is False

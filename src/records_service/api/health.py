@@ -44,7 +44,9 @@ def _index(services: ServicesDep) -> dict[str, Any]:
         "oldest_pending_seconds": lag.oldest_seconds,
         "documents": stats.doc_count if stats else None,
         "needs_rebuild": stats.needs_rebuild if stats else None,
-        "rebuilding": bool(services.index_feed and services.index_feed.rebuilding),
+        "rebuilding": bool(
+            (stats and stats.rebuilding) or (services.index_feed and services.index_feed.rebuilding)
+        ),
     }
 
 

@@ -118,6 +118,19 @@ def root_lock(root: Path, name: str) -> Any:
     return FileStorage(str(root)).lock(name)
 
 
+def lock_is_held(root: Path, name: str) -> bool:
+    """Whether a writer in any process, this one included, holds the lock ``name`` now.
+
+    Tries the lock without waiting and lets go at once. Locks are released when their
+    process ends, so a crashed writer never leaves one behind.
+    """
+    lock = root_lock(root, name)
+    if lock.acquire(False):
+        lock.release()
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def held_lock(lock: Any, timeout: float, what: str) -> Iterator[None]:
     """Hold a Whoosh file ``lock``, waiting up to ``timeout`` seconds.

@@ -155,7 +155,8 @@ class IndexStats:
 
     ``needs_rebuild`` is true when the index was created empty or from an
     older schema and no complete :meth:`SearchIndex.rebuild` has run since;
-    ``rebuild_reason`` says why.
+    ``rebuild_reason`` says why. ``rebuilding`` is true while a rebuild runs, in
+    this process or another one.
     """
 
     doc_count: int
@@ -163,6 +164,7 @@ class IndexStats:
     path: str
     needs_rebuild: bool = False
     rebuild_reason: str | None = None
+    rebuilding: bool = False
 
 
 @runtime_checkable

@@ -33,6 +33,7 @@ from records_service.indexing._whoosh_generations import (
     Pointer,
     Stamp,
     held_lock,
+    lock_is_held,
     new_generation,
     read_pointer,
     remove_generations,
@@ -72,6 +73,7 @@ PROGRESS_EVERY = 500
 # server rebuilds in one process (forking inside a threaded server is best avoided);
 # the reindex command may use several (multisegment, twice as fast on 2 cores).
 REBUILD_LIMITMB = 256
+REBUILD_LOCK = "rebuild.lock"  # held for the whole of a rebuild, in any process
 # Whoosh reads a compound segment (one .seg file) through a memory map, but wraps each
 # part in a BytesIO, which copies it: every search copied the whole postings and stored
 # fields, for most of its time and memory (see docs/search.md). Separate files are read
@@ -239,7 +241,7 @@ class WhooshSearchIndex:
         With ``processes`` above 1, Whoosh's multiprocessing writer analyses the
         documents in that many forked processes and keeps one segment from each.
         """
-        lock = root_lock(self._root, "rebuild.lock")
+        lock = root_lock(self._root, REBUILD_LOCK)
         with self._write_lock, held_lock(lock, self._lock_timeout, "a rebuild"):
             old = self._current()
             # The live generation's write lock is held from start to swap, so no other
@@ -297,6 +299,9 @@ class WhooshSearchIndex:
             path=str(self._root),
             needs_rebuild=live.pointer.needs_rebuild,
             rebuild_reason=live.pointer.reason,
+            # The lock a rebuild holds from start to swap: seen from every process, so
+            # a server reports the rebuild its worker (or `reindex`) is running.
+            rebuilding=lock_is_held(self._root, REBUILD_LOCK),
         )
 
     def close(self) -> None:
