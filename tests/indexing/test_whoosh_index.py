@@ -26,6 +26,7 @@ from records_service.indexing import (
     WhooshSearchIndex,
     open_whoosh_index,
 )
+from records_service.indexing._whoosh_generations import lock_is_held, root_lock
 
 STAFF_BOB = Visibility(see_sensitive=False, username="bob")
 STAFF_ALICE = Visibility(see_sensitive=False, username="alice")
@@ -696,3 +697,19 @@ def test_a_rebuild_in_several_processes_finds_what_one_process_finds(tmp_path: P
     finally:
         single.close()
         spread.close()
+
+
+def test_stats_say_rebuilding_while_another_holder_has_the_rebuild_lock(
+    index: WhooshSearchIndex, tmp_path: Path
+) -> None:
+    root = Path(index.stats().path)
+    assert index.stats().rebuilding is False
+    # Another open of the lock file, as another process's rebuild would hold it.
+    holder = root_lock(root, "rebuild.lock")
+    assert holder.acquire(False)
+    try:
+        assert index.stats().rebuilding is True
+    finally:
+        holder.release()
+    assert index.stats().rebuilding is False
+    assert lock_is_held(tmp_path / "no-such-index", "rebuild.lock") is False

@@ -122,13 +122,18 @@ def lock_is_held(root: Path, name: str) -> bool:
     """Whether a writer in any process, this one included, holds the lock ``name`` now.
 
     Tries the lock without waiting and lets go at once. Locks are released when their
-    process ends, so a crashed writer never leaves one behind.
+    process ends, so a crashed writer never leaves one behind. A lock file that cannot
+    be opened (a missing or read-only index root) counts as not held: the answer only
+    informs health reports, which must not fail over it.
     """
     lock = root_lock(root, name)
-    if lock.acquire(False):
-        lock.release()
+    try:
+        acquired = lock.acquire(False)
+    except OSError:
         return False
-    return True
+    if acquired:
+        lock.release()
+    return not acquired
 
 
 @contextlib.contextmanager
