@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import stat
+import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,18 +87,42 @@ def test_a_root_reached_through_a_symlink_still_works(tmp_path: Path) -> None:
     assert (tmp_path / "real" / "blobs" / "records" / "r1" / "v1").read_bytes() == b"kept"
 
 
-def test_a_temp_directory_removed_from_under_the_store_is_made_again(
+def _entries(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+def test_a_put_leaves_only_its_object_beside_the_key(local_store: LocalBlobStore) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"first"))
+    local_store.put("records/r1/v1.json", io.BytesIO(b"{}"))
+
+    assert _entries(local_store.root) == ["records"]
+    assert _entries(local_store.root / "records" / "r1") == ["v1", "v1.json"]
+
+
+def test_a_directory_removed_by_another_failed_put_is_made_again(
     local_store: LocalBlobStore,
 ) -> None:
-    local_store.put("records/r1/v1", io.BytesIO(b"first"))
-    temp_dir = local_store.root / ".tmp"
-    assert temp_dir.is_dir()
-    temp_dir.rmdir()
+    # Two puts into one new directory: the first fails and removes the directory
+    # it made, at the moment the second has seen it and is about to use it.
+    local_store.put("records/r0/v1", io.BytesIO(b"make records/"))
+    directory = local_store.root / "records" / "r1"
+    real_mkstemp = tempfile.mkstemp
+    calls = 0
 
-    local_store.put("records/r1/v2", io.BytesIO(b"second"))
+    def racing_mkstemp(**kwargs: Any) -> tuple[int, str]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            directory.rmdir()
+        return real_mkstemp(**kwargs)
 
-    assert b"".join(local_store.open("records/r1/v2")) == b"second"
-    assert temp_dir.is_dir() and list(temp_dir.iterdir()) == []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "mkstemp", racing_mkstemp)
+        local_store.put("records/r1/v1", io.BytesIO(b"second"))
+
+    assert calls == 2
+    assert b"".join(local_store.open("records/r1/v1")) == b"second"
+    assert _entries(directory) == ["v1"]
 
 
 def test_concurrent_puts_of_one_key_have_exactly_one_winner(local_store: LocalBlobStore) -> None:
@@ -124,20 +150,26 @@ def test_concurrent_puts_of_one_key_have_exactly_one_winner(local_store: LocalBl
     assert sorted(outcomes) == ["refused"] * (writers - 1) + ["stored"]
     winner = outcomes.index("stored")
     assert b"".join(local_store.open("records/race/v1")) == contents[winner]
-    assert list((local_store.root / ".tmp").iterdir()) == []
+    assert _entries(local_store.root / "records" / "race") == ["v1"]
 
 
-def test_failed_put_leaves_no_temp_file(local_store: LocalBlobStore) -> None:
+def test_failed_put_leaves_no_temp_file_and_no_directory(local_store: LocalBlobStore) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"kept"))
+
     with pytest.raises(StreamBroke):
         local_store.put("records/broken/v1", ChunkReader(mib_blocks(3, fail_at=2)).io)
+    with pytest.raises(StreamBroke):
+        local_store.put("records/r1/v2", ChunkReader(mib_blocks(3, fail_at=2)).io)
 
-    assert list((local_store.root / ".tmp").iterdir()) == []
+    # The directory the failed put made is gone; the one it found stays, as it was.
+    assert _entries(local_store.root / "records") == ["r1"]
+    assert _entries(local_store.root / "records" / "r1") == ["v1"]
 
 
 def test_leftover_temp_files_are_never_listed(local_store: LocalBlobStore) -> None:
     local_store.put("records/r1/v1", io.BytesIO(b"x"))
     # What a crash mid-put leaves behind, and a stray dotfile beside an object.
-    (local_store.root / ".tmp" / "put-abc123").write_bytes(b"half")
+    (local_store.root / "records" / "r1" / ".put-abc123").write_bytes(b"half")
     (local_store.root / "records" / "r1" / ".v2.partial").write_bytes(b"half")
 
     assert list(local_store.list()) == ["records/r1/v1"]

@@ -6,11 +6,14 @@ Each key maps to one regular file under the root (``records/<id>/v1`` is
 * **Confinement.** Keys are validated, and a key whose path runs through a
   symbolic link is refused, so nothing outside the root is ever read, written
   or deleted.
-* **Atomic, never-overwriting writes.** A put streams into a temp file under
-  ``<root>/.tmp``, fsyncs it, makes it read-only and publishes it with
-  ``os.link``, which fails if the name is taken, so two concurrent writers of
-  one key cannot both win and an existing object is never replaced. The
-  directory is fsynced afterwards. Readers never see a partial object.
+* **Atomic, never-overwriting writes.** A put streams into a temp file beside
+  its key (``.put-*``: a name starting with "." is never a key, so it can
+  neither collide with one nor be listed), fsyncs it, makes it read-only and
+  publishes it with ``os.link``, which fails if the name is taken, so two
+  concurrent writers of one key cannot both win and an existing object is
+  never replaced. The directory is fsynced afterwards. Readers never see a
+  partial object. A crash mid-put can leave a ``.put-*`` file behind; it holds
+  no key and may be removed.
 * **One error vocabulary.** ``OSError`` becomes the storage errors.
 
 There is no object lock here: ``set_retention`` and ``set_legal_hold`` only
@@ -46,7 +49,8 @@ from records_service.storage.errors import (
 CHUNK_SIZE = 1024 * 1024
 # A name starting with "." is never a valid key segment, so temp files can
 # neither collide with a key nor show up in listings.
-TEMP_DIR_NAME = ".tmp"
+PUT_PREFIX = ".put-"
+PROBE_PREFIX = ".ready-"
 READ_ONLY = 0o444
 
 
@@ -82,6 +86,16 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove directories a failed put made (deepest first), unless something else
+    has meanwhile put a file in one."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+
+
 def _read_chunks(handle: BinaryIO, key: str) -> Iterator[bytes]:
     with handle, _os_errors("read", key):
         while chunk := handle.read(CHUNK_SIZE):
@@ -93,7 +107,6 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self._root = Path(root).resolve()
-        self._temp_dir = self._root / TEMP_DIR_NAME
         self._batch = threading.local()  # directories awaiting fsync, per thread
 
     @contextmanager
@@ -184,23 +197,38 @@ class LocalBlobStore:
             # Fails fast before reading the stream; os.link below is the real guard.
             raise ObjectExists(key)
         with _os_errors("prepare a write for", key):
-            fd, temp_name = self._temp_file("put-")
+            created, fd, temp_name = self._temp_beside(target, key)
         temp = Path(temp_name)
+        published = False
         try:
             size = self._fill(fd, stream, key)
-            self._publish(temp, target, key)
+            self._publish(temp, target, key, created)
+            published = True
         finally:
             with suppress(OSError):
                 temp.unlink()
+            if not published:
+                _remove_empty([path for path in created if path != self._root])
         return size
 
-    def _temp_file(self, prefix: str) -> tuple[int, str]:
-        """A new temp file under the root; its directory is made only when missing."""
-        try:
-            return tempfile.mkstemp(dir=self._temp_dir, prefix=prefix)
-        except FileNotFoundError:
-            self._temp_dir.mkdir(parents=True, exist_ok=True)
-            return tempfile.mkstemp(dir=self._temp_dir, prefix=prefix)
+    def _temp_beside(self, target: Path, key: str) -> tuple[list[Path], int, str]:
+        """The directories made for ``target`` and a new temp file beside it.
+
+        Beside the key rather than in one shared temp directory: on ext4, creating
+        files in one directory after another's fsyncs cost about twice the kernel
+        time of creating them in the (fresh) record directory (docs/benchmarks.md).
+        A directory removed by a concurrent failed put is made again, once.
+        """
+        for attempt in (1, 2):
+            try:
+                created = self._make_parents(target.parent, key)
+                fd, name = tempfile.mkstemp(dir=target.parent, prefix=PUT_PREFIX)
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+                continue
+            return created, fd, name
+        raise AssertionError("unreachable")
 
     def _fill(self, fd: int, stream: BinaryIO, key: str) -> int:
         """Copy ``stream`` into ``fd`` chunk by chunk, then fsync; close ``fd``."""
@@ -216,10 +244,9 @@ class LocalBlobStore:
                 os.fsync(handle.fileno())
         return size
 
-    def _publish(self, temp: Path, target: Path, key: str) -> None:
+    def _publish(self, temp: Path, target: Path, key: str, created: list[Path]) -> None:
         """Give the finished temp file its key's name without ever replacing a file."""
         with _os_errors("store", key):
-            created = self._make_parents(target.parent, key)
             try:
                 os.link(temp, target)
             except FileExistsError:
@@ -236,13 +263,19 @@ class LocalBlobStore:
                 _fsync_directory(directory)
 
     def _make_parents(self, directory: Path, key: str) -> list[Path]:
-        """Create missing directories up to ``directory``; return the ones created."""
+        """Create missing directories down to ``directory``, the root included; return
+        the ones created, deepest first."""
         missing: list[Path] = []
         current = directory
-        while current != self._root and not current.is_dir():
+        while not current.is_dir():
             missing.append(current)
+            if current == self._root:
+                break
             current = current.parent
         for path in reversed(missing):
+            if path == self._root:  # an unusable root is the store's fault, not the key's
+                path.mkdir(parents=True, exist_ok=True)
+                continue
             try:
                 path.mkdir(exist_ok=True)
             except (FileExistsError, NotADirectoryError):
@@ -342,7 +375,8 @@ class LocalBlobStore:
     def check_ready(self) -> None:
         """Prove the root can take a durable write now; raise ``StorageUnavailable`` if not."""
         with _os_errors("write a readiness probe under", str(self._root)):
-            fd, name = self._temp_file("ready-")
+            self._root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self._root, prefix=PROBE_PREFIX)
             try:
                 os.write(fd, b"ready")
                 os.fsync(fd)
