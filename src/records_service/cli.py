@@ -122,7 +122,8 @@ def serve(
 def worker(settings: Settings, parent_pid: int | None) -> None:
     """Run the background work in the foreground until stopped (Ctrl-C or SIGTERM).
 
-    Text extraction, search index updates, audit checkpoints and the retention timer.
+    Sidecars of new versions, text extraction, search index updates, audit checkpoints
+    and the retention timer.
     `serve` starts one itself; run this instead when the server runs with
     RECORDS_WORKERS__ENABLED=false, for example in its own container. Run one per
     deployment.

@@ -21,6 +21,7 @@ from records_service.indexing import SearchIndex
 from records_service.indexing.feed import IndexFeed, close_search, open_search
 from records_service.migrations import upgrade
 from records_service.records.capture import CaptureContext
+from records_service.records.sidecars import write_pending_sidecars
 from records_service.records.text import extract_pending
 from records_service.retention import RetentionSchedule, load_schedule
 from records_service.retention.dispositions import DisposalContext
@@ -112,8 +113,11 @@ class Services:
         )
 
     def background_steps(self, extraction_budget: float | None = None) -> list[Callable[[], int]]:
-        """The after-commit work, in order: extract text, then update the index."""
+        """The after-commit work, in order: write sidecars, extract text, update the index."""
         return [
+            lambda: write_pending_sidecars(
+                self.engine, self.store, mode=self.settings.storage.retention_mode
+            ),
             lambda: extract_pending(
                 self.engine,
                 self.store,

@@ -86,6 +86,10 @@ def test_new_version_keeps_the_old_one(
     assert old.content == b"first draft of the specification"
     assert new.content == b"second, signed specification"
     assert services.store.exists(f"records/{record['id']}/v1")
+    # Sidecars are the background worker's, written after the capture commits.
+    assert not services.store.exists(f"records/{record['id']}/v2.json")
+    services.run_background_once()
+    assert services.store.exists(f"records/{record['id']}/v1.json")
     assert services.store.exists(f"records/{record['id']}/v2.json")
 
 

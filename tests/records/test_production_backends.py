@@ -61,8 +61,10 @@ def test_capture_version_download_on_postgres_and_s3(prod_client: TestClient) ->
         assert got.status_code == 200
         assert hashlib.sha256(got.content).hexdigest() == hashlib.sha256(content).hexdigest()
     keys = sorted(services.store.list(f"records/{record['id']}/"))
+    assert keys == [f"records/{record['id']}/{k}" for k in ("v1", "v2")]
+    assert services.run_background_once() >= 4  # two sidecars, two extractions, the index
+    keys = sorted(services.store.list(f"records/{record['id']}/"))
     assert keys == [f"records/{record['id']}/{k}" for k in ("v1", "v1.json", "v2", "v2.json")]
-    assert services.run_background_once() >= 2
     statuses = prod_client.get(f"/api/records/{record['id']}", headers=actors.staff).json()
     assert [v["text_status"] for v in statuses["versions"]] == ["extracted", "extracted"]
     health = prod_client.get("/health").json()

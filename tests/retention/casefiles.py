@@ -5,16 +5,12 @@ Everything goes through the real API. The test clock stands at 2026-06-15.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from datetime import date, datetime
-from pathlib import Path
-from typing import Any, BinaryIO
+from datetime import date
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from factories import capture, create_contract
-from records_service.storage import BlobInfo, BlobStore, RetentionMode, StorageUnavailable
 
 TODAY = date(2026, 6, 15)
 
@@ -132,54 +128,3 @@ def dispositions(
     )
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
-
-
-class DeleteFailingStore:
-    """Wraps a real store; every delete fails (the suite's one fault injector here)."""
-
-    def __init__(self, inner: BlobStore) -> None:
-        self.inner = inner
-
-    def put(
-        self,
-        key: str,
-        stream: BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-    ) -> int:
-        return self.inner.put(key, stream, content_type=content_type, retain_until=retain_until)
-
-    def durable_together(self) -> AbstractContextManager[None]:
-        return self.inner.durable_together()
-
-    def open(self, key: str) -> Iterator[bytes]:
-        return self.inner.open(key)
-
-    def as_file(self, key: str) -> AbstractContextManager[Path]:
-        return self.inner.as_file(key)
-
-    def stat(self, key: str) -> BlobInfo:
-        return self.inner.stat(key)
-
-    def exists(self, key: str) -> bool:
-        return self.inner.exists(key)
-
-    def delete(self, key: str) -> None:
-        raise StorageUnavailable(f"injected fault deleting {key}")
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        return self.inner.list(prefix)
-
-    def set_retention(self, key: str, until: datetime, mode: RetentionMode) -> None:
-        self.inner.set_retention(key, until, mode)
-
-    def set_legal_hold(self, key: str, on: bool) -> None:
-        self.inner.set_legal_hold(key, on)
-
-    @property
-    def supports_object_lock(self) -> bool:
-        return self.inner.supports_object_lock
-
-    def check_ready(self) -> None:
-        self.inner.check_ready()

@@ -22,17 +22,19 @@ from records_service.db import session_scope
 from records_service.extraction import ExtractionLimits
 from records_service.indexing.models import IndexTask
 from records_service.records.models import Version, VersionText
+from records_service.records.orphans import find_orphans
+from records_service.records.sidecars import pending_count, write_pending_sidecars
 from records_service.records.text import extract_version
 from records_service.retention.dispositions import DisposalContext, decide_disposition
 from records_service.retention.job import RUN_SUBJECT, run_retention
 from records_service.retention.models import SYSTEM_ACTOR
 from records_service.services import Services
+from support.faults import FaultyStore
 
 from .casefiles import (
     CLOSED_2016,
     DESTROY,
     REVIEW,
-    DeleteFailingStore,
     add_contract,
     add_record,
     closed_2019,
@@ -269,7 +271,7 @@ def test_hold_placed_after_approval_stops_execution(
     proposal = _proposal(client, actors, itt)
     ctx = DisposalContext(
         engine=services.engine,
-        store=DeleteFailingStore(services.store),
+        store=FaultyStore(services.store, fail_delete=True),
         schedule=services.schedule,
         clock=services.clock,
     )
@@ -427,3 +429,60 @@ def test_holds_decisions_and_runs_are_audited(
         ("disposition.reject", "rob", f"record:{review}"),
     ]
     assert record_hold["scope"] == "record"
+
+
+def test_disposal_drops_queued_sidecars_and_a_late_one_is_deleted(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    ids = closed_2019(client, actors.staff, "OPCC-2017-028")
+    spec = ids["specification"]
+    _run_as_system(services)
+    proposal = _proposal(client, actors, spec)
+    disposed: list[str] = []
+
+    def dispose_first(key: str) -> None:
+        # The race: the worker has read the queue and is about to write this record's
+        # sidecar when the disposal runs, deleting the content and dropping the queue row.
+        if key.startswith(f"records/{spec}/") and not disposed:
+            approved = client.post(
+                f"/api/retention/dispositions/{proposal['id']}/approve",
+                json={"reason": "retention over"},
+                headers=actors.records_manager,
+            )
+            assert approved.json()["status"] == "executed", approved.text
+            disposed.append(key)
+
+    store = FaultyStore(services.store, before_put=dispose_first)
+    written = write_pending_sidecars(services.engine, store, mode="GOVERNANCE")
+
+    assert disposed == [f"records/{spec}/v1.json"]
+    assert written == len(ids)  # the late sidecar too, then deleted again
+    assert list(services.store.list(f"records/{spec}/")) == []
+    assert find_orphans(services.engine, services.store).ok
+    others = [record_id for record_id in ids.values() if record_id != spec]
+    for record_id in others:
+        assert services.store.exists(f"records/{record_id}/v1.json")
+    with session_scope(services.engine) as session:
+        assert pending_count(session) == 0
+
+
+def test_a_disposal_with_sidecars_still_queued_drops_them(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    ids = closed_2019(client, actors.staff, "OPCC-2017-029")
+    spec = ids["specification"]
+    _run_as_system(services)
+    approved = client.post(
+        f"/api/retention/dispositions/{_proposal(client, actors, spec)['id']}/approve",
+        json={"reason": "retention over"},
+        headers=actors.records_manager,
+    )
+    assert approved.json()["status"] == "executed", approved.text
+
+    with session_scope(services.engine) as session:
+        assert pending_count(session, spec) == 0
+        assert pending_count(session) == len(ids) - 1
+    assert write_pending_sidecars(services.engine, services.store, mode="GOVERNANCE") == (
+        len(ids) - 1
+    )
+    assert list(services.store.list(f"records/{spec}/")) == []

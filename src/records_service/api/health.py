@@ -13,6 +13,7 @@ from records_service.api.deps import ServicesDep
 from records_service.db import read_scope
 from records_service.indexing.feed import index_lag
 from records_service.records.models import TextStatus, Version
+from records_service.records.sidecars import pending_count
 from records_service.storage import StorageError
 
 router = APIRouter(tags=["health"])
@@ -25,9 +26,15 @@ def _database(services: ServicesDep) -> dict[str, Any]:
             pending = session.exec(
                 select(func.count()).where(Version.text_status == TextStatus.PENDING.value)
             ).one()
+            sidecars = pending_count(session)
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
-    return {"ok": True, "dialect": services.engine.dialect.name, "extraction_pending": int(pending)}
+    return {
+        "ok": True,
+        "dialect": services.engine.dialect.name,
+        "extraction_pending": int(pending),
+        "sidecars_pending": sidecars,
+    }
 
 
 def _index(services: ServicesDep) -> dict[str, Any]:

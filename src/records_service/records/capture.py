@@ -7,17 +7,15 @@ Steps and their contract:
 2. ``store_stream``: streams the bytes into the blob store under a fresh key
    while hashing, counting and sniffing. May assume 1 passed. On failure the
    store holds nothing under the key (the store's put is atomic).
-3. ``store_sidecar``: writes the write-once JSON description next to the
-   content, before any database lock is taken. On failure, step 2's object is
-   removed.
-4. ``persist`` in one transaction: holds the record (or new version) rows, the
-   tags, the index task and the audit entry. It re-checks only what can change
-   between the steps (a new version re-reads its record; contracts are never
-   deleted, so step 1's contract id still holds). On
-   failure both objects are removed; if removal fails too they stay as orphans
+3. ``persist`` in one transaction: holds the record (or new version) rows, the
+   tags, the index task, the queued sidecar and the audit entry. It re-checks
+   only what can change between the steps (a new version re-reads its record;
+   contracts are never deleted, so step 1's contract id still holds). On
+   failure the object is removed; if removal fails too it stays as an orphan
    that ``records-service check`` reports.
 
-After the commit the caller hands the version to extraction and indexing.
+After the commit the background worker writes the sidecar
+(:mod:`records_service.records.sidecars`), extracts the text and indexes it.
 """
 
 from __future__ import annotations
@@ -41,20 +39,15 @@ from records_service.contracts.service import get_contract
 from records_service.db import insert_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.indexing.models import IndexTask
-from records_service.records.content import (
-    StoredContent,
-    clean_filename,
-    store_sidecar,
-    store_stream,
-)
-from records_service.records.models import Record, RecordStatus, RecordTag, Version
+from records_service.records.content import StoredContent, clean_filename, store_stream
+from records_service.records.models import DISPOSED_STATUSES, Record, RecordTag, Version
 from records_service.records.schemas import RecordMetadata
+from records_service.records.sidecars import queue_sidecar
 from records_service.storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
 
 EARLIEST_RECORD_DATE = date(1900, 1, 1)
-DISPOSED_STATUSES = frozenset({RecordStatus.DISPOSED.value, RecordStatus.TRANSFERRED.value})
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 64
 
@@ -144,13 +137,12 @@ def _sidecar(
     }
 
 
-def _remove_quietly(store: BlobStore, *keys: str) -> None:
-    for key in keys:
-        try:
-            if store.exists(key):
-                store.delete(key)
-        except StorageError:
-            log.exception("could not remove %s after a failed capture; it is now an orphan", key)
+def _remove_quietly(store: BlobStore, key: str) -> None:
+    try:
+        if store.exists(key):
+            store.delete(key)
+    except StorageError:
+        log.exception("could not remove %s after a failed capture; it is now an orphan", key)
 
 
 def _land(
@@ -169,23 +161,20 @@ def _land(
     ``describe`` builds the unsaved rows from what was stored (no database);
     ``persist`` checks and adds them inside the transaction.
     """
-    sidecar_key = f"{key}.json"
     stored: StoredContent | None = None
     try:
-        # Content and sidecar share their directory syncs; both are durable when
-        # the block ends, before the transaction refers to them.
-        with ctx.store.durable_together():
-            stored = store_stream(
-                ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename
-            )
-            record, version, contract_ref, tags = describe(stored)
-            # Written before the transaction, so the database's write lock (one writer
-            # at a time on SQLite) is held for the rows only, not for the sidecar's fsyncs.
-            store_sidecar(
-                ctx.store, sidecar_key, _sidecar(record, version, contract_ref, tags, actor)
-            )
+        stored = store_stream(ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename)
+        record, version, contract_ref, tags = describe(stored)
         with session_scope(ctx.engine) as session:
             record = persist(session, record, version)
+            queue_sidecar(
+                session,
+                record_id=record.id,
+                version=version.number,
+                content_key=key,
+                metadata=_sidecar(record, version, contract_ref, tags, actor),
+                clock=ctx.clock,
+            )
             payload = CapturePayload(
                 version=version.number,
                 sha256=stored.sha256,
@@ -208,7 +197,7 @@ def _land(
             insert_rows(session, [task])
     except BaseException:
         if stored is not None:  # a failed store_stream leaves nothing under the key
-            _remove_quietly(ctx.store, sidecar_key, key)
+            _remove_quietly(ctx.store, key)
         raise
     return record, version
 

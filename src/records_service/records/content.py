@@ -8,12 +8,10 @@ sniffing, all without holding the file in memory.
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from records_service.errors import InvalidInput, PayloadTooLarge
 from records_service.extraction import sniff_media_type
@@ -102,12 +100,6 @@ def store_stream(
     if media_type == ZIP and source.seekable():
         media_type = _refine_zip(source)
     return StoredContent(key=key, sha256=reader.sha256, size=reader.size, media_type=media_type)
-
-
-def store_sidecar(store: BlobStore, key: str, metadata: dict[str, Any]) -> None:
-    """Write the write-once JSON sidecar that lets the bucket describe itself."""
-    body = json.dumps(metadata, sort_keys=True, indent=2, default=str).encode("utf-8")
-    store.put(key, io.BytesIO(body), content_type="application/json")
 
 
 def _refine_zip(source: BinaryIO) -> str:

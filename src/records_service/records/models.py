@@ -27,6 +27,10 @@ class RecordStatus(StrEnum):
     TRANSFERRED = "transferred"
 
 
+# A record in either status has no content left in the store.
+DISPOSED_STATUSES = frozenset({RecordStatus.DISPOSED.value, RecordStatus.TRANSFERRED.value})
+
+
 class TextStatus(StrEnum):
     """Outcome of text extraction for one version."""
 
@@ -109,3 +113,18 @@ class MetadataChange(SQLModel, table=True):
     reason: str = Field(max_length=1000)
     changed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     changed_by_id: int = Field(foreign_key="users.id")
+
+
+class PendingSidecar(SQLModel, table=True):
+    """A version's sidecar, queued by its capture and written by the background worker."""
+
+    __tablename__ = "pending_sidecars"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("records.id"), nullable=False, index=True)
+    )
+    version: int
+    storage_key: str = Field(sa_column=Column(String(512), unique=True, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

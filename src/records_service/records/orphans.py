@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from records_service.db import session_scope
+from records_service.db import read_scope
 from records_service.records.models import Record, RecordStatus, Version
+from records_service.records.sidecars import content_key_of, pending_keys, sidecar_key
 from records_service.storage import BlobStore
-
-SIDECAR_SUFFIX = ".json"
 
 
 @dataclass
@@ -32,28 +31,32 @@ class OrphanReport:
         return not self.orphan_objects and not self.missing_objects
 
 
-def _expected_keys(engine: Engine) -> set[str]:
-    with session_scope(engine) as session:
+def _expected_keys(engine: Engine) -> tuple[set[str], set[str]]:
+    """Content keys of every kept version, and the sidecar keys still queued."""
+    with read_scope(engine) as session:
         rows = session.exec(
             select(Version.storage_key)
             .join(Record, Record.id == Version.record_id)  # type: ignore[arg-type]
             .where(Record.status != RecordStatus.DISPOSED.value)
         )
-        return set(rows)
+        return set(rows), pending_keys(session)
 
 
 def find_orphans(engine: Engine, store: BlobStore) -> OrphanReport:
-    """Compare every version row with every object under ``records/``."""
-    expected = _expected_keys(engine)
+    """Compare every version row with every object under ``records/``.
+
+    A sidecar still queued for the background worker is not missing. The queue is
+    read before the listing: a sidecar written in between is simply listed.
+    """
+    expected, queued = _expected_keys(engine)
     stored = set(store.list("records/"))
     report = OrphanReport()
     for key in sorted(stored):
-        content_key = key.removesuffix(SIDECAR_SUFFIX)
-        if content_key not in expected:
+        if content_key_of(key) not in expected:
             report.orphan_objects.append(key)
     for key in sorted(expected):
         if key not in stored:
             report.missing_objects.append(key)
-        elif f"{key}{SIDECAR_SUFFIX}" not in stored:
-            report.missing_objects.append(f"{key}{SIDECAR_SUFFIX}")
+        elif sidecar_key(key) not in stored and sidecar_key(key) not in queued:
+            report.missing_objects.append(sidecar_key(key))
     return report

@@ -27,12 +27,12 @@ from records_service.errors import InvalidInput, NotFound, RecordDisposed
 from records_service.indexing.models import IndexTask
 from records_service.pagination import PageParams
 from records_service.records.capture import (
-    DISPOSED_STATUSES,
     check_record_date,
     check_record_type,
     normalise_tags,
 )
 from records_service.records.models import (
+    DISPOSED_STATUSES,
     Classification,
     MetadataChange,
     Record,

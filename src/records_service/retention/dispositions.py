@@ -36,8 +36,15 @@ from records_service.db import session_scope
 from records_service.errors import Conflict, DomainError, NotFound, PermissionDenied
 from records_service.indexing.models import IndexTask
 from records_service.pagination import PageParams
-from records_service.records.models import Record, RecordStatus, Version, VersionText
+from records_service.records.models import (
+    DISPOSED_STATUSES,
+    Record,
+    RecordStatus,
+    Version,
+    VersionText,
+)
 from records_service.records.service import contract_reference, record_tags, versions_of
+from records_service.records.sidecars import drop_pending, sidecar_key
 from records_service.retention._transfer import PackageVersion, TransferError, write_package
 from records_service.retention.facts import active_holds_for, facts_for, lock_record, utc_date
 from records_service.retention.findings import resolve_for_record
@@ -48,8 +55,7 @@ from records_service.retention.models import (
     DispositionStatus,
     LockMirror,
 )
-from records_service.retention.object_lock import sidecar_key
-from records_service.retention.policy import DISPOSED_STATUSES, RetentionDate, retain_until
+from records_service.retention.policy import RetentionDate, retain_until
 from records_service.retention.schedule import RetentionSchedule
 from records_service.storage import BlobStore, ObjectLocked, ObjectNotFound, StorageError
 
@@ -266,6 +272,9 @@ def _record_error(ctx: DisposalContext, disposition_id: int, message: str) -> Di
 
 def _execute(session: Session, ctx: DisposalContext, disposition: Disposition, actor: str) -> None:
     record = lock_record(session, disposition.record_id)
+    # Sidecars not yet written never will be; a worker already writing one deletes it
+    # again when it finds its queue row gone with the record disposed of.
+    drop_pending(session, record.id)
     now = ctx.clock()
     until = check_disposable(session, record, ctx.schedule, utc_date(now))
     versions = versions_of(session, record.id)

@@ -24,11 +24,10 @@ from records_service.contracts.service import get_contract
 from records_service.db import session_scope
 from records_service.errors import Conflict, NotFound
 from records_service.pagination import PageParams
-from records_service.records.models import Record
+from records_service.records.models import DISPOSED_STATUSES, Record
 from records_service.retention.facts import lock_contract, lock_record
 from records_service.retention.models import Hold, HoldScope
 from records_service.retention.object_lock import sync_legal_holds
-from records_service.retention.policy import DISPOSED_STATUSES
 from records_service.retention.schemas import HoldCreate, HoldPublic
 from records_service.storage import BlobStore, RetentionMode
 

@@ -42,7 +42,7 @@ from records_service.audit.models import AuditEntry
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.db import is_sqlite, session_scope
-from records_service.records.models import Record, Version
+from records_service.records.models import DISPOSED_STATUSES, Record, Version
 from records_service.retention.completeness import evaluate_contract
 from records_service.retention.facts import contract_facts
 from records_service.retention.findings import (
@@ -68,7 +68,6 @@ from records_service.retention.object_lock import (
     remember,
 )
 from records_service.retention.policy import (
-    DISPOSED_STATUSES,
     ContractFacts,
     Decision,
     RecordFacts,

@@ -19,11 +19,11 @@ from sqlmodel import Session, col, select
 
 from records_service.clock import Clock
 from records_service.db import session_scope
-from records_service.records.models import Record, Version
+from records_service.records.models import DISPOSED_STATUSES, Record, Version
+from records_service.records.sidecars import SIDECAR_SUFFIX, sidecar_key
 from records_service.retention.facts import active_holds_for
 from records_service.retention.models import LockMirror
-from records_service.retention.policy import DISPOSED_STATUSES
-from records_service.storage import BlobStore, RetentionMode, StorageError
+from records_service.storage import BlobStore, ObjectNotFound, RetentionMode, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,6 @@ log = logging.getLogger(__name__)
 def lock_instant(until: date) -> datetime:
     """The end of the retain-until day (UTC): a record is kept until the end of that day."""
     return datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
-
-
-def sidecar_key(content_key: str) -> str:
-    """The key of a version's JSON sidecar."""
-    return f"{content_key}.json"
 
 
 def record_keys(session: Session, record_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -89,10 +84,16 @@ def apply_lock(
     """
     until = lock_instant(target.retain_until) if target.retain_until else None
     for key in keys:
-        if until is not None:
-            store.set_retention(key, until, mode)
-        if target.legal_hold or lift_hold:
-            store.set_legal_hold(key, target.legal_hold)
+        try:
+            if until is not None:
+                store.set_retention(key, until, mode)
+            if target.legal_hold or lift_hold:
+                store.set_legal_hold(key, target.legal_hold)
+        except ObjectNotFound:
+            # A sidecar the worker has yet to write: it copies its content's lock,
+            # which this loop has already set (content keys come first).
+            if not key.endswith(SIDECAR_SUFFIX):
+                raise
 
 
 def remember(

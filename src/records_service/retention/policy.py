@@ -13,6 +13,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
 
+from records_service.records.models import DISPOSED_STATUSES
 from records_service.retention.schedule import (
     Action,
     RecordTypeRule,
@@ -27,7 +28,6 @@ DecisionKind = Literal[
 ]
 # Contract statuses after which the contract's dates can no longer move.
 FINISHED_STATUSES = frozenset({"closed", "terminated"})
-DISPOSED_STATUSES = frozenset({"disposed", "transferred"})
 
 _TRIGGER_NAMES: dict[Trigger, str] = {
     "record_date": "record date",

@@ -1,0 +1,219 @@
+"""The JSON sidecars that let the object store describe itself.
+
+Each content version ``records/<id>/v<N>`` gets a write-once sidecar
+``records/<id>/v<N>.json`` holding the metadata captured with it, so the
+catalogue can be rebuilt from the bucket if the database is ever lost.
+
+Owns the sidecar's key and body, and writing it **after** the capture commits.
+The capture transaction queues the exact body in ``pending_sidecars``; the
+background worker writes it (:func:`write_pending_sidecars`) and only then
+removes the row, so a crash or a storage outage delays a sidecar but never loses
+it. Keeping the write out of the request saves the capture a second object
+write (on S3, a second PUT). Until it is written:
+
+* the content is already durable and catalogued (invariant 2 covers content,
+  rows and the audit entry, not the sidecar);
+* ``records-service check`` does not count the sidecar as missing;
+* disposal of the record drops it from the queue. A worker that was writing it
+  at that moment finds its queue row gone and the record disposed of, and
+  deletes what it wrote, so a late sidecar never outlives its record;
+* the retention job's lock mirroring skips it. On a store with object lock the
+  writer gives each new sidecar the lock its content object has, re-reading the
+  content's lock until it is unchanged: the job locks content before sidecar, and
+  the writer puts the sidecar before reading the content's lock, so whichever
+  runs second sees the other's work.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, func
+from sqlmodel import Session, col, select
+
+from records_service.clock import Clock
+from records_service.db import insert_rows, read_scope, session_scope
+from records_service.records.models import DISPOSED_STATUSES, PendingSidecar, Record
+from records_service.storage import (
+    BlobStore,
+    ObjectExists,
+    ObjectNotFound,
+    RetentionMode,
+    StorageError,
+)
+
+log = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".json"
+BATCH = 200
+# How often the writer re-reads a content object's lock before giving up for this round.
+LOCK_SETTLE_ATTEMPTS = 5
+
+
+def sidecar_key(content_key: str) -> str:
+    """The key of a version's JSON sidecar."""
+    return f"{content_key}{SIDECAR_SUFFIX}"
+
+
+def content_key_of(sidecar: str) -> str:
+    """The content key a sidecar key describes."""
+    return sidecar.removesuffix(SIDECAR_SUFFIX)
+
+
+def sidecar_body(metadata: dict[str, Any]) -> str:
+    """The sidecar's JSON text: stable key order, dates and times as ``str`` gives them."""
+    return json.dumps(metadata, sort_keys=True, indent=2, default=str)
+
+
+def queue_sidecar(
+    session: Session,
+    *,
+    record_id: str,
+    version: int,
+    content_key: str,
+    metadata: dict[str, Any],
+    clock: Clock,
+) -> None:
+    """Queue a version's sidecar in ``session``'s transaction (the capture's)."""
+    row = PendingSidecar(
+        record_id=record_id,
+        version=version,
+        storage_key=sidecar_key(content_key),
+        body=sidecar_body(metadata),
+        enqueued_at=clock(),
+    )
+    insert_rows(session, [row])
+
+
+def pending_keys(session: Session, keys: Iterable[str] | None = None) -> set[str]:
+    """Sidecar keys still waiting to be written (of ``keys``, or all of them)."""
+    query = select(PendingSidecar.storage_key)
+    if keys is not None:
+        query = query.where(col(PendingSidecar.storage_key).in_(list(keys)))
+    return set(session.exec(query))
+
+
+def pending_count(session: Session, record_id: str | None = None) -> int:
+    """How many sidecars wait to be written (for one record, or in all)."""
+    query = select(func.count()).select_from(PendingSidecar)
+    if record_id is not None:
+        query = query.where(col(PendingSidecar.record_id) == record_id)
+    return int(session.exec(query).one())
+
+
+def write_pending_sidecars(
+    engine: Engine, store: BlobStore, *, mode: RetentionMode, limit: int = BATCH
+) -> int:
+    """Write up to ``limit`` queued sidecars, oldest first; return how many were done.
+
+    A sidecar already stored (written before a crash, or by another worker) counts
+    as written: its body is fixed at capture. One that cannot be written now stays
+    queued for the next round. ``mode`` is the retention mode for sidecars whose
+    content is under retention (on stores with object lock).
+    """
+    with read_scope(engine) as session:
+        rows = list(
+            session.exec(select(PendingSidecar).order_by(col(PendingSidecar.id)).limit(limit))
+        )
+    if not rows:
+        return 0
+    done: list[int] = []
+    with store.durable_together():
+        for row in rows:
+            if _write_one(store, row, mode):
+                assert row.id is not None
+                done.append(row.id)
+    if done:
+        _settle(engine, store, [row for row in rows if row.id in set(done)])
+    return len(done)
+
+
+def drop_pending(session: Session, record_id: str) -> None:
+    """Forget a record's queued sidecars (its disposal deletes what it has stored)."""
+    session.execute(delete(PendingSidecar).where(col(PendingSidecar.record_id) == record_id))
+
+
+def _settle(engine: Engine, store: BlobStore, written: list[PendingSidecar]) -> None:
+    """Remove the written sidecars' queue rows; delete any whose record was disposed of.
+
+    A row that is gone was dropped by a disposal, which may have deleted the record's
+    objects before this sidecar landed. (On PostgreSQL the delete below waits for such
+    a disposal to commit, as SQLite's write lock does.) A row another worker settled
+    belongs to a record that is still kept, and its sidecar stays.
+    """
+    ids = [row.id for row in written]
+    with session_scope(engine) as session:
+        removed = set(
+            session.execute(
+                delete(PendingSidecar)
+                .where(col(PendingSidecar.id).in_(ids))
+                .returning(col(PendingSidecar.id))
+            ).scalars()
+        )
+        vanished = {row.record_id for row in written if row.id not in removed}
+        disposed = _disposed(session, vanished) if vanished else set()
+    for row in written:
+        if row.record_id in disposed:
+            try:
+                store.delete(row.storage_key)
+            except ObjectNotFound:
+                continue
+            except StorageError as exc:  # `records-service check` reports it as an orphan
+                log.warning("could not delete disposed sidecar %s: %s", row.storage_key, exc)
+
+
+def _disposed(session: Session, record_ids: set[str]) -> set[str]:
+    rows = session.exec(
+        select(Record.id).where(
+            col(Record.id).in_(record_ids), col(Record.status).in_(DISPOSED_STATUSES)
+        )
+    )
+    return set(rows)
+
+
+def _write_one(store: BlobStore, row: PendingSidecar, mode: RetentionMode) -> bool:
+    body = io.BytesIO(row.body.encode("utf-8"))
+    try:
+        store.put(row.storage_key, body, content_type="application/json")
+    except ObjectExists:
+        pass
+    except StorageError as exc:
+        log.warning("could not write sidecar %s yet: %s", row.storage_key, exc)
+        return False
+    if not store.supports_object_lock:
+        return True
+    try:
+        return _copy_lock(store, content_key_of(row.storage_key), row.storage_key, mode)
+    except StorageError as exc:
+        log.warning("could not lock sidecar %s yet: %s", row.storage_key, exc)
+        return False
+
+
+def _copy_lock(store: BlobStore, content: str, sidecar: str, mode: RetentionMode) -> bool:
+    """Give ``sidecar`` the retention and legal hold ``content`` has, until both agree.
+
+    Reads the content's lock after the sidecar exists and again after each change,
+    so a lock the retention job places meanwhile is either seen here or placed by
+    the job on the sidecar too.
+    """
+    applied: tuple[datetime | None, bool] = (None, False)  # a new sidecar has neither
+    for _ in range(LOCK_SETTLE_ATTEMPTS):
+        try:
+            info = store.stat(content)
+        except ObjectNotFound:
+            return True  # the content is gone: nothing to mirror
+        wanted = (info.retain_until, info.legal_hold)
+        if wanted == applied:
+            return True
+        if info.retain_until is not None and info.retain_until != applied[0]:
+            store.set_retention(sidecar, info.retain_until, mode)
+        if info.legal_hold != applied[1]:
+            store.set_legal_hold(sidecar, info.legal_hold)
+        applied = wanted
+    log.warning("the lock of %s kept changing; sidecar %s is retried later", content, sidecar)
+    return False

@@ -1,0 +1,121 @@
+"""Sidecars: queued by the capture, written by the background worker, never lost."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from factories import Actors, capture, create_contract
+from records_service.db import read_scope, session_scope
+from records_service.records.models import PendingSidecar
+from records_service.records.orphans import find_orphans
+from records_service.records.sidecars import drop_pending, pending_count, write_pending_sidecars
+from records_service.services import Services
+from support.faults import FaultyStore
+
+
+def _write(services: Services) -> int:
+    return write_pending_sidecars(services.engine, services.store, mode="GOVERNANCE")
+
+
+def _pending(services: Services) -> list[str]:
+    with read_scope(services.engine) as session:
+        return list(session.exec(select(PendingSidecar.storage_key)))
+
+
+def test_the_worker_writes_what_the_capture_queued(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    record = capture(client, actors.staff, title="Helpline needs", tags="helpline,2024").json()
+    key = f"records/{record['id']}/v1.json"
+    assert _pending(services) == [key]
+    assert not services.store.exists(key)
+    health = client.get("/health").json()
+    assert health["database"]["sidecars_pending"] == 1
+
+    assert _write(services) == 1
+
+    assert _pending(services) == []
+    body = json.loads(b"".join(services.store.open(key)))
+    version = record["versions"][0]
+    assert body == {
+        "record_id": record["id"],
+        "version": 1,
+        "title": "Helpline needs",
+        "record_type": record["record_type"],
+        "contract": record["contract"],
+        "tags": ["helpline", "2024"],
+        "classification": record["classification"],
+        "originator": record["originator"],
+        "record_date": record["record_date"],
+        "sha256": version["sha256"],
+        "size": version["size"],
+        "media_type": version["media_type"],
+        "filename": version["original_filename"],
+        "captured_at": body["captured_at"],
+        "captured_by": "sam",
+    }
+    assert body["captured_at"].startswith(record["captured_at"][:10])
+    assert client.get("/health").json()["database"]["sidecars_pending"] == 0
+    assert _write(services) == 0
+
+
+def test_a_sidecar_already_stored_counts_as_written(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    # As after a crash between the worker's write and its removal of the queue row.
+    create_contract(client, actors.staff)
+    record = capture(client, actors.staff).json()
+    key = f"records/{record['id']}/v1.json"
+    services.store.put(key, io.BytesIO(b'{"written": "before the crash"}'))
+
+    assert _write(services) == 1
+
+    assert _pending(services) == []
+    assert b"".join(services.store.open(key)) == b'{"written": "before the crash"}'
+
+
+def test_a_queued_sidecar_is_not_missing_but_a_lost_one_is(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    record = capture(client, actors.staff).json()
+    assert find_orphans(services.engine, services.store).ok
+
+    # The queue row gone without the sidecar written: the checker must say so.
+    with read_scope(services.engine) as session:
+        assert pending_count(session, record["id"]) == 1
+    with session_scope(services.engine) as session:
+        drop_pending(session, record["id"])
+    report = find_orphans(services.engine, services.store)
+    assert report.missing_objects == [f"records/{record['id']}/v1.json"]
+
+
+def test_two_workers_on_one_queue_both_leave_the_sidecars_in_place(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    ids = [capture(client, actors.staff, title=f"Return {n}").json()["id"] for n in range(3)]
+    inner_done: list[int] = []
+
+    def other_worker_first(_key: str) -> None:
+        # A second worker (its own thread) takes the whole queue while the first is
+        # about to write.
+        if not inner_done:
+            other = threading.Thread(target=lambda: inner_done.append(_write(services)))
+            other.start()
+            other.join(timeout=30)
+
+    racing = FaultyStore(services.store, before_put=other_worker_first)
+    outer = write_pending_sidecars(services.engine, racing, mode="GOVERNANCE")
+
+    assert inner_done == [3] and outer == 3  # the first finds them stored: written
+    assert _pending(services) == []
+    for record_id in ids:
+        assert services.store.exists(f"records/{record_id}/v1.json")
+    assert find_orphans(services.engine, services.store).ok
