@@ -29,7 +29,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -90,12 +89,9 @@ def queue_sidecar(
     insert_rows(session, [row])
 
 
-def pending_keys(session: Session, keys: Iterable[str] | None = None) -> set[str]:
-    """Sidecar keys still waiting to be written (of ``keys``, or all of them)."""
-    query = select(PendingSidecar.storage_key)
-    if keys is not None:
-        query = query.where(col(PendingSidecar.storage_key).in_(list(keys)))
-    return set(session.exec(query))
+def pending_keys(session: Session) -> set[str]:
+    """Keys of the sidecars still waiting to be written."""
+    return set(session.exec(select(PendingSidecar.storage_key)))
 
 
 def pending_count(session: Session, record_id: str | None = None) -> int:
