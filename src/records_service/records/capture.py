@@ -42,7 +42,7 @@ from records_service.indexing.models import IndexTask
 from records_service.records.content import StoredContent, clean_filename, store_stream
 from records_service.records.models import DISPOSED_STATUSES, Record, RecordTag, Version
 from records_service.records.schemas import RecordMetadata
-from records_service.records.sidecars import queue_sidecar
+from records_service.records.sidecars import queue_sidecar, sidecar_body
 from records_service.storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,8 @@ def _land(
     try:
         stored = store_stream(ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename)
         record, version, contract_ref, tags = describe(stored)
+        # Encoded before the transaction: SQLite's write lock is held for the rows only.
+        sidecar = sidecar_body(_sidecar(record, version, contract_ref, tags, actor))
         with session_scope(ctx.engine) as session:
             record = persist(session, record, version)
             queue_sidecar(
@@ -172,7 +174,7 @@ def _land(
                 record_id=record.id,
                 version=version.number,
                 content_key=key,
-                metadata=_sidecar(record, version, contract_ref, tags, actor),
+                body=sidecar,
                 clock=ctx.clock,
             )
             payload = CapturePayload(

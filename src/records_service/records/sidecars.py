@@ -75,15 +75,16 @@ def queue_sidecar(
     record_id: str,
     version: int,
     content_key: str,
-    metadata: dict[str, Any],
+    body: str,
     clock: Clock,
 ) -> None:
-    """Queue a version's sidecar in ``session``'s transaction (the capture's)."""
+    """Queue a version's sidecar (``body`` from :func:`sidecar_body`) in ``session``'s
+    transaction (the capture's)."""
     row = PendingSidecar(
         record_id=record_id,
         version=version,
         storage_key=sidecar_key(content_key),
-        body=sidecar_body(metadata),
+        body=body,
         enqueued_at=clock(),
     )
     insert_rows(session, [row])
