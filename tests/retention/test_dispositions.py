@@ -62,6 +62,15 @@ def _proposal(client: TestClient, actors: Actors, record_id: str) -> dict[str, o
     return found
 
 
+def _approve_and_execute(client: TestClient, actors: Actors, proposal_id: object) -> None:
+    approved = client.post(
+        f"/api/retention/dispositions/{proposal_id}/approve",
+        json={"reason": "retention over"},
+        headers=actors.records_manager,
+    )
+    assert approved.json()["status"] == "executed", approved.text
+
+
 def test_executed_disposal_leaves_tombstone_and_audit_entries(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
@@ -335,12 +344,7 @@ def test_disposed_record_leaves_search(
 
     assert hits() == [spec]
     _run_as_system(services)
-    approved = client.post(
-        f"/api/retention/dispositions/{_proposal(client, actors, spec)['id']}/approve",
-        json={"reason": "retention over"},
-        headers=actors.records_manager,
-    )
-    assert approved.json()["status"] == "executed", approved.text
+    _approve_and_execute(client, actors, _proposal(client, actors, spec)["id"])
     services.run_background_once()
     assert hits() == []
 
@@ -444,12 +448,7 @@ def test_disposal_drops_queued_sidecars_and_a_late_one_is_deleted(
         # The race: the worker has read the queue and is about to write this record's
         # sidecar when the disposal runs, deleting the content and dropping the queue row.
         if key.startswith(f"records/{spec}/") and not disposed:
-            approved = client.post(
-                f"/api/retention/dispositions/{proposal['id']}/approve",
-                json={"reason": "retention over"},
-                headers=actors.records_manager,
-            )
-            assert approved.json()["status"] == "executed", approved.text
+            _approve_and_execute(client, actors, proposal["id"])
             disposed.append(key)
 
     store = FaultyStore(services.store, before_put=dispose_first)
@@ -472,12 +471,7 @@ def test_a_disposal_with_sidecars_still_queued_drops_them(
     ids = closed_2019(client, actors.staff, "OPCC-2017-029")
     spec = ids["specification"]
     _run_as_system(services)
-    approved = client.post(
-        f"/api/retention/dispositions/{_proposal(client, actors, spec)['id']}/approve",
-        json={"reason": "retention over"},
-        headers=actors.records_manager,
-    )
-    assert approved.json()["status"] == "executed", approved.text
+    _approve_and_execute(client, actors, _proposal(client, actors, spec)["id"])
 
     with session_scope(services.engine) as session:
         assert pending_count(session, spec) == 0
