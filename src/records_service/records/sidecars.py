@@ -119,15 +119,11 @@ def write_pending_sidecars(
         )
     if not rows:
         return 0
-    done: list[int] = []
     with store.durable_together():
-        for row in rows:
-            if _write_one(store, row, mode):
-                assert row.id is not None
-                done.append(row.id)
-    if done:
-        _settle(engine, store, [row for row in rows if row.id in set(done)])
-    return len(done)
+        written = [row for row in rows if _write_one(store, row, mode)]
+    if written:
+        _settle(engine, store, written)
+    return len(written)
 
 
 def drop_pending(session: Session, record_id: str) -> None:

@@ -113,8 +113,8 @@ class LocalBlobStore:
     def durable_together(self) -> Iterator[None]:
         """Puts inside the block fsync their files at once and their directories on exit.
 
-        A capture writes its content and its sidecar into the same new directory:
-        together they need that directory (and its parent) synced once, not twice.
+        The worker writes a round of sidecars in one block: their directories are
+        synced once each, after all their files.
         """
         if getattr(self._batch, "directories", None) is not None:
             raise RuntimeError("durable_together blocks do not nest")
@@ -219,16 +219,15 @@ class LocalBlobStore:
         time of creating them in the (fresh) record directory (docs/benchmarks.md).
         A directory removed by a concurrent failed put is made again, once.
         """
-        for attempt in (1, 2):
-            try:
-                created = self._make_parents(target.parent, key)
-                fd, name = tempfile.mkstemp(dir=target.parent, prefix=PUT_PREFIX)
-            except FileNotFoundError:
-                if attempt == 2:
-                    raise
-                continue
-            return created, fd, name
-        raise AssertionError("unreachable")
+        try:
+            return self._make_temp_beside(target, key)
+        except FileNotFoundError:
+            return self._make_temp_beside(target, key)
+
+    def _make_temp_beside(self, target: Path, key: str) -> tuple[list[Path], int, str]:
+        created = self._make_parents(target.parent, key)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=PUT_PREFIX)
+        return created, fd, name
 
     def _fill(self, fd: int, stream: BinaryIO, key: str) -> int:
         """Copy ``stream`` into ``fd`` chunk by chunk, then fsync; close ``fd``."""
