@@ -84,14 +84,10 @@ def _fail(services: Services, reason: str) -> Unauthenticated:
 
 
 def get_current_user(
-    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The user behind the bearer token (or the web session); 401 otherwise."""
-    session_user: User | None = getattr(request.state, "web_user", None)
-    if session_user is not None:
-        return session_user
+    """The user behind the bearer token; 401 otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _fail(services, "missing bearer token")
     with read_scope(services.engine) as session:

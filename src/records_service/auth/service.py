@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,6 +25,14 @@ from records_service.errors import Conflict, InvalidInput, NotFound, Unauthentic
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 SYSTEM_ACTOR = "system"
+
+_USERS = User.__table__  # type: ignore[attr-defined]
+_TOKENS = ApiToken.__table__  # type: ignore[attr-defined]
+_TOKEN_AND_USER = (
+    sa_select(_TOKENS.c.secret_hash, _TOKENS.c.revoked_at, *_USERS.c)
+    .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+    .where(_TOKENS.c.public_id == bindparam("public_id"))
+)
 
 
 def parse_roles(names: Iterable[str]) -> list[Role]:
@@ -167,25 +177,25 @@ def revoke_token(session: Session, *, token_id: str, actor: str, clock: Clock) -
 
 
 def user_for_token(session: Session, plaintext: str) -> User | None:
-    """The active user a bearer token belongs to, or ``None``."""
+    """The active user a bearer token belongs to, or ``None``.
+
+    The returned user is a plain object, not attached to ``session``.
+    """
     parts = split_token(plaintext)
     if parts is None:
         return None
     public_id, secret = parts
-    # One statement for the token and its user: this runs on every API request.
-    found = session.exec(
-        select(ApiToken, User)
-        .join(User, col(User.id) == col(ApiToken.user_id))
-        .where(ApiToken.public_id == public_id)
-    ).first()
+    # This runs on every API request: one Core statement for the token and its user,
+    # which costs about a third of the same query through the ORM.
+    found = session.connection().execute(_TOKEN_AND_USER, {"public_id": public_id}).first()
     if found is None:
         return None
-    token, user = found
-    if token.revoked_at is not None or not secret_matches(secret, token.secret_hash):
+    row = found._mapping
+    if row["revoked_at"] is not None or not secret_matches(secret, row["secret_hash"]):
         return None
-    if user.disabled:
+    if row[_USERS.c.disabled]:
         return None
-    return user
+    return User(**{column.name: row[column] for column in _USERS.c})
 
 
 def set_password(

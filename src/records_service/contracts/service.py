@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -16,6 +17,8 @@ from records_service.contracts.models import Contract
 from records_service.contracts.schemas import ContractCreate, ContractUpdate
 from records_service.errors import Conflict, InvalidInput, NotFound
 from records_service.pagination import PageParams
+
+_CONTRACTS = Contract.__table__  # type: ignore[attr-defined]
 
 
 def _jsonable(value: object) -> object:
@@ -60,6 +63,21 @@ def get_contract(session: Session, reference: str) -> Contract:
     if contract is None:
         raise NotFound(f"no contract with reference {reference!r}")
     return contract
+
+
+def contract_id(session: Session, reference: str) -> int:
+    """The id of the contract with ``reference``; raises ``NotFound``.
+
+    For checks that need only the id (every capture against a contract makes one):
+    a Core statement, without loading the row through the ORM.
+    """
+    found = session.connection().execute(
+        sa_select(_CONTRACTS.c.id).where(_CONTRACTS.c.reference == reference)
+    )
+    value = found.scalar_one_or_none()
+    if value is None:
+        raise NotFound(f"no contract with reference {reference!r}")
+    return int(value)
 
 
 def list_contracts(

@@ -34,8 +34,7 @@ from records_service.audit.actions import AuditAction, CapturePayload
 from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.clock import Clock
-from records_service.contracts.models import Contract
-from records_service.contracts.service import get_contract
+from records_service.contracts.service import contract_id
 from records_service.db import insert_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.indexing.models import IndexTask
@@ -104,13 +103,14 @@ def check_record_date(value: date, today: date) -> None:
         raise InvalidInput(f"record_date {value} is before {EARLIEST_RECORD_DATE}")
 
 
-def _check_metadata(session: Session, meta: RecordMetadata, ctx: CaptureContext) -> Contract | None:
+def _check_metadata(session: Session, meta: RecordMetadata, ctx: CaptureContext) -> int | None:
+    """Step 1; returns the contract's id."""
     check_record_type(meta.record_type, ctx.record_types)
     check_record_date(meta.record_date, ctx.clock().date())
     if meta.contract is None:
         return None
     try:
-        return get_contract(session, meta.contract)
+        return contract_id(session, meta.contract)
     except NotFound as exc:
         raise InvalidInput(str(exc), errors=[{"field": "contract"}]) from None
 
@@ -238,11 +238,10 @@ def capture_record(
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)
     with read_scope(ctx.engine) as session:
-        contract = _check_metadata(session, meta, ctx)
+        contract_pk = _check_metadata(session, meta, ctx)
     # Contracts are never deleted, so the id found here still holds when the rows are
     # written (and the foreign key would refuse it otherwise): no second lookup inside
     # the transaction, which holds SQLite's write lock.
-    contract_id = contract.id if contract else None
     record_id = uuid.uuid4().hex
 
     def describe(stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
@@ -255,7 +254,7 @@ def capture_record(
             classification=meta.classification.value,
             originator=meta.originator,
             record_date=meta.record_date,
-            contract_id=contract_id,
+            contract_id=contract_pk,
             captured_at=now,
             captured_by_id=actor.id,
             updated_at=now,

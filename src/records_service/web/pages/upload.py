@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from records_service.api.deps import ServicesDep, SessionDep
 from records_service.auth.models import User
 from records_service.contracts.models import Contract
-from records_service.contracts.service import get_contract
+from records_service.contracts.service import contract_id
 from records_service.db import session_scope
 from records_service.errors import DomainError, InvalidInput
 from records_service.records.capture import capture_record, check_record_date, normalise_tags
@@ -116,7 +116,7 @@ def _check_shared(
     clean["contract"] = optional(fields["contract"])
     if clean["contract"]:
         try:
-            get_contract(session, clean["contract"])
+            contract_id(session, clean["contract"])
         except DomainError:
             errors["contract"] = (
                 f"There is no contract {clean['contract']}; choose one from the list"
