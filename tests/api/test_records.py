@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 
 from fastapi.testclient import TestClient
+from sqlmodel import col, select
 
 from factories import Actors, FixedClock, capture, create_contract
+from records_service.db import read_scope
+from records_service.records.models import Version
 from records_service.services import Services
 
 
@@ -85,12 +88,21 @@ def test_new_version_keeps_the_old_one(
     new = client.get(f"/api/records/{record['id']}/content", headers=actors.staff)
     assert old.content == b"first draft of the specification"
     assert new.content == b"second, signed specification"
-    assert services.store.exists(f"records/{record['id']}/v1")
+    first, second = _storage_keys(services, record["id"])
+    assert first == f"records/{record['id']}/v1"
+    assert second.startswith(f"records/{record['id']}/v2-")
+    assert services.store.exists(first) and services.store.exists(second)
     # Sidecars are the background worker's, written after the capture commits.
-    assert not services.store.exists(f"records/{record['id']}/v2.json")
+    assert not services.store.exists(f"{second}.json")
     services.run_background_once()
-    assert services.store.exists(f"records/{record['id']}/v1.json")
-    assert services.store.exists(f"records/{record['id']}/v2.json")
+    assert services.store.exists(f"{first}.json")
+    assert services.store.exists(f"{second}.json")
+
+
+def _storage_keys(services: Services, record_id: str) -> list[str]:
+    with read_scope(services.engine) as session:
+        statement = select(Version.storage_key).where(Version.record_id == record_id)
+        return list(session.exec(statement.order_by(col(Version.number))))
 
 
 def test_missing_version_is_404(client: TestClient, actors: Actors) -> None:

@@ -62,9 +62,18 @@ class CaptureContext:
     max_upload_bytes: int
 
 
-def content_key(record_id: str, number: int) -> str:
-    """Storage key of a version's content."""
-    return f"records/{record_id}/v{number}"
+def content_key(record_id: str, number: int, attempt: str | None = None) -> str:
+    """Storage key of a version's content: ``records/<id>/v<N>[-<attempt>]``.
+
+    A first version needs no attempt: its record id is new with each capture. Later
+    versions of one record can be uploaded at the same time, and only the commit
+    decides which becomes version N; each upload then has its own key, so the
+    loser's upload and clean-up never touch the winner's object. (On S3, "is the
+    key free?" and the upload are separate requests, so a shared key would let one
+    upload replace the other.)
+    """
+    suffix = f"-{attempt}" if attempt else ""
+    return f"records/{record_id}/v{number}{suffix}"
 
 
 def normalise_tags(tags: list[str]) -> list[str]:
@@ -313,7 +322,7 @@ def add_version(
 
     return _land(
         ctx,
-        key=content_key(record.id, number),
+        key=content_key(record.id, number, attempt=uuid.uuid4().hex[:12]),
         source=source,
         filename=name,
         describe=describe,

@@ -1,8 +1,8 @@
 """The JSON sidecars that let the object store describe itself.
 
-Each content version ``records/<id>/v<N>`` gets a write-once sidecar
-``records/<id>/v<N>.json`` holding the metadata captured with it, so the
-catalogue can be rebuilt from the bucket if the database is ever lost.
+Each content version (``records/<id>/v1``, ``records/<id>/v<N>-<upload id>``) gets a
+write-once sidecar under the same key plus ``.json``, holding the metadata captured
+with it, so the catalogue can be rebuilt from the bucket if the database is ever lost.
 
 Owns the sidecar's key and body, and writing it **after** the capture commits.
 The capture transaction queues the exact body in ``pending_sidecars``; the
