@@ -265,6 +265,31 @@ def _roles(pid: int) -> list[tuple[psutil.Process, bool]]:
     return roles
 
 
+def connection_split(pid: int, client_ports: Sequence[int]) -> list[int]:
+    """How the clients' connections (by their local ports) are shared out among the
+    processes serving requests in ``pid``'s tree: one count per process holding any,
+    largest first.
+
+    Each keep-alive connection stays with the server process that accepted it, so
+    this split bounds what several clients can get from a few single-threaded
+    (GIL-bound) processes.
+    """
+    wanted = set(client_ports)
+    counts: list[int] = []
+    for proc, background in _roles(pid):
+        if background:
+            continue
+        try:
+            held = sum(
+                1 for c in proc.net_connections(kind="tcp") if c.raddr and c.raddr.port in wanted
+            )
+        except psutil.Error:
+            continue
+        if held:
+            counts.append(held)
+    return sorted(counts, reverse=True)
+
+
 def tree_rss(pid: int) -> tuple[int, int]:
     """RSS in bytes of the processes serving requests in ``pid``'s tree, and of the whole tree.
 

@@ -38,7 +38,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ from benchmarks._harness import (
     LatencySummary,
     RssSampler,
     RunningServer,
+    connection_split,
     create_token,
     format_table,
     machine_info,
@@ -72,6 +73,8 @@ DRAIN_TIMEOUT_S = 600.0
 # so polling it often would slow the very backlog it watches.
 DRAIN_POLL_S = 1.0
 REQUEST_TIMEOUT_S = 120.0
+# How often the concurrent phase looks whether every client has connected yet.
+SPLIT_POLL_S = 0.01
 
 # Targets from the capture issue.
 TARGET_SMALL_P95_MS = 30.0
@@ -229,6 +232,10 @@ class Capturer(Protocol):
         """Close the connection."""
         ...
 
+    def local_port(self) -> int | None:
+        """The connection's local TCP port, if known (to see which server process has it)."""
+        ...
+
 
 def _check_created(response_status: int, index: int, text: str) -> None:
     if response_status != 201:
@@ -255,6 +262,10 @@ class HttpxCapturer:
     def close(self) -> None:
         """Close the connection."""
         self._client.close()
+
+    def local_port(self) -> int | None:
+        """Not known: httpx keeps its connections to itself."""
+        return None
 
 
 def multipart_parts(boundary: str, fields: dict[str, str], upload: Upload) -> tuple[bytes, bytes]:
@@ -325,6 +336,11 @@ class WireCapturer:
         """Close the connection."""
         self._connection.close()
 
+    def local_port(self) -> int | None:
+        """The connection's local port, while it is open."""
+        sock = self._connection.sock
+        return int(sock.getsockname()[1]) if sock is not None else None
+
 
 CLIENTS: dict[str, Callable[[RunningServer, str], Capturer]] = {
     "wire": WireCapturer,
@@ -377,6 +393,7 @@ class Driven:
     captures: list[Timing]
     baseline_s: list[float] = field(default_factory=list)
     wall_s: float | None = None
+    split: list[int] | None = None
 
 
 def interleaved(
@@ -397,20 +414,28 @@ def concurrent(
     count: int,
     clients: int,
     numbers: Iterator[int],
+    split_of: Callable[[list[int]], list[int]] | None = None,
 ) -> Driven:
     """``count`` captures shared by ``clients`` threads, each with its own connection.
 
     ``numbers`` numbers the records (titles only); the threads share the work out.
+    With ``split_of``, once every client has connected, the split of the connections
+    among server processes is taken from their local ports.
     """
     remaining = iter(range(count))
     ready = threading.Barrier(clients + 1)
+    ports: list[int | None] = []
 
     def work() -> list[Timing]:
         client = connect()
         try:
             ready.wait()
             # next() on these iterators is atomic under the GIL, so no lock is needed.
-            return [client.capture(upload, next(numbers)) for _ in remaining]
+            timings = [
+                client.capture(upload, next(numbers)) for _ in itertools.islice(remaining, 1)
+            ]
+            ports.append(client.local_port())
+            return timings + [client.capture(upload, next(numbers)) for _ in remaining]
         finally:
             client.close()
 
@@ -418,8 +443,21 @@ def concurrent(
         futures = [pool.submit(work) for _ in range(clients)]
         ready.wait()
         started = time.perf_counter()
+        split = _split_when_connected(ports, futures, split_of) if split_of else None
         timings = [timing for future in futures for timing in future.result()]
-        return Driven(timings, wall_s=time.perf_counter() - started)
+        return Driven(timings, wall_s=time.perf_counter() - started, split=split)
+
+
+def _split_when_connected(
+    ports: list[int | None],
+    futures: list[Future[list[Timing]]],
+    split_of: Callable[[list[int]], list[int]],
+) -> list[int] | None:
+    """The connection split, sampled once every client has made its first capture."""
+    while len(ports) < len(futures) and not all(f.done() for f in futures):
+        time.sleep(SPLIT_POLL_S)
+    known = [port for port in ports if port is not None]
+    return split_of(known) if len(known) == len(futures) else None
 
 
 def background_pending(client: httpx.Client) -> tuple[int, int]:
@@ -469,6 +507,7 @@ class PhaseResult:
     rss_peak_tree_mib: float | None = None
     backlog: str | None = None
     drain_s: float | None = None
+    connections: str | None = None
     per_s: float = field(init=False)
     mib_per_s: float = field(init=False)
 
@@ -500,6 +539,7 @@ class PhaseResult:
             f"{self.rss_start_tree_mib or 0:.1f} / {self.rss_peak_tree_mib or 0:.1f}",
             self.backlog,
             self.drain_s,
+            self.connections or "",
         )
 
     @classmethod
@@ -544,6 +584,7 @@ def run_capture_phase(
         rss_peak_tree_mib=rss.peak_tree / MIB,
         backlog=backlog,
         drain_s=drain_s,
+        connections="+".join(map(str, driven.split)) if driven.split else None,
     )
     return phase, driven
 
@@ -642,6 +683,7 @@ def _run_api_phases(
     small, large = uploads
     numbers = itertools.count()
     connect = functools.partial(CLIENTS[work.client], server, token)
+    split_of = functools.partial(connection_split, server.pid)
     with api_client(server, token) as monitor:
         create_contract(monitor)
         client = connect()
@@ -658,7 +700,9 @@ def _run_api_phases(
             server,
             monitor,
             small,
-            lambda: concurrent(connect, small, work.concurrent, work.clients, numbers),
+            lambda: concurrent(
+                connect, small, work.concurrent, work.clients, numbers, split_of=split_of
+            ),
             work.clients,
             drain=work.background,
         )
@@ -766,7 +810,7 @@ def _timing_table(phases: dict[str, PhaseResult]) -> str:
 
 def _resource_table(phases: dict[str, PhaseResult]) -> str:
     headers = ["phase", "serving CPU ms", "background CPU ms", "client CPU ms"]
-    headers += ["RSS serving MiB", "RSS all MiB", "backlog x/i", "drain s"]
+    headers += ["RSS serving MiB", "RSS all MiB", "backlog x/i", "drain s", "connections"]
     rows = [p.resource_row() for p in phases.values() if p.server_cpu_ms is not None]
     legend = (
         "CPU per record, background work included: serving = the processes serving"
@@ -774,6 +818,8 @@ def _resource_table(phases: dict[str, PhaseResult]) -> str:
         " the requesting thread.\n"
         "RSS = at the phase's start / peak. backlog = extraction/index queue at the"
         " phase's end; drain = the wait for it to empty.\n"
+        "connections = how the clients' keep-alive connections were shared out among"
+        " the server processes (each process serves its own with one interpreter).\n"
     )
     return legend + format_table(headers, rows)
 
