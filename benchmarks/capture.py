@@ -460,17 +460,21 @@ def _split_when_connected(
     return split_of(known) if len(known) == len(futures) else None
 
 
-def background_pending(client: httpx.Client) -> tuple[int, int]:
-    """Captured versions still waiting for text extraction, and for the search index
-    (from ``/health``; 0 for the index if the server does not report one)."""
+def background_pending(client: httpx.Client) -> tuple[int, int, int]:
+    """Captured versions still waiting for text extraction, for the search index and
+    for their sidecar (from ``/health``; 0 for what the server does not report)."""
     body = client.get("/health").json()
-    index = body.get("index") or {}
-    return int(body["database"]["extraction_pending"]), int(index.get("pending") or 0)
+    database, index = body["database"], body.get("index") or {}
+    return (
+        int(database["extraction_pending"]),
+        int(index.get("pending") or 0),
+        int(database.get("sidecars_pending") or 0),
+    )
 
 
 def drain_background(client: httpx.Client) -> tuple[str, float]:
-    """Wait until extraction and indexing have caught up; return the backlog found at
-    the start (as "extraction/index") and the wait in seconds."""
+    """Wait until extraction, indexing and sidecars have caught up; return the backlog found at
+    the start (as "extraction/index/sidecars") and the wait in seconds."""
     started = time.perf_counter()
     pending = background_pending(client)
     backlog = "/".join(str(n) for n in pending)
@@ -810,13 +814,13 @@ def _timing_table(phases: dict[str, PhaseResult]) -> str:
 
 def _resource_table(phases: dict[str, PhaseResult]) -> str:
     headers = ["phase", "serving CPU ms", "background CPU ms", "client CPU ms"]
-    headers += ["RSS serving MiB", "RSS all MiB", "backlog x/i", "drain s", "connections"]
+    headers += ["RSS serving MiB", "RSS all MiB", "backlog x/i/s", "drain s", "connections"]
     rows = [p.resource_row() for p in phases.values() if p.server_cpu_ms is not None]
     legend = (
         "CPU per record, background work included: serving = the processes serving"
         " requests, background = the worker process and its extraction worker, client ="
         " the requesting thread.\n"
-        "RSS = at the phase's start / peak. backlog = extraction/index queue at the"
+        "RSS = at the phase's start / peak. backlog = extraction/index/sidecar queues at the"
         " phase's end; drain = the wait for it to empty.\n"
         "connections = how the clients' keep-alive connections were shared out among"
         " the server processes (each process serves its own with one interpreter).\n"
