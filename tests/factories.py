@@ -143,3 +143,12 @@ def s3_storage_settings(info: S3ServerInfo, bucket: str | None = None) -> Storag
         region=info.region,
         object_lock=True,
     )
+
+
+def assert_problem(response: Response, status: int) -> dict[str, Any]:
+    """Check that ``response`` is an RFC 9457 problem with ``status``; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
+    return body

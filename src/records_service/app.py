@@ -9,7 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from records_service import __version__
-from records_service.api import audit, contracts, health, records, retention, search, timeline
+from records_service.api import (
+    audit,
+    contracts,
+    health,
+    records,
+    retention,
+    search,
+    timeline,
+    users,
+)
 from records_service.api.errors import install_error_handlers
 from records_service.clock import Clock, system_clock
 from records_service.services import Services
@@ -72,5 +81,6 @@ def create_app(
     app.include_router(retention.router)
     app.include_router(retention.record_router)
     app.include_router(audit.router)
+    app.include_router(users.router)
     mount_web(app, settings)  # after the API's error handlers: it keeps them for /api
     return app

@@ -114,6 +114,7 @@ def require(permission: Permission) -> Callable[[User], Awaitable[User]]:
 Capturer = Annotated[User, Depends(require(Permission.CAPTURE))]
 Editor = Annotated[User, Depends(require(Permission.EDIT_METADATA))]
 ContractManager = Annotated[User, Depends(require(Permission.MANAGE_CONTRACTS))]
+Administrator = Annotated[User, Depends(require(Permission.MANAGE_USERS))]
 
 
 async def get_paging(

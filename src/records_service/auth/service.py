@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -22,6 +22,7 @@ from records_service.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, v
 from records_service.auth.tokens import mint_token, secret_matches, split_token
 from records_service.clock import Clock
 from records_service.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from records_service.pagination import PageParams
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 SYSTEM_ACTOR = "system"
@@ -102,6 +103,23 @@ def get_user(session: Session, username: str) -> User:
 def list_users(session: Session) -> list[User]:
     """Every user, by name."""
     return list(session.exec(select(User).order_by(User.username)))
+
+
+def page_of_users(session: Session, page: PageParams) -> tuple[list[User], int]:
+    """One page of users, by name, and how many there are."""
+    total = session.exec(select(func.count()).select_from(User)).one()
+    statement = select(User).order_by(User.username).offset(page.offset).limit(page.page_size)
+    return list(session.exec(statement)), int(total)
+
+
+def active_token_counts(session: Session) -> dict[int, int]:
+    """How many unrevoked API tokens each user id holds (users with none are absent)."""
+    rows = session.exec(
+        select(ApiToken.user_id, func.count())
+        .where(col(ApiToken.revoked_at).is_(None))
+        .group_by(col(ApiToken.user_id))
+    )
+    return dict(rows.all())
 
 
 def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -> User:

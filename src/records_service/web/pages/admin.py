@@ -10,12 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from records_service.api.deps import ServicesDep, SessionDep
 from records_service.auth.models import ApiToken, Role, User
 from records_service.auth.service import (
+    active_token_counts,
     add_user,
     disable_user,
     get_user,
@@ -46,19 +46,10 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _token_counts(session: Session) -> dict[int, int]:
-    rows = session.exec(
-        select(ApiToken.user_id, func.count())
-        .where(col(ApiToken.revoked_at).is_(None))
-        .group_by(col(ApiToken.user_id))
-    )
-    return dict(rows.all())
-
-
 @router.get("/users")
 def users(request: Request, session: SessionDep, user: Administrator) -> Response:
     """Every user with roles, state and number of active tokens."""
-    context = {"users": list_users(session), "token_counts": _token_counts(session)}
+    context = {"users": list_users(session), "token_counts": active_token_counts(session)}
     return render(request, "admin_users.html", context, user=user)
 
 

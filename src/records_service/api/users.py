@@ -1,0 +1,124 @@
+"""User and API-token administration over JSON, for the ``admin`` role.
+
+The same operations as the ``records-service users`` commands and the web admin
+pages, through the same service functions, so each one is audited the same way. A
+token's secret is in the response that issues it and nowhere else.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from sqlmodel import Session
+
+from records_service.api.deps import Administrator, Paging, ReadSessionDep, ServicesDep, SessionDep
+from records_service.auth.schemas import (
+    CreatedUser,
+    IssuedToken,
+    TokenCreate,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+)
+from records_service.auth.service import (
+    active_token_counts,
+    add_user,
+    disable_user,
+    get_user,
+    issue_token,
+    list_tokens,
+    page_of_users,
+    revoke_token,
+)
+from records_service.auth.tokens import split_token
+from records_service.clock import Clock
+from records_service.pagination import Page
+
+router = APIRouter(prefix="/api", tags=["users"])
+
+
+def _public(session: Session, username: str) -> UserPublic:
+    user = get_user(session, username)
+    assert user.id is not None
+    return UserPublic.of(user, active_token_counts(session).get(user.id, 0))
+
+
+def _issue(session: Session, username: str, label: str, actor: str, clock: Clock) -> IssuedToken:
+    plaintext = issue_token(session, username=username, label=label, actor=actor, clock=clock)
+    parts = split_token(plaintext)
+    assert parts is not None
+    return IssuedToken(username=username, id=parts[0], token=plaintext)
+
+
+@router.get("/users", response_model=Page[UserPublic])
+def list_(session: ReadSessionDep, _admin: Administrator, paging: Paging) -> Page[UserPublic]:
+    """Every user by name, with roles, state and the number of active tokens."""
+    users, total = page_of_users(session, paging)
+    counts = active_token_counts(session)
+    items = [UserPublic.of(user, counts.get(user.id or 0, 0)) for user in users]
+    return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=CreatedUser)
+def create(
+    data: UserCreate,
+    session: SessionDep,
+    admin: Administrator,
+    services: ServicesDep,
+    response: Response,
+) -> CreatedUser:
+    """Add a user and issue their first API token, shown in this response only."""
+    add_user(
+        session,
+        username=data.username,
+        roles=[role.value for role in data.roles],
+        display_name=data.display_name,
+        actor=admin.username,
+        clock=services.clock,
+    )
+    token = _issue(session, data.username, data.token_label, admin.username, services.clock)
+    response.headers["Location"] = f"/api/users/{data.username}"
+    return CreatedUser(user=_public(session, data.username), token=token)
+
+
+@router.get("/users/{username}", response_model=UserPublic)
+def read(username: str, session: ReadSessionDep, _admin: Administrator) -> UserPublic:
+    """One user."""
+    return _public(session, username)
+
+
+@router.post("/users/{username}/disable", response_model=UserPublic)
+def disable(
+    username: str, session: SessionDep, admin: Administrator, services: ServicesDep
+) -> UserPublic:
+    """Disable a user: their tokens and password stop working at once."""
+    disable_user(session, username=username, actor=admin.username, clock=services.clock)
+    return _public(session, username)
+
+
+@router.get("/users/{username}/tokens", response_model=list[TokenPublic])
+def tokens(username: str, session: ReadSessionDep, _admin: Administrator) -> list[TokenPublic]:
+    """A user's API tokens, oldest first, revoked ones included (never their secrets)."""
+    return [TokenPublic.of(token) for token in list_tokens(session, username)]
+
+
+@router.post(
+    "/users/{username}/tokens", status_code=status.HTTP_201_CREATED, response_model=IssuedToken
+)
+def issue(
+    username: str,
+    data: TokenCreate,
+    session: SessionDep,
+    admin: Administrator,
+    services: ServicesDep,
+) -> IssuedToken:
+    """Issue another API token; the secret is in this response only."""
+    return _issue(session, username, data.label, admin.username, services.clock)
+
+
+@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic)
+def revoke(
+    token_id: str, session: SessionDep, admin: Administrator, services: ServicesDep
+) -> TokenPublic:
+    """Revoke a token by its public id: it stops working at once. Revoking twice is a 409."""
+    token = revoke_token(session, token_id=token_id, actor=admin.username, clock=services.clock)
+    return TokenPublic.of(token)
