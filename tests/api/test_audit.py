@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from factories import Actors, FixedClock, capture, create_contract
+from factories import Actors, FixedClock, assert_problem, capture, create_contract
 from records_service.audit.keys import current_verifier_key, ensure_signing_key
 from records_service.audit.log import canonical_entry
 from records_service.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -34,20 +34,13 @@ def entries(client: TestClient, headers: dict[str, str], query: str = "") -> dic
     return body
 
 
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def test_reading_the_log_needs_the_audit_permission(client: TestClient, actors: Actors) -> None:
     for allowed in (actors.auditor, actors.records_manager, actors.admin):
         assert client.get("/api/audit/entries", headers=allowed).status_code == 200
     for denied in (actors.staff, actors.reviewer):
         for path in ("/api/audit/entries", "/api/audit/checkpoint", "/api/audit/entries/0/proof"):
-            problem(client.get(path, headers=denied), 403)
-    problem(client.get("/api/audit/consistency?first=0&second=1"), 401)
+            assert_problem(client.get(path, headers=denied), 403)
+    assert_problem(client.get("/api/audit/consistency?first=0&second=1"), 401)
 
 
 def test_entries_filters_and_pages(
@@ -82,15 +75,16 @@ def test_entries_filters_and_pages(
             entry = session.get(AuditEntry, item["index"])
             assert entry is not None
             assert item["leaf_hash"] == leaf_hash(canonical_entry(entry)).hex()
-    problem(client.get("/api/audit/entries?action=record.shred", headers=actors.auditor), 422)
+    shred = "/api/audit/entries?action=record.shred"
+    assert_problem(client.get(shred, headers=actors.auditor), 422)
     backwards = f"/api/audit/entries?from={until}&to={since}"
-    problem(client.get(backwards, headers=actors.auditor), 422)
+    assert_problem(client.get(backwards, headers=actors.auditor), 422)
 
 
 def test_checkpoint_and_proofs_verify(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
-    problem(client.get("/api/audit/checkpoint", headers=actors.auditor), 404)
+    assert_problem(client.get("/api/audit/checkpoint", headers=actors.auditor), 404)
     create_contract(client, actors.staff)
     first_size = sign(services)
     for n in range(3):
@@ -140,11 +134,11 @@ def test_bad_proof_parameters_are_problems(
         "/api/audit/consistency?first=1",
     ]
     for path in bad:
-        problem(client.get(path, headers=actors.auditor), 422)
+        assert_problem(client.get(path, headers=actors.auditor), 422)
 
 
 def test_public_key_is_public(client: TestClient, services: Services) -> None:
-    missing = problem(client.get("/api/audit/public-key"), 503)
+    missing = assert_problem(client.get("/api/audit/public-key"), 503)
     assert "records-service init" in missing["detail"]
     ensure_signing_key(services.settings)
     body = client.get("/api/audit/public-key").json()
@@ -176,5 +170,5 @@ def test_record_history_comes_from_the_log(
     ]
     assert history["items"][2]["details"]["changes"]["title"] == ["Needs assessment 2023", "Final"]
     assert client.get(f"{path}/history", headers=actors.reviewer).json()["total"] == 4
-    problem(client.get(f"{path}/history", headers=actors.staff2), 404)
-    problem(client.get("/api/records/nope/history", headers=actors.staff), 404)
+    assert_problem(client.get(f"{path}/history", headers=actors.staff2), 404)
+    assert_problem(client.get("/api/records/nope/history", headers=actors.staff), 404)

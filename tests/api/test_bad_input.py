@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import select
 
-from factories import Actors, FixedClock, capture, create_contract
+from factories import Actors, FixedClock, assert_problem, capture, create_contract
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
 from records_service.records.models import Record, Version
@@ -20,14 +20,6 @@ def _counts(services: Services) -> tuple[int, int, int, list[str]]:
         versions = session.exec(select(func.count()).select_from(Version)).one()
         entries = session.exec(select(func.count()).select_from(AuditEntry)).one()
     return records, versions, entries, list(services.store.list("records/"))
-
-
-def _assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"] and body["type"]
-    return body  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
@@ -57,7 +49,7 @@ def test_bad_capture_input(
     create_contract(client, actors.staff)
     before = _counts(services)
     response = capture(client, actors.staff, **overrides)  # type: ignore[arg-type]
-    body = _assert_problem(response, status)
+    body = assert_problem(response, status)
     assert needle in body["detail"].lower() or needle in str(body.get("errors", "")).lower()
     assert _counts(services) == before
 
@@ -91,7 +83,7 @@ def test_control_characters_in_filename(
     headers = {**actors.staff, "Content-Type": "multipart/form-data; boundary=XyZboundary"}
     response = client.post("/api/records", content=body, headers=headers)
     assert (
-        _assert_problem(response, 422)["detail"]
+        assert_problem(response, 422)["detail"]
         == "the filename must not contain control characters"
     )
     assert _counts(services) == before
@@ -103,16 +95,16 @@ def test_missing_file_is_422(client: TestClient, actors: Actors) -> None:
         data={"title": "t", "record_type": "contract", "record_date": "2024-01-01"},
         headers=actors.staff,
     )
-    _assert_problem(response, 422)
+    assert_problem(response, 422)
 
 
 def test_auth_failures(client: TestClient, actors: Actors, services: Services) -> None:
     before = _counts(services)[2]
-    _assert_problem(client.get("/api/records"), 401)
-    _assert_problem(client.get("/api/records", headers={"Authorization": "Bearer nope"}), 401)
+    assert_problem(client.get("/api/records"), 401)
+    assert_problem(client.get("/api/records", headers={"Authorization": "Bearer nope"}), 401)
     forged = actors.staff["Authorization"][:-4] + "AAAA"
     response = client.get("/api/records", headers={"Authorization": forged})
-    _assert_problem(response, 401)
+    assert_problem(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
     assert _counts(services)[2] == before + 3, "each failed authentication is audited"
 
@@ -120,8 +112,8 @@ def test_auth_failures(client: TestClient, actors: Actors, services: Services) -
 def test_wrong_roles_cannot_capture(client: TestClient, actors: Actors, services: Services) -> None:
     create_contract(client, actors.staff)
     before = _counts(services)
-    _assert_problem(capture(client, actors.reviewer), 403)
-    _assert_problem(capture(client, actors.auditor), 403)
+    assert_problem(capture(client, actors.reviewer), 403)
+    assert_problem(capture(client, actors.auditor), 403)
     assert _counts(services) == before
     assert capture(client, actors.records_manager).status_code == 201
 
@@ -134,7 +126,7 @@ def test_disabled_user_token_stops_working(
     assert client.get("/api/records", headers=actors.staff2).status_code == 200
     with session_scope(services.engine) as session:
         disable_user(session, username="sue", actor="test", clock=clock)
-    _assert_problem(client.get("/api/records", headers=actors.staff2), 401)
+    assert_problem(client.get("/api/records", headers=actors.staff2), 401)
 
 
 def test_a_revoked_token_stops_working_and_the_others_do_not(
@@ -147,7 +139,7 @@ def test_a_revoked_token_stops_working_and_the_others_do_not(
         second = {"Authorization": "Bearer " + issue_token(session, username="sue", clock=clock)}
         first_id, second_id = (t.public_id for t in list_tokens(session, "sue"))
         revoke_token(session, token_id=first_id, actor="ada", clock=clock)
-    _assert_problem(client.get("/api/records", headers=actors.staff2), 401)
+    assert_problem(client.get("/api/records", headers=actors.staff2), 401)
     assert client.get("/api/records", headers=second).status_code == 200
     with session_scope(services.engine) as session:
         revoked, active = list_tokens(session, "sue")
@@ -160,8 +152,8 @@ def test_a_revoked_token_stops_working_and_the_others_do_not(
 
 
 def test_unknown_routes_and_records_are_problems(client: TestClient, actors: Actors) -> None:
-    _assert_problem(client.get("/api/records/0123456789abcdef", headers=actors.staff), 404)
-    _assert_problem(client.get("/api/records/" + "x" * 300, headers=actors.staff), 404)
-    _assert_problem(client.get("/api/nothing", headers=actors.staff), 404)
-    _assert_problem(client.get("/api/records?page=0", headers=actors.staff), 422)
-    _assert_problem(client.get("/api/records?page_size=100000", headers=actors.staff), 422)
+    assert_problem(client.get("/api/records/0123456789abcdef", headers=actors.staff), 404)
+    assert_problem(client.get("/api/records/" + "x" * 300, headers=actors.staff), 404)
+    assert_problem(client.get("/api/nothing", headers=actors.staff), 404)
+    assert_problem(client.get("/api/records?page=0", headers=actors.staff), 422)
+    assert_problem(client.get("/api/records?page_size=100000", headers=actors.staff), 422)
