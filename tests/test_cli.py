@@ -130,7 +130,7 @@ def test_serve_answers_api_and_docs(server: tuple[str, str]) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{base}/docs").status_code == 200
     spec = httpx.get(f"{base}/openapi.json").json()
-    assert "/api/records" in spec["paths"]
+    assert {"/api/records", "/api/users", "/api/tokens/{token_id}/revoke"} <= set(spec["paths"])
     contract = {"reference": "OPCC-2023-014", "title": "Helpline", "status": "active"}
     assert httpx.post(f"{base}/api/contracts", json=contract, headers=headers).status_code == 201
     files = {"file": ("a.txt", b"helpline minutes", "text/plain")}
