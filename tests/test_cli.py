@@ -44,6 +44,10 @@ def test_users_add_list_disable(tmp_path: Path) -> None:
     assert "carol\tstaff,reviewer\tactive" in listing
     _run(tmp_path, "users", "disable", "carol")
     assert "carol\tstaff,reviewer\tdisabled" in _run(tmp_path, "users", "list").stdout
+    refused = _run(tmp_path, "users", "token", "carol", check=False)
+    assert (
+        refused.returncode == 1 and "is disabled" in refused.stderr and "rs_" not in refused.stdout
+    )
     duplicate = _run(tmp_path, "users", "add", "carol", "--role", "staff", check=False)
     assert duplicate.returncode != 0
     assert "already exists" in duplicate.stderr

@@ -66,12 +66,19 @@ def test_a_revoked_token_stops_working_and_the_users_other_token_does_not(
     assert_problem(client.post(f"/api/tokens/{'0' * 16}/revoke", headers=actors.admin), 404)
 
 
-def test_disabling_a_user_stops_their_tokens(client: TestClient, actors: Actors) -> None:
+def test_disabling_a_user_stops_their_tokens_and_refuses_new_ones(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
     token = _add_carol(client, actors)["token"]["token"]
     response = client.post("/api/users/carol/disable", headers=actors.admin)
     assert response.status_code == 200, response.text
     assert response.json()["disabled"] is True
     assert_problem(client.get("/api/records", headers=_bearer(token)), 401)
+    entries = _log_size(services)
+    refused = client.post("/api/users/carol/tokens", json={}, headers=actors.admin)
+    assert "is disabled" in assert_problem(refused, 409)["detail"]
+    assert _log_size(services) == entries
+    assert len(client.get("/api/users/carol/tokens", headers=actors.admin).json()) == 1
 
 
 def test_users_are_listed_by_name_a_page_at_a_time(client: TestClient, actors: Actors) -> None:

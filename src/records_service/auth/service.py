@@ -141,8 +141,13 @@ def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -
 def issue_token(
     session: Session, *, username: str, label: str = "", actor: str = SYSTEM_ACTOR, clock: Clock
 ) -> str:
-    """Create an API token for ``username`` and return its plaintext (shown once)."""
+    """Create an API token for ``username`` and return its plaintext (shown once).
+
+    Refused for a disabled user, whose tokens would never work.
+    """
     user = get_user(session, username)
+    if user.disabled:
+        raise Conflict(f"user {username!r} is disabled; a token for them would not work")
     token = mint_token()
     assert user.id is not None
     session.add(
