@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 
 from records_service.auth.models import User
-from records_service.db import session_scope
+from records_service.db import read_scope
 from records_service.services import Services
 from records_service.settings import Settings
 from records_service.web.csrf import renew_csrf_token
@@ -79,7 +79,9 @@ def signed_in_user(request: Request, services: Services, *, now: float) -> User 
         return None
     if now - login_at > services.settings.web.session_max_age:
         return None
-    with session_scope(services.engine) as session:
+    # Every page asks this: a read-only session, which on SQLite never queues for
+    # the write lock behind captures.
+    with read_scope(services.engine) as session:
         user = session.get(User, uid)
     if user is None or user.disabled or not user.password_hash:
         return None
