@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from factories import make_settings
 from records_service import db
@@ -180,3 +181,15 @@ def test_commits_are_synced_before_they_return(tmp_path: Path) -> None:
             for name in ("journal_mode", "synchronous", "foreign_keys")
         }
     assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}  # 2 = FULL
+
+
+def test_a_read_only_session_cannot_write_and_leaves_writers_able_to(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    with pytest.raises(OperationalError, match="readonly"), db.read_scope(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+    # The pool hands the same connection to the next session, which must write.
+    with session_scope(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (2)"))
+    assert db.checkpoint_wal(engine) is not None
+    with db.read_scope(engine) as session:
+        assert session.execute(text("SELECT n FROM t")).scalars().all() == [2]

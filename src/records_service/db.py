@@ -106,6 +106,7 @@ def checkpoint_wal(engine: Engine) -> tuple[int, int] | None:
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
+        cursor.execute("PRAGMA query_only=OFF")  # left on by a read-only session
         _busy, log_pages, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         cursor.close()
     finally:
@@ -114,10 +115,15 @@ def checkpoint_wal(engine: Engine) -> tuple[int, int] | None:
 
 
 def _on_sqlite_begin(connection: Any) -> None:
+    dbapi_connection = connection.connection.dbapi_connection
     if connection.get_execution_options().get(READ_ONLY_OPTION):
+        # query_only makes a write through a read-only session fail at once, instead
+        # of taking the write lock unasked (or, on commit-less close, being lost).
+        dbapi_connection.execute("PRAGMA query_only=ON")
         connection.exec_driver_sql("BEGIN")
     else:
-        _begin_immediate(connection.connection.dbapi_connection)
+        dbapi_connection.execute("PRAGMA query_only=OFF")
+        _begin_immediate(dbapi_connection)
 
 
 def _begin_immediate(dbapi_connection: sqlite3.Connection) -> None:
@@ -159,9 +165,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def read_scope(engine: Engine) -> Iterator[Session]:
     """A session that only reads: on SQLite it does not queue for the write lock.
 
-    Writing through it is a programming error (on SQLite the upgrade to a write
-    lock could fail with "database is locked"); its transaction ends, unwritten,
-    when the block closes.
+    Writing through it is a programming error: on SQLite the session runs with
+    ``query_only`` on, so a write fails at once ("attempt to write a readonly
+    database"). Its transaction ends, unwritten, when the block closes.
     """
     with Session(engine, expire_on_commit=False) as session:
         session.connection(execution_options={READ_ONLY_OPTION: True})
