@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response, status
 from sqlmodel import Session
 
 from records_service.api.deps import Administrator, Paging, ReadSessionDep, ServicesDep, SessionDep
+from records_service.auth.models import User
 from records_service.auth.schemas import (
     CreatedUser,
     IssuedToken,
@@ -36,10 +37,9 @@ from records_service.pagination import Page
 router = APIRouter(prefix="/api", tags=["users"])
 
 
-def _public(session: Session, username: str) -> UserPublic:
-    user = get_user(session, username)
+def _public(session: Session, user: User) -> UserPublic:
     assert user.id is not None
-    return UserPublic.of(user, active_token_counts(session).get(user.id, 0))
+    return UserPublic.of(user, active_token_counts(session, [user.id]).get(user.id, 0))
 
 
 def _issue(session: Session, username: str, label: str, actor: str, clock: Clock) -> IssuedToken:
@@ -53,7 +53,7 @@ def _issue(session: Session, username: str, label: str, actor: str, clock: Clock
 def list_(session: ReadSessionDep, _admin: Administrator, paging: Paging) -> Page[UserPublic]:
     """Every user by name, with roles, state and the number of active tokens."""
     users, total = page_of_users(session, paging)
-    counts = active_token_counts(session)
+    counts = active_token_counts(session, [user.id for user in users if user.id is not None])
     items = [UserPublic.of(user, counts.get(user.id or 0, 0)) for user in users]
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
@@ -67,7 +67,7 @@ def create(
     response: Response,
 ) -> CreatedUser:
     """Add a user and issue their first API token, shown in this response only."""
-    add_user(
+    user = add_user(
         session,
         username=data.username,
         roles=[role.value for role in data.roles],
@@ -77,13 +77,13 @@ def create(
     )
     token = _issue(session, data.username, data.token_label, admin.username, services.clock)
     response.headers["Location"] = f"/api/users/{data.username}"
-    return CreatedUser(user=_public(session, data.username), token=token)
+    return CreatedUser(user=_public(session, user), token=token)
 
 
 @router.get("/users/{username}", response_model=UserPublic)
 def read(username: str, session: ReadSessionDep, _admin: Administrator) -> UserPublic:
     """One user."""
-    return _public(session, username)
+    return _public(session, get_user(session, username))
 
 
 @router.post("/users/{username}/disable", response_model=UserPublic)
@@ -91,8 +91,8 @@ def disable(
     username: str, session: SessionDep, admin: Administrator, services: ServicesDep
 ) -> UserPublic:
     """Disable a user: their tokens and password stop working at once."""
-    disable_user(session, username=username, actor=admin.username, clock=services.clock)
-    return _public(session, username)
+    user = disable_user(session, username=username, actor=admin.username, clock=services.clock)
+    return _public(session, user)
 
 
 @router.get("/users/{username}/tokens", response_model=list[TokenPublic])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
@@ -112,14 +112,15 @@ def page_of_users(session: Session, page: PageParams) -> tuple[list[User], int]:
     return list(session.exec(statement)), int(total)
 
 
-def active_token_counts(session: Session) -> dict[int, int]:
-    """How many unrevoked API tokens each user id holds (users with none are absent)."""
-    rows = session.exec(
-        select(ApiToken.user_id, func.count())
-        .where(col(ApiToken.revoked_at).is_(None))
-        .group_by(col(ApiToken.user_id))
-    )
-    return dict(rows.all())
+def active_token_counts(
+    session: Session, user_ids: Collection[int] | None = None
+) -> dict[int, int]:
+    """How many unrevoked API tokens each user id holds (users with none are absent),
+    for every user or only for ``user_ids``."""
+    statement = select(ApiToken.user_id, func.count()).where(col(ApiToken.revoked_at).is_(None))
+    if user_ids is not None:
+        statement = statement.where(col(ApiToken.user_id).in_(user_ids))
+    return dict(session.exec(statement.group_by(col(ApiToken.user_id))).all())
 
 
 def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -> User:
