@@ -3,11 +3,8 @@ never wait for row writers anyway), and routes that write still do."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from fastapi.testclient import TestClient
 from factories import Actors, capture, create_contract, make_settings
 from records_service.services import Services
 from records_service.settings import Settings
+from support.locks import write_lock_held
 
 READS = [
     "/api/contracts",
@@ -28,6 +26,12 @@ READS = [
     "/api/audit/entries",
     "/api/audit/entries/0/proof",
     "/api/audit/consistency?first=1&second=2",
+    "/api/records/{id}/retention",
+    "/api/retention/findings",
+    "/api/retention/findings.csv",
+    "/api/retention/holds",
+    "/api/retention/dispositions",
+    "/api/retention/disposals",
 ]
 
 
@@ -37,24 +41,12 @@ def settings(tmp_path: Path, sqlite_url: str) -> Settings:
     return make_settings(tmp_path, sqlite_url)
 
 
-@contextmanager
-def write_lock_held(services: Services) -> Iterator[None]:
-    """Another connection holds SQLite's write lock, as a long capture would."""
-    holder = sqlite3.connect(services.engine.url.database or "", isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-
-
 def test_reads_answer_while_a_writer_holds_the_lock(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
     assert create_contract(client, actors.staff).status_code == 201
     record = capture(client, actors.staff).json()
-    with write_lock_held(services):
+    with write_lock_held(services.engine):
         for path in READS:
             started = time.monotonic()
             response = client.get(path.format(id=record["id"]), headers=actors.records_manager)
@@ -67,7 +59,7 @@ def test_a_write_waits_for_the_lock_and_then_lands(
 ) -> None:
     assert create_contract(client, actors.staff).status_code == 201
     result: dict[str, int] = {}
-    with write_lock_held(services):
+    with write_lock_held(services.engine):
         writer = threading.Thread(
             target=lambda: result.update(status=capture(client, actors.staff).status_code)
         )

@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import Response
 
-from records_service.api.deps import CurrentUser, Paging, ServicesDep, SessionDep, require
+from records_service.api.deps import (
+    CurrentUser,
+    Paging,
+    ReadSessionDep,
+    ServicesDep,
+    SessionDep,
+    require,
+)
 from records_service.auth.models import User
 from records_service.auth.roles import Permission
 from records_service.errors import Conflict
@@ -77,7 +84,7 @@ FindingFiltersDep = Annotated[FindingFilters, Depends(_finding_filters)]
 
 @router.get("/findings", response_model=Page[FindingPublic])
 def findings(
-    session: SessionDep, user: RetentionReader, paging: Paging, filters: FindingFiltersDep
+    session: ReadSessionDep, user: RetentionReader, paging: Paging, filters: FindingFiltersDep
 ) -> Page[FindingPublic]:
     """Findings of the retention job, by kind then key; open ones unless ``state`` says."""
     rows, total = list_findings(session, filters=filters, page=paging)
@@ -93,7 +100,7 @@ def findings(
     "/findings.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
 )
 def findings_as_csv(
-    session: SessionDep, user: RetentionReader, filters: FindingFiltersDep
+    session: ReadSessionDep, user: RetentionReader, filters: FindingFiltersDep
 ) -> Response:
     """The same findings as CSV (all pages), for a spreadsheet."""
     rows, _ = list_findings(session, filters=filters)
@@ -128,7 +135,7 @@ def place(services: ServicesDep, user: RetentionManager, body: HoldCreate) -> Ho
 
 @router.get("/holds", response_model=Page[HoldPublic])
 def holds(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: RetentionReader,
     paging: Paging,
     active: bool | None = None,
@@ -151,7 +158,7 @@ def release(
 
 @router.get("/dispositions", response_model=Page[DispositionPublic])
 def dispositions(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: RetentionReader,
     paging: Paging,
     disposition_status: Annotated[DispositionStatus | None, Query(alias="status")] = None,
@@ -187,7 +194,7 @@ def propose(
 
 @router.get("/dispositions/{disposition_id}", response_model=DispositionPublic)
 def disposition(
-    disposition_id: int, session: SessionDep, user: RetentionReader
+    disposition_id: int, session: ReadSessionDep, user: RetentionReader
 ) -> DispositionPublic:
     """One disposition."""
     return DispositionPublic.of(get_disposition(session, disposition_id))
@@ -238,7 +245,7 @@ def execute(
 
 @router.get("/disposals", response_model=Page[DisposalRecordPublic])
 def disposals(
-    session: SessionDep, user: RetentionReader, paging: Paging, contract: str | None = None
+    session: ReadSessionDep, user: RetentionReader, paging: Paging, contract: str | None = None
 ) -> Page[DisposalRecordPublic]:
     """Disposal records (tombstones), newest first."""
     rows, total = list_disposals(session, contract=contract, page=paging)
@@ -252,7 +259,7 @@ def disposals(
 
 @record_router.get("/{record_id}/retention", response_model=RecordRetentionPublic)
 def record_retention_view(
-    record_id: str, session: SessionDep, services: ServicesDep, user: CurrentUser
+    record_id: str, session: ReadSessionDep, services: ServicesDep, user: CurrentUser
 ) -> RecordRetentionPublic:
     """The record's computed retention, today's decision, its holds, dispositions and tombstone."""
     record = get_record(session, record_id, user)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import ApiToken, Role, User
 from records_service.auth.service import (
     active_token_counts,
@@ -47,7 +47,7 @@ def _sentence(text: str) -> str:
 
 
 @router.get("/users")
-def users(request: Request, session: SessionDep, user: Administrator) -> Response:
+def users(request: Request, session: ReadSessionDep, user: Administrator) -> Response:
     """Every user with roles, state and number of active tokens."""
     context = {"users": list_users(session), "token_counts": active_token_counts(session)}
     return render(request, "admin_users.html", context, user=user)
@@ -125,7 +125,7 @@ def _user_page(
 
 @router.get("/users/{username}")
 def user_page(
-    username: str, request: Request, session: SessionDep, user: Administrator
+    username: str, request: Request, session: ReadSessionDep, user: Administrator
 ) -> Response:
     """One user: roles, state, tokens, and the forms to change them."""
     return _user_page(request, session, user, username)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.audit.actions import AuditAction
 from records_service.audit.checkpoint import CheckpointError
 from records_service.audit.keys import trusted_keys
@@ -117,7 +117,7 @@ def _audit_page(
 @router.get("")
 def audit_log(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     user: AuditReader,
     page: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:

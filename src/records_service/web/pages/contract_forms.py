@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.contracts.models import Contract, ContractStatus
 from records_service.contracts.schemas import ContractCreate, ContractUpdate
 from records_service.contracts.service import create_contract, get_contract, update_contract
@@ -183,7 +183,7 @@ def _as_form(contract: Contract) -> dict[str, str]:
 
 @router.get("/contracts/{reference:path}/edit")
 def edit_contract_form(
-    reference: str, request: Request, session: SessionDep, user: ContractManager
+    reference: str, request: Request, session: ReadSessionDep, user: ContractManager
 ) -> Response:
     """The form to change a contract, filled with its details."""
     form = _as_form(get_contract(session, reference))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
 from records_service.contracts.models import Contract, ContractStatus
@@ -43,7 +43,7 @@ router = APIRouter()
 @router.get("/contracts")
 def contract_list(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     user: PageUser,
     q: str | None = None,
     status: ContractStatus | None = None,
@@ -118,7 +118,7 @@ def _timeline(
 
 @router.get("/contracts/{reference:path}")
 def contract_page(
-    reference: str, request: Request, session: SessionDep, services: ServicesDep, user: PageUser
+    reference: str, request: Request, session: ReadSessionDep, services: ServicesDep, user: PageUser
 ) -> Response:
     """A contract's file: details, completeness checklist by stage, and timeline."""
     contract = get_contract(session, reference)

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.roles import Permission, allows
 from records_service.records.models import Record
 from records_service.records.service import visible_clause
@@ -39,7 +39,7 @@ RECENT = 10
 
 @router.get("/")
 def dashboard(
-    request: Request, session: SessionDep, services: ServicesDep, user: PageUser
+    request: Request, session: ReadSessionDep, services: ServicesDep, user: PageUser
 ) -> Response:
     """Recent captures anyone may see, and the records this user captured."""
     recent = session.exec(

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.records.capture import add_version
@@ -33,7 +34,7 @@ router = APIRouter()
 
 
 def _edit_context(
-    session: SessionDep, services: ServicesDep, record_id: str, user: Any
+    session: Session, services: ServicesDep, record_id: str, user: Any
 ) -> dict[str, Any]:
     record = to_public(session, get_record(session, record_id, user))
     return {
@@ -47,7 +48,7 @@ def _edit_context(
 
 @router.get("/records/{record_id}/edit")
 def edit_form(
-    record_id: str, request: Request, session: SessionDep, services: ServicesDep, user: Editor
+    record_id: str, request: Request, session: ReadSessionDep, services: ServicesDep, user: Editor
 ) -> Response:
     """The edit form, filled with the current details."""
     context = _edit_context(session, services, record_id, user)
@@ -156,7 +157,7 @@ def edit(
 
 @router.get("/records/{record_id}/new-version")
 def new_version_form(
-    record_id: str, request: Request, session: SessionDep, user: Capturer
+    record_id: str, request: Request, session: ReadSessionDep, user: Capturer
 ) -> Response:
     """The form to upload a new version of a record."""
     record = to_public(session, get_record(session, record_id, user))

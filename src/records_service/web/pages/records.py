@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.audit.service import EntryFilters, EntryView, list_entries
 from records_service.auth.models import User
 from records_service.db import session_scope
@@ -61,7 +61,7 @@ def page_links(page: int, page_size: int, total: int, params: dict[str, Any]) ->
 @router.get("/records")
 def record_list(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     services: ServicesDep,
     user: PageUser,
     contract: str | None = None,

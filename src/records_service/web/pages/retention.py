@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.db import session_scope
 from records_service.errors import DomainError
@@ -76,7 +76,7 @@ def _finding_filters(kind: str | None, contract: str | None, state: str | None) 
 @router.get("")
 def findings(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     user: AuditReader,
     kind: str | None = None,
     contract: str | None = None,
@@ -103,7 +103,7 @@ def findings(
 
 @router.get("/findings.csv")
 def findings_export(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: AuditReader,
     kind: str | None = None,
     contract: str | None = None,
@@ -184,7 +184,7 @@ def _dispositions_page(
 @router.get("/dispositions")
 def dispositions(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     services: ServicesDep,
     user: AuditReader,
     status: str | None = None,
@@ -268,7 +268,7 @@ def _holds_page(
 @router.get("/holds")
 def holds(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     user: AuditReader,
     active: str | None = None,
     record_id: str | None = None,

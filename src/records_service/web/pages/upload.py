@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ServicesDep, SessionDep
+from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.contracts.models import Contract
 from records_service.contracts.service import contract_id
@@ -84,7 +84,7 @@ def form_context(session: Session, services: ServicesDep, form: dict[str, Any]) 
 @router.get("/upload")
 def upload_form(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     services: ServicesDep,
     user: Capturer,
     contract: str | None = None,
