@@ -150,3 +150,25 @@ def test_serve_answers_api_and_docs(server: tuple[str, str]) -> None:
             break
         time.sleep(0.2)
     assert status == "extracted"
+
+
+def test_check_lists_unfinished_writes_and_fails_on_an_orphan(tmp_path: Path) -> None:
+    _run(tmp_path, "init")
+    blobs = tmp_path / "blobs"
+    crashed = blobs / "records" / "r1" / ".put-abc123"
+    recent = blobs / "records" / "r2" / ".put-def456"
+    for path in (crashed, recent):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"half an upload")
+    two_hours_ago = time.time() - 7200
+    os.utime(crashed, (two_hours_ago, two_hours_ago))
+
+    clean = _run(tmp_path, "check")
+    assert f"unfinished write (may be removed): {crashed}" in clean.stdout
+    assert str(recent) not in clean.stdout
+    assert "store and catalogue agree" in clean.stdout
+
+    (blobs / "records" / "r1" / "v1").write_bytes(b"no row names me")
+    orphan = _run(tmp_path, "check", check=False)
+    assert orphan.returncode == 1
+    assert "orphan object (no catalogue row): records/r1/v1" in orphan.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from datetime import timedelta
 
 import click
 
@@ -23,6 +24,8 @@ from records_service.services import Services
 from records_service.settings import Settings, load_settings
 
 CLI_ACTOR = "cli"
+# Temp files younger than this may belong to uploads still in progress.
+LEFTOVER_AGE = timedelta(hours=1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -140,12 +143,19 @@ def worker(settings: Settings, parent_pid: int | None) -> None:
 def check(settings: Settings) -> None:
     """Compare the store with the catalogue: orphan objects and missing content.
 
-    Exits non-zero when they disagree.
+    Exits non-zero when they disagree. On the local store, also lists the temp files
+    of writes interrupted more than an hour ago (a crash mid-upload); they hold no
+    content of any record and may be removed.
     """
     from records_service.records.orphans import find_orphans
+    from records_service.storage.local import LocalBlobStore
 
     with _services(settings) as services:
         report = find_orphans(services.engine, services.store)
+        store = services.store
+        leftovers = store.leftovers(LEFTOVER_AGE) if isinstance(store, LocalBlobStore) else ()
+    for path in leftovers:
+        click.echo(f"unfinished write (may be removed): {settings.blob_root / path}")
     for key in report.orphan_objects:
         click.echo(f"orphan object (no catalogue row): {key}")
     for key in report.missing_objects:

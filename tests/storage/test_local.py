@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import stat
 import tempfile
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -245,3 +247,35 @@ def test_as_file_is_the_stored_file_itself(local_store: LocalBlobStore) -> None:
     with local_store.as_file("records/a/v1") as path:
         assert path == local_store.root / "records" / "a" / "v1", "no copy is made"
     assert path.read_bytes() == b"decision record", "and it stays after the block"
+
+
+def test_leftovers_are_old_temp_files_only(local_store: LocalBlobStore) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"kept"))
+    record_dir = local_store.root / "records" / "r1"
+    legacy = local_store.root / ".tmp"
+    legacy.mkdir()
+    old = [record_dir / ".put-abc123", local_store.root / ".ready-x1", legacy / "tmpq9"]
+    recent = record_dir / ".put-def456"  # may be an upload in progress
+    for path in [*old, recent]:
+        path.write_bytes(b"half")
+    _age(*old, record_dir / "v1", seconds=7200)  # an object is never a leftover
+    _age(recent, seconds=60)
+
+    assert local_store.leftovers(timedelta(hours=1)) == (
+        ".ready-x1",
+        ".tmp/tmpq9",
+        "records/r1/.put-abc123",
+    )
+    assert local_store.leftovers(timedelta(seconds=30)) == (
+        ".ready-x1",
+        ".tmp/tmpq9",
+        "records/r1/.put-abc123",
+        "records/r1/.put-def456",
+    )
+    assert list(local_store.list()) == ["records/r1/v1"]
+
+
+def _age(*paths: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    for path in paths:
+        os.utime(path, (then, then))

@@ -13,7 +13,7 @@ Each key maps to one regular file under the root (``records/<id>/v1`` is
   concurrent writers of one key cannot both win and an existing object is
   never replaced. The directory is fsynced afterwards. Readers never see a
   partial object. A crash mid-put can leave a ``.put-*`` file behind; it holds
-  no key and may be removed.
+  no key and may be removed (:meth:`LocalBlobStore.leftovers` lists them).
 * **One error vocabulary.** ``OSError`` becomes the storage errors.
 
 There is no object lock here: ``set_retention`` and ``set_legal_hold`` only
@@ -31,9 +31,10 @@ import os
 import stat as stat_mode
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -51,6 +52,8 @@ CHUNK_SIZE = 1024 * 1024
 # neither collide with a key nor show up in listings.
 PUT_PREFIX = ".put-"
 PROBE_PREFIX = ".ready-"
+# Where earlier versions of this store kept every temp file, at the root.
+LEGACY_TEMP_DIR = ".tmp"
 READ_ONLY = 0o444
 
 
@@ -94,6 +97,22 @@ def _remove_empty(directories: list[Path]) -> None:
             directory.rmdir()
         except OSError:
             return
+
+
+def _leftover_files(root: Path, changed_before: float) -> Iterator[str]:
+    for directory, _dirs, files in os.walk(root, onerror=_raise_unavailable):
+        here = Path(directory)
+        legacy = here.relative_to(root).parts[:1] == (LEGACY_TEMP_DIR,)
+        for name in files:
+            if legacy or name.startswith((PUT_PREFIX, PROBE_PREFIX)):
+                path = here / name
+                with suppress(FileNotFoundError):  # a write that has just finished
+                    if path.lstat().st_mtime < changed_before:
+                        yield path.relative_to(root).as_posix()
+
+
+def _raise_unavailable(error: OSError) -> None:
+    raise StorageUnavailable(f"could not walk {error.filename}: {error.strerror}")
 
 
 def _read_chunks(handle: BinaryIO, key: str) -> Iterator[bytes]:
@@ -370,6 +389,17 @@ class LocalBlobStore:
     def set_legal_hold(self, key: str, on: bool) -> None:
         """Check that ``key`` exists; holds are enforced by the service, not the directory."""
         self._regular_file_stat(self._path(key), key)
+
+    def leftovers(self, older_than: timedelta) -> tuple[str, ...]:
+        """Temp files that interrupted writes left behind, as paths under the root.
+
+        These are ``.put-*`` and ``.ready-*`` files, and whatever is in the ``.tmp``
+        directory of earlier versions, last changed more than ``older_than`` ago
+        (younger ones may be writes in progress). They hold no key, are never listed
+        and may be removed.
+        """
+        changed_before = time.time() - older_than.total_seconds()
+        return tuple(sorted(_leftover_files(self._root, changed_before)))
 
     def check_ready(self) -> None:
         """Prove the root can take a durable write now; raise ``StorageUnavailable`` if not."""
