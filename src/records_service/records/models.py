@@ -55,7 +55,9 @@ class Record(SQLModel, table=True):
     classification: str = Field(default=Classification.OFFICIAL.value, max_length=32)
     originator: str | None = Field(default=None, max_length=200)
     record_date: date = Field(index=True)
-    status: str = Field(default=RecordStatus.ACTIVE.value, max_length=20, index=True)
+    # Not indexed: nearly every record is active, and without table statistics SQLite
+    # preferred such an index to the contract's, scanning most of the table.
+    status: str = Field(default=RecordStatus.ACTIVE.value, max_length=20)
     current_version: int = Field(default=1)
     captured_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     captured_by_id: int = Field(foreign_key="users.id", index=True)
