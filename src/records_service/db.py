@@ -29,10 +29,11 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert
+from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
@@ -176,17 +177,41 @@ def read_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def insert_rows(session: Session, rows: Sequence[SQLModel]) -> None:
+@dataclass(frozen=True)
+class NewRows:
+    """New rows of one table, laid out as the values of one insert statement."""
+
+    table: Table
+    values: list[dict[str, Any]]
+
+
+def new_rows(rows: Sequence[SQLModel]) -> NewRows | None:
+    """Lay out ``rows`` (all of one table) for :func:`insert_rows`; ``None`` if empty.
+
+    Done before a transaction, this keeps the work out of SQLite's write lock.
+    """
+    if not rows:
+        return None
+    table = type(rows[0]).__table__  # type: ignore[attr-defined]
+    keys = [column.name for column in table.primary_key.columns]
+    # A key left unset (None) is the database's to generate.
+    values = [row.model_dump(exclude={k for k in keys if getattr(row, k) is None}) for row in rows]
+    return NewRows(table, values)
+
+
+def insert_rows(session: Session, rows: Sequence[SQLModel] | NewRows | None) -> None:
     """Insert new rows of one table in one Core statement, in ``session``'s transaction.
 
     Bypasses the ORM unit of work, which costs more than the statement itself on
     the capture path. Ids the database generates are not read back: the objects
     stay as they were built, unattached to the session.
     """
-    if not rows:
-        return
-    table = type(rows[0]).__table__  # type: ignore[attr-defined]
-    keys = [column.name for column in table.primary_key.columns]
-    # A key left unset (None) is the database's to generate.
-    values = [row.model_dump(exclude={k for k in keys if getattr(row, k) is None}) for row in rows]
-    session.connection().execute(insert(table), values)
+    laid_out = rows if rows is None or isinstance(rows, NewRows) else new_rows(rows)
+    if laid_out is not None:
+        session.connection().execute(_insert_into(laid_out.table), laid_out.values)
+
+
+@functools.cache
+def _insert_into(table: Table) -> Insert:
+    # One statement object per table: building it anew costs more than running it.
+    return insert(table)

@@ -26,6 +26,7 @@ from records_service.clock import Clock
 ANONYMOUS = "-"
 _ENTRIES: Table = AuditEntry.__table__  # type: ignore[attr-defined]
 _NODES: Table = AuditNode.__table__  # type: ignore[attr-defined]
+_NEXT_INDEX = text("UPDATE audit_head SET size = size + 1 WHERE id = 1 RETURNING size")
 
 
 def canonical_details(payload: Payload) -> str:
@@ -82,9 +83,8 @@ def canonical_bytes(
 
 
 def _next_index(session: Session) -> int:
-    result = session.execute(
-        text("UPDATE audit_head SET size = size + 1 WHERE id = 1 RETURNING size")
-    )
+    # Through the connection: the session's own execute adds ORM work for a plain statement.
+    result = session.connection().execute(_NEXT_INDEX)
     return int(result.scalar_one()) - 1
 
 

@@ -35,13 +35,13 @@ from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.clock import Clock
 from records_service.contracts.service import contract_id
-from records_service.db import insert_rows, read_scope, session_scope
+from records_service.db import NewRows, insert_rows, new_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.indexing.models import IndexTask
 from records_service.records.content import StoredContent, clean_filename, store_stream
 from records_service.records.models import DISPOSED_STATUSES, Record, RecordTag, Version
 from records_service.records.schemas import RecordMetadata
-from records_service.records.sidecars import queue_sidecar, sidecar_body
+from records_service.records.sidecars import queued_sidecar, sidecar_body
 from records_service.storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -154,48 +154,45 @@ def _remove_quietly(store: BlobStore, key: str) -> None:
         log.exception("could not remove %s after a failed capture; it is now an orphan", key)
 
 
+@dataclass(frozen=True)
+class _Described:
+    """What a capture will write, built from the stored content before the transaction."""
+
+    record: Record
+    version: Version
+    contract_ref: str | None
+    tags: list[str]
+    # The rows persist inserts as they are, laid out before SQLite's write lock is taken.
+    inserts: list[NewRows | None]
+
+
 def _land(
     ctx: CaptureContext,
     *,
     key: str,
     source: BinaryIO,
     filename: str,
-    describe: Callable[[StoredContent], tuple[Record, Version, str | None, list[str]]],
-    persist: Callable[[Session, Record, Version], Record],
+    describe: Callable[[StoredContent], _Described],
+    persist: Callable[[Session, _Described], Record],
     actor: User,
     action: AuditAction,
 ) -> tuple[Record, Version]:
     """Steps 2 to 4, shared by first capture and new versions.
 
-    ``describe`` builds the unsaved rows from what was stored (no database);
-    ``persist`` checks and adds them inside the transaction.
+    ``describe`` builds the rows from what was stored (no database); ``persist``
+    checks and writes them inside the transaction. Everything that does not depend
+    on the database is prepared before it, so that SQLite's write lock is held for
+    the statements only.
     """
     stored: StoredContent | None = None
     try:
         stored = store_stream(ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename)
-        record, version, contract_ref, tags = describe(stored)
-        # Encoded before the transaction: SQLite's write lock is held for the rows only.
-        sidecar = sidecar_body(_sidecar(record, version, contract_ref, tags, actor))
+        rows = describe(stored)
+        after, payload = _bookkeeping(ctx, rows, stored=stored, actor=actor)
         with session_scope(ctx.engine) as session:
-            record = persist(session, record, version)
-            queue_sidecar(
-                session,
-                record_id=record.id,
-                version=version.number,
-                content_key=key,
-                body=sidecar,
-                clock=ctx.clock,
-            )
-            payload = CapturePayload(
-                version=version.number,
-                sha256=stored.sha256,
-                size=stored.size,
-                media_type=stored.media_type,
-                filename=filename,
-                record_type=record.record_type,
-                contract=contract_ref,
-                title=record.title,
-            )
+            record = persist(session, rows)
+            for laid_out in after:
+                insert_rows(session, laid_out)
             record_event(
                 session,
                 actor=actor.username,
@@ -204,13 +201,38 @@ def _land(
                 payload=payload,
                 clock=ctx.clock,
             )
-            task = IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock())
-            insert_rows(session, [task])
     except BaseException:
         if stored is not None:  # a failed store_stream leaves nothing under the key
             _remove_quietly(ctx.store, key)
         raise
-    return record, version
+    return record, rows.version
+
+
+def _bookkeeping(
+    ctx: CaptureContext, rows: _Described, *, stored: StoredContent, actor: User
+) -> tuple[list[NewRows | None], CapturePayload]:
+    """The sidecar's queue row and the index task, laid out, and the audit payload."""
+    record, version = rows.record, rows.version
+    sidecar = sidecar_body(_sidecar(record, version, rows.contract_ref, rows.tags, actor))
+    queued = queued_sidecar(
+        record_id=record.id,
+        version=version.number,
+        content_key=stored.key,
+        body=sidecar,
+        clock=ctx.clock,
+    )
+    task = IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock())
+    payload = CapturePayload(
+        version=version.number,
+        sha256=stored.sha256,
+        size=stored.size,
+        media_type=stored.media_type,
+        filename=version.original_filename,
+        record_type=record.record_type,
+        contract=rows.contract_ref,
+        title=record.title,
+    )
+    return [new_rows([queued]), new_rows([task])], payload
 
 
 def _new_version(
@@ -253,7 +275,7 @@ def capture_record(
     # the transaction, which holds SQLite's write lock.
     record_id = uuid.uuid4().hex
 
-    def describe(stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
+    def describe(stored: StoredContent) -> _Described:
         now = ctx.clock()
         assert actor.id is not None
         record = Record(
@@ -268,13 +290,15 @@ def capture_record(
             captured_by_id=actor.id,
             updated_at=now,
         )
-        return record, _new_version(record_id, 1, stored, name, actor, ctx), meta.contract, tags
+        version = _new_version(record_id, 1, stored, name, actor, ctx)
+        tag_rows = [RecordTag(record_id=record_id, tag=t) for t in tags]
+        inserts = [new_rows([record]), new_rows([version]), new_rows(tag_rows)]
+        return _Described(record, version, meta.contract, tags, inserts)
 
-    def persist(session: Session, record: Record, version: Version) -> Record:
-        insert_rows(session, [record])
-        insert_rows(session, [version])
-        insert_rows(session, [RecordTag(record_id=record_id, tag=t) for t in tags])
-        return record
+    def persist(session: Session, rows: _Described) -> Record:
+        for laid_out in rows.inserts:
+            insert_rows(session, laid_out)
+        return rows.record
 
     return _land(
         ctx,
@@ -302,10 +326,11 @@ def add_version(
     name = clean_filename(filename)
     number = record.current_version + 1
 
-    def describe(stored: StoredContent) -> tuple[Record, Version, str | None, list[str]]:
-        return record, _new_version(record.id, number, stored, name, actor, ctx), contract_ref, tags
+    def describe(stored: StoredContent) -> _Described:
+        version = _new_version(record.id, number, stored, name, actor, ctx)
+        return _Described(record, version, contract_ref, tags, [new_rows([version])])
 
-    def persist(session: Session, _record: Record, version: Version) -> Record:
+    def persist(session: Session, rows: _Described) -> Record:
         current = session.get(Record, record.id)
         if current is None:
             raise NotFound(f"no record {record.id}")
@@ -317,7 +342,8 @@ def add_version(
         current.updated_at = ctx.clock()
         session.add(current)
         session.flush()
-        insert_rows(session, [version])
+        for laid_out in rows.inserts:
+            insert_rows(session, laid_out)
         return current
 
     return _land(

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
 from records_service.clock import Clock
-from records_service.db import insert_rows, read_scope, session_scope
+from records_service.db import read_scope, session_scope
 from records_service.records.models import DISPOSED_STATUSES, PendingSidecar, Record
 from records_service.storage import (
     BlobStore,
@@ -69,25 +69,18 @@ def sidecar_body(metadata: dict[str, Any]) -> str:
     return json.dumps(metadata, sort_keys=True, indent=2, default=str)
 
 
-def queue_sidecar(
-    session: Session,
-    *,
-    record_id: str,
-    version: int,
-    content_key: str,
-    body: str,
-    clock: Clock,
-) -> None:
-    """Queue a version's sidecar (``body`` from :func:`sidecar_body`) in ``session``'s
-    transaction (the capture's)."""
-    row = PendingSidecar(
+def queued_sidecar(
+    *, record_id: str, version: int, content_key: str, body: str, clock: Clock
+) -> PendingSidecar:
+    """The queue row of a version's sidecar (``body`` from :func:`sidecar_body`), for
+    the capture to insert in its transaction."""
+    return PendingSidecar(
         record_id=record_id,
         version=version,
         storage_key=sidecar_key(content_key),
         body=body,
         enqueued_at=clock(),
     )
-    insert_rows(session, [row])
 
 
 def pending_keys(session: Session) -> set[str]:
