@@ -822,8 +822,9 @@ def _resource_table(phases: dict[str, PhaseResult]) -> str:
         " the requesting thread.\n"
         "RSS = at the phase's start / peak. backlog = extraction/index/sidecar queues at the"
         " phase's end; drain = the wait for it to empty.\n"
-        "connections = how the clients' keep-alive connections were shared out among"
-        " the server processes (each process serves its own with one interpreter).\n"
+        "connections = how the clients' keep-alive connections were first shared out among"
+        " the server processes (each process serves its own with one interpreter; a process"
+        " holding more than its share closes connections, and their clients reconnect).\n"
     )
     return legend + format_table(headers, rows)
 

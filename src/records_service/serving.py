@@ -20,11 +20,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from records_service.audit.log import log_size
+from records_service.balancing import BalancedConnections, ConnectionTable, create_table
 from records_service.cpus import usable_cores
 from records_service.db import checkpoint_wal, read_scope
 from records_service.services import Services
@@ -38,6 +40,7 @@ SELF_STOP_SECONDS = 10.0
 # worker checkpoints SQLite's log without waiting for a pause.
 CHECKPOINT_BUSY_WAKES = 10
 SERVE_PID_VARIABLE = "_RECORDS_SERVE_PID"  # tells server processes whose children they are
+CONNECTION_TABLE_VARIABLE = "_RECORDS_CONNECTION_TABLE"  # where they share connection counts
 
 
 class ServeError(Exception):
@@ -73,17 +76,34 @@ def serve(settings: Settings, *, host: str, port: int, processes: int, log_level
             uvicorn.run(app, host=host, port=port, log_level=log_level)
         else:
             os.environ[SERVE_PID_VARIABLE] = str(os.getpid())
-            uvicorn.run(
-                "records_service.serving:server_app",
-                factory=True,
-                workers=processes,
-                host=host,
-                port=port,
-                log_level=log_level,
-            )
+            table = _connection_table(settings)
+            try:
+                uvicorn.run(
+                    "records_service.serving:server_app",
+                    factory=True,
+                    workers=processes,
+                    host=host,
+                    port=port,
+                    log_level=log_level,
+                )
+            finally:
+                if table is not None:
+                    table.unlink(missing_ok=True)
     finally:
         if child is not None:
             stop_process(child)
+
+
+def _connection_table(settings: Settings) -> Path | None:
+    """Create the table the server processes share their connection counts in, and tell
+    them where it is; ``None`` when balancing is off."""
+    if not settings.balance_connections:
+        os.environ.pop(CONNECTION_TABLE_VARIABLE, None)
+        return None
+    path = settings.data_dir / "run" / f"connections-{os.getpid()}"
+    create_table(path)
+    os.environ[CONNECTION_TABLE_VARIABLE] = str(path)
+    return path
 
 
 def server_app() -> FastAPI:
@@ -91,6 +111,8 @@ def server_app() -> FastAPI:
 
     uvicorn does not stop its server processes when the ``serve`` process is killed
     outright, so each one stops itself (gracefully, with SIGTERM) when that happens.
+    Unless RECORDS_BALANCE_CONNECTIONS is off, each also closes keep-alive connections
+    while it holds more than its share (:mod:`records_service.balancing`).
     """
     from records_service.app import create_app
 
@@ -99,9 +121,13 @@ def server_app() -> FastAPI:
     settings = load_settings()
     # Several server processes run only beside serve's worker process (never in
     # thread mode), and that process checkpoints SQLite's log for them.
-    return create_app(
+    app = create_app(
         settings, background=False, migrate=False, checkpoint_wal=not settings.workers.enabled
     )
+    table = os.environ.get(CONNECTION_TABLE_VARIABLE)
+    if table:
+        app.add_middleware(BalancedConnections, table=ConnectionTable(Path(table)))
+    return app
 
 
 def _stop_self() -> None:

@@ -236,6 +236,12 @@ class Settings(BaseSettings):
         description="HTTP server processes run by `records-service serve` (0: one per usable "
         "CPU core).",
     )
+    balance_connections: bool = Field(
+        True,
+        description="With several server processes, close a keep-alive connection when its "
+        "process holds more than its share of the clients, so that clients reconnect to a "
+        "less busy process (turn off behind a proxy that balances requests itself).",
+    )
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     workers: WorkerSettings = Field(default_factory=lambda: WorkerSettings())
     web: WebSettings = Field(default_factory=lambda: WebSettings())
