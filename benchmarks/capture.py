@@ -824,7 +824,8 @@ def _resource_table(phases: dict[str, PhaseResult]) -> str:
         " phase's end; drain = the wait for it to empty.\n"
         "connections = how the clients' keep-alive connections were first shared out among"
         " the server processes (each process serves its own with one interpreter; a process"
-        " holding more than its share closes connections, and their clients reconnect).\n"
+        " holding more than its share closes connections, and their clients reconnect;"
+        " blank when one had already moved as the split was read).\n"
     )
     return legend + format_table(headers, rows)
 
