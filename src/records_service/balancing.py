@@ -87,6 +87,8 @@ class ConnectionTable:
         total = processes = 0
         for slot in range(SLOTS):
             pid, active, written = SLOT.unpack_from(self._map, slot * SLOT.size)
+            if pid == 0:
+                break  # slots are claimed lowest first and never emptied: the rest are unused
             if _alive(pid):
                 processes += 1
                 total += active if written >= fresh_after else 0
