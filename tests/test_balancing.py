@@ -4,6 +4,7 @@ middleware that closes a connection while its process holds more than its share.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from records_service.balancing import (
     ConnectionTable,
     create_table,
 )
+from records_service.serving import open_connection_table
 
 
 @pytest.fixture
@@ -158,3 +160,14 @@ def _claimed_slots(table: Path) -> int:
     data = table.read_bytes()
     slots = [SLOT.unpack_from(data, i * SLOT.size) for i in range(len(data) // SLOT.size)]
     return sum(1 for pid, _, _ in slots if pid > 0)
+
+
+def test_a_server_process_starts_without_balancing_if_the_table_is_gone(
+    table_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert isinstance(open_connection_table(str(table_path)), ConnectionTable)
+    table_path.unlink()
+    with caplog.at_level(logging.WARNING):
+        assert open_connection_table(str(table_path)) is None
+    assert "not balanced" in caplog.text
+    assert open_connection_table(None) is None

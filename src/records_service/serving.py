@@ -124,10 +124,22 @@ def server_app() -> FastAPI:
     app = create_app(
         settings, background=False, migrate=False, checkpoint_wal=not settings.workers.enabled
     )
-    table = os.environ.get(CONNECTION_TABLE_VARIABLE)
-    if table:
-        app.add_middleware(BalancedConnections, table=ConnectionTable(Path(table)))
+    table = open_connection_table(os.environ.get(CONNECTION_TABLE_VARIABLE))
+    if table is not None:
+        app.add_middleware(BalancedConnections, table=table)
     return app
+
+
+def open_connection_table(path: str | None) -> ConnectionTable | None:
+    """This process's view of serve's connection table; ``None`` (no balancing, with a
+    warning) if it cannot be opened, rather than a server process that cannot start."""
+    if not path:
+        return None
+    try:
+        return ConnectionTable(Path(path))
+    except (OSError, RuntimeError) as exc:
+        log.warning("connections are not balanced in this process: %s", exc)
+        return None
 
 
 def _stop_self() -> None:
