@@ -13,6 +13,7 @@ import io
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,12 +28,15 @@ from records_service.records.models import Record
 from records_service.services import Services
 from support.s3server import S3ServerInfo
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 
 class RacingSource(io.BytesIO):
     """Upload content that runs ``meanwhile`` once the upload has begun.
 
     The capture reads the first chunk to sniff the media type before it calls the
-    store; the second read happens inside the store's ``put``.
+    store; the second read (``read`` or ``readinto``) happens inside the store's ``put``.
     """
 
     def __init__(self, content: bytes, meanwhile: Callable[[], None]) -> None:
@@ -41,11 +45,18 @@ class RacingSource(io.BytesIO):
         self._reads = 0
 
     def read(self, size: int | None = -1, /) -> bytes:
+        self._count_read()
+        return super().read(size)
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        self._count_read()
+        return super().readinto(buffer)
+
+    def _count_read(self) -> None:
         self._reads += 1
         if self._reads == 2 and self._meanwhile is not None:
             run, self._meanwhile = self._meanwhile, None
             run()
-        return super().read(size)
 
 
 @pytest.fixture(params=["local", "s3"])

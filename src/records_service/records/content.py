@@ -16,7 +16,7 @@ from typing import BinaryIO
 from records_service.errors import InvalidInput, PayloadTooLarge
 from records_service.extraction import sniff_media_type
 from records_service.extraction.media_types import DOCX, ZIP
-from records_service.storage import BlobStore
+from records_service.storage import BlobStore, read_into
 
 HEAD_BYTES = 8192
 MAX_FILENAME_LENGTH = 255
@@ -35,7 +35,8 @@ class HashingReader:
 
     def prime(self) -> bytes:
         """Read the first bytes ahead (for sniffing and the empty check); ``read`` returns them."""
-        self._pending = self._take(self._source.read(HEAD_BYTES))
+        self._pending = self._source.read(HEAD_BYTES)
+        self._take(self._pending)
         self.head = self._pending
         return self.head
 
@@ -44,14 +45,26 @@ class HashingReader:
         if self._pending:
             data, self._pending = self._pending, b""
             return data
-        return self._take(self._source.read(n))
+        data = self._source.read(n)
+        self._take(data)
+        return data
 
-    def _take(self, data: bytes) -> bytes:
+    def readinto(self, buffer: bytearray) -> int:
+        """Fill ``buffer`` from the source; return the byte count (0 at the end)."""
+        if self._pending:
+            count = min(len(self._pending), len(buffer))
+            buffer[:count] = self._pending[:count]
+            self._pending = self._pending[count:]
+            return count
+        count = read_into(self._source, buffer)
+        self._take(memoryview(buffer)[:count])
+        return count
+
+    def _take(self, data: bytes | memoryview) -> None:
         self.size += len(data)
         if self.size > self._limit:
             raise PayloadTooLarge(f"upload exceeds the limit of {self._limit} bytes")
         self._hash.update(data)
-        return data
 
     @property
     def sha256(self) -> str:

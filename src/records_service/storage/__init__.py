@@ -1,6 +1,12 @@
 """Write-once blob storage: the ``BlobStore`` protocol, its two backends and their errors."""
 
-from records_service.storage.base import BlobInfo, BlobStore, RetentionMode, validate_key
+from records_service.storage.base import (
+    BlobInfo,
+    BlobStore,
+    RetentionMode,
+    read_into,
+    validate_key,
+)
 from records_service.storage.errors import (
     InvalidKey,
     ObjectExists,
@@ -26,5 +32,6 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "build_blob_store",
+    "read_into",
     "validate_key",
 ]

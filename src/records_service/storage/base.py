@@ -48,6 +48,22 @@ def temporary_copy(store: BlobStore, key: str) -> Iterator[Path]:
         yield target
 
 
+def read_into(stream: BinaryIO, buffer: bytearray) -> int:
+    """Fill ``buffer`` from ``stream`` (at most its length); return the count, 0 at the end.
+
+    Uses the stream's ``readinto`` where it has one, so a caller copying a large
+    upload reuses one buffer instead of allocating a new chunk for every read (each
+    freed chunk could stay in the allocator's per-thread pools and raise the
+    server's memory); a stream with only ``read(n)`` is read that way.
+    """
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return int(readinto(buffer))
+    data = stream.read(len(buffer))
+    buffer[: len(data)] = data
+    return len(data)
+
+
 def validate_key(key: str) -> str:
     """Return ``key`` unchanged if it is a well-formed store key, else raise ``InvalidKey``."""
     if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.fullmatch(key):
@@ -71,8 +87,9 @@ class BlobStore(Protocol):
     ) -> int:
         """Store everything ``stream`` yields under ``key`` and return the byte count.
 
-        The stream is read in chunks until it returns ``b""``; the whole object is
-        never held in memory. The write is atomic: after a failure, ``key`` does not
+        The stream is read in chunks until it returns ``b""`` (through ``readinto``
+        where it has one, see :func:`read_into`); the whole object is never held
+        in memory. The write is atomic: after a failure, ``key`` does not
         exist. Raises ``ObjectExists`` if ``key`` is taken. ``retain_until`` asks the
         store to lock the object until then where it supports object lock.
         """

@@ -38,7 +38,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from records_service.storage.base import KEY_PATTERN, BlobInfo, RetentionMode, validate_key
+from records_service.storage.base import (
+    KEY_PATTERN,
+    BlobInfo,
+    RetentionMode,
+    read_into,
+    validate_key,
+)
 from records_service.storage.errors import (
     InvalidKey,
     ObjectExists,
@@ -48,6 +54,9 @@ from records_service.storage.errors import (
 )
 
 CHUNK_SIZE = 1024 * 1024
+# A put copies through one buffer of this size: a 100 KB upload needs one read, and a
+# large one fewer than a hundred per 10 MB (docs/benchmarks.md, change 14).
+WRITE_BUFFER_SIZE = 256 * 1024
 # A name starting with "." is never a valid key segment, so temp files can
 # neither collide with a key nor show up in listings.
 PUT_PREFIX = ".put-"
@@ -87,6 +96,12 @@ def _fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    """Write all of ``data`` to ``fd`` (a raw write may take only part of it)."""
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _remove_empty(directories: list[Path]) -> None:
@@ -249,17 +264,20 @@ class LocalBlobStore:
         return created, fd, name
 
     def _fill(self, fd: int, stream: BinaryIO, key: str) -> int:
-        """Copy ``stream`` into ``fd`` chunk by chunk, then fsync; close ``fd``."""
+        """Copy ``stream`` into ``fd`` through one buffer, then fsync; close ``fd``."""
         size = 0
-        with open(fd, "wb") as handle:
-            while chunk := stream.read(CHUNK_SIZE):
+        buffer = bytearray(WRITE_BUFFER_SIZE)
+        view = memoryview(buffer)
+        try:
+            while count := read_into(stream, buffer):
                 with _os_errors("write", key):
-                    handle.write(chunk)
-                size += len(chunk)
+                    _write_all(fd, view[:count])
+                size += count
             with _os_errors("flush", key):
-                handle.flush()
-                os.fchmod(handle.fileno(), READ_ONLY)
-                os.fsync(handle.fileno())
+                os.fchmod(fd, READ_ONLY)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         return size
 
     def _publish(self, temp: Path, target: Path, key: str, created: list[Path]) -> None:
