@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from factories import FixedClock, make_settings
 from records_service.app import create_app
 from records_service.audit.models import AuditEntry
+from records_service.auth.models import WebSession
+from records_service.auth.service import get_user
 from records_service.db import session_scope
 from records_service.services import Services
 from records_service.settings import Settings, WebSettings
@@ -161,6 +163,60 @@ def test_logout_ends_the_session(browser_for: Callable[[str], TestClient]) -> No
     assert staff.get("/").status_code == 303
 
 
+def _open_sessions(services: Services, username: str) -> int:
+    with session_scope(services.engine) as session:
+        user = get_user(session, username)
+        open_rows = select(WebSession).where(
+            WebSession.user_id == user.id, col(WebSession.ended_at).is_(None)
+        )
+        return len(session.exec(open_rows).all())
+
+
+def test_a_copy_of_the_cookie_stops_working_at_sign_out(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    copy = TestClient(staff.app, follow_redirects=False)
+    copy.cookies.set(COOKIE_NAME, staff.cookies[COOKIE_NAME])
+    assert copy.get("/").status_code == 200
+    assert _open_sessions(web_services, "sam") == 1
+
+    signed_out = staff.post("/logout", data={"csrf_token": csrf_of(staff.get("/"))})
+
+    assert signed_out.status_code == 303
+    assert _open_sessions(web_services, "sam") == 0
+    assert copy.get("/").status_code == 303
+
+
+def test_each_sign_in_is_its_own_session(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    laptop, phone = browser_for("sam"), browser_for("sam")
+    assert _open_sessions(web_services, "sam") == 2
+
+    laptop.post("/logout", data={"csrf_token": csrf_of(laptop.get("/"))})
+
+    assert laptop.get("/").status_code == 303
+    assert phone.get("/").status_code == 200
+    assert _open_sessions(web_services, "sam") == 1
+
+
+def test_signing_in_again_ends_the_browsers_previous_session(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    old_cookie = staff.cookies[COOKIE_NAME]
+    # A sign-in form left open in another tab, posted while still signed in.
+    again = {"username": "sam", "password": PASSWORD, "csrf_token": csrf_of(staff.get("/"))}
+    assert staff.post("/login", data=again).status_code == 303
+    replay = TestClient(staff.app, follow_redirects=False)
+    replay.cookies.set(COOKIE_NAME, old_cookie)
+
+    assert replay.get("/").status_code == 303
+    assert staff.get("/").status_code == 200
+    assert _open_sessions(web_services, "sam") == 1
+
+
 def test_session_expires_after_its_lifetime(
     browser_for: Callable[[str], TestClient], clock: FixedClock, web_settings: Settings
 ) -> None:
@@ -171,7 +227,9 @@ def test_session_expires_after_its_lifetime(
     assert staff.get("/").status_code == 303
 
 
-def test_new_password_ends_other_sessions(browser_for: Callable[[str], TestClient]) -> None:
+def test_new_password_ends_other_sessions(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
     laptop, phone = browser_for("sam"), browser_for("sam")
     page = laptop.get("/account/password")
     changed = laptop.post(
@@ -186,6 +244,7 @@ def test_new_password_ends_other_sessions(browser_for: Callable[[str], TestClien
     assert changed.status_code == 303
     assert laptop.get("/").status_code == 200
     assert phone.get("/").status_code == 303
+    assert _open_sessions(web_services, "sam") == 1  # the laptop's new one
 
 
 def test_wrong_current_password_is_refused(browser_for: Callable[[str], TestClient]) -> None:

@@ -52,3 +52,15 @@ class ApiToken(SQLModel, table=True):
     label: str = Field(default="", max_length=200)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class WebSession(SQLModel, table=True):
+    """A browser sign-in. The signed cookie carries the session's id; only its SHA-256
+    is stored. Signing out ends the row, so a copy of the cookie stops working too."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    user_id: int = Field(foreign_key="users.id", index=True)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -1,9 +1,14 @@
 """Web login sessions: the signing key, what a session holds, and who is signed in.
 
-A session is a signed cookie (Starlette's ``SessionMiddleware``): it holds the user's
-id, when they signed in, a fingerprint of their password hash and the CSRF token.
-Changing a password or disabling the user ends their sessions at the next request,
-and a session older than ``web.session_max_age`` is refused even if the cookie lives.
+A session is a signed cookie (Starlette's ``SessionMiddleware``) and a row in
+``web_sessions``. The cookie holds the user's id, the session's id, when they signed
+in, a fingerprint of their password hash and the CSRF token; the row (keyed by the
+SHA-256 of the session's id) says whether the session is still open. Signing out
+ends the row, so a copy of the cookie taken earlier stops working as well. Changing
+a password ends all of the user's other sessions, disabling the user ends them at
+the next request, and a session older than ``web.session_max_age`` is refused even
+if the cookie lives. A cookie without a session id (signed before sessions had
+rows) is refused: its holder signs in again.
 """
 
 from __future__ import annotations
@@ -11,13 +16,16 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import ColumnElement, update
+from sqlmodel import Session, col
 from starlette.requests import Request
 
-from records_service.auth.models import User
-from records_service.db import read_scope
+from records_service.auth.models import User, WebSession
+from records_service.db import read_scope, session_scope
 from records_service.services import Services
 from records_service.settings import Settings
 from records_service.web.csrf import renew_csrf_token
@@ -58,24 +66,72 @@ def password_fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
-def start_session(request: Request, user: User, *, now: float) -> None:
-    """Sign ``user`` in: a fresh session (no fixation) with a new CSRF token."""
+def _id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_session(
+    request: Request, services: Services, user: User, *, end_others: bool = False
+) -> None:
+    """Sign ``user`` in: a new session (no fixation) with a new CSRF token.
+
+    The browser's previous session, if any, ends; with ``end_others`` (after a
+    password change) every other open session of the user ends too.
+    """
+    assert user.id is not None
+    session_id = secrets.token_urlsafe(32)
+    now = services.clock()
+    with session_scope(services.engine) as db:
+        _end_rows(db, now, user_id=user.id if end_others else None, sid=_sid(request))
+        db.add(WebSession(id_hash=_id_hash(session_id), user_id=user.id, started_at=now))
     request.session.clear()
-    request.session.update({"uid": user.id, "login_at": now, "pwfp": password_fingerprint(user)})
+    request.session.update(
+        {
+            "uid": user.id,
+            "sid": session_id,
+            "login_at": now.timestamp(),
+            "pwfp": password_fingerprint(user),
+        }
+    )
     renew_csrf_token(request.session)
 
 
-def end_session(request: Request) -> None:
-    """Sign out: forget everything but a new CSRF token for the login form."""
+def end_session(request: Request, services: Services) -> None:
+    """Sign out: end the session's row and forget everything but a new CSRF token."""
+    sid = _sid(request)
+    if sid is not None:
+        with session_scope(services.engine) as db:
+            _end_rows(db, services.clock(), sid=sid)
     request.session.clear()
     renew_csrf_token(request.session)
+
+
+def _sid(request: Request) -> str | None:
+    sid = request.session.get("sid")
+    return sid if isinstance(sid, str) else None
+
+
+def _end_rows(db: Session, now: datetime, *, sid: str | None, user_id: int | None = None) -> None:
+    """End the open session ``sid`` and, with ``user_id``, all of that user's open ones."""
+    if sid is not None:
+        _end_where(db, now, col(WebSession.id_hash) == _id_hash(sid))
+    if user_id is not None:
+        _end_where(db, now, col(WebSession.user_id) == user_id)
+
+
+def _end_where(db: Session, now: datetime, condition: ColumnElement[bool]) -> None:
+    db.exec(
+        update(WebSession).where(condition, col(WebSession.ended_at).is_(None)).values(ended_at=now)
+    )
 
 
 def signed_in_user(request: Request, services: Services, *, now: float) -> User | None:
     """The active user of this browser session, or ``None``."""
     data: dict[str, Any] = request.session
-    uid, login_at = data.get("uid"), data.get("login_at")
-    if not isinstance(uid, int) or not isinstance(login_at, int | float):
+    uid, sid, login_at = data.get("uid"), data.get("sid"), data.get("login_at")
+    if not isinstance(uid, int) or not isinstance(sid, str):
+        return None
+    if not isinstance(login_at, int | float):
         return None
     if now - login_at > services.settings.web.session_max_age:
         return None
@@ -83,6 +139,9 @@ def signed_in_user(request: Request, services: Services, *, now: float) -> User 
     # the write lock behind captures.
     with read_scope(services.engine) as session:
         user = session.get(User, uid)
+        row = session.get(WebSession, _id_hash(sid))
+    if row is None or row.ended_at is not None or row.user_id != uid:
+        return None
     if user is None or user.disabled or not user.password_hash:
         return None
     if data.get("pwfp") != password_fingerprint(user):

@@ -65,6 +65,6 @@ def change_password(
             request, "account_password.html", {"errors": errors}, user=user, status_code=422
         )
     # Other sessions end (their password fingerprint no longer matches); this one goes on.
-    start_session(request, changed, now=services.clock().timestamp())
+    start_session(request, services, changed, end_others=True)
     flash(request, "Your password has been changed.")
     return redirect("/")

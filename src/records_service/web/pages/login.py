@@ -51,7 +51,7 @@ def login(
         errors = {"password": "Enter a correct username and password"}
         context = {"next": safe_next(next), "errors": errors, "form": {"username": username}}
         return render(request, "login.html", context, user=None, status_code=400)
-    start_session(request, user, now=services.clock().timestamp())
+    start_session(request, services, user)
     return redirect(safe_next(next))
 
 
@@ -69,8 +69,8 @@ def _audit_failure(services: ServicesDep, name: str) -> None:
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    """Forget the session and return to the sign-in page."""
-    end_session(request)
+def logout(request: Request, services: ServicesDep) -> Response:
+    """End the session and return to the sign-in page."""
+    end_session(request, services)
     flash(request, "You have signed out.")
     return redirect("/login")
