@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
@@ -186,6 +187,29 @@ def test_a_copy_of_the_cookie_stops_working_at_sign_out(
     assert signed_out.status_code == 303
     assert _open_sessions(web_services, "sam") == 0
     assert copy.get("/").status_code == 303
+
+
+def test_signing_in_and_out_is_audited_as_one_session(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    staff.post("/logout", data={"csrf_token": csrf_of(staff.get("/"))})
+    # Signing out again with a stale page's form ends nothing and records nothing.
+    staff.post("/logout", data={"csrf_token": csrf_of(staff.get("/login"))})
+
+    with session_scope(web_services.engine) as session:
+        entries = session.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.action).in_(["auth.sign_in", "auth.sign_out"]))
+            .order_by(col(AuditEntry.idx))
+        ).all()
+        rows = session.exec(select(WebSession)).all()
+    assert [(e.action, e.actor, e.subject) for e in entries] == [
+        ("auth.sign_in", "sam", "user:sam"),
+        ("auth.sign_out", "sam", "user:sam"),
+    ]
+    sign_in_ref, sign_out_ref = (json.loads(e.details)["session"] for e in entries)
+    assert sign_in_ref == sign_out_ref == rows[0].id_hash[:16]
 
 
 def test_each_sign_in_is_its_own_session(

@@ -23,6 +23,8 @@ class AuditAction(StrEnum):
     TOKEN_ISSUE = "token.issue"  # noqa: S105 (an action name, not a secret)
     TOKEN_REVOKE = "token.revoke"  # noqa: S105 (an action name, not a secret)
     AUTH_FAILURE = "auth.failure"
+    AUTH_SIGN_IN = "auth.sign_in"
+    AUTH_SIGN_OUT = "auth.sign_out"
     HOLD_PLACE = "hold.place"
     HOLD_RELEASE = "hold.release"
     DISPOSITION_PROPOSE = "disposition.propose"
@@ -84,6 +86,14 @@ class AuthFailurePayload(Payload):
     method: str
 
 
+class SessionPayload(Payload):
+    """A web session's start or end. ``session`` is the start of the SHA-256 the
+    database keys the session by: it pairs a sign-in with its sign-out and is no
+    use for getting in."""
+
+    session: str
+
+
 class GenericPayload(Payload):
     """For actions whose details are an open mapping (retention, holds)."""
 
@@ -104,6 +114,8 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.TOKEN_ISSUE: TokenPayload,
     AuditAction.TOKEN_REVOKE: TokenPayload,
     AuditAction.AUTH_FAILURE: AuthFailurePayload,
+    AuditAction.AUTH_SIGN_IN: SessionPayload,
+    AuditAction.AUTH_SIGN_OUT: SessionPayload,
 }
 
 

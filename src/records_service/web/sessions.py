@@ -24,6 +24,8 @@ from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col
 from starlette.requests import Request
 
+from records_service.audit.actions import AuditAction, SessionPayload
+from records_service.audit.log import record_event
 from records_service.auth.models import User, WebSession
 from records_service.db import read_scope, session_scope
 from records_service.services import Services
@@ -32,6 +34,9 @@ from records_service.web.csrf import renew_csrf_token
 
 COOKIE_NAME = "records_session"
 SESSION_KEY_FILE = "session.key"
+# How much of a session's key hash the audit log shows: enough to pair a sign-in with
+# its sign-out.
+AUDITED_ID_CHARS = 16
 
 
 def session_key_path(settings: Settings) -> Path:
@@ -73,17 +78,19 @@ def _id_hash(session_id: str) -> str:
 def start_session(
     request: Request, services: Services, user: User, *, end_others: bool = False
 ) -> None:
-    """Sign ``user`` in: a new session (no fixation) with a new CSRF token.
+    """Sign ``user`` in: a new session (no fixation) with a new CSRF token; audited.
 
     The browser's previous session, if any, ends; with ``end_others`` (after a
     password change) every other open session of the user ends too.
     """
     assert user.id is not None
     session_id = secrets.token_urlsafe(32)
+    id_hash = _id_hash(session_id)
     now = services.clock()
     with session_scope(services.engine) as db:
         _end_rows(db, now, user_id=user.id if end_others else None, sid=_sid(request))
-        db.add(WebSession(id_hash=_id_hash(session_id), user_id=user.id, started_at=now))
+        db.add(WebSession(id_hash=id_hash, user_id=user.id, started_at=now))
+        _audit(db, services, user.username, AuditAction.AUTH_SIGN_IN, id_hash)
     request.session.clear()
     request.session.update(
         {
@@ -96,14 +103,31 @@ def start_session(
     renew_csrf_token(request.session)
 
 
-def end_session(request: Request, services: Services) -> None:
-    """Sign out: end the session's row and forget everything but a new CSRF token."""
+def end_session(request: Request, services: Services, user: User | None) -> None:
+    """Sign out: end the session's row and forget everything but a new CSRF token.
+
+    The audit log records it for ``user``, the one signed in; a session that had
+    already lapsed (expired, or its user disabled) ends unrecorded.
+    """
     sid = _sid(request)
     if sid is not None:
         with session_scope(services.engine) as db:
-            _end_rows(db, services.clock(), sid=sid)
+            ended = _end_rows(db, services.clock(), sid=sid)
+            if ended and user is not None:
+                _audit(db, services, user.username, AuditAction.AUTH_SIGN_OUT, _id_hash(sid))
     request.session.clear()
     renew_csrf_token(request.session)
+
+
+def _audit(db: Session, services: Services, actor: str, action: AuditAction, id_hash: str) -> None:
+    record_event(
+        db,
+        actor=actor,
+        action=action,
+        subject=f"user:{actor}",
+        payload=SessionPayload(session=id_hash[:AUDITED_ID_CHARS]),
+        clock=services.clock,
+    )
 
 
 def _sid(request: Request) -> str | None:
@@ -111,18 +135,22 @@ def _sid(request: Request) -> str | None:
     return sid if isinstance(sid, str) else None
 
 
-def _end_rows(db: Session, now: datetime, *, sid: str | None, user_id: int | None = None) -> None:
-    """End the open session ``sid`` and, with ``user_id``, all of that user's open ones."""
+def _end_rows(db: Session, now: datetime, *, sid: str | None, user_id: int | None = None) -> int:
+    """End the open session ``sid`` and, with ``user_id``, all of that user's open ones;
+    return how many ended."""
+    ended = 0
     if sid is not None:
-        _end_where(db, now, col(WebSession.id_hash) == _id_hash(sid))
+        ended += _end_where(db, now, col(WebSession.id_hash) == _id_hash(sid))
     if user_id is not None:
-        _end_where(db, now, col(WebSession.user_id) == user_id)
+        ended += _end_where(db, now, col(WebSession.user_id) == user_id)
+    return ended
 
 
-def _end_where(db: Session, now: datetime, condition: ColumnElement[bool]) -> None:
-    db.exec(
+def _end_where(db: Session, now: datetime, condition: ColumnElement[bool]) -> int:
+    result = db.exec(
         update(WebSession).where(condition, col(WebSession.ended_at).is_(None)).values(ended_at=now)
     )
+    return int(result.rowcount)
 
 
 def signed_in_user(request: Request, services: Services, *, now: float) -> User | None:

@@ -71,6 +71,7 @@ def _audit_failure(services: ServicesDep, name: str) -> None:
 @router.post("/logout")
 def logout(request: Request, services: ServicesDep) -> Response:
     """End the session and return to the sign-in page."""
-    end_session(request, services)
+    user = signed_in_user(request, services, now=services.clock().timestamp())
+    end_session(request, services, user)
     flash(request, "You have signed out.")
     return redirect("/login")
