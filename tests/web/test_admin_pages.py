@@ -6,8 +6,13 @@ import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
+from factories import FixedClock
+from records_service.audit.models import AuditEntry
+from records_service.db import session_scope
 from records_service.services import Services
+from records_service.settings import Settings
 from web.signin import csrf_of, sign_in
 
 
@@ -102,3 +107,34 @@ def test_admin_cannot_disable_themselves(browser_for: Callable[[str], TestClient
     response = admin.post("/admin/users/ada/disable", data={"csrf_token": csrf_of(page)})
     assert response.status_code == 422 and "cannot disable your own account" in response.text
     assert admin.get("/").status_code == 200
+
+
+def test_ending_a_users_web_sessions_signs_them_out_everywhere(
+    browser_for: Callable[[str], TestClient],
+    web_services: Services,
+    clock: FixedClock,
+    web_settings: Settings,
+) -> None:
+    laptop = browser_for("sam")
+    clock.advance(seconds=web_settings.web.session_max_age + 1)  # this one lapses
+    office, phone, other = browser_for("sam"), browser_for("sam"), browser_for("sue")
+    admin = browser_for("ada")
+    page = admin.get("/admin/users/sam")
+    assert '<dd id="open-sessions">2 open</dd>' in page.text
+    assert laptop.get("/").status_code == 303
+
+    ended = admin.post("/admin/users/sam/sessions/end", data={"csrf_token": csrf_of(page)})
+
+    assert ended.status_code == 303
+    after = admin.get("/admin/users/sam").text
+    assert "2 web sessions of sam ended." in after
+    assert '<dd id="open-sessions">0 open</dd>' in after
+    assert "/admin/users/sam/sessions/end" not in after  # nothing left to end
+    assert office.get("/").status_code == 303 and phone.get("/").status_code == 303
+    assert other.get("/").status_code == 200
+    assert admin.get("/").status_code == 200
+    with session_scope(web_services.engine) as session:
+        sign_outs = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "auth.sign_out")
+        ).all()
+    assert [(e.actor, e.subject) for e in sign_outs] == [("ada", "user:sam")] * 2

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 from starlette.requests import Request
 
 from records_service.audit.actions import AuditAction, SessionPayload
@@ -90,7 +90,8 @@ def start_session(
     with session_scope(services.engine) as db:
         _end_rows(db, now, user_id=user.id if end_others else None, sid=_sid(request))
         db.add(WebSession(id_hash=id_hash, user_id=user.id, started_at=now))
-        _audit(db, services, user.username, AuditAction.AUTH_SIGN_IN, id_hash)
+        name = user.username
+        _audit(db, services, AuditAction.AUTH_SIGN_IN, id_hash, actor=name, owner=name)
     request.session.clear()
     request.session.update(
         {
@@ -114,20 +115,49 @@ def end_session(request: Request, services: Services, user: User | None) -> None
         with session_scope(services.engine) as db:
             ended = _end_rows(db, services.clock(), sid=sid)
             if ended and user is not None:
-                _audit(db, services, user.username, AuditAction.AUTH_SIGN_OUT, _id_hash(sid))
+                name = user.username
+                _audit(
+                    db, services, AuditAction.AUTH_SIGN_OUT, _id_hash(sid), actor=name, owner=name
+                )
     request.session.clear()
     renew_csrf_token(request.session)
 
 
-def _audit(db: Session, services: Services, actor: str, action: AuditAction, id_hash: str) -> None:
+def _audit(
+    db: Session, services: Services, action: AuditAction, id_hash: str, *, actor: str, owner: str
+) -> None:
+    """Record a session's start or end by ``actor``; ``owner`` is the user signed in."""
     record_event(
         db,
         actor=actor,
         action=action,
-        subject=f"user:{actor}",
+        subject=f"user:{owner}",
         payload=SessionPayload(session=id_hash[:AUDITED_ID_CHARS]),
         clock=services.clock,
     )
+
+
+def open_sessions(db: Session, services: Services, user: User) -> list[WebSession]:
+    """The user's live sessions: not ended, and younger than ``web.session_max_age``."""
+    lapse = services.clock() - timedelta(seconds=services.settings.web.session_max_age)
+    query = select(WebSession).where(
+        WebSession.user_id == user.id,
+        col(WebSession.ended_at).is_(None),
+        col(WebSession.started_at) > lapse,
+    )
+    return list(db.exec(query.order_by(col(WebSession.started_at))).all())
+
+
+def end_user_sessions(db: Session, services: Services, user: User, *, actor: str) -> int:
+    """End every open session of ``user`` (a lost or shared computer), each recorded as
+    a sign-out by ``actor``; return how many ended."""
+    now, owner = services.clock(), user.username
+    rows = open_sessions(db, services, user)
+    for row in rows:
+        row.ended_at = now
+        db.add(row)
+        _audit(db, services, AuditAction.AUTH_SIGN_OUT, row.id_hash, actor=actor, owner=owner)
+    return len(rows)
 
 
 def _sid(request: Request) -> str | None:

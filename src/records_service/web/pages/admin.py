@@ -27,9 +27,11 @@ from records_service.auth.service import (
 )
 from records_service.db import session_scope
 from records_service.errors import DomainError, NotFound
+from records_service.services import Services
 from records_service.web.deps import Administrator
 from records_service.web.pages._forms import field_of
 from records_service.web.rendering import flash, redirect, render
+from records_service.web.sessions import end_user_sessions, open_sessions
 
 router = APIRouter(prefix="/admin")
 
@@ -109,6 +111,7 @@ def new_user(
 def _user_page(
     request: Request,
     session: Session,
+    services: Services,
     admin: User,
     username: str,
     errors: dict[str, str] | None = None,
@@ -118,17 +121,27 @@ def _user_page(
     tokens = session.exec(
         select(ApiToken).where(ApiToken.user_id == person.id).order_by(col(ApiToken.created_at))
     ).all()
-    context = {"person": person, "tokens": tokens, "errors": errors or {}, "new_token": new_token}
+    context = {
+        "person": person,
+        "tokens": tokens,
+        "open_sessions": len(open_sessions(session, services, person)),
+        "errors": errors or {},
+        "new_token": new_token,
+    }
     status = 422 if errors else 200
     return render(request, "admin_user.html", context, user=admin, status_code=status)
 
 
 @router.get("/users/{username}")
 def user_page(
-    username: str, request: Request, session: ReadSessionDep, user: Administrator
+    username: str,
+    request: Request,
+    session: ReadSessionDep,
+    services: ServicesDep,
+    user: Administrator,
 ) -> Response:
     """One user: roles, state, tokens, and the forms to change them."""
-    return _user_page(request, session, user, username)
+    return _user_page(request, session, services, user, username)
 
 
 @router.post("/users/{username}/password")
@@ -152,8 +165,9 @@ def user_password(
     except DomainError as exc:
         if exc.status == 404:
             raise
+        errors = {"password": _sentence(exc.detail)}
         with session_scope(services.engine) as session:
-            return _user_page(request, session, user, username, {"password": _sentence(exc.detail)})
+            return _user_page(request, session, services, user, username, errors)
     flash(request, f"Password set for {username}.")
     return redirect(f"/admin/users/{username}")
 
@@ -176,7 +190,7 @@ def user_token(
             clock=services.clock,
         )
     with session_scope(services.engine) as session:
-        return _user_page(request, session, user, username, new_token=token)
+        return _user_page(request, session, services, user, username, new_token=token)
 
 
 @router.post("/users/{username}/tokens/{token_id}/revoke")
@@ -192,6 +206,19 @@ def user_token_revoke(
     return redirect(f"/admin/users/{username}")
 
 
+@router.post("/users/{username}/sessions/end")
+def user_sessions_end(
+    username: str, request: Request, services: ServicesDep, user: Administrator
+) -> Response:
+    """End every web session of the user at once; each end is audited as a sign-out."""
+    with session_scope(services.engine) as session:
+        person = get_user(session, username)
+        ended = end_user_sessions(session, services, person, actor=user.username)
+    noun = "session" if ended == 1 else "sessions"
+    flash(request, f"{ended} web {noun} of {username} ended.")
+    return redirect(f"/admin/users/{username}")
+
+
 @router.post("/users/{username}/disable")
 def user_disable(
     username: str, request: Request, services: ServicesDep, user: Administrator
@@ -200,7 +227,7 @@ def user_disable(
     if username == user.username:
         with session_scope(services.engine) as session:
             errors = {"disable": "You cannot disable your own account"}
-            return _user_page(request, session, user, username, errors)
+            return _user_page(request, session, services, user, username, errors)
     with session_scope(services.engine) as session:
         disable_user(session, username=username, actor=user.username, clock=services.clock)
     flash(request, f"User {username} disabled.")
