@@ -269,6 +269,18 @@ def test_new_password_ends_other_sessions(
     assert laptop.get("/").status_code == 200
     assert phone.get("/").status_code == 303
     assert _open_sessions(web_services, "sam") == 1  # the laptop's new one
+    with session_scope(web_services.engine) as session:
+        entries = session.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.action).in_(["auth.sign_in", "auth.sign_out"]))
+            .order_by(col(AuditEntry.idx))
+        ).all()
+    # Both earlier sessions end as sign-outs by sam, then the laptop's new one starts.
+    assert [(e.action, e.actor) for e in entries[-3:]] == [
+        ("auth.sign_out", "sam"),
+        ("auth.sign_out", "sam"),
+        ("auth.sign_in", "sam"),
+    ]
 
 
 def test_wrong_current_password_is_refused(browser_for: Callable[[str], TestClient]) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 from starlette.requests import Request
 
@@ -80,15 +80,18 @@ def start_session(
 ) -> None:
     """Sign ``user`` in: a new session (no fixation) with a new CSRF token; audited.
 
-    The browser's previous session, if any, ends; with ``end_others`` (after a
-    password change) every other open session of the user ends too.
+    The browser's previous session, if any, ends. With ``end_others`` (after a
+    password change) every live session of the user ends too, each recorded as a
+    sign-out by the user.
     """
     assert user.id is not None
     session_id = secrets.token_urlsafe(32)
     id_hash = _id_hash(session_id)
     now = services.clock()
     with session_scope(services.engine) as db:
-        _end_rows(db, now, user_id=user.id if end_others else None, sid=_sid(request))
+        if end_others:
+            end_user_sessions(db, services, user, actor=user.username)
+        _end_row(db, now, _sid(request))
         db.add(WebSession(id_hash=id_hash, user_id=user.id, started_at=now))
         name = user.username
         _audit(db, services, AuditAction.AUTH_SIGN_IN, id_hash, actor=name, owner=name)
@@ -113,8 +116,7 @@ def end_session(request: Request, services: Services, user: User | None) -> None
     sid = _sid(request)
     if sid is not None:
         with session_scope(services.engine) as db:
-            ended = _end_rows(db, services.clock(), sid=sid)
-            if ended and user is not None:
+            if _end_row(db, services.clock(), sid) and user is not None:
                 name = user.username
                 _audit(
                     db, services, AuditAction.AUTH_SIGN_OUT, _id_hash(sid), actor=name, owner=name
@@ -165,22 +167,16 @@ def _sid(request: Request) -> str | None:
     return sid if isinstance(sid, str) else None
 
 
-def _end_rows(db: Session, now: datetime, *, sid: str | None, user_id: int | None = None) -> int:
-    """End the open session ``sid`` and, with ``user_id``, all of that user's open ones;
-    return how many ended."""
-    ended = 0
-    if sid is not None:
-        ended += _end_where(db, now, col(WebSession.id_hash) == _id_hash(sid))
-    if user_id is not None:
-        ended += _end_where(db, now, col(WebSession.user_id) == user_id)
-    return ended
-
-
-def _end_where(db: Session, now: datetime, condition: ColumnElement[bool]) -> int:
+def _end_row(db: Session, now: datetime, sid: str | None) -> bool:
+    """End the session ``sid`` if it is open; say whether it was."""
+    if sid is None:
+        return False
     result = db.exec(
-        update(WebSession).where(condition, col(WebSession.ended_at).is_(None)).values(ended_at=now)
+        update(WebSession)
+        .where(col(WebSession.id_hash) == _id_hash(sid), col(WebSession.ended_at).is_(None))
+        .values(ended_at=now)
     )
-    return int(result.rowcount)
+    return bool(result.rowcount)
 
 
 def signed_in_user(request: Request, services: Services, *, now: float) -> User | None:
