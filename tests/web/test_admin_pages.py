@@ -67,6 +67,15 @@ def test_add_user_set_password_issue_token_and_disable(
         "/api/records", headers={"Authorization": f"Bearer {token.group(1)}"}
     )
     assert api_after.status_code == 401
+    # Nia's web session ended with the account, recorded as a sign-out by the admin.
+    assert 'id="open-sessions"' not in admin.get("/admin/users/nia").text
+    with session_scope(web_services.engine) as session:
+        sign_outs = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.action == "auth.sign_out", AuditEntry.subject == "user:nia"
+            )
+        ).all()
+    assert [e.actor for e in sign_outs] == ["ada"]
 
 
 def test_revoking_a_token_from_the_user_page(

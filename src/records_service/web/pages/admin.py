@@ -223,12 +223,13 @@ def user_sessions_end(
 def user_disable(
     username: str, request: Request, services: ServicesDep, user: Administrator
 ) -> Response:
-    """Disable the user: tokens and password stop working at once."""
+    """Disable the user: tokens, password and web sessions stop working at once."""
     if username == user.username:
         with session_scope(services.engine) as session:
             errors = {"disable": "You cannot disable your own account"}
             return _user_page(request, session, services, user, username, errors)
     with session_scope(services.engine) as session:
-        disable_user(session, username=username, actor=user.username, clock=services.clock)
+        person = disable_user(session, username=username, actor=user.username, clock=services.clock)
+        end_user_sessions(session, services, person, actor=user.username)
     flash(request, f"User {username} disabled.")
     return redirect(f"/admin/users/{username}")
