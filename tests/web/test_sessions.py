@@ -15,7 +15,7 @@ from factories import FixedClock, make_settings
 from records_service.app import create_app
 from records_service.audit.models import AuditEntry
 from records_service.auth.models import WebSession
-from records_service.auth.service import get_user
+from records_service.auth.service import disable_user, get_user
 from records_service.db import session_scope
 from records_service.services import Services
 from records_service.settings import Settings, WebSettings
@@ -210,6 +210,21 @@ def test_signing_in_and_out_is_audited_as_one_session(
     ]
     sign_in_ref, sign_out_ref = (json.loads(e.details)["session"] for e in entries)
     assert sign_in_ref == sign_out_ref == rows[0].id_hash[:16]
+
+
+def test_disabling_a_user_ends_their_sessions_whoever_disables_them(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    # What `records-service users disable` and the admin page both call.
+    with session_scope(web_services.engine) as session:
+        disable_user(session, username="sam", actor="ada", clock=web_services.clock)
+
+    assert staff.get("/").status_code == 303
+    assert _open_sessions(web_services, "sam") == 0
+    with session_scope(web_services.engine) as session:
+        ended = session.exec(select(AuditEntry).where(AuditEntry.action == "auth.sign_out")).all()
+    assert [(e.actor, e.subject) for e in ended] == [("ada", "user:sam")]
 
 
 def test_each_sign_in_is_its_own_session(

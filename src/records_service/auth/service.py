@@ -19,6 +19,7 @@ from records_service.audit.actions import (
 from records_service.audit.log import ANONYMOUS, record_event
 from records_service.auth.models import ApiToken, Role, User
 from records_service.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from records_service.auth.sessions import end_user_sessions
 from records_service.auth.tokens import mint_token, secret_matches, split_token
 from records_service.clock import Clock
 from records_service.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -124,7 +125,10 @@ def active_token_counts(
 
 
 def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -> User:
-    """Disable a user: their tokens and password stop working."""
+    """Disable a user: their tokens, password and web sessions stop working.
+
+    Their open web sessions end, each recorded as a sign-out by ``actor``.
+    """
     user = get_user(session, username)
     user.disabled = True
     session.add(user)
@@ -136,6 +140,7 @@ def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -
         payload=UserPayload(username=username),
         clock=clock,
     )
+    end_user_sessions(session, user, actor=actor, clock=clock)
     return user
 
 

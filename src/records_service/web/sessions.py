@@ -3,12 +3,12 @@
 A session is a signed cookie (Starlette's ``SessionMiddleware``) and a row in
 ``web_sessions``. The cookie holds the user's id, the session's id, when they signed
 in, a fingerprint of their password hash and the CSRF token; the row (keyed by the
-SHA-256 of the session's id) says whether the session is still open. Signing out
-ends the row, so a copy of the cookie taken earlier stops working as well. Changing
-a password ends all of the user's other sessions, disabling the user ends them at
-the next request, and a session older than ``web.session_max_age`` is refused even
-if the cookie lives. A cookie without a session id (signed before sessions had
-rows) is refused: its holder signs in again.
+SHA-256 of the session's id) says whether the session is still open; the rows are
+``records_service.auth.sessions``'s. Signing out ends the row, so a copy of the
+cookie taken earlier stops working as well. Changing a password ends all of the
+user's other sessions, disabling the user ends them all, and a session older than
+``web.session_max_age`` is refused even if the cookie lives. A cookie without a
+session id (signed before sessions had rows) is refused: its holder signs in again.
 """
 
 from __future__ import annotations
@@ -20,13 +20,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.requests import Request
 
-from records_service.audit.actions import AuditAction, SessionPayload
-from records_service.audit.log import record_event
 from records_service.auth.models import User, WebSession
+from records_service.auth.sessions import end_session as end_session_row
+from records_service.auth.sessions import (
+    end_user_sessions,
+    id_hash,
+    live_sessions,
+    open_session,
+)
 from records_service.db import read_scope, session_scope
 from records_service.services import Services
 from records_service.settings import Settings
@@ -34,9 +38,6 @@ from records_service.web.csrf import renew_csrf_token
 
 COOKIE_NAME = "records_session"
 SESSION_KEY_FILE = "session.key"
-# How much of a session's key hash the audit log shows: enough to pair a sign-in with
-# its sign-out.
-AUDITED_ID_CHARS = 16
 
 
 def session_key_path(settings: Settings) -> Path:
@@ -71,10 +72,6 @@ def password_fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
-def _id_hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 def start_session(
     request: Request, services: Services, user: User, *, end_others: bool = False
 ) -> None:
@@ -84,23 +81,20 @@ def start_session(
     password change) every live session of the user ends too, each recorded as a
     sign-out by the user.
     """
-    assert user.id is not None
-    session_id = secrets.token_urlsafe(32)
-    id_hash = _id_hash(session_id)
-    now = services.clock()
+    clock = services.clock
     with session_scope(services.engine) as db:
         if end_others:
-            end_user_sessions(db, services, user, actor=user.username)
-        _end_row(db, now, _sid(request))
-        db.add(WebSession(id_hash=id_hash, user_id=user.id, started_at=now))
-        name = user.username
-        _audit(db, services, AuditAction.AUTH_SIGN_IN, id_hash, actor=name, owner=name)
+            end_user_sessions(db, user, actor=user.username, clock=clock, since=_lapse(services))
+        previous = _sid(request)
+        if previous is not None:
+            end_session_row(db, previous, clock=clock, user=None)
+        session_id = open_session(db, user, clock=clock)
     request.session.clear()
     request.session.update(
         {
             "uid": user.id,
             "sid": session_id,
-            "login_at": now.timestamp(),
+            "login_at": clock().timestamp(),
             "pwfp": password_fingerprint(user),
         }
     )
@@ -116,67 +110,30 @@ def end_session(request: Request, services: Services, user: User | None) -> None
     sid = _sid(request)
     if sid is not None:
         with session_scope(services.engine) as db:
-            if _end_row(db, services.clock(), sid) and user is not None:
-                name = user.username
-                _audit(
-                    db, services, AuditAction.AUTH_SIGN_OUT, _id_hash(sid), actor=name, owner=name
-                )
+            end_session_row(db, sid, clock=services.clock, user=user)
     request.session.clear()
     renew_csrf_token(request.session)
 
 
-def _audit(
-    db: Session, services: Services, action: AuditAction, id_hash: str, *, actor: str, owner: str
-) -> None:
-    """Record a session's start or end by ``actor``; ``owner`` is the user signed in."""
-    record_event(
-        db,
-        actor=actor,
-        action=action,
-        subject=f"user:{owner}",
-        payload=SessionPayload(session=id_hash[:AUDITED_ID_CHARS]),
-        clock=services.clock,
-    )
-
-
 def open_sessions(db: Session, services: Services, user: User) -> list[WebSession]:
     """The user's live sessions: not ended, and younger than ``web.session_max_age``."""
-    lapse = services.clock() - timedelta(seconds=services.settings.web.session_max_age)
-    query = select(WebSession).where(
-        WebSession.user_id == user.id,
-        col(WebSession.ended_at).is_(None),
-        col(WebSession.started_at) > lapse,
-    )
-    return list(db.exec(query.order_by(col(WebSession.started_at))).all())
+    return live_sessions(db, user, since=_lapse(services))
 
 
-def end_user_sessions(db: Session, services: Services, user: User, *, actor: str) -> int:
-    """End every open session of ``user`` (a lost or shared computer), each recorded as
-    a sign-out by ``actor``; return how many ended."""
-    now, owner = services.clock(), user.username
-    rows = open_sessions(db, services, user)
-    for row in rows:
-        row.ended_at = now
-        db.add(row)
-        _audit(db, services, AuditAction.AUTH_SIGN_OUT, row.id_hash, actor=actor, owner=owner)
-    return len(rows)
+def end_open_sessions(db: Session, services: Services, user: User, *, actor: str) -> int:
+    """End the user's live sessions (a lost or shared computer), each recorded as a
+    sign-out by ``actor``; return how many ended."""
+    return end_user_sessions(db, user, actor=actor, clock=services.clock, since=_lapse(services))
+
+
+def _lapse(services: Services) -> datetime:
+    """Sessions started before this have outlived ``web.session_max_age``."""
+    return services.clock() - timedelta(seconds=services.settings.web.session_max_age)
 
 
 def _sid(request: Request) -> str | None:
     sid = request.session.get("sid")
     return sid if isinstance(sid, str) else None
-
-
-def _end_row(db: Session, now: datetime, sid: str | None) -> bool:
-    """End the session ``sid`` if it is open; say whether it was."""
-    if sid is None:
-        return False
-    result = db.exec(
-        update(WebSession)
-        .where(col(WebSession.id_hash) == _id_hash(sid), col(WebSession.ended_at).is_(None))
-        .values(ended_at=now)
-    )
-    return bool(result.rowcount)
 
 
 def signed_in_user(request: Request, services: Services, *, now: float) -> User | None:
@@ -193,7 +150,7 @@ def signed_in_user(request: Request, services: Services, *, now: float) -> User 
     # the write lock behind captures.
     with read_scope(services.engine) as session:
         user = session.get(User, uid)
-        row = session.get(WebSession, _id_hash(sid))
+        row = session.get(WebSession, id_hash(sid))
     if row is None or row.ended_at is not None or row.user_id != uid:
         return None
     if user is None or user.disabled or not user.password_hash:

@@ -31,7 +31,7 @@ from records_service.services import Services
 from records_service.web.deps import Administrator
 from records_service.web.pages._forms import field_of
 from records_service.web.rendering import flash, redirect, render
-from records_service.web.sessions import end_user_sessions, open_sessions
+from records_service.web.sessions import end_open_sessions, open_sessions
 
 router = APIRouter(prefix="/admin")
 
@@ -213,7 +213,7 @@ def user_sessions_end(
     """End every web session of the user at once; each end is audited as a sign-out."""
     with session_scope(services.engine) as session:
         person = get_user(session, username)
-        ended = end_user_sessions(session, services, person, actor=user.username)
+        ended = end_open_sessions(session, services, person, actor=user.username)
     noun = "session" if ended == 1 else "sessions"
     flash(request, f"{ended} web {noun} of {username} ended.")
     return redirect(f"/admin/users/{username}")
@@ -229,7 +229,6 @@ def user_disable(
             errors = {"disable": "You cannot disable your own account"}
             return _user_page(request, session, services, user, username, errors)
     with session_scope(services.engine) as session:
-        person = disable_user(session, username=username, actor=user.username, clock=services.clock)
-        end_user_sessions(session, services, person, actor=user.username)
+        disable_user(session, username=username, actor=user.username, clock=services.clock)
     flash(request, f"User {username} disabled.")
     return redirect(f"/admin/users/{username}")
