@@ -278,7 +278,7 @@ def users_list(settings: Settings) -> None:
 @click.argument("username")
 @click.pass_obj
 def users_disable(settings: Settings, username: str) -> None:
-    """Disable a user: their tokens and password stop working at once."""
+    """Disable a user: their tokens, password and web sessions stop working at once."""
     with _services(settings) as services, session_scope(services.engine) as session:
         users_service.disable_user(
             session, username=username, actor=CLI_ACTOR, clock=services.clock
