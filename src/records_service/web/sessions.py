@@ -84,7 +84,7 @@ def start_session(
     clock = services.clock
     with session_scope(services.engine) as db:
         if end_others:
-            end_user_sessions(db, user, actor=user.username, clock=clock, since=_lapse(services))
+            end_open_sessions(db, services, user, actor=user.username)
         previous = _sid(request)
         if previous is not None:
             end_session_row(db, previous, clock=clock, user=None)
