@@ -173,6 +173,15 @@ def _open_sessions(services: Services, username: str) -> int:
         return len(session.exec(open_rows).all())
 
 
+def _session_entries(services: Services) -> list[AuditEntry]:
+    """The audit log's sign-ins and sign-outs, in order."""
+    with session_scope(services.engine) as session:
+        query = select(AuditEntry).where(
+            col(AuditEntry.action).in_(["auth.sign_in", "auth.sign_out"])
+        )
+        return list(session.exec(query.order_by(col(AuditEntry.idx))).all())
+
+
 def test_a_copy_of_the_cookie_stops_working_at_sign_out(
     browser_for: Callable[[str], TestClient], web_services: Services
 ) -> None:
@@ -197,12 +206,8 @@ def test_signing_in_and_out_is_audited_as_one_session(
     # Signing out again with a stale page's form ends nothing and records nothing.
     staff.post("/logout", data={"csrf_token": csrf_of(staff.get("/login"))})
 
+    entries = _session_entries(web_services)
     with session_scope(web_services.engine) as session:
-        entries = session.exec(
-            select(AuditEntry)
-            .where(col(AuditEntry.action).in_(["auth.sign_in", "auth.sign_out"]))
-            .order_by(col(AuditEntry.idx))
-        ).all()
         rows = session.exec(select(WebSession)).all()
     assert [(e.action, e.actor, e.subject) for e in entries] == [
         ("auth.sign_in", "sam", "user:sam"),
@@ -284,12 +289,7 @@ def test_new_password_ends_other_sessions(
     assert laptop.get("/").status_code == 200
     assert phone.get("/").status_code == 303
     assert _open_sessions(web_services, "sam") == 1  # the laptop's new one
-    with session_scope(web_services.engine) as session:
-        entries = session.exec(
-            select(AuditEntry)
-            .where(col(AuditEntry.action).in_(["auth.sign_in", "auth.sign_out"]))
-            .order_by(col(AuditEntry.idx))
-        ).all()
+    entries = _session_entries(web_services)
     # Both earlier sessions end as sign-outs by sam, then the laptop's new one starts.
     assert [(e.action, e.actor) for e in entries[-3:]] == [
         ("auth.sign_out", "sam"),
