@@ -17,6 +17,7 @@ from factories import make_settings
 from records_service import db
 from records_service.app import create_app
 from records_service.db import make_engine, session_scope
+from records_service.errors import DatabaseBusy, WriteTooLong
 from records_service.serving import wal_checkpointer
 
 
@@ -71,7 +72,7 @@ def test_wait_for_the_write_lock_is_bounded(
     started = time.monotonic()
     try:
         with (
-            pytest.raises(sqlite3.OperationalError, match="locked"),
+            pytest.raises(DatabaseBusy, match="busy"),
             session_scope(engine) as session,
         ):
             session.execute(text("INSERT INTO t VALUES (2)"))
@@ -82,6 +83,37 @@ def test_wait_for_the_write_lock_is_bounded(
     # The lock is free again: the same engine writes at once.
     with session_scope(engine) as session:
         session.execute(text("INSERT INTO t VALUES (3)"))
+
+
+def test_a_write_transaction_held_past_its_bound_is_rolled_back(tmp_path: Path) -> None:
+    _engine(tmp_path)
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}", max_write_s=0.2)
+    with pytest.raises(WriteTooLong), session_scope(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        time.sleep(0.3)  # slow work between statements, while holding the lock
+        session.execute(text("INSERT INTO t VALUES (2)"))
+    with pytest.raises(WriteTooLong), session_scope(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (3)"))
+        time.sleep(0.3)  # slow work right before the commit
+    with session_scope(engine) as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+        session.execute(text("INSERT INTO t VALUES (4)"))  # the connection is usable again
+
+
+def test_a_single_long_statement_is_stopped_at_its_bound(tmp_path: Path) -> None:
+    _engine(tmp_path)
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}", max_write_s=0.2)
+    endless = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) "
+    with pytest.raises(WriteTooLong), session_scope(engine) as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        session.execute(text(endless + "SELECT max(n) FROM c"))
+    # The lock is free at once for another writer, and read-only sessions are not bounded.
+    with session_scope(make_engine(f"sqlite:///{tmp_path / 'w.db'}")) as session:
+        session.execute(text("INSERT INTO t VALUES (2)"))
+    with db.read_scope(engine) as session:
+        assert session.execute(text(endless + "SELECT n FROM c LIMIT 1 OFFSET 2000000")).scalar()
+        time.sleep(0.3)
+        assert session.execute(text("SELECT n FROM t")).scalars().all() == [2]
 
 
 # --- checkpoints ----------------------------------------------------------------------

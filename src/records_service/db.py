@@ -19,6 +19,18 @@ checkpoint only as a backstop (:data:`SQLITE_BACKSTOP_CHECKPOINT_PAGES`); the
 worker checkpoints for all of them in pauses (:func:`checkpoint_wal`, called by
 ``serving.wal_checkpointer``).
 
+Every write transaction is bounded twice, on both databases:
+
+- **waiting:** a writer that cannot get SQLite's write lock within
+  :data:`WRITE_LOCK_WAIT_S` (or, on PostgreSQL, a row or table lock within the same
+  ``lock_timeout``) fails with :class:`~records_service.errors.DatabaseBusy`, a 503
+  with ``Retry-After``, instead of a 500 after a long wait;
+- **holding:** a write transaction that is still open :data:`MAX_WRITE_S` after it
+  began is stopped at its next statement or at its commit (and, on SQLite, inside a
+  long statement, through the progress handler) with
+  :class:`~records_service.errors.WriteTooLong`, and rolled back, so no one request
+  can keep every other writer waiting. Migrations opt out (:data:`LONG_WRITE_OPTION`).
+
 Schema changes go through the Alembic migrations in :mod:`records_service.migrations`.
 """
 
@@ -34,13 +46,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlmodel import Session, SQLModel
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+from records_service.errors import DatabaseBusy, WriteTooLong
+
+# How long a writer queues for the lock before it is told to retry (503).
+WRITE_LOCK_WAIT_S = 10.0
+# How long one write transaction may hold the lock before it is rolled back (503).
+MAX_WRITE_S = 10.0
+SQLITE_BUSY_TIMEOUT_MS = int(WRITE_LOCK_WAIT_S * 1000)
+# SQLite calls the progress handler every this many virtual-machine steps (well under
+# a millisecond), so a single long statement is stopped soon after its bound too.
+SQLITE_PROGRESS_STEPS = 20_000
+_DEADLINE = "records_write_deadline"
 WRITE_LOCK_FIRST_RETRY_S = 0.0002
 WRITE_LOCK_MAX_RETRY_S = 0.002
 READ_ONLY_OPTION = "records_read_only"
+# Set on a connection whose write transaction may outlast MAX_WRITE_S (migrations).
+LONG_WRITE_OPTION = "records_long_write"
 # SQLite's own default: a commit that leaves more log pages than this checkpoints.
 SQLITE_CHECKPOINT_PAGES = 1000
 # For connections whose checkpoints another process runs: only a bound on the log's
@@ -53,17 +77,31 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, checkpoint_wal: bool = True) -> Engine:
+def make_engine(
+    url: str, *, checkpoint_wal: bool = True, max_write_s: float | None = MAX_WRITE_S
+) -> Engine:
     """Create an engine for ``url``, configured for this service's needs.
 
     ``checkpoint_wal=False`` (SQLite only) leaves checkpoints to another process that
     calls :func:`checkpoint_wal`, keeping them out of this engine's commits.
+    ``max_write_s`` bounds how long one write transaction may stay open (``None``: no
+    bound, for migrations).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         pages = SQLITE_CHECKPOINT_PAGES if checkpoint_wal else SQLITE_BACKSTOP_CHECKPOINT_PAGES
-        return _make_sqlite_engine(url, parsed.database, pages)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = _make_sqlite_engine(url, parsed.database, pages)
+    else:
+        lock_timeout_ms = int(WRITE_LOCK_WAIT_S * 1000)
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            connect_args={"options": f"-c lock_timeout={lock_timeout_ms}"},
+        )
+    _bound_writes(engine, max_write_s)
+    return engine
 
 
 def _make_sqlite_engine(url: str, database: str | None, checkpoint_pages: int) -> Engine:
@@ -77,7 +115,7 @@ def _make_sqlite_engine(url: str, database: str | None, checkpoint_pages: int) -
     return engine
 
 
-def _on_sqlite_connect(checkpoint_pages: int, dbapi_connection: Any, _record: Any) -> None:
+def _on_sqlite_connect(checkpoint_pages: int, dbapi_connection: Any, record: Any) -> None:
     # Take transaction control away from the driver so that "begin" below decides.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -91,6 +129,8 @@ def _on_sqlite_connect(checkpoint_pages: int, dbapi_connection: Any, _record: An
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
     cursor.close()
+    # Stops a single statement that runs past its transaction's bound.
+    dbapi_connection.set_progress_handler(_deadline_of(record).passed, SQLITE_PROGRESS_STEPS)
 
 
 def checkpoint_wal(engine: Engine) -> tuple[int, int] | None:
@@ -142,12 +182,98 @@ def _begin_immediate(dbapi_connection: sqlite3.Connection) -> None:
                 dbapi_connection.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                     raise
+                if time.monotonic() > deadline:
+                    raise _busy() from exc
             time.sleep(delay)
             delay = min(delay * 2, WRITE_LOCK_MAX_RETRY_S)
     finally:
         dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def _busy() -> DatabaseBusy:
+    return DatabaseBusy(
+        "the database is busy with other changes; nothing was changed, try again shortly"
+    )
+
+
+def _too_long(bound: float) -> WriteTooLong:
+    return WriteTooLong(
+        f"the change took longer than {bound:g} s and was undone so that others can work; "
+        "nothing was changed"
+    )
+
+
+class _WriteDeadline:
+    """When the open write transaction on one connection must end (``None``: none open)."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self.bound = 0.0
+
+    def passed(self) -> bool:
+        return self.at is not None and time.monotonic() > self.at
+
+
+def _deadline_of(record: Any) -> _WriteDeadline:
+    """The deadline kept with a pooled connection (``record``: its pool record or fairy)."""
+    deadline = record.info.get(_DEADLINE)
+    if deadline is None:
+        deadline = record.info[_DEADLINE] = _WriteDeadline()
+    return deadline  # type: ignore[no-any-return]
+
+
+def _bound_writes(engine: Engine, max_write_s: float | None) -> None:
+    """Stop write transactions that stay open past ``max_write_s``, and turn lock
+    contention into :class:`DatabaseBusy`."""
+    event.listen(engine, "handle_error", _translate_contention)
+    if max_write_s is None:
+        return
+
+    def start(connection: Any) -> None:
+        deadline = _deadline_of(connection.connection)
+        options = connection.get_execution_options()
+        bounded = not (options.get(READ_ONLY_OPTION) or options.get(LONG_WRITE_OPTION))
+        deadline.at = time.monotonic() + max_write_s if bounded else None
+        deadline.bound = max_write_s
+
+    def reset(_dbapi_connection: Any, record: Any) -> None:
+        _deadline_of(record).at = None
+
+    def check(connection: Any, *_args: Any) -> None:
+        if _deadline_of(connection.connection).passed():
+            raise _too_long(max_write_s)
+
+    def end(connection: Any) -> None:
+        _deadline_of(connection.connection).at = None
+
+    event.listen(engine, "begin", start)
+    event.listen(engine, "before_cursor_execute", check)
+    event.listen(engine, "commit", check)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)
+    event.listen(engine.pool, "checkin", reset)
+
+
+def _translate_contention(context: ExceptionContext) -> BaseException | None:
+    """A lock that could not be had becomes a 503 to retry, not a 500."""
+    original = context.original_exception
+    if isinstance(original, sqlite3.OperationalError):
+        code = getattr(original, "sqlite_errorcode", None)
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return _busy()
+        if code == sqlite3.SQLITE_INTERRUPT and context.connection is not None:
+            deadline = _deadline_of(context.connection.connection)
+            if deadline.at is not None:
+                return _too_long(deadline.bound)
+    if getattr(original, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+        return _busy()
+    return None
+
+
+# PostgreSQL's SQLSTATE for a lock wait that passed ``lock_timeout``.
+_PG_LOCK_NOT_AVAILABLE = "55P03"
 
 
 @contextmanager

@@ -16,6 +16,8 @@ class DomainError(Exception):
     status: int = 400
     type_slug: str = "bad-request"
     title: str = "Bad request"
+    # Seconds a client should wait before trying again (sent as ``Retry-After``).
+    retry_after: int | None = None
 
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
@@ -85,3 +87,20 @@ class ServiceUnavailable(DomainError):
     status = 503
     type_slug = "service-unavailable"
     title = "Service unavailable"
+    retry_after = 5
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """The database's write lock (or a row lock) could not be had in time."""
+
+    type_slug = "database-busy"
+    title = "Database busy"
+    retry_after = 2
+
+
+class WriteTooLong(ServiceUnavailable):
+    """A write transaction held the database past its bound and was rolled back."""
+
+    type_slug = "write-too-long"
+    title = "Request took too long"
+    retry_after = 5

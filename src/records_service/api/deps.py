@@ -41,7 +41,11 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session's exit (the commit) runs when the route function returns,
+# before the response is sent. FastAPI's default runs it after the response has gone
+# out, so a client could be told of a write that was not yet committed, or that failed.
+# Every dependency with ``yield`` must be declared so (tests/api/test_commit_first.py).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_read_session(services: ServicesDep) -> Iterator[Session]:
@@ -54,7 +58,7 @@ def get_read_session(services: ServicesDep) -> Iterator[Session]:
         yield session
 
 
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 async def get_store(services: ServicesDep) -> BlobStore:

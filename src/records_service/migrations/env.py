@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from records_service.db import make_engine
+from records_service.db import LONG_WRITE_OPTION, make_engine
 from records_service.schema import metadata
 
 config = context.config
@@ -22,6 +22,8 @@ def _engine() -> Engine:
 def run_migrations_online() -> None:
     """Run every pending migration in one transaction."""
     with _engine().connect() as connection:
+        # A migration rewrites whole tables: it may hold the lock past a request's bound.
+        connection.execution_options(**{LONG_WRITE_OPTION: True})
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

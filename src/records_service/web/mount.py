@@ -92,13 +92,16 @@ def _describe(exc: Exception) -> tuple[int, str, str]:
 def _error_page(request: Request, exc: Exception) -> Response:
     status, title, detail = _describe(exc)
     user = _user_or_none(request)
-    return render(
+    page = render(
         request,
         "error.html",
         {"status": status, "title": title, "detail": detail},
         user=user,
         status_code=status,
     )
+    if isinstance(exc, DomainError) and exc.retry_after is not None:
+        page.headers["Retry-After"] = str(exc.retry_after)
+    return page
 
 
 def _user_or_none(request: Request) -> User | None:
