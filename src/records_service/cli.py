@@ -86,7 +86,12 @@ def _first_admin(services: Services, username: str) -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default: RECORDS_HOST or 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default: RECORDS_PORT or 8000).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port (default: RECORDS_PORT or 8000).",
+)
 @click.option(
     "--processes",
     type=click.IntRange(min=0),
@@ -120,7 +125,7 @@ def serve(
 
 
 @main.command()
-@click.option("--parent-pid", type=int, default=None, hidden=True)
+@click.option("--parent-pid", type=click.IntRange(min=1), default=None, hidden=True)
 @click.pass_obj
 def worker(settings: Settings, parent_pid: int | None) -> None:
     """Run the background work in the foreground until stopped (Ctrl-C or SIGTERM).

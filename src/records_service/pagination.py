@@ -6,6 +6,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from records_service.bounds import PageNumber
+
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 200
@@ -15,7 +17,7 @@ DEFAULT_PAGE_SIZE = 50
 class PageParams(BaseModel):
     """Which page of a listing to return (1-based)."""
 
-    page: int = Field(1, ge=1, description="Page number, from 1.")
+    page: PageNumber = Field(1, description="Page number, from 1.")
     page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
 
     @property

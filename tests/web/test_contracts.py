@@ -94,3 +94,23 @@ def test_checklist_by_stage_and_timeline(
     order = [timeline.index(text) for text in ("Needs", "Spec", "Contract starts")]
     assert order == sorted(order)
     assert "Version 1: needs.txt" in timeline and "by sam" in timeline
+
+
+def test_contract_form_refuses_amounts_and_dates_out_of_range(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    for field, value in (
+        ("awarded_value", "1e308"),
+        ("awarded_value", "NaN"),
+        ("awarded_value", "Infinity"),
+        ("awarded_value", "9" * 30),
+        ("end_date", "9999-12-31"),
+        ("title", "Youth \u202eecivres"),
+        ("provider", "Fresh\x00Start"),
+    ):
+        form = _contract_form(staff, "/contracts/new", **{field: value})
+        refused = staff.post("/contracts/new", data=form)
+        assert refused.status_code == 422, (field, value, refused.text[:300])
+        assert f'id="{field}-error"' in refused.text, (field, value)
+    assert staff.get("/contracts/OPCC-2024-007").status_code == 404

@@ -10,10 +10,9 @@ band, since a compromised server could serve another.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from records_service.api.deps import (
     CurrentUser,
@@ -40,6 +39,7 @@ from records_service.audit.service import (
 )
 from records_service.auth.models import User
 from records_service.auth.roles import Permission
+from records_service.bounds import DbInt, Identifier, Label, SafeDateTime
 from records_service.pagination import Page
 from records_service.records.service import get_record
 
@@ -52,14 +52,14 @@ def entries(
     session: ReadSessionDep,
     _user: AuditReader,
     paging: Paging,
-    subject: str | None = None,
-    actor: str | None = None,
+    subject: Label | None = None,
+    actor: Identifier | None = None,
     action: AuditAction | None = None,
     since: Annotated[
-        datetime | None, Query(alias="from", description="Entries at or after this time.")
+        SafeDateTime | None, Query(alias="from", description="Entries at or after this time.")
     ] = None,
     until: Annotated[
-        datetime | None, Query(alias="to", description="Entries before this time.")
+        SafeDateTime | None, Query(alias="to", description="Entries before this time.")
     ] = None,
 ) -> Page[AuditEntryPublic]:
     """List audit entries in log order, filtered and paginated."""
@@ -82,11 +82,11 @@ def checkpoint(session: ReadSessionDep, _user: AuditReader) -> CheckpointPublic:
 
 @router.get("/api/audit/entries/{index}/proof", response_model=InclusionProofPublic, tags=["audit"])
 def proof(
-    index: int,
+    index: Annotated[DbInt, Path(ge=0)],
     session: ReadSessionDep,
     _user: AuditReader,
     tree_size: Annotated[
-        int | None,
+        DbInt | None,
         Query(ge=0, description="Tree size to prove against; default the whole log."),
     ] = None,
 ) -> InclusionProofPublic:
@@ -98,8 +98,8 @@ def proof(
 def consistency_(
     session: ReadSessionDep,
     _user: AuditReader,
-    first: Annotated[int, Query(ge=0, description="The earlier tree size.")],
-    second: Annotated[int, Query(ge=0, description="The later tree size.")],
+    first: Annotated[DbInt, Query(ge=0, description="The earlier tree size.")],
+    second: Annotated[DbInt, Query(ge=0, description="The later tree size.")],
 ) -> ConsistencyProofPublic:
     """Consistency proof that the log of ``first`` entries is a prefix of ``second``."""
     return ConsistencyProofPublic.of(consistency(session, first=first, second=second))
@@ -120,7 +120,7 @@ def public_key(services: ServicesDep) -> PublicKeyPublic:
     "/api/records/{record_id}/history", response_model=Page[AuditEntryPublic], tags=["records"]
 )
 def history(
-    record_id: str, session: ReadSessionDep, user: CurrentUser, paging: Paging
+    record_id: Identifier, session: ReadSessionDep, user: CurrentUser, paging: Paging
 ) -> Page[AuditEntryPublic]:
     """Every audit entry about a record you may see, oldest first (from the log)."""
     record = get_record(session, record_id, user)

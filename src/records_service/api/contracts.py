@@ -12,6 +12,7 @@ from records_service.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from records_service.bounds import Identifier, Label, LongName, SearchText
 from records_service.contracts.models import ContractStatus
 from records_service.contracts.schemas import ContractCreate, ContractPublic, ContractUpdate
 from records_service.contracts.service import (
@@ -45,9 +46,9 @@ def list_(
     user: CurrentUser,
     paging: Paging,
     status: ContractStatus | None = None,
-    provider: str | None = None,
-    funding_stream: str | None = None,
-    q: str | None = None,
+    provider: LongName | None = None,
+    funding_stream: Label | None = None,
+    q: SearchText | None = None,
 ) -> Page[ContractPublic]:
     """List contracts, filtered and paginated; ``q`` matches reference or title."""
     rows, total = list_contracts(
@@ -67,14 +68,14 @@ def list_(
 
 
 @router.get("/{reference}", response_model=ContractPublic)
-def read(reference: str, session: ReadSessionDep, user: CurrentUser) -> ContractPublic:
+def read(reference: Identifier, session: ReadSessionDep, user: CurrentUser) -> ContractPublic:
     """One contract by its reference."""
     return ContractPublic.model_validate(get_contract(session, reference))
 
 
 @router.patch("/{reference}", response_model=ContractPublic)
 def update(
-    reference: str,
+    reference: Identifier,
     data: ContractUpdate,
     session: SessionDep,
     user: ContractManager,

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
 from records_service.auth.service import record_auth_failure, user_for_token
+from records_service.bounds import PageNumber
 from records_service.db import read_scope, session_scope
 from records_service.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
 from records_service.indexing import SearchIndex
@@ -122,7 +123,7 @@ Administrator = Annotated[User, Depends(require(Permission.MANAGE_USERS))]
 
 
 async def get_paging(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    page: Annotated[PageNumber, Query(description="Page number, from 1.")] = 1,
     page_size: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
     ] = DEFAULT_PAGE_SIZE,

@@ -71,7 +71,8 @@ def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
     return [
         {
             "loc": [str(p) for p in e.get("loc", ())],
-            "msg": str(e.get("msg", "")),
+            # Pydantic prefixes the messages of our own validators; the prefix says nothing.
+            "msg": str(e.get("msg", "")).removeprefix("Value error, "),
             "type": str(e.get("type", "")),
         }
         for e in errors

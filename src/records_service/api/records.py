@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
@@ -18,10 +17,11 @@ from records_service.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from records_service.bounds import DbId, Identifier, SafeDate
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
-from records_service.records.capture import add_version, capture_record, normalise_tags
+from records_service.records.capture import add_version, capture_record
 from records_service.records.download import content_headers
 from records_service.records.models import Classification
 from records_service.records.schemas import (
@@ -102,15 +102,14 @@ def capture(
         services.capture_context(), meta=meta, source=file.file, filename=file.filename, actor=user
     )
     # The response is built from the rows the capture wrote: no second read.
-    tags = normalise_tags(meta.tags)
-    return _created(services, captured_view(record, version, meta.contract, tags, user))
+    return _created(services, captured_view(record, version, meta.contract, meta.tags, user))
 
 
 @router.post(
     "/{record_id}/versions", status_code=status.HTTP_201_CREATED, response_model=RecordPublic
 )
 def new_version(
-    record_id: str,
+    record_id: Identifier,
     services: ServicesDep,
     user: Capturer,
     file: Annotated[UploadFile, File(description="The new content.")],
@@ -140,13 +139,13 @@ def list_(
     session: ReadSessionDep,
     user: CurrentUser,
     paging: Paging,
-    contract: str | None = None,
-    record_type: str | None = None,
-    tag: str | None = None,
+    contract: Identifier | None = None,
+    record_type: Identifier | None = None,
+    tag: Identifier | None = None,
     classification: Classification | None = None,
-    record_status: Annotated[str | None, Query(alias="status")] = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    record_status: Annotated[Identifier | None, Query(alias="status")] = None,
+    date_from: SafeDate | None = None,
+    date_to: SafeDate | None = None,
 ) -> Page[RecordPublic]:
     """List the records you may see, filtered and paginated (newest record date first)."""
     filters = RecordFilters(
@@ -168,14 +167,18 @@ def list_(
 
 
 @router.get("/{record_id}", response_model=RecordPublic)
-def read(record_id: str, session: ReadSessionDep, user: CurrentUser) -> RecordPublic:
+def read(record_id: Identifier, session: ReadSessionDep, user: CurrentUser) -> RecordPublic:
     """One record with all its versions."""
     return to_public(session, get_record(session, record_id, user))
 
 
 @router.patch("/{record_id}", response_model=RecordPublic)
 def update(
-    record_id: str, data: RecordUpdate, session: SessionDep, user: Editor, services: ServicesDep
+    record_id: Identifier,
+    data: RecordUpdate,
+    session: SessionDep,
+    user: Editor,
+    services: ServicesDep,
 ) -> RecordPublic:
     """Change metadata; ``reason`` is required and the old values are kept."""
     record = update_record(
@@ -192,7 +195,7 @@ def update(
 
 @router.get("/{record_id}/changes", response_model=list[MetadataChangePublic])
 def changes(
-    record_id: str, session: ReadSessionDep, user: CurrentUser
+    record_id: Identifier, session: ReadSessionDep, user: CurrentUser
 ) -> list[MetadataChangePublic]:
     """Every metadata change of the record, with old and new values and the reason."""
     return metadata_history(session, record_id, user)
@@ -204,12 +207,10 @@ def changes(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def content(
-    record_id: str,
+    record_id: Identifier,
     services: ServicesDep,
     user: CurrentUser,
-    version: Annotated[
-        int | None, Query(ge=1, description="Version number; default current.")
-    ] = None,
+    version: Annotated[DbId | None, Query(description="Version number; default current.")] = None,
 ) -> StreamingResponse:
     """Download a version's bytes; ``ETag`` is the SHA-256 recorded at capture."""
     with session_scope(services.engine) as session:

@@ -22,6 +22,7 @@ from records_service.api.deps import (
 )
 from records_service.auth.models import User
 from records_service.auth.roles import Permission
+from records_service.bounds import DbId, Identifier
 from records_service.errors import Conflict
 from records_service.pagination import Page
 from records_service.records.service import get_record
@@ -72,8 +73,8 @@ def schedule(services: ServicesDep, user: CurrentUser) -> dict[str, Any]:
 
 def _finding_filters(
     kind: FindingKind | None = None,
-    contract: Annotated[str | None, Query(description="Contract reference.")] = None,
-    record_id: str | None = None,
+    contract: Annotated[Identifier | None, Query(description="Contract reference.")] = None,
+    record_id: Identifier | None = None,
     state: FindingState = "open",
 ) -> FindingFilters:
     return FindingFilters(kind=kind, contract=contract, record_id=record_id, state=state)
@@ -139,8 +140,8 @@ def holds(
     user: RetentionReader,
     paging: Paging,
     active: bool | None = None,
-    record_id: str | None = None,
-    contract: str | None = None,
+    record_id: Identifier | None = None,
+    contract: Identifier | None = None,
 ) -> Page[HoldPublic]:
     """Holds, newest first; filter by ``active``, record or contract."""
     filters = HoldFilters(active=active, record_id=record_id, contract=contract)
@@ -150,7 +151,7 @@ def holds(
 
 @router.post("/holds/{hold_id}/release", response_model=HoldPublic)
 def release(
-    hold_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
+    hold_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> HoldPublic:
     """Release a hold, with the reason."""
     return release_hold(services.hold_context(), hold_id=hold_id, reason=body.reason, actor=user)
@@ -162,7 +163,7 @@ def dispositions(
     user: RetentionReader,
     paging: Paging,
     disposition_status: Annotated[DispositionStatus | None, Query(alias="status")] = None,
-    record_id: str | None = None,
+    record_id: Identifier | None = None,
 ) -> Page[DispositionPublic]:
     """Proposed, approved, rejected and executed dispositions, newest first."""
     filters = DispositionFilters(status=disposition_status, record_id=record_id)
@@ -194,7 +195,7 @@ def propose(
 
 @router.get("/dispositions/{disposition_id}", response_model=DispositionPublic)
 def disposition(
-    disposition_id: int, session: ReadSessionDep, user: RetentionReader
+    disposition_id: DbId, session: ReadSessionDep, user: RetentionReader
 ) -> DispositionPublic:
     """One disposition."""
     return DispositionPublic.of(get_disposition(session, disposition_id))
@@ -202,7 +203,7 @@ def disposition(
 
 @router.post("/dispositions/{disposition_id}/approve", response_model=DispositionPublic)
 def approve(
-    disposition_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
+    disposition_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> DispositionPublic:
     """Approve and execute; ``error`` is set (status stays approved) if execution failed."""
     result = decide_disposition(
@@ -217,7 +218,7 @@ def approve(
 
 @router.post("/dispositions/{disposition_id}/reject", response_model=DispositionPublic)
 def reject(
-    disposition_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
+    disposition_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> DispositionPublic:
     """Reject a proposal; the job does not propose it again unless the date moves."""
     result = decide_disposition(
@@ -232,7 +233,7 @@ def reject(
 
 @router.post("/dispositions/{disposition_id}/execute", response_model=DispositionPublic)
 def execute(
-    disposition_id: int, services: ServicesDep, user: RetentionManager
+    disposition_id: DbId, services: ServicesDep, user: RetentionManager
 ) -> DispositionPublic:
     """Retry an approved disposition whose execution failed (409 if it fails again)."""
     result = execute_disposition(
@@ -245,7 +246,10 @@ def execute(
 
 @router.get("/disposals", response_model=Page[DisposalRecordPublic])
 def disposals(
-    session: ReadSessionDep, user: RetentionReader, paging: Paging, contract: str | None = None
+    session: ReadSessionDep,
+    user: RetentionReader,
+    paging: Paging,
+    contract: Identifier | None = None,
 ) -> Page[DisposalRecordPublic]:
     """Disposal records (tombstones), newest first."""
     rows, total = list_disposals(session, contract=contract, page=paging)
@@ -259,7 +263,7 @@ def disposals(
 
 @record_router.get("/{record_id}/retention", response_model=RecordRetentionPublic)
 def record_retention_view(
-    record_id: str, session: ReadSessionDep, services: ServicesDep, user: CurrentUser
+    record_id: Identifier, session: ReadSessionDep, services: ServicesDep, user: CurrentUser
 ) -> RecordRetentionPublic:
     """The record's computed retention, today's decision, its holds, dispositions and tombstone."""
     record = get_record(session, record_id, user)

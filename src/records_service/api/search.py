@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from records_service.api.deps import CurrentUser, IndexDep, ServicesDep
+from records_service.bounds import Identifier, Identifiers, PageNumber, SafeDate, SearchText
 from records_service.indexing.base import SearchQuery
 from records_service.indexing.schemas import SearchResponse
 from records_service.indexing.service import search_records
+from records_service.pagination import MAX_PAGE_SIZE
 
 router = APIRouter(prefix="/api/search", tags=["search"])
 
@@ -30,16 +31,16 @@ def search(
     services: ServicesDep,
     index: IndexDep,
     user: CurrentUser,
-    q: Annotated[str, Query(description=QUERY_HELP)] = "",
-    contract: Annotated[str | None, Query(description="One contract reference.")] = None,
+    q: Annotated[SearchText, Query(description=QUERY_HELP)] = "",
+    contract: Annotated[Identifier | None, Query(description="One contract reference.")] = None,
     record_type: Annotated[
-        list[str] | None, Query(description="Record type; repeat to allow several.")
+        Identifiers | None, Query(description="Record type; repeat to allow several.")
     ] = None,
-    tag: Annotated[list[str] | None, Query(description="Tag; repeat to require all.")] = None,
-    date_from: Annotated[date | None, Query(description="Earliest record date.")] = None,
-    date_to: Annotated[date | None, Query(description="Latest record date.")] = None,
+    tag: Annotated[Identifiers | None, Query(description="Tag; repeat to require all.")] = None,
+    date_from: Annotated[SafeDate | None, Query(description="Earliest record date.")] = None,
+    date_to: Annotated[SafeDate | None, Query(description="Latest record date.")] = None,
     classification: Annotated[
-        str | None, Query(description="OFFICIAL or OFFICIAL-SENSITIVE.")
+        Identifier | None, Query(description="OFFICIAL or OFFICIAL-SENSITIVE.")
     ] = None,
     all_versions: Annotated[
         bool, Query(description="Search every version, not just current ones.")
@@ -47,8 +48,10 @@ def search(
     sort: Annotated[
         Literal["relevance", "date"], Query(description="relevance, or date (newest first).")
     ] = "relevance",
-    page: Annotated[int, Query(description="Page number, from 1.")] = 1,
-    page_size: Annotated[int, Query(description="Hits per page, 1 to 200.")] = 20,
+    page: Annotated[PageNumber, Query(description="Page number, from 1.")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Hits per page, 1 to 200.")
+    ] = 20,
 ) -> SearchResponse:
     """Search record versions the caller may see; each search is recorded in the audit log.
 

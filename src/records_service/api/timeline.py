@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from records_service.api.deps import CurrentUser, ReadSessionDep
+from records_service.bounds import Identifier
 from records_service.contracts.timeline import ContractTimeline, contract_timeline
 
 router = APIRouter(prefix="/api/contracts", tags=["contracts"])
 
 
 @router.get("/{reference}/timeline", response_model=ContractTimeline)
-def timeline(reference: str, session: ReadSessionDep, user: CurrentUser) -> ContractTimeline:
+def timeline(reference: Identifier, session: ReadSessionDep, user: CurrentUser) -> ContractTimeline:
     """Every record and version of the contract, by record date then capture time.
 
     Each entry says who captured the version and when. Records the caller may

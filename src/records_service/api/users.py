@@ -31,6 +31,7 @@ from records_service.auth.service import (
     revoke_token,
 )
 from records_service.auth.tokens import split_token
+from records_service.bounds import Identifier
 from records_service.clock import Clock
 from records_service.pagination import Page
 
@@ -42,7 +43,9 @@ def _public(session: Session, user: User) -> UserPublic:
     return UserPublic.of(user, active_token_counts(session, [user.id]).get(user.id, 0))
 
 
-def _issue(session: Session, username: str, label: str, actor: str, clock: Clock) -> IssuedToken:
+def _issue(
+    session: Session, username: Identifier, label: str, actor: str, clock: Clock
+) -> IssuedToken:
     plaintext = issue_token(session, username=username, label=label, actor=actor, clock=clock)
     parts = split_token(plaintext)
     assert parts is not None
@@ -81,14 +84,14 @@ def create(
 
 
 @router.get("/users/{username}", response_model=UserPublic)
-def read(username: str, session: ReadSessionDep, _admin: Administrator) -> UserPublic:
+def read(username: Identifier, session: ReadSessionDep, _admin: Administrator) -> UserPublic:
     """One user."""
     return _public(session, get_user(session, username))
 
 
 @router.post("/users/{username}/disable", response_model=UserPublic)
 def disable(
-    username: str, session: SessionDep, admin: Administrator, services: ServicesDep
+    username: Identifier, session: SessionDep, admin: Administrator, services: ServicesDep
 ) -> UserPublic:
     """Disable a user: their tokens and password stop working at once."""
     user = disable_user(session, username=username, actor=admin.username, clock=services.clock)
@@ -96,7 +99,9 @@ def disable(
 
 
 @router.get("/users/{username}/tokens", response_model=list[TokenPublic])
-def tokens(username: str, session: ReadSessionDep, _admin: Administrator) -> list[TokenPublic]:
+def tokens(
+    username: Identifier, session: ReadSessionDep, _admin: Administrator
+) -> list[TokenPublic]:
     """A user's API tokens, oldest first, revoked ones included (never their secrets)."""
     return [TokenPublic.of(token) for token in list_tokens(session, username)]
 
@@ -105,7 +110,7 @@ def tokens(username: str, session: ReadSessionDep, _admin: Administrator) -> lis
     "/users/{username}/tokens", status_code=status.HTTP_201_CREATED, response_model=IssuedToken
 )
 def issue(
-    username: str,
+    username: Identifier,
     data: TokenCreate,
     session: SessionDep,
     admin: Administrator,
@@ -117,7 +122,7 @@ def issue(
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenPublic)
 def revoke(
-    token_id: str, session: SessionDep, admin: Administrator, services: ServicesDep
+    token_id: Identifier, session: SessionDep, admin: Administrator, services: ServicesDep
 ) -> TokenPublic:
     """Revoke a token by its public id: it stops working at once. Revoking twice is a 409."""
     token = revoke_token(session, token_id=token_id, actor=admin.username, clock=services.clock)

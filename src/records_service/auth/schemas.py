@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from records_service.auth.models import ApiToken, Role, User
+from records_service.bounds import Identifier, Label
 
 
 class UserCreate(BaseModel):
@@ -14,10 +15,12 @@ class UserCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(description="2-64 characters: lower-case letters, digits, '.', '_', '-'.")
-    roles: list[Role] = Field(min_length=1, description="One or more roles.")
-    display_name: str = Field("", max_length=200)
-    token_label: str = Field("", max_length=200, description="A note on the first token.")
+    username: Identifier = Field(
+        description="2-64 characters: lower-case letters, digits, '.', '_', '-'."
+    )
+    roles: list[Role] = Field(min_length=1, max_length=len(Role), description="One or more roles.")
+    display_name: Label = ""
+    token_label: Label = Field("", description="A note on the first token.")
 
 
 class UserPublic(BaseModel):
@@ -48,7 +51,7 @@ class TokenCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field("", max_length=200, description="What the token is for.")
+    label: Label = Field("", description="What the token is for.")
 
 
 class TokenPublic(BaseModel):

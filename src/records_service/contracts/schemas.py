@@ -7,14 +7,15 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from records_service.bounds import Label, LongName, Pence, SafeDate, Title
 from records_service.contracts.models import ContractStatus
 
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9/._-]{1,63}$"
 
 
 class _DatesCheck(BaseModel):
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: SafeDate | None = None
+    end_date: SafeDate | None = None
 
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:
@@ -29,14 +30,14 @@ class ContractCreate(_DatesCheck):
     model_config = ConfigDict(extra="forbid")
 
     reference: str = Field(pattern=REFERENCE_PATTERN, examples=["OPCC-2023-014"])
-    title: str = Field(min_length=1, max_length=300)
-    provider: str | None = Field(None, max_length=300)
-    funding_stream: str | None = Field(None, max_length=200, examples=["MoJ Victims Grant"])
-    awarded_value_pence: int | None = Field(None, ge=0, description="Awarded value in pence.")
+    title: Title
+    provider: LongName | None = None
+    funding_stream: Label | None = Field(None, examples=["MoJ Victims Grant"])
+    awarded_value_pence: Pence | None = Field(None, description="Awarded value in pence.")
     status: ContractStatus = ContractStatus.PLANNED
     is_deed: bool = False
-    owner: str | None = Field(None, max_length=200)
-    closed_on: date | None = None
+    owner: Label | None = None
+    closed_on: SafeDate | None = None
 
 
 class ContractUpdate(BaseModel):
@@ -44,16 +45,16 @@ class ContractUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, min_length=1, max_length=300)
-    provider: str | None = Field(None, max_length=300)
-    funding_stream: str | None = Field(None, max_length=200)
-    awarded_value_pence: int | None = Field(None, ge=0)
-    start_date: date | None = None
-    end_date: date | None = None
-    closed_on: date | None = None
+    title: Title | None = None
+    provider: LongName | None = None
+    funding_stream: Label | None = None
+    awarded_value_pence: Pence | None = None
+    start_date: SafeDate | None = None
+    end_date: SafeDate | None = None
+    closed_on: SafeDate | None = None
     status: ContractStatus | None = None
     is_deed: bool | None = None
-    owner: str | None = Field(None, max_length=200)
+    owner: Label | None = None
 
 
 class ContractPublic(BaseModel):

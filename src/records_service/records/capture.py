@@ -33,6 +33,7 @@ from sqlmodel import Session
 from records_service.audit.actions import AuditAction, CapturePayload
 from records_service.audit.log import record_event
 from records_service.auth.models import User
+from records_service.bounds import DATE_MIN, normalise_tags
 from records_service.clock import Clock
 from records_service.contracts.service import contract_id
 from records_service.db import NewRows, insert_rows, new_rows, read_scope, session_scope
@@ -46,9 +47,7 @@ from records_service.storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
 
-EARLIEST_RECORD_DATE = date(1900, 1, 1)
-MAX_TAGS = 50
-MAX_TAG_LENGTH = 64
+EARLIEST_RECORD_DATE = DATE_MIN
 
 
 @dataclass(frozen=True)
@@ -74,25 +73,6 @@ def content_key(record_id: str, number: int, attempt: str | None = None) -> str:
     """
     suffix = f"-{attempt}" if attempt else ""
     return f"records/{record_id}/v{number}{suffix}"
-
-
-def normalise_tags(tags: list[str]) -> list[str]:
-    """Lower-case, trimmed, de-duplicated tags in their given order."""
-    cleaned: list[str] = []
-    for raw in tags:
-        for part in raw.split(","):
-            tag = part.strip().lower()
-            if not tag:
-                continue
-            if len(tag) > MAX_TAG_LENGTH:
-                raise InvalidInput(
-                    f"tag {tag[:20]!r}... is longer than {MAX_TAG_LENGTH} characters"
-                )
-            if tag not in cleaned:
-                cleaned.append(tag)
-    if len(cleaned) > MAX_TAGS:
-        raise InvalidInput(f"at most {MAX_TAGS} tags per record")
-    return cleaned
 
 
 def check_record_type(record_type: str, known: frozenset[str]) -> None:

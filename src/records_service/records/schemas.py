@@ -6,19 +6,20 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from records_service.bounds import Identifier, Label, Reason, SafeDate, Tags, Title
 from records_service.records.models import Classification
 
 
 class RecordMetadata(BaseModel):
     """Metadata supplied with a capture (sent as multipart form fields)."""
 
-    title: str = Field(min_length=1, max_length=300)
-    record_type: str = Field(min_length=1, max_length=64)
-    contract: str | None = Field(None, description="Contract reference, e.g. OPCC-2023-014.")
-    tags: list[str] = Field(default_factory=list)
-    record_date: date
+    title: Title
+    record_type: Identifier = Field(min_length=1)
+    contract: Identifier | None = Field(None, description="Contract reference, e.g. OPCC-2023-014.")
+    tags: Tags = Field(default_factory=list)
+    record_date: SafeDate
     classification: Classification = Classification.OFFICIAL
-    originator: str | None = Field(None, max_length=200)
+    originator: Label | None = None
 
 
 class RecordUpdate(BaseModel):
@@ -26,14 +27,14 @@ class RecordUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=1000)
-    title: str | None = Field(None, min_length=1, max_length=300)
-    record_type: str | None = Field(None, min_length=1, max_length=64)
-    contract: str | None = None
-    tags: list[str] | None = None
-    record_date: date | None = None
+    reason: Reason
+    title: Title | None = None
+    record_type: Identifier | None = Field(None, min_length=1)
+    contract: Identifier | None = None
+    tags: Tags | None = None
+    record_date: SafeDate | None = None
     classification: Classification | None = None
-    originator: str | None = Field(None, max_length=200)
+    originator: Label | None = None
 
 
 class VersionPublic(BaseModel):

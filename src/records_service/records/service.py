@@ -20,6 +20,7 @@ from records_service.audit.actions import AuditAction, ReadPayload, UpdatePayloa
 from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
+from records_service.bounds import normalise_tags
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.service import get_contract
@@ -29,7 +30,6 @@ from records_service.pagination import PageParams
 from records_service.records.capture import (
     check_record_date,
     check_record_type,
-    normalise_tags,
 )
 from records_service.records.models import (
     DISPOSED_STATUSES,

@@ -8,6 +8,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from records_service.bounds import Identifier, Reason, Reference, SafeDate
 from records_service.retention.models import (
     DisposalAction,
     DisposalRecord,
@@ -23,12 +24,12 @@ class HoldCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    record_id: str | None = Field(None, max_length=32)
-    contract: str | None = Field(None, max_length=64, description="Contract reference.")
-    reference: str = Field(
-        min_length=1, max_length=100, examples=["FOI-2026-0142"], description="E.g. FOI case."
+    record_id: Identifier | None = Field(None, max_length=32)
+    contract: Identifier | None = Field(None, description="Contract reference.")
+    reference: Reference = Field(
+        min_length=1, examples=["FOI-2026-0142"], description="E.g. FOI case."
     )
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Reason
 
     @model_validator(mode="after")
     def _one_scope(self) -> Self:
@@ -42,7 +43,7 @@ class ReasonBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Reason
 
 
 class HoldPublic(BaseModel):
@@ -86,9 +87,9 @@ class DispositionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    record_id: str = Field(max_length=32)
+    record_id: Identifier = Field(max_length=32)
     action: DisposalAction
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Reason
 
 
 class DispositionPublic(BaseModel):
@@ -206,7 +207,7 @@ class RunRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: date | None = Field(None, description="Evaluate as of this day; default today.")
+    at: SafeDate | None = Field(None, description="Evaluate as of this day; default today.")
     dry_run: bool = Field(False, description="Report what would change, change nothing.")
 
 

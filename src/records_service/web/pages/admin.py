@@ -25,6 +25,7 @@ from records_service.auth.service import (
     revoke_token,
     set_password,
 )
+from records_service.bounds import FormText, Identifier
 from records_service.db import session_scope
 from records_service.errors import DomainError, NotFound
 from records_service.services import Services
@@ -74,10 +75,10 @@ def new_user(
     request: Request,
     services: ServicesDep,
     user: Administrator,
-    username: Annotated[str, Form()] = "",
-    display_name: Annotated[str, Form()] = "",
-    roles: Annotated[list[str] | None, Form()] = None,
-    password: Annotated[str, Form()] = "",
+    username: Annotated[FormText, Form()] = "",
+    display_name: Annotated[FormText, Form()] = "",
+    roles: Annotated[list[Identifier] | None, Form()] = None,
+    password: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Add the user, with a password when one is given."""
     name = username.strip().lower()
@@ -113,7 +114,7 @@ def _user_page(
     session: Session,
     services: Services,
     admin: User,
-    username: str,
+    username: Identifier,
     errors: dict[str, str] | None = None,
     new_token: str | None = None,
 ) -> Response:
@@ -134,7 +135,7 @@ def _user_page(
 
 @router.get("/users/{username}")
 def user_page(
-    username: str,
+    username: Identifier,
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
@@ -146,11 +147,11 @@ def user_page(
 
 @router.post("/users/{username}/password")
 def user_password(
-    username: str,
+    username: Identifier,
     request: Request,
     services: ServicesDep,
     user: Administrator,
-    password: Annotated[str, Form()] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Set the user's web password (their current sessions end)."""
     try:
@@ -174,11 +175,11 @@ def user_password(
 
 @router.post("/users/{username}/tokens")
 def user_token(
-    username: str,
+    username: Identifier,
     request: Request,
     services: ServicesDep,
     user: Administrator,
-    label: Annotated[str, Form(max_length=200)] = "",
+    label: Annotated[FormText, Form(max_length=200)] = "",
 ) -> Response:
     """Issue an API token and show it this once."""
     with session_scope(services.engine) as session:
@@ -195,7 +196,11 @@ def user_token(
 
 @router.post("/users/{username}/tokens/{token_id}/revoke")
 def user_token_revoke(
-    username: str, token_id: str, request: Request, services: ServicesDep, user: Administrator
+    username: Identifier,
+    token_id: Identifier,
+    request: Request,
+    services: ServicesDep,
+    user: Administrator,
 ) -> Response:
     """Revoke one of the user's API tokens: it stops working at once."""
     with session_scope(services.engine) as session:
@@ -208,7 +213,7 @@ def user_token_revoke(
 
 @router.post("/users/{username}/sessions/end")
 def user_sessions_end(
-    username: str, request: Request, services: ServicesDep, user: Administrator
+    username: Identifier, request: Request, services: ServicesDep, user: Administrator
 ) -> Response:
     """End every web session of the user at once; each end is audited as a sign-out."""
     with session_scope(services.engine) as session:
@@ -221,7 +226,7 @@ def user_sessions_end(
 
 @router.post("/users/{username}/disable")
 def user_disable(
-    username: str, request: Request, services: ServicesDep, user: Administrator
+    username: Identifier, request: Request, services: ServicesDep, user: Administrator
 ) -> Response:
     """Disable the user: tokens, password and web sessions stop working at once."""
     if username == user.username:

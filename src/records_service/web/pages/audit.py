@@ -23,6 +23,7 @@ from records_service.audit.service import EntryFilters, latest_checkpoint, list_
 from records_service.audit.verify import VerifyReport, verify_log
 from records_service.audit.writer import build_checkpoint_store
 from records_service.auth.models import User
+from records_service.bounds import PageNumber
 from records_service.db import session_scope
 from records_service.errors import DomainError, NotFound
 from records_service.pagination import PageParams
@@ -119,7 +120,7 @@ def audit_log(
     request: Request,
     session: ReadSessionDep,
     user: AuditReader,
-    page: Annotated[int | None, Query(ge=1)] = None,
+    page: Annotated[PageNumber | None, Query()] = None,
 ) -> Response:
     """Entries in log order (the last page, with the newest, unless a page is asked for),
     the latest checkpoint and the verify button."""

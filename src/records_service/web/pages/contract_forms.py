@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from records_service.api.deps import ReadSessionDep, ServicesDep
+from records_service.bounds import MAX_PENCE, FormValue, Identifier
 from records_service.contracts.models import Contract, ContractStatus
 from records_service.contracts.schemas import ContractCreate, ContractUpdate
 from records_service.contracts.service import create_contract, get_contract, update_contract
@@ -46,6 +47,10 @@ _MESSAGES = {
 }
 
 
+# Longer than any amount up to MAX_PENCE could be written, with separators.
+PENCE_TEXT_MAX = 40
+
+
 class FormProblem(ValueError):
     """A form value that cannot be read; ``field`` names it."""
 
@@ -59,11 +64,16 @@ def pence(text: str) -> int | None:
     cleaned = text.strip().replace(",", "").removeprefix("£").strip()
     if not cleaned:
         return None
+    if len(cleaned) > PENCE_TEXT_MAX:
+        raise FormProblem("awarded_value")
     try:
         value = Decimal(cleaned) * 100
     except InvalidOperation:
         raise FormProblem("awarded_value") from None
-    if value < 0 or value != value.to_integral_value():
+    # NaN and infinities are Decimals too, and NaN refuses to be compared.
+    if not value.is_finite() or not 0 <= value <= MAX_PENCE:
+        raise FormProblem("awarded_value")
+    if value != value.to_integral_value():
         raise FormProblem("awarded_value")
     return int(value)
 
@@ -120,17 +130,17 @@ def _form_page(
 class ContractForm(BaseModel):
     """The contract form's fields, as typed."""
 
-    reference: str = ""
-    title: str = ""
-    provider: str = ""
-    funding_stream: str = ""
-    awarded_value: str = ""
-    start_date: str = ""
-    end_date: str = ""
-    closed_on: str = ""
-    status: str = ContractStatus.PLANNED.value
-    is_deed: str = "no"
-    owner: str = ""
+    reference: Identifier = ""
+    title: FormValue = ""
+    provider: FormValue = ""
+    funding_stream: FormValue = ""
+    awarded_value: FormValue = ""
+    start_date: FormValue = ""
+    end_date: FormValue = ""
+    closed_on: FormValue = ""
+    status: FormValue = ContractStatus.PLANNED.value
+    is_deed: FormValue = "no"
+    owner: FormValue = ""
 
 
 PostedForm = Annotated[ContractForm, Form()]
@@ -160,7 +170,7 @@ def new_contract(
     return redirect(_contract_path(data.reference))
 
 
-def _contract_path(reference: str) -> str:
+def _contract_path(reference: Identifier) -> str:
     return f"/contracts/{quote(reference, safe='/')}"
 
 
@@ -183,7 +193,7 @@ def _as_form(contract: Contract) -> dict[str, str]:
 
 @router.get("/contracts/{reference:path}/edit")
 def edit_contract_form(
-    reference: str, request: Request, session: ReadSessionDep, user: ContractManager
+    reference: Identifier, request: Request, session: ReadSessionDep, user: ContractManager
 ) -> Response:
     """The form to change a contract, filled with its details."""
     form = _as_form(get_contract(session, reference))
@@ -192,7 +202,7 @@ def edit_contract_form(
 
 @router.post("/contracts/{reference:path}/edit")
 def edit_contract(
-    reference: str,
+    reference: Identifier,
     request: Request,
     services: ServicesDep,
     user: ContractManager,

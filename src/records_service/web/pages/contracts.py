@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
+from records_service.bounds import Identifier, PageNumber, SearchText
 from records_service.contracts.models import Contract, ContractStatus
 from records_service.contracts.service import get_contract, list_contracts
 from records_service.contracts.timeline import TimelineEntry as TimelineVersion
@@ -45,9 +46,9 @@ def contract_list(
     request: Request,
     session: ReadSessionDep,
     user: PageUser,
-    q: str | None = None,
+    q: SearchText | None = None,
     status: ContractStatus | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
     """Contracts, filtered by words in their reference or title and by status."""
     rows, total = list_contracts(
@@ -118,7 +119,11 @@ def _timeline(
 
 @router.get("/contracts/{reference:path}")
 def contract_page(
-    reference: str, request: Request, session: ReadSessionDep, services: ServicesDep, user: PageUser
+    reference: Identifier,
+    request: Request,
+    session: ReadSessionDep,
+    services: ServicesDep,
+    user: PageUser,
 ) -> Response:
     """A contract's file: details, completeness checklist by stage, and timeline."""
     contract = get_contract(session, reference)

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from records_service.api.deps import ServicesDep
 from records_service.auth.service import USERNAME_PATTERN, check_password, record_auth_failure
+from records_service.bounds import FormText, SearchText
 from records_service.db import session_scope
 from records_service.errors import Unauthenticated
 from records_service.web.rendering import flash, redirect, render
@@ -25,7 +26,7 @@ def safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, services: ServicesDep, next: str | None = None) -> Response:
+def login_form(request: Request, services: ServicesDep, next: SearchText | None = None) -> Response:
     """The sign-in page (or straight on, for someone already signed in)."""
     now = services.clock().timestamp()
     if signed_in_user(request, services, now=now) is not None:
@@ -37,9 +38,9 @@ def login_form(request: Request, services: ServicesDep, next: str | None = None)
 def login(
     request: Request,
     services: ServicesDep,
-    username: Annotated[str, Form(max_length=200)] = "",
+    username: Annotated[FormText, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",
+    next: Annotated[SearchText, Form()] = "/",
 ) -> Response:
     """Check the password; failures are audited and answered with the same message."""
     name = username.strip().lower()

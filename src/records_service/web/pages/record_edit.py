@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from records_service.api.deps import ReadSessionDep, ServicesDep
+from records_service.bounds import FormValue, Identifier
 from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.records.capture import add_version
@@ -34,7 +35,7 @@ router = APIRouter()
 
 
 def _edit_context(
-    session: Session, services: ServicesDep, record_id: str, user: Any
+    session: Session, services: ServicesDep, record_id: Identifier, user: Any
 ) -> dict[str, Any]:
     record = to_public(session, get_record(session, record_id, user))
     return {
@@ -48,7 +49,11 @@ def _edit_context(
 
 @router.get("/records/{record_id}/edit")
 def edit_form(
-    record_id: str, request: Request, session: ReadSessionDep, services: ServicesDep, user: Editor
+    record_id: Identifier,
+    request: Request,
+    session: ReadSessionDep,
+    services: ServicesDep,
+    user: Editor,
 ) -> Response:
     """The edit form, filled with the current details."""
     context = _edit_context(session, services, record_id, user)
@@ -97,18 +102,18 @@ def _validation_errors(exc: ValidationError) -> dict[str, str]:
 
 @router.post("/records/{record_id}/edit")
 def edit(
-    record_id: str,
+    record_id: Identifier,
     request: Request,
     services: ServicesDep,
     user: Editor,
-    title: Annotated[str, Form()] = "",
-    record_type: Annotated[str, Form()] = "",
-    contract: Annotated[str, Form()] = "",
-    tags: Annotated[str, Form()] = "",
-    record_date: Annotated[str, Form()] = "",
-    classification: Annotated[str, Form()] = "",
-    originator: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
+    title: Annotated[FormValue, Form()] = "",
+    record_type: Annotated[FormValue, Form()] = "",
+    contract: Annotated[FormValue, Form()] = "",
+    tags: Annotated[FormValue, Form()] = "",
+    record_date: Annotated[FormValue, Form()] = "",
+    classification: Annotated[FormValue, Form()] = "",
+    originator: Annotated[FormValue, Form()] = "",
+    reason: Annotated[FormValue, Form()] = "",
 ) -> Response:
     """Apply the edit; the old values and the reason are kept in the record's history."""
     form = {
@@ -157,7 +162,7 @@ def edit(
 
 @router.get("/records/{record_id}/new-version")
 def new_version_form(
-    record_id: str, request: Request, session: ReadSessionDep, user: Capturer
+    record_id: Identifier, request: Request, session: ReadSessionDep, user: Capturer
 ) -> Response:
     """The form to upload a new version of a record."""
     record = to_public(session, get_record(session, record_id, user))
@@ -166,7 +171,7 @@ def new_version_form(
 
 @router.post("/records/{record_id}/new-version")
 def new_version(
-    record_id: str,
+    record_id: Identifier,
     request: Request,
     services: ServicesDep,
     user: Capturer,

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.audit.service import EntryFilters, EntryView, list_entries
 from records_service.auth.models import User
+from records_service.bounds import DbId, Identifier, PageNumber
 from records_service.db import session_scope
 from records_service.extraction.media_types import PDF, normalise
 from records_service.pagination import PageParams
@@ -46,7 +47,7 @@ def page_links(page: int, page_size: int, total: int, params: dict[str, Any]) ->
     last = max(1, -(-total // page_size))
     kept = {k: v for k, v in params.items() if v not in (None, "", False) and k != "page"}
 
-    def link(number: int) -> str:
+    def link(number: DbId) -> str:
         return "?" + urlencode({**kept, "page": number})
 
     return {
@@ -64,13 +65,13 @@ def record_list(
     session: ReadSessionDep,
     services: ServicesDep,
     user: PageUser,
-    contract: str | None = None,
-    record_type: str | None = None,
-    tag: str | None = None,
+    contract: Identifier | None = None,
+    record_type: Identifier | None = None,
+    tag: Identifier | None = None,
     classification: str = "",
     date_from: str = "",
     date_to: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
     """The records this user may see, filtered, newest record date first."""
     errors: dict[str, str] = {}
@@ -100,11 +101,11 @@ def record_list(
 
 @router.get("/records/{record_id}")
 def record_page(
-    record_id: str,
+    record_id: Identifier,
     request: Request,
     services: ServicesDep,
     user: PageUser,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[DbId | None, Query()] = None,
 ) -> Response:
     """One record: details, versions, preview and history."""
     with session_scope(services.engine) as session:
@@ -148,7 +149,7 @@ ACTION_LABELS = {
 }
 
 
-def _activity(session: Session, record_id: str) -> list[EntryView]:
+def _activity(session: Session, record_id: Identifier) -> list[EntryView]:
     """The record's entries in the audit log (it follows the record's visibility, as the API)."""
     entries, _ = list_entries(
         session,
@@ -159,7 +160,7 @@ def _activity(session: Session, record_id: str) -> list[EntryView]:
 
 
 def _content(
-    services: ServicesDep, user: User, record_id: str, number: int, *, inline: bool
+    services: ServicesDep, user: User, record_id: Identifier, number: DbId, *, inline: bool
 ) -> StreamingResponse:
     with session_scope(services.engine) as session:
         found, chunks = open_content(
@@ -185,12 +186,16 @@ def _content(
 
 
 @router.get("/records/{record_id}/versions/{number}/download")
-def download(record_id: str, number: int, services: ServicesDep, user: PageUser) -> Response:
+def download(
+    record_id: Identifier, number: DbId, services: ServicesDep, user: PageUser
+) -> Response:
     """Download a version's exact bytes (audited as a read)."""
     return _content(services, user, record_id, number, inline=False)
 
 
 @router.get("/records/{record_id}/versions/{number}/view")
-def view_inline(record_id: str, number: int, services: ServicesDep, user: PageUser) -> Response:
+def view_inline(
+    record_id: Identifier, number: DbId, services: ServicesDep, user: PageUser
+) -> Response:
     """Show a PDF or text version inline, for the preview frame (audited as a read)."""
     return _content(services, user, record_id, number, inline=True)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
+from records_service.bounds import DbId, FormReason, FormText, Identifier, PageNumber
 from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.pagination import PageParams
@@ -56,7 +57,7 @@ KIND_LABELS = {
 STATES = ("open", "resolved", "all")
 
 
-def _count(number: int, noun: str) -> str:
+def _count(number: DbId, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
@@ -78,10 +79,10 @@ def findings(
     request: Request,
     session: ReadSessionDep,
     user: AuditReader,
-    kind: str | None = None,
-    contract: str | None = None,
-    state: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    kind: Identifier | None = None,
+    contract: Identifier | None = None,
+    state: Identifier | None = None,
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
     """Findings of the retention job, filtered by kind, contract and state."""
     filters = _finding_filters(kind, contract, state)
@@ -105,9 +106,9 @@ def findings(
 def findings_export(
     session: ReadSessionDep,
     user: AuditReader,
-    kind: str | None = None,
-    contract: str | None = None,
-    state: str | None = None,
+    kind: Identifier | None = None,
+    contract: Identifier | None = None,
+    state: Identifier | None = None,
 ) -> Response:
     """The same findings as a CSV file (every page)."""
     rows, _ = list_findings(session, filters=_finding_filters(kind, contract, state))
@@ -187,8 +188,8 @@ def dispositions(
     session: ReadSessionDep,
     services: ServicesDep,
     user: AuditReader,
-    status: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    status: Identifier | None = None,
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
     """Dispositions, those awaiting a decision first of all."""
     return _dispositions_page(request, session, services, user, status, page)
@@ -196,12 +197,12 @@ def dispositions(
 
 @router.post("/dispositions/{disposition_id}/decide")
 def decide(
-    disposition_id: int,
+    disposition_id: DbId,
     request: Request,
     services: ServicesDep,
     user: RetentionManager,
-    decision: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form(max_length=1000)] = "",
+    decision: Annotated[FormText, Form()] = "",
+    reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
     """Approve (and carry out) or reject a proposed disposal, with a reason."""
     field = f"reason-{disposition_id}"
@@ -270,10 +271,10 @@ def holds(
     request: Request,
     session: ReadSessionDep,
     user: AuditReader,
-    active: str | None = None,
-    record_id: str | None = None,
-    contract: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    active: Identifier | None = None,
+    record_id: Identifier | None = None,
+    contract: Identifier | None = None,
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
     """Holds (active by default); ``record_id`` or ``contract`` prefill the new-hold form."""
     form = {"record_id": record_id or "", "contract": contract or ""}
@@ -285,10 +286,10 @@ def place(
     request: Request,
     services: ServicesDep,
     user: RetentionManager,
-    record_id: Annotated[str, Form()] = "",
-    contract: Annotated[str, Form()] = "",
-    reference: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
+    record_id: Annotated[FormText, Form()] = "",
+    contract: Annotated[FormText, Form()] = "",
+    reference: Annotated[FormText, Form()] = "",
+    reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
     """Place a hold on one record or on every record of a contract."""
     form = {"record_id": record_id, "contract": contract, "reference": reference, "reason": reason}
@@ -328,11 +329,11 @@ def _hold_errors(exc: ValidationError) -> dict[str, str]:
 
 @router.post("/holds/{hold_id}/release")
 def release(
-    hold_id: int,
+    hold_id: DbId,
     request: Request,
     services: ServicesDep,
     user: RetentionManager,
-    reason: Annotated[str, Form(max_length=1000)] = "",
+    reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
     """Release a hold, with the reason."""
     field = f"release-{hold_id}"

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from records_service.api.deps import ServicesDep
+from records_service.bounds import PageNumber, SearchText
 from records_service.errors import ServiceUnavailable
 from records_service.indexing.base import SearchQuery, SearchResult
 from records_service.indexing.service import InvalidQuery, search_records
@@ -138,7 +139,7 @@ def search_page(
     request: Request,
     services: ServicesDep,
     user: PageUser,
-    q: Annotated[str, Query(max_length=2000)] = "",
+    q: Annotated[SearchText, Query()] = "",
     contract: str = "",
     record_type: str = "",
     tag: str = "",
@@ -147,7 +148,7 @@ def search_page(
     classification: str = "",
     all_versions: bool = False,
     sort: Literal["relevance", "date"] = "relevance",
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page: Annotated[PageNumber, Query(le=10_000)] = 1,
 ) -> Response:
     """Search records; with no query and no filter, show the form and how to search."""
     form = SearchForm(

@@ -18,11 +18,12 @@ from sqlmodel import Session, col, select
 
 from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
+from records_service.bounds import FormValue, Identifier, check_text, normalise_tags
 from records_service.contracts.models import Contract
 from records_service.contracts.service import contract_id
-from records_service.db import session_scope
+from records_service.db import read_scope
 from records_service.errors import DomainError, InvalidInput
-from records_service.records.capture import capture_record, check_record_date, normalise_tags
+from records_service.records.capture import capture_record, check_record_date
 from records_service.records.models import Classification, RecordTag
 from records_service.records.schemas import RecordMetadata
 from records_service.storage import StorageError
@@ -43,7 +44,7 @@ class FileOutcome:
 
     filename: str
     title: str
-    record_id: str | None = None
+    record_id: Identifier | None = None
     error: str | None = None
 
 
@@ -87,7 +88,7 @@ def upload_form(
     session: ReadSessionDep,
     services: ServicesDep,
     user: Capturer,
-    contract: str | None = None,
+    contract: Identifier | None = None,
 ) -> Response:
     """The upload form (``?contract=REF`` preselects a contract)."""
     context = form_context(session, services, {"contract": contract or ""})
@@ -114,7 +115,9 @@ def _check_shared(
     except InvalidInput as exc:
         errors["record_date"] = exc.detail[:1].upper() + exc.detail[1:]
     clean["contract"] = optional(fields["contract"])
-    if clean["contract"]:
+    if clean["contract"] and _not_text(clean["contract"]):
+        errors["contract"] = "Choose a contract from the list"
+    elif clean["contract"]:
         try:
             contract_id(session, clean["contract"])
         except DomainError:
@@ -123,13 +126,21 @@ def _check_shared(
             )
     try:
         clean["tags"] = normalise_tags([fields["tags"]])
-    except InvalidInput as exc:
-        errors["tags"] = exc.detail
+    except ValueError as exc:
+        errors["tags"] = str(exc)
     if fields["classification"] not in {c.value for c in Classification}:
         errors["classification"] = "Choose a classification"
     clean["classification"] = fields["classification"]
     clean["originator"] = optional(fields["originator"])
     return clean, errors
+
+
+def _not_text(value: str) -> bool:
+    try:
+        check_text(value)
+    except ValueError:
+        return True
+    return False
 
 
 def _titles_for(files: list[UploadFile], titles: list[str]) -> list[str]:
@@ -168,13 +179,13 @@ def upload(
     services: ServicesDep,
     user: Capturer,
     files: Annotated[list[UploadFile | str] | None, File()] = None,
-    titles: Annotated[list[str] | None, Form()] = None,
-    contract: Annotated[str, Form()] = "",
-    record_type: Annotated[str, Form()] = "",
-    record_date: Annotated[str, Form()] = "",
-    tags: Annotated[str, Form()] = "",
-    classification: Annotated[str, Form()] = "OFFICIAL",
-    originator: Annotated[str, Form()] = "",
+    titles: Annotated[list[FormValue] | None, Form()] = None,
+    contract: Annotated[FormValue, Form()] = "",
+    record_type: Annotated[FormValue, Form()] = "",
+    record_date: Annotated[FormValue, Form()] = "",
+    tags: Annotated[FormValue, Form()] = "",
+    classification: Annotated[FormValue, Form()] = "OFFICIAL",
+    originator: Annotated[FormValue, Form()] = "",
 ) -> Response:
     """Capture every chosen file as its own record, reporting each one."""
     fields = {
@@ -187,7 +198,7 @@ def upload(
     }
     # A browser sends an empty string part when no file was chosen.
     chosen = [f for f in files or [] if not isinstance(f, str) and f.filename]
-    with session_scope(services.engine) as session:
+    with read_scope(services.engine) as session:
         shared, errors = _check_shared(session, services, fields)
         if not chosen:
             errors["files"] = "Choose at least one file to upload"
