@@ -172,3 +172,12 @@ def test_check_lists_unfinished_writes_and_fails_on_an_orphan(tmp_path: Path) ->
     orphan = _run(tmp_path, "check", check=False)
     assert orphan.returncode == 1
     assert "orphan object (no catalogue row): records/r1/v1" in orphan.stdout
+
+
+def test_retention_run_refuses_a_day_outside_the_service_range(tmp_path: Path) -> None:
+    _run(tmp_path, "init")
+    for day, side in (("9999-12-31", "after"), ("1066-10-14", "before")):
+        result = _run(tmp_path, "retention", "run", "--at", day, check=False)
+        assert result.returncode == 2, result.stderr
+        assert f"{day} is {side} the dates the service accepts" in result.stderr
+    assert _run(tmp_path, "retention", "run", "--at", "2199-12-31").returncode == 0
