@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from records_service.bounds import check_text, in_date_range
 from records_service.errors import DomainError
 from records_service.records.models import Classification
+
+MAX_FILTER_LENGTH = 200
 
 # Phrases in service error messages, mapped to the form field they concern.
 _FIELD_HINTS = (
@@ -28,9 +31,25 @@ def optional(text: str | None) -> str | None:
 
 
 def parse_day(text: str | None) -> date | None:
-    """A ``YYYY-MM-DD`` date from a form, ``None`` when blank; ``ValueError`` if malformed."""
+    """A ``YYYY-MM-DD`` date from a form, ``None`` when blank; ``ValueError`` if malformed
+    or outside the dates the service accepts."""
     cleaned = (text or "").strip()
-    return date.fromisoformat(cleaned) if cleaned else None
+    return in_date_range(date.fromisoformat(cleaned)) if cleaned else None
+
+
+def filter_text(text: str | None, name: str, errors: dict[str, str]) -> str | None:
+    """Trimmed text from a filter form, ``None`` when blank; unusable text is noted in
+    ``errors`` and filters nothing."""
+    cleaned = optional(text)
+    if cleaned is None:
+        return None
+    try:
+        if len(cleaned) > MAX_FILTER_LENGTH:
+            raise ValueError(f"is longer than {MAX_FILTER_LENGTH} characters")
+        return check_text(cleaned)
+    except ValueError:
+        errors[name] = "Enter plain text, without control characters"
+        return None
 
 
 def filter_day(text: str, name: str, errors: dict[str, str]) -> date | None:

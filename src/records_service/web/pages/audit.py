@@ -29,7 +29,7 @@ from records_service.errors import DomainError, NotFound
 from records_service.pagination import PageParams
 from records_service.services import Services
 from records_service.web.deps import AuditReader
-from records_service.web.pages._forms import optional
+from records_service.web.pages._forms import filter_text, parse_day
 from records_service.web.pages.records import page_links
 from records_service.web.rendering import render
 
@@ -53,13 +53,13 @@ def _filters(params: dict[str, str]) -> tuple[EntryFilters, dict[str, str]]:
     days: dict[str, date | None] = {}
     for name in ("from", "to"):
         try:
-            days[name] = date.fromisoformat(params[name]) if params.get(name) else None
+            days[name] = parse_day(params.get(name))
         except ValueError:
             errors[name] = "Enter a real date, for example 2026-01-31"
             days[name] = None
     filters = EntryFilters(
-        subject=optional(params.get("subject")),
-        actor=optional(params.get("actor")),
+        subject=filter_text(params.get("subject"), "subject", errors),
+        actor=filter_text(params.get("actor"), "actor", errors),
         action=AuditAction(action) if action in known else None,
         since=_day_start(days["from"]),
         until=_day_start(days["to"], next_day=True),

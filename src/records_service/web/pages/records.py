@@ -68,9 +68,9 @@ def record_list(
     contract: Identifier | None = None,
     record_type: Identifier | None = None,
     tag: Identifier | None = None,
-    classification: str = "",
-    date_from: str = "",
-    date_to: str = "",
+    classification: Identifier = "",
+    date_from: Identifier = "",
+    date_to: Identifier = "",
     page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
     """The records this user may see, filtered, newest record date first."""

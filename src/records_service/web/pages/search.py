@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from records_service.api.deps import ServicesDep
-from records_service.bounds import PageNumber, SearchText
+from records_service.bounds import Identifier, PageNumber, SearchText
 from records_service.errors import ServiceUnavailable
 from records_service.indexing.base import SearchQuery, SearchResult
 from records_service.indexing.service import InvalidQuery, search_records
@@ -140,12 +140,12 @@ def search_page(
     services: ServicesDep,
     user: PageUser,
     q: Annotated[SearchText, Query()] = "",
-    contract: str = "",
-    record_type: str = "",
-    tag: str = "",
-    date_from: str = "",
-    date_to: str = "",
-    classification: str = "",
+    contract: Identifier = "",
+    record_type: Identifier = "",
+    tag: Identifier = "",
+    date_from: Identifier = "",
+    date_to: Identifier = "",
+    classification: Identifier = "",
     all_versions: bool = False,
     sort: Literal["relevance", "date"] = "relevance",
     page: Annotated[PageNumber, Query(le=10_000)] = 1,
