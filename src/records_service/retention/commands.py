@@ -100,6 +100,7 @@ def summary_table(report: RunReport) -> str:
         ("fixity", f"{report.fixity_mode}: {report.fixity_checked} checked"),
         ("fixity failures", report.fixity_failures),
         ("object locks mirrored", report.locks_mirrored),
+        ("job errors", report.job_errors),
         ("errors", len(report.errors)),
         ("seconds", f"{report.seconds:.2f}"),
     ]

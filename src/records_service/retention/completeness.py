@@ -9,24 +9,24 @@ a checklist by stage.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Literal, Protocol
 
+from records_service.dates import add_days
 from records_service.retention.policy import ContractFacts
 from records_service.retention.schedule import (
     STAGES,
     AfterEndRecordRule,
     CompletenessRule,
-    Duration,
     QuarterlyRecordRule,
     RequiredRecordRule,
     Stage,
 )
 
 GapKind = Literal["missing_record", "overdue_return"]
-_QUARTER = Duration(months=3)
 
 
 class DatedRecord(Protocol):
@@ -161,8 +161,9 @@ def _missing_after_end(
     if not ends:
         return []
     end = min(ends)
-    due = end + timedelta(days=rule.within_days)
-    if today <= due or _has_any(records, rule.any_of):
+    due = add_days(end, rule.within_days)
+    # A deadline past the end of the calendar never comes.
+    if due is None or today <= due or _has_any(records, rule.any_of):
         return []
     return [
         Gap(
@@ -181,8 +182,10 @@ def _missing_after_end(
 
 def quarter_containing(day: date) -> tuple[date, date]:
     """The first and last day of the calendar quarter (Jan-Mar, Apr-Jun...) containing ``day``."""
-    start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return start, _QUARTER.add_to(start) - timedelta(days=1)
+    first_month = 3 * ((day.month - 1) // 3) + 1
+    last_month = first_month + 2
+    last_day = calendar.monthrange(day.year, last_month)[1]
+    return date(day.year, first_month, 1), date(day.year, last_month, last_day)
 
 
 def _overdue_quarters(
@@ -200,13 +203,17 @@ def _overdue_quarters(
     gaps = []
     start, end = quarter_containing(contract.start_date)
     while start <= last_day:
-        due = end + timedelta(days=rule.grace_days)
+        # A deadline past the end of the calendar never comes (nor does the next quarter).
+        due = add_days(end, rule.grace_days) or date.max
         match = next((day for day in unused if start <= day <= due), None)
         if match is not None:
             unused.remove(match)
         elif today > due:
             gaps.append(_overdue_gap(contract, rule, start, end, due, today))
-        start, end = quarter_containing(end + timedelta(days=1))
+        following = add_days(end, 1)
+        if following is None:
+            break
+        start, end = quarter_containing(following)
     return gaps
 
 

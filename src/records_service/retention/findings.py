@@ -120,6 +120,31 @@ def fixity_finding(
     )
 
 
+def job_error_finding(
+    *, contract_ref: str | None, record_id: str | None, problem: str
+) -> FindingDraft:
+    """A ``job_error``: the job could not evaluate one record or one contract.
+
+    Names a record when ``record_id`` is given, else the contract. The run went on
+    for everything else; the finding resolves on the first run that evaluates it.
+    """
+    if record_id is not None:
+        subject = f"record:{record_id}"
+        summary = f"record {record_id} could not be evaluated: {problem}"
+    else:
+        subject = f"contract:{contract_ref}"
+        summary = f"contract {contract_ref} could not be evaluated: {problem}"
+    return FindingDraft(
+        kind=FindingKind.JOB_ERROR,
+        key=f"job_error:{subject}",
+        subject=subject,
+        summary=summary,
+        details={"problem": problem},
+        contract_ref=contract_ref,
+        record_id=record_id,
+    )
+
+
 @dataclass
 class ReconcileOutcome:
     """What reconciling one run's drafts did to the table."""

@@ -6,6 +6,10 @@ Owns the run's phases and its report. Each phase may assume the ones before it:
    holds, then the records in id order. Each record gets its pure decision
    (:func:`~records_service.retention.policy.disposal_decision`); each contract its
    completeness gaps (:func:`~records_service.retention.completeness.evaluate_contract`).
+   One record or contract that cannot be evaluated (a date retention cannot count
+   from, a row that cannot be read, any other error) becomes a ``job_error``
+   finding naming it, and the scan goes on. Each item is computed in full before
+   anything of it is kept, so a failing item leaves nothing half-done behind.
 2. **Store** (no transaction open): the fixity check re-hashes stored versions
    (a random sample, all, or none) and, where the store has object lock, retention
    dates and legal holds are mirrored onto the objects of records whose lock changed.
@@ -44,12 +48,12 @@ from records_service.contracts.models import Contract
 from records_service.db import is_sqlite, session_scope
 from records_service.records.models import DISPOSED_STATUSES, Record, Version
 from records_service.retention.completeness import evaluate_contract
-from records_service.retention.facts import contract_facts
 from records_service.retention.findings import (
     FindingDraft,
     decision_finding,
     fixity_finding,
     gap_finding,
+    job_error_finding,
     reconcile,
 )
 from records_service.retention.models import (
@@ -71,7 +75,9 @@ from records_service.retention.policy import (
     ContractFacts,
     Decision,
     RecordFacts,
+    contract_problems,
     disposal_decision,
+    record_problems,
 )
 from records_service.retention.schedule import RetentionSchedule
 from records_service.settings import Settings
@@ -107,6 +113,7 @@ class RunReport(BaseModel):
     fixity_checked: int = 0
     fixity_failures: int = 0
     locks_mirrored: int = 0
+    job_errors: int = 0
     errors: list[str] = []
 
 
@@ -135,6 +142,7 @@ class _OnFile(NamedTuple):
 
 @dataclass
 class _Scan:
+    unreadable: set[int]  # ids of contracts whose row could not be read
     records: int = 0
     decisions: Counter[str] = field(default_factory=Counter)
     drafts: list[FindingDraft] = field(default_factory=list)
@@ -196,8 +204,10 @@ def run_retention(
     )
     timer = _PhaseTimer(report)
     with _cyclic_gc_paused():
-        contracts = _load_contracts(engine)
-        scan = _scan(inputs, contracts, progress or (lambda _n: None))
+        contracts, unreadable = _load_contracts(engine)
+        scan = _Scan(set(unreadable))
+        scan.drafts.extend(unreadable.values())
+        _scan(inputs, contracts, scan, progress or (lambda _n: None))
         timer.lap("scan")
         _completeness(inputs, contracts, scan)
         timer.lap("completeness")
@@ -205,7 +215,8 @@ def run_retention(
     timer.lap("fixity")
     mirrored = _mirror_locks(inputs, scan.lock_targets, report)
     timer.lap("object_lock")
-    report.records, report.contracts = scan.records, len(contracts)
+    report.records, report.contracts = scan.records, len(contracts) + len(unreadable)
+    report.job_errors = sum(1 for draft in scan.drafts if draft.kind == FindingKind.JOB_ERROR)
     report.decisions = dict(sorted(scan.decisions.items()))
     with _cyclic_gc_paused():
         _write(inputs, scan, fixity_drafts, checked, mirrored, actor, clock, report)
@@ -246,21 +257,72 @@ class _PhaseTimer:
 
 
 def _completeness(inputs: _Inputs, contracts: dict[int, _Contract], scan: _Scan) -> None:
-    """Drafts for every contract's completeness gaps."""
-    rules = inputs.schedule.completeness
+    """Drafts for every contract's completeness gaps (or the error that stopped its check)."""
     for cid, info in contracts.items():
-        gaps = evaluate_contract(info.facts, scan.files.get(cid, []), rules, inputs.at)
-        scan.drafts.extend(gap_finding(gap) for gap in gaps)
+        scan.drafts.extend(_contract_drafts(inputs, info, scan.files.get(cid, [])))
 
 
-def _load_contracts(engine: Engine) -> dict[int, _Contract]:
+def _contract_drafts(
+    inputs: _Inputs, info: _Contract, on_file: Sequence[_OnFile]
+) -> list[FindingDraft]:
+    """One contract's gap findings, or a single ``job_error`` if it cannot be checked."""
+    problems = contract_problems(info.facts, inputs.schedule)
+    if problems:
+        return [_job_error(info.reference, None, "; ".join(problems))]
+    try:
+        gaps = evaluate_contract(info.facts, on_file, inputs.schedule.completeness, inputs.at)
+        return [gap_finding(gap) for gap in gaps]
+    except Exception as exc:  # one contract must not stop the run for every other
+        log.exception("retention: cannot check the file of contract %s", info.reference)
+        return [_job_error(info.reference, None, _plain(exc))]
+
+
+def _job_error(contract_ref: str | None, record_id: str | None, problem: str) -> FindingDraft:
+    return job_error_finding(contract_ref=contract_ref, record_id=record_id, problem=problem)
+
+
+def _plain(exc: Exception) -> str:
+    """An exception as the sentence a finding quotes."""
+    return str(exc) or type(exc).__name__
+
+
+# The dates come through untyped and are parsed one row at a time, so one unreadable
+# row (text that is no date, on SQLite) is that contract's error, not the whole run's.
+_CONTRACT_COLUMNS = (
+    col(Contract.id),
+    col(Contract.reference),
+    col(Contract.status),
+    type_coerce(col(Contract.start_date), String),
+    type_coerce(col(Contract.end_date), String),
+    type_coerce(col(Contract.closed_on), String),
+    col(Contract.is_deed),
+    col(Contract.awarded_value_pence),
+)
+
+
+def _load_contracts(engine: Engine) -> tuple[dict[int, _Contract], dict[int, FindingDraft]]:
+    """Every readable contract by id, and a ``job_error`` draft for each unreadable one."""
+    contracts: dict[int, _Contract] = {}
+    unreadable: dict[int, FindingDraft] = {}
     with session_scope(engine) as session:
-        rows = session.exec(select(Contract))
-        return {
-            row.id: _Contract(contract_facts(row), row.reference)
-            for row in rows
-            if row.id is not None
-        }
+        rows = session.execute(core_select(*_CONTRACT_COLUMNS)).all()
+    for cid, reference, status, start, end, closed, is_deed, value in rows:
+        try:
+            start_date, end_date, closed_on = (_optional_day(day) for day in (start, end, closed))
+        except (TypeError, ValueError) as exc:
+            unreadable[cid] = _job_error(reference, None, f"a date cannot be read: {exc}")
+            continue
+        facts = ContractFacts(
+            reference=reference,
+            status=status,
+            start_date=start_date,
+            end_date=end_date,
+            closed_on=closed_on,
+            is_deed=bool(is_deed),
+            awarded_value_pence=value,
+        )
+        contracts[cid] = _Contract(facts, reference)
+    return contracts, unreadable
 
 
 def _load_holds(engine: Engine) -> tuple[set[str], set[int]]:
@@ -306,6 +368,10 @@ def _day(value: Any) -> date:
     return date.fromisoformat(value[:10])
 
 
+def _optional_day(value: Any) -> date | None:
+    return None if value is None else _day(value)
+
+
 def _record_batches(engine: Engine, size: int) -> Iterator[Sequence[Any]]:
     """Records in id order, ``size`` at a time, each batch in its own short transaction."""
     last = ""
@@ -323,43 +389,95 @@ def _record_batches(engine: Engine, size: int) -> Iterator[Sequence[Any]]:
         last = batch[-1][0]
 
 
-def _scan(inputs: _Inputs, contracts: dict[int, _Contract], progress: Progress) -> _Scan:
-    scan = _Scan()
+@dataclass(frozen=True)
+class _Known:
+    """What the scan looks each record's context up in."""
+
+    contracts: dict[int, _Contract]
+    held_records: set[str]
+    held_contracts: set[int]
+    mirrors: dict[str, LockMirror]
+
+
+def _scan(
+    inputs: _Inputs, contracts: dict[int, _Contract], scan: _Scan, progress: Progress
+) -> None:
     held_records, held_contracts = _load_holds(inputs.engine)
     mirrors = _load_mirrors(inputs.engine) if inputs.mirror_locks else {}
+    known = _Known(contracts, held_records, held_contracts, mirrors)
     for batch in _record_batches(inputs.engine, inputs.settings.retention.batch_size):
-        for rid, rtype, cid, rdate, captured, status, versions in batch:
-            info = contracts.get(cid) if cid is not None else None
-            held = rid in held_records or cid in held_contracts
-            facts = RecordFacts(
-                rid, rtype, _day(rdate), _day(captured), info.facts if info else None, held, status
-            )
-            if cid is not None:
-                scan.files[cid].append(_OnFile(rtype, facts.record_date))
-            decision = disposal_decision(facts, inputs.schedule, inputs.at)
-            scan.decisions[decision.kind] += 1
-            if decision.kind in _REPORTED:
-                _apply_decision(scan, rid, rtype, info.reference if info else None, decision)
-            if inputs.mirror_locks and status not in DISPOSED_STATUSES:
-                target = LockTarget(rid, decision.retain_until.until, held, versions)
-                if needs_mirroring(target, mirrors.get(rid)):
-                    scan.lock_targets.append((target, mirrors.get(rid)))
+        for row in batch:
+            try:
+                _scan_record(inputs, known, scan, row)
+            except Exception as exc:  # one record must not stop the run for every other
+                log.exception("retention: cannot evaluate record %s", row[0])
+                info = known.contracts.get(row[2])
+                reference = info.reference if info else None
+                scan.drafts.append(_job_error(reference, row[0], _plain(exc)))
+                scan.decisions["error"] += 1
         scan.records += len(batch)
         progress(len(batch))
-    return scan
+
+
+def _scan_record(inputs: _Inputs, known: _Known, scan: _Scan, row: Any) -> None:
+    """Evaluate one record; nothing of it reaches ``scan`` until all of it is computed."""
+    rid, rtype, cid, rdate, captured, status, versions = row
+    if cid is not None and cid in scan.unreadable:
+        scan.decisions["error"] += 1  # kept, unevaluated: its contract's job_error says why
+        return
+    info = known.contracts.get(cid) if cid is not None else None
+    reference = info.reference if info else None
+    held = rid in known.held_records or cid in known.held_contracts
+    facts = RecordFacts(
+        rid, rtype, _day(rdate), _day(captured), info.facts if info else None, held, status
+    )
+    problems = record_problems(facts, inputs.schedule)
+    decision = disposal_decision(facts, inputs.schedule, inputs.at)
+    outcome = _decision_outcome(rid, rtype, reference, decision)
+    lock = _lock_change(inputs, known, rid, status, decision, held, versions)
+    if problems:
+        scan.drafts.append(_job_error(reference, rid, "; ".join(problems)))
+    if cid is not None:
+        scan.files[cid].append(_OnFile(rtype, facts.record_date))
+    scan.decisions[decision.kind] += 1
+    if isinstance(outcome, _Candidate):
+        scan.candidates.append(outcome)
+    elif outcome is not None:
+        scan.drafts.append(outcome)
+    if lock is not None:
+        scan.lock_targets.append(lock)
 
 
 _REPORTED = frozenset({"expiring", "review_due", "dispose"})
 
 
-def _apply_decision(
-    scan: _Scan, rid: str, rtype: str, contract_ref: str | None, decision: Decision
-) -> None:
+def _decision_outcome(
+    rid: str, rtype: str, contract_ref: str | None, decision: Decision
+) -> _Candidate | FindingDraft | None:
+    """A disposal candidate, a finding draft, or nothing, for one record's decision."""
+    if decision.kind not in _REPORTED:
+        return None
     if decision.kind == "dispose":
-        scan.candidates.append(_Candidate(rid, rtype, contract_ref, decision))
-        return
+        return _Candidate(rid, rtype, contract_ref, decision)
     kind = FindingKind.EXPIRING if decision.kind == "expiring" else FindingKind.REVIEW_DUE
-    scan.drafts.append(decision_finding(kind, rid, contract_ref, rtype, decision))
+    return decision_finding(kind, rid, contract_ref, rtype, decision)
+
+
+def _lock_change(
+    inputs: _Inputs,
+    known: _Known,
+    rid: str,
+    status: str,
+    decision: Decision,
+    held: bool,
+    versions: int,
+) -> tuple[LockTarget, LockMirror | None] | None:
+    """The lock to mirror onto the record's objects, if it changed since last mirrored."""
+    if not inputs.mirror_locks or status in DISPOSED_STATUSES:
+        return None
+    target = LockTarget(rid, decision.retain_until.until, held, versions)
+    mirror = known.mirrors.get(rid)
+    return (target, mirror) if needs_mirroring(target, mirror) else None
 
 
 def _open_fixity_keys(engine: Engine) -> set[str]:
@@ -646,6 +764,7 @@ def _run_details(report: RunReport) -> dict[str, Any]:
             "failures": report.fixity_failures,
         },
         "locks_mirrored": report.locks_mirrored,
+        "job_errors": report.job_errors,
         "errors": len(report.errors),
     }
 

@@ -52,6 +52,7 @@ class FindingKind(StrEnum):
     REVIEW_DUE = "review_due"
     FIXITY_FAILURE = "fixity_failure"
     MISSING_REPLICA = "missing_replica"
+    JOB_ERROR = "job_error"
 
 
 class Hold(SQLModel, table=True):

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from records_service.clock import Clock
+from records_service.dates import add_days
 from records_service.db import session_scope
 from records_service.records.models import DISPOSED_STATUSES, Record, Version
 from records_service.records.sidecars import SIDECAR_SUFFIX, sidecar_key
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 
 def lock_instant(until: date) -> datetime:
     """The end of the retain-until day (UTC): a record is kept until the end of that day."""
-    return datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
+    following = add_days(until, 1)
+    if following is None:  # the calendar's last day ends at its last instant
+        return datetime.combine(until, time.max, tzinfo=UTC)
+    return datetime.combine(following, time(), tzinfo=UTC)
 
 
 def record_keys(session: Session, record_ids: Iterable[str]) -> dict[str, list[str]]:

@@ -13,6 +13,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
 
+from records_service.dates import add_years
+from records_service.records.capture import EARLIEST_RECORD_DATE
 from records_service.records.models import DISPOSED_STATUSES
 from records_service.retention.schedule import (
     Action,
@@ -119,9 +121,56 @@ class Decision:
         }
 
 
-def financial_year_end(day: date) -> date:
-    """The 31 March that ends the UK financial year containing ``day``."""
-    return date(day.year if day.month <= 3 else day.year + 1, 3, 31)
+def financial_year_end(day: date) -> date | None:
+    """The 31 March that ends the UK financial year containing ``day``.
+
+    ``None`` for a day after 31 March 9999: that year ends beyond the calendar.
+    """
+    march = date(day.year, 3, 31)
+    return march if day <= march else add_years(march, 1)
+
+
+def date_problem(what: str, day: date | None, schedule: RetentionSchedule) -> str | None:
+    """Why retention cannot count from ``day`` (``what`` names it), in plain words; else None.
+
+    Before the earliest date a record may bear, a period or a quarter counted from the
+    date is meaningless (and no record could ever fill those quarters); after the
+    schedule's last countable day, its periods would run past the end of the calendar.
+    """
+    if day is None:
+        return None
+    if day < EARLIEST_RECORD_DATE:
+        return f"{what} {day} is before {EARLIEST_RECORD_DATE}, the earliest date a record can bear"
+    last = schedule.last_countable_day
+    if day > last:
+        return (
+            f"{what} {day} is after {last}: retention periods counted from it "
+            f"would run past {date.max}, the last day of the calendar"
+        )
+    return None
+
+
+def contract_problems(contract: ContractFacts, schedule: RetentionSchedule) -> list[str]:
+    """What is wrong with a contract's dates for retention (empty if nothing)."""
+    dates = (
+        ("start date", contract.start_date),
+        ("end date", contract.end_date),
+        ("closure date", contract.closed_on),
+    )
+    found = (date_problem(what, day, schedule) for what, day in dates)
+    return [problem for problem in found if problem]
+
+
+def record_problems(record: RecordFacts, schedule: RetentionSchedule) -> list[str]:
+    """What is wrong with a record's own dates for retention (empty if nothing)."""
+    last = schedule.last_countable_day
+    # The job asks this of every record: the usual answer takes four comparisons.
+    first = EARLIEST_RECORD_DATE
+    if first <= record.record_date <= last and first <= record.captured_on <= last:
+        return []
+    dates = (("record date", record.record_date), ("capture date", record.captured_on))
+    found = (date_problem(what, day, schedule) for what, day in dates)
+    return [problem for problem in found if problem]
 
 
 def retain_until(record: RecordFacts, schedule: RetentionSchedule) -> RetentionDate:
@@ -141,6 +190,10 @@ def retain_until(record: RecordFacts, schedule: RetentionSchedule) -> RetentionD
     trigger = _trigger_date(record, term.trigger)
     if isinstance(trigger, str):
         return RetentionDate.unknown(trigger)
+    if not EARLIEST_RECORD_DATE <= trigger <= schedule.last_countable_day:
+        # A period counted from a date that cannot be right would dispose on a guess.
+        problem = date_problem(_TRIGGER_NAMES[term.trigger], trigger, schedule)
+        return RetentionDate.unknown(f"cannot count from it: {problem}")
     deed = term.deed_period is not None and record.contract is not None and record.contract.is_deed
     return _counted_from(term, trigger, deed)
 
@@ -154,13 +207,18 @@ def _counted_from(term: RetentionTerm, trigger: date, deed: bool) -> RetentionDa
     if deed and term.deed_period is not None:
         period, deed_note = term.deed_period, " (contract executed as a deed)"
     trigger_name = _TRIGGER_NAMES[term.trigger]
+    start: date | None = trigger
+    basis = f"{trigger_name} ({trigger})"
     if term.counting == "financial_year_end":
         start = financial_year_end(trigger)
         basis = f"the end of the financial year ({start}) of the {trigger_name} ({trigger})"
-    else:
-        start = trigger
-        basis = f"{trigger_name} ({trigger})"
-    return RetentionDate.on(period.add_to(start), f"{period}{deed_note} from {basis}")
+    until = period.add_to(start) if start is not None else None
+    if until is None:
+        # Past the end of the calendar means never: the record is kept.
+        return RetentionDate.unknown(
+            f"{period}{deed_note} from {basis} ends after {date.max}, the end of the calendar"
+        )
+    return RetentionDate.on(until, f"{period}{deed_note} from {basis}")
 
 
 def _trigger_date(record: RecordFacts, trigger: Trigger) -> date | str:

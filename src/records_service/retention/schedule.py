@@ -8,16 +8,18 @@ contract is left to :mod:`records_service.retention.policy` and
 
 from __future__ import annotations
 
-import calendar
 import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+from records_service.dates import add_days, add_period
 
 Trigger = Literal["record_date", "captured", "contract_end", "contract_closed"]
 Counting = Literal["exact", "financial_year_end"]
@@ -36,6 +38,7 @@ DEFAULT_SCHEDULE_FILE = "default_schedule.toml"
 DEFAULT_EXPIRING_WINDOW_DAYS = 90
 # Longer than any real schedule; beyond it the intent is "permanent", and it keeps dates < 9999.
 MAX_PERIOD_YEARS = 200
+_QUARTER_DAYS = 92  # the longest calendar quarter
 _RECORD_TYPE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PERIOD = re.compile(r"^(?:(\d+)y)?(?:(\d+)m)?(?:(\d+)d)?$")
 
@@ -97,12 +100,17 @@ class Duration:
             raise ValueError(f"period {text!r} exceeds {MAX_PERIOD_YEARS} years; use 'permanent'")
         return duration
 
-    def add_to(self, start: date) -> date:
-        """The date this duration after ``start``; a missing day clamps (29 Feb + 1y = 28 Feb)."""
-        month_index = start.year * 12 + start.month - 1 + self.years * 12 + self.months
-        year, month0 = divmod(month_index, 12)
-        day = min(start.day, calendar.monthrange(year, month0 + 1)[1])
-        return date(year, month0 + 1, day) + timedelta(days=self.days)
+    def add_to(self, start: date) -> date | None:
+        """The date this duration after ``start``; a missing day clamps (29 Feb + 1y = 28 Feb).
+
+        ``None`` if it falls after 9999-12-31, the end of the calendar: never.
+        """
+        return add_period(start, years=self.years, months=self.months, days=self.days)
+
+    @property
+    def most_days(self) -> int:
+        """The most days this duration can span from any start (months count 31 days)."""
+        return self.years * 366 + self.months * 31 + self.days
 
     def __str__(self) -> str:
         parts = ((self.years, "y"), (self.months, "m"), (self.days, "d"))
@@ -230,6 +238,35 @@ class RetentionSchedule:
     expiring_window_days: int
     record_types: dict[str, RecordTypeRule]
     completeness: tuple[CompletenessRule, ...]
+
+    @cached_property
+    def reach_days(self) -> int:
+        """The most days the schedule ever counts forward from one date.
+
+        The longest retention or deed period plus a year (counting from the end of a
+        financial year), or the longest completeness deadline (a quarter and its grace,
+        or the days allowed after the end), whichever is longer.
+        """
+        periods = [0]
+        for rule in self.record_types.values():
+            if rule.term is not None:
+                deed = rule.term.deed_period
+                periods += [rule.term.period.most_days, deed.most_days if deed else 0]
+        deadlines = [0]
+        for check in self.completeness:
+            if isinstance(check, QuarterlyRecordRule):
+                deadlines.append(_QUARTER_DAYS + check.grace_days)
+            elif isinstance(check, AfterEndRecordRule):
+                deadlines.append(check.within_days)
+        return max(max(periods) + 366, max(deadlines))
+
+    @cached_property
+    def last_countable_day(self) -> date:
+        """The last date every period and deadline of the schedule can be counted from.
+
+        Counting from a later date would run past 9999-12-31, the end of the calendar.
+        """
+        return add_days(date.max, -self.reach_days) or date.min
 
     def rule_for(self, record_type: str) -> RecordTypeRule:
         """The rule for ``record_type``; raises :class:`UnknownRecordType` if not defined."""

@@ -23,6 +23,7 @@ from records_service.records.service import can_see_sensitive
 from records_service.retention.facts import contract_facts
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
+from records_service.retention.policy import contract_problems
 from records_service.web.deps import PageUser
 from records_service.web.pages._contract_file import (
     FileRecord,
@@ -128,11 +129,17 @@ def contract_page(
     """A contract's file: details, completeness checklist by stage, and timeline."""
     contract = get_contract(session, reference)
     records = _file_records(session, contract, user)
-    checklist = build_checklist(
-        contract_facts(contract), records, services.schedule, services.clock().date()
+    facts = contract_facts(contract)
+    # Dates retention cannot count from (legacy data) would make a checklist of guesses.
+    date_problems = contract_problems(facts, services.schedule)
+    checklist = (
+        []
+        if date_problems
+        else build_checklist(facts, records, services.schedule, services.clock().date())
     )
     context: dict[str, Any] = {
         "contract": contract,
+        "date_problems": date_problems,
         "checklist": checklist,
         "missing": sum(stage.missing for stage in checklist),
         "timeline": _timeline(session, services, contract, user),

@@ -53,6 +53,7 @@ KIND_LABELS = {
     FindingKind.REVIEW_DUE: "Review due",
     FindingKind.FIXITY_FAILURE: "Fixity failures",
     FindingKind.MISSING_REPLICA: "Missing replicas",
+    FindingKind.JOB_ERROR: "Could not be evaluated",
 }
 STATES = ("open", "resolved", "all")
 
