@@ -15,11 +15,12 @@ import pytest
 PYTHON = sys.executable
 
 
-def _run(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RECORDS_DATA_DIR": str(data_dir)}
+def _run(
+    data_dir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [PYTHON, "-m", "records_service", *args],
-        env=env,
+        env={**os.environ, "RECORDS_DATA_DIR": str(data_dir), **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -53,6 +54,21 @@ def test_users_add_list_disable(tmp_path: Path) -> None:
     assert "already exists" in duplicate.stderr
     bad_role = _run(tmp_path, "users", "add", "dan", "--role", "wizard", check=False)
     assert bad_role.returncode != 0 and "unknown role" in bad_role.stderr
+
+
+def test_users_disable_keeps_an_active_admin(tmp_path: Path, db_url: str) -> None:
+    env = {"RECORDS_DATABASE_URL": db_url}
+    _run(tmp_path, "init", env=env)
+    _run(tmp_path, "users", "add", "ada", "--role", "admin", env=env)
+    refused = _run(tmp_path, "users", "disable", "ada", check=False, env=env)
+    assert refused.returncode == 1 and "last active admin" in refused.stderr
+    assert "ada\tadmin\tactive" in _run(tmp_path, "users", "list", env=env).stdout
+    _run(tmp_path, "users", "add", "ann", "--role", "staff", "--role", "admin", env=env)
+    _run(tmp_path, "users", "disable", "ada", env=env)
+    again = _run(tmp_path, "users", "disable", "ann", check=False, env=env)
+    assert again.returncode == 1 and "last active admin" in again.stderr
+    listing = _run(tmp_path, "users", "list", env=env).stdout
+    assert "ada\tadmin\tdisabled" in listing and "ann\tstaff,admin\tactive" in listing
 
 
 def test_users_tokens_lists_and_revoke_token_revokes(tmp_path: Path) -> None:

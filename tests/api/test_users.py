@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from factories import Actors, assert_problem
+from factories import Actors, assert_problem, make_user
 from records_service.audit.log import entries_for_subject, log_size
 from records_service.db import read_scope
 from records_service.services import Services
@@ -79,6 +79,23 @@ def test_disabling_a_user_stops_their_tokens_and_refuses_new_ones(
     assert "is disabled" in assert_problem(refused, 409)["detail"]
     assert _log_size(services) == entries
     assert len(client.get("/api/users/carol/tokens", headers=actors.admin).json()) == 1
+
+
+def test_an_admin_cannot_disable_themselves_nor_leave_no_active_admin(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    entries = _log_size(services)
+    refused = client.post("/api/users/ada/disable", headers=actors.admin)
+    assert "your own account" in assert_problem(refused, 409)["detail"]
+    assert _log_size(services) == entries
+    assert client.get("/api/users/ada", headers=actors.admin).json()["disabled"] is False
+
+    ann = make_user(services, "ann", "admin", "staff")
+    assert client.post("/api/users/ada/disable", headers=ann).status_code == 200
+    assert_problem(client.get("/api/users", headers=actors.admin), 401)
+    last = client.post("/api/users/ann/disable", headers=ann)
+    assert "your own account" in assert_problem(last, 409)["detail"]
+    assert client.get("/api/users/ann", headers=ann).json()["disabled"] is False
 
 
 def test_users_are_listed_by_name_a_page_at_a_time(client: TestClient, actors: Actors) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
-from factories import Actors
+from factories import Actors, assert_problem
 from records_service.audit.log import entries_for_subject, log_size
 from records_service.audit.models import AuditEntry
 from records_service.auth.service import get_user
@@ -230,6 +230,33 @@ def test_rejected_proposal_is_not_repeated_until_the_date_moves(
     assert run_job(client, actors.records_manager)["proposed"] == 1
     latest = dispositions(client, actors.records_manager, record_id=ids["specification"])
     assert [d["status"] for d in latest] == ["proposed", "rejected"]
+
+
+def test_the_proposer_can_neither_reject_nor_approve_their_own_proposal(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    ids = closed_2019(client, actors.staff, "OPCC-2017-024")
+    proposed = client.post(
+        "/api/retention/dispositions",
+        json={"record_id": ids["specification"], "action": "destroy", "reason": "reviewed"},
+        headers=actors.records_manager,
+    )
+    assert proposed.status_code == 201, proposed.text
+    path = f"/api/retention/dispositions/{proposed.json()['id']}"
+    before = _log_size(services)
+    for decision in ("reject", "approve"):
+        refused = client.post(
+            f"{path}/{decision}", json={"reason": "my own call"}, headers=actors.records_manager
+        )
+        detail = assert_problem(refused, 403)["detail"]
+        assert "proposed by rob" in detail and "second person" in detail
+    assert _log_size(services) == before
+    still = client.get(path, headers=actors.records_manager).json()
+    assert (still["status"], still["decided_by"]) == ("proposed", None)
+
+    other = client.post(f"{path}/reject", json={"reason": "still needed"}, headers=actors.admin)
+    assert other.status_code == 200, other.text
+    assert (other.json()["status"], other.json()["decided_by"]) == ("rejected", "ada")
 
 
 def test_held_or_permanent_records_cannot_be_disposed_of_by_any_route(

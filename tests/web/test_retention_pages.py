@@ -66,10 +66,22 @@ def test_disposition_needs_a_second_records_manager(
     record_id = _expired_record(web_services, rob)
     findings = _run_retention(rob)
     assert "Retention check finished" in findings and "1 disposal proposed" in findings
-    refused = _decide(rob, "approve", "Past its retention period")
-    assert isinstance(refused, str)
-    assert "a second person must approve it" in refused
-    assert re.search(r'id="reason-\d+-error"', refused)
+    offered = rob.get("/retention/dispositions").text
+    assert "/decide" not in offered and "You proposed this disposal" in offered
+    disposition_id = re.findall(
+        r"/retention/dispositions/(\d+)/decide", rhi.get("/retention/dispositions").text
+    )[0]
+    for decision in ("approve", "reject"):
+        refused = rob.post(
+            f"/retention/dispositions/{disposition_id}/decide",
+            data={
+                "decision": decision,
+                "reason": "Mine to decide",
+                "csrf_token": csrf_of(rob.get("/retention/dispositions")),
+            },
+        )
+        assert refused.status_code == 422 and "only a second person may" in refused.text
+        assert re.search(r'id="reason-\d+-error"', refused.text)
     no_reason = _decide(rhi, "approve", "")
     assert "Give a reason" in str(no_reason)
     done = _decide(rhi, "approve", "Checked: six years after the contract ended")

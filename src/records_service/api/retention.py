@@ -220,7 +220,10 @@ def approve(
 def reject(
     disposition_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> DispositionPublic:
-    """Reject a proposal; the job does not propose it again unless the date moves."""
+    """Reject a proposal; the job does not propose it again unless the date moves.
+
+    The proposer may not reject their own proposal (403), as they may not approve it.
+    """
     result = decide_disposition(
         services.disposal_context(),
         disposition_id=disposition_id,

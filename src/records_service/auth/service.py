@@ -128,8 +128,14 @@ def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -
     """Disable a user: their tokens, password and web sessions stop working.
 
     Their open web sessions end, each recorded as a sign-out by ``actor``.
+    Raises ``Conflict`` when ``actor`` is that user (nobody locks themselves out)
+    or when it would leave no active admin (nobody could manage users any more).
     """
+    if username == actor:
+        raise Conflict(f"you cannot disable your own account ({username!r}); ask another admin")
     user = get_user(session, username)
+    if not user.disabled and Role.ADMIN in user.role_set:
+        _keep_an_admin(session, user)
     user.disabled = True
     session.add(user)
     record_event(
@@ -142,6 +148,26 @@ def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -
     )
     end_user_sessions(session, user, actor=actor, clock=clock)
     return user
+
+
+def _keep_an_admin(session: Session, leaving: User) -> None:
+    """Refuse unless an active admin other than ``leaving`` remains.
+
+    The active admins' rows are locked first (on PostgreSQL), so two admins
+    disabling each other at once cannot both succeed; SQLite writers already
+    run one at a time.
+    """
+    candidates = session.exec(
+        select(User)
+        .where(col(User.disabled).is_(False), col(User.roles).contains(Role.ADMIN.value))
+        .with_for_update()
+    )
+    others = [u for u in candidates if u.id != leaving.id and Role.ADMIN in u.role_set]
+    if not others:
+        raise Conflict(
+            f"{leaving.username!r} is the last active admin; add another admin before "
+            "disabling this one, or nobody could manage users"
+        )
 
 
 def issue_token(

@@ -255,10 +255,13 @@ def build_filter(search: SearchQuery) -> query.Query | None:
 
 def build_mask(visibility: Visibility) -> query.Query | None:
     """The documents ``visibility`` must never see, as a Whoosh query, or None."""
+    named = [query.Term("record_id", rid) for rid in sorted(visibility.hidden_ids)]
     if visibility.see_sensitive:
-        return None
-    sensitive = query.Term("classification", OFFICIAL_SENSITIVE.lower())
-    if not visibility.username:
-        return sensitive
-    # Not AndNot: see without_andnot for the Whoosh bug that would hide the user's own records.
-    return query.And([sensitive, query.Not(query.Term("captured_by", visibility.username))])
+        return query.Or(named) if named else None
+    sensitive: query.Query = query.Term("classification", OFFICIAL_SENSITIVE.lower())
+    if visibility.username:
+        # Not AndNot: see without_andnot for the Whoosh bug that would hide the user's own
+        # records.
+        mine = query.Not(query.Term("captured_by", visibility.username))
+        sensitive = query.And([sensitive, mine])
+    return query.Or([sensitive, *named]) if named else sensitive

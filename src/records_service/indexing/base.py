@@ -84,11 +84,14 @@ class Visibility:
 
     ``see_sensitive`` is true for the reviewer, records_manager, auditor and
     admin roles. Anyone else still sees the OFFICIAL-SENSITIVE versions they
-    captured themselves (matched on ``username``).
+    captured themselves (matched on ``username``). ``hidden_ids`` names records
+    that must never appear whatever the index holds about them: the database
+    says they are hidden from this user, and the index may not know yet.
     """
 
     see_sensitive: bool
     username: str
+    hidden_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,32 @@ index as the user may see it, then records the search in the audit log in its
 own transaction (the search itself changes nothing, so there is no other
 transaction to join). A query the index refuses raises :class:`InvalidQuery`
 and is not recorded, since nothing was searched.
+
+The index is updated by a background worker, so it can lag behind the
+database: a record just reclassified OFFICIAL-SENSITIVE may still be indexed
+as OFFICIAL. The database decides. Every change that could make the index
+stale queues an index task in its own transaction, and the task is deleted only
+after the index holds the change, so before searching we mask every record with
+a queued task that the database hides from the user; hits, totals, facets and
+snippets then all leave it out. The page of hits is then checked against the
+database's rule as well, in case the index is stale some other way (a rebuild
+swapped in from an older snapshot); a hidden hit found there is masked and the
+search run again, so totals and facets stay consistent with the hits.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from collections.abc import Collection
+
+from sqlalchemy import Engine, not_
+from sqlmodel import Session, col, select
 
 from records_service.audit.actions import AuditAction, SearchPayload
 from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.clock import Clock
-from records_service.db import session_scope
-from records_service.errors import DomainError
+from records_service.db import read_scope, session_scope
+from records_service.errors import DomainError, ServiceUnavailable
 from records_service.indexing.base import (
     QuerySyntaxError,
     SearchIndex,
@@ -24,9 +38,14 @@ from records_service.indexing.base import (
     SearchResult,
     Visibility,
 )
-from records_service.records.service import can_see_sensitive
+from records_service.indexing.models import IndexTask
+from records_service.records.models import Record
+from records_service.records.service import can_see_sensitive, hidden_among, visible_clause
 
 SEARCH_SUBJECT = "search"
+# Searches run again with newly found hidden hits masked; more passes than this means
+# records keep being reclassified under the search.
+SEARCH_PASSES = 3
 
 
 class InvalidQuery(DomainError):
@@ -37,9 +56,48 @@ class InvalidQuery(DomainError):
     title = "Invalid search query"
 
 
-def visibility_of(user: User) -> Visibility:
-    """What ``user`` may see in search: every sensitive record, or only those they captured."""
-    return Visibility(see_sensitive=can_see_sensitive(user), username=user.username)
+def visibility_of(user: User, hidden_ids: Collection[str] = ()) -> Visibility:
+    """What ``user`` may see in search: every sensitive record, or only those they captured;
+    never the records named in ``hidden_ids``."""
+    return Visibility(
+        see_sensitive=can_see_sensitive(user),
+        username=user.username,
+        hidden_ids=frozenset(hidden_ids),
+    )
+
+
+def stale_hidden_ids(session: Session, user: User) -> set[str]:
+    """Records with queued index work that ``user`` may not see (the index may not know yet)."""
+    statement = (
+        select(IndexTask.record_id)
+        .join(Record, col(Record.id) == col(IndexTask.record_id))
+        .where(not_(visible_clause(user)))
+        .distinct()
+    )
+    return set(session.exec(statement))
+
+
+def visible_search(
+    engine: Engine, index: SearchIndex, query: SearchQuery, user: User
+) -> SearchResult:
+    """Run ``query`` as ``user``, with the database's visibility rule as the last word.
+
+    Raises :class:`QuerySyntaxError` for a bad query, and :class:`ServiceUnavailable`
+    in the unlikely case that hidden records keep turning up while records are
+    being reclassified.
+    """
+    if can_see_sensitive(user):
+        return index.search(query, visibility_of(user))
+    with read_scope(engine) as session:
+        hidden = stale_hidden_ids(session, user)
+    for _ in range(SEARCH_PASSES):
+        result = index.search(query, visibility_of(user, hidden))
+        with read_scope(engine) as session:
+            leaked = hidden_among(session, user, {hit.record_id for hit in result.hits})
+        if not leaked:
+            return result
+        hidden |= leaked
+    raise ServiceUnavailable("records are being reclassified; search again in a moment")
 
 
 def audited_filters(query: SearchQuery) -> dict[str, object]:
@@ -70,7 +128,7 @@ def search_records(
     Raises :class:`InvalidQuery` for malformed query text or impossible filters.
     """
     try:
-        result = index.search(query, visibility_of(actor))
+        result = visible_search(engine, index, query, actor)
     except QuerySyntaxError as exc:
         raise InvalidQuery(str(exc)) from None
     with session_scope(engine) as session:

@@ -3,12 +3,19 @@
 ``OFFICIAL-SENSITIVE`` records are visible only to roles with the
 ``see_sensitive`` permission and to the user who captured them. A record the
 caller may not see behaves exactly like one that does not exist.
+
+The rule is written once, as the SQL condition :func:`visible_clause`; every
+page, route and count that shows records, or anything derived from them (tags,
+a contract's checklist, search hits), selects through it. The search index
+keeps a copy of each record's classification to filter by, but search checks
+its answer against this rule in the database (see
+:mod:`records_service.indexing.service`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -65,18 +72,40 @@ def visible_clause(user: User) -> ColumnElement[bool]:
 
 def get_record(session: Session, record_id: str, user: User) -> Record:
     """The record if it exists and ``user`` may see it; else ``NotFound``."""
-    record = session.get(Record, record_id) if len(record_id) <= 32 else None
-    if record is None or not _visible(record, user):
+    record = None
+    if len(record_id) <= 32:
+        statement = select(Record).where(Record.id == record_id, visible_clause(user))
+        record = session.exec(statement).first()
+    if record is None:
         raise NotFound(f"no record {record_id}")
     return record
 
 
-def _visible(record: Record, user: User) -> bool:
-    return (
-        record.classification != Classification.OFFICIAL_SENSITIVE.value
-        or can_see_sensitive(user)
-        or record.captured_by_id == user.id
+def hidden_among(session: Session, user: User, record_ids: Collection[str]) -> set[str]:
+    """The ids in ``record_ids`` that ``user`` may not see, or that name no record."""
+    wanted = set(record_ids)
+    if not wanted:
+        return set()
+    statement = select(Record.id).where(col(Record.id).in_(wanted), visible_clause(user))
+    visible: set[str] = set(session.exec(statement))
+    return wanted - visible
+
+
+def tag_suggestions(session: Session, user: User, limit: int) -> list[str]:
+    """The ``limit`` tags most used on records ``user`` may see, sorted, for autocompletion.
+
+    Only visible records are counted: a tag, or its rank, must not reveal a hidden record.
+    """
+    uses = func.count().label("uses")
+    rows = session.exec(
+        select(RecordTag.tag, uses)
+        .join(Record, col(Record.id) == col(RecordTag.record_id))
+        .where(visible_clause(user))
+        .group_by(col(RecordTag.tag))
+        .order_by(uses.desc(), col(RecordTag.tag))
+        .limit(limit)
     )
+    return sorted(tag for tag, _ in rows)
 
 
 def _usernames(session: Session, ids: set[int]) -> dict[int, str]:

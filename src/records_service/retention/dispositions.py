@@ -6,8 +6,9 @@ The rules kept here, whatever the route:
   under a hold (on it or on its contract), or one whose retention has not ended;
   approval and execution check again inside their own transaction, after locking
   the record and its contract (the locks hold placement also takes);
-* the approver is never the proposer (the job proposes as the user who ran it,
-  or as ``system``);
+* a decision (approval or rejection) is never taken by the proposer (the job
+  proposes as the user who ran it, or as ``system``): the proposer asks a second
+  person, who either agrees or stops the disposal;
 * execution deletes every version's content and sidecar, then in one transaction
   writes the tombstone, marks the record disposed (or transferred), drops its
   extracted text, queues its removal from the index and audits the execution. A
@@ -189,7 +190,7 @@ def _locked_disposition(session: Session, disposition_id: int) -> Disposition:
 def decide_disposition(
     ctx: DisposalContext, *, disposition_id: int, approve: bool, reason: str, actor: User
 ) -> Disposition:
-    """Approve (then execute) or reject a proposal; the approver is never the proposer.
+    """Approve (then execute) or reject a proposal; the decider is never the proposer.
 
     After an approval the disposal is executed at once; if that fails the
     disposition stays approved with its ``error`` set (see :func:`execute_disposition`).
@@ -198,10 +199,10 @@ def decide_disposition(
         disposition = _locked_disposition(session, disposition_id)
         if disposition.status != DispositionStatus.PROPOSED.value:
             raise Conflict(f"disposition {disposition_id} is {disposition.status}, not proposed")
-        if approve and disposition.proposed_by == actor.username:
+        if disposition.proposed_by == actor.username:
             raise PermissionDenied(
                 f"disposition {disposition_id} was proposed by {actor.username}; "
-                "a second person must approve it"
+                "only a second person may approve or reject it"
             )
         if approve:
             record = lock_record(session, disposition.record_id)

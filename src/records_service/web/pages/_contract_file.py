@@ -27,13 +27,12 @@ ItemState = Literal["on_file", "missing", "not_due", "not_required"]
 
 @dataclass(frozen=True)
 class FileRecord:
-    """A record on the contract's file; ``visible`` says whether this user may open it."""
+    """A record on the contract's file that this user may open."""
 
     id: str
     title: str
     record_type: str
     record_date: date
-    visible: bool
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from records_service.auth.service import (
 )
 from records_service.bounds import FormText, Identifier
 from records_service.db import session_scope
-from records_service.errors import DomainError, NotFound
+from records_service.errors import Conflict, DomainError, NotFound
 from records_service.services import Services
 from records_service.web.deps import Administrator
 from records_service.web.pages._forms import field_of
@@ -228,12 +228,16 @@ def user_sessions_end(
 def user_disable(
     username: Identifier, request: Request, services: ServicesDep, user: Administrator
 ) -> Response:
-    """Disable the user: tokens, password and web sessions stop working at once."""
-    if username == user.username:
+    """Disable the user: tokens, password and web sessions stop working at once.
+
+    The service refuses to disable yourself or the last active admin; the page says why.
+    """
+    try:
         with session_scope(services.engine) as session:
-            errors = {"disable": "You cannot disable your own account"}
+            disable_user(session, username=username, actor=user.username, clock=services.clock)
+    except Conflict as exc:
+        with session_scope(services.engine) as session:
+            errors = {"disable": _sentence(exc.detail)}
             return _user_page(request, session, services, user, username, errors)
-    with session_scope(services.engine) as session:
-        disable_user(session, username=username, actor=user.username, clock=services.clock)
     flash(request, f"User {username} disabled.")
     return redirect(f"/admin/users/{username}")

@@ -18,8 +18,8 @@ from records_service.contracts.service import get_contract, list_contracts
 from records_service.contracts.timeline import TimelineEntry as TimelineVersion
 from records_service.contracts.timeline import contract_timeline
 from records_service.pagination import PageParams
-from records_service.records.models import Classification, Record
-from records_service.records.service import can_see_sensitive
+from records_service.records.models import Record
+from records_service.records.service import can_see_sensitive, visible_clause
 from records_service.retention.facts import contract_facts
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
@@ -69,22 +69,17 @@ def contract_list(
 
 
 def _file_records(session: Session, contract: Contract, user: User) -> list[FileRecord]:
+    """The records on the contract's file that ``user`` may see, oldest first.
+
+    The checklist is worked out from these alone: a record hidden from the user
+    must not fill an item, or the item would reveal that it exists.
+    """
     rows = session.exec(
-        select(Record).where(Record.contract_id == contract.id).order_by(col(Record.record_date))
+        select(Record)
+        .where(Record.contract_id == contract.id, visible_clause(user))
+        .order_by(col(Record.record_date), col(Record.id))
     ).all()
-    sees_all = can_see_sensitive(user)
-    return [
-        FileRecord(
-            id=r.id,
-            title=r.title,
-            record_type=r.record_type,
-            record_date=r.record_date,
-            visible=sees_all
-            or r.classification != Classification.OFFICIAL_SENSITIVE.value
-            or r.captured_by_id == user.id,
-        )
-        for r in rows
-    ]
+    return [FileRecord(r.id, r.title, r.record_type, r.record_date) for r in rows]
 
 
 def _timeline(
@@ -143,7 +138,8 @@ def contract_page(
         "checklist": checklist,
         "missing": sum(stage.missing for stage in checklist),
         "timeline": _timeline(session, services, contract, user),
-        "record_count": sum(1 for r in records if r.visible),
+        "record_count": len(records),
+        "partial_view": not can_see_sensitive(user),
         "retention": _retention(session, contract, user),
     }
     return render(request, "contract.html", context, user=user)

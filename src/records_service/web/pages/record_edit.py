@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from records_service.api.deps import ReadSessionDep, ServicesDep
+from records_service.auth.models import User
 from records_service.bounds import FormValue, Identifier
 from records_service.db import session_scope
 from records_service.errors import DomainError
@@ -35,13 +36,13 @@ router = APIRouter()
 
 
 def _edit_context(
-    session: Session, services: ServicesDep, record_id: Identifier, user: Any
+    session: Session, services: ServicesDep, record_id: str, user: User
 ) -> dict[str, Any]:
     record = to_public(session, get_record(session, record_id, user))
     return {
         "record": record,
         "contracts": contract_choices(session),
-        "tags": tag_choices(session),
+        "tags": tag_choices(session, user),
         "record_types": type_choices(services.schedule),
         "classifications": [c.value for c in Classification],
     }

@@ -2,7 +2,8 @@
 
 Reading needs ``read_audit``; deciding dispositions, placing or releasing holds and
 starting a run need ``manage_retention``, exactly as under ``/api/retention``. A
-disposition cannot be approved by the person who proposed it (the service refuses).
+disposition cannot be approved or rejected by the person who proposed it (the
+service refuses; the page does not offer it).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from records_service.api.deps import ReadSessionDep, ServicesDep
@@ -24,8 +23,9 @@ from records_service.contracts.service import contract_id
 from records_service.db import read_scope
 from records_service.errors import DomainError, InvalidInput
 from records_service.records.capture import capture_record, check_record_date
-from records_service.records.models import Classification, RecordTag
+from records_service.records.models import Classification
 from records_service.records.schemas import RecordMetadata
+from records_service.records.service import tag_suggestions
 from records_service.storage import StorageError
 from records_service.web.deps import Capturer
 from records_service.web.pages._forms import optional, parse_day, title_from_filename
@@ -58,25 +58,20 @@ def contract_choices(session: Session) -> list[tuple[str, str]]:
     return sorted(rows)
 
 
-def tag_choices(session: Session) -> list[str]:
-    """The most used tags, for autocompletion."""
-    count = func.count().label("uses")
-    rows = session.exec(
-        select(RecordTag.tag, count)
-        .group_by(RecordTag.tag)
-        .order_by(count.desc())
-        .limit(TAG_CHOICES)
-    )
-    return sorted(tag for tag, _ in rows)
+def tag_choices(session: Session, user: User) -> list[str]:
+    """The tags most used on records ``user`` may see, for autocompletion."""
+    return tag_suggestions(session, user, TAG_CHOICES)
 
 
-def form_context(session: Session, services: ServicesDep, form: dict[str, Any]) -> dict[str, Any]:
-    """Everything the upload form needs to offer its choices."""
+def form_context(
+    session: Session, services: ServicesDep, user: User, form: dict[str, Any]
+) -> dict[str, Any]:
+    """Everything the upload form needs to offer its choices (to ``user``)."""
     defaults = {"record_date": services.clock().date().isoformat(), "classification": "OFFICIAL"}
     return {
         "form": defaults | form,
         "contracts": contract_choices(session),
-        "tags": tag_choices(session),
+        "tags": tag_choices(session, user),
         "record_types": type_choices(services.schedule),
         "classifications": [c.value for c in Classification],
     }
@@ -91,7 +86,7 @@ def upload_form(
     contract: Identifier | None = None,
 ) -> Response:
     """The upload form (``?contract=REF`` preselects a contract)."""
-    context = form_context(session, services, {"contract": contract or ""})
+    context = form_context(session, services, user, {"contract": contract or ""})
     return render(request, "upload.html", context, user=user)
 
 
@@ -203,7 +198,7 @@ def upload(
         if not chosen:
             errors["files"] = "Choose at least one file to upload"
         if errors:
-            context = form_context(session, services, fields) | {"errors": errors}
+            context = form_context(session, services, user, fields) | {"errors": errors}
             return render(request, "upload.html", context, user=user, status_code=422)
     names = _titles_for(chosen, titles or [])
     outcomes = [
