@@ -264,7 +264,7 @@ def test_held_or_permanent_records_cannot_be_disposed_of_by_any_route(
 ) -> None:
     ids = closed_2019(client, actors.staff, "OPCC-2017-024")
     _run_as_system(services)
-    far = run_job(client, actors.admin, at="2200-01-01")
+    far = run_job(client, actors.admin, at="2199-12-31")
     assert far["decisions"]["permanent"] == 1
     assert dispositions(client, actors.admin, record_id=ids["decision_record"]) == []
     refused = client.post(
