@@ -85,3 +85,15 @@ class ServiceUnavailable(DomainError):
     status = 503
     type_slug = "service-unavailable"
     title = "Service unavailable"
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed password checks: refused, without checking, until a lock ends."""
+
+    status = 429
+    type_slug = "too-many-attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
