@@ -7,7 +7,9 @@ is linear in the size of the input, and sizes are checked before contents.
 
 The values, and why each is what it is, are listed in ``docs/security.md``:
 
-- integers that reach the database fit a signed 64-bit column (:data:`DB_INT_MAX`);
+- integers that reach the database fit their column: row ids and version numbers a
+  32-bit one (:data:`ROW_ID_MAX`), audit indexes and tree sizes a 64-bit one
+  (:data:`DB_INT_MAX`);
 - page numbers stop at :data:`MAX_PAGE`, so an offset can never overflow;
 - money is integer pence up to :data:`MAX_PENCE` (a trillion pounds);
 - dates lie between :data:`DATE_MIN` and :data:`DATE_MAX`, so retention arithmetic
@@ -28,6 +30,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 DB_INT_MAX = 2**63 - 1
+# Row ids and version numbers are 32-bit columns on PostgreSQL.
+ROW_ID_MAX = 2**31 - 1
 MAX_PAGE = 100_000
 MAX_PENCE = 10**14
 DATE_MIN = date(1900, 1, 1)
@@ -108,7 +112,7 @@ def normalise_tags(raw: list[str]) -> list[str]:
 
 
 DbInt = Annotated[int, Field(ge=-DB_INT_MAX - 1, le=DB_INT_MAX)]
-DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+DbId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 Pence = Annotated[int, Field(ge=0, le=MAX_PENCE)]
 SafeDate = Annotated[date, AfterValidator(in_date_range)]

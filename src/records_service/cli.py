@@ -15,6 +15,7 @@ import click
 from records_service import __version__
 from records_service.audit import commands as audit_cli
 from records_service.auth import service as users_service
+from records_service.auth.throttle import ThrottleKey, release, remembered
 from records_service.auth.tokens import split_token
 from records_service.cli_services import cli_services as _services
 from records_service.db import session_scope
@@ -302,6 +303,42 @@ def users_passwd(settings: Settings, username: str, password: str) -> None:
             session, username=username, password=password, actor=CLI_ACTOR, clock=services.clock
         )
     click.echo(f"password set for {username}")
+
+
+@users.command("unlock")
+@click.argument("username", required=False)
+@click.option(
+    "--client",
+    "address",
+    default=None,
+    help="Release a client address (as 'users locks' shows it) instead of a user name.",
+)
+@click.pass_obj
+def users_unlock(settings: Settings, username: str | None, address: str | None) -> None:
+    """Release a sign-in lockout at once and forget its failures (audited)."""
+    if (username is None) == (address is None):
+        raise click.UsageError("give either a USERNAME or --client ADDRESS")
+    key = ThrottleKey.account(username) if username else ThrottleKey.client(address)
+    with _services(settings) as services, session_scope(services.engine) as session:
+        policy = services.sign_in_context().policy
+        failures = release(session, key, policy=policy, actor=CLI_ACTOR, clock=services.clock)
+    if failures:
+        click.echo(f"released {key.key} ({failures} failed attempts forgotten)")
+    else:
+        click.echo(f"no failed sign-ins remembered for {key.key}")
+
+
+@users.command("locks")
+@click.pass_obj
+def users_locks(settings: Settings) -> None:
+    """List user names and client addresses with failed sign-ins remembered: scope,
+    name, failures, and until when they are locked ("-": not locked)."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        policy = services.sign_in_context().policy
+        for standing in remembered(session, policy, services.clock()):
+            key, until = standing.key, standing.locked_until
+            shown = f"{until:{_STAMP}}" if until else "-"
+            click.echo(f"{key.scope.value}\t{key.name}\t{standing.failures}\t{shown}")
 
 
 main.add_command(retention_commands)

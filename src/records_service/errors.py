@@ -104,3 +104,15 @@ class WriteTooLong(ServiceUnavailable):
     type_slug = "write-too-long"
     title = "Request took too long"
     retry_after = 5
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed password checks: refused, without checking, until a lock ends."""
+
+    status = 429
+    type_slug = "too-many-attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

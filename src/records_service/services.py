@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from records_service.audit.writer import checkpoint_step
+from records_service.auth.failures import flush_closed
+from records_service.auth.signin import SignInContext
+from records_service.auth.throttle import ThrottlePolicy
 from records_service.background import BackgroundWorker
 from records_service.clock import Clock, system_clock
 from records_service.db import make_engine
@@ -112,8 +115,23 @@ class Services:
             transfer_dir=self.settings.retention.transfer_dir,
         )
 
+    def sign_in_context(self) -> SignInContext:
+        """What checking a web password needs."""
+        return SignInContext(
+            engine=self.engine,
+            policy=ThrottlePolicy.from_settings(self.settings.auth),
+            clock=self.clock,
+            failure_interval_seconds=self.settings.auth.failure_interval_seconds,
+        )
+
+    def flush_auth_failures(self) -> int:
+        """Audit the failures counted in closed intervals (see ``auth.failures``)."""
+        interval = self.settings.auth.failure_interval_seconds
+        return flush_closed(self.engine, interval_seconds=interval, clock=self.clock)
+
     def background_steps(self, extraction_budget: float | None = None) -> list[Callable[[], int]]:
-        """The after-commit work, in order: write sidecars, extract text, update the index."""
+        """The after-commit work, in order: write sidecars, extract text, update the index,
+        audit counted authentication failures, sign a checkpoint."""
         return [
             lambda: write_pending_sidecars(
                 self.engine, self.store, mode=self.settings.storage.retention_mode
@@ -125,6 +143,7 @@ class Services:
                 budget_seconds=extraction_budget,
             ),
             lambda: self.index_feed.apply_pending() if self.index_feed else 0,
+            self.flush_auth_failures,
             checkpoint_step(self.settings, engine=self.engine, store=self.store, clock=self.clock),
         ]
 

@@ -208,6 +208,45 @@ class AuditSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """Limits on guessing: sign-in lockouts and how failed requests are audited."""
+
+    signin_account_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed web sign-ins (or current-password checks) for one user name "
+        "before that name is locked out.",
+    )
+    signin_client_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed web sign-ins from one client address (IPv6: its /64) before "
+        "that address is locked out.",
+    )
+    signin_lockout_seconds: int = Field(
+        60,
+        ge=1,
+        description="Seconds of the first lockout; each further failure doubles it.",
+    )
+    signin_max_lockout_seconds: int = Field(
+        3600, ge=1, description="The longest a lockout lasts, in seconds."
+    )
+    signin_forget_seconds: int = Field(
+        3600,
+        ge=1,
+        description="Seconds without a failure (and without a lockout) after which a user "
+        "name's or address's failures are forgotten.",
+    )
+    failure_interval_seconds: int = Field(
+        300,
+        ge=1,
+        le=86400,
+        description="Failed API (bearer) requests from one address are audited once per "
+        "reason per interval of this many seconds: the first at once, the rest as one "
+        "entry with their count when the interval has closed.",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration for one records-service process."""
 
@@ -245,6 +284,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
     workers: WorkerSettings = Field(default_factory=lambda: WorkerSettings())
     web: WebSettings = Field(default_factory=lambda: WebSettings())
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     audit: AuditSettings = Field(default_factory=lambda: AuditSettings())
     index: IndexSettings = Field(default_factory=lambda: IndexSettings())
 

@@ -176,3 +176,14 @@ def test_oversized_tags_are_refused_before_any_transaction(
         )
     assert response.status_code == 422, response.text
     assert "tags" in response.json()["detail"]
+
+
+def test_the_largest_award_is_stored_and_read_back(client: TestClient, actors: Actors) -> None:
+    """Awards past 32 bits (£21.5 million) fit on PostgreSQL too."""
+    for reference, pence in (("OPCC-2024-BIG", 50_000_000_00), ("OPCC-2024-MAX", 10**14)):
+        created = create_contract(
+            client, actors.staff, reference=reference, awarded_value_pence=pence
+        )
+        assert created.status_code == 201, created.text
+        read = client.get(f"/api/contracts/{reference}", headers=actors.staff).json()
+        assert read["awarded_value_pence"] == pence

@@ -7,17 +7,20 @@ features and asserted in those features' tests.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from factories import Actors, capture, create_contract
+from factories import Actors, FixedClock, capture, create_contract
 from records_service.audit.log import log_size
 from records_service.audit.models import AuditEntry
 from records_service.auth.service import list_tokens
 from records_service.cli import main
 from records_service.services import Services
 from records_service.settings import Settings
+from web.signin import csrf_of
 
 
 class LogWatcher:
@@ -138,3 +141,35 @@ def test_user_and_token_commands_leave_one_entry_each(
     assert cli(settings, "users", "passwd", "carol", "--password", "short") != 0
     assert cli(settings, "users", "disable", "nobody") != 0
     log.expect()
+
+
+def test_lockout_and_release_leave_one_entry_each(
+    client: TestClient, services: Services, settings: Settings, clock: FixedClock
+) -> None:
+    clock.now = datetime.now(UTC)  # the command line below runs on the real clock
+    assert cli(settings, "users", "add", "carol", "--role", "staff") == 0
+    assert cli(settings, "users", "passwd", "carol", "--password", "correct horse battery") == 0
+    log = LogWatcher(services)
+    csrf = csrf_of(client.get("/login"))
+
+    def sign_in(password: str) -> int:
+        form = {"username": "carol", "password": password, "csrf_token": csrf}
+        status: int = client.post("/login", data=form).status_code
+        return status
+
+    for _ in range(4):
+        assert sign_in("wrong password") == 400
+        log.expect(("auth.failure", "-", "auth"))
+    assert sign_in("wrong password") == 400
+    log.expect(("auth.failure", "-", "auth"), ("auth.lockout", "-", "user:carol"))
+    # Refusals while locked are counted: the first of the interval is written at once.
+    assert sign_in("correct horse battery") == 429
+    log.expect(("auth.failure", "-", "auth"))
+    assert sign_in("correct horse battery") == 429
+    log.expect()
+    assert cli(settings, "users", "unlock", "carol") == 0
+    log.expect(("auth.unlock", "cli", "user:carol"))
+    assert cli(settings, "users", "unlock", "carol") == 0
+    log.expect()
+    assert sign_in("correct horse battery") == 200
+    log.expect(("auth.sign_in", "carol", "user:carol"))

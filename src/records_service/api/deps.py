@@ -12,9 +12,11 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from records_service.auth.failures import FailureReason, count_failure
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
-from records_service.auth.service import record_auth_failure, user_for_token
+from records_service.auth.service import user_for_token
+from records_service.auth.sources import client_source
 from records_service.bounds import PageNumber
 from records_service.db import read_scope, session_scope
 from records_service.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
@@ -82,23 +84,30 @@ IndexDep = Annotated[SearchIndex, Depends(get_index)]
 _bearer = HTTPBearer(auto_error=False, description="An API token from `records-service users add`.")
 
 
-def _fail(services: Services, reason: str) -> Unauthenticated:
-    with session_scope(services.engine) as session:
-        record_auth_failure(session, reason=reason, method="bearer", clock=services.clock)
-    return Unauthenticated(reason)
+def _fail(services: Services, request: Request, reason: FailureReason) -> Unauthenticated:
+    # Counted, not audited one by one: a flood costs a bounded number of entries.
+    count_failure(
+        services.engine,
+        source=client_source(request.client.host if request.client else None),
+        reason=reason,
+        interval_seconds=services.settings.auth.failure_interval_seconds,
+        clock=services.clock,
+    )
+    return Unauthenticated(reason.value)
 
 
 def get_current_user(
     services: ServicesDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     """The user behind the bearer token; 401 otherwise."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise _fail(services, "missing bearer token")
+        raise _fail(services, request, FailureReason.MISSING_TOKEN)
     with read_scope(services.engine) as session:
         user = user_for_token(session, credentials.credentials)
     if user is None:
-        raise _fail(services, "invalid or revoked token")
+        raise _fail(services, request, FailureReason.BAD_TOKEN)
     return user
 
 

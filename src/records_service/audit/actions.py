@@ -25,6 +25,8 @@ class AuditAction(StrEnum):
     AUTH_FAILURE = "auth.failure"
     AUTH_SIGN_IN = "auth.sign_in"
     AUTH_SIGN_OUT = "auth.sign_out"
+    AUTH_LOCKOUT = "auth.lockout"
+    AUTH_UNLOCK = "auth.unlock"
     HOLD_PLACE = "hold.place"
     HOLD_RELEASE = "hold.release"
     DISPOSITION_PROPOSE = "disposition.propose"
@@ -82,8 +84,34 @@ class TokenPayload(Payload):
 
 
 class AuthFailurePayload(Payload):
+    """Failed authentication. ``count`` is how many failures the entry stands for:
+    1 for a failure audited as it happened, more for the failures of a closed
+    ``interval`` (ISO 8601 ``start/end``) that were counted rather than audited one
+    by one. The sum of ``count`` over the entries is the number of failures."""
+
     reason: str
     method: str
+    source: str = ""
+    count: int = 1
+    interval: str | None = None
+
+
+class LockoutPayload(Payload):
+    """A user name (``scope`` "account") or client address ("client") locked out of
+    password checks for ``seconds`` after ``failures`` failures in a row."""
+
+    scope: str
+    name: str
+    failures: int
+    seconds: int
+
+
+class UnlockPayload(Payload):
+    """A lockout (or the failures counting towards one) released by an administrator."""
+
+    scope: str
+    name: str
+    failures: int
 
 
 class SessionPayload(Payload):
@@ -116,6 +144,8 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.AUTH_FAILURE: AuthFailurePayload,
     AuditAction.AUTH_SIGN_IN: SessionPayload,
     AuditAction.AUTH_SIGN_OUT: SessionPayload,
+    AuditAction.AUTH_LOCKOUT: LockoutPayload,
+    AuditAction.AUTH_UNLOCK: UnlockPayload,
 }
 
 

@@ -64,3 +64,33 @@ class WebSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", index=True)
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Recent failed password checks for one user name or one client address.
+
+    ``key`` is ``account:<name>`` or ``client:<address>``. A row exists only while
+    its failures are remembered (see :mod:`records_service.auth.throttle`).
+    """
+
+    __tablename__ = "signin_throttle"
+
+    key: str = Field(sa_column=Column(String(100), primary_key=True))
+    failures: int = Field(default=0)
+    last_failure_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class AuthFailureCount(SQLModel, table=True):
+    """How many requests from one source failed for one reason in one interval.
+
+    The first failure of an interval is audited at once; the rest are only counted
+    here until the interval has closed, when one audit entry carries their number
+    and the row goes (see :mod:`records_service.auth.failures`).
+    """
+
+    __tablename__ = "auth_failure_counts"
+
+    source: str = Field(sa_column=Column(String(64), primary_key=True))
+    reason: str = Field(sa_column=Column(String(64), primary_key=True))
+    interval_start: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True, index=True))
+    count: int = Field(default=1)

@@ -18,11 +18,11 @@ from records_service.audit.actions import (
 )
 from records_service.audit.log import ANONYMOUS, record_event
 from records_service.auth.models import ApiToken, Role, User
-from records_service.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from records_service.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from records_service.auth.sessions import end_user_sessions
 from records_service.auth.tokens import mint_token, secret_matches, split_token
 from records_service.clock import Clock
-from records_service.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from records_service.errors import Conflict, InvalidInput, NotFound
 from records_service.pagination import PageParams
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -272,23 +272,27 @@ def set_password(
     )
 
 
-def check_password(session: Session, *, username: str, password: str) -> User:
-    """The user if ``password`` is right and the account active; else ``Unauthenticated``."""
+def password_user(session: Session, username: str) -> User | None:
+    """The active user called ``username`` who has a password, or ``None``.
+
+    Passwords are checked through ``records_service.auth.signin``, which throttles
+    the checks and runs Argon2 for every name.
+    """
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or user.disabled or not user.password_hash:
-        raise Unauthenticated("wrong username or password")
-    if not verify_password(password, user.password_hash):
-        raise Unauthenticated("wrong username or password")
+        return None
     return user
 
 
-def record_auth_failure(session: Session, *, reason: str, method: str, clock: Clock) -> None:
-    """Log a failed authentication attempt (in its own transaction, by the caller)."""
+def record_auth_failure(
+    session: Session, *, reason: str, method: str, source: str, clock: Clock
+) -> None:
+    """Log one failed authentication attempt from ``source`` (in the caller's transaction)."""
     record_event(
         session,
         actor=ANONYMOUS,
         action=AuditAction.AUTH_FAILURE,
         subject="auth",
-        payload=AuthFailurePayload(reason=reason, method=method),
+        payload=AuthFailurePayload(reason=reason, method=method, source=source),
         clock=clock,
     )

@@ -32,6 +32,11 @@ def _return_path(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+def client_host(request: Request) -> str | None:
+    """The address the request came from (the throttles' and the audit log's source)."""
+    return request.client.host if request.client else None
+
+
 def page_user(request: Request, services: ServicesDep) -> User:
     """The signed-in user; otherwise a redirect to the login page."""
     user = signed_in_user(request, services, now=services.clock().timestamp())

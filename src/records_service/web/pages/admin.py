@@ -1,4 +1,5 @@
-"""Administration: users (add, disable, set a password) and their API tokens (issue, revoke).
+"""Administration: users (add, disable, set a password, release a sign-in lockout) and
+their API tokens (issue, revoke).
 
 Everything here needs the ``manage_users`` permission, as the CLI's ``users`` commands
 do. A new token is shown once, on the page that answers the form, and never again.
@@ -25,6 +26,7 @@ from records_service.auth.service import (
     revoke_token,
     set_password,
 )
+from records_service.auth.throttle import ThrottleKey, lock_of, release
 from records_service.bounds import FormText, Identifier
 from records_service.db import session_scope
 from records_service.errors import Conflict, DomainError, NotFound
@@ -122,10 +124,18 @@ def _user_page(
     tokens = session.exec(
         select(ApiToken).where(ApiToken.user_id == person.id).order_by(col(ApiToken.created_at))
     ).all()
+    failures, lock = lock_of(
+        session,
+        ThrottleKey.account(person.username),
+        services.sign_in_context().policy,
+        services.clock(),
+    )
     context = {
         "person": person,
         "tokens": tokens,
         "open_sessions": len(open_sessions(session, services, person)),
+        "signin_failures": failures,
+        "signin_lock": lock,
         "errors": errors or {},
         "new_token": new_token,
     }
@@ -221,6 +231,27 @@ def user_sessions_end(
         ended = end_open_sessions(session, services, person, actor=user.username)
     noun = "session" if ended == 1 else "sessions"
     flash(request, f"{ended} web {noun} of {username} ended.")
+    return redirect(f"/admin/users/{username}")
+
+
+@router.post("/users/{username}/unlock")
+def user_unlock(
+    username: Identifier, request: Request, services: ServicesDep, user: Administrator
+) -> Response:
+    """Release the user name's sign-in lockout (and forget its failures); audited."""
+    with session_scope(services.engine) as session:
+        person = get_user(session, username)
+        released = release(
+            session,
+            ThrottleKey.account(person.username),
+            policy=services.sign_in_context().policy,
+            actor=user.username,
+            clock=services.clock,
+        )
+    if released:
+        flash(request, f"Sign-in lock of {username} released.")
+    else:
+        flash(request, f"{username} had no failed sign-ins to forget.")
     return redirect(f"/admin/users/{username}")
 
 

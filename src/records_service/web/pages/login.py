@@ -8,10 +8,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from records_service.api.deps import ServicesDep
-from records_service.auth.service import USERNAME_PATTERN, check_password, record_auth_failure
+from records_service.auth.service import USERNAME_PATTERN
+from records_service.auth.signin import Attempt, check_sign_in
 from records_service.bounds import FormText, SearchText
-from records_service.db import session_scope
-from records_service.errors import Unauthenticated
+from records_service.errors import TooManyAttempts, Unauthenticated
+from records_service.web.deps import client_host
 from records_service.web.rendering import flash, redirect, render
 from records_service.web.sessions import end_session, signed_in_user, start_session
 
@@ -42,31 +43,44 @@ def login(
     password: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[SearchText, Form()] = "/",
 ) -> Response:
-    """Check the password; failures are audited and answered with the same message."""
+    """Check the password (throttled); failures are audited and answered alike.
+
+    While the name or the address is locked out the answer is 429 with Retry-After,
+    whatever the password, and nothing is checked.
+    """
     name = username.strip().lower()
+    attempt = Attempt(
+        username=name,
+        password=password,
+        host=client_host(request),
+        failure_reason=_failure_reason(name),
+    )
     try:
-        with session_scope(services.engine) as session:
-            user = check_password(session, username=name, password=password)
+        user = check_sign_in(services.sign_in_context(), attempt)
     except Unauthenticated:
-        _audit_failure(services, name)
-        errors = {"password": "Enter a correct username and password"}
-        context = {"next": safe_next(next), "errors": errors, "form": {"username": username}}
-        return render(request, "login.html", context, user=None, status_code=400)
+        return _refused(request, next, username, "Enter a correct username and password", 400)
+    except TooManyAttempts as exc:
+        response = _refused(request, next, username, exc.detail, 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     start_session(request, services, user)
     return redirect(safe_next(next))
 
 
-def _audit_failure(services: ServicesDep, name: str) -> None:
+def _refused(request: Request, next: str, username: str, message: str, status: int) -> Response:
+    context = {
+        "next": safe_next(next),
+        "errors": {"password": message},
+        "form": {"username": username},
+    }
+    return render(request, "login.html", context, user=None, status_code=status)
+
+
+def _failure_reason(name: str) -> str:
     # Only a well-formed user name goes into the permanent log: a password typed
     # into the wrong box must not be kept for ever.
     who = f" for {name}" if USERNAME_PATTERN.fullmatch(name) else ""
-    with session_scope(services.engine) as session:
-        record_auth_failure(
-            session,
-            reason=f"wrong username or password{who}",
-            method="password",
-            clock=services.clock,
-        )
+    return f"wrong username or password{who}"
 
 
 @router.post("/logout")

@@ -47,7 +47,7 @@ def page_links(page: int, page_size: int, total: int, params: dict[str, Any]) ->
     last = max(1, -(-total // page_size))
     kept = {k: v for k, v in params.items() if v not in (None, "", False) and k != "page"}
 
-    def link(number: DbId) -> str:
+    def link(number: int) -> str:
         return "?" + urlencode({**kept, "page": number})
 
     return {

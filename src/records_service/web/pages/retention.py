@@ -59,7 +59,7 @@ KIND_LABELS = {
 STATES = ("open", "resolved", "all")
 
 
-def _count(number: DbId, noun: str) -> str:
+def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
