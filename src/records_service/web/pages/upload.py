@@ -78,6 +78,8 @@ def form_context(session: Session, services: ServicesDep, form: dict[str, Any]) 
         "tags": tag_choices(session),
         "record_types": type_choices(services.schedule),
         "classifications": [c.value for c in Classification],
+        # The whole request is bounded by it too (records_service.intake).
+        "max_upload": services.settings.max_upload_bytes,
     }
 
 
