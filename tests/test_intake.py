@@ -74,7 +74,8 @@ def _has_body(route: object) -> bool:
 
 
 def body_routes(app: FastAPI) -> list[BodyRoute]:
-    """Every route and unsafe method in the app, with its parameters filled in."""
+    """Every route and method of the app that may take a body (every unsafe method,
+    and any other with a body parameter), with its path parameters filled in."""
     found = [
         BodyRoute(
             method,
@@ -84,7 +85,7 @@ def body_routes(app: FastAPI) -> list[BodyRoute]:
         )
         for path, methods, route in _routes(app)
         for method in sorted(methods)
-        if method in UNSAFE
+        if method in UNSAFE or _has_body(route)
     ]
     assert len(found) >= 30, found  # the walk found the routes (36 when written)
     return found
