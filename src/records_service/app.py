@@ -21,6 +21,7 @@ from records_service.api import (
 )
 from records_service.api.errors import install_error_handlers
 from records_service.clock import Clock, system_clock
+from records_service.intake import RequestIntake
 from records_service.services import Services
 from records_service.settings import Settings, load_settings
 from records_service.web import mount_web
@@ -82,5 +83,8 @@ def create_app(
     app.include_router(retention.record_router)
     app.include_router(audit.router)
     app.include_router(users.router)
+    # Before mount_web: a middleware added earlier runs inside one added later, and
+    # the intake needs the session that mount_web's session middleware decodes.
+    app.add_middleware(RequestIntake, max_upload_bytes=settings.max_upload_bytes)
     mount_web(app, settings)  # after the API's error handlers: it keeps them for /api
     return app

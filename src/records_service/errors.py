@@ -73,6 +73,12 @@ class PayloadTooLarge(DomainError):
     title = "Upload too large"
 
 
+class RequestTooLarge(PayloadTooLarge):
+    """The request's body is larger than its route accepts (refused before it is read)."""
+
+    title = "Request too large"
+
+
 class RecordDisposed(DomainError):
     """The record was disposed of (or transferred) under an approved disposition."""
 

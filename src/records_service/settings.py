@@ -265,7 +265,11 @@ class Settings(BaseSettings):
     )
     storage: StorageSettings = Field(default_factory=StorageSettings)
     max_upload_bytes: int = Field(
-        200 * 1024 * 1024, gt=0, description="Largest accepted upload, in bytes."
+        200 * 1024 * 1024,
+        gt=0,
+        description="Largest accepted upload, in bytes. It also bounds the request that "
+        "carries it (plus 64 KiB for the form fields), so the files of one web upload "
+        "share it.",
     )
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from functools import cache
 
@@ -24,6 +25,7 @@ PEOPLE = {
     "ada": ("admin",),
 }
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_UPLOAD_ACTION = re.compile(r'<form method="post" action="([^"]+)" enctype="multipart/form-data"')
 
 
 def csrf_of(page: Response) -> str:
@@ -31,6 +33,13 @@ def csrf_of(page: Response) -> str:
     match = _CSRF.search(page.text)
     assert match, f"no CSRF token on {page.url}"
     return match.group(1)
+
+
+def upload_action(page: Response) -> str:
+    """Where a page's upload form posts: its address carries the CSRF token."""
+    match = _UPLOAD_ACTION.search(page.text)
+    assert match, f"no upload form on {page.url}"
+    return html.unescape(match.group(1))
 
 
 @cache

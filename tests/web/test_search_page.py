@@ -10,7 +10,7 @@ from sqlmodel import select
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
 from records_service.services import Services
-from web.signin import csrf_of
+from web.signin import upload_action
 from web.test_upload_and_records import open_contract, record_ids, upload
 
 MINUTES = b"Panel minutes: the <b>refuge</b> contract was extended by twelve months.\n"
@@ -50,8 +50,7 @@ def test_all_versions_toggle_and_bad_query(
     )
     page = staff.get(f"/records/{record_id}/new-version")
     staff.post(
-        f"/records/{record_id}/new-version",
-        data={"csrf_token": csrf_of(page)},
+        upload_action(page),
         files={"file": ("new.txt", b"Final text about the refuge.\n", "text/plain")},
     )
     web_services.run_background_once()

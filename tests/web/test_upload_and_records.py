@@ -15,7 +15,7 @@ from records_service.contracts.service import create_contract
 from records_service.db import session_scope
 from records_service.records.models import Record
 from records_service.services import Services
-from web.signin import csrf_of
+from web.signin import csrf_of, upload_action
 
 NEEDS = b"Needs assessment: demand for the domestic abuse helpline rose sharply.\n"
 SPEC = b"Service specification for the helpline, open 24 hours.\n"
@@ -47,11 +47,10 @@ def upload(client: TestClient, files: list[tuple[str, bytes]], **fields: str) ->
         "record_date": "2023-01-20",
         "tags": "victims, Helpline",
         "classification": "OFFICIAL",
-        "csrf_token": csrf_of(client.get("/upload")),
     }
     form.update(fields)
     parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
-    response = client.post("/upload", data=form, files=parts)
+    response = client.post(upload_action(client.get("/upload")), data=form, files=parts)
     return response.status_code, response.text
 
 
@@ -96,10 +95,9 @@ def test_per_file_titles_are_used(
         "record_date": "2023-02-01",
         "classification": "OFFICIAL",
         "titles": ["First title", "Second title"],
-        "csrf_token": csrf_of(staff.get("/upload")),
     }
     files = [("files", ("a.txt", NEEDS, "text/plain")), ("files", ("b.txt", SPEC, "text/plain"))]
-    page = staff.post("/upload", data=form, files=files).text
+    page = staff.post(upload_action(staff.get("/upload")), data=form, files=files).text
     assert "2 of 2 files captured" in page
     assert "First title" in page and "Second title" in page
 
@@ -127,8 +125,8 @@ def test_shared_field_errors_are_shown_next_to_their_fields(
 def test_no_file_chosen_is_an_error(browser_for: Callable[[str], TestClient]) -> None:
     staff = browser_for("sam")
     form = {"record_type": "minutes", "record_date": "2024-01-01", "classification": "OFFICIAL"}
-    form["csrf_token"] = csrf_of(staff.get("/upload"))
-    response = staff.post("/upload", data=form, files=[("files", ("", b"", "text/plain"))])
+    action = upload_action(staff.get("/upload"))
+    response = staff.post(action, data=form, files=[("files", ("", b"", "text/plain"))])
     assert response.status_code == 422
     assert 'id="files-error"' in response.text
 
@@ -234,8 +232,7 @@ def test_new_version_keeps_the_old_one(
     [record_id] = record_ids(upload(staff, [("needs.txt", NEEDS)], contract="")[1])
     page = staff.get(f"/records/{record_id}/new-version")
     added = staff.post(
-        f"/records/{record_id}/new-version",
-        data={"csrf_token": csrf_of(page)},
+        upload_action(page),
         files={"file": ("needs-v2.txt", SPEC, "text/plain")},
     )
     assert added.status_code == 303

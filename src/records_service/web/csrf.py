@@ -1,9 +1,17 @@
 """Cross-site request forgery protection for every web form.
 
 Each browser session holds one random token; every form that changes state sends it
-back in a hidden ``csrf_token`` field, and :func:`check_csrf` refuses any unsafe
-request to the web pages whose field does not match. The session cookie is also
-``SameSite=Lax``; the token is the check that does not depend on the browser.
+back, and :func:`check_csrf` refuses any unsafe request to the web pages that does not
+carry it. The session cookie is also ``SameSite=Lax``; the token is the check that
+does not depend on the browser.
+
+Where the token travels depends on the body. A small URL-encoded form sends it in a
+hidden ``csrf_token`` field. A body that could be large (a multipart upload, or
+anything else) must send it outside the body, in the ``X-CSRF-Token`` header or a
+``csrf_token`` query parameter (the upload forms put it in their ``action`` address,
+so they work without JavaScript): :func:`check_csrf_before_body` can then refuse a
+forged upload before a byte of it is read, and nothing parses a multipart body to
+look for the token.
 """
 
 from __future__ import annotations
@@ -13,11 +21,13 @@ import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from records_service.errors import PermissionDenied
 
 FIELD = "csrf_token"
+HEADER = "X-CSRF-Token"
+URLENCODED = "application/x-www-form-urlencoded"
 SESSION_KEY = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -51,20 +61,54 @@ def tokens_match(expected: object, sent: object) -> bool:
     return hmac.compare_digest(expected.encode(), sent.encode())
 
 
-async def check_csrf(request: Request) -> None:
-    """Refuse an unsafe request whose form does not carry the session's token.
+def token_outside_body(request: HTTPConnection) -> str | None:
+    """The token sent in the ``X-CSRF-Token`` header or the ``csrf_token`` query parameter."""
+    return request.headers.get(HEADER) or request.query_params.get(FIELD)
 
-    Used as a router-wide dependency of the web pages, so no form can forget it.
+
+def _is_urlencoded(request: HTTPConnection) -> bool:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0]
+    return media_type.strip().lower() == URLENCODED
+
+
+def _rejected() -> CsrfRejected:
+    return CsrfRejected(
+        "this form has expired or did not come from this service; "
+        "go back, reload the page and try again"
+    )
+
+
+def check_csrf_before_body(request: Request) -> None:
+    """Refuse, without reading the body, an unsafe request :func:`check_csrf` would refuse.
+
+    Only a URL-encoded form without a token outside it (whose size the caller bounds)
+    is left for :func:`check_csrf` to read; every other body needs the token outside it.
     """
     if request.method in SAFE_METHODS:
         return
-    content_type = request.headers.get("content-type", "")
-    sent: object = None
-    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+    expected = request.session.get(SESSION_KEY)
+    if not isinstance(expected, str) or not expected:
+        raise _rejected()  # no session token: nothing this request sends could match
+    sent = token_outside_body(request)
+    if sent is None and _is_urlencoded(request):
+        return  # the field is compared once the (small) form is read
+    if not tokens_match(expected, sent):
+        raise _rejected()
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse an unsafe request that does not carry the session's token.
+
+    Used as a router-wide dependency of the web pages, so no form can forget it.
+    Only a URL-encoded form is read for the field; a multipart body is never parsed
+    to look for it (see the module's docstring).
+    """
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get(SESSION_KEY)
+    sent: object = token_outside_body(request)
+    if sent is None and _is_urlencoded(request):
         form = await request.form()
         sent = form.get(FIELD)
-    if not tokens_match(request.session.get(SESSION_KEY), sent):
-        raise CsrfRejected(
-            "this form has expired or did not come from this service; "
-            "go back, reload the page and try again"
-        )
+    if not tokens_match(expected, sent):
+        raise _rejected()

@@ -74,6 +74,8 @@ def form_context(
         "tags": tag_choices(session, user),
         "record_types": type_choices(services.schedule),
         "classifications": [c.value for c in Classification],
+        # The whole request is bounded by it too (records_service.intake).
+        "max_upload": services.settings.max_upload_bytes,
     }
 
 
