@@ -189,7 +189,7 @@ async def _authenticate(request: Request, policy: Policy) -> None:
     services: Services = request.app.state.services
     if policy.bearer:
         credentials = await _bearer(request)
-        await run_in_threadpool(get_current_user, services, credentials)
+        await run_in_threadpool(get_current_user, services, request, credentials)
     if policy.csrf:
         check_csrf_before_body(request)
     if policy.session:

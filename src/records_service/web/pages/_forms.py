@@ -30,11 +30,20 @@ def optional(text: str | None) -> str | None:
     return cleaned or None
 
 
+def read_day(text: str | None) -> date | None:
+    """A ``YYYY-MM-DD`` date from a form, ``None`` when blank; ``ValueError`` if malformed.
+
+    For callers that check the date's range themselves, with a message of their own.
+    """
+    cleaned = (text or "").strip()
+    return date.fromisoformat(cleaned) if cleaned else None
+
+
 def parse_day(text: str | None) -> date | None:
     """A ``YYYY-MM-DD`` date from a form, ``None`` when blank; ``ValueError`` if malformed
     or outside the dates the service accepts."""
-    cleaned = (text or "").strip()
-    return in_date_range(date.fromisoformat(cleaned)) if cleaned else None
+    day = read_day(text)
+    return None if day is None else in_date_range(day)
 
 
 def filter_text(text: str | None, name: str, errors: dict[str, str]) -> str | None:

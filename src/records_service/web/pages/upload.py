@@ -28,7 +28,7 @@ from records_service.records.schemas import RecordMetadata
 from records_service.records.service import tag_suggestions
 from records_service.storage import StorageError
 from records_service.web.deps import Capturer
-from records_service.web.pages._forms import optional, parse_day, title_from_filename
+from records_service.web.pages._forms import optional, read_day, title_from_filename
 from records_service.web.pages._rows import type_choices
 from records_service.web.rendering import render
 
@@ -102,7 +102,7 @@ def _check_shared(
         errors["record_type"] = "Choose a record type"
     clean["record_type"] = fields["record_type"]
     try:
-        day = parse_day(fields["record_date"])
+        day = read_day(fields["record_date"])  # check_record_date bounds it
         if day is None:
             raise InvalidInput("Enter the date the document bears")
         check_record_date(day, services.clock().date())
