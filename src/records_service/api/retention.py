@@ -20,6 +20,7 @@ from records_service.api.deps import (
     SessionDep,
     require,
 )
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.auth.models import User
 from records_service.auth.roles import Permission
 from records_service.errors import Conflict
@@ -56,8 +57,11 @@ from records_service.retention.schemas import (
     RunRequest,
 )
 
-router = APIRouter(prefix="/api/retention", tags=["retention"])
-record_router = APIRouter(prefix="/api/records", tags=["records"])
+router = APIRouter(prefix="/api/retention", tags=["retention"], responses=AUTHENTICATED)
+record_router = APIRouter(prefix="/api/records", tags=["records"], responses=AUTHENTICATED)
+FORBIDDEN = problem_responses(403)
+# Routes that take a JSON body and act on a hold, record or disposition.
+DECISION = problem_responses(400, 403, 404, 409)
 
 RetentionManager = Annotated[User, Depends(require(Permission.MANAGE_RETENTION))]
 RetentionReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
@@ -82,7 +86,7 @@ def _finding_filters(
 FindingFiltersDep = Annotated[FindingFilters, Depends(_finding_filters)]
 
 
-@router.get("/findings", response_model=Page[FindingPublic])
+@router.get("/findings", response_model=Page[FindingPublic], responses=FORBIDDEN)
 def findings(
     session: ReadSessionDep, user: RetentionReader, paging: Paging, filters: FindingFiltersDep
 ) -> Page[FindingPublic]:
@@ -97,7 +101,9 @@ def findings(
 
 
 @router.get(
-    "/findings.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+    "/findings.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **FORBIDDEN},
 )
 def findings_as_csv(
     session: ReadSessionDep, user: RetentionReader, filters: FindingFiltersDep
@@ -111,7 +117,7 @@ def findings_as_csv(
     )
 
 
-@router.post("/run", response_model=RunReport)
+@router.post("/run", response_model=RunReport, responses=problem_responses(400, 403))
 def run(services: ServicesDep, user: RetentionManager, body: RunRequest | None = None) -> RunReport:
     """Run the retention job now, as you (you cannot then approve what it proposes)."""
     request = body or RunRequest()
@@ -127,13 +133,15 @@ def run(services: ServicesDep, user: RetentionManager, body: RunRequest | None =
     )
 
 
-@router.post("/holds", status_code=status.HTTP_201_CREATED, response_model=HoldPublic)
+@router.post(
+    "/holds", status_code=status.HTTP_201_CREATED, response_model=HoldPublic, responses=DECISION
+)
 def place(services: ServicesDep, user: RetentionManager, body: HoldCreate) -> HoldPublic:
     """Place a hold on a record or on a whole contract; it blocks disposal until released."""
     return place_hold(services.hold_context(), request=body, actor=user)
 
 
-@router.get("/holds", response_model=Page[HoldPublic])
+@router.get("/holds", response_model=Page[HoldPublic], responses=problem_responses(403, 404))
 def holds(
     session: ReadSessionDep,
     user: RetentionReader,
@@ -148,7 +156,7 @@ def holds(
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
-@router.post("/holds/{hold_id}/release", response_model=HoldPublic)
+@router.post("/holds/{hold_id}/release", response_model=HoldPublic, responses=DECISION)
 def release(
     hold_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> HoldPublic:
@@ -156,7 +164,7 @@ def release(
     return release_hold(services.hold_context(), hold_id=hold_id, reason=body.reason, actor=user)
 
 
-@router.get("/dispositions", response_model=Page[DispositionPublic])
+@router.get("/dispositions", response_model=Page[DispositionPublic], responses=FORBIDDEN)
 def dispositions(
     session: ReadSessionDep,
     user: RetentionReader,
@@ -175,7 +183,12 @@ def dispositions(
     )
 
 
-@router.post("/dispositions", status_code=status.HTTP_201_CREATED, response_model=DispositionPublic)
+@router.post(
+    "/dispositions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DispositionPublic,
+    responses=DECISION,
+)
 def propose(
     session: SessionDep, services: ServicesDep, user: RetentionManager, body: DispositionCreate
 ) -> DispositionPublic:
@@ -192,7 +205,11 @@ def propose(
     return DispositionPublic.of(disposition)
 
 
-@router.get("/dispositions/{disposition_id}", response_model=DispositionPublic)
+@router.get(
+    "/dispositions/{disposition_id}",
+    response_model=DispositionPublic,
+    responses=problem_responses(403, 404),
+)
 def disposition(
     disposition_id: int, session: ReadSessionDep, user: RetentionReader
 ) -> DispositionPublic:
@@ -200,7 +217,9 @@ def disposition(
     return DispositionPublic.of(get_disposition(session, disposition_id))
 
 
-@router.post("/dispositions/{disposition_id}/approve", response_model=DispositionPublic)
+@router.post(
+    "/dispositions/{disposition_id}/approve", response_model=DispositionPublic, responses=DECISION
+)
 def approve(
     disposition_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> DispositionPublic:
@@ -215,7 +234,9 @@ def approve(
     return DispositionPublic.of(result)
 
 
-@router.post("/dispositions/{disposition_id}/reject", response_model=DispositionPublic)
+@router.post(
+    "/dispositions/{disposition_id}/reject", response_model=DispositionPublic, responses=DECISION
+)
 def reject(
     disposition_id: int, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> DispositionPublic:
@@ -230,7 +251,11 @@ def reject(
     return DispositionPublic.of(result)
 
 
-@router.post("/dispositions/{disposition_id}/execute", response_model=DispositionPublic)
+@router.post(
+    "/dispositions/{disposition_id}/execute",
+    response_model=DispositionPublic,
+    responses=problem_responses(403, 404, 409),
+)
 def execute(
     disposition_id: int, services: ServicesDep, user: RetentionManager
 ) -> DispositionPublic:
@@ -243,7 +268,7 @@ def execute(
     return DispositionPublic.of(result)
 
 
-@router.get("/disposals", response_model=Page[DisposalRecordPublic])
+@router.get("/disposals", response_model=Page[DisposalRecordPublic], responses=FORBIDDEN)
 def disposals(
     session: ReadSessionDep, user: RetentionReader, paging: Paging, contract: str | None = None
 ) -> Page[DisposalRecordPublic]:
@@ -257,7 +282,11 @@ def disposals(
     )
 
 
-@record_router.get("/{record_id}/retention", response_model=RecordRetentionPublic)
+@record_router.get(
+    "/{record_id}/retention",
+    response_model=RecordRetentionPublic,
+    responses=problem_responses(404),
+)
 def record_retention_view(
     record_id: str, session: ReadSessionDep, services: ServicesDep, user: CurrentUser
 ) -> RecordRetentionPublic:

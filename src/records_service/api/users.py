@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response, status
 from sqlmodel import Session
 
 from records_service.api.deps import Administrator, Paging, ReadSessionDep, ServicesDep, SessionDep
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.auth.models import User
 from records_service.auth.schemas import (
     CreatedUser,
@@ -34,7 +35,11 @@ from records_service.auth.tokens import split_token
 from records_service.clock import Clock
 from records_service.pagination import Page
 
-router = APIRouter(prefix="/api", tags=["users"])
+router = APIRouter(
+    prefix="/api", tags=["users"], responses={**AUTHENTICATED, **problem_responses(403)}
+)
+FOUND = problem_responses(404)
+CHANGE = problem_responses(404, 409)
 
 
 def _public(session: Session, user: User) -> UserPublic:
@@ -58,7 +63,12 @@ def list_(session: ReadSessionDep, _admin: Administrator, paging: Paging) -> Pag
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=CreatedUser)
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CreatedUser,
+    responses=problem_responses(400, 409),
+)
 def create(
     data: UserCreate,
     session: SessionDep,
@@ -80,13 +90,13 @@ def create(
     return CreatedUser(user=_public(session, user), token=token)
 
 
-@router.get("/users/{username}", response_model=UserPublic)
+@router.get("/users/{username}", response_model=UserPublic, responses=FOUND)
 def read(username: str, session: ReadSessionDep, _admin: Administrator) -> UserPublic:
     """One user."""
     return _public(session, get_user(session, username))
 
 
-@router.post("/users/{username}/disable", response_model=UserPublic)
+@router.post("/users/{username}/disable", response_model=UserPublic, responses=CHANGE)
 def disable(
     username: str, session: SessionDep, admin: Administrator, services: ServicesDep
 ) -> UserPublic:
@@ -95,14 +105,17 @@ def disable(
     return _public(session, user)
 
 
-@router.get("/users/{username}/tokens", response_model=list[TokenPublic])
+@router.get("/users/{username}/tokens", response_model=list[TokenPublic], responses=FOUND)
 def tokens(username: str, session: ReadSessionDep, _admin: Administrator) -> list[TokenPublic]:
     """A user's API tokens, oldest first, revoked ones included (never their secrets)."""
     return [TokenPublic.of(token) for token in list_tokens(session, username)]
 
 
 @router.post(
-    "/users/{username}/tokens", status_code=status.HTTP_201_CREATED, response_model=IssuedToken
+    "/users/{username}/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedToken,
+    responses=problem_responses(400, 404, 409),
 )
 def issue(
     username: str,
@@ -115,7 +128,7 @@ def issue(
     return _issue(session, username, data.label, admin.username, services.clock)
 
 
-@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic)
+@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, responses=CHANGE)
 def revoke(
     token_id: str, session: SessionDep, admin: Administrator, services: ServicesDep
 ) -> TokenPublic:
