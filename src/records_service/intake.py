@@ -110,6 +110,11 @@ class RequestIntake:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        if not _declares_body(request):
+            # Nothing to read: the app's reads only wait for the client to disconnect
+            # (as a file response does), which must not cost a static file a sign-in.
+            await self.app(scope, receive, send)
+            return
         gate = _Gate(request, receive, send, self.max_upload_bytes)
         try:
             await self.app(scope, gate.receive, gate.send)
@@ -120,6 +125,13 @@ class RequestIntake:
             return
         if not await _answer(request, gate.refusal, send):
             raise gate.refusal
+
+
+def _declares_body(request: Request) -> bool:
+    """Whether the request says it carries a body (HTTP/1.1: a non-zero length or a
+    transfer coding); without either, there is none to read."""
+    headers = request.headers
+    return "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
 
 
 class _BodyRefused(Exception):

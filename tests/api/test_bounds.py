@@ -187,3 +187,14 @@ def test_the_largest_award_is_stored_and_read_back(client: TestClient, actors: A
         assert created.status_code == 201, created.text
         read = client.get(f"/api/contracts/{reference}", headers=actors.staff).json()
         assert read["awarded_value_pence"] == pence
+
+
+def test_a_contract_keeps_its_required_fields(client: TestClient, actors: Actors) -> None:
+    assert create_contract(client, actors.staff).status_code == 201
+    for field in ("title", "status", "is_deed"):
+        response = client.patch(
+            "/api/contracts/OPCC-2023-014", json={field: None}, headers=actors.staff
+        )
+        assert response.status_code == 422, response.text
+        assert f"{field} cannot be removed" in response.json()["detail"]
+    assert client.get("/api/contracts/OPCC-2023-014", headers=actors.staff).json()["title"]

@@ -21,6 +21,7 @@ from records_service.api.deps import (
     ServicesDep,
     require,
 )
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.audit.actions import AuditAction
 from records_service.audit.keys import current_verifier_key
 from records_service.audit.schemas import (
@@ -45,9 +46,15 @@ from records_service.records.service import get_record
 
 router = APIRouter()
 AuditReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
+AUDIT_READ = {**AUTHENTICATED, **problem_responses(403)}
 
 
-@router.get("/api/audit/entries", response_model=Page[AuditEntryPublic], tags=["audit"])
+@router.get(
+    "/api/audit/entries",
+    response_model=Page[AuditEntryPublic],
+    tags=["audit"],
+    responses=AUDIT_READ,
+)
 def entries(
     session: ReadSessionDep,
     _user: AuditReader,
@@ -73,14 +80,24 @@ def entries(
     )
 
 
-@router.get("/api/audit/checkpoint", response_model=CheckpointPublic, tags=["audit"])
+@router.get(
+    "/api/audit/checkpoint",
+    response_model=CheckpointPublic,
+    tags=["audit"],
+    responses={**AUDIT_READ, **problem_responses(404)},
+)
 def checkpoint(session: ReadSessionDep, _user: AuditReader) -> CheckpointPublic:
     """The latest signed checkpoint (404 until the first one is signed)."""
     row, parsed = latest_checkpoint(session)
     return CheckpointPublic.of(row, parsed)
 
 
-@router.get("/api/audit/entries/{index}/proof", response_model=InclusionProofPublic, tags=["audit"])
+@router.get(
+    "/api/audit/entries/{index}/proof",
+    response_model=InclusionProofPublic,
+    tags=["audit"],
+    responses={**AUDIT_READ, **problem_responses(404)},
+)
 def proof(
     index: Annotated[DbInt, Path(ge=0)],
     session: ReadSessionDep,
@@ -94,7 +111,12 @@ def proof(
     return InclusionProofPublic.of(inclusion(session, index=index, tree_size=tree_size))
 
 
-@router.get("/api/audit/consistency", response_model=ConsistencyProofPublic, tags=["audit"])
+@router.get(
+    "/api/audit/consistency",
+    response_model=ConsistencyProofPublic,
+    tags=["audit"],
+    responses=AUDIT_READ,
+)
 def consistency_(
     session: ReadSessionDep,
     _user: AuditReader,
@@ -105,7 +127,12 @@ def consistency_(
     return ConsistencyProofPublic.of(consistency(session, first=first, second=second))
 
 
-@router.get("/api/audit/public-key", response_model=PublicKeyPublic, tags=["audit"])
+@router.get(
+    "/api/audit/public-key",
+    response_model=PublicKeyPublic,
+    tags=["audit"],
+    responses=problem_responses(503),
+)
 def public_key(services: ServicesDep) -> PublicKeyPublic:
     """The log's verifier keys (no authentication needed)."""
     settings = services.settings
@@ -117,7 +144,10 @@ def public_key(services: ServicesDep) -> PublicKeyPublic:
 
 
 @router.get(
-    "/api/records/{record_id}/history", response_model=Page[AuditEntryPublic], tags=["records"]
+    "/api/records/{record_id}/history",
+    response_model=Page[AuditEntryPublic],
+    tags=["records"],
+    responses={**AUTHENTICATED, **problem_responses(404)},
 )
 def history(
     record_id: Identifier, session: ReadSessionDep, user: CurrentUser, paging: Paging

@@ -12,6 +12,7 @@ from records_service.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import Identifier, Label, LongName, SearchText
 from records_service.contracts.models import ContractStatus
 from records_service.contracts.schemas import ContractCreate, ContractPublic, ContractUpdate
@@ -23,10 +24,15 @@ from records_service.contracts.service import (
 )
 from records_service.pagination import Page
 
-router = APIRouter(prefix="/api/contracts", tags=["contracts"])
+router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHENTICATED)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ContractPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContractPublic,
+    responses=problem_responses(400, 403, 409),
+)
 def create(
     data: ContractCreate,
     session: SessionDep,
@@ -67,13 +73,15 @@ def list_(
     )
 
 
-@router.get("/{reference}", response_model=ContractPublic)
+@router.get("/{reference}", response_model=ContractPublic, responses=problem_responses(404))
 def read(reference: Identifier, session: ReadSessionDep, user: CurrentUser) -> ContractPublic:
     """One contract by its reference."""
     return ContractPublic.model_validate(get_contract(session, reference))
 
 
-@router.patch("/{reference}", response_model=ContractPublic)
+@router.patch(
+    "/{reference}", response_model=ContractPublic, responses=problem_responses(400, 403, 404, 409)
+)
 def update(
     reference: Identifier,
     data: ContractUpdate,

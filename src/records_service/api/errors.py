@@ -1,4 +1,5 @@
-"""RFC 9457 problem responses: every error the API returns is mapped here, in one place."""
+"""RFC 9457 problem responses: every error the API returns is mapped here, in one place,
+and the OpenAPI document declares them from here too (:func:`problem_responses`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from records_service.errors import DomainError
@@ -17,6 +19,54 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:records-service:problem:"
+
+
+class Problem(BaseModel):
+    """The body of every error response: an RFC 9457 problem."""
+
+    type: str = Field(description="A URN naming the kind of problem.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request.")
+    instance: str | None = Field(default=None, description="The path that was requested.")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Each invalid input: where (`loc`) and why (`msg`)."
+    )
+
+
+_MEANINGS: dict[int, str] = {
+    400: "The request cannot be parsed: a body that is not JSON or form data, a bad query.",
+    401: "No valid bearer token.",
+    403: "Your roles do not allow this.",
+    404: "No such thing, or none you may see.",
+    409: "The request clashes with the current state.",
+    410: "The record was disposed of.",
+    413: "The upload is larger than the service accepts.",
+    422: "A value in the request is not acceptable.",
+    503: "A backing component (database, storage, search index) cannot serve now; retry.",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}},
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for routes and routers: ``statuses`` answered as problems."""
+    schema = Problem.model_json_schema()
+    declared: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        declared[status] = {
+            "description": _MEANINGS[status],
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        if status in _HEADERS:
+            declared[status]["headers"] = _HEADERS[status]
+    return declared
+
+
+# What every route behind a bearer token may answer, whatever it does.
+AUTHENTICATED = problem_responses(401, 422, 503)
 
 
 def problem(

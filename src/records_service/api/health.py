@@ -65,7 +65,15 @@ def _storage(services: ServicesDep) -> dict[str, Any]:
     return {"ok": True, "backend": services.settings.storage.backend}
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    responses={
+        503: {
+            "description": "A part is not ready; the body says which.",
+            "content": {"application/json": {}},
+        }
+    },
+)
 def health(services: ServicesDep) -> JSONResponse:
     """Readiness of the database and the blob store, with background-work lag."""
     body: dict[str, Any] = {"database": _database(services), "storage": _storage(services)}

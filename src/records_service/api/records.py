@@ -17,6 +17,7 @@ from records_service.api.deps import (
     ServicesDep,
     SessionDep,
 )
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import DbId, Identifier, SafeDate
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
@@ -44,7 +45,7 @@ from records_service.records.service import (
     update_record,
 )
 
-router = APIRouter(prefix="/api/records", tags=["records"])
+router = APIRouter(prefix="/api/records", tags=["records"], responses=AUTHENTICATED)
 
 
 def _metadata(**fields: object) -> RecordMetadata:
@@ -72,7 +73,10 @@ def _created(services: ServicesDep, body: RecordPublic) -> JSONResponse:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordPublic,
-    responses={201: {"headers": {"Location": {"schema": {"type": "string"}}}}},
+    responses={
+        201: {"headers": {"Location": {"schema": {"type": "string"}}}},
+        **problem_responses(400, 403, 404, 409, 413),
+    },
 )
 def capture(
     services: ServicesDep,
@@ -106,7 +110,10 @@ def capture(
 
 
 @router.post(
-    "/{record_id}/versions", status_code=status.HTTP_201_CREATED, response_model=RecordPublic
+    "/{record_id}/versions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RecordPublic,
+    responses=problem_responses(400, 403, 404, 409, 410, 413),
 )
 def new_version(
     record_id: Identifier,
@@ -166,13 +173,17 @@ def list_(
     )
 
 
-@router.get("/{record_id}", response_model=RecordPublic)
+@router.get("/{record_id}", response_model=RecordPublic, responses=problem_responses(404))
 def read(record_id: Identifier, session: ReadSessionDep, user: CurrentUser) -> RecordPublic:
     """One record with all its versions."""
     return to_public(session, get_record(session, record_id, user))
 
 
-@router.patch("/{record_id}", response_model=RecordPublic)
+@router.patch(
+    "/{record_id}",
+    response_model=RecordPublic,
+    responses=problem_responses(400, 403, 404, 409, 410),
+)
 def update(
     record_id: Identifier,
     data: RecordUpdate,
@@ -193,7 +204,11 @@ def update(
     return to_public(session, record)
 
 
-@router.get("/{record_id}/changes", response_model=list[MetadataChangePublic])
+@router.get(
+    "/{record_id}/changes",
+    response_model=list[MetadataChangePublic],
+    responses=problem_responses(404),
+)
 def changes(
     record_id: Identifier, session: ReadSessionDep, user: CurrentUser
 ) -> list[MetadataChangePublic]:
@@ -204,7 +219,8 @@ def changes(
 @router.get(
     "/{record_id}/content",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    # The bytes go out with the media type found at capture, whatever it is.
+    responses={200: {"content": {"*/*": {}}}, **problem_responses(404, 410)},
 )
 def content(
     record_id: Identifier,

@@ -20,6 +20,7 @@ from records_service.api.deps import (
     SessionDep,
     require,
 )
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.auth.models import User
 from records_service.auth.roles import Permission
 from records_service.bounds import DbId, Identifier
@@ -57,8 +58,11 @@ from records_service.retention.schemas import (
     RunRequest,
 )
 
-router = APIRouter(prefix="/api/retention", tags=["retention"])
-record_router = APIRouter(prefix="/api/records", tags=["records"])
+router = APIRouter(prefix="/api/retention", tags=["retention"], responses=AUTHENTICATED)
+record_router = APIRouter(prefix="/api/records", tags=["records"], responses=AUTHENTICATED)
+FORBIDDEN = problem_responses(403)
+# Routes that take a JSON body and act on a hold, record or disposition.
+DECISION = problem_responses(400, 403, 404, 409)
 
 RetentionManager = Annotated[User, Depends(require(Permission.MANAGE_RETENTION))]
 RetentionReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
@@ -83,7 +87,7 @@ def _finding_filters(
 FindingFiltersDep = Annotated[FindingFilters, Depends(_finding_filters)]
 
 
-@router.get("/findings", response_model=Page[FindingPublic])
+@router.get("/findings", response_model=Page[FindingPublic], responses=FORBIDDEN)
 def findings(
     session: ReadSessionDep, user: RetentionReader, paging: Paging, filters: FindingFiltersDep
 ) -> Page[FindingPublic]:
@@ -98,7 +102,9 @@ def findings(
 
 
 @router.get(
-    "/findings.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+    "/findings.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **FORBIDDEN},
 )
 def findings_as_csv(
     session: ReadSessionDep, user: RetentionReader, filters: FindingFiltersDep
@@ -112,7 +118,7 @@ def findings_as_csv(
     )
 
 
-@router.post("/run", response_model=RunReport)
+@router.post("/run", response_model=RunReport, responses=problem_responses(400, 403))
 def run(services: ServicesDep, user: RetentionManager, body: RunRequest | None = None) -> RunReport:
     """Run the retention job now, as you (you cannot then approve what it proposes)."""
     request = body or RunRequest()
@@ -128,13 +134,15 @@ def run(services: ServicesDep, user: RetentionManager, body: RunRequest | None =
     )
 
 
-@router.post("/holds", status_code=status.HTTP_201_CREATED, response_model=HoldPublic)
+@router.post(
+    "/holds", status_code=status.HTTP_201_CREATED, response_model=HoldPublic, responses=DECISION
+)
 def place(services: ServicesDep, user: RetentionManager, body: HoldCreate) -> HoldPublic:
     """Place a hold on a record or on a whole contract; it blocks disposal until released."""
     return place_hold(services.hold_context(), request=body, actor=user)
 
 
-@router.get("/holds", response_model=Page[HoldPublic])
+@router.get("/holds", response_model=Page[HoldPublic], responses=problem_responses(403, 404))
 def holds(
     session: ReadSessionDep,
     user: RetentionReader,
@@ -149,7 +157,7 @@ def holds(
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
-@router.post("/holds/{hold_id}/release", response_model=HoldPublic)
+@router.post("/holds/{hold_id}/release", response_model=HoldPublic, responses=DECISION)
 def release(
     hold_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> HoldPublic:
@@ -157,7 +165,7 @@ def release(
     return release_hold(services.hold_context(), hold_id=hold_id, reason=body.reason, actor=user)
 
 
-@router.get("/dispositions", response_model=Page[DispositionPublic])
+@router.get("/dispositions", response_model=Page[DispositionPublic], responses=FORBIDDEN)
 def dispositions(
     session: ReadSessionDep,
     user: RetentionReader,
@@ -176,7 +184,12 @@ def dispositions(
     )
 
 
-@router.post("/dispositions", status_code=status.HTTP_201_CREATED, response_model=DispositionPublic)
+@router.post(
+    "/dispositions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DispositionPublic,
+    responses=DECISION,
+)
 def propose(
     session: SessionDep, services: ServicesDep, user: RetentionManager, body: DispositionCreate
 ) -> DispositionPublic:
@@ -193,7 +206,11 @@ def propose(
     return DispositionPublic.of(disposition)
 
 
-@router.get("/dispositions/{disposition_id}", response_model=DispositionPublic)
+@router.get(
+    "/dispositions/{disposition_id}",
+    response_model=DispositionPublic,
+    responses=problem_responses(403, 404),
+)
 def disposition(
     disposition_id: DbId, session: ReadSessionDep, user: RetentionReader
 ) -> DispositionPublic:
@@ -201,7 +218,9 @@ def disposition(
     return DispositionPublic.of(get_disposition(session, disposition_id))
 
 
-@router.post("/dispositions/{disposition_id}/approve", response_model=DispositionPublic)
+@router.post(
+    "/dispositions/{disposition_id}/approve", response_model=DispositionPublic, responses=DECISION
+)
 def approve(
     disposition_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> DispositionPublic:
@@ -216,7 +235,9 @@ def approve(
     return DispositionPublic.of(result)
 
 
-@router.post("/dispositions/{disposition_id}/reject", response_model=DispositionPublic)
+@router.post(
+    "/dispositions/{disposition_id}/reject", response_model=DispositionPublic, responses=DECISION
+)
 def reject(
     disposition_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
 ) -> DispositionPublic:
@@ -234,7 +255,11 @@ def reject(
     return DispositionPublic.of(result)
 
 
-@router.post("/dispositions/{disposition_id}/execute", response_model=DispositionPublic)
+@router.post(
+    "/dispositions/{disposition_id}/execute",
+    response_model=DispositionPublic,
+    responses=problem_responses(403, 404, 409),
+)
 def execute(
     disposition_id: DbId, services: ServicesDep, user: RetentionManager
 ) -> DispositionPublic:
@@ -247,7 +272,7 @@ def execute(
     return DispositionPublic.of(result)
 
 
-@router.get("/disposals", response_model=Page[DisposalRecordPublic])
+@router.get("/disposals", response_model=Page[DisposalRecordPublic], responses=FORBIDDEN)
 def disposals(
     session: ReadSessionDep,
     user: RetentionReader,
@@ -264,7 +289,11 @@ def disposals(
     )
 
 
-@record_router.get("/{record_id}/retention", response_model=RecordRetentionPublic)
+@record_router.get(
+    "/{record_id}/retention",
+    response_model=RecordRetentionPublic,
+    responses=problem_responses(404),
+)
 def record_retention_view(
     record_id: Identifier, session: ReadSessionDep, services: ServicesDep, user: CurrentUser
 ) -> RecordRetentionPublic:

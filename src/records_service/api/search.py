@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from records_service.api.deps import CurrentUser, IndexDep, ServicesDep
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import Identifier, Identifiers, PageNumber, SafeDate, SearchText
 from records_service.indexing.base import SearchQuery
 from records_service.indexing.schemas import SearchResponse
 from records_service.indexing.service import search_records
 from records_service.pagination import MAX_PAGE_SIZE
 
-router = APIRouter(prefix="/api/search", tags=["search"])
+router = APIRouter(prefix="/api/search", tags=["search"], responses=AUTHENTICATED)
 
 QUERY_HELP = (
     'Whoosh query syntax: words (AND by default), AND/OR/NOT, "phrases", wild*cards, '
@@ -25,7 +26,7 @@ QUERY_HELP = (
 @router.get(
     "",
     response_model=SearchResponse,
-    responses={400: {"description": "Malformed query or impossible filters (invalid-query)."}},
+    responses=problem_responses(400),
 )
 def search(
     services: ServicesDep,

@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from records_service.api.deps import CurrentUser, ReadSessionDep
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import Identifier
 from records_service.contracts.timeline import ContractTimeline, contract_timeline
 
-router = APIRouter(prefix="/api/contracts", tags=["contracts"])
+router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHENTICATED)
 
 
-@router.get("/{reference}/timeline", response_model=ContractTimeline)
+@router.get(
+    "/{reference}/timeline", response_model=ContractTimeline, responses=problem_responses(404)
+)
 def timeline(reference: Identifier, session: ReadSessionDep, user: CurrentUser) -> ContractTimeline:
     """Every record and version of the contract, by record date then capture time.
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response, status
 from sqlmodel import Session
 
 from records_service.api.deps import Administrator, Paging, ReadSessionDep, ServicesDep, SessionDep
+from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.auth.models import User
 from records_service.auth.schemas import (
     CreatedUser,
@@ -35,7 +36,11 @@ from records_service.bounds import Identifier
 from records_service.clock import Clock
 from records_service.pagination import Page
 
-router = APIRouter(prefix="/api", tags=["users"])
+router = APIRouter(
+    prefix="/api", tags=["users"], responses={**AUTHENTICATED, **problem_responses(403)}
+)
+FOUND = problem_responses(404)
+CHANGE = problem_responses(404, 409)
 
 
 def _public(session: Session, user: User) -> UserPublic:
@@ -61,7 +66,12 @@ def list_(session: ReadSessionDep, _admin: Administrator, paging: Paging) -> Pag
     return Page(items=items, total=total, page=paging.page, page_size=paging.page_size)
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=CreatedUser)
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CreatedUser,
+    responses=problem_responses(400, 409),
+)
 def create(
     data: UserCreate,
     session: SessionDep,
@@ -83,13 +93,13 @@ def create(
     return CreatedUser(user=_public(session, user), token=token)
 
 
-@router.get("/users/{username}", response_model=UserPublic)
+@router.get("/users/{username}", response_model=UserPublic, responses=FOUND)
 def read(username: Identifier, session: ReadSessionDep, _admin: Administrator) -> UserPublic:
     """One user."""
     return _public(session, get_user(session, username))
 
 
-@router.post("/users/{username}/disable", response_model=UserPublic)
+@router.post("/users/{username}/disable", response_model=UserPublic, responses=CHANGE)
 def disable(
     username: Identifier, session: SessionDep, admin: Administrator, services: ServicesDep
 ) -> UserPublic:
@@ -98,7 +108,7 @@ def disable(
     return _public(session, user)
 
 
-@router.get("/users/{username}/tokens", response_model=list[TokenPublic])
+@router.get("/users/{username}/tokens", response_model=list[TokenPublic], responses=FOUND)
 def tokens(
     username: Identifier, session: ReadSessionDep, _admin: Administrator
 ) -> list[TokenPublic]:
@@ -107,7 +117,10 @@ def tokens(
 
 
 @router.post(
-    "/users/{username}/tokens", status_code=status.HTTP_201_CREATED, response_model=IssuedToken
+    "/users/{username}/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedToken,
+    responses=problem_responses(400, 404, 409),
 )
 def issue(
     username: Identifier,
@@ -120,7 +133,7 @@ def issue(
     return _issue(session, username, data.label, admin.username, services.clock)
 
 
-@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic)
+@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, responses=CHANGE)
 def revoke(
     token_id: Identifier, session: SessionDep, admin: Administrator, services: ServicesDep
 ) -> TokenPublic:

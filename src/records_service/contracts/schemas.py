@@ -45,6 +45,13 @@ class ContractUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="after")
+    def _required_stay(self) -> Self:
+        for name in ("title", "status", "is_deed"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be removed, only changed")
+        return self
+
     title: Title | None = None
     provider: LongName | None = None
     funding_stream: Label | None = None
