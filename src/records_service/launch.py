@@ -44,6 +44,10 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class ServerStartError(RuntimeError):
     """The server exited or did not answer in time; the message carries its log's tail."""
 
+    def __init__(self, message: str, served: ServedProcess) -> None:
+        super().__init__(message)
+        self.served = served  # stopped by the time this is raised
+
 
 @dataclass(frozen=True)
 class ServedProcess:
@@ -153,14 +157,15 @@ def wait_until_answering(served: ServedProcess, seconds: float = START_SECONDS) 
     while True:
         code = served.process.poll()
         if code is not None:
-            raise ServerStartError(_failure(served, f"exited with {code} before answering"))
+            reason = f"exited with {code} before answering"
+            raise ServerStartError(_failure(served, reason), served)
         remaining = deadline - time.monotonic()
         last = _probe(served.base_url + "/health", max(min(PROBE_SECONDS, remaining), 0.1))
         if last == 200:
             return
         if time.monotonic() >= deadline:
             reason = f"did not answer /health with 200 within {seconds:g} s (last: {last})"
-            raise ServerStartError(_failure(served, reason))
+            raise ServerStartError(_failure(served, reason), served)
         time.sleep(POLL_SECONDS)
 
 
