@@ -35,6 +35,7 @@ STOP_SECONDS = 30.0
 PROBE_SECONDS = 10.0  # one /health request; a loaded machine answers slowly
 POLL_SECONDS = 0.1
 LOG_TAIL_LINES = 40
+PORT_ATTEMPTS = 3  # a free port can be taken by another process before the server binds it
 MODULE_COMMAND: tuple[str, ...] = (sys.executable, "-m", "records_service")
 
 # Loopback requests must not go through a proxy named in the environment.
@@ -97,29 +98,61 @@ def start_server(
     cwd: Path | None = None,
     log_path: Path | None = None,
     start_seconds: float = START_SECONDS,
+    port: int | None = None,
 ) -> ServedProcess:
     """Start ``COMMAND serve --host 127.0.0.1 --port PORT SERVE_ARGS`` and wait until it
     answers ``/health``; stop it and raise :class:`ServerStartError` if it does not.
 
     The environment is this process's with ``RECORDS_DATA_DIR`` and ``env`` applied. The
-    output goes to ``log_path`` (default: ``serve-PORT.log`` in ``data_dir``).
+    output goes to ``log_path`` (default: ``serve-PORT.log`` in ``data_dir``). ``PORT``
+    is ``port`` if given, else a free one. A port found taken when the server binds it
+    (another process took it since, or ``port`` was in use) is replaced by a free one
+    and the server started again, up to ``PORT_ATTEMPTS`` times in all.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = log_path or data_dir / f"serve-{port}.log"
-    argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args]
     full_env = {**os.environ, "RECORDS_DATA_DIR": str(data_dir), **(env or {})}
-    with log_path.open("wb") as log:
+    attempts = PORT_ATTEMPTS
+    while True:
+        attempts -= 1
+        on_port = port or free_port()
+        argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(on_port), *serve_args]
+        log = log_path or data_dir / f"serve-{on_port}.log"
+        try:
+            return _start(argv, full_env, cwd, _Place(on_port, data_dir, log), start_seconds)
+        except ServerStartError as error:
+            if attempts == 0 or not _port_was_taken(error.served):
+                raise
+        port = None
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a server is to listen and write its output."""
+
+    port: int
+    data_dir: Path
+    log_path: Path
+
+
+def _start(
+    argv: list[str], env: dict[str, str], cwd: Path | None, place: _Place, seconds: float
+) -> ServedProcess:
+    with place.log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 (the caller's own command line)
-            argv, env=full_env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
-    served = ServedProcess(process, port, data_dir, log_path)
+    served = ServedProcess(process, place.port, place.data_dir, place.log_path)
     try:
-        wait_until_answering(served, start_seconds)
+        wait_until_answering(served, seconds)
     except BaseException:
         served.stop()  # an interrupted wait must not leave the server behind either
         raise
     return served
+
+
+def _port_was_taken(served: ServedProcess) -> bool:
+    exited = served.process.poll() is not None
+    return exited and "address already in use" in served.log_tail().lower()
 
 
 @contextmanager
@@ -134,6 +167,7 @@ def running_server(
     cwd: Path | None = None,
     log_path: Path | None = None,
     start_seconds: float = START_SECONDS,
+    port: int | None = None,
 ) -> Iterator[ServedProcess]:
     """:func:`start_server` for the length of a ``with`` block, stopped when it ends."""
     served = start_server(
@@ -144,6 +178,7 @@ def running_server(
         cwd=cwd,
         log_path=log_path,
         start_seconds=start_seconds,
+        port=port,
     )
     try:
         yield served
