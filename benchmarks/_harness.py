@@ -24,12 +24,10 @@ import os
 import platform
 import pstats
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,13 +35,11 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-import httpx
 import psutil  # type: ignore[import-untyped]
 
-from records_service import serving
+from records_service import launch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 CLI_TIMEOUT_S = 120.0
 MIB = 1024 * 1024
@@ -54,13 +50,6 @@ class HarnessError(RuntimeError):
 
 
 # --- the server process -------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cli_command() -> list[str]:
@@ -133,64 +122,29 @@ def running_server(
     """Initialise ``data_dir``, start ``records-service serve`` on a free port, wait for
     ``/health``, and stop the server (SIGINT, then kill) when the block ends.
 
-    With ``profile_out`` the server runs under the all-threads profiler of this module,
-    in one process (one server process, background work in a thread of it), since the
-    profiler sees only its own process. The server's output goes to ``server.log``
-    beside the data directory's contents.
+    The server is started and stopped by :mod:`records_service.launch`, as in the test
+    suite. With ``profile_out`` the server runs under the all-threads profiler of this
+    module, in one process (one server process, background work in a thread of it),
+    since the profiler sees only its own process. The server's output goes to
+    ``server.log`` beside the data directory's contents.
     """
     run_cli(data_dir, "init", env=env)
-    port = free_port()
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    if profile_out is None:
-        command = [*cli_command(), *args]
-    else:
-        command = [sys.executable, "-m", "benchmarks._harness", str(profile_out), *args]
+    command: tuple[str, ...] = launch.MODULE_COMMAND
+    if profile_out is not None:
+        command = (sys.executable, "-m", "benchmarks._harness", str(profile_out))
         env = {**(env or {}), **ONE_PROCESS}
     log_path = data_dir / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, env=server_env(data_dir, env), cwd=REPO_ROOT, stdout=log, stderr=log
-        )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(base_url, process, log_path)
-        yield RunningServer(base_url, process.pid, data_dir, log_path)
-    finally:
-        stop_process(process)
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise HarnessError(
-                f"server exited with {process.returncode} before answering:\n" + log_tail(log_path)
-            )
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    stop_process(process)
-    raise HarnessError(
-        f"server did not answer /health within {START_TIMEOUT_S:g} s:\n" + log_tail(log_path)
-    )
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Ask for a graceful stop (SIGINT, which uvicorn and the profiler both honour),
-    then kill if the process is still there after ``STOP_TIMEOUT_S``."""
-    serving.stop_process(process, signum=signal.SIGINT, timeout=STOP_TIMEOUT_S)
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    """The last ``lines`` lines of a log file (empty if it does not exist)."""
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
+    with launch.running_server(
+        data_dir,
+        ["--log-level", "warning"],
+        env=env,
+        command=command,
+        cwd=REPO_ROOT,
+        log_path=log_path,
+        stop_signal=signal.SIGINT,  # which uvicorn and the profiler both honour
+        stop_seconds=STOP_TIMEOUT_S,
+    ) as served:
+        yield RunningServer(served.base_url, served.pid, data_dir, log_path)
 
 
 # --- statistics ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Shared fixtures: settings, apps, clients and real PostgreSQL and S3 server processes.
+"""Shared fixtures: settings, apps, clients, real PostgreSQL and S3 server processes, and
+``records-service serve`` processes.
 
 Tests that take ``db_url`` run once on SQLite and once on a real PostgreSQL
 cluster started for the session. Each test gets a fresh database copied from a
@@ -24,6 +25,7 @@ from records_service.services import Services
 from records_service.settings import Settings
 from support.postgres import PostgresServer, running_postgres
 from support.s3server import S3ServerInfo, running_s3_server
+from support.server import Serve, serving_for_a_test
 
 TEMPLATE_DB = "records_template"
 
@@ -47,6 +49,13 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     upgrade(engine)
     engine.dispose()
     return path
+
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    """Start ``records-service serve`` processes that answer ``/health``; each is
+    stopped when the test ends (see tests/support/server.py)."""
+    yield from serving_for_a_test()
 
 
 @pytest.fixture(scope="session")

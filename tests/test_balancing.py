@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,8 @@ from records_service.balancing import (
     create_table,
 )
 from records_service.serving import open_connection_table
+from support.server import Serve
+from support.waiting import READY_SECONDS, wait_until
 
 
 @pytest.fixture
@@ -124,34 +124,18 @@ def test_stale_counts_and_exited_processes_do_not_count(table_path: Path) -> Non
     assert mine.share() == 1  # 2 connections over 3 processes
 
 
-def test_serve_creates_the_table_and_removes_it_on_exit(tmp_path: Path) -> None:
+def test_serve_creates_the_table_and_removes_it_on_exit(tmp_path: Path, serve: Serve) -> None:
     env = {**os.environ, "RECORDS_DATA_DIR": str(tmp_path)}
     subprocess.run(
         [sys.executable, "-m", "records_service", "init"], env=env, check=True, capture_output=True
     )
-    command = ["serve", "--port", str(_free_port()), "--processes", "2"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "records_service", *command],
-        env={**env, "RECORDS_WORKERS__ENABLED": "false"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = serve(tmp_path, "--processes", "2", env={"RECORDS_WORKERS__ENABLED": "false"})
     table = tmp_path / "run" / f"connections-{server.pid}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _claimed_slots(table) >= 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _claimed_slots(table) == 2, "both server processes should hold a slot"
-    finally:
-        server.terminate()
-        server.wait(30)
+    wait_until(lambda: _claimed_slots(table) >= 2, "both server processes should hold a slot")
+    assert _claimed_slots(table) == 2, "both server processes should hold a slot"
+    server.stop(timeout=READY_SECONDS)
+    assert server.process.returncode == 0
     assert not table.exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _claimed_slots(table: Path) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from support.server import Serve
+from support.waiting import REQUEST_SECONDS, wait_until
 
 PYTHON = sys.executable
 
@@ -103,69 +105,33 @@ def test_init_first_admin_only_once(tmp_path: Path) -> None:
     assert "created admin user" not in again
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def server(tmp_path: Path):  # type: ignore[no-untyped-def]
+def server(tmp_path: Path, serve: Serve) -> tuple[str, str]:
     token = _run(tmp_path, "users", "add", "sam", "--role", "staff").stdout.strip()
-    port = _free_port()
-    env = {**os.environ, "RECORDS_DATA_DIR": str(tmp_path)}
-    process = subprocess.Popen(
-        [PYTHON, "-m", "records_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"server exited early: {output}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("server did not answer /health within 30 s")
-    yield base, token
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    if process.stdout:
-        process.stdout.close()
+    return serve(tmp_path).base_url, token
 
 
 def test_serve_answers_api_and_docs(server: tuple[str, str]) -> None:
     base, token = server
     headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(f"{base}/docs").status_code == 200
-    spec = httpx.get(f"{base}/openapi.json").json()
-    assert {"/api/records", "/api/users", "/api/tokens/{token_id}/revoke"} <= set(spec["paths"])
-    contract = {"reference": "OPCC-2023-014", "title": "Helpline", "status": "active"}
-    assert httpx.post(f"{base}/api/contracts", json=contract, headers=headers).status_code == 201
-    files = {"file": ("a.txt", b"helpline minutes", "text/plain")}
-    data = {"title": "Minutes", "record_type": "minutes", "record_date": "2024-02-01"}
-    created = httpx.post(f"{base}/api/records", data=data, files=files, headers=headers)
-    assert created.status_code == 201, created.text
-    # The server's background thread extracts the text after commit.
-    record_url = f"{base}/api/records/{created.json()['id']}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        status = httpx.get(record_url, headers=headers).json()["versions"][0]["text_status"]
-        if status != "pending":
-            break
-        time.sleep(0.2)
-    assert status == "extracted"
+    with httpx.Client(base_url=base, headers=headers, timeout=REQUEST_SECONDS) as http:
+        assert http.get("/docs").status_code == 200
+        spec = http.get("/openapi.json").json()
+        assert {"/api/records", "/api/users", "/api/tokens/{token_id}/revoke"} <= set(spec["paths"])
+        contract = {"reference": "OPCC-2023-014", "title": "Helpline", "status": "active"}
+        assert http.post("/api/contracts", json=contract).status_code == 201
+        files = {"file": ("a.txt", b"helpline minutes", "text/plain")}
+        data = {"title": "Minutes", "record_type": "minutes", "record_date": "2024-02-01"}
+        created = http.post("/api/records", data=data, files=files)
+        assert created.status_code == 201, created.text
+        # The server's background worker extracts the text after commit.
+        record_url = f"/api/records/{created.json()['id']}"
+
+        def text_status() -> str:
+            return str(http.get(record_url).json()["versions"][0]["text_status"])
+
+        wait_until(lambda: text_status() != "pending", "the text was never extracted")
+        assert text_status() == "extracted"
 
 
 def test_check_lists_unfinished_writes_and_fails_on_an_orphan(tmp_path: Path) -> None:

@@ -9,11 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +22,11 @@ from factories import Actors
 from records_service.audit.actions import AuditAction, ReadPayload
 from records_service.audit.log import record_event
 from records_service.db import session_scope
+from records_service.launch import ServedProcess
 from records_service.services import Services
 from records_service.serving import activity_probe
+from support.server import Serve
+from support.waiting import READY_SECONDS, REQUEST_SECONDS, wait_until
 
 PYTHON = sys.executable
 QUIET = {"RECORDS_RETENTION__INTERVAL_HOURS": "0"}
@@ -47,26 +47,18 @@ def _cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until(condition: Callable[[], bool], seconds: float, failure: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(failure)
-
-
 @dataclass
 class Serving:
-    process: subprocess.Popen[bytes]
-    base: str
+    served: ServedProcess
     headers: dict[str, str]
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.served.process
+
+    @property
+    def base(self) -> str:
+        return self.served.base_url
 
     def tree(self) -> list[psutil.Process]:
         children: list[psutil.Process] = psutil.Process(self.process.pid).children(recursive=True)
@@ -81,49 +73,31 @@ class Serving:
         return [p for p in self.tree() if any("spawn_main" in arg for arg in p.cmdline())]
 
 
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 @pytest.fixture
-def serving(tmp_path: Path) -> Iterator[Serving]:
+def serving(tmp_path: Path, serve: Serve) -> Serving:
     assert _cli(tmp_path, "init").returncode == 0
     added = _cli(tmp_path, "users", "add", "sam", "--role", "staff")
     token = added.stdout.strip()
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [PYTHON, "-m", "records_service", "serve", "--port", str(port), "--processes", "2"],
-        env=_env(tmp_path),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    serving = Serving(process, f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"})
-    try:
-        _wait_until(lambda: _answers(serving.base), 60, f"serve did not start; see {log.name}")
-        yield serving
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()
+    served = serve(tmp_path, "--processes", "2", env=QUIET)
+    return Serving(served, {"Authorization": f"Bearer {token}"})
 
 
 def _capture(serving: Serving, text: bytes) -> str:
     files = {"file": ("minutes.txt", text, "text/plain")}
     data = {"title": "Panel minutes", "record_type": "minutes", "record_date": "2024-02-01"}
     response = httpx.post(
-        f"{serving.base}/api/records", data=data, files=files, headers=serving.headers
+        f"{serving.base}/api/records",
+        data=data,
+        files=files,
+        headers=serving.headers,
+        timeout=REQUEST_SECONDS,
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
 
 def test_serve_runs_background_work_in_its_own_lower_priority_process(serving: Serving) -> None:
-    _wait_until(lambda: len(serving.server_processes()) == 2, 30, "two server processes")
+    wait_until(lambda: len(serving.server_processes()) == 2, "two server processes")
     [worker] = serving.workers()
     assert worker.ppid() == serving.process.pid
     assert worker.nice() >= os.nice(0) + 10
@@ -133,30 +107,35 @@ def test_serve_runs_background_work_in_its_own_lower_priority_process(serving: S
 
     def indexed() -> bool:
         found = httpx.get(
-            f"{serving.base}/api/search", params={"q": "kestrelwood"}, headers=serving.headers
+            f"{serving.base}/api/search",
+            params={"q": "kestrelwood"},
+            headers=serving.headers,
+            timeout=REQUEST_SECONDS,
         )
         return found.status_code == 200 and [hit["record_id"] for hit in found.json()["hits"]] == [
             record_id
         ]
 
-    _wait_until(indexed, 20, "the capture never became searchable by its text")
-    record = httpx.get(f"{serving.base}/api/records/{record_id}", headers=serving.headers).json()
+    wait_until(indexed, "the capture never became searchable by its text")
+    record = httpx.get(
+        f"{serving.base}/api/records/{record_id}", headers=serving.headers, timeout=REQUEST_SECONDS
+    ).json()
     assert record["versions"][0]["text_status"] == "extracted"
     children = serving.tree()
     serving.process.send_signal(signal.SIGTERM)
-    assert serving.process.wait(30) == 0
-    _, alive = psutil.wait_procs(children, timeout=30)
+    assert serving.process.wait(READY_SECONDS) == 0
+    _, alive = psutil.wait_procs(children, timeout=READY_SECONDS)
     assert alive == [], f"left running after serve stopped: {alive}"
 
 
 def test_killed_serve_leaves_no_process_behind(serving: Serving) -> None:
-    _wait_until(lambda: len(serving.server_processes()) == 2, 30, "two server processes")
+    wait_until(lambda: len(serving.server_processes()) == 2, "two server processes")
     children = [*serving.server_processes(), *serving.workers()]
     assert len(children) == 3
     serving.process.kill()
     serving.process.wait()
     # Each one notices that its parent is gone and stops by itself.
-    _, alive = psutil.wait_procs(children, timeout=30)
+    _, alive = psutil.wait_procs(children, timeout=READY_SECONDS)
     assert alive == [], f"orphans still running: {alive}"
 
 
@@ -175,16 +154,28 @@ def test_worker_command_stops_on_sigterm(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(3)
+        # Ready once it has its own SIGTERM handler: before that, SIGTERM just kills it.
+        wait_until(
+            lambda: process.poll() is not None or _catches(process.pid, signal.SIGTERM),
+            "the worker never installed its SIGTERM handler",
+        )
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
+        assert process.wait(READY_SECONDS) == 0
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         if process.stderr:
             process.stderr.close()
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler of its own for ``signum`` (Linux's /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
 
 
 def test_activity_probe_sees_new_audit_entries(services: Services, actors: Actors) -> None:
@@ -221,7 +212,7 @@ def test_the_worker_checkpoints_the_database_log_for_the_servers(
         assert _digest(database) == before
     finally:
         worker.resume()
-    _wait_until(lambda: _digest(database) != before, 20, "the worker did not checkpoint the log")
+    wait_until(lambda: _digest(database) != before, "the worker did not checkpoint the log")
 
 
 def _digest(path: Path) -> str:

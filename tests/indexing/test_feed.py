@@ -7,7 +7,6 @@ Faults are injected with wrappers around the real index that fail at a chosen st
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from records_service.records.models import Record
 from records_service.records.text import extract_pending
 from records_service.services import Services
 from records_service.settings import IndexSettings
+from support.waiting import wait_until
 
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -314,16 +314,12 @@ def test_an_index_lost_or_reset_is_rebuilt_from_the_database(
     )
     fresh = Services.start(settings)
     try:
-        assert fresh.index is not None and fresh.index.needs_rebuild
+        index = fresh.index
+        assert index is not None and index.needs_rebuild
         fresh.start_worker()  # the rebuild runs in its own thread; start-up does not wait
-        deadline = time.monotonic() + 30
-        while fresh.index.needs_rebuild and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not fresh.index.needs_rebuild
-        assert found(fresh.index, "platypus", all_versions=True) == sorted(
-            [(first, 1), (second, 1)]
-        )
-        assert found(fresh.index, "echidna") == [(first, 2)]
+        wait_until(lambda: not index.needs_rebuild, "the rebuild never finished")
+        assert found(index, "platypus", all_versions=True) == sorted([(first, 1), (second, 1)])
+        assert found(index, "echidna") == [(first, 2)]
         with session_scope(fresh.engine) as session:
             assert index_lag(session, fresh.clock()).pending == 0
     finally:

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +19,11 @@ from typing import Any
 import httpx
 
 from factories import make_user
+from records_service.launch import ServedProcess
 from records_service.services import Services
 from records_service.settings import Settings
+from support.server import Serve
+from support.waiting import READY_SECONDS, REQUEST_SECONDS, wait_until
 
 PYTHON = sys.executable
 QUIET = {"RECORDS_RETENTION__INTERVAL_HOURS": "0", "RECORDS_WORKERS__POLL_SECONDS": "0.2"}
@@ -47,72 +46,41 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
-    process: subprocess.Popen[bytes]
-    base: str
+    served: ServedProcess
     headers: dict[str, str]
 
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.served.process
+
+    @property
+    def base(self) -> str:
+        return self.served.base_url
+
     def get(self, path: str, **params: Any) -> Any:
-        response = httpx.get(self.base + path, params=params, headers=self.headers, timeout=30)
+        response = httpx.get(
+            self.base + path, params=params, headers=self.headers, timeout=REQUEST_SECONDS
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
 
-@contextmanager
-def running(data_dir: Path, token: str, **env: str) -> Iterator[Server]:
-    port = _free_port()
-    log = (data_dir / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [PYTHON, "-m", "records_service", "serve", "--port", str(port), "--log-level", "warning"],
-        env=_env(data_dir, **env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(process, f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"})
-    try:
-        _wait_until(lambda: _answers(server), 30, f"server did not start; see {log.name}")
-        yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
-
-
-def _answers(server: Server) -> bool:
-    if server.process.poll() is not None:
-        raise AssertionError(f"server exited with {server.process.returncode}")
-    try:
-        return httpx.get(server.base + "/health", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _wait_until(condition: Callable[[], bool], seconds: float, message: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(message)
+def _start(serve: Serve, data_dir: Path, token: str, **env: str) -> Server:
+    served = serve(data_dir, "--log-level", "warning", env={**QUIET, **env})
+    return Server(served, {"Authorization": f"Bearer {token}"})
 
 
 def _capture(server: Server, text: str, title: str, **form: str) -> str:
     data = {"title": title, "record_type": "minutes", "record_date": "2024-02-01", **form}
     files = {"file": ("doc.txt", text.encode(), "text/plain")}
     response = httpx.post(
-        server.base + "/api/records", data=data, files=files, headers=server.headers, timeout=30
+        server.base + "/api/records",
+        data=data,
+        files=files,
+        headers=server.headers,
+        timeout=REQUEST_SECONDS,
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -155,38 +123,38 @@ TEXTS = [
 
 
 def test_a_killed_server_loses_no_index_work_and_reindex_rebuilds_the_same_results(
-    tmp_path: Path,
+    tmp_path: Path, serve: Serve
 ) -> None:
     token = _user_token(tmp_path)
     # 1. Captures acknowledged by a server whose indexing never ran, then SIGKILL.
-    with running(tmp_path, token, RECORDS_WORKERS__ENABLED="false") as first:
-        ids = [_capture(first, text, f"Record {n}") for n, text in enumerate(TEXTS)]
-        assert first.get("/health")["index"]["pending"] == len(TEXTS)
-        assert _hits(first, "helpline") == []
-        first.process.kill()  # no shutdown code runs
-        first.process.wait(10)
+    first = _start(serve, tmp_path, token, RECORDS_WORKERS__ENABLED="false")
+    ids = [_capture(first, text, f"Record {n}") for n, text in enumerate(TEXTS)]
+    assert first.get("/health")["index"]["pending"] == len(TEXTS)
+    assert _hits(first, "helpline") == []
+    first.process.kill()  # no shutdown code runs
+    first.process.wait(READY_SECONDS)
 
-    with running(tmp_path, token) as server:
-        # 2. The next server catches up from the durable queue.
-        _wait_until(lambda: len(_hits(server, "helpline")) == 3, 30, "never indexed")
-        response = httpx.post(
-            f"{server.base}/api/records/{ids[0]}/versions",
-            files={"file": ("v2.txt", b"Helpline figures, corrected.", "text/plain")},
-            headers=server.headers,
-            timeout=30,
-        )
-        assert response.status_code == 201, response.text
-        _wait_until(lambda: server.get("/health")["index"]["pending"] == 0, 30, "not indexed")
-        before = [_hits(server, **query) for query in QUERIES]
-        assert all(before[:4]) and len(before[4]) == 5
-        generation = _generation(tmp_path)
+    server = _start(serve, tmp_path, token)
+    # 2. The next server catches up from the durable queue.
+    wait_until(lambda: len(_hits(server, "helpline")) == 3, "never indexed")
+    response = httpx.post(
+        f"{server.base}/api/records/{ids[0]}/versions",
+        files={"file": ("v2.txt", b"Helpline figures, corrected.", "text/plain")},
+        headers=server.headers,
+        timeout=REQUEST_SECONDS,
+    )
+    assert response.status_code == 201, response.text
+    wait_until(lambda: server.get("/health")["index"]["pending"] == 0, "not indexed")
+    before = [_hits(server, **query) for query in QUERIES]
+    assert all(before[:4]) and len(before[4]) == 5
+    generation = _generation(tmp_path)
 
-        # 3. reindex beside the running server: a new generation, the same answers.
-        reindex = _cli(tmp_path, "reindex")
+    # 3. reindex beside the running server: a new generation, the same answers.
+    reindex = _cli(tmp_path, "reindex")
 
-        assert "indexed 5 versions" in reindex.stdout
-        assert "versions" in reindex.stderr  # the progress bar
-        assert _generation(tmp_path) != generation
-        assert [_hits(server, **query) for query in QUERIES] == before
-        later = _capture(server, "A dolphin appears after the reindex.", "Later")
-        _wait_until(lambda: _hits(server, "dolphin") == [(later, 1)], 30, "not indexed")
+    assert "indexed 5 versions" in reindex.stdout
+    assert "versions" in reindex.stderr  # the progress bar
+    assert _generation(tmp_path) != generation
+    assert [_hits(server, **query) for query in QUERIES] == before
+    later = _capture(server, "A dolphin appears after the reindex.", "Later")
+    wait_until(lambda: _hits(server, "dolphin") == [(later, 1)], "not indexed")

@@ -27,6 +27,7 @@ from records_service.indexing import (
     open_whoosh_index,
 )
 from records_service.indexing._whoosh_generations import lock_is_held, root_lock
+from support.waiting import READY_SECONDS
 
 STAFF_BOB = Visibility(see_sensitive=False, username="bob")
 STAFF_ALICE = Visibility(see_sensitive=False, username="alice")
@@ -551,11 +552,11 @@ def test_writes_from_other_threads_wait_for_a_rebuild_and_land_in_the_new_index(
     def slow_docs() -> Iterator[IndexDocument]:
         yield make_doc("rebuilt")
         started.set()
-        assert release.wait(10)
+        assert release.wait(READY_SECONDS)
 
     rebuild = threading.Thread(target=index.rebuild, args=(slow_docs(),))
     rebuild.start()
-    assert started.wait(10)
+    assert started.wait(READY_SECONDS)
     writer = threading.Thread(target=index.add_or_replace, args=([make_doc("during")],))
     writer.start()
     writer.join(0.3)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from records_service.db import session_scope
 from records_service.records.models import Version, VersionText
 from records_service.records.text import extract_pending
 from records_service.services import Services
+from support.waiting import wait_until
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -87,19 +87,13 @@ def test_the_running_service_extracts_every_capture_in_one_worker_process(
         assert created.status_code == 201, created.text
         ids.append(created.json()["id"])
         services.notify_worker()
-    deadline = time.monotonic() + 60
-    statuses: list[str] = []
-    while time.monotonic() < deadline:
-        statuses = [
-            client.get(f"/api/records/{i}", headers=actors.staff).json()["versions"][0][
-                "text_status"
-            ]
-            for i in ids
-        ]
-        if "pending" not in statuses:
-            break
-        time.sleep(0.1)
-    assert statuses == ["extracted"] * 3
+
+    def statuses() -> list[str]:
+        records = [client.get(f"/api/records/{i}", headers=actors.staff).json() for i in ids]
+        return [record["versions"][0]["text_status"] for record in records]
+
+    wait_until(lambda: "pending" not in statuses(), "text extraction never finished")
+    assert statuses() == ["extracted"] * 3
     assert services.extraction_worker is not None
     assert services.extraction_worker.started == 1
     worker_pid = services.extraction_worker.pid

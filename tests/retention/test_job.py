@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from click.testing import CliRunner
@@ -17,6 +16,7 @@ from records_service.retention.job import last_run_at
 from records_service.retention.timer import start_retention_timer
 from records_service.services import Services
 from records_service.settings import Settings
+from support.waiting import wait_until
 
 from .casefiles import (
     CLOSED_2016,
@@ -187,9 +187,7 @@ def test_server_timer_runs_when_due_then_waits_an_interval(
     )
     assert timer is not None
     try:
-        deadline = time.monotonic() + 20
-        while last_run_at(services.engine) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: last_run_at(services.engine) is not None, "the timer never ran")
         assert last_run_at(services.engine) == services.clock()
         assert timer.seconds_until_due() == timedelta(hours=24).total_seconds()
     finally:
