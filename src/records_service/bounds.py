@@ -48,28 +48,22 @@ _ONE_LINE = re.compile(f"[\x00-\x1f{_INVISIBLE}]")
 _MULTI_LINE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{_INVISIBLE}]")  # keeps \t \n \r
 
 
-def _describe(char: str) -> str:
-    return f"U+{ord(char):04X}"
+def _refuse_any(pattern: re.Pattern[str], value: str) -> str:
+    found = pattern.search(value)
+    if found:
+        code = f"U+{ord(found.group()):04X}"
+        raise ValueError(f"contains a control or invisible formatting character ({code})")
+    return value
 
 
 def check_text(value: str) -> str:
     """Refuse control and bidirectional-control characters in one-line text."""
-    found = _ONE_LINE.search(value)
-    if found:
-        raise ValueError(
-            f"contains a control or invisible formatting character ({_describe(found.group())})"
-        )
-    return value
+    return _refuse_any(_ONE_LINE, value)
 
 
 def check_multiline_text(value: str) -> str:
     """As :func:`check_text`, but line breaks and tabs are allowed."""
-    found = _MULTI_LINE.search(value)
-    if found:
-        raise ValueError(
-            f"contains a control or invisible formatting character ({_describe(found.group())})"
-        )
-    return value
+    return _refuse_any(_MULTI_LINE, value)
 
 
 def in_date_range(value: date) -> date:
