@@ -51,10 +51,12 @@ from sqlmodel import Session, SQLModel
 
 from records_service.errors import DatabaseBusy, WriteTooLong
 
-# How long a writer queues for the lock before it is told to retry (503).
-WRITE_LOCK_WAIT_S = 10.0
-# How long one write transaction may hold the lock before it is rolled back (503).
-MAX_WRITE_S = 10.0
+# How long a writer queues for the lock before it is told to retry (503). Generous: on a
+# loaded machine a queue of ordinary writers can take seconds to pass.
+WRITE_LOCK_WAIT_S = 30.0
+# How long one write transaction may hold the lock before it is rolled back (503): far
+# beyond any request's transaction (milliseconds), even on a loaded machine.
+MAX_WRITE_S = 30.0
 SQLITE_BUSY_TIMEOUT_MS = int(WRITE_LOCK_WAIT_S * 1000)
 # SQLite calls the progress handler every this many virtual-machine steps (well under
 # a millisecond), so a single long statement is stopped soon after its bound too.

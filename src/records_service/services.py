@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import configure_mappers
 
 from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
@@ -72,6 +73,9 @@ class Services:
         engine = make_engine(settings.resolved_database_url, checkpoint_wal=checkpoint_wal)
         if migrate:
             upgrade(engine)
+        # Map every table now, not inside the first transaction that touches one: mapping
+        # takes a process-wide lock, and a loaded machine made that first write wait on it.
+        configure_mappers()
         store = build_blob_store(settings)
         schedule = load_schedule(settings.retention.schedule_file)
         index, index_feed = open_search(settings, engine)

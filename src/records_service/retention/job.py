@@ -45,7 +45,7 @@ from records_service.audit.log import record_event
 from records_service.audit.models import AuditEntry
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
-from records_service.db import LONG_WRITE_OPTION, is_sqlite, session_scope
+from records_service.db import LONG_WRITE_OPTION, is_sqlite, read_scope, session_scope
 from records_service.records.models import DISPOSED_STATUSES, Record, Version
 from records_service.retention.completeness import evaluate_contract
 from records_service.retention.findings import (
@@ -775,7 +775,7 @@ def _run_details(report: RunReport) -> dict[str, Any]:
 
 def last_run_at(engine: Engine) -> datetime | None:
     """When the last (non-dry) run was recorded in the audit log, if ever."""
-    with session_scope(engine) as session:
+    with read_scope(engine) as session:
         return session.exec(
             select(AuditEntry.at)
             .where(AuditEntry.action == AuditAction.RETENTION_RUN.value)
