@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from records_service.audit.log import record_event
 from records_service.db import session_scope
 from records_service.launch import ServedProcess
 from records_service.services import Services
-from records_service.serving import activity_probe
+from records_service.serving import activity_probe, restore_priority
 from support.server import Serve
 from support.waiting import READY_SECONDS, REQUEST_SECONDS, wait_until
 
@@ -168,6 +169,30 @@ def test_worker_command_stops_on_sigterm(tmp_path: Path) -> None:
             process.wait()
         if process.stderr:
             process.stderr.close()
+
+
+def test_stopping_puts_idle_threads_and_children_back_on_the_normal_policy() -> None:
+    # A worker's threads run under SCHED_IDLE; to stop on a busy machine they need
+    # the CPU back, and so does the extraction process they started.
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, name="idle-step")
+    thread.start()
+    child = subprocess.Popen([PYTHON, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert thread.native_id is not None
+        idle = os.sched_param(0)
+        for tid in (thread.native_id, child.pid):
+            os.sched_setscheduler(tid, os.SCHED_IDLE, idle)
+            assert os.sched_getscheduler(tid) == os.SCHED_IDLE
+        restore_priority()
+        assert os.sched_getscheduler(thread.native_id) == os.SCHED_OTHER
+        assert os.sched_getscheduler(child.pid) == os.SCHED_OTHER
+    finally:
+        release.set()
+        thread.join()
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait()
 
 
 def _catches(pid: int, signum: int) -> bool:

@@ -196,10 +196,17 @@ def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
     settings = services.settings.workers
     lower_priority(settings.nice, idle=settings.idle_priority)
     stop = threading.Event()
+
+    def stop_soon() -> None:
+        # The threads yielded the CPU while working; to stop they must get it back,
+        # or a busy machine could keep a SCHED_IDLE worker from ever finishing.
+        stop.set()
+        restore_priority()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: stop_soon())
     if parent_pid is not None:
-        watch_parent(parent_pid, stop.set)
+        watch_parent(parent_pid, stop_soon)
     services.start_worker()
     changed = activity_probe(services.engine)
     checkpoint = wal_checkpointer(services.engine, busy_limit=CHECKPOINT_BUSY_WAKES)
@@ -224,6 +231,41 @@ def lower_priority(nice: int, *, idle: bool) -> None:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         except OSError as exc:
             log.warning("could not switch to the idle scheduling policy: %s", exc)
+
+
+def restore_priority() -> None:
+    """Put every thread of this process, and of its child processes, back on the
+    normal scheduling policy (the nice value stays).
+
+    Under ``SCHED_IDLE`` a thread runs only on a core nothing else wants, so on a
+    machine kept busy it could take minutes to finish its step and stop. A thread
+    that has gone meanwhile, or one not ours to change, is passed over.
+    """
+    if not hasattr(os, "SCHED_OTHER"):
+        return
+    for tid in _tasks(os.getpid()):
+        try:
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            continue
+
+
+def _tasks(pid: int) -> list[int]:
+    """The thread ids of process ``pid`` and of its descendants, from Linux's /proc."""
+    tids: list[int] = []
+    try:
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return tids
+    for thread in threads:
+        tids.append(int(thread.name))
+        try:
+            children = (thread / "children").read_text().split()
+        except OSError:
+            children = []
+        for child in children:
+            tids.extend(_tasks(int(child)))
+    return tids
 
 
 def wal_checkpointer(engine: Engine, *, busy_limit: int) -> Callable[[bool], None]:
