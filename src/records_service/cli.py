@@ -17,9 +17,9 @@ from records_service.audit import commands as audit_cli
 from records_service.auth import service as users_service
 from records_service.auth.throttle import ThrottleKey, release, remembered
 from records_service.auth.tokens import split_token
+from records_service.cli_reindex import reindex as reindex_command
 from records_service.cli_services import cli_services as _services
 from records_service.db import session_scope
-from records_service.indexing.commands import reindex as reindex_command
 from records_service.retention.commands import retention as retention_commands
 from records_service.services import Services
 from records_service.settings import Settings, load_settings

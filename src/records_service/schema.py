@@ -8,7 +8,6 @@ from sqlmodel import SQLModel
 from records_service.audit import models as _audit_models
 from records_service.auth import models as _auth_models
 from records_service.contracts import models as _contract_models
-from records_service.indexing import models as _index_models
 from records_service.records import models as _record_models
 from records_service.retention import models as _retention_models
 
@@ -17,7 +16,6 @@ MODEL_MODULES = (
     _contract_models,
     _record_models,
     _audit_models,
-    _index_models,
     _retention_models,
 )
 

@@ -22,7 +22,6 @@ from records_service.clock import Clock, system_clock
 from records_service.db import make_engine
 from records_service.extraction import ExtractionWorker
 from records_service.indexing import SearchIndex
-from records_service.indexing.feed import IndexFeed, close_search, open_search
 from records_service.migrations import upgrade
 from records_service.records.capture import CaptureContext
 from records_service.records.sidecars import write_pending_sidecars
@@ -31,6 +30,7 @@ from records_service.retention import RetentionSchedule, load_schedule
 from records_service.retention.dispositions import DisposalContext
 from records_service.retention.holds import HoldContext
 from records_service.retention.timer import RetentionTimer, start_retention_timer
+from records_service.search.feed import IndexFeed, close_search, open_search
 from records_service.settings import Settings
 from records_service.storage import BlobStore, build_blob_store
 

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from factories import Actors, FixedClock, capture, create_contract
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
-from records_service.indexing.models import IndexTask
+from records_service.records.models import IndexTask
 from records_service.services import Services
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -20,8 +20,7 @@ from records_service.audit.models import AuditEntry
 from records_service.auth.service import get_user
 from records_service.db import session_scope
 from records_service.extraction import ExtractionLimits
-from records_service.indexing.models import IndexTask
-from records_service.records.models import Version, VersionText
+from records_service.records.models import IndexTask, Version, VersionText
 from records_service.records.orphans import find_orphans
 from records_service.records.sidecars import pending_count, write_pending_sidecars
 from records_service.records.text import extract_version

@@ -11,9 +11,9 @@ from sqlmodel import select
 
 from records_service.api.deps import ServicesDep
 from records_service.db import read_scope
-from records_service.indexing.feed import index_lag
 from records_service.records.models import TextStatus, Version
 from records_service.records.sidecars import pending_count
+from records_service.search.feed import index_lag
 from records_service.storage import StorageError
 
 router = APIRouter(tags=["health"])

@@ -10,9 +10,9 @@ from records_service.api.deps import CurrentUser, IndexDep, ServicesDep
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import Identifier, Identifiers, PageNumber, SafeDate, SearchText
 from records_service.indexing.base import SearchQuery
-from records_service.indexing.schemas import SearchResponse
-from records_service.indexing.service import search_records
 from records_service.pagination import MAX_PAGE_SIZE
+from records_service.search.schemas import SearchResponse
+from records_service.search.service import search_records
 
 router = APIRouter(prefix="/api/search", tags=["search"], responses=AUTHENTICATED)
 

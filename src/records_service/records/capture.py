@@ -38,9 +38,8 @@ from records_service.clock import Clock
 from records_service.contracts.service import contract_id
 from records_service.db import NewRows, insert_rows, new_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
-from records_service.indexing.models import IndexTask
 from records_service.records.content import StoredContent, clean_filename, store_stream
-from records_service.records.models import DISPOSED_STATUSES, Record, RecordTag, Version
+from records_service.records.models import DISPOSED_STATUSES, IndexTask, Record, RecordTag, Version
 from records_service.records.schemas import RecordMetadata
 from records_service.records.sidecars import queued_sidecar, sidecar_body
 from records_service.storage import BlobStore, StorageError

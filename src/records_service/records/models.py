@@ -1,4 +1,10 @@
-"""Tables for records, their immutable content versions, tags, text and metadata history."""
+"""Tables for records, their immutable content versions, tags, text and metadata history.
+
+Also the records domain's two outboxes, written in the same transaction as the
+change they follow and emptied by the background worker: the sidecars still to
+write (:class:`PendingSidecar`) and the records still to (re)index
+(:class:`IndexTask`, applied by :class:`records_service.search.feed.IndexFeed`).
+"""
 
 from __future__ import annotations
 
@@ -131,4 +137,19 @@ class PendingSidecar(SQLModel, table=True):
     version: int
     storage_key: str = Field(sa_column=Column(String(512), unique=True, nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))
+    enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class IndexTask(SQLModel, table=True):
+    """Pending index work for one record: re-index all its versions, or remove it.
+
+    A crash between a database commit and the index commit loses nothing: the
+    row stays until the single index writer has applied it.
+    """
+
+    __tablename__ = "index_tasks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    op: str = Field(default="upsert", max_length=10)
     enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -9,7 +9,7 @@ page, route and count that shows records, or anything derived from them (tags,
 a contract's checklist, search hits), selects through it. The search index
 keeps a copy of each record's classification to filter by, but search checks
 its answer against this rule in the database (see
-:mod:`records_service.indexing.service`).
+:mod:`records_service.search.service`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.service import get_contract
 from records_service.errors import InvalidInput, NotFound, RecordDisposed
-from records_service.indexing.models import IndexTask
 from records_service.pagination import PageParams
 from records_service.records.capture import (
     check_record_date,
@@ -41,6 +40,7 @@ from records_service.records.capture import (
 from records_service.records.models import (
     DISPOSED_STATUSES,
     Classification,
+    IndexTask,
     MetadataChange,
     Record,
     RecordTag,

@@ -35,10 +35,10 @@ from records_service.auth.models import User
 from records_service.clock import Clock
 from records_service.db import session_scope
 from records_service.errors import Conflict, DomainError, NotFound, PermissionDenied
-from records_service.indexing.models import IndexTask
 from records_service.pagination import PageParams
 from records_service.records.models import (
     DISPOSED_STATUSES,
+    IndexTask,
     Record,
     RecordStatus,
     Version,

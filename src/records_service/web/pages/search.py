@@ -2,7 +2,7 @@
 snippets, pagination and an all-versions toggle. The form is a GET, so every search
 state has its own address that can be bookmarked or shared.
 
-Searches go through :func:`records_service.indexing.service.search_records`, which
+Searches go through :func:`records_service.search.service.search_records`, which
 applies the user's visibility and records the search in the audit log.
 """
 
@@ -19,7 +19,7 @@ from records_service.api.deps import ServicesDep
 from records_service.bounds import Identifier, PageNumber, SearchText
 from records_service.errors import ServiceUnavailable
 from records_service.indexing.base import SearchQuery, SearchResult
-from records_service.indexing.service import InvalidQuery, search_records
+from records_service.search.service import InvalidQuery, search_records
 from records_service.web.deps import PageUser
 from records_service.web.pages._forms import filter_day, known_classification
 from records_service.web.pages._rows import type_choices, type_label

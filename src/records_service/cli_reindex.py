@@ -1,6 +1,10 @@
 """The ``records-service reindex`` command: rebuild the search index from the database.
 
-A thin shell over :func:`records_service.indexing.feed.rebuild_from_database`.
+Registered on the command group in :mod:`records_service.cli`; it lives beside
+it (like :mod:`records_service.cli_services`) because the search domain
+package stays free of the command line.
+
+A thin shell over :func:`records_service.search.feed.rebuild_from_database`.
 It is safe to run while the server is running: the server keeps answering
 searches from the old index until the new one is swapped in, and while the
 rebuild runs it holds the index's write lock, so the server's indexing waits
@@ -17,8 +21,8 @@ import click
 from records_service.cpus import usable_cores
 from records_service.db import session_scope
 from records_service.indexing.base import IndexBusy
-from records_service.indexing.documents import count_searchable_versions
-from records_service.indexing.feed import index_lag, rebuild_from_database
+from records_service.search.documents import count_searchable_versions
+from records_service.search.feed import index_lag, rebuild_from_database
 from records_service.services import Services
 from records_service.settings import Settings, load_settings
 

@@ -25,10 +25,9 @@ from records_service.indexing import (
     Visibility,
     open_whoosh_index,
 )
-from records_service.indexing.feed import IndexFeed, index_lag, rebuild_from_database
-from records_service.indexing.models import IndexTask
-from records_service.records.models import Record
+from records_service.records.models import IndexTask, Record
 from records_service.records.text import extract_pending
+from records_service.search.feed import IndexFeed, index_lag, rebuild_from_database
 from records_service.services import Services
 from records_service.settings import IndexSettings
 from support.waiting import wait_until

@@ -38,8 +38,7 @@ from records_service.indexing.base import (
     SearchResult,
     Visibility,
 )
-from records_service.indexing.models import IndexTask
-from records_service.records.models import Record
+from records_service.records.models import IndexTask, Record
 from records_service.records.service import can_see_sensitive, hidden_among, visible_clause
 
 SEARCH_SUBJECT = "search"

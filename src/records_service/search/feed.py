@@ -1,7 +1,7 @@
 """Keeping the index in step with the database: the queue, its lag, and full rebuilds.
 
 The database is the source of truth. Every change that affects search writes
-an :class:`~records_service.indexing.models.IndexTask` in the same transaction
+an :class:`~records_service.records.models.IndexTask` in the same transaction
 (capture, new version and metadata edits write ``upsert``; disposal writes
 ``remove``). :class:`IndexFeed` is the single writer inside a process: it reads
 a batch of tasks, re-reads the current state of their records, writes it to
@@ -35,10 +35,9 @@ from sqlmodel import Session, col, select
 
 from records_service.db import read_scope, session_scope
 from records_service.indexing.base import IndexBusy, IndexDocument, SearchIndex
-from records_service.indexing.documents import RecordDocuments, all_documents, documents_for
-from records_service.indexing.models import IndexTask
-from records_service.indexing.whoosh_index import open_whoosh_index
-from records_service.records.models import Record, TextStatus, Version
+from records_service.records.models import IndexTask, Record, TextStatus, Version
+from records_service.search.documents import RecordDocuments, all_documents, documents_for
+from records_service.search.engine import open_search_index
 from records_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -296,7 +295,7 @@ class IndexFeed:
 
 def open_search(settings: Settings, engine: Engine) -> tuple[SearchIndex, IndexFeed]:
     """Open the configured index and the feed that keeps it up to date."""
-    index = open_whoosh_index(settings.index_path, lock_timeout=settings.index.lock_timeout)
+    index = open_search_index(settings)
     return index, IndexFeed(engine, index, batch_size=settings.index.batch_size)
 
 
