@@ -21,7 +21,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from benchmarks._harness import MIB, LatencySummary, format_table
 from benchmarks._search_corpus import QueryCase
 from records_service.indexing import IndexDocument, SearchQuery, Visibility, open_whoosh_index
-from records_service.indexing._whoosh_generations import read_pointer
+from records_service.indexing._generations import read_pointer
 from records_service.indexing._whoosh_schema import _prose_analyzer, build_schema, to_fields
 from records_service.indexing.whoosh_index import COMPOUND_SEGMENTS, REBUILD_LIMITMB
 

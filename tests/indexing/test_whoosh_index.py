@@ -26,7 +26,7 @@ from records_service.indexing import (
     WhooshSearchIndex,
     open_whoosh_index,
 )
-from records_service.indexing._whoosh_generations import lock_is_held, root_lock
+from records_service.indexing._generations import lock_is_held, root_lock
 from support.waiting import READY_SECONDS
 
 STAFF_BOB = Visibility(see_sensitive=False, username="bob")

@@ -1,7 +1,7 @@
 """Full-text search over record versions, behind a small engine-neutral interface.
 
-Callers use :class:`SearchIndex` and the value types; :func:`open_whoosh_index`
-is the one place that names an engine.
+Callers use :class:`SearchIndex` and the value types; :func:`open_tantivy_index`
+and :func:`open_whoosh_index` are the only places that name an engine.
 """
 
 from records_service.indexing.base import (
@@ -11,6 +11,7 @@ from records_service.indexing.base import (
     IndexBusy,
     IndexClosed,
     IndexDocument,
+    IndexFailure,
     IndexStats,
     QuerySyntaxError,
     SearchHit,
@@ -20,6 +21,7 @@ from records_service.indexing.base import (
     Visibility,
     validate_search_query,
 )
+from records_service.indexing.tantivy_index import TantivySearchIndex, open_tantivy_index
 from records_service.indexing.whoosh_index import WhooshSearchIndex, open_whoosh_index
 
 __all__ = [
@@ -29,14 +31,17 @@ __all__ = [
     "IndexBusy",
     "IndexClosed",
     "IndexDocument",
+    "IndexFailure",
     "IndexStats",
     "QuerySyntaxError",
     "SearchHit",
     "SearchIndex",
     "SearchQuery",
     "SearchResult",
+    "TantivySearchIndex",
     "Visibility",
     "WhooshSearchIndex",
+    "open_tantivy_index",
     "open_whoosh_index",
     "validate_search_query",
 ]

@@ -18,41 +18,10 @@ from typing import Any
 from whoosh import analysis, fields
 from whoosh.support.charset import accent_map
 
+from records_service.indexing._analysis import STOP_WORDS
 from records_service.indexing.base import IndexDocument
 
 SCHEMA_VERSION = 1
-
-# Names a person may use in ``field:value`` query syntax, with friendly aliases.
-QUERY_FIELDS = frozenset(
-    {
-        "record_id",
-        "version",
-        "is_current",
-        "title",
-        "text",
-        "record_type",
-        "contract_ref",
-        "provider",
-        "tags",
-        "record_date",
-        "captured_at",
-        "classification",
-        "originator",
-        "captured_by",
-        "year",
-    }
-)
-FIELD_ALIASES = {
-    "id": "record_id",
-    "current": "is_current",
-    "type": "record_type",
-    "contract": "contract_ref",
-    "tag": "tags",
-    "date": "record_date",
-    "captured": "captured_at",
-}
-DEFAULT_FIELDS = ("title", "text", "provider")
-FIELD_BOOSTS = {"title": 2.0}
 
 
 def _prose_analyzer() -> analysis.Analyzer:
@@ -61,7 +30,7 @@ def _prose_analyzer() -> analysis.Analyzer:
         analysis.RegexTokenizer()
         | analysis.LowercaseFilter()
         | analysis.CharsetFilter(accent_map)
-        | analysis.StopFilter()
+        | analysis.StopFilter(stoplist=STOP_WORDS)
         | analysis.StemFilter()
     )
 

@@ -20,7 +20,8 @@ from typing import Any
 from whoosh import highlight, query
 from whoosh.analysis import Token
 
-EXCERPT_CHARS = 240
+from records_service.indexing._snippets import EXCERPT_CHARS, opening
+
 FRAGMENTS = 2
 # A wildcard such as "a*" can expand to thousands of terms; a snippet needs few.
 MAX_TERMS = 64
@@ -137,12 +138,3 @@ def configure(results: Any) -> None:
 def snippet_for(hit: Any, text: str, offsets: list[tuple[int, int]]) -> str:
     """Fragments of the text around its matches, else the marked title, else the opening."""
     return marked_fragments(text, offsets) or str(hit.highlights("title", top=1)) or opening(text)
-
-
-def opening(text: str) -> str:
-    """The first words of ``text``, escaped, ending in an ellipsis if cut short."""
-    words = " ".join(text.split())
-    if len(words) <= EXCERPT_CHARS:
-        return html.escape(words)
-    cut = words[:EXCERPT_CHARS].rsplit(" ", 1)[0]
-    return html.escape(cut) + " …"

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Protocol, runtime_checkable
 
+from records_service.errors import ServiceUnavailable
+
 OFFICIAL = "OFFICIAL"
 OFFICIAL_SENSITIVE = "OFFICIAL-SENSITIVE"
 CLASSIFICATIONS = (OFFICIAL, OFFICIAL_SENSITIVE)
@@ -39,6 +41,18 @@ class IndexBusy(RuntimeError):
 
 class IndexClosed(RuntimeError):
     """The index object was used after :meth:`SearchIndex.close`."""
+
+
+class IndexFailure(IndexBusy, ServiceUnavailable):
+    """The engine failed inside (for example a Rust panic); the operation was abandoned.
+
+    Nothing was committed and the process carries on. It is an
+    :class:`IndexBusy`, so a writer's pending queue keeps the work and retries,
+    and a ``ServiceUnavailable``, so a request gets a 503 problem answer.
+    """
+
+    def __init__(self, detail: str) -> None:
+        ServiceUnavailable.__init__(self, detail)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The Whoosh implementation of :class:`SearchIndex`.
 
-One object owns one index directory (see ``_whoosh_generations`` for the
+One object owns one index directory (see ``_generations`` for the
 layout). Writes are serialised twice: a ``threading.Lock`` inside the object
 for threads, and Whoosh's own file lock on the live generation for other
 processes (a second process waits up to ``lock_timeout`` seconds, then gets
@@ -29,7 +29,7 @@ from whoosh import query as whoosh_query
 from whoosh import sorting
 from whoosh.index import LockError
 
-from records_service.indexing._whoosh_generations import (
+from records_service.indexing._generations import (
     Pointer,
     Stamp,
     held_lock,
@@ -141,6 +141,8 @@ class WhooshSearchIndex:
         if pointer is None:
             exists = (self._root / "index.json").exists()
             return "the index pointer is unreadable" if exists else "no index was found"
+        if pointer.engine != "whoosh":
+            return f"the index was written by another engine ({pointer.engine})"
         if pointer.schema_version != SCHEMA_VERSION:
             return (
                 f"the index has schema version {pointer.schema_version}, "

@@ -1,9 +1,9 @@
-"""Index generations on disk and the pointer file that names the live one.
+"""Index generations on disk, the pointer file that names the live one, and file locks.
 
-Layout under the index root::
+Both engines use this layout under the index root::
 
     index.json        {"generation": "gen-...", "schema_version": 1, "needs_rebuild": false, ...}
-    gen-<stamp>-<id>/ one complete Whoosh index per generation
+    gen-<stamp>-<id>/ one complete index per generation
     pointer.lock      held while the pointer is read to decide, or replaced
     rebuild.lock      held for the whole of a rebuild
 
@@ -27,9 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from whoosh.filedb.filestore import FileStorage
-from whoosh.util import now
-
 from records_service.indexing.base import IndexBusy
 
 POINTER_FILE = "index.json"
@@ -47,6 +44,8 @@ class Pointer:
     schema_version: int
     needs_rebuild: bool = False
     reason: str | None = None
+    # Pointers written before the field existed were all Whoosh's.
+    engine: str = "whoosh"
 
 
 def read_pointer(root: Path) -> Pointer | None:
@@ -58,6 +57,7 @@ def read_pointer(root: Path) -> Pointer | None:
             schema_version=int(raw["schema_version"]),
             needs_rebuild=bool(raw.get("needs_rebuild", False)),
             reason=raw.get("reason"),
+            engine=str(raw.get("engine", "whoosh")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -113,9 +113,52 @@ def remove_generations(root: Path, keep: set[str]) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
-def root_lock(root: Path, name: str) -> Any:
-    """Whoosh's file lock called ``name`` in the index root (not yet acquired)."""
-    return FileStorage(str(root)).lock(name)
+class FileLock:
+    """An exclusive OS file lock on ``path``: ``flock`` on POSIX, ``msvcrt`` on Windows.
+
+    The lock belongs to the open file, so it also excludes other handles in this
+    process, and the OS drops it when the process ends: a crashed holder never
+    leaves it behind. (Whoosh's own locks work the same way on the same files.)
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = False) -> bool:
+        """Take the lock if it is free and return True; False if another holder has it."""
+        if blocking:
+            raise ValueError("use held_lock() to wait for a lock")
+        fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+        try:
+            _lock_fd(fd)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Let the lock go."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing the file releases the lock
+
+
+def _lock_fd(fd: int) -> None:
+    if os.name == "posix":
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:  # pragma: no cover - Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+
+
+def root_lock(root: Path, name: str) -> FileLock:
+    """The file lock called ``name`` in the index root (not yet acquired)."""
+    return FileLock(root / name)
 
 
 def lock_is_held(root: Path, name: str) -> bool:
@@ -138,14 +181,14 @@ def lock_is_held(root: Path, name: str) -> bool:
 
 @contextlib.contextmanager
 def held_lock(lock: Any, timeout: float, what: str) -> Iterator[None]:
-    """Hold a Whoosh file ``lock``, waiting up to ``timeout`` seconds.
+    """Hold a file ``lock`` (ours, or a Whoosh one), waiting up to ``timeout`` seconds.
 
-    Whoosh's locks are OS file locks (``fcntl.flock`` on POSIX), so they also
-    exclude other processes. Raises :class:`IndexBusy` on timeout, naming ``what``.
+    Both are OS file locks, so they also exclude other processes. Raises
+    :class:`IndexBusy` on timeout, naming ``what``.
     """
-    deadline = now() + timeout
+    deadline = time.monotonic() + timeout
     while not lock.acquire(False):
-        if now() >= deadline:
+        if time.monotonic() >= deadline:
             raise IndexBusy(f"{what} is held by another writer; try again later")
         time.sleep(_POLL_SECONDS)
     try:

@@ -1,0 +1,487 @@
+"""The tantivy implementation of :class:`SearchIndex`.
+
+One object owns one index directory, laid out as for Whoosh (see
+``_generations``): ``index.json`` names the live generation, each
+``gen-*`` directory holds one complete tantivy index. Writes are serialised
+twice: a ``threading.Lock`` for threads, and a file lock (``writer.lock`` in the
+live generation) for processes, which a second process waits for up to
+``lock_timeout`` seconds before :class:`IndexBusy`. A tantivy writer lives only
+for one write batch, under that lock, and the reader is reloaded first, so no
+process ever writes from a stale view of the segments. Searches take no lock;
+before each one the reader reloads if the generation's ``meta.json`` changed
+(another process committed). Rust panics (``PanicException``, a
+``BaseException``) are logged and become :class:`IndexFailure`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tantivy
+from tantivy import Occur, Query
+
+from records_service.indexing._generations import (
+    Pointer,
+    Stamp,
+    held_lock,
+    lock_is_held,
+    new_generation,
+    read_pointer,
+    remove_generations,
+    root_lock,
+    stamp,
+    write_pointer,
+)
+from records_service.indexing._tantivy_query import build_query, marked_terms, parse_tree
+from records_service.indexing._tantivy_schema import (
+    ENGINE,
+    FACET_FIELDS,
+    SCHEMA_VERSION,
+    build_schema,
+    document_key,
+    from_stored,
+    moment,
+    register_analyzers,
+    to_document,
+)
+from records_service.indexing._tantivy_snippets import Snippets
+from records_service.indexing.base import (
+    IndexClosed,
+    IndexDocument,
+    IndexFailure,
+    IndexStats,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    Visibility,
+    validate_search_query,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+PROGRESS_EVERY = 500
+REBUILD_LOCK = "rebuild.lock"
+WRITER_LOCK = "writer.lock"  # in each generation: held by the one writer of that index
+# tantivy needs at least 15 MB per writer thread; a write batch is small.
+BATCH_HEAP = 32_000_000
+REBUILD_HEAP_PER_THREAD = 128_000_000
+MAX_FACET_VALUES = 100_000
+T = TypeVar("T")
+
+
+def open_tantivy_index(
+    path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> TantivySearchIndex:
+    """Open the tantivy index under ``path``, creating the directory and an empty index if needed.
+
+    Check :attr:`TantivySearchIndex.needs_rebuild` afterwards: it is true for a
+    new index, a damaged one, one written under another schema version or by
+    another engine, and the caller should then feed every document to ``rebuild``.
+    """
+    return TantivySearchIndex(path, lock_timeout=lock_timeout)
+
+
+@contextlib.contextmanager
+def contained(what: str) -> Iterator[None]:
+    """Turn a Rust panic inside ``what`` into :class:`IndexFailure`, and log it.
+
+    pyo3 raises panics as ``PanicException``, a ``BaseException``, which would
+    otherwise pass every ``except Exception`` and end the request's thread or
+    the worker. The engine's state is not trusted after one, so callers reopen.
+    """
+    try:
+        yield
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        log.error("the search engine panicked during %s: %s", what, exc)
+        raise IndexFailure(f"the search index failed during {what}; try again") from None
+
+
+@dataclass
+class _Live:
+    pointer: Pointer
+    index: tantivy.Index
+    stamp: Stamp | None
+    directory: Path
+    meta: tuple[int, int, int] | None = field(default=None)
+
+
+class TantivySearchIndex:
+    """A :class:`SearchIndex` stored in a directory, one tantivy index per generation."""
+
+    def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        self._root = root
+        self._lock_timeout = lock_timeout
+        self._schema = build_schema()
+        self._write_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._closed = False
+        self._damaged = False
+        root.mkdir(parents=True, exist_ok=True)
+        with contained("opening the index"):
+            self._live = self._open_live()
+
+    # -- the live generation ------------------------------------------------
+
+    def _open_live(self) -> _Live:
+        with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
+            pointer = read_pointer(self._root)
+            problem = self._problem_with(pointer)
+            if pointer is not None and problem is None:
+                directory = self._root / pointer.generation
+                try:
+                    index = _open(directory)
+                    return _Live(pointer, index, stamp(self._root), directory, _meta(directory))
+                except Exception as exc:  # any damage: the index is derived, so start afresh
+                    problem = f"the index files could not be opened ({exc})"
+            return self._start_empty(problem or "no index was found")
+
+    def _problem_with(self, pointer: Pointer | None) -> str | None:
+        if pointer is None:
+            exists = (self._root / "index.json").exists()
+            return "the index pointer is unreadable" if exists else "no index was found"
+        if pointer.engine != ENGINE:
+            return f"the index was written by another engine ({pointer.engine})"
+        if pointer.schema_version != SCHEMA_VERSION:
+            return (
+                f"the index has schema version {pointer.schema_version}, "
+                f"this release needs {SCHEMA_VERSION}"
+            )
+        if not (self._root / pointer.generation).is_dir():
+            return f"the index generation {pointer.generation} is missing"
+        return None
+
+    def _start_empty(self, reason: str) -> _Live:
+        # Called with the pointer lock held; needs_rebuild stays set until a full rebuild.
+        name, directory = new_generation(self._root)
+        index = _create(directory, self._schema)
+        pointer = Pointer(name, SCHEMA_VERSION, needs_rebuild=True, reason=reason, engine=ENGINE)
+        return _Live(pointer, index, write_pointer(self._root, pointer), directory)
+
+    def _current(self) -> _Live:
+        if self._closed:
+            raise IndexClosed("the search index has been closed")
+        if self._damaged or stamp(self._root) != self._live.stamp:
+            with self._state_lock:
+                if self._damaged or stamp(self._root) != self._live.stamp:
+                    self._live = self._open_live()
+                    self._damaged = False
+        return self._live
+
+    def _fresh(self) -> _Live:
+        """The live generation, its reader reloaded if anyone committed since."""
+        live = self._current()
+        meta = _meta(live.directory)
+        if meta != live.meta:
+            live.index.reload()
+            live.meta = meta
+        return live
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """True until a complete rebuild has run on an index that was created or reset."""
+        return self._current().pointer.needs_rebuild
+
+    @property
+    def rebuild_reason(self) -> str | None:
+        """Why a rebuild is needed, or None."""
+        return self._current().pointer.reason
+
+    def _guarded(self, what: str, action: Callable[[], T]) -> T:
+        try:
+            with contained(what):
+                return action()
+        except IndexFailure:
+            self._damaged = True  # reopen from disk before the next operation
+            raise
+
+    # -- writes ------------------------------------------------------------------
+
+    def add_or_replace(self, docs: Iterable[IndexDocument]) -> None:
+        """Add each document, replacing any stored under the same (record_id, version).
+
+        A current document demotes any other version of its record still
+        flagged current. The batch is committed at once, or not at all.
+        Raises ``ValueError`` if the batch repeats a key or has two current
+        versions of one record, and :class:`IndexBusy` if another process
+        holds the write lock for longer than ``lock_timeout``.
+        """
+        batch = list(docs)
+        _check_unique(batch)
+        if batch:
+            self._write("a write", lambda live, writer: self._apply(live, writer, batch))
+
+    def remove_record(self, record_id: str) -> None:
+        """Remove every version of a record (used when it is disposed of)."""
+        self._write(
+            "a removal", lambda _, writer: writer.delete_documents_by_term("record_id", record_id)
+        )
+
+    def _write(self, what: str, change: Callable[[_Live, tantivy.IndexWriter], object]) -> None:
+        with self._write_lock:
+            self._guarded(what, lambda: self._write_once(change))
+
+    def _write_once(self, change: Callable[[_Live, tantivy.IndexWriter], object]) -> None:
+        for _ in range(3):
+            live = self._current()
+            lock = root_lock(live.directory, WRITER_LOCK)
+            with held_lock(lock, self._lock_timeout, "the index write lock"):
+                if stamp(self._root) != live.stamp:
+                    continue  # a rebuild elsewhere swapped generations: write to the new one
+                live = self._fresh()  # reopen: see every commit before this batch
+                with _writer(live.index, BATCH_HEAP, 1) as writer:
+                    change(live, writer)
+                    writer.commit()
+                live.index.reload()
+                live.meta = _meta(live.directory)
+                return
+        raise IndexFailure("the index was rebuilt repeatedly during a write; try again")
+
+    def _apply(self, live: _Live, writer: tantivy.IndexWriter, batch: list[IndexDocument]) -> None:
+        for doc in [*_demoted_versions(live, self._schema, batch), *batch]:
+            writer.delete_documents_by_term("key", document_key(doc.record_id, doc.version))
+            writer.add_document(to_document(doc, self._schema))
+
+    # -- rebuild -------------------------------------------------------------------
+
+    def rebuild(
+        self,
+        docs: Iterable[IndexDocument],
+        progress: Callable[[int], None] | None = None,
+        *,
+        processes: int = 1,
+    ) -> int:
+        """Build a new generation from ``docs``, then swap it in atomically.
+
+        Searches answer from the old generation until the swap. Writes from
+        other threads and processes wait for the rebuild (the old generation's
+        write lock is held from start to swap) and then go to the new one.
+        ``progress`` gets the running count every :data:`PROGRESS_EVERY`
+        documents and once at the end. On any error the new generation is
+        discarded and the old one stays live. ``processes`` sets tantivy's
+        indexing threads.
+        """
+        lock = root_lock(self._root, REBUILD_LOCK)
+        with self._write_lock, held_lock(lock, self._lock_timeout, "a rebuild"):
+            old = self._guarded("opening the index", self._current)
+            writes = root_lock(old.directory, WRITER_LOCK)
+            with held_lock(writes, self._lock_timeout, "the index write lock"):
+                remove_generations(self._root, keep={old.pointer.generation})
+                _, directory = new_generation(self._root)
+                try:
+                    count = self._guarded(
+                        "a rebuild", lambda: self._fill(directory, docs, progress, processes)
+                    )
+                except BaseException:
+                    shutil.rmtree(directory, ignore_errors=True)
+                    raise
+            return count
+
+    def _fill(
+        self,
+        directory: Path,
+        docs: Iterable[IndexDocument],
+        progress: Callable[[int], None] | None,
+        processes: int,
+    ) -> int:
+        index = _create(directory, self._schema)
+        threads = max(1, processes)
+        seen: set[tuple[str, int]] = set()
+        current: set[str] = set()
+        count = 0
+        with _writer(index, REBUILD_HEAP_PER_THREAD * threads, threads) as writer:
+            for count, doc in enumerate(docs, start=1):
+                _check_new(doc, seen, current)
+                writer.add_document(to_document(doc, self._schema))
+                if progress and count % PROGRESS_EVERY == 0:
+                    progress(count)
+            writer.commit()
+        if progress:
+            progress(count)
+        index.reload()
+        self._swap(directory, index)
+        return count
+
+    def _swap(self, directory: Path, index: tantivy.Index) -> None:
+        # Called with the old generation's write lock held (see rebuild).
+        with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
+            pointer = Pointer(directory.name, SCHEMA_VERSION, engine=ENGINE)
+            new_stamp = write_pointer(self._root, pointer)
+        with self._state_lock:
+            self._live = _Live(pointer, index, new_stamp, directory, _meta(directory))
+
+    # -- reads ---------------------------------------------------------------------
+
+    def search(self, query: SearchQuery, visibility: Visibility) -> SearchResult:
+        """Run ``query`` as ``visibility`` sees the index.
+
+        Filters and the visibility mask are clauses of the one query tantivy
+        runs, so hidden versions are absent from hits, totals, facets and
+        snippets alike. Raises :class:`QuerySyntaxError` for a bad query or
+        impossible filters.
+        """
+        validate_search_query(query)
+        tree = parse_tree(query.text)
+        return self._guarded("a search", lambda: self._search(tree, query, visibility))
+
+    def _search(self, tree: Any, query: SearchQuery, visibility: Visibility) -> SearchResult:
+        live = self._fresh()
+        searcher = live.index.searcher()
+        full = build_query(tree, query, visibility, self._schema)
+        page = _collect(searcher, full, query)
+        snippets = Snippets(
+            searcher,
+            self._schema,
+            marked_terms(tree, "text", searcher),
+            marked_terms(tree, "title", searcher),
+        )
+        hits = [
+            _to_hit(searcher.doc(address), score, snippets, scored=query.sort == "relevance")
+            for score, address in page.hits
+        ]
+        total = int(page.count)
+        facets = _facets(searcher, full) if total else {name: {} for name in FACET_FIELDS}
+        return SearchResult(hits, total, query.page, query.page_size, facets)
+
+    def stats(self) -> IndexStats:
+        """Describe the live index: document count, schema version, path and rebuild state."""
+        live = self._guarded("reading statistics", self._fresh)
+        return IndexStats(
+            doc_count=int(live.index.searcher().num_docs),
+            schema_version=live.pointer.schema_version,
+            path=str(self._root),
+            needs_rebuild=live.pointer.needs_rebuild,
+            rebuild_reason=live.pointer.reason,
+            rebuilding=lock_is_held(self._root, REBUILD_LOCK),
+        )
+
+    def close(self) -> None:
+        """Release the index; later calls raise :class:`IndexClosed`."""
+        with self._write_lock:
+            self._closed = True
+
+
+def _open(directory: Path) -> tantivy.Index:
+    index = tantivy.Index.open(str(directory))
+    register_analyzers(index)
+    index.config_reader("Manual")  # reloaded when meta.json changes, not by a watcher thread
+    return index
+
+
+def _create(directory: Path, schema: tantivy.Schema) -> tantivy.Index:
+    index = tantivy.Index(schema, path=str(directory), reuse=False)
+    register_analyzers(index)
+    index.config_reader("Manual")
+    return index
+
+
+def _meta(directory: Path) -> tuple[int, int, int] | None:
+    """A fingerprint of the generation's ``meta.json``: tantivy replaces it at each commit."""
+    try:
+        info = (directory / "meta.json").stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+@contextlib.contextmanager
+def _writer(index: tantivy.Index, heap: int, threads: int) -> Iterator[tantivy.IndexWriter]:
+    """A tantivy writer for one batch; whatever happens, it is gone (and its lock freed) after."""
+    writer = index.writer(heap_size=heap, num_threads=threads)
+    try:
+        yield writer
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.rollback()
+        raise
+    finally:
+        writer.wait_merging_threads()
+
+
+def _collect(searcher: tantivy.Searcher, query: Query, search: SearchQuery) -> Any:
+    """One page of hits and the total, ranked or newest first."""
+    offset = (search.page - 1) * search.page_size
+    if search.sort == "date":
+        return searcher.search(
+            query, search.page_size, count=True, order_by_field="date_order", offset=offset
+        )
+    return searcher.search(query, search.page_size, count=True, offset=offset)
+
+
+def _facets(searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int]]:
+    """Counts of each facet over the whole result, by tantivy aggregations on fast fields."""
+    request = {
+        name: {"terms": {"field": source, "size": MAX_FACET_VALUES}}
+        for name, source in FACET_FIELDS.items()
+    }
+    answer = searcher.aggregate(query, request)
+    facets = {}
+    for name in FACET_FIELDS:
+        buckets = answer.get(name, {}).get("buckets", [])
+        counts = [(str(b["key"]), int(b["doc_count"])) for b in buckets if b["key"] not in ("",)]
+        facets[name] = dict(sorted(counts, key=lambda item: (-item[1], item[0])))
+    return facets
+
+
+def _to_hit(doc: tantivy.Document, score: Any, snippets: Snippets, *, scored: bool) -> SearchHit:
+    stored = doc.to_dict()
+    text = (stored.get("text") or [""])[0]
+    return SearchHit(
+        record_id=stored["record_id"][0],
+        version=int(stored["version"][0]),
+        is_current=bool(stored["is_current"][0]),
+        title=(stored.get("title") or [""])[0],
+        contract_ref=(stored.get("contract_ref") or [None])[0],
+        record_type=stored["record_type"][0],
+        record_date=moment(int(stored["record_date"][0])).date(),
+        score=float(score) if scored else 0.0,
+        snippet=snippets.for_document(doc, text),
+    )
+
+
+def _demoted_versions(
+    live: _Live, schema: tantivy.Schema, batch: list[IndexDocument]
+) -> list[IndexDocument]:
+    """Indexed versions still flagged current whose record gets a new current version."""
+    in_batch = {(doc.record_id, doc.version) for doc in batch}
+    searcher = live.index.searcher()
+    demoted = []
+    for record_id in sorted({doc.record_id for doc in batch if doc.is_current}):
+        flagged = Query.boolean_query(
+            [
+                (Occur.Must, Query.term_query(schema, "record_id", record_id)),
+                (Occur.Must, Query.term_query(schema, "is_current", True)),
+            ]
+        )
+        for _, address in searcher.search(flagged, 1000, count=False).hits:
+            old = from_stored(searcher.doc(address).to_dict())
+            if (old.record_id, old.version) not in in_batch:
+                demoted.append(replace(old, is_current=False))
+    return demoted
+
+
+def _check_unique(batch: list[IndexDocument]) -> None:
+    seen: set[tuple[str, int]] = set()
+    current: set[str] = set()
+    for doc in batch:
+        _check_new(doc, seen, current)
+
+
+def _check_new(doc: IndexDocument, seen: set[tuple[str, int]], current: set[str]) -> None:
+    key = (doc.record_id, doc.version)
+    if key in seen:
+        raise ValueError(f"version {doc.version} of record {doc.record_id} appears twice")
+    seen.add(key)
+    if doc.is_current:
+        if doc.record_id in current:
+            raise ValueError(f"record {doc.record_id} has two current versions")
+        current.add(doc.record_id)
