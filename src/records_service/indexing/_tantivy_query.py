@@ -11,6 +11,7 @@ score nothing (constant score 0), so they do not change the ranking.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 from collections.abc import Iterable, Sequence
 
 import tantivy
@@ -38,6 +39,8 @@ from records_service.indexing.query import (
 
 # A wildcard such as "a*" can expand to thousands of terms; a snippet needs few.
 MAX_MARKED_TERMS = 64
+# Beyond this many layouts a wide phrase slop uses tantivy's own (docs/search.md).
+MAX_PHRASE_LAYOUTS = 256
 _REGEX_SPECIAL = frozenset(".+*?()|[]{}^$#&-~\\")
 
 
@@ -56,10 +59,23 @@ class TantivyTranslator(Translator[Query]):
         return _boosted(Query.term_query(self.schema, field, token), boost)
 
     def phrase(self, field: str, tokens: list[str], slop: int, boost: float) -> Query:
-        """Terms in order. Our slop counts the step to the next word (1 = adjacent);
-        tantivy's counts the positions in between (0 = adjacent)."""
-        words: list[str | tuple[int, str]] = list(tokens)
-        return _boosted(Query.phrase_query(self.schema, field, words, slop - 1), boost)
+        """Terms in order, each at most ``slop`` positions after the one before.
+
+        Our slop counts the step to the next word (1 = adjacent); tantivy's counts
+        the positions in between (0 = adjacent) and, from 2 on, also accepts the
+        words in the other order. So a wider slop is spelt out as every exact
+        layout, while there are few enough of them.
+        """
+        layouts = slop ** (len(tokens) - 1)
+        if slop <= 2 or layouts > MAX_PHRASE_LAYOUTS:
+            words: list[str | tuple[int, str]] = list(tokens)
+            return _boosted(Query.phrase_query(self.schema, field, words, slop - 1), boost)
+        exact = []
+        for steps in itertools.product(range(1, slop + 1), repeat=len(tokens) - 1):
+            offsets = itertools.accumulate(steps, initial=0)
+            placed: list[str | tuple[int, str]] = list(zip(offsets, tokens, strict=True))
+            exact.append(Query.phrase_query(self.schema, field, placed, 0))
+        return _boosted(self.any_of(exact), boost)
 
     def leaf(self, node: Plain) -> Query:
         """A leaf that needs no analysis."""

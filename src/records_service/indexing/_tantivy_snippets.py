@@ -34,11 +34,11 @@ class Snippets:
         self._text = _generator(searcher, schema, "text", text_terms, EXCERPT_CHARS)
         self._title = _generator(searcher, schema, "title", title_terms, TITLE_CHARS)
 
-    def for_document(self, doc: tantivy.Document, text: str) -> str:
-        """Fragments of the text around its matches, else the marked title, else the opening."""
-        for generator in (self._text, self._title):
+    def for_document(self, doc: tantivy.Document, text: str, title: str) -> str:
+        """The text around its matches, else the marked title, else the opening."""
+        for generator, source in ((self._text, text), (self._title, title)):
             if generator is not None:
-                marked = _marked(generator.snippet_from_doc(doc))
+                marked = _marked(generator.snippet_from_doc(doc), source)
                 if marked:
                     return marked
         return opening(text)
@@ -61,18 +61,37 @@ def _generator(
     return generator
 
 
-def _marked(snippet: tantivy.Snippet) -> str:
-    """The snippet's fragment as HTML, or "" if it marks nothing."""
+def _marked(snippet: tantivy.Snippet, text: str) -> str:
+    """The snippet's fragment as HTML, or "" if it marks nothing.
+
+    tantivy cuts a fragment at word edges, which drops punctuation such as a full
+    stop after the last word; the fragment is widened to the spaces around it.
+    """
     spans = sorted((span.start, span.end) for span in snippet.highlighted())
     if not spans:
         return ""
-    fragment = snippet.fragment().encode("utf-8")  # tantivy's offsets count bytes
-    pieces, done = [], 0
-    for start, end in spans:
-        if start < done:
+    data = text.encode("utf-8")  # tantivy's offsets count bytes
+    frame = snippet.fragment_range()
+    start, end = _widened(data, frame.start, frame.end)
+    pieces, done = [], start
+    for span_start, span_end in spans:
+        first, last = frame.start + span_start, frame.start + span_end
+        if first < done:
             continue
-        pieces.append(html.escape(fragment[done:start].decode("utf-8", "replace")))
-        pieces.append(f"<mark>{html.escape(fragment[start:end].decode('utf-8', 'replace'))}</mark>")
-        done = end
-    pieces.append(html.escape(fragment[done:].decode("utf-8", "replace")))
+        pieces.append(_escaped(data[done:first]))
+        pieces.append(f"<mark>{_escaped(data[first:last])}</mark>")
+        done = last
+    pieces.append(_escaped(data[done:end]))
     return "".join(pieces).strip()
+
+
+def _widened(data: bytes, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and not data[start - 1 : start].isspace():
+        start -= 1
+    while end < len(data) and not data[end : end + 1].isspace():
+        end += 1
+    return start, end
+
+
+def _escaped(data: bytes) -> str:
+    return html.escape(data.decode("utf-8", "replace"))

@@ -62,10 +62,7 @@ class WhooshTranslator(Translator[query.Query]):
         if isinstance(node, Value):
             return query.Term(node.field, node.value, boost=node.boost)
         if isinstance(node, NumberRange):
-            if node.low is not None and node.low == node.high:
-                # Whoosh's NumericRange from a value to itself matches far too much.
-                return query.Term(node.field, node.low, boost=node.boost)
-            return query.NumericRange(node.field, node.low, node.high, boost=node.boost)
+            return _number_range(node)
         if isinstance(node, DateRange):
             return query.DateRange(node.field, node.start, node.end, boost=node.boost)
         if isinstance(node, Flag):
@@ -87,6 +84,22 @@ class WhooshTranslator(Translator[query.Query]):
     def and_maybe(self, required: query.Query, optional: query.Query) -> query.Query:
         """``required``, ranked higher when ``optional`` matches."""
         return query.AndMaybe(required, optional)
+
+
+def _number_range(node: NumberRange) -> query.Query:
+    """Numbers from ``low`` to ``high``, avoiding Whoosh's broken upper bounds.
+
+    Whoosh 2.7's ``NumericRange`` on an unsigned field matches every document as
+    soon as it has an end (``version:<2`` found version 3, ``year:<=2020`` every
+    year); a range open at the end is right. So ``[low TO high]`` runs as
+    "from low" without "from high + 1", and one value as a term.
+    """
+    if node.low is not None and node.low == node.high:
+        return query.Term(node.field, node.low, boost=node.boost)
+    from_low = query.NumericRange(node.field, node.low or 0, None, boost=node.boost)
+    if node.high is None:
+        return from_low
+    return query.And([from_low, query.Not(query.NumericRange(node.field, node.high + 1, None))])
 
 
 def parse_user_query(text: str, schema: Any) -> query.Query:

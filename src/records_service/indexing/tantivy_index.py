@@ -435,16 +435,17 @@ def _facets(searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int
 def _to_hit(doc: tantivy.Document, score: Any, snippets: Snippets, *, scored: bool) -> SearchHit:
     stored = doc.to_dict()
     text = (stored.get("text") or [""])[0]
+    title = (stored.get("title") or [""])[0]
     return SearchHit(
         record_id=stored["record_id"][0],
         version=int(stored["version"][0]),
         is_current=bool(stored["is_current"][0]),
-        title=(stored.get("title") or [""])[0],
+        title=title,
         contract_ref=(stored.get("contract_ref") or [None])[0],
         record_type=stored["record_type"][0],
         record_date=moment(int(stored["record_date"][0])).date(),
         score=float(score) if scored else 0.0,
-        snippet=snippets.for_document(doc, text),
+        snippet=snippets.for_document(doc, text, title),
     )
 
 
