@@ -22,7 +22,7 @@ from records_service.app import create_app
 from records_service.db import make_engine
 from records_service.migrations import upgrade
 from records_service.services import Services
-from records_service.settings import Settings
+from records_service.settings import IndexSettings, Settings
 from support.postgres import PostgresServer, running_postgres
 from support.s3server import S3ServerInfo, running_s3_server
 from support.server import Serve, serving_for_a_test
@@ -102,9 +102,16 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, db_url: str) -> Settings:
-    """Embedded-default settings on the parametrised database."""
-    return make_settings(tmp_path, db_url)
+def search_engine() -> str:
+    """The search engine of ``settings``: the default one, unless a test package asks for
+    both (see tests/search/conftest.py)."""
+    return "tantivy"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str, search_engine: str) -> Settings:
+    """Embedded-default settings on the parametrised database and search engine."""
+    return make_settings(tmp_path, db_url, index=IndexSettings(engine=search_engine))
 
 
 @pytest.fixture

@@ -121,6 +121,11 @@ class WorkerSettings(BaseModel):
 class IndexSettings(BaseModel):
     """The full-text search index and the background step that keeps it up to date."""
 
+    engine: Literal["tantivy", "whoosh"] = Field(
+        "tantivy",
+        description="The search engine. A Whoosh index left by an earlier release keeps "
+        "answering while the tantivy index is built from the database in the background.",
+    )
     path: Path | None = Field(
         None, description="Directory of the search index; defaults to <data_dir>/index."
     )

@@ -474,7 +474,8 @@ def test_health_reports_a_rebuild_that_another_process_runs(
     # process holds it, as `serve`'s worker or `records-service reindex` would.
     services.run_background_once()
     assert client.get("/health").json()["index"]["rebuilding"] is False
-    lock_path = Path(settings.index_path) / "rebuild.lock"
+    assert services.index is not None
+    lock_path = Path(services.index.stats().path) / "rebuild.lock"
     with subprocess.Popen(
         [sys.executable, "-c", REBUILD_LOCK_HOLDER, str(lock_path)],
         stdin=subprocess.PIPE,

@@ -6,6 +6,7 @@ Faults are injected with wrappers around the real index that fail at a chosen st
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -23,13 +24,15 @@ from records_service.indexing import (
     SearchIndex,
     SearchQuery,
     Visibility,
-    open_whoosh_index,
 )
+from records_service.indexing._generations import root_lock
+from records_service.indexing.tantivy_index import WRITER_LOCK
 from records_service.records.models import IndexTask, Record
 from records_service.records.text import extract_pending
+from records_service.search.engine import open_search_index
 from records_service.search.feed import IndexFeed, index_lag, rebuild_from_database
 from records_service.services import Services
-from records_service.settings import IndexSettings
+from records_service.settings import Settings
 from support.waiting import wait_until
 
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -157,8 +160,9 @@ def test_a_version_with_pending_text_is_found_by_metadata_now_and_by_text_later(
 
 
 @sqlite_only
+@pytest.mark.parametrize("search_engine", ["whoosh"])  # counts commits by Whoosh generations
 def test_ready_and_waiting_records_reach_the_index_in_one_commit(
-    client: TestClient, actors: Actors, ready: Services, settings: Any
+    client: TestClient, actors: Actors, ready: Services, settings: Settings
 ) -> None:
     assert ready.index is not None and ready.index_feed is not None
     with_text = _capture(client, actors, "The okapi outreach grant.", title="Grant letter")
@@ -228,42 +232,56 @@ def test_a_record_that_cannot_be_indexed_does_not_hold_up_the_others(
 
 @sqlite_only
 def test_another_process_holding_the_index_delays_work_without_losing_it(
-    client: TestClient, actors: Actors, ready: Services, settings: Any
+    client: TestClient, actors: Actors, ready: Services, settings: Settings
 ) -> None:
     assert ready.index is not None
-    impatient = open_whoosh_index(settings.index_path, lock_timeout=0.2)
+    impatient = _open(settings, lock_timeout=0.2)
     feed = IndexFeed(ready.engine, impatient, busy_backoff=0)
     record_id = _capture(client, actors, "Axolotl helpline figures.")
     extract_pending(ready.engine, ready.store)
-    generation = Path(settings.index_path) / _live_generation(settings.index_path)
-    foreign_writer = whoosh_index.open_dir(str(generation)).writer()
+    release = _hold_write_lock(settings, impatient)
     try:
         assert feed.apply_pending() == 0
         assert queued(ready) == [record_id]
     finally:
-        foreign_writer.cancel()
+        release()
 
     assert feed.apply_pending() == 1
     assert found(ready.index, "axolotl") == [(record_id, 1)]
     impatient.close()
 
 
-def _live_generation(path: Path) -> str:
-    import json
+def _open(settings: Settings, *, lock_timeout: float = 30.0) -> SearchIndex:
+    """Another handle on the configured index, as another process would open it."""
+    index = settings.index.model_copy(update={"lock_timeout": lock_timeout})
+    return open_search_index(settings.model_copy(update={"index": index}))
 
-    return str(json.loads((Path(path) / "index.json").read_text())["generation"])
+
+def _hold_write_lock(settings: Settings, index: SearchIndex) -> Callable[[], None]:
+    """Take the engine's own write lock, as a writer in another process holds it."""
+    generation = Path(index.stats().path) / _live_generation(Path(index.stats().path))
+    if settings.index.engine == "whoosh":
+        writer = whoosh_index.open_dir(str(generation)).writer()
+        return writer.cancel  # type: ignore[no-any-return]
+    lock = root_lock(generation, WRITER_LOCK)
+    assert lock.acquire(blocking=False)
+    return lock.release
+
+
+def _live_generation(root: Path) -> str:
+    return str(json.loads((root / "index.json").read_text())["generation"])
 
 
 @sqlite_only
 def test_a_change_made_during_another_process_rebuild_is_applied_after_it(
-    client: TestClient, actors: Actors, ready: Services, settings: Any
+    client: TestClient, actors: Actors, ready: Services, settings: Settings
 ) -> None:
     """The server's writer waits while a `reindex` holds the index; its queue catches up."""
     first = _capture(client, actors, "Ocelot tender evaluation.", title="Evaluation")
     _capture(client, actors, "Ocelot tender submission.", title="Submission")
     ready.run_background_once()
-    rebuilding = PausingIndex(open_whoosh_index(settings.index_path))
-    server = open_whoosh_index(settings.index_path, lock_timeout=0.2)
+    rebuilding = PausingIndex(_open(settings))
+    server = _open(settings, lock_timeout=0.2)
     server_feed = IndexFeed(ready.engine, server, busy_backoff=0)
     counts: list[int] = []
     worker = threading.Thread(
@@ -307,7 +325,7 @@ def test_an_index_lost_or_reset_is_rebuilt_from_the_database(
     ready.run_background_once()
     settings = ready.settings.model_copy(
         update={
-            "index": IndexSettings(path=tmp_path / "fresh-index"),
+            "index": ready.settings.index.model_copy(update={"path": tmp_path / "fresh-index"}),
             "retention": ready.settings.retention.model_copy(update={"interval_hours": 0}),
         }
     )

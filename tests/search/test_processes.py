@@ -102,7 +102,8 @@ def _user_token(data_dir: Path) -> str:
 
 
 def _generation(data_dir: Path) -> str:
-    pointer = json.loads((data_dir / "index" / "index.json").read_text())
+    # The default engine, tantivy, keeps its files in index/tantivy (see search/engine.py).
+    pointer = json.loads((data_dir / "index" / "tantivy" / "index.json").read_text())
     return str(pointer["generation"])
 
 

@@ -14,6 +14,7 @@ from records_service.db import read_scope
 from records_service.records.models import TextStatus, Version
 from records_service.records.sidecars import pending_count
 from records_service.search.feed import index_lag
+from records_service.search.progress import read_progress
 from records_service.storage import StorageError
 
 router = APIRouter(tags=["health"])
@@ -43,6 +44,7 @@ def _index(services: ServicesDep) -> dict[str, Any]:
         with read_scope(services.engine) as session:
             lag = index_lag(session, services.clock())
         stats = services.index.stats() if services.index is not None else None
+        progress = read_progress(services.settings.index_path)
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
     return {
@@ -54,6 +56,9 @@ def _index(services: ServicesDep) -> dict[str, Any]:
         "rebuilding": bool(
             (stats and stats.rebuilding) or (services.index_feed and services.index_feed.rebuilding)
         ),
+        "engine": stats.engine if stats else None,
+        "answering_from": stats.answering_from if stats and stats.answering_from else None,
+        "rebuild": progress.summary() if progress else None,
     }
 
 

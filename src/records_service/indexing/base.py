@@ -173,7 +173,9 @@ class IndexStats:
     ``needs_rebuild`` is true when the index was created empty or from an
     older schema and no complete :meth:`SearchIndex.rebuild` has run since;
     ``rebuild_reason`` says why. ``rebuilding`` is true while a rebuild runs, in
-    this process or another one.
+    this process or another one. ``engine`` names the engine; ``answering_from``
+    names another engine whose index answers searches until this one is complete
+    (during an upgrade, see :mod:`records_service.indexing.upgrade`), else None.
     """
 
     doc_count: int
@@ -182,6 +184,8 @@ class IndexStats:
     needs_rebuild: bool = False
     rebuild_reason: str | None = None
     rebuilding: bool = False
+    engine: str = ""
+    answering_from: str | None = None
 
 
 @runtime_checkable

@@ -362,6 +362,7 @@ class TantivySearchIndex:
             needs_rebuild=live.pointer.needs_rebuild,
             rebuild_reason=live.pointer.reason,
             rebuilding=lock_is_held(self._root, REBUILD_LOCK),
+            engine="tantivy",
         )
 
     def close(self) -> None:

@@ -304,6 +304,7 @@ class WhooshSearchIndex:
             # The lock a rebuild holds from start to swap: seen from every process, so
             # a server reports the rebuild its worker (or `reindex`) is running.
             rebuilding=lock_is_held(self._root, REBUILD_LOCK),
+            engine="whoosh",
         )
 
     def close(self) -> None:

@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, Exists, and_, delete, exists, func, or_
 from sqlmodel import Session, col, select
@@ -36,8 +37,14 @@ from sqlmodel import Session, col, select
 from records_service.db import read_scope, session_scope
 from records_service.indexing.base import IndexBusy, IndexDocument, SearchIndex
 from records_service.records.models import IndexTask, Record, TextStatus, Version
-from records_service.search.documents import RecordDocuments, all_documents, documents_for
+from records_service.search.documents import (
+    RecordDocuments,
+    all_documents,
+    count_searchable_versions,
+    documents_for,
+)
 from records_service.search.engine import open_search_index
+from records_service.search.progress import progress_writer
 from records_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,7 @@ def rebuild_from_database(
     *,
     stop: threading.Event | None = None,
     processes: int = 1,
+    progress_dir: Path | None = None,
 ) -> int:
     """Replace the whole index with every version of every searchable record.
 
@@ -82,7 +90,8 @@ def rebuild_from_database(
     in. Queued tasks are left for the feed to apply afterwards. If ``stop``
     is set, the rebuild ends with :class:`RebuildCancelled` and the old index
     stays live. ``processes`` is passed to `SearchIndex.rebuild`. Returns the
-    number of versions indexed.
+    number of versions indexed. With ``progress_dir``, the count is also written
+    there for other processes to read (:mod:`records_service.search.progress`).
     """
 
     def documents() -> Iterator[IndexDocument]:
@@ -91,7 +100,19 @@ def rebuild_from_database(
                 raise RebuildCancelled("the rebuild was cancelled")
             yield doc
 
-    return index.rebuild(documents(), progress, processes=processes)
+    if progress_dir is None:
+        return index.rebuild(documents(), progress, processes=processes)
+    report, finish = progress_writer(progress_dir, count_searchable_versions(engine))
+
+    def tell(done: int) -> None:
+        report(done)
+        if progress is not None:
+            progress(done)
+
+    try:
+        return index.rebuild(documents(), tell, processes=processes)
+    finally:
+        finish()
 
 
 def _pending_text() -> Exists:
@@ -129,11 +150,13 @@ class IndexFeed:
         index: SearchIndex,
         *,
         batch_size: int = 50,
+        progress_dir: Path | None = None,
         busy_backoff: float = BUSY_BACKOFF_SECONDS,
     ) -> None:
         self._engine = engine
         self._index = index
         self._batch_size = batch_size
+        self._progress_dir = progress_dir
         self._busy_backoff = busy_backoff
         self._stop = threading.Event()
         self._rebuild_thread: threading.Thread | None = None
@@ -203,7 +226,9 @@ class IndexFeed:
         started = time.monotonic()
         log.info("the search index needs a full rebuild; rebuilding from the database")
         try:
-            count = rebuild_from_database(self._engine, self._index, stop=self._stop)
+            count = rebuild_from_database(
+                self._engine, self._index, stop=self._stop, progress_dir=self._progress_dir
+            )
         except RebuildCancelled:
             log.info("index rebuild cancelled; the previous index stays live")
             return False
@@ -296,7 +321,10 @@ class IndexFeed:
 def open_search(settings: Settings, engine: Engine) -> tuple[SearchIndex, IndexFeed]:
     """Open the configured index and the feed that keeps it up to date."""
     index = open_search_index(settings)
-    return index, IndexFeed(engine, index, batch_size=settings.index.batch_size)
+    feed = IndexFeed(
+        engine, index, batch_size=settings.index.batch_size, progress_dir=settings.index_path
+    )
+    return index, feed
 
 
 def close_search(index: SearchIndex, feed: IndexFeed) -> None:
