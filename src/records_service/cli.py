@@ -21,7 +21,7 @@ from records_service.cli_reindex import reindex as reindex_command
 from records_service.cli_services import cli_services as _services
 from records_service.db import session_scope
 from records_service.retention.commands import retention as retention_commands
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings, load_settings
 
 CLI_ACTOR = "cli"
@@ -110,12 +110,14 @@ def serve(
     audit checkpoints, the retention timer) runs in one more process at a lower CPU
     priority, unless RECORDS_WORKERS__ENABLED=false or RECORDS_WORKERS__MODE=thread.
     """
-    from records_service.serving import ServeError, server_processes
-    from records_service.serving import serve as run_server
+    from records_service.app import create_app
+    from records_service.runtime.serve import ServeError, server_processes
+    from records_service.runtime.serve import serve as run_server
 
     try:
         run_server(
             settings,
+            create_app=create_app,
             host=host or settings.host,
             port=port or settings.port,
             processes=server_processes(settings, processes),
@@ -137,7 +139,7 @@ def worker(settings: Settings, parent_pid: int | None) -> None:
     RECORDS_WORKERS__ENABLED=false, for example in its own container. Run one per
     deployment.
     """
-    from records_service.serving import run_worker
+    from records_service.runtime.serve import run_worker
 
     # Its own commits leave the log's checkpoints to run_worker, as the servers' do.
     with _services(settings, checkpoint_wal=False) as services:

@@ -21,10 +21,10 @@ import click
 from records_service.cpus import usable_cores
 from records_service.db import read_scope
 from records_service.indexing.base import IndexBusy, SearchIndex
+from records_service.runtime.services import Services
 from records_service.search.documents import count_searchable_versions
 from records_service.search.feed import IndexLag, index_lag, rebuild_from_database
 from records_service.search.progress import read_progress
-from records_service.services import Services
 from records_service.settings import Settings, load_settings
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import click
 
 from records_service.errors import DomainError
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 
 

@@ -22,7 +22,7 @@ from records_service.db import read_scope, session_scope
 from records_service.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
 from records_service.indexing import SearchIndex
 from records_service.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageParams
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.storage import BlobStore
 
 # Dependencies that do no I/O are ``async``: FastAPI runs every plain ``def`` one on a

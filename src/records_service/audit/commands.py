@@ -30,7 +30,7 @@ from records_service.audit.verify import VerifyReport, verify_log, verify_proces
 from records_service.audit.writer import CheckpointConflict, build_checkpoint_store, writer_for
 from records_service.db import session_scope
 from records_service.errors import DomainError
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from records_service.storage import BlobStore
 
