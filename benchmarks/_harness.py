@@ -57,7 +57,7 @@ def cli_command() -> list[str]:
     script = Path(sys.executable).with_name("records-service")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-m", "records_service.cli"]
+    return [sys.executable, "-m", "records_service"]
 
 
 def server_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from records_service.audit.commands import prepare_audit
+from records_service.audit.writer import prepare_audit
 from records_service.auth.service import add_user, get_user
 from records_service.contracts.schemas import ContractCreate
 from records_service.contracts.service import create_contract
