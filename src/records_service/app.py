@@ -21,7 +21,6 @@ from records_service.api import (
     records,
     retention,
     search,
-    timeline,
     users,
 )
 from records_service.api.errors import install_error_handlers
@@ -82,7 +81,6 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(contracts.router)
-    app.include_router(timeline.router)
     app.include_router(search.router)
     app.include_router(records.router)
     app.include_router(retention.router)

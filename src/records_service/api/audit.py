@@ -1,8 +1,7 @@
-"""Audit routes: entries, the latest checkpoint, proofs, the public key, record history.
+"""Audit routes: entries, the latest checkpoint, proofs and the public key.
 
 Reading the log needs the ``read_audit`` permission (auditor, records manager,
-admin), except a record's history, which follows the record's own visibility,
-and the public key, which is public: it is meant to be published, verifies
+admin), except the public key, which is public: it is meant to be published, verifies
 checkpoints without revealing anything, and outside auditors need it before they
 have any account. They should still compare it with the key published out of
 band, since a compromised server could serve another.
@@ -15,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from records_service.api.deps import (
-    CurrentUser,
     Paging,
     ReadSessionDep,
     ServicesDep,
@@ -42,7 +40,6 @@ from records_service.auth.models import User
 from records_service.auth.roles import Permission
 from records_service.bounds import DbInt, Identifier, Label, SafeDateTime
 from records_service.pagination import Page
-from records_service.records.service import get_record
 
 router = APIRouter()
 AuditReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
@@ -140,25 +137,4 @@ def public_key(services: ServicesDep) -> PublicKeyPublic:
         key=current_verifier_key(settings),
         previous_keys=list(settings.audit.previous_public_keys),
         origin=settings.audit.origin,
-    )
-
-
-@router.get(
-    "/api/records/{record_id}/history",
-    response_model=Page[AuditEntryPublic],
-    tags=["records"],
-    responses={**AUTHENTICATED, **problem_responses(404)},
-)
-def history(
-    record_id: Identifier, session: ReadSessionDep, user: CurrentUser, paging: Paging
-) -> Page[AuditEntryPublic]:
-    """Every audit entry about a record you may see, oldest first (from the log)."""
-    record = get_record(session, record_id, user)
-    filters = EntryFilters(subject=f"record:{record.id}")
-    views, total = list_entries(session, filters=filters, page=paging)
-    return Page(
-        items=[AuditEntryPublic.of(v) for v in views],
-        total=total,
-        page=paging.page,
-        page_size=paging.page_size,
     )

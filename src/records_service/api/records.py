@@ -1,4 +1,5 @@
-"""Record routes: capture, list, read, download, new versions and metadata edits."""
+"""Record routes: capture, list, read, download, new versions, metadata edits, and a
+record's history (its metadata changes, and every audit entry about it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from records_service.api.deps import (
     SessionDep,
 )
 from records_service.api.errors import AUTHENTICATED, problem_responses
+from records_service.audit.schemas import AuditEntryPublic
+from records_service.audit.service import EntryFilters, list_entries
 from records_service.bounds import DbId, Identifier, SafeDate
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
@@ -214,6 +217,26 @@ def changes(
 ) -> list[MetadataChangePublic]:
     """Every metadata change of the record, with old and new values and the reason."""
     return metadata_history(session, record_id, user)
+
+
+@router.get(
+    "/{record_id}/history",
+    response_model=Page[AuditEntryPublic],
+    responses=problem_responses(404),
+)
+def history(
+    record_id: Identifier, session: ReadSessionDep, user: CurrentUser, paging: Paging
+) -> Page[AuditEntryPublic]:
+    """Every audit entry about a record you may see, oldest first (from the log)."""
+    record = get_record(session, record_id, user)
+    filters = EntryFilters(subject=f"record:{record.id}")
+    views, total = list_entries(session, filters=filters, page=paging)
+    return Page(
+        items=[AuditEntryPublic.of(v) for v in views],
+        total=total,
+        page=paging.page,
+        page_size=paging.page_size,
+    )
 
 
 @router.get(

@@ -15,11 +15,11 @@ from records_service.auth.roles import Permission, allows
 from records_service.bounds import Identifier, PageNumber, SearchText
 from records_service.contracts.models import Contract, ContractStatus
 from records_service.contracts.service import get_contract, list_contracts
-from records_service.contracts.timeline import TimelineEntry as TimelineVersion
-from records_service.contracts.timeline import contract_timeline
 from records_service.pagination import PageParams
 from records_service.records.models import Record
 from records_service.records.service import can_see_sensitive, visible_clause
+from records_service.records.timeline import TimelineEntry as TimelineVersion
+from records_service.records.timeline import contract_timeline
 from records_service.retention.facts import contract_facts
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
