@@ -125,6 +125,28 @@ def test_every_part_has_a_layer() -> None:
     assert _parts_on_disk() == listed
 
 
+def _names_part(text: str, part: str) -> bool:
+    return any(f"{part}{end}" in text for end in ("/", ".py", "`"))
+
+
+def test_the_maps_name_every_part() -> None:
+    # The README's Development tree and docs/architecture.md are where a newcomer
+    # looks first; a part missing from them is a part they cannot find.
+    root = SOURCE_DIR.parents[1]
+    readme, architecture = root / "README.md", root / "docs" / "architecture.md"
+    if not readme.is_file():
+        pytest.skip("the package is not run from its source tree")
+    tree = readme.read_text().split("\nsrc/records_service/\n", 1)[1].split("```", 1)[0]
+    layers = architecture.read_text().split("## Layers", 1)[1].split("## ", 1)[0]
+    missing = [
+        (part, where)
+        for part in sorted(_parts_on_disk())
+        for where, text in (("README.md", tree), ("docs/architecture.md", layers))
+        if not _names_part(text, part)
+    ]
+    assert missing == []
+
+
 def test_no_import_cycle_between_parts(service_edges: Edges) -> None:
     edges = service_edges
     cycle = find_cycle(edges)

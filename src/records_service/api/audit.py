@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from sqlmodel import Session
 
 from records_service.api.deps import (
     Paging,
@@ -39,7 +40,7 @@ from records_service.audit.service import (
 from records_service.auth.models import User
 from records_service.auth.roles import Permission
 from records_service.bounds import DbInt, Identifier, Label, SafeDateTime
-from records_service.pagination import Page
+from records_service.pagination import Page, PageParams
 
 router = APIRouter()
 AuditReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
@@ -68,6 +69,14 @@ def entries(
 ) -> Page[AuditEntryPublic]:
     """List audit entries in log order, filtered and paginated."""
     filters = EntryFilters(subject=subject, actor=actor, action=action, since=since, until=until)
+    return entries_page(session, filters, paging)
+
+
+def entries_page(
+    session: Session, filters: EntryFilters, paging: PageParams
+) -> Page[AuditEntryPublic]:
+    """One page of the entries ``filters`` match, as the API shows them (also a
+    record's history, in :mod:`records_service.api.records`)."""
     views, total = list_entries(session, filters=filters, page=paging)
     return Page(
         items=[AuditEntryPublic.of(v) for v in views],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
+from records_service.api.audit import entries_page
 from records_service.api.deps import (
     Capturer,
     CurrentUser,
@@ -20,7 +21,7 @@ from records_service.api.deps import (
 )
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.audit.schemas import AuditEntryPublic
-from records_service.audit.service import EntryFilters, list_entries
+from records_service.audit.service import EntryFilters
 from records_service.bounds import DbId, Identifier, SafeDate
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
@@ -229,14 +230,7 @@ def history(
 ) -> Page[AuditEntryPublic]:
     """Every audit entry about a record you may see, oldest first (from the log)."""
     record = get_record(session, record_id, user)
-    filters = EntryFilters(subject=f"record:{record.id}")
-    views, total = list_entries(session, filters=filters, page=paging)
-    return Page(
-        items=[AuditEntryPublic.of(v) for v in views],
-        total=total,
-        page=paging.page,
-        page_size=paging.page_size,
-    )
+    return entries_page(session, EntryFilters(subject=f"record:{record.id}"), paging)
 
 
 @router.get(
