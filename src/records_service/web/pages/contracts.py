@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
 from records_service.bounds import Identifier, PageNumber, SearchText
@@ -24,7 +23,8 @@ from records_service.retention.facts import contract_facts
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
 from records_service.retention.policy import contract_problems
-from records_service.web.deps import PageUser
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
+from records_service.web.deps import SignedInUser
 from records_service.web.pages._contract_file import (
     FileRecord,
     TimelineEntry,
@@ -46,7 +46,7 @@ router = APIRouter()
 def contract_list(
     request: Request,
     session: ReadSessionDep,
-    user: PageUser,
+    user: SignedInUser,
     q: SearchText | None = None,
     status: ContractStatus | None = None,
     page: Annotated[PageNumber, Query()] = 1,
@@ -119,7 +119,7 @@ def contract_page(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: PageUser,
+    user: SignedInUser,
 ) -> Response:
     """A contract's file: details, completeness checklist by stage, and timeline."""
     contract = get_contract(session, reference)

@@ -7,12 +7,12 @@ from fastapi.responses import Response
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.roles import Permission, allows
 from records_service.records.models import Record
 from records_service.records.service import visible_clause
 from records_service.retention.models import Finding
-from records_service.web.deps import PageUser
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
+from records_service.web.deps import SignedInUser
 from records_service.web.pages._rows import record_rows
 from records_service.web.pages.retention import KIND_LABELS
 from records_service.web.rendering import render
@@ -39,7 +39,7 @@ RECENT = 10
 
 @router.get("/")
 def dashboard(
-    request: Request, session: ReadSessionDep, services: ServicesDep, user: PageUser
+    request: Request, session: ReadSessionDep, services: ServicesDep, user: SignedInUser
 ) -> Response:
     """Recent captures anyone may see, and the records this user captured."""
     recent = session.exec(

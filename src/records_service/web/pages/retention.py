@@ -15,7 +15,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.bounds import DbId, FormReason, FormText, Identifier, PageNumber
 from records_service.db import session_scope
@@ -37,8 +36,9 @@ from records_service.retention.holds import (
 from records_service.retention.job import run_retention
 from records_service.retention.models import DispositionStatus, FindingKind
 from records_service.retention.schemas import HoldCreate
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.services import Services
-from records_service.web.deps import AuditReader, RetentionManager
+from records_service.web.deps import SignedInAuditReader, SignedInRetentionManager
 from records_service.web.pages._forms import optional
 from records_service.web.pages._rows import type_label
 from records_service.web.pages.records import PAGE_SIZE, page_links
@@ -80,7 +80,7 @@ def _finding_filters(kind: str | None, contract: str | None, state: str | None) 
 def findings(
     request: Request,
     session: ReadSessionDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     kind: Identifier | None = None,
     contract: Identifier | None = None,
     state: Identifier | None = None,
@@ -107,7 +107,7 @@ def findings(
 @router.get("/findings.csv")
 def findings_export(
     session: ReadSessionDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     kind: Identifier | None = None,
     contract: Identifier | None = None,
     state: Identifier | None = None,
@@ -125,7 +125,7 @@ def findings_export(
 
 
 @router.post("/run")
-def run_now(request: Request, services: ServicesDep, user: RetentionManager) -> Response:
+def run_now(request: Request, services: ServicesDep, user: SignedInRetentionManager) -> Response:
     """Run the retention job now, as this user (who then cannot approve its proposals)."""
     report = run_retention(
         engine=services.engine,
@@ -189,7 +189,7 @@ def dispositions(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     status: Identifier | None = None,
     page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
@@ -202,7 +202,7 @@ def decide(
     disposition_id: DbId,
     request: Request,
     services: ServicesDep,
-    user: RetentionManager,
+    user: SignedInRetentionManager,
     decision: Annotated[FormText, Form()] = "",
     reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
@@ -272,7 +272,7 @@ def _holds_page(
 def holds(
     request: Request,
     session: ReadSessionDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     active: Identifier | None = None,
     record_id: Identifier | None = None,
     contract: Identifier | None = None,
@@ -287,7 +287,7 @@ def holds(
 def place(
     request: Request,
     services: ServicesDep,
-    user: RetentionManager,
+    user: SignedInRetentionManager,
     record_id: Annotated[FormText, Form()] = "",
     contract: Annotated[FormText, Form()] = "",
     reference: Annotated[FormText, Form()] = "",
@@ -334,7 +334,7 @@ def release(
     hold_id: DbId,
     request: Request,
     services: ServicesDep,
-    user: RetentionManager,
+    user: SignedInRetentionManager,
     reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
     """Release a hold, with the reason."""

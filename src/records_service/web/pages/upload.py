@@ -15,7 +15,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.bounds import FormValue, Identifier, check_text, normalise_tags
 from records_service.contracts.models import Contract
@@ -26,8 +25,9 @@ from records_service.records.capture import capture_record, check_record_date
 from records_service.records.models import Classification
 from records_service.records.schemas import RecordMetadata
 from records_service.records.service import tag_suggestions
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.storage import StorageError
-from records_service.web.deps import Capturer
+from records_service.web.deps import SignedInCapturer
 from records_service.web.pages._forms import optional, read_day, title_from_filename
 from records_service.web.pages._rows import type_choices
 from records_service.web.rendering import render
@@ -84,7 +84,7 @@ def upload_form(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: Capturer,
+    user: SignedInCapturer,
     contract: Identifier | None = None,
 ) -> Response:
     """The upload form (``?contract=REF`` preselects a contract)."""
@@ -174,7 +174,7 @@ def _capture_one(
 def upload(
     request: Request,
     services: ServicesDep,
-    user: Capturer,
+    user: SignedInCapturer,
     files: Annotated[list[UploadFile | str] | None, File()] = None,
     titles: Annotated[list[FormValue] | None, Form()] = None,
     contract: Annotated[FormValue, Form()] = "",
