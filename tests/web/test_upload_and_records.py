@@ -225,6 +225,38 @@ def test_edit_needs_a_reason_and_keeps_history(
     assert "demand" in page
 
 
+def test_an_edit_that_changes_nothing_says_so_and_keeps_no_history(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    [record_id] = record_ids(upload(staff, [("needs.txt", NEEDS)])[1])
+    form_page = staff.get(f"/records/{record_id}/edit")
+    form = {
+        "title": "Needs",
+        "record_type": "needs_assessment",
+        "contract": "OPCC-2023-014",
+        "tags": "Helpline, victims",
+        "record_date": "2023-01-20",
+        "classification": "OFFICIAL",
+        "originator": "",
+        "reason": "Checking the details",
+        "csrf_token": csrf_of(form_page),
+    }
+    saved = staff.post(f"/records/{record_id}/edit", data=form)
+    assert saved.status_code == 303
+    page = staff.get(f"/records/{record_id}").text
+    assert "Nothing was changed." in page and "Details updated." not in page
+    assert "Checking the details" not in page  # no history entry carries the reason
+    with session_scope(web_services.engine) as session:
+        updates = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.action == "record.update", AuditEntry.subject == f"record:{record_id}"
+            )
+        ).all()
+    assert updates == []
+
+
 def test_new_version_keeps_the_old_one(
     browser_for: Callable[[str], TestClient], web_services: Services
 ) -> None:

@@ -185,7 +185,7 @@ def update(
     services: ServicesDep,
 ) -> RecordPublic:
     """Change metadata; ``reason`` is required and the old values are kept."""
-    record = update_record(
+    record, _ = update_record(
         session,
         record_id=record_id,
         data=data,

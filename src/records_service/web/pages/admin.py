@@ -11,9 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from records_service.auth.models import ApiToken, Role, User
+from records_service.auth.models import Role, User
 from records_service.auth.service import (
     active_token_counts,
     add_user,
@@ -121,9 +121,7 @@ def _user_page(
     new_token: str | None = None,
 ) -> Response:
     person = get_user(session, username)
-    tokens = session.exec(
-        select(ApiToken).where(ApiToken.user_id == person.id).order_by(col(ApiToken.created_at))
-    ).all()
+    tokens = list_tokens(session, person.username)
     failures, lock = lock_of(
         session,
         ThrottleKey.account(person.username),

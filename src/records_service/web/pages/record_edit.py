@@ -19,7 +19,6 @@ from records_service.records.schemas import RecordUpdate
 from records_service.records.service import (
     contract_reference,
     get_record,
-    metadata_history,
     record_tags,
     to_public,
     update_record,
@@ -131,8 +130,7 @@ def edit(
     try:
         data = _update_from(form)
         with session_scope(services.engine) as session:
-            before = len(metadata_history(session, record_id, user))
-            update_record(
+            _, changed = update_record(
                 session,
                 record_id=record_id,
                 data=data,
@@ -140,8 +138,6 @@ def edit(
                 record_types=services.record_types,
                 clock=services.clock,
             )
-            session.flush()
-            changed = len(metadata_history(session, record_id, user)) > before
     except ValueError as exc:
         errors = (
             _validation_errors(exc)

@@ -13,14 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from records_service.auth.models import User
 from records_service.bounds import DbId, FormReason, FormText, Identifier, PageNumber
 from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.pagination import PageParams
-from records_service.records.models import Record
+from records_service.records.service import record_labels
 from records_service.retention.dispositions import (
     DispositionFilters,
     decide_disposition,
@@ -145,15 +145,6 @@ def run_now(request: Request, services: ServicesDep, user: SignedInRetentionMana
     return redirect("/retention")
 
 
-def _titles(session: Session, record_ids: set[str]) -> dict[str, tuple[str, str]]:
-    if not record_ids:
-        return {}
-    rows = session.exec(
-        select(Record.id, Record.title, Record.record_type).where(col(Record.id).in_(record_ids))
-    )
-    return {rid: (title, record_type) for rid, title, record_type in rows}
-
-
 def _dispositions_page(
     request: Request,
     session: Session,
@@ -170,7 +161,7 @@ def _dispositions_page(
     rows, total = list_dispositions(
         session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE)
     )
-    titles = _titles(session, {r.record_id for r in rows})
+    titles = record_labels(session, {r.record_id for r in rows}, user)
     context = {
         "dispositions": rows,
         "titles": {rid: (t, type_label(services.schedule, rt)) for rid, (t, rt) in titles.items()},

@@ -13,12 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from records_service.auth.models import User
 from records_service.bounds import FormValue, Identifier, check_text, normalise_tags
-from records_service.contracts.models import Contract
-from records_service.contracts.service import contract_id
+from records_service.contracts.service import contract_id, recently_changed_contracts
 from records_service.db import read_scope
 from records_service.errors import DomainError, InvalidInput
 from records_service.records.capture import capture_record, check_record_date
@@ -50,12 +49,7 @@ class FileOutcome:
 
 def contract_choices(session: Session) -> list[tuple[str, str]]:
     """Contracts as (reference, title) for the searchable contract box."""
-    rows = session.exec(
-        select(Contract.reference, Contract.title)
-        .order_by(col(Contract.updated_at).desc())
-        .limit(CONTRACT_CHOICES)
-    )
-    return sorted(rows)
+    return recently_changed_contracts(session, CONTRACT_CHOICES)
 
 
 def tag_choices(session: Session, user: User) -> list[str]:
