@@ -12,15 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from records_service.api.deps import (
-    CurrentUser,
-    Paging,
-    ReadSessionDep,
-    ServicesDep,
-    require,
-)
+from records_service.api.deps import Paging, TokenAuditReader, TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.audit.actions import AuditAction
 from records_service.audit.keys import current_verifier_key
@@ -38,14 +32,12 @@ from records_service.audit.service import (
     latest_checkpoint,
     list_entries,
 )
-from records_service.auth.models import User
-from records_service.auth.roles import Permission
 from records_service.bounds import DbInt, Identifier, Label, SafeDateTime
 from records_service.pagination import Page
 from records_service.records.service import get_record
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 
 router = APIRouter()
-AuditReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
 AUDIT_READ = {**AUTHENTICATED, **problem_responses(403)}
 
 
@@ -57,7 +49,7 @@ AUDIT_READ = {**AUTHENTICATED, **problem_responses(403)}
 )
 def entries(
     session: ReadSessionDep,
-    _user: AuditReader,
+    _user: TokenAuditReader,
     paging: Paging,
     subject: Label | None = None,
     actor: Identifier | None = None,
@@ -86,7 +78,7 @@ def entries(
     tags=["audit"],
     responses={**AUDIT_READ, **problem_responses(404)},
 )
-def checkpoint(session: ReadSessionDep, _user: AuditReader) -> CheckpointPublic:
+def checkpoint(session: ReadSessionDep, _user: TokenAuditReader) -> CheckpointPublic:
     """The latest signed checkpoint (404 until the first one is signed)."""
     row, parsed = latest_checkpoint(session)
     return CheckpointPublic.of(row, parsed)
@@ -101,7 +93,7 @@ def checkpoint(session: ReadSessionDep, _user: AuditReader) -> CheckpointPublic:
 def proof(
     index: Annotated[DbInt, Path(ge=0)],
     session: ReadSessionDep,
-    _user: AuditReader,
+    _user: TokenAuditReader,
     tree_size: Annotated[
         DbInt | None,
         Query(ge=0, description="Tree size to prove against; default the whole log."),
@@ -119,7 +111,7 @@ def proof(
 )
 def consistency_(
     session: ReadSessionDep,
-    _user: AuditReader,
+    _user: TokenAuditReader,
     first: Annotated[DbInt, Query(ge=0, description="The earlier tree size.")],
     second: Annotated[DbInt, Query(ge=0, description="The later tree size.")],
 ) -> ConsistencyProofPublic:
@@ -150,7 +142,7 @@ def public_key(services: ServicesDep) -> PublicKeyPublic:
     responses={**AUTHENTICATED, **problem_responses(404)},
 )
 def history(
-    record_id: Identifier, session: ReadSessionDep, user: CurrentUser, paging: Paging
+    record_id: Identifier, session: ReadSessionDep, user: TokenUser, paging: Paging
 ) -> Page[AuditEntryPublic]:
     """Every audit entry about a record you may see, oldest first (from the log)."""
     record = get_record(session, record_id, user)

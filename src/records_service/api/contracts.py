@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from records_service.api.deps import (
-    ContractManager,
-    CurrentUser,
-    Paging,
-    ReadSessionDep,
-    ServicesDep,
-    SessionDep,
-)
+from records_service.api.deps import Paging, TokenContractManager, TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import Identifier, Label, LongName, SearchText
 from records_service.contracts.models import ContractStatus
@@ -23,6 +16,7 @@ from records_service.contracts.service import (
     update_contract,
 )
 from records_service.pagination import Page
+from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHENTICATED)
 
@@ -36,7 +30,7 @@ router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHEN
 def create(
     data: ContractCreate,
     session: SessionDep,
-    user: ContractManager,
+    user: TokenContractManager,
     services: ServicesDep,
     response: Response,
 ) -> ContractPublic:
@@ -49,7 +43,7 @@ def create(
 @router.get("", response_model=Page[ContractPublic])
 def list_(
     session: ReadSessionDep,
-    user: CurrentUser,
+    user: TokenUser,
     paging: Paging,
     status: ContractStatus | None = None,
     provider: LongName | None = None,
@@ -74,7 +68,7 @@ def list_(
 
 
 @router.get("/{reference}", response_model=ContractPublic, responses=problem_responses(404))
-def read(reference: Identifier, session: ReadSessionDep, user: CurrentUser) -> ContractPublic:
+def read(reference: Identifier, session: ReadSessionDep, user: TokenUser) -> ContractPublic:
     """One contract by its reference."""
     return ContractPublic.model_validate(get_contract(session, reference))
 
@@ -86,7 +80,7 @@ def update(
     reference: Identifier,
     data: ContractUpdate,
     session: SessionDep,
-    user: ContractManager,
+    user: TokenContractManager,
     services: ServicesDep,
 ) -> ContractPublic:
     """Change a contract's status, dates, provider, funding stream, value or deed flag."""

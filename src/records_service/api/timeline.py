@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from records_service.api.deps import CurrentUser, ReadSessionDep
+from records_service.api.deps import TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import Identifier
 from records_service.contracts.timeline import ContractTimeline, contract_timeline
+from records_service.runtime.requests import ReadSessionDep
 
 router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHENTICATED)
 
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHEN
 @router.get(
     "/{reference}/timeline", response_model=ContractTimeline, responses=problem_responses(404)
 )
-def timeline(reference: Identifier, session: ReadSessionDep, user: CurrentUser) -> ContractTimeline:
+def timeline(reference: Identifier, session: ReadSessionDep, user: TokenUser) -> ContractTimeline:
     """Every record and version of the contract, by record date then capture time.
 
     Each entry says who captured the version and when. Records the caller may
