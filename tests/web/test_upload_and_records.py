@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import select
 
 from records_service.audit.models import AuditEntry
@@ -131,11 +132,11 @@ def test_no_file_chosen_is_an_error(browser_for: Callable[[str], TestClient]) ->
     assert 'id="files-error"' in response.text
 
 
-def _read_entries(services: Services, record_id: str) -> int:
+def _read_entries(services: Services, record_id: str, action: str = "record.read") -> int:
     with session_scope(services.engine) as session:
         rows = session.exec(
             select(AuditEntry).where(
-                AuditEntry.action == "record.read", AuditEntry.subject == f"record:{record_id}"
+                AuditEntry.action == action, AuditEntry.subject == f"record:{record_id}"
             )
         )
         return len(list(rows))
@@ -195,13 +196,8 @@ def test_sensitive_record_is_hidden_from_other_staff(
     assert rita.get(f"/records/{record_id}").status_code == 200
 
 
-def test_edit_needs_a_reason_and_keeps_history(
-    browser_for: Callable[[str], TestClient], web_services: Services
-) -> None:
-    open_contract(web_services)
-    staff = browser_for("sam")
-    [record_id] = record_ids(upload(staff, [("needs.txt", NEEDS)])[1])
-    form_page = staff.get(f"/records/{record_id}/edit")
+def _edit_form(form_page: Response, **fields: str) -> dict[str, str]:
+    """The edit form's fields for the record ``upload`` captures, with ``fields`` changed."""
     form = {
         "title": "Needs assessment 2022-23",
         "record_type": "needs_assessment",
@@ -213,6 +209,16 @@ def test_edit_needs_a_reason_and_keeps_history(
         "reason": "",
         "csrf_token": csrf_of(form_page),
     }
+    return form | fields
+
+
+def test_edit_needs_a_reason_and_keeps_history(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    [record_id] = record_ids(upload(staff, [("needs.txt", NEEDS)])[1])
+    form = _edit_form(staff.get(f"/records/{record_id}/edit"))
     refused = staff.post(f"/records/{record_id}/edit", data=form)
     assert refused.status_code == 422 and 'id="reason-error"' in refused.text
     form["reason"] = "Title should name the financial year"
@@ -223,6 +229,27 @@ def test_edit_needs_a_reason_and_keeps_history(
     assert "Needs assessment 2022-23" in page
     assert "Title should name the financial year" in page
     assert "demand" in page
+
+
+def test_an_edit_that_changes_nothing_says_so_and_keeps_no_history(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    [record_id] = record_ids(upload(staff, [("needs.txt", NEEDS)])[1])
+    # The values the record was captured with, in another order and case.
+    form = _edit_form(
+        staff.get(f"/records/{record_id}/edit"),
+        title="Needs",
+        tags="Helpline, victims",
+        reason="Checking the details",
+    )
+    saved = staff.post(f"/records/{record_id}/edit", data=form)
+    assert saved.status_code == 303
+    page = staff.get(f"/records/{record_id}").text
+    assert "Nothing was changed." in page and "Details updated." not in page
+    assert "Checking the details" not in page  # no history entry carries the reason
+    assert _read_entries(web_services, record_id, "record.update") == 0
 
 
 def test_new_version_keeps_the_old_one(

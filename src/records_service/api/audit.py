@@ -11,15 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from sqlmodel import Session
 
-from records_service.api.deps import (
-    Paging,
-    ReadSessionDep,
-    ServicesDep,
-    require,
-)
+from records_service.api.deps import Paging, TokenAuditReader
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.audit.actions import AuditAction
 from records_service.audit.keys import current_verifier_key
@@ -37,13 +32,11 @@ from records_service.audit.service import (
     latest_checkpoint,
     list_entries,
 )
-from records_service.auth.models import User
-from records_service.auth.roles import Permission
 from records_service.bounds import DbInt, Identifier, Label, SafeDateTime
 from records_service.pagination import Page, PageParams
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 
 router = APIRouter()
-AuditReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
 AUDIT_READ = {**AUTHENTICATED, **problem_responses(403)}
 
 
@@ -55,7 +48,7 @@ AUDIT_READ = {**AUTHENTICATED, **problem_responses(403)}
 )
 def entries(
     session: ReadSessionDep,
-    _user: AuditReader,
+    _user: TokenAuditReader,
     paging: Paging,
     subject: Label | None = None,
     actor: Identifier | None = None,
@@ -92,7 +85,7 @@ def entries_page(
     tags=["audit"],
     responses={**AUDIT_READ, **problem_responses(404)},
 )
-def checkpoint(session: ReadSessionDep, _user: AuditReader) -> CheckpointPublic:
+def checkpoint(session: ReadSessionDep, _user: TokenAuditReader) -> CheckpointPublic:
     """The latest signed checkpoint (404 until the first one is signed)."""
     row, parsed = latest_checkpoint(session)
     return CheckpointPublic.of(row, parsed)
@@ -107,7 +100,7 @@ def checkpoint(session: ReadSessionDep, _user: AuditReader) -> CheckpointPublic:
 def proof(
     index: Annotated[DbInt, Path(ge=0)],
     session: ReadSessionDep,
-    _user: AuditReader,
+    _user: TokenAuditReader,
     tree_size: Annotated[
         DbInt | None,
         Query(ge=0, description="Tree size to prove against; default the whole log."),
@@ -125,7 +118,7 @@ def proof(
 )
 def consistency_(
     session: ReadSessionDep,
-    _user: AuditReader,
+    _user: TokenAuditReader,
     first: Annotated[DbInt, Query(ge=0, description="The earlier tree size.")],
     second: Annotated[DbInt, Query(ge=0, description="The later tree size.")],
 ) -> ConsistencyProofPublic:

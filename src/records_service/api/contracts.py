@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from records_service.api.deps import (
-    ContractManager,
-    CurrentUser,
-    Paging,
-    ReadSessionDep,
-    ServicesDep,
-    SessionDep,
-)
+from records_service.api.deps import Paging, TokenContractManager, TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import Identifier, Label, LongName, SearchText
 from records_service.contracts.models import ContractStatus
@@ -24,6 +17,7 @@ from records_service.contracts.service import (
 )
 from records_service.pagination import Page
 from records_service.records.timeline import ContractTimeline, contract_timeline
+from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHENTICATED)
 
@@ -37,7 +31,7 @@ router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHEN
 def create(
     data: ContractCreate,
     session: SessionDep,
-    user: ContractManager,
+    user: TokenContractManager,
     services: ServicesDep,
     response: Response,
 ) -> ContractPublic:
@@ -50,7 +44,7 @@ def create(
 @router.get("", response_model=Page[ContractPublic])
 def list_(
     session: ReadSessionDep,
-    user: CurrentUser,
+    user: TokenUser,
     paging: Paging,
     status: ContractStatus | None = None,
     provider: LongName | None = None,
@@ -75,7 +69,7 @@ def list_(
 
 
 @router.get("/{reference}", response_model=ContractPublic, responses=problem_responses(404))
-def read(reference: Identifier, session: ReadSessionDep, user: CurrentUser) -> ContractPublic:
+def read(reference: Identifier, session: ReadSessionDep, user: TokenUser) -> ContractPublic:
     """One contract by its reference."""
     return ContractPublic.model_validate(get_contract(session, reference))
 
@@ -87,7 +81,7 @@ def update(
     reference: Identifier,
     data: ContractUpdate,
     session: SessionDep,
-    user: ContractManager,
+    user: TokenContractManager,
     services: ServicesDep,
 ) -> ContractPublic:
     """Change a contract's status, dates, provider, funding stream, value or deed flag."""
@@ -100,7 +94,7 @@ def update(
 @router.get(
     "/{reference}/timeline", response_model=ContractTimeline, responses=problem_responses(404)
 )
-def timeline(reference: Identifier, session: ReadSessionDep, user: CurrentUser) -> ContractTimeline:
+def timeline(reference: Identifier, session: ReadSessionDep, user: TokenUser) -> ContractTimeline:
     """Every record and version of the contract, by record date then capture time.
 
     Each entry says who captured the version and when. Records the caller may

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from records_service.api.deps import ServicesDep
 from records_service.db import read_scope
 from records_service.records.models import TextStatus, Version
 from records_service.records.sidecars import pending_count
+from records_service.runtime.requests import ServicesDep
 from records_service.search.feed import index_lag
 from records_service.search.progress import read_progress
 from records_service.storage import StorageError

@@ -10,15 +10,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
 from records_service.api.audit import entries_page
-from records_service.api.deps import (
-    Capturer,
-    CurrentUser,
-    Editor,
-    Paging,
-    ReadSessionDep,
-    ServicesDep,
-    SessionDep,
-)
+from records_service.api.deps import Paging, TokenCapturer, TokenEditor, TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.audit.schemas import AuditEntryPublic
 from records_service.audit.service import EntryFilters
@@ -48,6 +40,7 @@ from records_service.records.service import (
     to_public,
     update_record,
 )
+from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/records", tags=["records"], responses=AUTHENTICATED)
 
@@ -84,7 +77,7 @@ def _created(services: ServicesDep, body: RecordPublic) -> JSONResponse:
 )
 def capture(
     services: ServicesDep,
-    user: Capturer,
+    user: TokenCapturer,
     file: Annotated[UploadFile, File(description="The document to capture.")],
     title: Annotated[str, Form(min_length=1, max_length=300)],
     record_type: Annotated[str, Form(description="A record type key from the schedule.")],
@@ -122,7 +115,7 @@ def capture(
 def new_version(
     record_id: Identifier,
     services: ServicesDep,
-    user: Capturer,
+    user: TokenCapturer,
     file: Annotated[UploadFile, File(description="The new content.")],
 ) -> JSONResponse:
     """Add a new content version; earlier versions stay retrievable."""
@@ -148,7 +141,7 @@ def new_version(
 @router.get("", response_model=Page[RecordPublic])
 def list_(
     session: ReadSessionDep,
-    user: CurrentUser,
+    user: TokenUser,
     paging: Paging,
     contract: Identifier | None = None,
     record_type: Identifier | None = None,
@@ -178,7 +171,7 @@ def list_(
 
 
 @router.get("/{record_id}", response_model=RecordPublic, responses=problem_responses(404))
-def read(record_id: Identifier, session: ReadSessionDep, user: CurrentUser) -> RecordPublic:
+def read(record_id: Identifier, session: ReadSessionDep, user: TokenUser) -> RecordPublic:
     """One record with all its versions."""
     return to_public(session, get_record(session, record_id, user))
 
@@ -192,11 +185,11 @@ def update(
     record_id: Identifier,
     data: RecordUpdate,
     session: SessionDep,
-    user: Editor,
+    user: TokenEditor,
     services: ServicesDep,
 ) -> RecordPublic:
     """Change metadata; ``reason`` is required and the old values are kept."""
-    record = update_record(
+    record, _ = update_record(
         session,
         record_id=record_id,
         data=data,
@@ -214,7 +207,7 @@ def update(
     responses=problem_responses(404),
 )
 def changes(
-    record_id: Identifier, session: ReadSessionDep, user: CurrentUser
+    record_id: Identifier, session: ReadSessionDep, user: TokenUser
 ) -> list[MetadataChangePublic]:
     """Every metadata change of the record, with old and new values and the reason."""
     return metadata_history(session, record_id, user)
@@ -226,7 +219,7 @@ def changes(
     responses=problem_responses(404),
 )
 def history(
-    record_id: Identifier, session: ReadSessionDep, user: CurrentUser, paging: Paging
+    record_id: Identifier, session: ReadSessionDep, user: TokenUser, paging: Paging
 ) -> Page[AuditEntryPublic]:
     """Every audit entry about a record you may see, oldest first (from the log)."""
     record = get_record(session, record_id, user)
@@ -242,7 +235,7 @@ def history(
 def content(
     record_id: Identifier,
     services: ServicesDep,
-    user: CurrentUser,
+    user: TokenUser,
     version: Annotated[DbId | None, Query(description="Version number; default current.")] = None,
 ) -> StreamingResponse:
     """Download a version's bytes; ``ETag`` is the SHA-256 recorded at capture."""

@@ -12,17 +12,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import Response
 
-from records_service.api.deps import (
-    CurrentUser,
-    Paging,
-    ReadSessionDep,
-    ServicesDep,
-    SessionDep,
-    require,
-)
+from records_service.api.deps import Paging, TokenAuditReader, TokenRetentionManager, TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
-from records_service.auth.models import User
-from records_service.auth.roles import Permission
 from records_service.bounds import DbId, Identifier
 from records_service.errors import Conflict
 from records_service.pagination import Page
@@ -57,6 +48,7 @@ from records_service.retention.schemas import (
     RecordRetentionPublic,
     RunRequest,
 )
+from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/retention", tags=["retention"], responses=AUTHENTICATED)
 record_router = APIRouter(prefix="/api/records", tags=["records"], responses=AUTHENTICATED)
@@ -64,13 +56,11 @@ FORBIDDEN = problem_responses(403)
 # Routes that take a JSON body and act on a hold, record or disposition.
 DECISION = problem_responses(400, 403, 404, 409)
 
-RetentionManager = Annotated[User, Depends(require(Permission.MANAGE_RETENTION))]
-RetentionReader = Annotated[User, Depends(require(Permission.READ_AUDIT))]
 FindingState = Literal["open", "resolved", "all"]
 
 
 @router.get("/schedule")
-def schedule(services: ServicesDep, user: CurrentUser) -> dict[str, Any]:
+def schedule(services: ServicesDep, user: TokenUser) -> dict[str, Any]:
     """The retention schedule and completeness rules in force."""
     return services.schedule.to_dict()
 
@@ -89,7 +79,7 @@ FindingFiltersDep = Annotated[FindingFilters, Depends(_finding_filters)]
 
 @router.get("/findings", response_model=Page[FindingPublic], responses=FORBIDDEN)
 def findings(
-    session: ReadSessionDep, user: RetentionReader, paging: Paging, filters: FindingFiltersDep
+    session: ReadSessionDep, user: TokenAuditReader, paging: Paging, filters: FindingFiltersDep
 ) -> Page[FindingPublic]:
     """Findings of the retention job, by kind then key; open ones unless ``state`` says."""
     rows, total = list_findings(session, filters=filters, page=paging)
@@ -107,7 +97,7 @@ def findings(
     responses={200: {"content": {"text/csv": {}}}, **FORBIDDEN},
 )
 def findings_as_csv(
-    session: ReadSessionDep, user: RetentionReader, filters: FindingFiltersDep
+    session: ReadSessionDep, user: TokenAuditReader, filters: FindingFiltersDep
 ) -> Response:
     """The same findings as CSV (all pages), for a spreadsheet."""
     rows, _ = list_findings(session, filters=filters)
@@ -119,7 +109,9 @@ def findings_as_csv(
 
 
 @router.post("/run", response_model=RunReport, responses=problem_responses(400, 403))
-def run(services: ServicesDep, user: RetentionManager, body: RunRequest | None = None) -> RunReport:
+def run(
+    services: ServicesDep, user: TokenRetentionManager, body: RunRequest | None = None
+) -> RunReport:
     """Run the retention job now, as you (you cannot then approve what it proposes)."""
     request = body or RunRequest()
     return run_retention(
@@ -137,7 +129,7 @@ def run(services: ServicesDep, user: RetentionManager, body: RunRequest | None =
 @router.post(
     "/holds", status_code=status.HTTP_201_CREATED, response_model=HoldPublic, responses=DECISION
 )
-def place(services: ServicesDep, user: RetentionManager, body: HoldCreate) -> HoldPublic:
+def place(services: ServicesDep, user: TokenRetentionManager, body: HoldCreate) -> HoldPublic:
     """Place a hold on a record or on a whole contract; it blocks disposal until released."""
     return place_hold(services.hold_context(), request=body, actor=user)
 
@@ -145,7 +137,7 @@ def place(services: ServicesDep, user: RetentionManager, body: HoldCreate) -> Ho
 @router.get("/holds", response_model=Page[HoldPublic], responses=problem_responses(403, 404))
 def holds(
     session: ReadSessionDep,
-    user: RetentionReader,
+    user: TokenAuditReader,
     paging: Paging,
     active: bool | None = None,
     record_id: Identifier | None = None,
@@ -159,7 +151,7 @@ def holds(
 
 @router.post("/holds/{hold_id}/release", response_model=HoldPublic, responses=DECISION)
 def release(
-    hold_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
+    hold_id: DbId, services: ServicesDep, user: TokenRetentionManager, body: ReasonBody
 ) -> HoldPublic:
     """Release a hold, with the reason."""
     return release_hold(services.hold_context(), hold_id=hold_id, reason=body.reason, actor=user)
@@ -168,7 +160,7 @@ def release(
 @router.get("/dispositions", response_model=Page[DispositionPublic], responses=FORBIDDEN)
 def dispositions(
     session: ReadSessionDep,
-    user: RetentionReader,
+    user: TokenAuditReader,
     paging: Paging,
     disposition_status: Annotated[DispositionStatus | None, Query(alias="status")] = None,
     record_id: Identifier | None = None,
@@ -191,7 +183,7 @@ def dispositions(
     responses=DECISION,
 )
 def propose(
-    session: SessionDep, services: ServicesDep, user: RetentionManager, body: DispositionCreate
+    session: SessionDep, services: ServicesDep, user: TokenRetentionManager, body: DispositionCreate
 ) -> DispositionPublic:
     """Propose disposing of a record whose retention has ended (e.g. after a review)."""
     disposition = propose_disposition(
@@ -212,7 +204,7 @@ def propose(
     responses=problem_responses(403, 404),
 )
 def disposition(
-    disposition_id: DbId, session: ReadSessionDep, user: RetentionReader
+    disposition_id: DbId, session: ReadSessionDep, user: TokenAuditReader
 ) -> DispositionPublic:
     """One disposition."""
     return DispositionPublic.of(get_disposition(session, disposition_id))
@@ -222,7 +214,7 @@ def disposition(
     "/dispositions/{disposition_id}/approve", response_model=DispositionPublic, responses=DECISION
 )
 def approve(
-    disposition_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
+    disposition_id: DbId, services: ServicesDep, user: TokenRetentionManager, body: ReasonBody
 ) -> DispositionPublic:
     """Approve and execute; ``error`` is set (status stays approved) if execution failed."""
     result = decide_disposition(
@@ -239,7 +231,7 @@ def approve(
     "/dispositions/{disposition_id}/reject", response_model=DispositionPublic, responses=DECISION
 )
 def reject(
-    disposition_id: DbId, services: ServicesDep, user: RetentionManager, body: ReasonBody
+    disposition_id: DbId, services: ServicesDep, user: TokenRetentionManager, body: ReasonBody
 ) -> DispositionPublic:
     """Reject a proposal; the job does not propose it again unless the date moves.
 
@@ -261,7 +253,7 @@ def reject(
     responses=problem_responses(403, 404, 409),
 )
 def execute(
-    disposition_id: DbId, services: ServicesDep, user: RetentionManager
+    disposition_id: DbId, services: ServicesDep, user: TokenRetentionManager
 ) -> DispositionPublic:
     """Retry an approved disposition whose execution failed (409 if it fails again)."""
     result = execute_disposition(
@@ -275,7 +267,7 @@ def execute(
 @router.get("/disposals", response_model=Page[DisposalRecordPublic], responses=FORBIDDEN)
 def disposals(
     session: ReadSessionDep,
-    user: RetentionReader,
+    user: TokenAuditReader,
     paging: Paging,
     contract: Identifier | None = None,
 ) -> Page[DisposalRecordPublic]:
@@ -295,7 +287,7 @@ def disposals(
     responses=problem_responses(404),
 )
 def record_retention_view(
-    record_id: Identifier, session: ReadSessionDep, services: ServicesDep, user: CurrentUser
+    record_id: Identifier, session: ReadSessionDep, services: ServicesDep, user: TokenUser
 ) -> RecordRetentionPublic:
     """The record's computed retention, today's decision, its holds, dispositions and tombstone."""
     record = get_record(session, record_id, user)

@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from records_service.api.deps import CurrentUser, IndexDep, ServicesDep
+from records_service.api.deps import TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import Identifier, Identifiers, PageNumber, SafeDate, SearchText
 from records_service.indexing.base import SearchQuery
 from records_service.pagination import MAX_PAGE_SIZE
+from records_service.runtime.requests import IndexDep, ServicesDep
 from records_service.search.schemas import SearchResponse
 from records_service.search.service import search_records
 
@@ -31,7 +32,7 @@ QUERY_HELP = (
 def search(
     services: ServicesDep,
     index: IndexDep,
-    user: CurrentUser,
+    user: TokenUser,
     q: Annotated[SearchText, Query(description=QUERY_HELP)] = "",
     contract: Annotated[Identifier | None, Query(description="One contract reference.")] = None,
     record_type: Annotated[

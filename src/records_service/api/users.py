@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from sqlmodel import Session
 
-from records_service.api.deps import Administrator, Paging, ReadSessionDep, ServicesDep, SessionDep
+from records_service.api.deps import Paging, TokenAdministrator
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.auth.models import User
 from records_service.auth.schemas import (
@@ -35,6 +35,7 @@ from records_service.auth.tokens import split_token
 from records_service.bounds import Identifier
 from records_service.clock import Clock
 from records_service.pagination import Page
+from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(
     prefix="/api", tags=["users"], responses={**AUTHENTICATED, **problem_responses(403)}
@@ -58,7 +59,7 @@ def _issue(
 
 
 @router.get("/users", response_model=Page[UserPublic])
-def list_(session: ReadSessionDep, _admin: Administrator, paging: Paging) -> Page[UserPublic]:
+def list_(session: ReadSessionDep, _admin: TokenAdministrator, paging: Paging) -> Page[UserPublic]:
     """Every user by name, with roles, state and the number of active tokens."""
     users, total = page_of_users(session, paging)
     counts = active_token_counts(session, [user.id for user in users if user.id is not None])
@@ -75,7 +76,7 @@ def list_(session: ReadSessionDep, _admin: Administrator, paging: Paging) -> Pag
 def create(
     data: UserCreate,
     session: SessionDep,
-    admin: Administrator,
+    admin: TokenAdministrator,
     services: ServicesDep,
     response: Response,
 ) -> CreatedUser:
@@ -94,14 +95,14 @@ def create(
 
 
 @router.get("/users/{username}", response_model=UserPublic, responses=FOUND)
-def read(username: Identifier, session: ReadSessionDep, _admin: Administrator) -> UserPublic:
+def read(username: Identifier, session: ReadSessionDep, _admin: TokenAdministrator) -> UserPublic:
     """One user."""
     return _public(session, get_user(session, username))
 
 
 @router.post("/users/{username}/disable", response_model=UserPublic, responses=CHANGE)
 def disable(
-    username: Identifier, session: SessionDep, admin: Administrator, services: ServicesDep
+    username: Identifier, session: SessionDep, admin: TokenAdministrator, services: ServicesDep
 ) -> UserPublic:
     """Disable a user: their tokens and password stop working at once."""
     user = disable_user(session, username=username, actor=admin.username, clock=services.clock)
@@ -110,7 +111,7 @@ def disable(
 
 @router.get("/users/{username}/tokens", response_model=list[TokenPublic], responses=FOUND)
 def tokens(
-    username: Identifier, session: ReadSessionDep, _admin: Administrator
+    username: Identifier, session: ReadSessionDep, _admin: TokenAdministrator
 ) -> list[TokenPublic]:
     """A user's API tokens, oldest first, revoked ones included (never their secrets)."""
     return [TokenPublic.of(token) for token in list_tokens(session, username)]
@@ -126,7 +127,7 @@ def issue(
     username: Identifier,
     data: TokenCreate,
     session: SessionDep,
-    admin: Administrator,
+    admin: TokenAdministrator,
     services: ServicesDep,
 ) -> IssuedToken:
     """Issue another API token; the secret is in this response only."""
@@ -135,7 +136,7 @@ def issue(
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, responses=CHANGE)
 def revoke(
-    token_id: Identifier, session: SessionDep, admin: Administrator, services: ServicesDep
+    token_id: Identifier, session: SessionDep, admin: TokenAdministrator, services: ServicesDep
 ) -> TokenPublic:
     """Revoke a token by its public id: it stops working at once. Revoking twice is a 409."""
     token = revoke_token(session, token_id=token_id, actor=admin.username, clock=services.clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from sqlalchemy import func
@@ -107,6 +108,26 @@ def list_contracts(
         statement.order_by(col(Contract.reference)).offset(page.offset).limit(page.page_size)
     )
     return list(rows), int(total)
+
+
+def references_by_id(session: Session, contract_ids: Collection[int]) -> dict[int, str]:
+    """``id -> reference`` of the contracts in ``contract_ids``."""
+    if not contract_ids:
+        return {}
+    rows = session.exec(
+        select(Contract.id, Contract.reference).where(col(Contract.id).in_(set(contract_ids)))
+    )
+    return {cid: reference for cid, reference in rows if cid is not None}
+
+
+def recently_changed_contracts(session: Session, limit: int) -> list[tuple[str, str]]:
+    """``(reference, title)`` of the ``limit`` contracts changed last, sorted, to choose from."""
+    rows = session.exec(
+        select(Contract.reference, Contract.title)
+        .order_by(col(Contract.updated_at).desc())
+        .limit(limit)
+    )
+    return sorted(rows)
 
 
 def update_contract(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, or_, true
@@ -45,6 +45,7 @@ from records_service.records.models import (
     Record,
     RecordTag,
     Version,
+    VersionText,
 )
 from records_service.records.schemas import (
     MetadataChangePublic,
@@ -106,6 +107,54 @@ def tag_suggestions(session: Session, user: User, limit: int) -> list[str]:
         .limit(limit)
     )
     return sorted(tag for tag, _ in rows)
+
+
+def recent_captures(session: Session, user: User, limit: int) -> list[Record]:
+    """The ``limit`` records captured last that ``user`` may see, newest first."""
+    statement = (
+        select(Record)
+        .where(visible_clause(user))
+        .order_by(col(Record.captured_at).desc(), col(Record.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+def captured_by(session: Session, user: User, limit: int) -> list[Record]:
+    """The ``limit`` records ``user`` captured (all visible to them), last changed first."""
+    statement = (
+        select(Record)
+        .where(Record.captured_by_id == user.id)
+        .order_by(col(Record.updated_at).desc(), col(Record.id))
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+def contract_records(session: Session, contract_id: int | None, user: User) -> list[Record]:
+    """The records filed under a contract that ``user`` may see, by record date."""
+    if contract_id is None:  # a contract not yet saved has nothing filed under it
+        return []
+    statement = (
+        select(Record)
+        .where(Record.contract_id == contract_id, visible_clause(user))
+        .order_by(col(Record.record_date), col(Record.id))
+    )
+    return list(session.exec(statement))
+
+
+def record_labels(
+    session: Session, record_ids: Collection[str], user: User
+) -> dict[str, tuple[str, str]]:
+    """``id -> (title, record type)`` for the records in ``record_ids`` that ``user`` may see."""
+    if not record_ids:
+        return {}
+    rows = session.exec(
+        select(Record.id, Record.title, Record.record_type).where(
+            col(Record.id).in_(set(record_ids)), visible_clause(user)
+        )
+    )
+    return {rid: (title, record_type) for rid, title, record_type in rows}
 
 
 def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
@@ -277,14 +326,33 @@ def update_record(
     actor: User,
     record_types: frozenset[str],
     clock: Clock,
-) -> Record:
-    """Change a record's metadata, keeping every old value with the reason."""
+) -> tuple[Record, bool]:
+    """Change a record's metadata, keeping every old value with the reason.
+
+    Returns the record and whether anything changed: values equal to the current
+    ones are no change, and then nothing is written (no history, no audit entry).
+    """
     record = get_record(session, record_id, actor)
     ensure_not_disposed(record)
     now = clock()
     changes = _proposed_changes(session, record, data, record_types, now.date())
     if not changes:
-        return record
+        return record, False
+    _write_changes(session, record, changes, reason=data.reason, actor=actor, clock=clock, now=now)
+    return record, True
+
+
+def _write_changes(
+    session: Session,
+    record: Record,
+    changes: dict[str, tuple[object, object]],
+    *,
+    reason: str,
+    actor: User,
+    clock: Clock,
+    now: datetime,
+) -> None:
+    """Apply ``changes``, keeping each old value, and audit and reindex the record."""
     assert actor.id is not None
     for name, (old, new) in changes.items():
         _apply(session, record, name, new)
@@ -294,7 +362,7 @@ def update_record(
                 field=name,
                 old_value=_json(old),
                 new_value=_json(new),
-                reason=data.reason,
+                reason=reason,
                 changed_at=now,
                 changed_by_id=actor.id,
             )
@@ -303,7 +371,7 @@ def update_record(
     session.add(record)
     payload = UpdatePayload(
         changes={k: [_jsonable(o), _jsonable(n)] for k, (o, n) in changes.items()},
-        reason=data.reason,
+        reason=reason,
     )
     record_event(
         session,
@@ -314,7 +382,6 @@ def update_record(
         clock=clock,
     )
     session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=now))
-    return record
 
 
 def _jsonable(value: object) -> object:
@@ -392,6 +459,28 @@ def open_content(
     ensure_not_disposed(record)
     version = find_version(session, record, number)
     chunks = store.open(version.storage_key)
+    _audit_read(session, record, version, actor=actor, clock=clock)
+    return version, chunks
+
+
+def read_extracted_text(
+    session: Session, *, record: Record, version: Version, actor: User, clock: Clock
+) -> str | None:
+    """The text extracted from ``version`` of ``record`` (as :func:`get_record` gave it
+    to ``actor``), auditing the read; ``None``, and nothing audited, if there is none.
+
+    Showing the extracted text shows the content, so it is audited as a read of it.
+    """
+    extracted = session.get(VersionText, version.id) if version.id is not None else None
+    if extracted is None or not extracted.text.strip():
+        return None
+    _audit_read(session, record, version, actor=actor, clock=clock)
+    return extracted.text
+
+
+def _audit_read(
+    session: Session, record: Record, version: Version, *, actor: User, clock: Clock
+) -> None:
     record_event(
         session,
         actor=actor.username,
@@ -400,4 +489,3 @@ def open_content(
         payload=ReadPayload(version=version.number, sha256=version.sha256),
         clock=clock,
     )
-    return version, chunks

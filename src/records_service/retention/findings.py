@@ -289,6 +289,15 @@ def list_findings(
     return list(session.exec(ordered)), int(total)
 
 
+def open_counts(session: Session) -> dict[str, int]:
+    """``kind -> number`` of open findings, for the kinds that have any."""
+    count = func.count()
+    rows = session.exec(
+        select(Finding.kind, count).where(col(Finding.resolved_at).is_(None)).group_by(Finding.kind)
+    )
+    return dict(rows.all())
+
+
 CSV_COLUMNS = (
     "kind",
     "subject",

@@ -1,7 +1,8 @@
-"""How the service's processes run: the services container, the background worker,
-the retention timer, the ``serve`` launcher and its server processes.
+"""How the service's processes run: what they hold, how they serve, their background work.
 
-Above the domain packages, below the faces (``api``, ``web``, ``cli``): the faces
-take their services from :class:`~records_service.runtime.services.Services`, and
-nothing in here imports a face (``serve`` is handed the app factory it runs).
+The services container, the shared request dependencies of both faces, the background
+worker, the retention timer, the ``serve`` launcher and its server processes. Above the
+domain packages, below the faces (``api``, ``web``, ``cli``): the faces take their
+services from :class:`~records_service.runtime.services.Services`, and nothing in here
+imports a face (``serve`` is handed the app factory it runs).
 """

@@ -1,8 +1,10 @@
 """Typed dependencies for web pages: the signed-in user and role checks.
 
-Pages check roles with the same table as the API (:func:`records_service.auth.roles.allows`).
-An anonymous visitor is sent to the login page; a signed-in user without the
-permission gets a 403 page.
+Pages authenticate by the web session a sign-in opened, hence the ``SignedIn`` prefix
+of every alias here (the API's, by bearer token, are ``Token...`` in
+:mod:`records_service.api.deps`). Pages check roles with the same table as the API
+(:func:`records_service.auth.roles.allows`). An anonymous visitor is sent to the
+login page; a signed-in user without the permission gets a 403 page.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from records_service.api.deps import ServicesDep
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
 from records_service.errors import PermissionDenied
+from records_service.runtime.requests import ServicesDep
 from records_service.web.sessions import signed_in_user
 
 
@@ -45,13 +47,13 @@ def page_user(request: Request, services: ServicesDep) -> User:
     return user
 
 
-PageUser = Annotated[User, Depends(page_user)]
+SignedInUser = Annotated[User, Depends(page_user)]
 
 
 def require_page(permission: Permission) -> Callable[[User], User]:
     """A dependency that lets a page through only if the user holds ``permission``."""
 
-    def check(user: PageUser) -> User:
+    def check(user: SignedInUser) -> User:
         if not allows(user.role_set, permission):
             raise PermissionDenied(f"your roles do not allow {permission.value}")
         return user
@@ -59,9 +61,9 @@ def require_page(permission: Permission) -> Callable[[User], User]:
     return check
 
 
-Capturer = Annotated[User, Depends(require_page(Permission.CAPTURE))]
-Editor = Annotated[User, Depends(require_page(Permission.EDIT_METADATA))]
-ContractManager = Annotated[User, Depends(require_page(Permission.MANAGE_CONTRACTS))]
-Administrator = Annotated[User, Depends(require_page(Permission.MANAGE_USERS))]
-AuditReader = Annotated[User, Depends(require_page(Permission.READ_AUDIT))]
-RetentionManager = Annotated[User, Depends(require_page(Permission.MANAGE_RETENTION))]
+SignedInCapturer = Annotated[User, Depends(require_page(Permission.CAPTURE))]
+SignedInEditor = Annotated[User, Depends(require_page(Permission.EDIT_METADATA))]
+SignedInContractManager = Annotated[User, Depends(require_page(Permission.MANAGE_CONTRACTS))]
+SignedInAdministrator = Annotated[User, Depends(require_page(Permission.MANAGE_USERS))]
+SignedInAuditReader = Annotated[User, Depends(require_page(Permission.READ_AUDIT))]
+SignedInRetentionManager = Annotated[User, Depends(require_page(Permission.MANAGE_RETENTION))]

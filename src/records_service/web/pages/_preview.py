@@ -9,13 +9,11 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from records_service.audit.actions import AuditAction, ReadPayload
-from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.clock import Clock
 from records_service.extraction.media_types import PDF, normalise
-from records_service.records.models import Record, RecordStatus, Version, VersionText
-from records_service.records.service import open_content
+from records_service.records.models import Record, RecordStatus, Version
+from records_service.records.service import open_content, read_extracted_text
 from records_service.storage import BlobStore
 
 PREVIEW_BYTES = 64 * 1024
@@ -82,16 +80,10 @@ def build_preview(
             # Do not show a character cut in half at the limit.
             data = data[: data.rfind(b"\n") + 1] or data
         return Preview("text", version.number, _decode(data), truncated)
-    extracted = session.get(VersionText, version.id) if version.id is not None else None
-    if extracted is None or not extracted.text.strip():
-        return Preview("none", version.number)
-    record_event(
-        session,
-        actor=actor.username,
-        action=AuditAction.RECORD_READ,
-        subject=f"record:{record.id}",
-        payload=ReadPayload(version=version.number, sha256=version.sha256),
-        clock=clock,
+    extracted = read_extracted_text(
+        session, record=record, version=version, actor=actor, clock=clock
     )
-    text = extracted.text[:PREVIEW_CHARS]
-    return Preview("extracted", version.number, text, len(extracted.text) > PREVIEW_CHARS)
+    if extracted is None:
+        return Preview("none", version.number)
+    text = extracted[:PREVIEW_CHARS]
+    return Preview("extracted", version.number, text, len(extracted) > PREVIEW_CHARS)

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from records_service.contracts.models import Contract
+from records_service.contracts.service import references_by_id
 from records_service.records.models import Record
 from records_service.retention import RetentionSchedule
 
@@ -46,13 +46,9 @@ def record_rows(
     session: Session, records: Sequence[Record], schedule: RetentionSchedule
 ) -> list[RecordRow]:
     """Table rows for ``records``, in the given order."""
-    contract_ids = {r.contract_id for r in records if r.contract_id is not None}
-    references: dict[int, str] = {}
-    if contract_ids:
-        rows = session.exec(
-            select(Contract.id, Contract.reference).where(col(Contract.id).in_(contract_ids))
-        )
-        references = {cid: ref for cid, ref in rows if cid is not None}
+    references = references_by_id(
+        session, {r.contract_id for r in records if r.contract_id is not None}
+    )
     return [
         RecordRow(
             id=r.id,

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from records_service.api.deps import ServicesDep
 from records_service.auth.models import User
 from records_service.auth.service import get_user, set_password
 from records_service.auth.signin import Attempt, check_sign_in
 from records_service.db import session_scope
 from records_service.errors import DomainError, TooManyAttempts, Unauthenticated
-from records_service.web.deps import PageUser, client_host
+from records_service.runtime.requests import ServicesDep
+from records_service.web.deps import SignedInUser, client_host
 from records_service.web.rendering import flash, redirect, render
 from records_service.web.sessions import start_session
 
@@ -21,7 +21,7 @@ router = APIRouter()
 
 
 @router.get("/account/password")
-def password_form(request: Request, user: PageUser) -> Response:
+def password_form(request: Request, user: SignedInUser) -> Response:
     """The form to change one's own password."""
     return render(request, "account_password.html", {}, user=user)
 
@@ -30,7 +30,7 @@ def password_form(request: Request, user: PageUser) -> Response:
 def change_password(
     request: Request,
     services: ServicesDep,
-    user: PageUser,
+    user: SignedInUser,
     current: Annotated[str, Form(max_length=1000)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     confirm: Annotated[str, Form(max_length=1000)] = "",

@@ -11,10 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
-from records_service.auth.models import ApiToken, Role, User
+from records_service.auth.models import Role, User
 from records_service.auth.service import (
     active_token_counts,
     add_user,
@@ -30,8 +29,9 @@ from records_service.auth.throttle import ThrottleKey, lock_of, release
 from records_service.bounds import FormText, Identifier
 from records_service.db import session_scope
 from records_service.errors import Conflict, DomainError, NotFound
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
-from records_service.web.deps import Administrator
+from records_service.web.deps import SignedInAdministrator
 from records_service.web.pages._forms import field_of
 from records_service.web.rendering import flash, redirect, render
 from records_service.web.sessions import end_open_sessions, open_sessions
@@ -52,7 +52,7 @@ def _sentence(text: str) -> str:
 
 
 @router.get("/users")
-def users(request: Request, session: ReadSessionDep, user: Administrator) -> Response:
+def users(request: Request, session: ReadSessionDep, user: SignedInAdministrator) -> Response:
     """Every user with roles, state and number of active tokens."""
     context = {"users": list_users(session), "token_counts": active_token_counts(session)}
     return render(request, "admin_users.html", context, user=user)
@@ -67,7 +67,7 @@ def _new_user_page(
 
 
 @router.get("/users/new")
-def new_user_form(request: Request, user: Administrator) -> Response:
+def new_user_form(request: Request, user: SignedInAdministrator) -> Response:
     """The form to add a user."""
     return _new_user_page(request, user, {"roles": ["staff"]}, {})
 
@@ -76,7 +76,7 @@ def new_user_form(request: Request, user: Administrator) -> Response:
 def new_user(
     request: Request,
     services: ServicesDep,
-    user: Administrator,
+    user: SignedInAdministrator,
     username: Annotated[FormText, Form()] = "",
     display_name: Annotated[FormText, Form()] = "",
     roles: Annotated[list[Identifier] | None, Form()] = None,
@@ -121,9 +121,7 @@ def _user_page(
     new_token: str | None = None,
 ) -> Response:
     person = get_user(session, username)
-    tokens = session.exec(
-        select(ApiToken).where(ApiToken.user_id == person.id).order_by(col(ApiToken.created_at))
-    ).all()
+    tokens = list_tokens(session, person.username)
     failures, lock = lock_of(
         session,
         ThrottleKey.account(person.username),
@@ -149,7 +147,7 @@ def user_page(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: Administrator,
+    user: SignedInAdministrator,
 ) -> Response:
     """One user: roles, state, tokens, and the forms to change them."""
     return _user_page(request, session, services, user, username)
@@ -160,7 +158,7 @@ def user_password(
     username: Identifier,
     request: Request,
     services: ServicesDep,
-    user: Administrator,
+    user: SignedInAdministrator,
     password: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Set the user's web password (their current sessions end)."""
@@ -188,7 +186,7 @@ def user_token(
     username: Identifier,
     request: Request,
     services: ServicesDep,
-    user: Administrator,
+    user: SignedInAdministrator,
     label: Annotated[FormText, Form(max_length=200)] = "",
 ) -> Response:
     """Issue an API token and show it this once."""
@@ -210,7 +208,7 @@ def user_token_revoke(
     token_id: Identifier,
     request: Request,
     services: ServicesDep,
-    user: Administrator,
+    user: SignedInAdministrator,
 ) -> Response:
     """Revoke one of the user's API tokens: it stops working at once."""
     with session_scope(services.engine) as session:
@@ -223,7 +221,7 @@ def user_token_revoke(
 
 @router.post("/users/{username}/sessions/end")
 def user_sessions_end(
-    username: Identifier, request: Request, services: ServicesDep, user: Administrator
+    username: Identifier, request: Request, services: ServicesDep, user: SignedInAdministrator
 ) -> Response:
     """End every web session of the user at once; each end is audited as a sign-out."""
     with session_scope(services.engine) as session:
@@ -236,7 +234,7 @@ def user_sessions_end(
 
 @router.post("/users/{username}/unlock")
 def user_unlock(
-    username: Identifier, request: Request, services: ServicesDep, user: Administrator
+    username: Identifier, request: Request, services: ServicesDep, user: SignedInAdministrator
 ) -> Response:
     """Release the user name's sign-in lockout (and forget its failures); audited."""
     with session_scope(services.engine) as session:
@@ -257,7 +255,7 @@ def user_unlock(
 
 @router.post("/users/{username}/disable")
 def user_disable(
-    username: Identifier, request: Request, services: ServicesDep, user: Administrator
+    username: Identifier, request: Request, services: ServicesDep, user: SignedInAdministrator
 ) -> Response:
     """Disable the user: tokens, password and web sessions stop working at once.
 

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.audit.actions import AuditAction
 from records_service.audit.checkpoint import CheckpointError
 from records_service.audit.keys import trusted_keys
@@ -27,8 +26,9 @@ from records_service.bounds import PageNumber
 from records_service.db import session_scope
 from records_service.errors import DomainError, NotFound
 from records_service.pagination import PageParams
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
-from records_service.web.deps import AuditReader
+from records_service.web.deps import SignedInAuditReader
 from records_service.web.pages._forms import filter_text, parse_day
 from records_service.web.pages.records import page_links
 from records_service.web.rendering import render
@@ -119,7 +119,7 @@ def _audit_page(
 def audit_log(
     request: Request,
     session: ReadSessionDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     page: Annotated[PageNumber | None, Query()] = None,
 ) -> Response:
     """Entries in log order (the last page, with the newest, unless a page is asked for),
@@ -147,7 +147,7 @@ def verify_now(services: Services) -> VerifyReport:
 
 
 @router.post("/verify")
-def verify(request: Request, services: ServicesDep, user: AuditReader) -> Response:
+def verify(request: Request, services: ServicesDep, user: SignedInAuditReader) -> Response:
     """Verify the log now and show the report on the audit page."""
     report = verify_now(services)
     with session_scope(services.engine) as session:

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.bounds import MAX_PENCE, FormValue, Identifier
 from records_service.contracts.models import Contract, ContractStatus
 from records_service.contracts.schemas import ContractCreate, ContractUpdate
 from records_service.contracts.service import create_contract, get_contract, update_contract
 from records_service.db import session_scope
 from records_service.errors import DomainError
-from records_service.web.deps import ContractManager
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
+from records_service.web.deps import SignedInContractManager
 from records_service.web.pages._forms import field_of, optional, parse_day
 from records_service.web.rendering import flash, redirect, render
 
@@ -147,14 +147,14 @@ PostedForm = Annotated[ContractForm, Form()]
 
 
 @router.get("/contracts/new")
-def new_contract_form(request: Request, user: ContractManager) -> Response:
+def new_contract_form(request: Request, user: SignedInContractManager) -> Response:
     """The form to open a contract."""
     return _form_page(request, user, ContractForm().model_dump(), {}, editing=False)
 
 
 @router.post("/contracts/new")
 def new_contract(
-    request: Request, services: ServicesDep, user: ContractManager, posted: PostedForm
+    request: Request, services: ServicesDep, user: SignedInContractManager, posted: PostedForm
 ) -> Response:
     """Open the contract and go to its page."""
     form = posted.model_dump()
@@ -193,7 +193,7 @@ def _as_form(contract: Contract) -> dict[str, str]:
 
 @router.get("/contracts/{reference:path}/edit")
 def edit_contract_form(
-    reference: Identifier, request: Request, session: ReadSessionDep, user: ContractManager
+    reference: Identifier, request: Request, session: ReadSessionDep, user: SignedInContractManager
 ) -> Response:
     """The form to change a contract, filled with its details."""
     form = _as_form(get_contract(session, reference))
@@ -205,7 +205,7 @@ def edit_contract(
     reference: Identifier,
     request: Request,
     services: ServicesDep,
-    user: ContractManager,
+    user: SignedInContractManager,
     posted: PostedForm,
 ) -> Response:
     """Apply the changes (each one audited with its old and new value)."""

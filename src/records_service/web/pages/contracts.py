@@ -7,24 +7,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
 from records_service.bounds import Identifier, PageNumber, SearchText
 from records_service.contracts.models import Contract, ContractStatus
 from records_service.contracts.service import get_contract, list_contracts
 from records_service.pagination import PageParams
-from records_service.records.models import Record
-from records_service.records.service import can_see_sensitive, visible_clause
+from records_service.records.service import can_see_sensitive, contract_records
 from records_service.records.timeline import TimelineEntry as TimelineVersion
 from records_service.records.timeline import contract_timeline
 from records_service.retention.facts import contract_facts
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
 from records_service.retention.policy import contract_problems
-from records_service.web.deps import PageUser
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
+from records_service.web.deps import SignedInUser
 from records_service.web.pages._contract_file import (
     FileRecord,
     TimelineEntry,
@@ -46,7 +45,7 @@ router = APIRouter()
 def contract_list(
     request: Request,
     session: ReadSessionDep,
-    user: PageUser,
+    user: SignedInUser,
     q: SearchText | None = None,
     status: ContractStatus | None = None,
     page: Annotated[PageNumber, Query()] = 1,
@@ -74,11 +73,7 @@ def _file_records(session: Session, contract: Contract, user: User) -> list[File
     The checklist is worked out from these alone: a record hidden from the user
     must not fill an item, or the item would reveal that it exists.
     """
-    rows = session.exec(
-        select(Record)
-        .where(Record.contract_id == contract.id, visible_clause(user))
-        .order_by(col(Record.record_date), col(Record.id))
-    ).all()
+    rows = contract_records(session, contract.id, user)
     return [FileRecord(r.id, r.title, r.record_type, r.record_date) for r in rows]
 
 
@@ -119,7 +114,7 @@ def contract_page(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: PageUser,
+    user: SignedInUser,
 ) -> Response:
     """A contract's file: details, completeness checklist by stage, and timeline."""
     contract = get_contract(session, reference)

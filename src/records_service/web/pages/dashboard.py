@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.roles import Permission, allows
-from records_service.records.models import Record
-from records_service.records.service import visible_clause
-from records_service.retention.models import Finding
-from records_service.web.deps import PageUser
+from records_service.records.service import captured_by, recent_captures
+from records_service.retention.findings import open_counts
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
+from records_service.web.deps import SignedInUser
 from records_service.web.pages._rows import record_rows
 from records_service.web.pages.retention import KIND_LABELS
 from records_service.web.rendering import render
@@ -22,11 +20,7 @@ router = APIRouter()
 
 def open_findings_by_kind(session: Session) -> list[tuple[str, str, int]]:
     """(kind, label, count) of open retention findings, in the order kinds are listed."""
-    count = func.count()
-    rows = session.exec(
-        select(Finding.kind, count).where(col(Finding.resolved_at).is_(None)).group_by(Finding.kind)
-    )
-    counts = dict(rows.all())
+    counts = open_counts(session)
     return [
         (kind.value, label, counts[kind.value])
         for kind, label in KIND_LABELS.items()
@@ -39,21 +33,11 @@ RECENT = 10
 
 @router.get("/")
 def dashboard(
-    request: Request, session: ReadSessionDep, services: ServicesDep, user: PageUser
+    request: Request, session: ReadSessionDep, services: ServicesDep, user: SignedInUser
 ) -> Response:
     """Recent captures anyone may see, and the records this user captured."""
-    recent = session.exec(
-        select(Record)
-        .where(visible_clause(user))
-        .order_by(col(Record.captured_at).desc(), col(Record.id))
-        .limit(RECENT)
-    ).all()
-    mine = session.exec(
-        select(Record)
-        .where(Record.captured_by_id == user.id)
-        .order_by(col(Record.updated_at).desc(), col(Record.id))
-        .limit(RECENT)
-    ).all()
+    recent = recent_captures(session, user, RECENT)
+    mine = captured_by(session, user, RECENT)
     context = {
         "recent": record_rows(session, recent, services.schedule),
         "mine": record_rows(session, mine, services.schedule),

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from records_service.api.deps import ServicesDep
 from records_service.auth.service import USERNAME_PATTERN
 from records_service.auth.signin import Attempt, check_sign_in
 from records_service.bounds import FormText, SearchText
 from records_service.errors import TooManyAttempts, Unauthenticated
+from records_service.runtime.requests import ServicesDep
 from records_service.web.deps import client_host
 from records_service.web.rendering import flash, redirect, render
 from records_service.web.sessions import end_session, signed_in_user, start_session

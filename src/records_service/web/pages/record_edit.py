@@ -9,7 +9,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.bounds import FormValue, Identifier
 from records_service.db import session_scope
@@ -20,13 +19,13 @@ from records_service.records.schemas import RecordUpdate
 from records_service.records.service import (
     contract_reference,
     get_record,
-    metadata_history,
     record_tags,
     to_public,
     update_record,
 )
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.storage import StorageError
-from records_service.web.deps import Capturer, Editor
+from records_service.web.deps import SignedInCapturer, SignedInEditor
 from records_service.web.pages._forms import field_of, optional, parse_day
 from records_service.web.pages._rows import type_choices
 from records_service.web.pages.upload import contract_choices, tag_choices
@@ -54,7 +53,7 @@ def edit_form(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: Editor,
+    user: SignedInEditor,
 ) -> Response:
     """The edit form, filled with the current details."""
     context = _edit_context(session, services, record_id, user)
@@ -106,7 +105,7 @@ def edit(
     record_id: Identifier,
     request: Request,
     services: ServicesDep,
-    user: Editor,
+    user: SignedInEditor,
     title: Annotated[FormValue, Form()] = "",
     record_type: Annotated[FormValue, Form()] = "",
     contract: Annotated[FormValue, Form()] = "",
@@ -131,8 +130,7 @@ def edit(
     try:
         data = _update_from(form)
         with session_scope(services.engine) as session:
-            before = len(metadata_history(session, record_id, user))
-            update_record(
+            _, changed = update_record(
                 session,
                 record_id=record_id,
                 data=data,
@@ -140,8 +138,6 @@ def edit(
                 record_types=services.record_types,
                 clock=services.clock,
             )
-            session.flush()
-            changed = len(metadata_history(session, record_id, user)) > before
     except ValueError as exc:
         errors = (
             _validation_errors(exc)
@@ -163,7 +159,7 @@ def edit(
 
 @router.get("/records/{record_id}/new-version")
 def new_version_form(
-    record_id: Identifier, request: Request, session: ReadSessionDep, user: Capturer
+    record_id: Identifier, request: Request, session: ReadSessionDep, user: SignedInCapturer
 ) -> Response:
     """The form to upload a new version of a record."""
     record = to_public(session, get_record(session, record_id, user))
@@ -175,7 +171,7 @@ def new_version(
     record_id: Identifier,
     request: Request,
     services: ServicesDep,
-    user: Capturer,
+    user: SignedInCapturer,
     file: Annotated[UploadFile | str | None, File()] = None,
 ) -> Response:
     """Add the uploaded file as the record's next version; earlier versions stay."""

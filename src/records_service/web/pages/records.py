@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.audit.service import EntryFilters, EntryView, list_entries
 from records_service.auth.models import User
 from records_service.bounds import DbId, Identifier, PageNumber
@@ -29,7 +28,8 @@ from records_service.records.service import (
     to_public,
 )
 from records_service.retention.record_view import record_retention
-from records_service.web.deps import PageUser
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
+from records_service.web.deps import SignedInUser
 from records_service.web.pages._forms import filter_day, known_classification
 from records_service.web.pages._preview import build_preview
 from records_service.web.pages._rows import record_rows, type_choices, type_label
@@ -64,7 +64,7 @@ def record_list(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: PageUser,
+    user: SignedInUser,
     contract: Identifier | None = None,
     record_type: Identifier | None = None,
     tag: Identifier | None = None,
@@ -104,7 +104,7 @@ def record_page(
     record_id: Identifier,
     request: Request,
     services: ServicesDep,
-    user: PageUser,
+    user: SignedInUser,
     version: Annotated[DbId | None, Query()] = None,
 ) -> Response:
     """One record: details, versions, preview and history."""
@@ -187,7 +187,7 @@ def _content(
 
 @router.get("/records/{record_id}/versions/{number}/download")
 def download(
-    record_id: Identifier, number: DbId, services: ServicesDep, user: PageUser
+    record_id: Identifier, number: DbId, services: ServicesDep, user: SignedInUser
 ) -> Response:
     """Download a version's exact bytes (audited as a read)."""
     return _content(services, user, record_id, number, inline=False)
@@ -195,7 +195,7 @@ def download(
 
 @router.get("/records/{record_id}/versions/{number}/view")
 def view_inline(
-    record_id: Identifier, number: DbId, services: ServicesDep, user: PageUser
+    record_id: Identifier, number: DbId, services: ServicesDep, user: SignedInUser
 ) -> Response:
     """Show a PDF or text version inline, for the preview frame (audited as a read)."""
     return _content(services, user, record_id, number, inline=True)

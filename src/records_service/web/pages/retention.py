@@ -13,15 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.bounds import DbId, FormReason, FormText, Identifier, PageNumber
 from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.pagination import PageParams
-from records_service.records.models import Record
+from records_service.records.service import record_labels
 from records_service.retention.dispositions import (
     DispositionFilters,
     decide_disposition,
@@ -37,8 +36,9 @@ from records_service.retention.holds import (
 from records_service.retention.job import run_retention
 from records_service.retention.models import DispositionStatus, FindingKind
 from records_service.retention.schemas import HoldCreate
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
-from records_service.web.deps import AuditReader, RetentionManager
+from records_service.web.deps import SignedInAuditReader, SignedInRetentionManager
 from records_service.web.pages._forms import optional
 from records_service.web.pages._rows import type_label
 from records_service.web.pages.records import PAGE_SIZE, page_links
@@ -80,7 +80,7 @@ def _finding_filters(kind: str | None, contract: str | None, state: str | None) 
 def findings(
     request: Request,
     session: ReadSessionDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     kind: Identifier | None = None,
     contract: Identifier | None = None,
     state: Identifier | None = None,
@@ -107,7 +107,7 @@ def findings(
 @router.get("/findings.csv")
 def findings_export(
     session: ReadSessionDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     kind: Identifier | None = None,
     contract: Identifier | None = None,
     state: Identifier | None = None,
@@ -125,7 +125,7 @@ def findings_export(
 
 
 @router.post("/run")
-def run_now(request: Request, services: ServicesDep, user: RetentionManager) -> Response:
+def run_now(request: Request, services: ServicesDep, user: SignedInRetentionManager) -> Response:
     """Run the retention job now, as this user (who then cannot approve its proposals)."""
     report = run_retention(
         engine=services.engine,
@@ -145,15 +145,6 @@ def run_now(request: Request, services: ServicesDep, user: RetentionManager) -> 
     return redirect("/retention")
 
 
-def _titles(session: Session, record_ids: set[str]) -> dict[str, tuple[str, str]]:
-    if not record_ids:
-        return {}
-    rows = session.exec(
-        select(Record.id, Record.title, Record.record_type).where(col(Record.id).in_(record_ids))
-    )
-    return {rid: (title, record_type) for rid, title, record_type in rows}
-
-
 def _dispositions_page(
     request: Request,
     session: Session,
@@ -170,7 +161,7 @@ def _dispositions_page(
     rows, total = list_dispositions(
         session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE)
     )
-    titles = _titles(session, {r.record_id for r in rows})
+    titles = record_labels(session, {r.record_id for r in rows}, user)
     context = {
         "dispositions": rows,
         "titles": {rid: (t, type_label(services.schedule, rt)) for rid, (t, rt) in titles.items()},
@@ -189,7 +180,7 @@ def dispositions(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     status: Identifier | None = None,
     page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
@@ -202,7 +193,7 @@ def decide(
     disposition_id: DbId,
     request: Request,
     services: ServicesDep,
-    user: RetentionManager,
+    user: SignedInRetentionManager,
     decision: Annotated[FormText, Form()] = "",
     reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
@@ -272,7 +263,7 @@ def _holds_page(
 def holds(
     request: Request,
     session: ReadSessionDep,
-    user: AuditReader,
+    user: SignedInAuditReader,
     active: Identifier | None = None,
     record_id: Identifier | None = None,
     contract: Identifier | None = None,
@@ -287,7 +278,7 @@ def holds(
 def place(
     request: Request,
     services: ServicesDep,
-    user: RetentionManager,
+    user: SignedInRetentionManager,
     record_id: Annotated[FormText, Form()] = "",
     contract: Annotated[FormText, Form()] = "",
     reference: Annotated[FormText, Form()] = "",
@@ -334,7 +325,7 @@ def release(
     hold_id: DbId,
     request: Request,
     services: ServicesDep,
-    user: RetentionManager,
+    user: SignedInRetentionManager,
     reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
     """Release a hold, with the reason."""

@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from records_service.api.deps import ServicesDep
 from records_service.bounds import Identifier, PageNumber, SearchText
 from records_service.errors import ServiceUnavailable
 from records_service.indexing.base import SearchQuery, SearchResult
+from records_service.runtime.requests import ServicesDep
 from records_service.search.service import InvalidQuery, search_records
-from records_service.web.deps import PageUser
+from records_service.web.deps import SignedInUser
 from records_service.web.pages._forms import filter_day, known_classification
 from records_service.web.pages._rows import type_choices, type_label
 from records_service.web.rendering import render
@@ -138,7 +138,7 @@ class SearchForm:
 def search_page(
     request: Request,
     services: ServicesDep,
-    user: PageUser,
+    user: SignedInUser,
     q: Annotated[SearchText, Query()] = "",
     contract: Identifier = "",
     record_type: Identifier = "",

@@ -13,21 +13,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from records_service.api.deps import ReadSessionDep, ServicesDep
 from records_service.auth.models import User
 from records_service.bounds import FormValue, Identifier, check_text, normalise_tags
-from records_service.contracts.models import Contract
-from records_service.contracts.service import contract_id
+from records_service.contracts.service import contract_id, recently_changed_contracts
 from records_service.db import read_scope
 from records_service.errors import DomainError, InvalidInput
 from records_service.records.capture import capture_record, check_record_date
 from records_service.records.models import Classification
 from records_service.records.schemas import RecordMetadata
 from records_service.records.service import tag_suggestions
+from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.storage import StorageError
-from records_service.web.deps import Capturer
+from records_service.web.deps import SignedInCapturer
 from records_service.web.pages._forms import optional, read_day, title_from_filename
 from records_service.web.pages._rows import type_choices
 from records_service.web.rendering import render
@@ -50,12 +49,7 @@ class FileOutcome:
 
 def contract_choices(session: Session) -> list[tuple[str, str]]:
     """Contracts as (reference, title) for the searchable contract box."""
-    rows = session.exec(
-        select(Contract.reference, Contract.title)
-        .order_by(col(Contract.updated_at).desc())
-        .limit(CONTRACT_CHOICES)
-    )
-    return sorted(rows)
+    return recently_changed_contracts(session, CONTRACT_CHOICES)
 
 
 def tag_choices(session: Session, user: User) -> list[str]:
@@ -84,7 +78,7 @@ def upload_form(
     request: Request,
     session: ReadSessionDep,
     services: ServicesDep,
-    user: Capturer,
+    user: SignedInCapturer,
     contract: Identifier | None = None,
 ) -> Response:
     """The upload form (``?contract=REF`` preselects a contract)."""
@@ -174,7 +168,7 @@ def _capture_one(
 def upload(
     request: Request,
     services: ServicesDep,
-    user: Capturer,
+    user: SignedInCapturer,
     files: Annotated[list[UploadFile | str] | None, File()] = None,
     titles: Annotated[list[FormValue] | None, Form()] = None,
     contract: Annotated[FormValue, Form()] = "",
