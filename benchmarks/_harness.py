@@ -37,7 +37,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-from records_service import launch
+from records_service.runtime import launch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STOP_TIMEOUT_S = 30.0
@@ -57,7 +57,7 @@ def cli_command() -> list[str]:
     script = Path(sys.executable).with_name("records-service")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-m", "records_service.cli"]
+    return [sys.executable, "-m", "records_service"]
 
 
 def server_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -122,7 +122,7 @@ def running_server(
     """Initialise ``data_dir``, start ``records-service serve`` on a free port, wait for
     ``/health``, and stop the server (SIGINT, then kill) when the block ends.
 
-    The server is started and stopped by :mod:`records_service.launch`, as in the test
+    The server is started and stopped by :mod:`records_service.runtime.launch`, as in the test
     suite. With ``profile_out`` the server runs under the all-threads profiler of this
     module, in one process (one server process, background work in a thread of it),
     since the profiler sees only its own process. The server's output goes to

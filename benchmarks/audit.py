@@ -71,7 +71,7 @@ from records_service.auth.service import add_user
 from records_service.db import session_scope
 from records_service.records import capture as capture_module
 from records_service.records.schemas import RecordMetadata
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from records_service.storage import LocalBlobStore
 

@@ -21,7 +21,7 @@ from factories import Actors, FixedClock, make_actors, make_settings
 from records_service.app import create_app
 from records_service.db import make_engine
 from records_service.migrations import upgrade
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import IndexSettings, Settings
 from support.postgres import PostgresServer, running_postgres
 from support.s3server import S3ServerInfo, running_s3_server

@@ -14,7 +14,7 @@ from httpx import Response
 
 from records_service.auth.service import add_user, issue_token
 from records_service.db import session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings, StorageSettings
 from support.s3server import S3ServerInfo
 

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from starlette.types import Message
 
-from records_service.balancing import (
+from records_service.runtime.connection_balancer import (
     SLOT,
     WINDOW_SECONDS,
     BalancedConnections,
     ConnectionTable,
     create_table,
 )
-from records_service.serving import open_connection_table
+from records_service.runtime.serve import open_connection_table
 from support.server import Serve
 from support.waiting import READY_SECONDS, wait_until
 

@@ -24,7 +24,7 @@ from starlette.types import Message
 
 from factories import assert_problem, make_user
 from records_service.intake import ANONYMOUS_FORMS, BODY_LIMIT, FIELDS_ALLOWANCE, takes_files
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.web.mount import is_web_path
 from web.signin import add_person, csrf_of, sign_in
 

@@ -1,4 +1,4 @@
-"""Starting ``records-service serve`` for the tests and benchmarks (records_service.launch):
+"""Starting ``records-service serve`` for the tests and benchmarks (records_service.runtime.launch):
 a server that cannot start is reported with its output, at once when it exits and at
 the deadline when it never answers, and is not left running; a port taken before the
 server binds it is replaced."""
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from records_service.launch import START_SECONDS, ServerStartError, start_server
+from records_service.runtime.launch import START_SECONDS, ServerStartError, start_server
 
 
 def test_a_server_that_exits_is_reported_at_once_with_its_output(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from records_service.db import make_engine
-from records_service.schema import metadata
+from records_service.migrations.tables import metadata
 
 
 def test_migrated_schema_matches_the_models(db_url: str) -> None:

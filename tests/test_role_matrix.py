@@ -36,7 +36,7 @@ from records_service.auth.models import Role
 from records_service.auth.roles import GRANTS, Permission
 from records_service.auth.service import issue_token
 from records_service.db import session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.web.deps import page_user
 from support.role_matrix import (
     ADMIN,

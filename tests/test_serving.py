@@ -23,9 +23,9 @@ from factories import Actors
 from records_service.audit.actions import AuditAction, ReadPayload
 from records_service.audit.log import record_event
 from records_service.db import session_scope
-from records_service.launch import ServedProcess
-from records_service.services import Services
-from records_service.serving import activity_probe, restore_priority
+from records_service.runtime.launch import ServedProcess
+from records_service.runtime.serve import activity_probe, restore_priority
+from records_service.runtime.services import Services
 from support.server import Serve
 from support.waiting import READY_SECONDS, REQUEST_SECONDS, wait_until
 

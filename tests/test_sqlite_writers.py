@@ -18,7 +18,7 @@ from records_service import db
 from records_service.app import create_app
 from records_service.db import make_engine, session_scope
 from records_service.errors import DatabaseBusy, WriteTooLong
-from records_service.serving import wal_checkpointer
+from records_service.runtime.serve import wal_checkpointer
 
 
 def _engine(tmp_path: Path) -> Engine:

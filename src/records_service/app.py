@@ -1,5 +1,10 @@
 """The application factory: ``create_app(settings)`` builds a FastAPI app whose
-lifespan starts the services and stops them on shutdown."""
+lifespan starts the services and stops them on shutdown.
+
+It joins the two faces, the API and the web pages, with the request intake in front
+of both. ``server_app`` is the factory each of ``serve``'s server processes imports
+(see :mod:`records_service.runtime.serve`).
+"""
 
 from __future__ import annotations
 
@@ -16,13 +21,13 @@ from records_service.api import (
     records,
     retention,
     search,
-    timeline,
     users,
 )
 from records_service.api.errors import install_error_handlers
 from records_service.clock import Clock, system_clock
 from records_service.intake import RequestIntake
-from records_service.services import Services
+from records_service.runtime import serve
+from records_service.runtime.services import Services
 from records_service.settings import Settings, load_settings
 from records_service.web import mount_web
 
@@ -76,7 +81,6 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(contracts.router)
-    app.include_router(timeline.router)
     app.include_router(search.router)
     app.include_router(records.router)
     app.include_router(retention.router)
@@ -88,3 +92,8 @@ def create_app(
     app.add_middleware(RequestIntake, max_upload_bytes=settings.max_upload_bytes)
     mount_web(app, settings)  # after the API's error handlers: it keeps them for /api
     return app
+
+
+def server_app() -> FastAPI:
+    """The app of one server process among several (uvicorn imports this factory)."""
+    return serve.server_app(create_app)

@@ -48,7 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from records_service.api.deps import get_current_user
 from records_service.errors import RequestTooLarge
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.web.csrf import check_csrf_before_body
 from records_service.web.deps import page_user
 from records_service.web.mount import is_web_path

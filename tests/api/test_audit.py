@@ -14,7 +14,7 @@ from records_service.audit.log import canonical_entry
 from records_service.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from records_service.audit.models import AuditEntry
 from records_service.audit.writer import writer_for
-from records_service.services import Services
+from records_service.runtime.services import Services
 
 
 def sign(services: Services) -> int:

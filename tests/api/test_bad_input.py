@@ -11,7 +11,7 @@ from factories import Actors, FixedClock, assert_problem, capture, create_contra
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
 from records_service.records.models import Record, Version
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.failures import failure_total
 
 

@@ -19,7 +19,7 @@ from factories import Actors, FixedClock, capture, create_contract, make_actors,
 from records_service import db
 from records_service.app import create_app
 from records_service.bounds import DATE_MAX, DATE_MIN
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.locks import write_lock_held
 
 HUGE = 2**63

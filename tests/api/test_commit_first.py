@@ -20,7 +20,7 @@ from sqlalchemy import event
 
 from factories import Actors, capture, create_contract, make_settings
 from records_service.app import create_app
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.routes import operations
 
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from factories import FixedClock
 from records_service.audit.verify import verify_log
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.failures import failure_details, failure_total
 
 BAD = {"Authorization": "Bearer rs_0123456789abcdef_not-a-real-secret"}

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import Actors, capture, create_contract, make_settings
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.locks import write_lock_held
 

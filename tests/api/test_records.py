@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from factories import Actors, FixedClock, capture, create_contract
 from records_service.db import read_scope
 from records_service.records.models import Version
-from records_service.services import Services
+from records_service.runtime.services import Services
 
 
 def _ready(client: TestClient, actors: Actors) -> None:

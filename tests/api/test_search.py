@@ -19,7 +19,7 @@ from factories import Actors, FixedClock, capture, create_contract
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
 from records_service.records.models import IndexTask
-from records_service.services import Services
+from records_service.runtime.services import Services
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 # The main behaviours run on SQLite and PostgreSQL; the rest on SQLite only, to keep

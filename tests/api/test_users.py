@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from factories import Actors, assert_problem, make_user
 from records_service.audit.log import entries_for_subject, log_size
 from records_service.db import read_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from records_service.audit.log import record_event
 from records_service.audit.verify import VerifyReport, verify_log
 from records_service.audit.writer import build_checkpoint_store, writer_for
 from records_service.db import is_sqlite, session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import AuditSettings, Settings
 
 APPEND_ONLY_TABLES = ("audit_entries", "audit_nodes", "audit_checkpoints")

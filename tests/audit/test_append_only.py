@@ -14,7 +14,7 @@ from sqlalchemy.exc import DatabaseError
 
 from factories import FixedClock
 from records_service.audit.actions import AuditAction, ReadPayload
-from records_service.audit.commands import postgres_grants
+from records_service.audit.grants import postgres_grants
 from records_service.audit.log import record_event
 from records_service.cli import main
 from records_service.db import make_engine, session_scope

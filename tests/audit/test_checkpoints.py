@@ -36,7 +36,7 @@ from records_service.audit.writer import (
     checkpoint_key,
 )
 from records_service.cli import main
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import AuditSettings, Settings
 from records_service.storage import ObjectExists
 from support.s3server import S3ServerInfo

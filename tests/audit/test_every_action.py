@@ -18,7 +18,7 @@ from records_service.audit.log import log_size
 from records_service.audit.models import AuditEntry
 from records_service.auth.service import list_tokens
 from records_service.cli import main
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from web.signin import csrf_of
 

@@ -11,7 +11,7 @@ from records_service.audit._parallelscan import CALLER_SHARE, split
 from records_service.audit.keys import trusted_keys
 from records_service.audit.verify import verify_log, verify_processes
 from records_service.audit.writer import build_checkpoint_store
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 
 from .conftest import append_reads, sign_now, verify

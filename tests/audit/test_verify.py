@@ -19,7 +19,7 @@ from records_service.audit.keys import current_verifier_key, ensure_signing_key,
 from records_service.audit.verify import verify_log
 from records_service.audit.writer import build_checkpoint_store
 from records_service.cli import main
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 
 from .conftest import append_reads, sign_now, verify

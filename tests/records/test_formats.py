@@ -16,7 +16,7 @@ from factories import Actors, capture, create_contract
 from records_service.db import session_scope
 from records_service.records.models import Version, VersionText
 from records_service.records.text import extract_pending
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.waiting import wait_until
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

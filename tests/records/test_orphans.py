@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from factories import Actors, capture, create_contract
 from records_service.records.orphans import find_orphans
-from records_service.services import Services
+from records_service.runtime.services import Services
 
 
 def test_agreeing_store_and_catalogue(

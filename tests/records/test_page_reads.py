@@ -32,7 +32,7 @@ from records_service.records.service import (
     record_labels,
     update_record,
 )
-from records_service.services import Services
+from records_service.runtime.services import Services
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -21,7 +21,7 @@ from factories import (
     s3_storage_settings,
 )
 from records_service.app import create_app
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.postgres import PostgresServer
 from support.s3server import S3ServerInfo
 

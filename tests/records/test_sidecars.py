@@ -14,7 +14,7 @@ from records_service.db import read_scope, session_scope
 from records_service.records.models import PendingSidecar
 from records_service.records.orphans import find_orphans
 from records_service.records.sidecars import drop_pending, pending_count, write_pending_sidecars
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.faults import FaultyStore
 
 

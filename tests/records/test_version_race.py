@@ -25,7 +25,7 @@ from records_service.db import read_scope
 from records_service.errors import Conflict
 from records_service.records.capture import add_version
 from records_service.records.models import Record
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.s3server import S3ServerInfo
 
 if TYPE_CHECKING:

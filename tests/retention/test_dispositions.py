@@ -27,7 +27,7 @@ from records_service.records.text import extract_version
 from records_service.retention.dispositions import DisposalContext, decide_disposition
 from records_service.retention.job import RUN_SUBJECT, run_retention
 from records_service.retention.models import SYSTEM_ACTOR
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.faults import FaultyStore
 
 from .casefiles import (

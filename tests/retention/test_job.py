@@ -13,8 +13,8 @@ from records_service.audit.models import AuditEntry
 from records_service.cli import main
 from records_service.db import session_scope
 from records_service.retention.job import last_run_at
-from records_service.retention.timer import start_retention_timer
-from records_service.services import Services
+from records_service.runtime.retention_timer import start_retention_timer
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.waiting import wait_until
 

@@ -24,8 +24,8 @@ from records_service.cli import main
 from records_service.contracts.models import Contract
 from records_service.records.models import Record
 from records_service.retention.job import last_run_at, run_retention
-from records_service.retention.timer import start_retention_timer
-from records_service.services import Services
+from records_service.runtime.retention_timer import start_retention_timer
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from web.signin import add_person, sign_in
 

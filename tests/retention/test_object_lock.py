@@ -18,7 +18,7 @@ from records_service.app import create_app
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.retention.job import run_retention
 from records_service.retention.models import SYSTEM_ACTOR
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import RetentionSettings
 from records_service.storage import BlobStore, ObjectLocked, S3BlobStore
 from support.s3server import S3ServerInfo

@@ -11,7 +11,7 @@ import io
 from fastapi.testclient import TestClient
 
 from factories import Actors
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.storage import LocalBlobStore
 
 from .casefiles import (

@@ -29,9 +29,9 @@ from records_service.indexing._generations import root_lock
 from records_service.indexing.tantivy_index import WRITER_LOCK
 from records_service.records.models import IndexTask, Record
 from records_service.records.text import extract_pending
+from records_service.runtime.services import Services
 from records_service.search.engine import open_search_index
 from records_service.search.feed import IndexFeed, index_lag, rebuild_from_database
-from records_service.services import Services
 from records_service.settings import Settings
 from support.waiting import wait_until
 

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from factories import make_user
-from records_service.launch import ServedProcess
-from records_service.services import Services
+from records_service.runtime.launch import ServedProcess
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.server import Serve
 from support.waiting import READY_SECONDS, REQUEST_SECONDS, wait_until

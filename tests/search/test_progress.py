@@ -11,9 +11,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from factories import Actors, capture, create_contract
+from records_service.runtime.services import Services
 from records_service.search.feed import rebuild_from_database
 from records_service.search.progress import PROGRESS_FILE, progress_writer, read_progress
-from records_service.services import Services
 
 
 def test_the_count_is_readable_while_the_rebuild_runs_and_gone_after(

@@ -22,7 +22,7 @@ from records_service.app import create_app
 from records_service.auth.service import issue_token
 from records_service.db import session_scope
 from records_service.indexing.upgrade import UpgradingIndex
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "release-data.tar.gz"

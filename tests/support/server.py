@@ -1,7 +1,7 @@
 """The test suite's way to run ``records-service serve`` as a real process.
 
 Every test that needs a server process takes the ``serve`` fixture (tests/conftest.py),
-which starts servers through :mod:`records_service.launch` (shared with the
+which starts servers through :mod:`records_service.runtime.launch` (shared with the
 benchmarks): a free loopback port, readiness polled on ``/health`` within a deadline a
 loaded machine meets, the server's output shown when it fails to start, and each
 server stopped (SIGTERM, wait, kill) when the test ends.
@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from records_service.launch import ServedProcess, start_server
+from records_service.runtime.launch import ServedProcess, start_server
 
 
 class Serve(Protocol):

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from factories import FixedClock, make_settings
 from records_service.app import create_app
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from web.signin import PEOPLE, add_person, sign_in
 

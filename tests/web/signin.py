@@ -12,7 +12,7 @@ from httpx import Response
 from records_service.auth.passwords import hash_password
 from records_service.auth.service import add_user
 from records_service.db import session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 
 PASSWORD = "correct horse battery"
 PEOPLE = {

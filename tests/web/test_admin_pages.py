@@ -11,7 +11,7 @@ from sqlmodel import select
 from factories import FixedClock
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from web.signin import csrf_of, sign_in
 

@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from records_service.audit.commands import prepare_audit
-from records_service.audit.writer import writer_for
-from records_service.services import Services
+from records_service.audit.writer import prepare_audit, writer_for
+from records_service.runtime.services import Services
 from web.signin import csrf_of
 from web.test_upload_and_records import NEEDS, record_ids, upload
 

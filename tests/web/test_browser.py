@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from records_service.audit.commands import prepare_audit
+from records_service.audit.writer import prepare_audit
 from records_service.auth.service import add_user, get_user
 from records_service.contracts.schemas import ContractCreate
 from records_service.contracts.service import create_contract
 from records_service.db import session_scope
-from records_service.launch import ServedProcess
 from records_service.records.capture import capture_record
 from records_service.records.schemas import RecordMetadata
-from records_service.services import Services
+from records_service.runtime.launch import ServedProcess
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.server import Serve
 from support.waiting import READY_SECONDS

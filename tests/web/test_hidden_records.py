@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from factories import Actors, capture, create_contract
 from records_service.auth.service import get_user
 from records_service.db import session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 from web.signin import csrf_of, password_hash, sign_in
 
 SECRET_TAG = "witness-protection"

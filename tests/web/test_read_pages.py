@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from factories import capture, create_contract, make_user
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.locks import write_lock_held
 from web.signin import csrf_of
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from records_service.services import Services
+from records_service.runtime.services import Services
 from web.signin import csrf_of
 from web.test_upload_and_records import SPEC, open_contract, record_ids, upload
 

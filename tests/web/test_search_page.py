@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from records_service.audit.models import AuditEntry
 from records_service.db import session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 from web.signin import upload_action
 from web.test_upload_and_records import open_contract, record_ids, upload
 

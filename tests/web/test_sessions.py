@@ -17,7 +17,7 @@ from records_service.audit.models import AuditEntry
 from records_service.auth.models import WebSession
 from records_service.auth.service import disable_user, get_user
 from records_service.db import session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings, WebSettings
 from records_service.web.sessions import COOKIE_NAME, session_key_path, session_secret
 from web.signin import PASSWORD, csrf_of, sign_in

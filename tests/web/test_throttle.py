@@ -27,7 +27,7 @@ from records_service.auth.signin import Attempt, check_sign_in
 from records_service.cli import main
 from records_service.db import session_scope
 from records_service.errors import TooManyAttempts, Unauthenticated
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import AuthSettings, Settings
 from web.signin import PASSWORD, add_person, csrf_of, sign_in
 

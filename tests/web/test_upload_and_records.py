@@ -15,7 +15,7 @@ from records_service.contracts.schemas import ContractCreate
 from records_service.contracts.service import create_contract
 from records_service.db import session_scope
 from records_service.records.models import Record
-from records_service.services import Services
+from records_service.runtime.services import Services
 from web.signin import csrf_of, upload_action
 
 NEEDS = b"Needs assessment: demand for the domestic abuse helpline rose sharply.\n"

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from factories import FixedClock, make_settings
 from records_service.app import create_app
-from records_service.services import Services
+from records_service.runtime.services import Services
 from support.routes import Operation, operations
 from web.signin import add_person, csrf_of, sign_in
 

@@ -1,8 +1,7 @@
-"""Audit routes: entries, the latest checkpoint, proofs, the public key, record history.
+"""Audit routes: entries, the latest checkpoint, proofs and the public key.
 
 Reading the log needs the ``read_audit`` permission (auditor, records manager,
-admin), except a record's history, which follows the record's own visibility,
-and the public key, which is public: it is meant to be published, verifies
+admin), except the public key, which is public: it is meant to be published, verifies
 checkpoints without revealing anything, and outside auditors need it before they
 have any account. They should still compare it with the key published out of
 band, since a compromised server could serve another.
@@ -13,8 +12,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from sqlmodel import Session
 
-from records_service.api.deps import Paging, TokenAuditReader, TokenUser
+from records_service.api.deps import Paging, TokenAuditReader
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.audit.actions import AuditAction
 from records_service.audit.keys import current_verifier_key
@@ -33,8 +33,7 @@ from records_service.audit.service import (
     list_entries,
 )
 from records_service.bounds import DbInt, Identifier, Label, SafeDateTime
-from records_service.pagination import Page
-from records_service.records.service import get_record
+from records_service.pagination import Page, PageParams
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 
 router = APIRouter()
@@ -63,6 +62,14 @@ def entries(
 ) -> Page[AuditEntryPublic]:
     """List audit entries in log order, filtered and paginated."""
     filters = EntryFilters(subject=subject, actor=actor, action=action, since=since, until=until)
+    return entries_page(session, filters, paging)
+
+
+def entries_page(
+    session: Session, filters: EntryFilters, paging: PageParams
+) -> Page[AuditEntryPublic]:
+    """One page of the entries ``filters`` match, as the API shows them (also a
+    record's history, in :mod:`records_service.api.records`)."""
     views, total = list_entries(session, filters=filters, page=paging)
     return Page(
         items=[AuditEntryPublic.of(v) for v in views],
@@ -132,25 +139,4 @@ def public_key(services: ServicesDep) -> PublicKeyPublic:
         key=current_verifier_key(settings),
         previous_keys=list(settings.audit.previous_public_keys),
         origin=settings.audit.origin,
-    )
-
-
-@router.get(
-    "/api/records/{record_id}/history",
-    response_model=Page[AuditEntryPublic],
-    tags=["records"],
-    responses={**AUTHENTICATED, **problem_responses(404)},
-)
-def history(
-    record_id: Identifier, session: ReadSessionDep, user: TokenUser, paging: Paging
-) -> Page[AuditEntryPublic]:
-    """Every audit entry about a record you may see, oldest first (from the log)."""
-    record = get_record(session, record_id, user)
-    filters = EntryFilters(subject=f"record:{record.id}")
-    views, total = list_entries(session, filters=filters, page=paging)
-    return Page(
-        items=[AuditEntryPublic.of(v) for v in views],
-        total=total,
-        page=paging.page,
-        page_size=paging.page_size,
     )

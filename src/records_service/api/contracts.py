@@ -1,4 +1,4 @@
-"""Contract routes: create, list, read and update case files."""
+"""Contract routes: create, list, read and update case files, and a contract's timeline."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from records_service.contracts.service import (
     update_contract,
 )
 from records_service.pagination import Page
+from records_service.records.timeline import ContractTimeline, contract_timeline
 from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/contracts", tags=["contracts"], responses=AUTHENTICATED)
@@ -88,3 +89,16 @@ def update(
         session, reference=reference, data=data, actor=user, clock=services.clock
     )
     return ContractPublic.model_validate(contract)
+
+
+@router.get(
+    "/{reference}/timeline", response_model=ContractTimeline, responses=problem_responses(404)
+)
+def timeline(reference: Identifier, session: ReadSessionDep, user: TokenUser) -> ContractTimeline:
+    """Every record and version of the contract, by record date then capture time.
+
+    Each entry says who captured the version and when. Records the caller may
+    not see are absent. To search inside the contract's documents, use
+    ``GET /api/search?contract=REF``.
+    """
+    return contract_timeline(session, reference=reference, user=user)

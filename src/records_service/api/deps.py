@@ -24,7 +24,7 @@ from records_service.db import read_scope
 from records_service.errors import PermissionDenied, Unauthenticated
 from records_service.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageParams
 from records_service.runtime.requests import ServicesDep
-from records_service.services import Services
+from records_service.runtime.services import Services
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `records-service users add`.")
 

@@ -1,4 +1,5 @@
-"""Record routes: capture, list, read, download, new versions and metadata edits."""
+"""Record routes: capture, list, read, download, new versions, metadata edits, and a
+record's history (its metadata changes, and every audit entry about it)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
+from records_service.api.audit import entries_page
 from records_service.api.deps import Paging, TokenCapturer, TokenEditor, TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
+from records_service.audit.schemas import AuditEntryPublic
+from records_service.audit.service import EntryFilters
 from records_service.bounds import DbId, Identifier, SafeDate
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
@@ -207,6 +211,19 @@ def changes(
 ) -> list[MetadataChangePublic]:
     """Every metadata change of the record, with old and new values and the reason."""
     return metadata_history(session, record_id, user)
+
+
+@router.get(
+    "/{record_id}/history",
+    response_model=Page[AuditEntryPublic],
+    responses=problem_responses(404),
+)
+def history(
+    record_id: Identifier, session: ReadSessionDep, user: TokenUser, paging: Paging
+) -> Page[AuditEntryPublic]:
+    """Every audit entry about a record you may see, oldest first (from the log)."""
+    record = get_record(session, record_id, user)
+    return entries_page(session, EntryFilters(subject=f"record:{record.id}"), paging)
 
 
 @router.get(

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from records_service.audit._report import first_bad_summary
 from records_service.audit.checkpoint import (
     CheckpointError,
     open_checkpoint,
@@ -160,7 +161,7 @@ class _Findings:
         bad_range = _first_bad_range(self.exact_bad, self.window)
         bad_index = _first_bad_index(self.exact_bad, bad_range)
         if bad_range is not None:
-            problems.insert(0, _first_bad_summary(bad_index, bad_range))
+            problems.insert(0, first_bad_summary(bad_index, bad_range))
         return BundleReport(
             ok=not problems,
             problems=problems,
@@ -190,18 +191,6 @@ def _first_bad_index(exact: int | None, bad_range: tuple[int, int] | None) -> in
     if exact is not None and lo <= exact < hi:
         return exact
     return lo if hi - lo == 1 else None
-
-
-def _first_bad_summary(index: int | None, bad_range: tuple[int, int]) -> str:
-    lo, hi = bad_range
-    if index is None:
-        return f"first bad entry: one of indices {lo}..{hi - 1}"
-    if index == lo:
-        return f"first bad entry: index {index}"
-    return (
-        f"first bad entry: index {index}, unless one of indices {lo}..{index - 1} "
-        "(vouched for by no matching checkpoint) was altered too"
-    )
 
 
 def _check_manifest(path: Path, findings: _Findings) -> dict[str, Any]:

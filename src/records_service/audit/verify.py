@@ -28,6 +28,7 @@ from functools import partial
 from sqlalchemy import Connection, Engine, text
 
 from records_service.audit._parallelscan import PARALLEL_MIN_ENTRIES, LeafScan
+from records_service.audit._report import first_bad_summary
 from records_service.audit._snapshot import snapshot
 from records_service.audit.checkpoint import (
     Checkpoint,
@@ -167,7 +168,7 @@ def _report(findings: _Findings, head: int, scan: _Scan, signed: list[_Signed]) 
         problems.append(f"{hidden} more entry problems not listed")
     index, bad_range = findings.first_bad()
     if bad_range is not None:
-        problems.insert(0, _first_bad_summary(index, bad_range))
+        problems.insert(0, first_bad_summary(index, bad_range))
     latest = max((s.size for s in signed), default=None)
     if latest is None and head > 0:
         problems.append("no signed checkpoint covers the log")
@@ -185,18 +186,6 @@ def _report(findings: _Findings, head: int, scan: _Scan, signed: list[_Signed]) 
         warnings=list(findings.warnings),
         first_bad_index=index,
         first_bad_range=bad_range,
-    )
-
-
-def _first_bad_summary(index: int | None, bad_range: tuple[int, int]) -> str:
-    lo, hi = bad_range
-    if index is None:
-        return f"first bad entry: one of indices {lo}..{hi - 1}"
-    if index == lo:
-        return f"first bad entry: index {index}"
-    return (
-        f"first bad entry: index {index}, unless one of indices {lo}..{index - 1} "
-        "(vouched for by no matching checkpoint) was altered too"
     )
 
 

@@ -33,7 +33,13 @@ from sqlmodel import Session, col, select
 
 from records_service.audit.bundle import checkpoint_file_name
 from records_service.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
-from records_service.audit.keys import Signer, load_signer, signing_key_path
+from records_service.audit.keys import (
+    Signer,
+    current_verifier_key,
+    ensure_signing_key,
+    load_signer,
+    signing_key_path,
+)
 from records_service.audit.log import log_size
 from records_service.audit.merkle import root
 from records_service.audit.models import AuditCheckpoint, AuditEntry
@@ -77,6 +83,20 @@ def build_checkpoint_store(settings: Settings, main_store: BlobStore) -> BlobSto
     if settings.audit.bucket and settings.storage.create_bucket:
         store.ensure_bucket()
     return store
+
+
+def prepare_audit(settings: Settings, store: BlobStore) -> list[str]:
+    """What ``init`` does for the audit log: create the signing key and check the
+    checkpoint storage. Returns the lines to print. An existing key is kept as it is.
+    """
+    created = ensure_signing_key(settings)
+    build_checkpoint_store(settings, store).check_ready()
+    path = signing_key_path(settings)
+    state = "created" if created else "present"
+    return [
+        f"audit signing key {state}: {path}",
+        f"audit public key: {current_verifier_key(settings)}",
+    ]
 
 
 @dataclass(frozen=True)

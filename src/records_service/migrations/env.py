@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from records_service.db import LONG_WRITE_OPTION, make_engine
-from records_service.schema import metadata
+from records_service.migrations.tables import metadata
 
 config = context.config
 target_metadata = metadata()

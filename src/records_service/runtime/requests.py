@@ -17,7 +17,7 @@ from sqlmodel import Session
 from records_service.db import read_scope, session_scope
 from records_service.errors import ServiceUnavailable
 from records_service.indexing import SearchIndex
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.storage import BlobStore
 
 # Dependencies that do no I/O are ``async``: FastAPI runs every plain ``def`` one on a

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from records_service.auth.models import User
 from records_service.errors import DomainError
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from records_service.storage import StorageError
 from records_service.web.deps import LoginRequired

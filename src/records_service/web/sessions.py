@@ -32,7 +32,7 @@ from records_service.auth.sessions import (
     open_session,
 )
 from records_service.db import read_scope, session_scope
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
 from records_service.web.csrf import renew_csrf_token
 

@@ -30,7 +30,7 @@ from records_service.bounds import FormText, Identifier
 from records_service.db import session_scope
 from records_service.errors import Conflict, DomainError, NotFound
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAdministrator
 from records_service.web.pages._forms import field_of
 from records_service.web.rendering import flash, redirect, render

@@ -27,7 +27,7 @@ from records_service.db import session_scope
 from records_service.errors import DomainError, NotFound
 from records_service.pagination import PageParams
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAuditReader
 from records_service.web.pages._forms import filter_text, parse_day
 from records_service.web.pages.records import page_links

@@ -14,10 +14,10 @@ from records_service.auth.roles import Permission, allows
 from records_service.bounds import Identifier, PageNumber, SearchText
 from records_service.contracts.models import Contract, ContractStatus
 from records_service.contracts.service import get_contract, list_contracts
-from records_service.contracts.timeline import TimelineEntry as TimelineVersion
-from records_service.contracts.timeline import contract_timeline
 from records_service.pagination import PageParams
 from records_service.records.service import can_see_sensitive, contract_records
+from records_service.records.timeline import TimelineEntry as TimelineVersion
+from records_service.records.timeline import contract_timeline
 from records_service.retention.facts import contract_facts
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds

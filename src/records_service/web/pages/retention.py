@@ -37,7 +37,7 @@ from records_service.retention.job import run_retention
 from records_service.retention.models import DispositionStatus, FindingKind
 from records_service.retention.schemas import HoldCreate
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAuditReader, SignedInRetentionManager
 from records_service.web.pages._forms import optional
 from records_service.web.pages._rows import type_label

@@ -8,6 +8,10 @@ timer), so none of it competes for a request-serving interpreter. Server process
 do not tell the worker about new work: it watches the audit log's size, which every
 capture and edit changes, and starts at once when it moves. On SQLite the worker also
 runs the log checkpoints that would otherwise land in a request's commit.
+
+The app itself belongs to the faces above this package: ``serve`` is handed the app
+factory (:func:`records_service.app.create_app`, by the ``serve`` command), and
+uvicorn's server processes import the factory :data:`SERVER_APP` names.
 """
 
 from __future__ import annotations
@@ -21,15 +25,20 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from records_service.audit.log import log_size
-from records_service.balancing import BalancedConnections, ConnectionTable, create_table
 from records_service.cpus import usable_cores
 from records_service.db import checkpoint_wal, read_scope
-from records_service.services import Services
+from records_service.runtime.connection_balancer import (
+    BalancedConnections,
+    ConnectionTable,
+    create_table,
+)
+from records_service.runtime.services import Services
 from records_service.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -41,10 +50,20 @@ SELF_STOP_SECONDS = 10.0
 CHECKPOINT_BUSY_WAKES = 10
 SERVE_PID_VARIABLE = "_RECORDS_SERVE_PID"  # tells server processes whose children they are
 CONNECTION_TABLE_VARIABLE = "_RECORDS_CONNECTION_TABLE"  # where they share connection counts
+# The factory each of several server processes imports: server_app with create_app.
+SERVER_APP = "records_service.app:server_app"
 
 
 class ServeError(Exception):
     """The configuration cannot be served as asked."""
+
+
+class AppFactory(Protocol):
+    """Builds the app of one server process (:func:`records_service.app.create_app`)."""
+
+    def __call__(
+        self, settings: Settings, *, background: bool, migrate: bool, checkpoint_wal: bool
+    ) -> FastAPI: ...
 
 
 def server_processes(settings: Settings, requested: int | None) -> int:
@@ -53,11 +72,17 @@ def server_processes(settings: Settings, requested: int | None) -> int:
     return count if count > 0 else usable_cores()
 
 
-def serve(settings: Settings, *, host: str, port: int, processes: int, log_level: str) -> None:
+def serve(
+    settings: Settings,
+    *,
+    create_app: AppFactory,
+    host: str,
+    port: int,
+    processes: int,
+    log_level: str,
+) -> None:
     """Prepare, start the worker process if configured, and serve until stopped."""
     import uvicorn
-
-    from records_service.app import create_app
 
     workers = settings.workers
     in_thread = workers.enabled and workers.mode == "thread"
@@ -79,7 +104,7 @@ def serve(settings: Settings, *, host: str, port: int, processes: int, log_level
             table = _connection_table(settings)
             try:
                 uvicorn.run(
-                    "records_service.serving:server_app",
+                    SERVER_APP,
                     factory=True,
                     workers=processes,
                     host=host,
@@ -106,16 +131,15 @@ def _connection_table(settings: Settings) -> Path | None:
     return path
 
 
-def server_app() -> FastAPI:
-    """The app of one server process among several (uvicorn imports this factory).
+def server_app(create_app: AppFactory) -> FastAPI:
+    """The app of one server process among several (uvicorn imports :data:`SERVER_APP`,
+    which calls this with the app factory).
 
     uvicorn does not stop its server processes when the ``serve`` process is killed
     outright, so each one stops itself (gracefully, with SIGTERM) when that happens.
     Unless RECORDS_BALANCE_CONNECTIONS is off, each also closes keep-alive connections
-    while it holds more than its share (:mod:`records_service.balancing`).
+    while it holds more than its share (:mod:`records_service.runtime.connection_balancer`).
     """
-    from records_service.app import create_app
-
     # From the environment, not getppid(): serve may be gone before this runs.
     watch_parent(int(os.environ.get(SERVE_PID_VARIABLE, os.getppid())), _stop_self)
     settings = load_settings()

@@ -1,27 +1,30 @@
 """The ``records-service`` command line: a thin shell over the same services as the API.
 
 Settings come from ``RECORDS_*`` environment variables (see ``--help`` of each
-command and the README's configuration table).
+command and the README's configuration table). This module holds the group, the
+setup and serving commands and ``users``; the ``audit``, ``retention`` and
+``reindex`` commands live in the modules of the same names beside it, and every
+command opens the services through :func:`records_service.cli._services.cli_services`.
 """
 
 from __future__ import annotations
 
 import secrets
-import sys
 from datetime import timedelta
 
 import click
 
 from records_service import __version__
-from records_service.audit import commands as audit_cli
+from records_service.audit.writer import prepare_audit
 from records_service.auth import service as users_service
 from records_service.auth.throttle import ThrottleKey, release, remembered
 from records_service.auth.tokens import split_token
-from records_service.cli_reindex import reindex as reindex_command
-from records_service.cli_services import cli_services as _services
+from records_service.cli._services import cli_services as _services
+from records_service.cli.audit import audit as audit_commands
+from records_service.cli.reindex import reindex as reindex_command
+from records_service.cli.retention import retention as retention_commands
 from records_service.db import session_scope
-from records_service.retention.commands import retention as retention_commands
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings, load_settings
 
 CLI_ACTOR = "cli"
@@ -59,7 +62,7 @@ def init(settings: Settings, first_admin: str | None) -> None:
         services.store.check_ready()
         click.echo(f"database ready: {services.engine.url.render_as_string(hide_password=True)}")
         click.echo(f"storage ready: {settings.storage.backend}")
-        for line in audit_cli.prepare_audit(settings, services.store):
+        for line in prepare_audit(settings, services.store):
             click.echo(line)
         if first_admin:
             _first_admin(services, first_admin)
@@ -110,12 +113,14 @@ def serve(
     audit checkpoints, the retention timer) runs in one more process at a lower CPU
     priority, unless RECORDS_WORKERS__ENABLED=false or RECORDS_WORKERS__MODE=thread.
     """
-    from records_service.serving import ServeError, server_processes
-    from records_service.serving import serve as run_server
+    from records_service.app import create_app
+    from records_service.runtime.serve import ServeError, server_processes
+    from records_service.runtime.serve import serve as run_server
 
     try:
         run_server(
             settings,
+            create_app=create_app,
             host=host or settings.host,
             port=port or settings.port,
             processes=server_processes(settings, processes),
@@ -137,7 +142,7 @@ def worker(settings: Settings, parent_pid: int | None) -> None:
     RECORDS_WORKERS__ENABLED=false, for example in its own container. Run one per
     deployment.
     """
-    from records_service.serving import run_worker
+    from records_service.runtime.serve import run_worker
 
     # Its own commits leave the log's checkpoints to run_worker, as the servers' do.
     with _services(settings, checkpoint_wal=False) as services:
@@ -342,9 +347,5 @@ def users_locks(settings: Settings) -> None:
 
 
 main.add_command(retention_commands)
-main.add_command(audit_cli.audit)
+main.add_command(audit_commands)
 main.add_command(reindex_command)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

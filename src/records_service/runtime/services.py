@@ -1,42 +1,34 @@
-"""The running service's parts, built once from settings by the app factory or the CLI.
+"""The services container: the running service's parts, built once from settings by
+the app factory or the CLI, and handed to every route, page and command.
 
 Nothing here is built at import time. ``Services.start`` connects to the
-database (applying migrations), opens the blob store and loads the schedule.
+database (applying migrations), opens the blob store, loads the schedule and opens
+the search index. The container only holds these parts and the contexts the domain
+functions take; the background work they feed is :mod:`records_service.runtime.worker`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import configure_mappers
 
-from records_service.audit.writer import checkpoint_step
-from records_service.auth.failures import flush_closed
 from records_service.auth.signin import SignInContext
 from records_service.auth.throttle import ThrottlePolicy
-from records_service.background import BackgroundWorker
 from records_service.clock import Clock, system_clock
 from records_service.db import make_engine
 from records_service.extraction import ExtractionWorker
 from records_service.indexing import SearchIndex
 from records_service.migrations import upgrade
 from records_service.records.capture import CaptureContext
-from records_service.records.sidecars import write_pending_sidecars
-from records_service.records.text import extract_pending
 from records_service.retention import RetentionSchedule, load_schedule
 from records_service.retention.dispositions import DisposalContext
 from records_service.retention.holds import HoldContext
-from records_service.retention.timer import RetentionTimer, start_retention_timer
+from records_service.runtime.worker import Worker
 from records_service.search.feed import IndexFeed, close_search, open_search
 from records_service.settings import Settings
 from records_service.storage import BlobStore, build_blob_store
-
-log = logging.getLogger(__name__)
-
-EXTRACTION_BUDGET_SECONDS = 0.25
 
 
 @dataclass
@@ -49,11 +41,14 @@ class Services:
     schedule: RetentionSchedule
     clock: Clock = system_clock
     record_types: frozenset[str] = field(default_factory=frozenset)
-    worker: BackgroundWorker | None = None
     index: SearchIndex | None = None
     index_feed: IndexFeed | None = None
-    retention_timer: RetentionTimer | None = None
-    extraction_worker: ExtractionWorker | None = None
+    worker: Worker = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The pipeline reads the parts from here each time, so a part replaced later
+        # (a test's faulty store) is the one it uses.
+        self.worker = Worker(self)
 
     @classmethod
     def start(
@@ -129,71 +124,29 @@ class Services:
         )
 
     def flush_auth_failures(self) -> int:
-        """Audit the failures counted in closed intervals (see ``auth.failures``)."""
-        interval = self.settings.auth.failure_interval_seconds
-        return flush_closed(self.engine, interval_seconds=interval, clock=self.clock)
-
-    def background_steps(self, extraction_budget: float | None = None) -> list[Callable[[], int]]:
-        """The after-commit work, in order: write sidecars, extract text, update the index,
-        audit counted authentication failures, sign a checkpoint."""
-        return [
-            lambda: write_pending_sidecars(
-                self.engine, self.store, mode=self.settings.storage.retention_mode
-            ),
-            lambda: extract_pending(
-                self.engine,
-                self.store,
-                worker=self.extraction_worker,
-                budget_seconds=extraction_budget,
-            ),
-            lambda: self.index_feed.apply_pending() if self.index_feed else 0,
-            self.flush_auth_failures,
-            checkpoint_step(self.settings, engine=self.engine, store=self.store, clock=self.clock),
-        ]
+        """Audit the failures counted in closed intervals now (a step of the worker)."""
+        return self.worker.flush_auth_failures()
 
     def run_background_once(self) -> int:
         """Do all pending after-commit work now, in this thread."""
-        return sum(step() for step in self.background_steps())
+        return self.worker.run_once()
 
     def start_worker(self) -> None:
-        """Start the background thread (the server does; the CLI and tests may not)."""
-        if self.index_feed is not None:
-            self.index_feed.rebuild_in_background()
-        # One extraction process serves the documents in turn (it starts with the first).
-        self.extraction_worker = ExtractionWorker()
-        # Each round extracts for at most EXTRACTION_BUDGET_SECONDS before the index
-        # takes what is ready in one commit: a burst of captures shares commits (each
-        # costs the server tens of milliseconds of Python), while a capture on a quiet
-        # service reaches the index at once. The worker loops until no step has work.
-        self.worker = BackgroundWorker(
-            self.background_steps(extraction_budget=EXTRACTION_BUDGET_SECONDS),
-            poll_seconds=self.settings.workers.poll_seconds,
-        )
+        """Start the background work (the server does; the CLI and tests may not)."""
         self.worker.start()
-        self.retention_timer = start_retention_timer(
-            engine=self.engine,
-            store=self.store,
-            schedule=self.schedule,
-            settings=self.settings,
-            clock=self.clock,
-        )
 
     def notify_worker(self) -> None:
         """Tell the background thread there is new work (no-op without one)."""
-        if self.worker is not None:
-            self.worker.notify()
+        self.worker.notify()
+
+    @property
+    def extraction_worker(self) -> ExtractionWorker | None:
+        """The extraction process of the started background work, if any."""
+        return self.worker.extraction
 
     def close(self) -> None:
-        """Stop the worker and release connections."""
-        if self.retention_timer is not None:
-            self.retention_timer.stop()
-            self.retention_timer = None
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
-        if self.extraction_worker is not None:
-            self.extraction_worker.close()
-            self.extraction_worker = None
+        """Stop the background work and release connections."""
+        self.worker.stop()
         if self.index is not None and self.index_feed is not None:
             close_search(self.index, self.index_feed)
         self.engine.dispose()

@@ -6,6 +6,9 @@ captured (then by record id and version, so the order is stable). Records the
 caller may not see are left out entirely, exactly as in record reads.
 Disposed and transferred records stay in the history with their status: the
 fact that a document existed and was disposed of is itself part of the record.
+
+It lives with the records it reads, not in ``contracts``: a contract knows nothing
+of the records filed under it, so ``records`` imports ``contracts``, never the reverse.
 """
 
 from __future__ import annotations

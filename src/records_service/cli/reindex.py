@@ -1,9 +1,5 @@
 """The ``records-service reindex`` command: rebuild the search index from the database.
 
-Registered on the command group in :mod:`records_service.cli`; it lives beside
-it (like :mod:`records_service.cli_services`) because the search domain
-package stays free of the command line.
-
 A thin shell over :func:`records_service.search.feed.rebuild_from_database`.
 It is safe to run while the server is running: the server keeps answering
 searches from the old index until the new one is swapped in, and while the
@@ -18,19 +14,15 @@ import time
 
 import click
 
+from records_service.cli._services import cli_services
 from records_service.cpus import usable_cores
 from records_service.db import read_scope
 from records_service.indexing.base import IndexBusy, SearchIndex
+from records_service.runtime.services import Services
 from records_service.search.documents import count_searchable_versions
 from records_service.search.feed import IndexLag, index_lag, rebuild_from_database
 from records_service.search.progress import read_progress
-from records_service.services import Services
-from records_service.settings import Settings, load_settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    found = ctx.find_object(Settings)
-    return found if found is not None else load_settings()
+from records_service.settings import Settings
 
 
 @click.command("reindex")
@@ -49,8 +41,8 @@ def _settings(ctx: click.Context) -> Settings:
     help="Only show the index's state: engine, documents, a rebuild's progress (the "
     "worker's or another reindex's) and queued changes. Changes nothing.",
 )
-@click.pass_context
-def reindex(ctx: click.Context, quiet: bool, processes: int, status: bool) -> None:
+@click.pass_obj
+def reindex(settings: Settings, quiet: bool, processes: int, status: bool) -> None:
     """Rebuild the search index from the database and the stored text.
 
     Searches keep answering from the old index until the new one is complete.
@@ -58,18 +50,16 @@ def reindex(ctx: click.Context, quiet: bool, processes: int, status: bool) -> No
     running server (or at its next start). Another process's rebuild or
     indexing is waited for (see RECORDS_INDEX__LOCK_TIMEOUT).
     """
-    services = Services.start(_settings(ctx))
-    try:
+    with cli_services(settings) as services:
         assert services.index is not None
-        if status:
-            _show_status(services, services.index)
-            return
-        count, elapsed = _rebuild(services, services.index, quiet=quiet, processes=processes)
-        lag = _lag(services)
-    except IndexBusy as exc:
-        raise click.ClickException(f"the index is busy: {exc}") from None
-    finally:
-        services.close()
+        try:
+            if status:
+                _show_status(services, services.index)
+                return
+            count, elapsed = _rebuild(services, services.index, quiet=quiet, processes=processes)
+            lag = _lag(services)
+        except IndexBusy as exc:
+            raise click.ClickException(f"the index is busy: {exc}") from None
     rate = count / elapsed if elapsed > 0 else 0.0
     click.echo(f"indexed {count} versions in {elapsed:.1f} s ({rate:.1f} per second)")
     if lag.pending:

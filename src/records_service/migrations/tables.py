@@ -1,4 +1,9 @@
-"""The complete table metadata: every domain's models, gathered for migrations."""
+"""The complete table metadata for Alembic: every domain's models, gathered in one place.
+
+Read by ``env.py`` (autogenerate) and by the test that the migrations build exactly
+these tables. The API's request and response shapes are the ``schemas`` modules of
+each domain package; this module is about database tables only.
+"""
 
 from __future__ import annotations
 

@@ -1,54 +1,40 @@
 """The ``records-service audit`` commands: checkpoint, verify, export, public-key, grants.
 
-A thin shell: the work is done by the writer, verifier and exporter modules.
+A thin shell over :mod:`records_service.audit`: the work is done by its writer,
+verifier, exporter and grants modules.
 ``audit verify --bundle`` touches neither the database nor the configured
 storage, so an outside auditor can run it on their own machine.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib import resources
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import click
 
-from records_service.audit.bundle import verify_bundle
+from records_service.audit.bundle import BundleReport, verify_bundle
 from records_service.audit.checkpoint import CheckpointError
 from records_service.audit.export import export_bundle
-from records_service.audit.keys import (
-    current_verifier_key,
-    ensure_signing_key,
-    read_key_file,
-    signing_key_path,
-    trusted_keys,
-)
+from records_service.audit.grants import postgres_grants
+from records_service.audit.keys import current_verifier_key, read_key_file, trusted_keys
 from records_service.audit.log import log_size
 from records_service.audit.verify import VerifyReport, verify_log, verify_processes
 from records_service.audit.writer import CheckpointConflict, build_checkpoint_store, writer_for
+from records_service.cli._services import cli_services
 from records_service.db import session_scope
 from records_service.errors import DomainError
-from records_service.services import Services
+from records_service.runtime.services import Services
 from records_service.settings import Settings
-from records_service.storage import BlobStore
 
 # Below this many entries a progress bar is only noise.
 PROGRESS_THRESHOLD = 50_000
 
 
-@contextmanager
-def _services(settings: Settings) -> Iterator[Services]:
-    services = Services.start(settings)
-    try:
-        yield services
-    except DomainError as exc:
-        raise click.ClickException(exc.detail) from None
-    except (CheckpointError, CheckpointConflict) as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        services.close()
+def _services(settings: Settings) -> AbstractContextManager[Services]:
+    # A checkpoint that cannot be trusted, or one the stored tree contradicts, is
+    # reported by its message, as a domain refusal is.
+    return cli_services(settings, refusals=(CheckpointError, CheckpointConflict))
 
 
 @click.group()
@@ -124,7 +110,12 @@ def verify(
         )
     with _services(settings) as services:
         report = _verify_database(services, keys, quiet)
-    _print_report(report)
+    _print_report(
+        report,
+        f"audit log OK: {report.entries_checked} entries, "
+        f"{report.checkpoints_checked} checkpoints verified, "
+        f"latest at tree size {report.latest_checkpoint}",
+    )
 
 
 def _read_keys(path: Path) -> list[str]:
@@ -141,14 +132,9 @@ def _verify_bundle(path: Path, keys: list[str] | None) -> None:
     if keys is not None and len(keys) > 1:
         raise click.ClickException("a bundle is verified with exactly one key")
     report = verify_bundle(path, trusted_key_text=keys[0] if keys else None)
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}")
-    for problem in report.problems:
-        click.echo(f"FAIL: {problem}")
-    if not report.ok:
-        raise click.exceptions.Exit(1)
-    click.echo(
-        f"bundle OK: {report.tree_size} entries, {report.checkpoints_checked} checkpoints verified"
+    _print_report(
+        report,
+        f"bundle OK: {report.tree_size} entries, {report.checkpoints_checked} checkpoints verified",
     )
 
 
@@ -171,18 +157,15 @@ def _verify_database(services: Services, keys: list[str] | None, quiet: bool) ->
         )
 
 
-def _print_report(report: VerifyReport) -> None:
+def _print_report(report: VerifyReport | BundleReport, verdict: str) -> None:
+    """Warnings, then problems; exit 1 if there is any problem, else print ``verdict``."""
     for warning in report.warnings:
         click.echo(f"warning: {warning}")
     for problem in report.problems:
         click.echo(f"FAIL: {problem}")
     if not report.ok:
         raise click.exceptions.Exit(1)
-    click.echo(
-        f"audit log OK: {report.entries_checked} entries, "
-        f"{report.checkpoints_checked} checkpoints verified, "
-        f"latest at tree size {report.latest_checkpoint}"
-    )
+    click.echo(verdict)
 
 
 @audit.command("export")
@@ -214,34 +197,12 @@ def export(settings: Settings, directory: Path) -> None:
         )
 
 
-def prepare_audit(settings: Settings, store: BlobStore) -> list[str]:
-    """What ``init`` does for the audit log: create the signing key and checkpoint storage.
-
-    Returns the lines to print. An existing key is kept as it is.
-    """
-    created = ensure_signing_key(settings)
-    build_checkpoint_store(settings, store).check_ready()
-    path = signing_key_path(settings)
-    state = "created" if created else "present"
-    return [
-        f"audit signing key {state}: {path}",
-        f"audit public key: {current_verifier_key(settings)}",
-    ]
-
-
-_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
-
-def postgres_grants(role: str) -> str:
-    """The shipped PostgreSQL grants script, for the service role ``role``."""
-    if not _ROLE_NAME.fullmatch(role):
-        raise click.BadParameter(f"{role!r} is not a plain PostgreSQL role name")
-    script = resources.files("records_service.audit").joinpath("postgres_grants.sql")
-    return script.read_text(encoding="utf-8").replace("records_app", role)
-
-
 @audit.command("grants")
 @click.option("--role", default="records_app", show_default=True, help="The service's role.")
 def grants(role: str) -> None:
     """Print the PostgreSQL grants that leave the service role unable to alter the log."""
-    click.echo(postgres_grants(role), nl=False)
+    try:
+        script = postgres_grants(role)
+    except DomainError as exc:
+        raise click.BadParameter(exc.detail) from None
+    click.echo(script, nl=False)

@@ -15,17 +15,12 @@ from typing import Any
 import click
 
 from records_service.bounds import DATE_MAX, DATE_MIN, in_date_range
-from records_service.cli_services import cli_services as _services
+from records_service.cli._services import cli_services
 from records_service.db import session_scope
 from records_service.retention.findings import FindingFilters, findings_csv, list_findings
 from records_service.retention.job import RunReport, count_records, run_retention
 from records_service.retention.models import SYSTEM_ACTOR, FindingKind
-from records_service.settings import Settings, load_settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    found = ctx.find_object(Settings)
-    return found if found is not None else load_settings()
+from records_service.settings import Settings
 
 
 @click.group()
@@ -59,12 +54,12 @@ def _day_in_range(_ctx: click.Context, _param: click.Parameter, value: datetime 
     help="Override the fixity mode (RECORDS_RETENTION__FIXITY).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.pass_context
+@click.pass_obj
 def run(
-    ctx: click.Context, at: datetime | None, dry_run: bool, fixity: str | None, as_json: bool
+    settings: Settings, at: datetime | None, dry_run: bool, fixity: str | None, as_json: bool
 ) -> None:
     """Evaluate every record and contract; write findings and propose disposals."""
-    with _services(_settings(ctx)) as services:
+    with cli_services(settings) as services:
         total = count_records(services.engine)
         with click.progressbar(length=total, label="records", file=sys.stderr) as bar:
             report = run_retention(
@@ -121,9 +116,9 @@ def summary_table(report: RunReport) -> str:
 )
 @click.option("--csv", "as_csv", is_flag=True, help="CSV, as GET /api/retention/findings.csv.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one finding each.")
-@click.pass_context
+@click.pass_obj
 def findings(
-    ctx: click.Context,
+    settings: Settings,
     kind: str | None,
     contract: str | None,
     state: str,
@@ -134,7 +129,7 @@ def findings(
     filters = FindingFilters(
         kind=FindingKind(kind) if kind else None, contract=contract, state=state
     )
-    with _services(_settings(ctx)) as services, session_scope(services.engine) as session:
+    with cli_services(settings) as services, session_scope(services.engine) as session:
         rows, _ = list_findings(session, filters=filters)
     if as_csv:
         click.echo(findings_csv(rows), nl=False)

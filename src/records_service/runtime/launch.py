@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from records_service.serving import stop_process
+from records_service.runtime.serve import stop_process
 
 START_SECONDS = 120.0
 STOP_SECONDS = 30.0

@@ -1,0 +1,137 @@
+"""The background pipeline: the after-commit steps and the threads that run them.
+
+After a capture or an edit commits, the rest of the work happens here, in order:
+write the object-lock sidecars of new versions, extract text, update the search
+index, audit the counted authentication failures, sign an audit checkpoint. Each
+step is a plain function that returns how many items it handled, so the CLI and the
+tests can run the whole pipeline in their own thread (:meth:`Worker.run_once`).
+
+A server (or ``records-service worker``) starts it with :meth:`Worker.start`: one
+:class:`~records_service.runtime.background.BackgroundWorker` thread runs the steps
+whenever notified or polled, one extraction process serves the documents in turn,
+the retention timer runs the retention job on its interval, and an index rebuild
+that start-up found necessary runs in its own thread.
+
+A new background step goes into :meth:`Worker.steps`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from records_service.audit.writer import checkpoint_step
+from records_service.auth.failures import flush_closed
+from records_service.clock import Clock
+from records_service.extraction import ExtractionWorker
+from records_service.records.sidecars import write_pending_sidecars
+from records_service.records.text import extract_pending
+from records_service.retention import RetentionSchedule
+from records_service.runtime.background import BackgroundWorker, Step
+from records_service.runtime.retention_timer import RetentionTimer, start_retention_timer
+from records_service.search.feed import IndexFeed
+from records_service.settings import Settings
+from records_service.storage import BlobStore
+
+# Each round extracts for at most this long before the index takes what is ready in
+# one commit: a burst of captures shares commits (each costs the server tens of
+# milliseconds of Python), while a capture on a quiet service reaches the index at once.
+EXTRACTION_BUDGET_SECONDS = 0.25
+
+
+class Parts(Protocol):
+    """What the pipeline reads from the services, each time it runs."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def store(self) -> BlobStore: ...
+    @property
+    def schedule(self) -> RetentionSchedule: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def index_feed(self) -> IndexFeed | None: ...
+
+
+class Worker:
+    """The background pipeline of one process, and the threads running it once started."""
+
+    def __init__(self, parts: Parts) -> None:
+        self._parts = parts
+        self.thread: BackgroundWorker | None = None
+        self.extraction: ExtractionWorker | None = None
+        self.retention_timer: RetentionTimer | None = None
+
+    def steps(self, extraction_budget: float | None = None) -> list[Step]:
+        """The after-commit work, in order: write sidecars, extract text, update the index,
+        audit counted authentication failures, sign a checkpoint."""
+        parts = self._parts
+        return [
+            lambda: write_pending_sidecars(
+                parts.engine, parts.store, mode=parts.settings.storage.retention_mode
+            ),
+            lambda: extract_pending(
+                parts.engine,
+                parts.store,
+                worker=self.extraction,
+                budget_seconds=extraction_budget,
+            ),
+            lambda: parts.index_feed.apply_pending() if parts.index_feed else 0,
+            self.flush_auth_failures,
+            checkpoint_step(
+                parts.settings, engine=parts.engine, store=parts.store, clock=parts.clock
+            ),
+        ]
+
+    def flush_auth_failures(self) -> int:
+        """Audit the failures counted in closed intervals (see ``auth.failures``)."""
+        parts = self._parts
+        interval = parts.settings.auth.failure_interval_seconds
+        return flush_closed(parts.engine, interval_seconds=interval, clock=parts.clock)
+
+    def run_once(self) -> int:
+        """Do all pending after-commit work now, in this thread."""
+        return sum(step() for step in self.steps())
+
+    def start(self) -> None:
+        """Start the background thread, the extraction process and the retention timer
+        (the server does; the CLI and tests may not)."""
+        parts = self._parts
+        if parts.index_feed is not None:
+            parts.index_feed.rebuild_in_background()
+        # One extraction process serves the documents in turn (it starts with the first).
+        self.extraction = ExtractionWorker()
+        # The thread loops until no step has work left.
+        self.thread = BackgroundWorker(
+            self.steps(extraction_budget=EXTRACTION_BUDGET_SECONDS),
+            poll_seconds=parts.settings.workers.poll_seconds,
+        )
+        self.thread.start()
+        self.retention_timer = start_retention_timer(
+            engine=parts.engine,
+            store=parts.store,
+            schedule=parts.schedule,
+            settings=parts.settings,
+            clock=parts.clock,
+        )
+
+    def notify(self) -> None:
+        """Tell the background thread there is new work (no-op when not started)."""
+        if self.thread is not None:
+            self.thread.notify()
+
+    def stop(self) -> None:
+        """Stop the timer, the thread (after its current step) and the extraction process."""
+        if self.retention_timer is not None:
+            self.retention_timer.stop()
+            self.retention_timer = None
+        if self.thread is not None:
+            self.thread.stop()
+            self.thread = None
+        if self.extraction is not None:
+            self.extraction.close()
+            self.extraction = None
