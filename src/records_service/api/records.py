@@ -18,7 +18,7 @@ from records_service.bounds import DbId, Identifier, SafeDate
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
-from records_service.records.capture import add_version, capture_record
+from records_service.records.capture import capture_record
 from records_service.records.download import content_headers
 from records_service.records.models import Classification
 from records_service.records.schemas import (
@@ -29,14 +29,12 @@ from records_service.records.schemas import (
 )
 from records_service.records.service import (
     RecordFilters,
+    add_next_version,
     captured_view,
-    contract_reference,
-    ensure_not_disposed,
     get_record,
     list_records,
     metadata_history,
     open_content,
-    record_tags,
     to_public,
     update_record,
 )
@@ -119,16 +117,9 @@ def new_version(
     file: Annotated[UploadFile, File(description="The new content.")],
 ) -> JSONResponse:
     """Add a new content version; earlier versions stay retrievable."""
-    with read_scope(services.engine) as session:
-        record = get_record(session, record_id, user)
-        ensure_not_disposed(record)
-        contract = contract_reference(session, record.contract_id)
-        tags = record_tags(session, record.id)
-    add_version(
+    add_next_version(
         services.capture_context(),
-        record=record,
-        contract_ref=contract,
-        tags=tags,
+        record_id=record_id,
         source=file.file,
         filename=file.filename,
         actor=user,

@@ -18,7 +18,7 @@ import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import ColumnElement, false, func, or_, true
 from sqlmodel import Session, col, select
@@ -31,9 +31,12 @@ from records_service.bounds import normalise_tags
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.service import get_contract
+from records_service.db import read_scope
 from records_service.errors import InvalidInput, NotFound, RecordDisposed
 from records_service.pagination import PageParams
 from records_service.records.capture import (
+    CaptureContext,
+    add_version,
     check_record_date,
     check_record_type,
 )
@@ -433,6 +436,29 @@ def find_version(session: Session, record: Record, number: int | None) -> Versio
     if version is None:
         raise NotFound(f"record {record.id} has no version {wanted}")
     return version
+
+
+def add_next_version(
+    ctx: CaptureContext, *, record_id: str, source: BinaryIO, filename: str | None, actor: User
+) -> tuple[Record, Version]:
+    """Add the next version to a record ``actor`` may see; it keeps its contract and tags.
+
+    The API's and the web's "new version" both come here.
+    """
+    with read_scope(ctx.engine) as session:
+        record = get_record(session, record_id, actor)
+        ensure_not_disposed(record)
+        contract = contract_reference(session, record.contract_id)
+        tags = record_tags(session, record.id)
+    return add_version(
+        ctx,
+        record=record,
+        contract_ref=contract,
+        tags=tags,
+        source=source,
+        filename=filename,
+        actor=actor,
+    )
 
 
 def ensure_not_disposed(record: Record) -> None:

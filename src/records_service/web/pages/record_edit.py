@@ -13,13 +13,11 @@ from records_service.auth.models import User
 from records_service.bounds import FormValue, Identifier
 from records_service.db import session_scope
 from records_service.errors import DomainError
-from records_service.records.capture import add_version
 from records_service.records.models import Classification
 from records_service.records.schemas import RecordUpdate
 from records_service.records.service import (
-    contract_reference,
+    add_next_version,
     get_record,
-    record_tags,
     to_public,
     update_record,
 )
@@ -175,20 +173,14 @@ def new_version(
     file: Annotated[UploadFile | str | None, File()] = None,
 ) -> Response:
     """Add the uploaded file as the record's next version; earlier versions stay."""
-    with session_scope(services.engine) as session:
-        record = get_record(session, record_id, user)
-        contract = contract_reference(session, record.contract_id)
-        tags = record_tags(session, record.id)
     error = None
     if file is None or isinstance(file, str) or not file.filename:
         error = "Choose a file to upload"
     else:
         try:
-            _, version = add_version(
+            _, version = add_next_version(
                 services.capture_context(),
-                record=record,
-                contract_ref=contract,
-                tags=tags,
+                record_id=record_id,
                 source=file.file,
                 filename=file.filename,
                 actor=user,
