@@ -63,9 +63,9 @@ from records_service.audit.checkpoint import Checkpoint, sign_checkpoint
 from records_service.audit.keys import Signer, ensure_signing_key, load_signer
 from records_service.audit.log import canonical_bytes, format_time
 from records_service.audit.merkle import RootAccumulator, node_hash
+from records_service.audit.rollback import CHECKPOINT_PREFIX
 from records_service.audit.service import consistency, inclusion
 from records_service.audit.verify import verify_log, verify_processes
-from records_service.audit.writer import CHECKPOINT_PREFIX
 from records_service.auth.models import User
 from records_service.auth.service import add_user
 from records_service.db import session_scope

@@ -29,11 +29,10 @@ from records_service.audit.keys import (
 from records_service.audit.merkle import root
 from records_service.audit.models import AuditCheckpoint
 from records_service.audit.nodes import with_stored_nodes
+from records_service.audit.rollback import CheckpointConflict, checkpoint_key
 from records_service.audit.writer import (
-    CheckpointConflict,
     CheckpointPolicy,
     LogState,
-    checkpoint_key,
 )
 from records_service.cli import main
 from records_service.runtime.services import Services

@@ -23,8 +23,8 @@ from records_service.audit.keys import load_signer
 from records_service.audit.log import canonical_entry
 from records_service.audit.merkle import MemoryNodeStore, leaf_hash
 from records_service.audit.models import AuditEntry
+from records_service.audit.rollback import checkpoint_key
 from records_service.audit.verify import VerifyReport
-from records_service.audit.writer import checkpoint_key
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 

@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     DISPOSITION_REJECT = "disposition.reject"
     DISPOSITION_EXECUTE = "disposition.execute"
     RETENTION_RUN = "retention.run"
+    AUDIT_ROLLBACK_ACKNOWLEDGED = "audit.rollback_acknowledged"
 
 
 class Payload(BaseModel):
@@ -122,6 +123,19 @@ class SessionPayload(Payload):
     session: str
 
 
+class RollbackPayload(Payload):
+    """Entries ``lost_from`` to ``lost_to`` are gone from the log: the signed
+    checkpoints named (with their signed roots, hex) covered them. ``log_size`` is
+    the log's size when the loss was acknowledged, for the ``reason`` given."""
+
+    log_size: int
+    lost_from: int
+    lost_to: int
+    checkpoints: list[str]
+    roots: list[str]
+    reason: str
+
+
 class GenericPayload(Payload):
     """For actions whose details are an open mapping (retention, holds)."""
 
@@ -146,6 +160,7 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.AUTH_SIGN_OUT: SessionPayload,
     AuditAction.AUTH_LOCKOUT: LockoutPayload,
     AuditAction.AUTH_UNLOCK: UnlockPayload,
+    AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: RollbackPayload,
 }
 
 

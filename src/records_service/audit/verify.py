@@ -20,7 +20,6 @@ options, printing and exit codes are left to the command line.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -46,13 +45,18 @@ from records_service.audit.merkle import (
     verify_consistency,
 )
 from records_service.audit.nodes import LoadedNodes, addresses_needed, fetch_nodes
-from records_service.audit.writer import CHECKPOINT_PREFIX, checkpoint_key
+from records_service.audit.rollback import (
+    CHECKPOINT_PREFIX,
+    Acknowledged,
+    Rollback,
+    acknowledged,
+    key_size,
+)
 from records_service.cpus import usable_cores
 from records_service.settings import Settings
 from records_service.storage import BlobStore, StorageError
 
 MAX_LISTED_ENTRY_PROBLEMS = 20
-_STORE_NAME = re.compile(re.escape(CHECKPOINT_PREFIX) + r"([0-9]{20})\.note")
 _DB = "database"
 _STORE = "write-once store"
 Progress = Callable[[int], None]
@@ -134,7 +138,8 @@ def verify_log(
     with snapshot(engine) as conn:
         head = int(conn.execute(text("SELECT size FROM audit_head WHERE id = 1")).scalar_one())
         with LeafScan(conn, head, processes=processes, min_entries=parallel_min_entries) as leaves:
-            notes = _collect_notes(conn, checkpoint_store, head, findings)
+            live = partial(_live_size, engine)
+            notes = _collect_notes(conn, checkpoint_store, head, live, findings)
             signed = _open_notes(notes, keys, origin, findings)
             scan = _scan(leaves, sorted({s.size for s in signed}), findings, progress)
         _check_outside(conn, head, scan, findings)
@@ -193,22 +198,28 @@ def _report(findings: _Findings, head: int, scan: _Scan, signed: list[_Signed]) 
 
 
 def _collect_notes(
-    conn: Connection, store: BlobStore | None, head: int, findings: _Findings
+    conn: Connection,
+    store: BlobStore | None,
+    head: int,
+    live: Callable[[], int],
+    findings: _Findings,
 ) -> dict[int, dict[str, str]]:
     """Every checkpoint copy by size and source, after cross-checking the two sources."""
     notes: dict[int, dict[str, str]] = {}
+    losses = acknowledged(conn)
+    findings.warnings.extend(losses.losses)
     rows = conn.execute(
         text("SELECT tree_size, root_hash, note, storage_key FROM audit_checkpoints")
     )
     for size, root_hash, note, storage_key in rows:
         notes.setdefault(int(size), {})[_DB] = note
-        if storage_key != checkpoint_key(int(size)):
+        if key_size(storage_key) != int(size):
             findings.problems.append(f"checkpoint {size}: database row names key {storage_key!r}")
         _check_root_column(int(size), bytes(root_hash), note, findings)
     if store is None:
         findings.warnings.append("write-once copies of the checkpoints were not compared")
         return notes
-    for size, note in _store_notes(store, head, findings).items():
+    for size, note in _store_notes(store, head, losses, live, findings).items():
         notes.setdefault(size, {})[_STORE] = note
     for size, copies in sorted(notes.items()):
         _compare_copies(size, copies, findings)
@@ -227,21 +238,52 @@ def _check_root_column(size: int, root_hash: bytes, note: str, findings: _Findin
         )
 
 
-def _store_notes(store: BlobStore, head: int, findings: _Findings) -> dict[int, str]:
+def _store_notes(
+    store: BlobStore,
+    head: int,
+    losses: Acknowledged,
+    live: Callable[[], int],
+    findings: _Findings,
+) -> dict[int, str]:
+    """The store's checkpoints the snapshot can check, by size; reports the rest.
+
+    A checkpoint beyond the snapshot was either published since it was taken (the
+    log has grown past it by now) or signed over entries the log has lost. Those an
+    acknowledged loss names are left out: their loss is reported as a warning.
+    """
     found: dict[int, str] = {}
+    beyond: dict[str, int] = {}
     try:
         for key in store.list(CHECKPOINT_PREFIX):
-            match = _STORE_NAME.fullmatch(key)
-            if match is None:
+            size = key_size(key)
+            if size is None:
                 findings.warnings.append(f"unexpected object {key} among the checkpoints")
+            elif key in losses.keys:
                 continue
-            size = int(match.group(1))
-            if size > head:
-                continue  # published after this snapshot of the database was taken
-            found[size] = b"".join(store.open(key)).decode("utf-8", errors="replace")
+            elif size > head:
+                beyond[key] = size
+            else:
+                found[size] = b"".join(store.open(key)).decode("utf-8", errors="replace")
     except StorageError as exc:
         findings.problems.append(f"cannot read checkpoints from the write-once store: {exc}")
+    _check_beyond(beyond, live, findings)
     return found
+
+
+def _check_beyond(beyond: dict[str, int], live: Callable[[], int], findings: _Findings) -> None:
+    if not beyond:
+        return
+    size = live()
+    lost = {key: stored for key, stored in beyond.items() if stored > size}
+    if lost:
+        findings.problems.append(Rollback(size, size, lost).message())
+        findings.bad_entry(size, f"entries {size} to {max(lost.values()) - 1} are missing")
+
+
+def _live_size(engine: Engine) -> int:
+    """The log's size now, outside the verification's snapshot."""
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT size FROM audit_head WHERE id = 1")).scalar_one())
 
 
 def _compare_copies(size: int, copies: dict[str, str], findings: _Findings) -> None:

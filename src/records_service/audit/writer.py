@@ -31,7 +31,6 @@ from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from records_service.audit.bundle import checkpoint_file_name
 from records_service.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from records_service.audit.keys import (
     Signer,
@@ -44,6 +43,13 @@ from records_service.audit.log import log_size
 from records_service.audit.merkle import root
 from records_service.audit.models import AuditCheckpoint, AuditEntry
 from records_service.audit.nodes import with_stored_nodes
+from records_service.audit.rollback import (
+    CheckpointConflict,
+    LogRolledBack,
+    acknowledged,
+    check_store,
+    checkpoint_key,
+)
 from records_service.clock import Clock
 from records_service.db import read_scope, session_scope
 from records_service.settings import AuditSettings, Settings
@@ -51,18 +57,8 @@ from records_service.storage import BlobStore, ObjectExists, S3BlobStore
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_PREFIX = "audit/checkpoints/"
 NOTE_CONTENT_TYPE = "text/plain; charset=utf-8"
 _warned_missing_keys: set[Path] = set()
-
-
-class CheckpointConflict(Exception):
-    """The store holds a checkpoint for this size that the stored tree contradicts."""
-
-
-def checkpoint_key(tree_size: int) -> str:
-    """The store key of the checkpoint at ``tree_size``."""
-    return CHECKPOINT_PREFIX + checkpoint_file_name(tree_size)
 
 
 def build_checkpoint_store(settings: Settings, main_store: BlobStore) -> BlobStore:
@@ -147,6 +143,17 @@ def _add_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
+@dataclass
+class KnownStored:
+    """The largest tree size known to be signed in the store, or None before a listing.
+
+    Listing the store's checkpoints grows with their number, so it is done once per
+    process and then kept up to date from the publications themselves.
+    """
+
+    upto: int | None = None
+
+
 class CheckpointWriter:
     """Signs checkpoints and publishes them to the write-once store and the database."""
 
@@ -159,6 +166,7 @@ class CheckpointWriter:
         origin: str,
         clock: Clock,
         retention_years: int,
+        known: KnownStored | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
@@ -166,6 +174,7 @@ class CheckpointWriter:
         self._origin = origin
         self._clock = clock
         self._years = retention_years
+        self._known = known or KnownStored()
 
     def publish(self, *, policy: CheckpointPolicy | None = None) -> AuditCheckpoint | None:
         """Sign and publish a checkpoint of the whole log, if one is due.
@@ -177,6 +186,7 @@ class CheckpointWriter:
         now = self._clock()
         with session_scope(self._engine) as session:
             state = log_state(session)
+            epoch = self._refuse_rollback(session, state.size)
             wanted = policy or CheckpointPolicy(every_entries=1, every_seconds=0)
             if not state.due(wanted, now):
                 return None
@@ -187,7 +197,7 @@ class CheckpointWriter:
             self._signer.name,
             self._signer.private_key,
         )
-        key = checkpoint_key(size)
+        key = checkpoint_key(size, epoch)
         try:
             self._store.put(
                 key,
@@ -197,7 +207,23 @@ class CheckpointWriter:
             )
         except ObjectExists:
             note = self._adopt_stored(key, size, root_hash)
+        self._known.upto = max(self._known.upto or 0, size)
         return self._insert(size, root_hash, note, key, now)
+
+    def _refuse_rollback(self, session: Session, size: int) -> int:
+        """The epoch to sign in; raises :class:`LogRolledBack` if the store holds a
+        checkpoint the log no longer agrees with (see ``audit/rollback.py``)."""
+        losses = acknowledged(session)
+        if self._known.upto is not None and self._known.upto <= size:
+            return losses.epoch
+        found = check_store(session, self._store, size, losses.keys)
+        if found is not None:
+            raise LogRolledBack(
+                f"{found.message()}. Nothing is signed until the loss is acknowledged "
+                "('records-service audit acknowledge-rollback')"
+            )
+        self._known.upto = size
+        return losses.epoch
 
     def _adopt_stored(self, key: str, size: int, root_hash: bytes) -> str:
         """Return the note already stored under ``key`` if it signs the same root."""
@@ -227,7 +253,12 @@ class CheckpointWriter:
 
 
 def writer_for(
-    settings: Settings, *, engine: Engine, store: BlobStore, clock: Clock
+    settings: Settings,
+    *,
+    engine: Engine,
+    store: BlobStore,
+    clock: Clock,
+    known: KnownStored | None = None,
 ) -> CheckpointWriter:
     """A writer configured from settings; ``SigningKeyMissing`` without a key file."""
     return CheckpointWriter(
@@ -237,6 +268,7 @@ def writer_for(
         origin=settings.audit.origin,
         clock=clock,
         retention_years=settings.audit.retention_years,
+        known=known,
     )
 
 
@@ -249,6 +281,8 @@ def checkpoint_step(
     once per process and does nothing, so a service started before ``init`` still runs.
     """
     policy = CheckpointPolicy.from_settings(settings.audit)
+    known = KnownStored()
+    refused: list[str] = []
 
     def step() -> int:
         with read_scope(engine) as session:
@@ -260,7 +294,13 @@ def checkpoint_step(
                 _warned_missing_keys.add(key_path)
                 log.warning("no audit signing key at %s: run 'records-service init'", key_path)
             return 0
-        writer = writer_for(settings, engine=engine, store=store, clock=clock)
-        return 0 if writer.publish(policy=policy) is None else 1
+        writer = writer_for(settings, engine=engine, store=store, clock=clock, known=known)
+        try:
+            return 0 if writer.publish(policy=policy) is None else 1
+        except LogRolledBack as exc:
+            if str(exc) not in refused:  # said once, not at every wake
+                refused.append(str(exc))
+                log.error("audit checkpoints are not signed: %s", exc)
+            return 0
 
     return step

@@ -19,6 +19,7 @@ from records_service.audit.writer import prepare_audit
 from records_service.auth import service as users_service
 from records_service.auth.throttle import ThrottleKey, release, remembered
 from records_service.auth.tokens import split_token
+from records_service.cli._services import CLI_ACTOR
 from records_service.cli._services import cli_services as _services
 from records_service.cli.audit import audit as audit_commands
 from records_service.cli.reindex import reindex as reindex_command
@@ -27,7 +28,6 @@ from records_service.db import session_scope
 from records_service.runtime.services import Services
 from records_service.settings import Settings, load_settings
 
-CLI_ACTOR = "cli"
 # Temp files younger than this may belong to uploads still in progress.
 LEFTOVER_AGE = timedelta(hours=1)
 

@@ -15,6 +15,8 @@ from records_service.errors import DomainError
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 
+CLI_ACTOR = "cli"  # the actor of what a command writes to the audit log
+
 
 @contextmanager
 def cli_services(

@@ -19,9 +19,10 @@ from records_service.audit.export import export_bundle
 from records_service.audit.grants import postgres_grants
 from records_service.audit.keys import current_verifier_key, read_key_file, trusted_keys
 from records_service.audit.log import log_size
+from records_service.audit.rollback import CheckpointConflict, acknowledge_rollback
 from records_service.audit.verify import VerifyReport, verify_log, verify_processes
-from records_service.audit.writer import CheckpointConflict, build_checkpoint_store, writer_for
-from records_service.cli._services import cli_services
+from records_service.audit.writer import build_checkpoint_store, writer_for
+from records_service.cli._services import CLI_ACTOR, cli_services
 from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.runtime.services import Services
@@ -55,6 +56,36 @@ def checkpoint(settings: Settings) -> None:
         click.echo("no new entries since the latest checkpoint")
     else:
         click.echo(f"signed checkpoint at tree size {written.tree_size}: {written.storage_key}")
+
+
+@audit.command("acknowledge-rollback")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why the loss is accepted: what happened and what was done (kept in the log).",
+)
+@click.pass_obj
+def acknowledge(settings: Settings, reason: str) -> None:
+    """Record in the log that entries covered by signed checkpoints were lost.
+
+    Use it after 'audit verify' or 'audit checkpoint' reports that the store holds a
+    checkpoint of more entries than the log (the database was restored from an older
+    copy, or lost). The entry names the lost range and the checkpoints that prove
+    it; signing then resumes. The loss stays visible: 'audit verify' reports it.
+    """
+    with _services(settings) as services:
+        payload = acknowledge_rollback(
+            services.engine,
+            build_checkpoint_store(settings, services.store),
+            verifier_keys=trusted_keys(settings),
+            reason=reason,
+            actor=CLI_ACTOR,
+            clock=services.clock,
+        )
+    click.echo(
+        f"recorded the loss of entries {payload.lost_from} to {payload.lost_to}, proved by "
+        f"{len(payload.checkpoints)} signed checkpoint(s); checkpoints are signed again"
+    )
 
 
 @audit.command("public-key")
