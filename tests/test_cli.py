@@ -163,3 +163,25 @@ def test_retention_run_refuses_a_day_outside_the_service_range(tmp_path: Path) -
         assert result.returncode == 2, result.stderr
         assert f"{day} is {side} the dates the service accepts" in result.stderr
     assert _run(tmp_path, "retention", "run", "--at", "2199-12-31").returncode == 0
+
+
+def test_check_with_the_blob_store_down_says_so_without_a_traceback(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "RECORDS_DATA_DIR": str(tmp_path / "data"),
+        "RECORDS_STORAGE__BACKEND": "s3",
+        "RECORDS_STORAGE__ENDPOINT": "127.0.0.1:9",  # nothing listens on the discard port
+        "RECORDS_STORAGE__SECURE": "false",
+        "RECORDS_STORAGE__ACCESS_KEY": "key",
+        "RECORDS_STORAGE__SECRET_KEY": "secret",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "records_service", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=REQUEST_SECONDS,
+    )
+    assert result.returncode == 1
+    assert "Error: the blob store is unavailable:" in result.stderr
+    assert "Traceback" not in result.stderr

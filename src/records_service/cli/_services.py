@@ -14,6 +14,7 @@ import click
 from records_service.errors import DomainError
 from records_service.runtime.services import Services
 from records_service.settings import Settings
+from records_service.storage import StorageError
 
 CLI_ACTOR = "cli"  # the actor of what a command writes to the audit log
 
@@ -27,15 +28,21 @@ def cli_services(
 ) -> Iterator[Services]:
     """Start the services for a command and close them afterwards.
 
-    A ``DomainError`` becomes a ``click.ClickException`` (its message, exit 1), as does
-    any of the command's own ``refusals`` (their text). ``checkpoint_wal=False`` for
+    A ``DomainError`` becomes a ``click.ClickException`` (its message, exit 1), as do a
+    blob store that cannot be reached (``StorageError``) and any of the command's own
+    ``refusals`` (their text): a person sees what is wrong, not a traceback. ``checkpoint_wal=False`` for
     the worker, which checkpoints SQLite's log itself.
     """
-    services = Services.start(settings, checkpoint_wal=checkpoint_wal)
+    try:
+        services = Services.start(settings, checkpoint_wal=checkpoint_wal)
+    except StorageError as exc:
+        raise click.ClickException(f"the blob store is unavailable: {exc}") from None
     try:
         yield services
     except DomainError as exc:
         raise click.ClickException(exc.detail) from None
+    except StorageError as exc:
+        raise click.ClickException(f"the blob store is unavailable: {exc}") from None
     except refusals as exc:
         raise click.ClickException(str(exc)) from None
     finally:
