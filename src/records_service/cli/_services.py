@@ -30,8 +30,8 @@ def cli_services(
 
     A ``DomainError`` becomes a ``click.ClickException`` (its message, exit 1), as do a
     blob store that cannot be reached (``StorageError``) and any of the command's own
-    ``refusals`` (their text): a person sees what is wrong, not a traceback. ``checkpoint_wal=False`` for
-    the worker, which checkpoints SQLite's log itself.
+    ``refusals`` (their text): a person sees what is wrong, not a traceback.
+    ``checkpoint_wal=False`` for the worker, which checkpoints SQLite's log itself.
     """
     try:
         services = Services.start(settings, checkpoint_wal=checkpoint_wal)
