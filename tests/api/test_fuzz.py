@@ -140,6 +140,8 @@ def target(
         record = capture(client, headers["staff"], contract=CONTRACT)
         assert record.status_code == 201, record.text
         known = {"reference": CONTRACT, "record_id": record.json()["id"]}
+        while services.run_background_once():  # as the worker does: the index is built
+            pass
         wrapped = _without_lifespan(app)
         schema = schemathesis.openapi.from_asgi("/openapi.json", wrapped)
         yield Target(

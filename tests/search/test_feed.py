@@ -7,6 +7,7 @@ Faults are injected with wrappers around the real index that fail at a chosen st
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 from whoosh import index as whoosh_index
 
-from factories import Actors, capture, create_contract
+from factories import Actors, assert_problem, capture, create_contract
 from records_service.db import session_scope
 from records_service.indexing import (
     IndexDocument,
@@ -341,3 +342,22 @@ def test_an_index_lost_or_reset_is_rebuilt_from_the_database(
             assert index_lag(session, fresh.clock()).pending == 0
     finally:
         fresh.close()
+
+
+@sqlite_only
+def test_a_deleted_index_directory_answers_503_and_is_rebuilt_by_itself(
+    client: TestClient, actors: Actors, ready: Services
+) -> None:
+    record_id = _capture(client, actors, "Quoll outreach figures.")
+    ready.run_background_once()
+    assert ready.index is not None
+    shutil.rmtree(Path(ready.index.stats().path))
+
+    response = client.get("/api/search", params={"q": "quoll"}, headers=actors.reviewer)
+    problem = assert_problem(response, 503)
+    assert "being rebuilt from the database (no index was found)" in problem["detail"]
+    assert response.headers["Retry-After"] == "30"
+
+    ready.run_background_once()  # the worker's next round rebuilds the recreated index
+    response = client.get("/api/search", params={"q": "quoll"}, headers=actors.reviewer)
+    assert [hit["record_id"] for hit in response.json()["hits"]] == [record_id]

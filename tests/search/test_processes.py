@@ -91,6 +91,21 @@ def _hits(server: Server, q: str, **params: Any) -> list[tuple[str, int]]:
     return [(hit["record_id"], hit["version"]) for hit in body["hits"]]
 
 
+def _hits_once_built(server: Server, q: str) -> list[tuple[str, int]]:
+    """The hits, or none while the index is still being built (a 503 that says so)."""
+    response = httpx.get(
+        server.base + "/api/search",
+        params={"q": q},
+        headers=server.headers,
+        timeout=REQUEST_SECONDS,
+    )
+    if response.status_code == 503:
+        assert response.json()["type"] == "urn:records-service:problem:index-rebuilding"
+        return []
+    assert response.status_code == 200, response.text
+    return [(hit["record_id"], hit["version"]) for hit in response.json()["hits"]]
+
+
 def _user_token(data_dir: Path) -> str:
     settings = Settings(data_dir=data_dir)
     services = Services.start(settings)
@@ -131,13 +146,23 @@ def test_a_killed_server_loses_no_index_work_and_reindex_rebuilds_the_same_resul
     first = _start(serve, tmp_path, token, RECORDS_WORKERS__ENABLED="false")
     ids = [_capture(first, text, f"Record {n}") for n, text in enumerate(TEXTS)]
     assert first.get("/health")["index"]["pending"] == len(TEXTS)
-    assert _hits(first, "helpline") == []
+    # Nothing is indexed: search says the index is still to be built, not "no hits".
+    refused = httpx.get(
+        first.base + "/api/search",
+        params={"q": "helpline"},
+        headers=first.headers,
+        timeout=REQUEST_SECONDS,
+    )
+    assert (refused.status_code, refused.json()["type"]) == (
+        503,
+        "urn:records-service:problem:index-rebuilding",
+    )
     first.process.kill()  # no shutdown code runs
     first.process.wait(READY_SECONDS)
 
     server = _start(serve, tmp_path, token)
-    # 2. The next server catches up from the durable queue.
-    wait_until(lambda: len(_hits(server, "helpline")) == 3, "never indexed")
+    # 2. The next server builds its index and catches up from the durable queue.
+    wait_until(lambda: len(_hits_once_built(server, "helpline")) == 3, "never indexed")
     response = httpx.post(
         f"{server.base}/api/records/{ids[0]}/versions",
         files={"file": ("v2.txt", b"Helpline figures, corrected.", "text/plain")},

@@ -133,6 +133,8 @@ class TantivySearchIndex:
     # -- the live generation ------------------------------------------------
 
     def _open_live(self) -> _Live:
+        # A deleted index directory is made again: the empty index asks for a rebuild.
+        self._root.mkdir(parents=True, exist_ok=True)
         with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
             pointer = read_pointer(self._root)
             problem = self._problem_with(pointer)

@@ -40,6 +40,7 @@ from records_service.indexing.base import (
 )
 from records_service.records.models import IndexTask, Record
 from records_service.records.service import can_see_sensitive, hidden_among, visible_clause
+from records_service.search.documents import count_searchable_versions
 
 SEARCH_SUBJECT = "search"
 # Searches run again with newly found hidden hits masked; more passes than this means
@@ -119,6 +120,30 @@ def audited_filters(query: SearchQuery) -> dict[str, object]:
     return kept
 
 
+class IndexRebuilding(ServiceUnavailable):
+    """The index was created empty (lost, reset or new) and is being rebuilt."""
+
+    type_slug = "index-rebuilding"
+    retry_after = 30
+
+
+def _refuse_while_rebuilding(engine: Engine, index: SearchIndex) -> None:
+    """Answer 503 rather than incomplete results while an empty index is rebuilt.
+
+    Not on a new service with nothing to find, and not while another engine's
+    complete index answers (an upgrade, see ``indexing/upgrade.py``).
+    """
+    if not index.needs_rebuild:
+        return
+    stats = index.stats()
+    if stats.answering_from is not None or count_searchable_versions(engine) == 0:
+        return
+    raise IndexRebuilding(
+        f"the search index is being rebuilt from the database ({stats.rebuild_reason}); "
+        "try again in a minute"
+    )
+
+
 def search_records(
     *, engine: Engine, index: SearchIndex, query: SearchQuery, actor: User, clock: Clock
 ) -> SearchResult:
@@ -126,6 +151,7 @@ def search_records(
 
     Raises :class:`InvalidQuery` for malformed query text or impossible filters.
     """
+    _refuse_while_rebuilding(engine, index)
     try:
         result = visible_search(engine, index, query, actor)
     except QuerySyntaxError as exc:
