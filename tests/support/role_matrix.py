@@ -104,6 +104,7 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("GET", "/"): SIGNED_IN,
     ("GET", "/upload"): WRITERS,
     ("POST", "/upload"): WRITERS,
+    ("POST", "/upload/check"): WRITERS,
     ("GET", "/search"): SIGNED_IN,
     ("GET", "/records"): SIGNED_IN,
     ("GET", "/records/{record_id}"): SIGNED_IN,
