@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pypdf import PdfWriter
 
-from records_service.audit.writer import prepare_audit
+from records_service.audit.writer import prepare_audit, writer_for
 from records_service.auth.service import add_user
 from records_service.contracts.schemas import ContractCreate
 from records_service.contracts.service import create_contract
@@ -57,6 +57,10 @@ def _seed(settings: Settings) -> None:
                 end_date="2026-03-31",
             )
             create_contract(session, data=data, actor=rob, clock=services.clock)
+        writer = writer_for(
+            settings, engine=services.engine, store=services.store, clock=services.clock
+        )
+        assert writer.publish() is not None  # a signed checkpoint for Verify to check
     finally:
         services.close()
 
@@ -183,3 +187,18 @@ def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
     expect(checklist).not_to_contain_text("No return for 1 Apr 2023")
     expect(checklist).not_to_contain_text("No return for 1 Jul 2023")
     expect(page.locator(".timeline")).to_contain_text("Review meeting")
+
+
+def test_the_audit_pages_after_verify_lead_on_through_the_log(
+    server: ServedProcess, browser: Browser
+) -> None:
+    page = _new_page(browser)
+    _sign_in(page, server.base_url, "rob")
+    page.goto(f"{server.base_url}/audit")
+    page.get_by_role("button", name="Verify the audit log").click()
+    expect(page.get_by_role("heading", name="The audit log verified")).to_be_visible()
+    page.get_by_role("link", name="Next page").click()
+    expect(page.get_by_text("Page 2 of")).to_be_visible()
+    assert page.url == f"{server.base_url}/audit?page=2"
+    # Newest first: page 2 holds the older entries, in words.
+    expect(page.get_by_role("cell", name="User added").first).to_be_visible()
