@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -165,3 +167,38 @@ def test_unknown_users_are_404(client: TestClient, actors: Actors) -> None:
         assert_problem(client.request(method, path, headers=actors.admin), 404)
     response = client.post("/api/users/nobody/tokens", json={}, headers=actors.admin)
     assert_problem(response, 404)
+
+
+def test_an_admin_changes_roles_audited_and_never_leaves_a_user_without_one(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    token = _add_carol(client, actors)["token"]["token"]
+    change = {"add": ["auditor"], "remove": ["staff", "reviewer"]}
+    response = client.post("/api/users/carol/roles", json=change, headers=actors.admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["roles"] == ["auditor"]
+    # The new roles apply to the token at once: an auditor reads the audit log.
+    assert client.get("/api/audit/entries", headers=_bearer(token)).status_code == 200
+    with read_scope(services.engine) as session:
+        [entry] = [
+            e for e in entries_for_subject(session, "user:carol") if e.action == "user.roles"
+        ]
+    assert entry.actor == "ada"
+    assert json.loads(entry.details) == {
+        "username": "carol",
+        "added": ["auditor"],
+        "removed": ["staff", "reviewer"],
+        "roles": ["auditor"],
+    }
+    size = _log_size(services)
+    last = client.post("/api/users/carol/roles", json={"remove": ["auditor"]}, headers=actors.admin)
+    assert "no role" in assert_problem(last, 409)["detail"]
+    unknown = client.post("/api/users/carol/roles", json={"add": ["boss"]}, headers=actors.admin)
+    assert_problem(unknown, 422)
+    demote = {"add": ["staff"], "remove": ["admin"]}
+    only_admin = client.post("/api/users/ada/roles", json=demote, headers=actors.admin)
+    assert "last active admin" in assert_problem(only_admin, 409)["detail"]
+    nobody = client.post("/api/users/nobody/roles", json={"add": ["staff"]}, headers=actors.admin)
+    assert_problem(nobody, 404)
+    assert _log_size(services) == size
+    assert client.get("/api/users/carol", headers=actors.admin).json()["roles"] == ["auditor"]

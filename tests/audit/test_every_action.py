@@ -133,6 +133,10 @@ def test_user_and_token_commands_leave_one_entry_each(
     log.expect(("token.revoke", "cli", "user:carol"))
     assert cli(settings, "users", "revoke-token", first_token) != 0
     log.expect()
+    assert cli(settings, "users", "roles", "carol", "--add", "auditor", "--remove", "staff") == 0
+    log.expect(("user.roles", "cli", "user:carol"))
+    assert cli(settings, "users", "roles", "carol", "--remove", "auditor") != 0
+    log.expect()
     assert cli(settings, "users", "passwd", "carol", "--password", "correct horse battery") == 0
     log.expect(("user.password", "cli", "user:carol"))
     assert cli(settings, "users", "disable", "carol") == 0

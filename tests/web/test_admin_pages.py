@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -147,3 +148,29 @@ def test_ending_a_users_web_sessions_signs_them_out_everywhere(
             select(AuditEntry).where(AuditEntry.action == "auth.sign_out")
         ).all()
     assert [(e.actor, e.subject) for e in sign_outs] == [("ada", "user:sam")] * 2
+
+
+def test_no_role_is_ticked_for_a_new_user_and_roles_change_on_the_users_page(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    admin = browser_for("ada")
+    new_form = admin.get("/admin/users/new").text
+    assert 'name="roles"' in new_form and " checked" not in new_form
+    page = admin.get("/admin/users/rita")
+    assert re.search(r'id="role-reviewer"[^>]*checked', page.text)
+    changed = admin.post(
+        "/admin/users/rita/roles",
+        data={"roles": ["reviewer", "auditor"], "csrf_token": csrf_of(page)},
+    )
+    assert changed.status_code == 303
+    assert "reviewer, auditor" in admin.get("/admin/users/rita").text
+    refused = admin.post("/admin/users/rita/roles", data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 422
+    assert 'id="roles-error"' in refused.text and "no role" in refused.text
+    with session_scope(web_services.engine) as session:
+        entries = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.action == "user.roles", AuditEntry.subject == "user:rita"
+            )
+        ).all()
+    assert [(e.actor, json.loads(e.details)["added"]) for e in entries] == [("ada", ["auditor"])]

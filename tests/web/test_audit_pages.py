@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from records_service.audit.actions import AuditAction
 from records_service.audit.writer import prepare_audit, writer_for
 from records_service.runtime.services import Services
-from web.signin import csrf_of
-from web.test_upload_and_records import NEEDS, record_ids, upload
+from records_service.web.pages.audit import ACTION_NAMES, PAGE_SIZE
+from web.signin import add_person, csrf_of
+from web.test_upload_and_records import NEEDS, open_contract, record_ids, upload
 
 
 def test_entries_filters_checkpoint_and_verify(
@@ -18,7 +21,7 @@ def test_entries_filters_checkpoint_and_verify(
     sam, aud = browser_for("sam"), browser_for("aud")
     [record_id] = record_ids(upload(sam, [("needs.txt", NEEDS)], contract="")[1])
     page = aud.get("/audit?action=record.capture").text
-    assert f"record:{record_id}" in page and "1 entry" in page
+    assert f"Record {record_id}" in page and "1 entry" in page
     by_actor = aud.get("/audit?actor=nobody").text
     assert "No entries match" in by_actor
     bad_date = aud.get("/audit?from=not-a-date")
@@ -37,3 +40,43 @@ def test_entries_filters_checkpoint_and_verify(
     report = aud.post("/audit/verify", data={"csrf_token": csrf_of(signed)})
     assert report.status_code == 200
     assert "The audit log verified" in report.text
+
+
+def _entry_indexes(page: str) -> list[int]:
+    return [int(i) for i in re.findall(r"<tr>\s*<td>(\d+)</td>", page)]
+
+
+def test_entries_are_newest_first_in_words_with_the_records_title_and_contract(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    sam, aud = browser_for("sam"), browser_for("aud")
+    [record_id] = record_ids(upload(sam, [("needs-assessment.txt", NEEDS)])[1])
+    page = aud.get("/audit").text
+    indexes = _entry_indexes(page)
+    assert len(indexes) > 2 and indexes == sorted(indexes, reverse=True)
+    oldest = _entry_indexes(aud.get("/audit?order=oldest").text)
+    assert oldest == sorted(oldest) and oldest[0] < indexes[0]
+    assert "Record captured" in page and "Signed in" in page
+    row = re.search(rf"<tr>(?:(?!</tr>).)*Record {record_id}.*?</tr>", page, re.S)
+    assert row, "the capture's row names the record"
+    assert "Needs assessment" in row.group(0) and "OPCC-2023-014" in row.group(0)
+    assert '<option value="auth.sign_in">Signed in</option>' in page
+
+
+def test_pagination_after_verify_leads_to_the_audit_log(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    aud = browser_for("aud")
+    for number in range(PAGE_SIZE):  # more entries than one page holds
+        add_person(web_services, f"clerk{number:02}", "staff")
+    page = aud.get("/audit")
+    report = aud.post("/audit/verify", data={"csrf_token": csrf_of(page)})
+    assert report.status_code == 200
+    links = re.findall(r'<a href="([^"]+)" rel="next"', report.text)
+    assert links == ["/audit?page=2"]
+    assert aud.get(links[0]).status_code == 200
+
+
+def test_every_action_has_a_name_in_words() -> None:
+    assert set(ACTION_NAMES) == set(AuditAction)

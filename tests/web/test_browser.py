@@ -196,9 +196,9 @@ def _upload_two_returns(page: Page, base: str, tmp_path: Path) -> None:
         "Monitoring return q1"
     )
     page.get_by_label("Title for monitoring-return_q2.txt").fill("Monitoring return Q2 2023")
-    page.get_by_label("Record type").select_option("monitoring_return")
+    page.get_by_label("Record type", exact=True).select_option("monitoring_return")
     page.get_by_label("Tags (optional)").fill("helpline, quarterly")
-    page.get_by_label("Record date").fill("2023-07-15")
+    page.get_by_label("Record date", exact=True).fill("2023-07-15")
     _shot(page, "upload")
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.get_by_text("2 of 2 files captured.")).to_be_visible()

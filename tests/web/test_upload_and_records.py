@@ -282,3 +282,107 @@ def test_record_list_filters_and_dashboard(
     recent, mine = dashboard.split("Your records")
     assert "Needs" in recent and "Spec" in recent
     assert "Needs" in mine and "Spec" not in mine
+
+
+def _records_by_title(services: Services) -> dict[str, Record]:
+    with session_scope(services.engine) as session:
+        return {r.title: r for r in session.exec(select(Record))}
+
+
+def test_each_file_has_its_own_type_date_and_title_with_the_batch_as_default(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    form = {
+        "contract": "OPCC-2023-014",
+        "record_type": "monitoring_return",
+        "record_date": "",
+        "classification": "OFFICIAL",
+        "titles": ["Return Q1", "Return Q2", ""],
+        "file_types": ["", "", "minutes"],
+        "file_dates": ["2023-06-30", "2023-09-30", "2023-10-02"],
+    }
+    files = [
+        ("files", ("q1.txt", NEEDS, "text/plain")),
+        ("files", ("q2.txt", SPEC, "text/plain")),
+        ("files", ("board_meeting.txt", SPEC, "text/plain")),
+    ]
+    response = staff.post(upload_action(staff.get("/upload")), data=form, files=files)
+    assert "3 of 3 files captured" in response.text
+    records = _records_by_title(web_services)
+    got = {t: (r.record_type, r.record_date.isoformat()) for t, r in records.items()}
+    assert got == {
+        "Return Q1": ("monitoring_return", "2023-06-30"),
+        "Return Q2": ("monitoring_return", "2023-09-30"),
+        "Board meeting": ("minutes", "2023-10-02"),
+    }
+
+
+def test_a_refused_upload_names_every_wrong_field_of_every_file_and_captures_none(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    form = {
+        "contract": "OPCC-2023-014",
+        "record_type": "",
+        "record_date": "2023-07-01",
+        "classification": "OFFICIAL",
+        "titles": ["", ""],
+        "file_types": ["minutes", ""],
+        "file_dates": ["2023-02-30", ""],
+    }
+    files = [("files", ("a.txt", NEEDS, "text/plain")), ("files", ("b.txt", SPEC, "text/plain"))]
+    action = upload_action(staff.get("/upload"))
+    page = staff.post(action, data=form, files=files)
+    assert page.status_code == 422
+    assert "Choose a record type for b.txt" in page.text
+    assert "Enter a real date" in page.text
+    # The page's script asks for the same answer as a problem, to keep the chosen files.
+    headers = {"Accept": "application/problem+json, text/html"}
+    problem = staff.post(action, data=form, files=files, headers=headers)
+    assert problem.status_code == 422
+    assert problem.headers["content-type"] == "application/problem+json"
+    errors = {e["field"]: e["message"] for e in problem.json()["errors"]}
+    assert errors == {
+        "record_date-0": "Enter a real date, for example 2024-03-31",
+        "record_type-1": "Choose a record type for b.txt",
+    }
+    assert _records_by_title(web_services) == {}
+
+
+def test_upload_check_answers_from_the_fields_and_file_names_alone(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    open_contract(web_services)
+    staff = browser_for("sam")
+    check = upload_action(staff.get("/upload")).replace("/upload?", "/upload/check?")
+    good = {
+        "contract": "OPCC-2023-014",
+        "record_type": "minutes",
+        "classification": "OFFICIAL",
+        "names": ["a.txt", "b.txt"],
+        "file_types": ["", ""],
+        "file_dates": ["2023-01-01", "2023-02-01"],
+    }
+    assert staff.post(check, data=good).status_code == 204
+    bad = good | {"contract": "NO-SUCH", "file_dates": ["2023-01-01", ""], "tags": ""}
+    response = staff.post(check, data=bad)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert fields == ["contract", "record_date-1"]
+    nothing = staff.post(check, data={"record_type": "minutes", "record_date": "2023-01-01"})
+    assert [e["field"] for e in nothing.json()["errors"]] == ["files"]
+    assert _records_by_title(web_services) == {}
+
+
+def test_the_upload_form_has_no_default_date_and_enter_cannot_submit_it(
+    browser_for: Callable[[str], TestClient],
+) -> None:
+    page = browser_for("sam").get("/upload").text
+    assert re.search(r'id="record_date"[^>]*value=""', page)
+    # The form's first submit button (the one Enter presses) is a disabled one.
+    first_button = re.search(r"<form[^>]*data-upload-form>.*?<button([^>]*)>", page, re.S)
+    assert first_button and "disabled" in first_button.group(1)

@@ -16,6 +16,7 @@ from records_service.auth.models import User
 from records_service.auth.schemas import (
     CreatedUser,
     IssuedToken,
+    RolesChange,
     TokenCreate,
     TokenPublic,
     UserCreate,
@@ -24,6 +25,7 @@ from records_service.auth.schemas import (
 from records_service.auth.service import (
     active_token_counts,
     add_user,
+    change_roles,
     disable_user,
     get_user,
     issue_token,
@@ -106,6 +108,29 @@ def disable(
 ) -> UserPublic:
     """Disable a user: their tokens and password stop working at once."""
     user = disable_user(session, username=username, actor=admin.username, clock=services.clock)
+    return _public(session, user)
+
+
+@router.post(
+    "/users/{username}/roles", response_model=UserPublic, responses=problem_responses(404, 409)
+)
+def roles(
+    username: Identifier,
+    data: RolesChange,
+    session: SessionDep,
+    admin: TokenAdministrator,
+    services: ServicesDep,
+) -> UserPublic:
+    """Give and take away roles (audited as ``user.roles``). Leaving the user with no
+    role, or leaving no active admin, is a 409."""
+    user = change_roles(
+        session,
+        username=username,
+        add=[role.value for role in data.add],
+        remove=[role.value for role in data.remove],
+        actor=admin.username,
+        clock=services.clock,
+    )
     return _public(session, user)
 
 

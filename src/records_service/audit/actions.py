@@ -19,6 +19,7 @@ class AuditAction(StrEnum):
     CONTRACT_UPDATE = "contract.update"
     USER_CREATE = "user.create"
     USER_DISABLE = "user.disable"
+    USER_ROLES = "user.roles"
     USER_PASSWORD = "user.password"  # noqa: S105 (an action name, not a secret)
     TOKEN_ISSUE = "token.issue"  # noqa: S105 (an action name, not a secret)
     TOKEN_REVOKE = "token.revoke"  # noqa: S105 (an action name, not a secret)
@@ -77,6 +78,15 @@ class ContractPayload(Payload):
 class UserPayload(Payload):
     username: str
     roles: list[str] = []
+
+
+class RolesPayload(Payload):
+    """A user's roles changed: what was added and removed, and the roles now held."""
+
+    username: str
+    added: list[str]
+    removed: list[str]
+    roles: list[str]
 
 
 class TokenPayload(Payload):
@@ -152,6 +162,7 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.CONTRACT_UPDATE: ContractPayload,
     AuditAction.USER_CREATE: UserPayload,
     AuditAction.USER_DISABLE: UserPayload,
+    AuditAction.USER_ROLES: RolesPayload,
     AuditAction.USER_PASSWORD: UserPayload,
     AuditAction.TOKEN_ISSUE: TokenPayload,
     AuditAction.TOKEN_REVOKE: TokenPayload,

@@ -91,9 +91,10 @@ def _conditions(filters: EntryFilters) -> list[ColumnElement[bool]]:
 
 
 def list_entries(
-    session: Session, *, filters: EntryFilters, page: PageParams
+    session: Session, *, filters: EntryFilters, page: PageParams, newest_first: bool = False
 ) -> tuple[list[EntryView], int]:
-    """One page of matching entries in log order (oldest first), and the total count."""
+    """One page of matching entries in log order (oldest first, or newest first), and the
+    total count."""
     if filters.since and filters.until and filters.since >= filters.until:
         raise InvalidInput("'from' must be earlier than 'to'")
     where = and_(true(), *_conditions(filters))
@@ -103,7 +104,7 @@ def list_entries(
         select(AuditEntry, col(AuditNode.hash))
         .join(AuditNode, leaf, isouter=True)
         .where(where)
-        .order_by(col(AuditEntry.idx))
+        .order_by(col(AuditEntry.idx).desc() if newest_first else col(AuditEntry.idx))
         .offset(page.offset)
         .limit(page.page_size)
     )

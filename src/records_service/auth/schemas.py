@@ -23,6 +23,15 @@ class UserCreate(BaseModel):
     token_label: Label = Field("", description="A note on the first token.")
 
 
+class RolesChange(BaseModel):
+    """Roles to give a user and roles to take away; a user keeps at least one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    add: list[Role] = Field([], max_length=len(Role), description="Roles to give.")
+    remove: list[Role] = Field([], max_length=len(Role), description="Roles to take away.")
+
+
 class UserPublic(BaseModel):
     """A user as administrators see it (never a password hash)."""
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from records_service.audit.actions import (
     AuditAction,
     AuthFailurePayload,
+    RolesPayload,
     TokenPayload,
     UserPayload,
 )
@@ -150,6 +151,62 @@ def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -
     return user
 
 
+def _role_names(names: Iterable[str]) -> list[Role]:
+    """Role names as roles; an empty list is allowed (nothing to add or remove)."""
+    names = list(names)
+    return parse_roles(names) if names else []
+
+
+def change_roles(
+    session: Session,
+    *,
+    username: str,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    actor: str,
+    clock: Clock,
+) -> User:
+    """Give ``username`` the roles in ``add`` and take away those in ``remove``; audited
+    as ``user.roles`` when anything changes (a change to nothing audits nothing).
+
+    Raises ``InvalidInput`` for an unknown role or one both added and removed, and
+    ``Conflict`` when the user would be left with no role, or when it would leave no
+    active admin (as disabling does).
+    """
+    adding, removing = _role_names(add), _role_names(remove)
+    if both := [r.value for r in adding if r in removing]:
+        raise InvalidInput(f"role {both[0]!r} is both added and removed; choose one")
+    user = get_user(session, username)
+    before = user.role_set
+    after = (before | set(adding)) - set(removing)
+    if not after:
+        raise Conflict(
+            f"{username!r} would be left with no role; add the new role before removing "
+            "the last one, or disable the user instead"
+        )
+    if Role.ADMIN in before - after and not user.disabled:
+        _keep_an_admin(session, user)
+    if after == before:
+        return user
+    user.roles = ",".join(r.value for r in Role if r in after)
+    session.add(user)
+    payload = RolesPayload(
+        username=username,
+        added=[r.value for r in Role if r in after - before],
+        removed=[r.value for r in Role if r in before - after],
+        roles=[r.value for r in Role if r in after],
+    )
+    record_event(
+        session,
+        actor=actor,
+        action=AuditAction.USER_ROLES,
+        subject=f"user:{username}",
+        payload=payload,
+        clock=clock,
+    )
+    return user
+
+
 def _keep_an_admin(session: Session, leaving: User) -> None:
     """Refuse unless an active admin other than ``leaving`` remains.
 
@@ -166,7 +223,7 @@ def _keep_an_admin(session: Session, leaving: User) -> None:
     if not others:
         raise Conflict(
             f"{leaving.username!r} is the last active admin; add another admin before "
-            "disabling this one, or nobody could manage users"
+            "disabling this one or removing its admin role, or nobody could manage users"
         )
 
 

@@ -17,6 +17,7 @@ import click
 from records_service import __version__
 from records_service.audit.writer import prepare_audit
 from records_service.auth import service as users_service
+from records_service.auth.models import Role
 from records_service.auth.throttle import ThrottleKey, release, remembered
 from records_service.auth.tokens import split_token
 from records_service.cli._services import CLI_ACTOR
@@ -295,6 +296,32 @@ def users_disable(settings: Settings, username: str) -> None:
             session, username=username, actor=CLI_ACTOR, clock=services.clock
         )
     click.echo(f"disabled {username}")
+
+
+_ROLE_NAMES = click.Choice([role.value for role in Role])
+
+
+@users.command("roles")
+@click.argument("username")
+@click.option("--add", "add", multiple=True, type=_ROLE_NAMES, help="Role to give (repeatable).")
+@click.option(
+    "--remove", "remove", multiple=True, type=_ROLE_NAMES, help="Role to take away (repeatable)."
+)
+@click.pass_obj
+def users_roles(
+    settings: Settings, username: str, add: tuple[str, ...], remove: tuple[str, ...]
+) -> None:
+    """Change a user's roles (audited); a user keeps at least one. Prints the roles now held."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        user = users_service.change_roles(
+            session,
+            username=username,
+            add=add,
+            remove=remove,
+            actor=CLI_ACTOR,
+            clock=services.clock,
+        )
+        click.echo(f"{username}\t{user.roles}")
 
 
 @users.command("passwd")

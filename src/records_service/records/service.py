@@ -160,6 +160,21 @@ def record_labels(
     return {rid: (title, record_type) for rid, title, record_type in rows}
 
 
+def record_titles(
+    session: Session, record_ids: Collection[str], user: User
+) -> dict[str, tuple[str, str | None]]:
+    """``id -> (title, contract reference or None)`` for the records in ``record_ids``
+    that ``user`` may see, to name records where only their ids are kept."""
+    if not record_ids:
+        return {}
+    rows = session.exec(
+        select(Record.id, Record.title, Contract.reference)
+        .join(Contract, col(Contract.id) == col(Record.contract_id), isouter=True)
+        .where(col(Record.id).in_(set(record_ids)), visible_clause(user))
+    )
+    return {rid: (title, reference) for rid, title, reference in rows}
+
+
 def _usernames(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}

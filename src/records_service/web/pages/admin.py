@@ -1,5 +1,5 @@
-"""Administration: users (add, disable, set a password, release a sign-in lockout) and
-their API tokens (issue, revoke).
+"""Administration: users (add, change roles, disable, set a password, release a sign-in
+lockout) and their API tokens (issue, revoke).
 
 Everything here needs the ``manage_users`` permission, as the CLI's ``users`` commands
 do. A new token is shown once, on the page that answers the form, and never again.
@@ -17,6 +17,7 @@ from records_service.auth.models import Role, User
 from records_service.auth.service import (
     active_token_counts,
     add_user,
+    change_roles,
     disable_user,
     get_user,
     issue_token,
@@ -28,7 +29,7 @@ from records_service.auth.service import (
 from records_service.auth.throttle import ThrottleKey, lock_of, release
 from records_service.bounds import FormText, Identifier
 from records_service.db import session_scope
-from records_service.errors import Conflict, DomainError, NotFound
+from records_service.errors import Conflict, DomainError, InvalidInput, NotFound
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAdministrator
@@ -69,7 +70,8 @@ def _new_user_page(
 @router.get("/users/new")
 def new_user_form(request: Request, user: SignedInAdministrator) -> Response:
     """The form to add a user."""
-    return _new_user_page(request, user, {"roles": ["staff"]}, {})
+    # No role is ticked: a role chosen for the admin would be a role nobody chose.
+    return _new_user_page(request, user, {"roles": []}, {})
 
 
 @router.post("/users/new")
@@ -136,6 +138,7 @@ def _user_page(
         "signin_lock": lock,
         "errors": errors or {},
         "new_token": new_token,
+        "roles": ROLE_HELP,
     }
     status = 422 if errors else 200
     return render(request, "admin_user.html", context, user=admin, status_code=status)
@@ -178,6 +181,35 @@ def user_password(
         with session_scope(services.engine) as session:
             return _user_page(request, session, services, user, username, errors)
     flash(request, f"Password set for {username}.")
+    return redirect(f"/admin/users/{username}")
+
+
+@router.post("/users/{username}/roles")
+def user_roles(
+    username: Identifier,
+    request: Request,
+    services: ServicesDep,
+    user: SignedInAdministrator,
+    roles: Annotated[list[Identifier] | None, Form()] = None,
+) -> Response:
+    """Give the user exactly the ticked roles (audited); none ticked is refused."""
+    wanted = set(roles or [])
+    try:
+        with session_scope(services.engine) as session:
+            held = {role.value for role in get_user(session, username).role_set}
+            change_roles(
+                session,
+                username=username,
+                add=sorted(wanted - held),
+                remove=sorted(held - wanted),
+                actor=user.username,
+                clock=services.clock,
+            )
+    except (Conflict, InvalidInput) as exc:
+        errors = {"roles": _sentence(exc.detail)}
+        with session_scope(services.engine) as session:
+            return _user_page(request, session, services, user, username, errors)
+    flash(request, f"Roles of {username} saved.")
     return redirect(f"/admin/users/{username}")
 
 

@@ -1,6 +1,9 @@
 """Audit pages: the log's entries with filters, the latest signed checkpoint, and a
 button that verifies the whole log (as ``records-service audit verify`` does).
 
+Entries are listed newest first unless ``order=oldest`` is asked for; actions are
+named in words, and a record's title and contract are shown next to its id.
+
 Everything here needs ``read_audit``, as under ``/api/audit``.
 """
 
@@ -18,7 +21,12 @@ from records_service.audit.actions import AuditAction
 from records_service.audit.checkpoint import CheckpointError
 from records_service.audit.keys import trusted_keys
 from records_service.audit.log import log_size
-from records_service.audit.service import EntryFilters, latest_checkpoint, list_entries
+from records_service.audit.service import (
+    EntryFilters,
+    EntryView,
+    latest_checkpoint,
+    list_entries,
+)
 from records_service.audit.verify import VerifyReport, verify_log
 from records_service.audit.writer import build_checkpoint_store
 from records_service.auth.models import User
@@ -26,6 +34,7 @@ from records_service.bounds import PageNumber
 from records_service.db import session_scope
 from records_service.errors import DomainError, NotFound
 from records_service.pagination import PageParams
+from records_service.records.service import record_titles
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAuditReader
@@ -36,6 +45,35 @@ from records_service.web.rendering import render
 router = APIRouter(prefix="/audit")
 
 PAGE_SIZE = 50
+
+# Each action in words; the dotted name is shown under it for matching the CLI and API.
+ACTION_NAMES: dict[AuditAction, str] = {
+    AuditAction.RECORD_CAPTURE: "Record captured",
+    AuditAction.RECORD_VERSION: "New version added",
+    AuditAction.RECORD_UPDATE: "Record details changed",
+    AuditAction.RECORD_READ: "Record viewed or downloaded",
+    AuditAction.SEARCH_QUERY: "Search",
+    AuditAction.CONTRACT_CREATE: "Contract added",
+    AuditAction.CONTRACT_UPDATE: "Contract changed",
+    AuditAction.USER_CREATE: "User added",
+    AuditAction.USER_DISABLE: "User disabled",
+    AuditAction.USER_ROLES: "User's roles changed",
+    AuditAction.USER_PASSWORD: "Password set",
+    AuditAction.TOKEN_ISSUE: "API token issued",
+    AuditAction.TOKEN_REVOKE: "API token revoked",
+    AuditAction.AUTH_FAILURE: "Sign-in or token refused",
+    AuditAction.AUTH_SIGN_IN: "Signed in",
+    AuditAction.AUTH_SIGN_OUT: "Signed out",
+    AuditAction.AUTH_LOCKOUT: "Sign-in locked",
+    AuditAction.AUTH_UNLOCK: "Sign-in lock released",
+    AuditAction.HOLD_PLACE: "Hold placed",
+    AuditAction.HOLD_RELEASE: "Hold released",
+    AuditAction.DISPOSITION_PROPOSE: "Disposal proposed",
+    AuditAction.DISPOSITION_APPROVE: "Disposal approved",
+    AuditAction.DISPOSITION_REJECT: "Disposal rejected",
+    AuditAction.DISPOSITION_EXECUTE: "Disposal carried out",
+    AuditAction.RETENTION_RUN: "Retention check run",
+}
 
 
 def _day_start(day: date | None, *, next_day: bool = False) -> datetime | None:
@@ -67,6 +105,10 @@ def _filters(params: dict[str, str]) -> tuple[EntryFilters, dict[str, str]]:
     return filters, errors
 
 
+def _record_ids(entries: list[EntryView]) -> set[str]:
+    return {e.subject[len("record:") :] for e in entries if e.subject.startswith("record:")}
+
+
 def _checkpoint(session: Session) -> dict[str, Any] | None:
     try:
         row, parsed = latest_checkpoint(session)
@@ -91,9 +133,13 @@ def _audit_page(
 ) -> Response:
     params = dict(request.query_params)
     filters, errors = _filters(params)
+    oldest_first = params.get("order") == "oldest"
     try:
         entries, total = list_entries(
-            session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE)
+            session,
+            filters=filters,
+            page=PageParams(page=page, page_size=PAGE_SIZE),
+            newest_first=not oldest_first,
         )
     except DomainError as exc:
         errors["to"] = exc.detail[:1].upper() + exc.detail[1:]
@@ -106,8 +152,12 @@ def _audit_page(
         "filters": params,
         "form": params,
         "errors": errors,
-        "actions": sorted(a.value for a in AuditAction),
-        "pages": page_links(page, PAGE_SIZE, total, params),
+        "actions": sorted(ACTION_NAMES.items(), key=lambda item: item[1]),
+        "action_names": {a.value: name for a, name in ACTION_NAMES.items()},
+        "records": record_titles(session, _record_ids(entries), user),
+        "oldest_first": oldest_first,
+        # Absolute, so the links after Verify (answered at /audit/verify) lead to the log.
+        "pages": page_links(page, PAGE_SIZE, total, params, path="/audit"),
         "checkpoint": _checkpoint(session),
         "size": log_size(session),
         "report": report,
@@ -120,17 +170,10 @@ def audit_log(
     request: Request,
     session: ReadSessionDep,
     user: SignedInAuditReader,
-    page: Annotated[PageNumber | None, Query()] = None,
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
-    """Entries in log order (the last page, with the newest, unless a page is asked for),
-    the latest checkpoint and the verify button."""
-    if page is None:
-        filters, _ = _filters(dict(request.query_params))
-        try:
-            _, total = list_entries(session, filters=filters, page=PageParams(page_size=1))
-        except DomainError:
-            total = 0
-        page = max(1, -(-total // PAGE_SIZE))
+    """Entries, newest first (``order=oldest`` for log order), the latest checkpoint
+    and the verify button."""
     return _audit_page(request, session, user, page)
 
 

@@ -42,13 +42,16 @@ PAGE_SIZE = 25
 INLINE_TEXT = frozenset({"text/plain", "text/csv", "text/markdown"})
 
 
-def page_links(page: int, page_size: int, total: int, params: dict[str, Any]) -> dict[str, Any]:
-    """Previous/next links that keep every other query parameter."""
+def page_links(
+    page: int, page_size: int, total: int, params: dict[str, Any], path: str = ""
+) -> dict[str, Any]:
+    """Previous/next links that keep every other query parameter; ``path`` is the page
+    they lead to, when not the address that rendered them (a form's answer)."""
     last = max(1, -(-total // page_size))
     kept = {k: v for k, v in params.items() if v not in (None, "", False) and k != "page"}
 
     def link(number: int) -> str:
-        return "?" + urlencode({**kept, "page": number})
+        return path + "?" + urlencode({**kept, "page": number})
 
     return {
         "page": page,

@@ -1,8 +1,12 @@
-"""Uploading several files at once: shared metadata, one record per file.
+"""Uploading several files at once: batch metadata, one record per file.
 
-The shared fields (contract, record type, tags, date, classification) are checked
-first and reported beside their fields. Then each file is captured on its own, so a
-file that fails (too large, unreadable, storage down) does not stop the others.
+Each file may have its own title, record type and record date, the batch's values
+being the defaults (``_upload_plan.py``). Every field of every file is checked first;
+if any is wrong nothing is captured and each error is reported beside its field. The
+page's script asks ``/upload/check`` the same question before it sends any file, and
+sends the files itself, so a refusal never loses them. Then each file is captured on
+its own, so a file that fails (too large, unreadable, storage down) does not stop the
+others.
 """
 
 from __future__ import annotations
@@ -11,29 +15,30 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from records_service.auth.models import User
-from records_service.bounds import FormValue, Identifier, check_text, normalise_tags
-from records_service.contracts.service import contract_id, recently_changed_contracts
+from records_service.bounds import FormValue, Identifier
+from records_service.contracts.service import recently_changed_contracts
 from records_service.db import read_scope
-from records_service.errors import DomainError, InvalidInput
-from records_service.records.capture import capture_record, check_record_date
+from records_service.errors import DomainError
+from records_service.records.capture import capture_record
 from records_service.records.models import Classification
 from records_service.records.schemas import RecordMetadata
 from records_service.records.service import tag_suggestions
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.storage import StorageError
 from records_service.web.deps import SignedInCapturer
-from records_service.web.pages._forms import optional, read_day, title_from_filename
 from records_service.web.pages._rows import type_choices
+from records_service.web.pages._upload_plan import FilePlan, UploadFields, plan_upload
 from records_service.web.rendering import render
 
 router = APIRouter()
 
 CONTRACT_CHOICES = 1000
+PROBLEM_JSON = "application/problem+json"
 TAG_CHOICES = 300
 
 
@@ -61,7 +66,8 @@ def form_context(
     session: Session, services: ServicesDep, user: User, form: dict[str, Any]
 ) -> dict[str, Any]:
     """Everything the upload form needs to offer its choices (to ``user``)."""
-    defaults = {"record_date": services.clock().date().isoformat(), "classification": "OFFICIAL"}
+    # No default record date: a date that looks right but is not is worse than none.
+    defaults = {"classification": "OFFICIAL"}
     return {
         "form": defaults | form,
         "contracts": contract_choices(session),
@@ -86,68 +92,37 @@ def upload_form(
     return render(request, "upload.html", context, user=user)
 
 
-def _check_shared(
-    session: Session, services: ServicesDep, fields: dict[str, str]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Validate the fields shared by every file: (clean values, errors by field)."""
-    errors: dict[str, str] = {}
-    clean: dict[str, Any] = {}
-    if fields["record_type"] not in services.record_types:
-        errors["record_type"] = "Choose a record type"
-    clean["record_type"] = fields["record_type"]
-    try:
-        day = read_day(fields["record_date"])  # check_record_date bounds it
-        if day is None:
-            raise InvalidInput("Enter the date the document bears")
-        check_record_date(day, services.clock().date())
-        clean["record_date"] = day
-    except ValueError:
-        errors["record_date"] = "Enter a real date, for example 2024-03-31"
-    except InvalidInput as exc:
-        errors["record_date"] = exc.detail[:1].upper() + exc.detail[1:]
-    clean["contract"] = optional(fields["contract"])
-    if clean["contract"] and _not_text(clean["contract"]):
-        errors["contract"] = "Choose a contract from the list"
-    elif clean["contract"]:
-        try:
-            contract_id(session, clean["contract"])
-        except DomainError:
-            errors["contract"] = (
-                f"There is no contract {clean['contract']}; choose one from the list"
-            )
-    try:
-        clean["tags"] = normalise_tags([fields["tags"]])
-    except ValueError as exc:
-        errors["tags"] = str(exc)
-    if fields["classification"] not in {c.value for c in Classification}:
-        errors["classification"] = "Choose a classification"
-    clean["classification"] = fields["classification"]
-    clean["originator"] = optional(fields["originator"])
-    return clean, errors
+def _wants_json(request: Request) -> bool:
+    """The page's script asks for errors as JSON, to show them without reloading."""
+    return PROBLEM_JSON in request.headers.get("accept", "")
 
 
-def _not_text(value: str) -> bool:
-    try:
-        check_text(value)
-    except ValueError:
-        return True
-    return False
-
-
-def _titles_for(files: list[UploadFile], titles: list[str]) -> list[str]:
-    given = [t.strip() for t in titles]
-    if len(given) != len(files):
-        given = given[:1] if len(files) == 1 else []
-        given += [""] * (len(files) - len(given))
-    return [t or title_from_filename(f.filename or "") for f, t in zip(files, given, strict=True)]
+def _refused(errors: dict[str, str]) -> Response:
+    """An RFC 9457 problem listing every field's error, for the page's script."""
+    body = {
+        "type": "urn:records-service:problem:invalid-input",
+        "title": "Invalid input",
+        "status": 422,
+        "detail": "Some fields need changing before the files can be uploaded",
+        "errors": [{"field": key, "message": message} for key, message in errors.items()],
+    }
+    return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
 
 def _capture_one(
-    services: ServicesDep, user: User, upload: UploadFile, title: str, shared: dict[str, Any]
+    services: ServicesDep, user: User, upload: UploadFile, plan: FilePlan, shared: dict[str, Any]
 ) -> FileOutcome:
     name = upload.filename or "unnamed file"
+    title = plan.title
     try:
-        meta = RecordMetadata.model_validate({**shared, "title": title})
+        meta = RecordMetadata.model_validate(
+            {
+                **shared,
+                "title": title,
+                "record_type": plan.record_type,
+                "record_date": plan.record_date,
+            }
+        )
         record, _ = capture_record(
             services.capture_context(),
             meta=meta,
@@ -164,13 +139,14 @@ def _capture_one(
     return FileOutcome(name, title, record_id=record.id)
 
 
-@router.post("/upload")
-def upload(
-    request: Request,
+@router.post("/upload/check")
+def upload_check(
     services: ServicesDep,
     user: SignedInCapturer,
-    files: Annotated[list[UploadFile | str] | None, File()] = None,
+    names: Annotated[list[FormValue] | None, Form()] = None,
     titles: Annotated[list[FormValue] | None, Form()] = None,
+    file_types: Annotated[list[FormValue] | None, Form()] = None,
+    file_dates: Annotated[list[FormValue] | None, Form()] = None,
     contract: Annotated[FormValue, Form()] = "",
     record_type: Annotated[FormValue, Form()] = "",
     record_date: Annotated[FormValue, Form()] = "",
@@ -178,30 +154,55 @@ def upload(
     classification: Annotated[FormValue, Form()] = "OFFICIAL",
     originator: Annotated[FormValue, Form()] = "",
 ) -> Response:
-    """Capture every chosen file as its own record, reporting each one."""
-    fields = {
-        "contract": contract,
-        "record_type": record_type,
-        "record_date": record_date,
-        "tags": tags,
-        "classification": classification,
-        "originator": originator,
-    }
+    """Check an upload's fields, given the files' names only: 204, or a problem listing
+    every field's error. The page's script asks before it sends any file."""
+    fields = UploadFields(
+        contract, record_type, record_date, tags, classification, originator,
+        names or [], titles or [], file_types or [], file_dates or [],
+    )  # fmt: skip
+    with read_scope(services.engine) as session:
+        plan = plan_upload(session, services, fields)
+    return _refused(plan.errors) if plan.errors else Response(status_code=204)
+
+
+@router.post("/upload")
+def upload(
+    request: Request,
+    services: ServicesDep,
+    user: SignedInCapturer,
+    files: Annotated[list[UploadFile | str] | None, File()] = None,
+    titles: Annotated[list[FormValue] | None, Form()] = None,
+    file_types: Annotated[list[FormValue] | None, Form()] = None,
+    file_dates: Annotated[list[FormValue] | None, Form()] = None,
+    contract: Annotated[FormValue, Form()] = "",
+    record_type: Annotated[FormValue, Form()] = "",
+    record_date: Annotated[FormValue, Form()] = "",
+    tags: Annotated[FormValue, Form()] = "",
+    classification: Annotated[FormValue, Form()] = "OFFICIAL",
+    originator: Annotated[FormValue, Form()] = "",
+) -> Response:
+    """Capture every chosen file as its own record, reporting each one; if any field
+    of any file is wrong, capture none and say what to change."""
     # A browser sends an empty string part when no file was chosen.
     chosen = [f for f in files or [] if not isinstance(f, str) and f.filename]
+    fields = UploadFields(
+        contract, record_type, record_date, tags, classification, originator,
+        [f.filename or "" for f in chosen], titles or [], file_types or [], file_dates or [],
+    )  # fmt: skip
     with read_scope(services.engine) as session:
-        shared, errors = _check_shared(session, services, fields)
-        if not chosen:
-            errors["files"] = "Choose at least one file to upload"
-        if errors:
-            context = form_context(session, services, user, fields) | {"errors": errors}
+        plan = plan_upload(session, services, fields)
+        if plan.errors:
+            if _wants_json(request):
+                return _refused(plan.errors)
+            context = form_context(session, services, user, fields.batch())
+            context["errors"] = plan.errors
             return render(request, "upload.html", context, user=user, status_code=422)
-    names = _titles_for(chosen, titles or [])
     outcomes = [
-        _capture_one(services, user, f, t, shared) for f, t in zip(chosen, names, strict=True)
+        _capture_one(services, user, f, p, plan.shared)
+        for f, p in zip(chosen, plan.files, strict=True)
     ]
     services.notify_worker()
     captured = sum(1 for o in outcomes if o.record_id)
     status = 200 if captured else 422
-    context = {"outcomes": outcomes, "captured": captured, "contract": shared["contract"]}
+    context = {"outcomes": outcomes, "captured": captured, "contract": plan.shared["contract"]}
     return render(request, "upload_result.html", context, user=user, status_code=status)

@@ -17,32 +17,158 @@
     if (summary) { summary.focus(); }
   }
 
-  /* One title box per chosen file, each filled from the file's name. */
+  function element(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  /* A real calendar day as YYYY-MM-DD, or null. */
+  function isoDay(year, month, day) {
+    var when = new Date(Date.UTC(+year, +month - 1, +day));
+    if (when.getUTCFullYear() !== +year || when.getUTCMonth() !== +month - 1 ||
+        when.getUTCDate() !== +day || +year < 1900) { return null; }
+    return when.toISOString().slice(0, 10);
+  }
+
+  /* A date written in a file's name: 2023-06-30, 2023_06_30, 20230630 or 30-06-2023. */
+  function dateInName(name) {
+    var match = /(?:^|\D)((?:19|20)\d\d)[-_.]?(\d\d)[-_.]?(\d\d)(?!\d)/.exec(name);
+    if (match) { return isoDay(match[1], match[2], match[3]); }
+    match = /(?:^|\D)(\d\d)[-_.](\d\d)[-_.]((?:19|20)\d\d)(?!\d)/.exec(name);
+    return match ? isoDay(match[3], match[2], match[1]) : null;
+  }
+
+  function readText(blob) {
+    return blob.arrayBuffer().then(function (buffer) {
+      return new TextDecoder("latin1").decode(buffer);
+    });
+  }
+
+  /* A PDF's creation date, from its information dictionary or XMP metadata. */
+  function pdfDate(file) {
+    var edge = 256 * 1024;
+    var parts = [file.slice(0, edge), file.slice(Math.max(edge, file.size - edge))];
+    return Promise.all(parts.map(readText)).then(function (texts) {
+      var text = texts.join("");
+      var match = /\/CreationDate\s*\((?:D(?::|\\072))?(\d{4})(\d\d)(\d\d)/.exec(text) ||
+        /xmp:CreateDate(?:>|=")(\d{4})-(\d\d)-(\d\d)/.exec(text);
+      return match ? isoDay(match[1], match[2], match[3]) : null;
+    });
+  }
+
+  /* The bytes of one member of a ZIP file (a Word document), found by its name. */
+  function zipMember(file, wanted) {
+    var tail = Math.max(0, file.size - 66000);
+    return file.slice(tail).arrayBuffer().then(function (buffer) {
+      var view = new DataView(buffer);
+      for (var at = buffer.byteLength - 22; at >= 0; at -= 1) {
+        if (view.getUint32(at, true) === 0x06054b50) {
+          var size = view.getUint32(at + 12, true), start = view.getUint32(at + 16, true);
+          return file.slice(start, start + size).arrayBuffer();
+        }
+      }
+      return null;
+    }).then(function (directory) {
+      if (!directory) { return null; }
+      var view = new DataView(directory), names = new TextDecoder();
+      for (var at = 0; at + 46 <= directory.byteLength;) {
+        var nameLength = view.getUint16(at + 28, true);
+        var skip = 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+        var name = names.decode(new Uint8Array(directory, at + 46, nameLength));
+        if (name === wanted) {
+          return { method: view.getUint16(at + 10, true), size: view.getUint32(at + 20, true),
+                   offset: view.getUint32(at + 42, true) };
+        }
+        at += skip;
+      }
+      return null;
+    }).then(function (entry) {
+      if (!entry) { return null; }
+      return file.slice(entry.offset, entry.offset + 30).arrayBuffer().then(function (head) {
+        var view = new DataView(head);
+        var start = entry.offset + 30 + view.getUint16(26, true) + view.getUint16(28, true);
+        var data = file.slice(start, start + entry.size);
+        if (entry.method === 0) { return data.text(); }
+        if (entry.method !== 8 || typeof DecompressionStream === "undefined") { return null; }
+        return new Response(data.stream().pipeThrough(new DecompressionStream("deflate-raw"))).text();
+      });
+    });
+  }
+
+  /* A Word document's creation date, from its document properties. */
+  function docxDate(file) {
+    return zipMember(file, "docProps/core.xml").then(function (xml) {
+      var match = xml && /<dcterms:created[^>]*>(\d{4})-(\d\d)-(\d\d)/.exec(xml);
+      return match ? isoDay(match[1], match[2], match[3]) : null;
+    });
+  }
+
+  /* Where the file itself says its date: [day, "where it came from"], or null. */
+  function suggestDate(file) {
+    var fromName = dateInName(file.name);
+    if (fromName) { return Promise.resolve([fromName, "the file name"]); }
+    var lower = file.name.toLowerCase();
+    var reader = null, source = "";
+    if (lower.slice(-4) === ".pdf") { reader = pdfDate; source = "the PDF's creation date"; }
+    if (lower.slice(-5) === ".docx") { reader = docxDate; source = "the Word document's properties"; }
+    if (!reader) { return Promise.resolve(null); }
+    return reader(file).then(function (day) { return day ? [day, source] : null; },
+                             function () { return null; });
+  }
+
+  function labelled(index, name, text, control, hint) {
+    var field = element("div", { "class": "field" });
+    field.appendChild(element("label", { "for": name + "-" + index }, text));
+    if (hint) { field.appendChild(hint); }
+    field.appendChild(control);
+    return field;
+  }
+
+  /* One file's own boxes: title, record type and date (blank takes the batch's). */
+  function fileRow(file, index) {
+    var row = element("fieldset", { "class": "file-row", "data-file-row": "" });
+    row.appendChild(element("legend", {}, file.name));
+    var title = element("input", { "class": "input", type: "text", name: "titles",
+                                   id: "title-" + index, maxlength: "300" });
+    title.value = titleFromName(file.name);
+    row.appendChild(labelled(index, "title", "Title for " + file.name, title));
+    var type = document.getElementById("record_type").cloneNode(true);
+    type.id = "record_type-" + index;
+    type.name = "file_types";
+    type.removeAttribute("aria-describedby");
+    type.removeAttribute("aria-invalid");
+    type.options[0].textContent = "Same as the record type above";
+    type.value = "";
+    row.appendChild(labelled(index, "record_type", "Record type for " + file.name, type));
+    var hint = element("p", { "class": "hint", id: "record_date-" + index + "-hint" },
+                       "Leave blank to use the record date above.");
+    var day = element("input", { "class": "input width-10", type: "date", name: "file_dates",
+                                 id: "record_date-" + index,
+                                 "aria-describedby": "record_date-" + index + "-hint" });
+    row.appendChild(labelled(index, "record_date", "Record date for " + file.name, day, hint));
+    suggestDate(file).then(function (found) {
+      if (!found || day.value) { return; }
+      day.value = found[0];
+      hint.textContent = "Suggested from " + found[1] + ". Change it if the document says otherwise.";
+    });
+    var bar = element("progress", { id: "progress-" + index, max: "100", value: "0",
+                                    "class": "file-progress", "aria-label": "Upload of " + file.name });
+    row.appendChild(bar);
+    return row;
+  }
+
+  /* Boxes for each chosen file, filled from what the file says about itself. */
   function perFileTitles(input) {
     var list = document.getElementById("file-titles");
     var single = document.querySelector("[data-single-title]");
-    if (!list || !single) { return; }
+    if (!list || !single || !document.getElementById("record_type")) { return; }
     list.textContent = "";
     var files = Array.prototype.slice.call(input.files || []);
     single.hidden = files.length > 0;
     single.querySelector("input").disabled = files.length > 0;
-    files.forEach(function (file, index) {
-      var field = document.createElement("div");
-      field.className = "field";
-      var label = document.createElement("label");
-      label.htmlFor = "title-" + index;
-      label.textContent = "Title for " + file.name;
-      var box = document.createElement("input");
-      box.className = "input";
-      box.type = "text";
-      box.name = "titles";
-      box.id = "title-" + index;
-      box.maxLength = 300;
-      box.value = titleFromName(file.name);
-      field.appendChild(label);
-      field.appendChild(box);
-      list.appendChild(field);
-    });
+    files.forEach(function (file, index) { list.appendChild(fileRow(file, index)); });
   }
 
   function dropZones() {
@@ -70,6 +196,179 @@
         }
         input.files = files;
         input.dispatchEvent(new Event("change", { bubbles: true }));
+      });
+    });
+  }
+
+  /* Remove the errors shown, by the server or by this script. */
+  function clearErrors(form) {
+    document.querySelectorAll(".error-summary").forEach(function (node) { node.remove(); });
+    form.querySelectorAll(".error-message").forEach(function (node) { node.remove(); });
+    form.querySelectorAll(".field-error").forEach(function (node) {
+      node.classList.remove("field-error");
+    });
+    form.querySelectorAll("[aria-invalid]").forEach(function (control) {
+      control.removeAttribute("aria-invalid");
+      var ids = (control.getAttribute("aria-describedby") || "").split(" ").filter(function (id) {
+        return id && id.slice(-6) !== "-error";
+      });
+      if (ids.length) { control.setAttribute("aria-describedby", ids.join(" ")); }
+      else { control.removeAttribute("aria-describedby"); }
+    });
+  }
+
+  /* Show every error beside its field and in a summary at the top, as the server does. */
+  function showErrors(form, errors) {
+    clearErrors(form);
+    var summary = element("div", { "class": "error-summary", role: "alert", tabindex: "-1" });
+    summary.appendChild(element("h2", {}, "There is a problem"));
+    var list = element("ul");
+    errors.forEach(function (error) {
+      var item = element("li");
+      item.appendChild(element("a", { href: "#" + error.field }, error.message));
+      list.appendChild(item);
+      var control = document.getElementById(error.field);
+      var field = control && control.closest(".field");
+      if (!field) { return; }
+      field.classList.add("field-error");
+      var message = element("p", { "class": "error-message", id: error.field + "-error" });
+      message.appendChild(element("span", { "class": "visually-hidden" }, "Error:"));
+      message.appendChild(document.createTextNode(" " + error.message));
+      var hint = field.querySelector(".hint");
+      field.insertBefore(message, hint ? hint.nextSibling : field.querySelector("label, legend").nextSibling);
+      var described = control.getAttribute("aria-describedby");
+      control.setAttribute("aria-describedby", (described ? described + " " : "") + error.field + "-error");
+      control.setAttribute("aria-invalid", "true");
+    });
+    summary.appendChild(list);
+    var heading = document.querySelector("main h1");
+    heading.parentNode.insertBefore(summary, heading);
+    summary.focus();
+  }
+
+  /* What the browser itself can tell before asking the server. */
+  function missingFields(form) {
+    var errors = [];
+    var input = form.querySelector("input[type=file]");
+    if (!input.files.length) {
+      errors.push({ field: "files", message: "Choose at least one file to upload" });
+    }
+    var batchType = form.elements.record_type.value;
+    var batchDate = form.elements.record_date.value;
+    Array.prototype.forEach.call(input.files, function (file, index) {
+      var type = document.getElementById("record_type-" + index);
+      var day = document.getElementById("record_date-" + index);
+      if (type && !type.value && !batchType) {
+        errors.push({ field: "record_type-" + index, message: "Choose a record type for " + file.name });
+      }
+      if (day && !day.value && !batchDate) {
+        errors.push({ field: "record_date-" + index, message: "Enter the date " + file.name + " bears" });
+      }
+    });
+    return errors;
+  }
+
+  /* The form's fields without the files, and the files' names, for /upload/check. */
+  function fieldsOnly(form) {
+    var body = new URLSearchParams();
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.disabled || field.type === "file") { return; }
+      if ((field.type === "radio" || field.type === "checkbox") && !field.checked) { return; }
+      body.append(field.name, field.value);
+    });
+    Array.prototype.forEach.call(form.querySelector("input[type=file]").files, function (file) {
+      body.append("names", file.name);
+    });
+    return body;
+  }
+
+  function problemErrors(xhr) {
+    if ((xhr.getResponseHeader("Content-Type") || "").indexOf("json") === -1) { return null; }
+    try { return JSON.parse(xhr.responseText).errors || null; } catch (ignore) { return null; }
+  }
+
+  /* Show the page the server answered with (the upload's results). */
+  function showPage(html) {
+    var page = new DOMParser().parseFromString(html, "text/html");
+    document.title = page.title;
+    document.body.replaceWith(document.adoptNode(page.body));
+    window.scrollTo(0, 0);
+  }
+
+  /* Move each file's bar, and the batch's, as the request's bytes go out. */
+  function progressOf(form) {
+    var files = Array.prototype.slice.call(form.querySelector("input[type=file]").files);
+    var total = files.reduce(function (sum, file) { return sum + file.size; }, 0) || 1;
+    var status = form.querySelector("[data-upload-status]");
+    return function (sent, size) {
+      var bytes = size ? sent * total / size : 0, start = 0;
+      files.forEach(function (file, index) {
+        var bar = document.getElementById("progress-" + index);
+        var part = file.size ? (bytes - start) / file.size : (bytes >= start ? 1 : 0);
+        if (bar) { bar.value = Math.round(100 * Math.max(0, Math.min(1, part))); }
+        start += file.size;
+      });
+      var percent = Math.round(100 * Math.min(1, bytes / total));
+      form.querySelector("#batch-progress").value = percent;
+      status.textContent = percent < 100 ? "Sending: " + percent + "%" : "Sent; filing the records…";
+    };
+  }
+
+  function send(form, button) {
+    var xhr = new XMLHttpRequest();
+    var progress = form.querySelector("[data-upload-progress]");
+    var update = progressOf(form);
+    progress.hidden = false;
+    update(0, 0);
+    xhr.upload.addEventListener("progress", function (event) { update(event.loaded, event.total); });
+    xhr.upload.addEventListener("load", function () { update(1, 1); });
+    xhr.addEventListener("load", function () {
+      var errors = xhr.status === 422 ? problemErrors(xhr) : null;
+      if (!errors) { showPage(xhr.responseText); return; }
+      button.disabled = false;
+      progress.hidden = true;
+      showErrors(form, errors);
+    });
+    xhr.addEventListener("error", function () {
+      button.disabled = false;
+      progress.hidden = true;
+      showErrors(form, [{ field: "files", message:
+        "The upload did not reach the service. Your files are still chosen: try again." }]);
+    });
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("Accept", "application/problem+json, text/html");
+    xhr.send(new FormData(form));
+  }
+
+  /* Check every field, here and then on the server, before any file is sent. */
+  function checkThenSend(form, button) {
+    var errors = missingFields(form);
+    if (errors.length) { showErrors(form, errors); return; }
+    button.disabled = true;
+    var check = new XMLHttpRequest();
+    check.addEventListener("load", function () {
+      var problems = check.status === 422 ? problemErrors(check) : null;
+      if (check.status === 204) { clearErrors(form); send(form, button); return; }
+      button.disabled = false;
+      showErrors(form, problems || [{ field: "files", message:
+        "The service could not check the form. Your files are still chosen: try again." }]);
+    });
+    check.addEventListener("error", function () {
+      button.disabled = false;
+      showErrors(form, [{ field: "files", message:
+        "The service could not be reached. Your files are still chosen: try again." }]);
+    });
+    check.open("POST", form.action.replace(/\/upload\?/, "/upload/check?"));
+    check.setRequestHeader("Accept", "application/problem+json");
+    check.send(fieldsOnly(form));
+  }
+
+  function uploadForms() {
+    document.querySelectorAll("[data-upload-form]").forEach(function (form) {
+      var button = form.querySelector("[data-upload-button]");
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        if (!button.disabled) { checkThenSend(form, button); }
       });
     });
   }
@@ -117,6 +416,7 @@
     focusErrorSummary();
     tidyGetForms();
     dropZones();
+    uploadForms();
     tagCompletion();
   });
 })();

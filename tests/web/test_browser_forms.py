@@ -1,0 +1,204 @@
+"""Forms that must not lose a person's work, in a real headless Chromium.
+
+One seeded server and one browser serve the whole module, to keep it fast. Covers
+the upload (a refused upload keeps the chosen files, Enter in a box does not submit,
+each file's own record date reaches the contract's checklist, progress while sending)
+and the audit page (its pagination after Verify).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from pypdf import PdfWriter
+
+from records_service.audit.writer import prepare_audit, writer_for
+from records_service.auth.service import add_user
+from records_service.contracts.schemas import ContractCreate
+from records_service.contracts.service import create_contract
+from records_service.db import session_scope
+from records_service.runtime.launch import ServedProcess
+from records_service.runtime.services import Services
+from records_service.settings import Settings
+from support.server import serving_for_a_test
+from web.signin import password_hash
+from web.test_browser import CHROMIUM, CHROMIUM_ARGS, _new_page, _sign_in
+
+pytestmark = pytest.mark.browser
+
+CONTRACT = "OPCC-2023-014"
+# More users than one page of the audit log holds, so it has a second page.
+CLERKS = 60
+
+
+def _seed(settings: Settings) -> None:
+    """A records manager, an active contract, and enough audit entries for two pages."""
+    services = Services.start(settings)
+    try:
+        list(prepare_audit(settings, services.store))  # the checkpoint signing key, as init
+        with session_scope(services.engine) as session:
+            rob = add_user(session, username="rob", roles=["records_manager"], clock=services.clock)
+            rob.password_hash = password_hash()
+            for number in range(CLERKS):
+                add_user(
+                    session, username=f"clerk{number:02}", roles=["staff"], clock=services.clock
+                )
+            data = ContractCreate(
+                reference=CONTRACT,
+                title="Domestic abuse helpline",
+                status="active",
+                start_date="2023-04-01",
+                end_date="2026-03-31",
+            )
+            create_contract(session, data=data, actor=rob, clock=services.clock)
+        writer = writer_for(
+            settings, engine=services.engine, store=services.store, clock=services.clock
+        )
+        assert writer.publish() is not None  # a signed checkpoint for Verify to check
+    finally:
+        services.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProcess]:
+    """A seeded service running as its own process, shared by the module's tests."""
+    data_dir = tmp_path_factory.mktemp("forms") / "data"
+    _seed(Settings(data_dir=data_dir))
+    starter = serving_for_a_test()
+    serve = next(starter)
+    try:
+        yield serve(
+            data_dir, "--log-level", "warning", env={"RECORDS_WORKERS__POLL_SECONDS": "0.2"}
+        )
+    finally:
+        next(starter, None)  # runs the starter's clean-up: stops the server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright, shared by the module's tests."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-system.sh to install chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _returns(folder: Path) -> list[Path]:
+    """Three files whose dates are in their names or in their own metadata."""
+    first = folder / "monitoring-return_2023-06-30.txt"
+    first.write_text("Quarterly monitoring return, April to June 2023.\n")
+    pdf = PdfWriter()
+    pdf.add_blank_page(width=200, height=200)
+    pdf.add_metadata({"/CreationDate": "D:20230929120000Z", "/Title": "Return"})
+    second = folder / "quarter-two-return.pdf"
+    with second.open("wb") as out:
+        pdf.write(out)
+    word = docx.Document()
+    word.add_paragraph("Minutes of the contract review meeting.")
+    word.core_properties.created = datetime(2023, 10, 12, 9, 30, tzinfo=UTC)
+    buffer = io.BytesIO()
+    word.save(buffer)
+    third = folder / "review-meeting.docx"
+    third.write_bytes(buffer.getvalue())
+    return [first, second, third]
+
+
+def _watch_sending(page: Page) -> None:
+    """Note, as the page changes, whether the button was disabled and how far each bar got."""
+    page.evaluate(
+        """() => {
+            window.seen = {disabled: false, bars: {}};
+            new MutationObserver((changes) => changes.forEach((change) => {
+                const node = change.target;
+                if (node.matches("[data-upload-button]") && node.disabled) {
+                    window.seen.disabled = true;
+                }
+                if (node.tagName === "PROGRESS") {
+                    window.seen.bars[node.id] = Math.max(
+                        window.seen.bars[node.id] || 0, Number(node.value));
+                }
+            })).observe(document.querySelector("form[data-upload-form]"),
+                        {attributes: true, subtree: true});
+        }"""
+    )
+
+
+def _suggested_dates(page: Page) -> None:
+    for name, day, source in (
+        ("monitoring-return_2023-06-30.txt", "2023-06-30", "the file name"),
+        ("quarter-two-return.pdf", "2023-09-29", "the PDF's creation date"),
+        ("review-meeting.docx", "2023-10-12", "the Word document's properties"),
+    ):
+        box = page.get_by_label(f"Record date for {name}")
+        expect(box).to_have_value(day)
+        hint = page.locator(f"#{box.get_attribute('id')}-hint")
+        expect(hint).to_contain_text(f"Suggested from {source}")
+
+
+def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
+    server: ServedProcess, browser: Browser, tmp_path: Path
+) -> None:
+    page = _new_page(browser)
+    _sign_in(page, server.base_url, "rob")
+    page.goto(f"{server.base_url}/upload?contract={CONTRACT}")
+    expect(page.get_by_label("Record date", exact=True)).to_have_value("")
+    page.set_input_files("#files", [str(p) for p in _returns(tmp_path)])
+    _suggested_dates(page)
+    page.evaluate("window.samePage = true")
+    # Enter in a text box does not send the half-filled form.
+    page.get_by_label("Contract").press("Enter")
+    page.get_by_label("Title for review-meeting.docx").press("Enter")
+    assert page.evaluate("window.samePage") is True
+    # Refused before any file is sent: each error beside its field, the files kept.
+    page.get_by_role("button", name="Upload", exact=True).click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_contain_text("Choose a record type for monitoring-return_2023-06-30.txt")
+    page.get_by_label("Record type", exact=True).select_option("monitoring_return")
+    page.get_by_label("Record type for review-meeting.docx").select_option("minutes")
+    page.get_by_label("Record date for quarter-two-return.pdf").fill("2999-09-29")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(summary).to_contain_text("in the future")
+    expect(page.locator("#record_date-1-error")).to_be_visible()
+    assert page.evaluate("document.getElementById('files').files.length") == 3
+    assert page.evaluate("window.samePage") is True
+    page.get_by_label("Record date for quarter-two-return.pdf").fill("2023-09-29")
+    _watch_sending(page)
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_text("3 of 3 files captured.")).to_be_visible()
+    seen = page.evaluate("window.seen")
+    assert seen["disabled"] is True
+    assert seen["bars"] == {
+        "batch-progress": 100, "progress-0": 100, "progress-1": 100, "progress-2": 100,
+    }  # fmt: skip
+    # Each return counts for its own quarter on the contract's checklist.
+    page.goto(f"{server.base_url}/contracts/{CONTRACT}")
+    checklist = page.locator("main")
+    expect(checklist).to_contain_text("No return for 1 Oct 2023")
+    expect(checklist).not_to_contain_text("No return for 1 Apr 2023")
+    expect(checklist).not_to_contain_text("No return for 1 Jul 2023")
+    expect(page.locator(".timeline")).to_contain_text("Review meeting")
+
+
+def test_the_audit_pages_after_verify_lead_on_through_the_log(
+    server: ServedProcess, browser: Browser
+) -> None:
+    page = _new_page(browser)
+    _sign_in(page, server.base_url, "rob")
+    page.goto(f"{server.base_url}/audit")
+    page.get_by_role("button", name="Verify the audit log").click()
+    expect(page.get_by_role("heading", name="The audit log verified")).to_be_visible()
+    page.get_by_role("link", name="Next page").click()
+    expect(page.get_by_text("Page 2 of")).to_be_visible()
+    assert page.url == f"{server.base_url}/audit?page=2"
+    # Newest first: page 2 holds the older entries, in words.
+    expect(page.get_by_role("cell", name="User added").first).to_be_visible()
