@@ -143,8 +143,11 @@ def worker(settings: Settings, parent_pid: int | None) -> None:
     RECORDS_WORKERS__ENABLED=false, for example in its own container. Run one per
     deployment.
     """
-    from records_service.runtime.serve import run_worker
+    from records_service.runtime.serve import lower_priority, run_worker
 
+    # Lowered before the services start, so that every thread they start (the
+    # search engine's own among them) inherits the lower priority.
+    lower_priority(settings.workers.nice, idle=settings.workers.idle_priority)
     # Its own commits leave the log's checkpoints to run_worker, as the servers' do.
     with _services(settings, checkpoint_wal=False) as services:
         run_worker(services, parent_pid=parent_pid)

@@ -216,9 +216,13 @@ def stop_process(
 
 
 def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
-    """Run the background work in this process until SIGTERM, SIGINT or the parent's exit."""
+    """Run the background work in this process until SIGTERM, SIGINT or the parent's exit.
+
+    The caller lowers the process's priority first (:func:`lower_priority`), before
+    it starts the services, so that every thread inherits it; this function puts
+    its own, the main thread, back on the normal policy once the work has started.
+    """
     settings = services.settings.workers
-    lower_priority(settings.nice, idle=settings.idle_priority)
     stop = threading.Event()
 
     def stop_soon() -> None:
@@ -232,6 +236,7 @@ def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
     if parent_pid is not None:
         watch_parent(parent_pid, stop_soon)
     services.start_worker()
+    normal_policy_for_this_thread()
     changed = activity_probe(services.engine)
     checkpoint = wal_checkpointer(services.engine, busy_limit=CHECKPOINT_BUSY_WAKES)
     while not stop.wait(settings.wake_seconds):
@@ -239,6 +244,20 @@ def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
         if active:
             services.notify_worker()
         checkpoint(active)
+
+
+def normal_policy_for_this_thread() -> None:
+    """Put the calling thread back on the normal policy (its nice value stays).
+
+    The worker's main thread only probes for activity and checkpoints SQLite's log,
+    which the server processes rely on; under SCHED_IDLE a busy machine could keep
+    it from ever doing so. The threads that do the heavy steps stay idle.
+    """
+    if hasattr(os, "SCHED_OTHER"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        except OSError as exc:
+            log.warning("could not restore the normal policy of the main thread: %s", exc)
 
 
 def lower_priority(nice: int, *, idle: bool) -> None:
