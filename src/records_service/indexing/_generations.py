@@ -22,10 +22,10 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from records_service.indexing.base import IndexBusy
 
@@ -34,6 +34,7 @@ _GENERATION_NAME = re.compile(r"^gen-[0-9TZ]+-[0-9a-f]{8}$")
 _POLL_SECONDS = 0.05
 
 Stamp = tuple[int, int, int]
+Live = TypeVar("Live")
 
 
 @dataclass(frozen=True)
@@ -195,3 +196,55 @@ def held_lock(lock: Any, timeout: float, what: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+@dataclass(frozen=True)
+class EngineFiles:
+    """What :func:`open_live` needs to know of one engine.
+
+    ``open(pointer, directory, stamp)`` opens a generation's files into the engine's
+    live state; ``create(directory)`` writes an empty index into a new generation.
+    """
+
+    engine: str
+    schema_version: int
+    open: Callable[[Pointer, Path, Stamp | None], Any]
+    create: Callable[[Path], None]
+
+
+def open_live(root: Path, lock_timeout: float, files: EngineFiles) -> Any:
+    """The live generation under ``root``, opened by ``files.open``; or, when there is
+    none that can be used, a new empty one flagged ``needs_rebuild`` with the reason.
+
+    A deleted root is made again. Any damage starts afresh: the index is derived.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    with held_lock(root_lock(root, "pointer.lock"), lock_timeout, "the pointer"):
+        pointer = read_pointer(root)
+        problem = _problem_with(root, pointer, files)
+        if pointer is not None and problem is None:
+            try:
+                return files.open(pointer, root / pointer.generation, stamp(root))
+            except Exception as exc:  # any damage: the index is derived, so start afresh
+                problem = f"the index files could not be opened ({exc})"
+        name, directory = new_generation(root)
+        files.create(directory)
+        reason = problem or "no index was found"
+        empty = Pointer(name, files.schema_version, True, reason, files.engine)
+        return files.open(empty, directory, write_pointer(root, empty))
+
+
+def _problem_with(root: Path, pointer: Pointer | None, files: EngineFiles) -> str | None:
+    if pointer is None:
+        exists = (root / POINTER_FILE).exists()
+        return "the index pointer is unreadable" if exists else "no index was found"
+    if pointer.engine != files.engine:
+        return f"the index was written by another engine ({pointer.engine})"
+    if pointer.schema_version != files.schema_version:
+        return (
+            f"the index has schema version {pointer.schema_version}, "
+            f"this release needs {files.schema_version}"
+        )
+    if not (root / pointer.generation).is_dir():
+        return f"the index generation {pointer.generation} is missing"
+    return None

@@ -268,3 +268,25 @@ def validate_search_query(query: SearchQuery) -> None:
         raise QuerySyntaxError(f"unknown sort {query.sort!r}; use 'relevance' or 'date'")
     if any(not t.strip() or "," in t for t in query.tags):
         raise QuerySyntaxError("each tag filter must be non-empty and contain no comma")
+
+
+def check_batch(batch: list[IndexDocument]) -> None:
+    """Raise ``ValueError`` if ``batch`` repeats a key or holds two current versions
+    of one record (every engine refuses such a batch before writing any of it)."""
+    seen: set[tuple[str, int]] = set()
+    current: set[str] = set()
+    for doc in batch:
+        check_new_document(doc, seen, current)
+
+
+def check_new_document(doc: IndexDocument, seen: set[tuple[str, int]], current: set[str]) -> None:
+    """Raise ``ValueError`` if ``doc`` repeats a key in ``seen``, or is a second current
+    version of a record in ``current``; then add it to both."""
+    key = (doc.record_id, doc.version)
+    if key in seen:
+        raise ValueError(f"version {doc.version} of record {doc.record_id} appears twice")
+    seen.add(key)
+    if doc.is_current:
+        if doc.record_id in current:
+            raise ValueError(f"record {doc.record_id} has two current versions")
+        current.add(doc.record_id)

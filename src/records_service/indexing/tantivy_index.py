@@ -28,12 +28,13 @@ import tantivy
 from tantivy import Occur, Query
 
 from records_service.indexing._generations import (
+    EngineFiles,
     Pointer,
     Stamp,
     held_lock,
     lock_is_held,
     new_generation,
-    read_pointer,
+    open_live,
     remove_generations,
     root_lock,
     stamp,
@@ -61,6 +62,8 @@ from records_service.indexing.base import (
     SearchQuery,
     SearchResult,
     Visibility,
+    check_batch,
+    check_new_document,
     validate_search_query,
 )
 
@@ -133,41 +136,19 @@ class TantivySearchIndex:
     # -- the live generation ------------------------------------------------
 
     def _open_live(self) -> _Live:
-        # A deleted index directory is made again: the empty index asks for a rebuild.
-        self._root.mkdir(parents=True, exist_ok=True)
-        with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
-            pointer = read_pointer(self._root)
-            problem = self._problem_with(pointer)
-            if pointer is not None and problem is None:
-                directory = self._root / pointer.generation
-                try:
-                    index = _open(directory)
-                    return _Live(pointer, index, stamp(self._root), directory, _meta(directory))
-                except Exception as exc:  # any damage: the index is derived, so start afresh
-                    problem = f"the index files could not be opened ({exc})"
-            return self._start_empty(problem or "no index was found")
+        files = EngineFiles(
+            engine=ENGINE,
+            schema_version=SCHEMA_VERSION,
+            open=lambda pointer, directory, at: _Live(
+                pointer, _open(directory), at, directory, _meta(directory)
+            ),
+            create=self._create_empty,
+        )
+        live: _Live = open_live(self._root, self._lock_timeout, files)
+        return live
 
-    def _problem_with(self, pointer: Pointer | None) -> str | None:
-        if pointer is None:
-            exists = (self._root / "index.json").exists()
-            return "the index pointer is unreadable" if exists else "no index was found"
-        if pointer.engine != ENGINE:
-            return f"the index was written by another engine ({pointer.engine})"
-        if pointer.schema_version != SCHEMA_VERSION:
-            return (
-                f"the index has schema version {pointer.schema_version}, "
-                f"this release needs {SCHEMA_VERSION}"
-            )
-        if not (self._root / pointer.generation).is_dir():
-            return f"the index generation {pointer.generation} is missing"
-        return None
-
-    def _start_empty(self, reason: str) -> _Live:
-        # Called with the pointer lock held; needs_rebuild stays set until a full rebuild.
-        name, directory = new_generation(self._root)
-        index = _create(directory, self._schema)
-        pointer = Pointer(name, SCHEMA_VERSION, needs_rebuild=True, reason=reason, engine=ENGINE)
-        return _Live(pointer, index, write_pointer(self._root, pointer), directory)
+    def _create_empty(self, directory: Path) -> None:
+        _create(directory, self._schema)
 
     def _current(self) -> _Live:
         if self._closed:
@@ -218,7 +199,7 @@ class TantivySearchIndex:
         holds the write lock for longer than ``lock_timeout``.
         """
         batch = list(docs)
-        _check_unique(batch)
+        check_batch(batch)
         if batch:
             self._write("a write", lambda live, writer: self._apply(live, writer, batch))
 
@@ -302,7 +283,7 @@ class TantivySearchIndex:
         count = 0
         with _writer(index, REBUILD_HEAP_PER_THREAD * threads, threads) as writer:
             for count, doc in enumerate(docs, start=1):
-                _check_new(doc, seen, current)
+                check_new_document(doc, seen, current)
                 writer.add_document(to_document(doc, self._schema))
                 if progress and count % PROGRESS_EVERY == 0:
                     progress(count)
@@ -471,21 +452,3 @@ def _demoted_versions(
             if (old.record_id, old.version) not in in_batch:
                 demoted.append(replace(old, is_current=False))
     return demoted
-
-
-def _check_unique(batch: list[IndexDocument]) -> None:
-    seen: set[tuple[str, int]] = set()
-    current: set[str] = set()
-    for doc in batch:
-        _check_new(doc, seen, current)
-
-
-def _check_new(doc: IndexDocument, seen: set[tuple[str, int]], current: set[str]) -> None:
-    key = (doc.record_id, doc.version)
-    if key in seen:
-        raise ValueError(f"version {doc.version} of record {doc.record_id} appears twice")
-    seen.add(key)
-    if doc.is_current:
-        if doc.record_id in current:
-            raise ValueError(f"record {doc.record_id} has two current versions")
-        current.add(doc.record_id)

@@ -30,12 +30,13 @@ from whoosh import sorting
 from whoosh.index import LockError
 
 from records_service.indexing._generations import (
+    EngineFiles,
     Pointer,
     Stamp,
     held_lock,
     lock_is_held,
     new_generation,
-    read_pointer,
+    open_live,
     remove_generations,
     root_lock,
     stamp,
@@ -64,6 +65,8 @@ from records_service.indexing.base import (
     SearchQuery,
     SearchResult,
     Visibility,
+    check_batch,
+    check_new_document,
     validate_search_query,
 )
 
@@ -126,41 +129,16 @@ class WhooshSearchIndex:
     # -- the live generation ------------------------------------------------
 
     def _open_live(self) -> _Live:
-        # A deleted index directory is made again: the empty index asks for a rebuild.
-        self._root.mkdir(parents=True, exist_ok=True)
-        with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
-            pointer = read_pointer(self._root)
-            problem = self._problem_with(pointer)
-            if pointer is not None and problem is None:
-                try:
-                    ix = whoosh_index.open_dir(str(self._root / pointer.generation))
-                    return _Live(pointer, ix, stamp(self._root))
-                except Exception as exc:  # any damage: the index is derived, so start afresh
-                    problem = f"the index files could not be opened ({exc})"
-            return self._start_empty(problem or "no index was found")
-
-    def _problem_with(self, pointer: Pointer | None) -> str | None:
-        if pointer is None:
-            exists = (self._root / "index.json").exists()
-            return "the index pointer is unreadable" if exists else "no index was found"
-        if pointer.engine != "whoosh":
-            return f"the index was written by another engine ({pointer.engine})"
-        if pointer.schema_version != SCHEMA_VERSION:
-            return (
-                f"the index has schema version {pointer.schema_version}, "
-                f"this release needs {SCHEMA_VERSION}"
-            )
-        if not (self._root / pointer.generation).is_dir():
-            return f"the index generation {pointer.generation} is missing"
-        return None
-
-    def _start_empty(self, reason: str) -> _Live:
-        # Called with the pointer lock held. The empty index takes writes at once;
-        # needs_rebuild stays set (on disk too) until a complete rebuild.
-        name, path = new_generation(self._root)
-        ix = whoosh_index.create_in(str(path), build_schema())
-        pointer = Pointer(name, SCHEMA_VERSION, needs_rebuild=True, reason=reason)
-        return _Live(pointer, ix, write_pointer(self._root, pointer))
+        files = EngineFiles(
+            engine="whoosh",
+            schema_version=SCHEMA_VERSION,
+            open=lambda pointer, directory, at: _Live(
+                pointer, whoosh_index.open_dir(str(directory)), at
+            ),
+            create=lambda directory: whoosh_index.create_in(str(directory), build_schema()).close(),
+        )
+        live: _Live = open_live(self._root, self._lock_timeout, files)
+        return live
 
     def _current(self) -> _Live:
         if self._closed:
@@ -193,7 +171,7 @@ class WhooshSearchIndex:
         holds the write lock for longer than ``lock_timeout``.
         """
         batch = list(docs)
-        _check_unique(batch)
+        check_batch(batch)
         if batch:
             self._write(lambda writer: _apply_batch(writer, batch))
 
@@ -336,13 +314,6 @@ def _run(searcher: Any, parsed: Any, query: SearchQuery, visibility: Visibility)
     return results
 
 
-def _check_unique(batch: list[IndexDocument]) -> None:
-    seen: set[tuple[str, int]] = set()
-    current: set[str] = set()
-    for doc in batch:
-        _check_new(doc, seen, current)
-
-
 def _apply_batch(writer: Any, batch: list[IndexDocument]) -> None:
     demoted = _demoted_versions(writer, batch)
     for doc in [*demoted, *batch]:
@@ -379,7 +350,7 @@ def _fill(
     count = 0
     try:
         for count, doc in enumerate(docs, start=1):
-            _check_new(doc, seen, current)
+            check_new_document(doc, seen, current)
             writer.add_document(**to_fields(doc))
             if progress and count % PROGRESS_EVERY == 0:
                 progress(count)
@@ -390,17 +361,6 @@ def _fill(
     if progress:
         progress(count)
     return count
-
-
-def _check_new(doc: IndexDocument, seen: set[tuple[str, int]], current: set[str]) -> None:
-    key = (doc.record_id, doc.version)
-    if key in seen:
-        raise ValueError(f"version {doc.version} of record {doc.record_id} appears twice")
-    seen.add(key)
-    if doc.is_current:
-        if doc.record_id in current:
-            raise ValueError(f"record {doc.record_id} has two current versions")
-        current.add(doc.record_id)
 
 
 def _to_hit(hit: Any, offsets: list[tuple[int, int]], *, scored: bool) -> SearchHit:
