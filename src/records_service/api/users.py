@@ -112,7 +112,9 @@ def disable(
 
 
 @router.post(
-    "/users/{username}/roles", response_model=UserPublic, responses=problem_responses(404, 409)
+    "/users/{username}/roles",
+    response_model=UserPublic,
+    responses=problem_responses(400, 404, 409),
 )
 def roles(
     username: Identifier,

@@ -73,6 +73,7 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.DISPOSITION_REJECT: "Disposal rejected",
     AuditAction.DISPOSITION_EXECUTE: "Disposal carried out",
     AuditAction.RETENTION_RUN: "Retention check run",
+    AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: "Lost audit entries acknowledged",
 }
 
 
