@@ -29,7 +29,11 @@ from records_service.indexing import tantivy_index as engine_module
 from records_service.indexing._analysis import STOP_WORDS
 from records_service.indexing._generations import root_lock
 from records_service.indexing._tantivy_query import wildcard_regex
-from records_service.indexing._tantivy_schema import _prose_builder
+from records_service.indexing._tantivy_schema import (
+    _prose_builder,
+    prose_analyzer,
+    snippet_analyzer,
+)
 
 from .engines import REVIEWER, ids, live_generation, make_doc, search
 
@@ -73,6 +77,28 @@ def test_words_stop_words_and_positions_are_whooshs() -> None:
         tokens = ours.pre_tokenize(text).tokens
         mine = [(t.text, t.position, t.char_offset_from, t.char_offset_to) for t in tokens]
         assert _relative(mine) == _relative(theirs), text
+
+
+def test_snippets_find_every_indexed_word_with_its_span_and_stem() -> None:
+    """The snippet analyzer (faster, it keeps stop words) gives every word the index
+    keeps the same span and stem, so snippets mark exactly the words a search matched."""
+    pieces = [*STOP_WORDS, "The", "AND", "x", "ab", "then", "th", "café", "e", "über", "10",
+              "3", "_", ".", "..", "-", "'", "funded", "naïve", "Ärger", "e.g"]  # fmt: skip
+    rng = random.Random(12)
+    for _ in range(3000):
+        text = "".join(
+            rng.choice(pieces) + rng.choice(["", " ", ".", "-"]) for _ in range(rng.randint(1, 9))
+        )
+        indexed, for_snippets = (
+            {(t.text, t.char_offset_from, t.char_offset_to) for t in tokens}
+            for tokens in (
+                a.pre_tokenize(text).tokens for a in (prose_analyzer(), snippet_analyzer())
+            )
+        )
+        assert indexed <= for_snippets, text
+        for _, start, end in for_snippets - indexed:  # only words the index leaves out
+            word = text[start:end].lower()
+            assert word in STOP_WORDS or len(word) == 1, (text, word)
 
 
 def test_a_rust_panic_is_contained_logged_and_the_index_answers_after(

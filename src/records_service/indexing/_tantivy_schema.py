@@ -113,6 +113,32 @@ def register_analyzers(index: tantivy.Index) -> None:
     index.register_tokenizer(KEYWORD, keyword_analyzer())
 
 
+# Whoosh's words, all of them: the tokens of token_pattern() plus stop words and
+# one-letter words, with the same offsets.
+ALL_WORDS = r"\w+(?:\.\w+)*"
+
+
+@cache
+def snippet_analyzer() -> tantivy.TextAnalyzer:
+    """Prose analysed for snippets only: every word, then as :func:`prose_analyzer`.
+
+    A snippet re-analyses its hit's whole text, and the indexing pattern, which
+    spells out every stop word, reads text half as fast as this plain one. The
+    words a snippet marks are never stop words or one-letter words, and every
+    other word gets the same span and the same stem from both, so the same words
+    are marked; the fragment may start at a stop word that the index skips.
+    """
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(ALL_WORDS))
+    builder = builder.filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold())
+    return builder.filter(tantivy.Filter.stemmer("english")).build()
+
+
+def register_snippet_analyzers(index: tantivy.Index) -> None:
+    """Register the analyzers of an index object that only makes snippets (never writes)."""
+    index.register_tokenizer(PROSE, snippet_analyzer())
+    index.register_tokenizer(KEYWORD, keyword_analyzer())
+
+
 def build_schema() -> tantivy.Schema:
     """Return the schema for :data:`SCHEMA_VERSION`."""
     builder = tantivy.SchemaBuilder()

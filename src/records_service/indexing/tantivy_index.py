@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +29,7 @@ from typing import Any, TypeVar
 import tantivy
 from tantivy import Occur, Query
 
+from records_service.cpus import usable_cores
 from records_service.indexing._generations import (
     Pointer,
     Stamp,
@@ -49,6 +52,7 @@ from records_service.indexing._tantivy_schema import (
     from_stored,
     moment,
     register_analyzers,
+    register_snippet_analyzers,
     to_document,
 )
 from records_service.indexing._tantivy_snippets import Snippets
@@ -113,6 +117,9 @@ class _Live:
     stamp: Stamp | None
     directory: Path
     meta: tuple[int, int, int] | None = field(default=None)
+    # The same generation opened once more, with the snippet analyzer: see _snippet_searcher.
+    snippet_index: tantivy.Index | None = field(default=None)
+    snippet_meta: tuple[int, int, int] | None = field(default=None)
 
 
 class TantivySearchIndex:
@@ -339,15 +346,14 @@ class TantivySearchIndex:
         full = build_query(tree, query, visibility, self._schema)
         page = _collect(searcher, full, query)
         snippets = Snippets(
-            searcher,
+            _snippet_searcher(live) if page.hits else searcher,
             self._schema,
             marked_terms(tree, "text", searcher),
             marked_terms(tree, "title", searcher),
         )
-        hits = [
-            _to_hit(searcher.doc(address), score, snippets, scored=query.sort == "relevance")
-            for score, address in page.hits
-        ]
+        scored = query.sort == "relevance"
+        found = [(searcher.doc(address), score) for score, address in page.hits]
+        hits = _in_parallel(lambda item: _to_hit(item[0], item[1], snippets, scored=scored), found)
         total = int(page.count)
         facets = _facets(searcher, full) if total else {name: {} for name in FACET_FIELDS}
         return SearchResult(hits, total, query.page, query.page_size, facets)
@@ -383,6 +389,24 @@ def _create(directory: Path, schema: tantivy.Schema) -> tantivy.Index:
     register_analyzers(index)
     index.config_reader("Manual")
     return index
+
+
+def _snippet_searcher(live: _Live) -> tantivy.Searcher:
+    """A searcher of the live generation whose prose analyzer is the faster snippet one.
+
+    tantivy's snippet generator re-analyses each hit's text with the analyzer
+    registered on the searcher's index object, so snippets use a second object
+    of the same files (read only), reloaded whenever the first one is.
+    """
+    if live.snippet_index is None:
+        snippet_index = tantivy.Index.open(str(live.directory))
+        register_snippet_analyzers(snippet_index)
+        snippet_index.config_reader("Manual")
+        live.snippet_index, live.snippet_meta = snippet_index, None
+    if live.snippet_meta != live.meta:
+        live.snippet_index.reload()
+        live.snippet_meta = live.meta
+    return live.snippet_index.searcher()
 
 
 def _meta(directory: Path) -> tuple[int, int, int] | None:
@@ -431,6 +455,26 @@ def _facets(searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int
         counts = [(str(b["key"]), int(b["doc_count"])) for b in buckets if b["key"] not in ("",)]
         facets[name] = dict(sorted(counts, key=lambda item: (-item[1], item[0])))
     return facets
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _in_parallel(work: Callable[[Any], T], items: list[Any]) -> list[T]:
+    """``work`` on every item, on all cores: a snippet re-analyses its hit's whole text
+    in tantivy, which releases the GIL, and is most of a search's time.
+
+    One pool per process, made on first use (so a forked server process makes its own).
+    """
+    global _pool
+    if len(items) < 2 or usable_cores() < 2:
+        return [work(item) for item in items]
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(usable_cores(), "tantivy-snippets"))
+        pool = _pool[1]
+    return list(pool.map(work, items))
 
 
 def _to_hit(doc: tantivy.Document, score: Any, snippets: Snippets, *, scored: bool) -> SearchHit:
