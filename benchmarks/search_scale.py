@@ -81,7 +81,7 @@ def build(index: TantivySearchIndex, args: argparse.Namespace) -> dict[str, Any]
     step = max(args.records // 20, 1)
 
     def progress(done: int) -> None:
-        if done % step == 0:
+        if done % step == 0 and done < args.records:
             print(f"  {done:,} documents, {time.perf_counter() - started:,.0f} s", flush=True)
 
     cpu = _cpu()
@@ -216,8 +216,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = _parser().parse_args(list(argv) if argv is not None else None)
     if args.quick:
         args.records, args.queries_per_kind = 5000, 6
-    info = machine_info()
-    print(f"machine: {info}, source {source_revision()}", flush=True)
+    info, source = machine_info(), source_revision()
+    print(f"machine: {info}, source {source}", flush=True)
     with contextlib.ExitStack() as stack:
         if args.work_dir:
             work = args.work_dir
@@ -226,7 +226,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="search-scale-")))
         result = run(args, work)
     info["load_1m_at_end"] = f"{os.getloadavg()[0]:.2f}"
-    result = {"machine": info, "source": source_revision(), "command": " ".join(sys.argv), **result}
+    result = {"machine": info, "source": source, "command": " ".join(sys.argv), **result}
     print(report(result))
     print(
         f"\nload average (1 min): {info['load_1m_at_start']} at start, "
