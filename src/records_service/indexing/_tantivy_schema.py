@@ -19,6 +19,7 @@ algorithm, so a few rare words stem differently (docs/search.md).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -116,26 +117,44 @@ def register_analyzers(index: tantivy.Index) -> None:
 # Whoosh's words, all of them: the tokens of token_pattern() plus stop words and
 # one-letter words, with the same offsets.
 ALL_WORDS = r"\w+(?:\.\w+)*"
+# Where tantivy's simple tokenizer (runs of letters and digits) reads the same words.
+_NOT_PLAIN = re.compile(r"[_]|[A-Za-z0-9]\.[A-Za-z0-9]")
+SNIPPET_KINDS = ("words", "plain")
 
 
-@cache
-def snippet_analyzer() -> tantivy.TextAnalyzer:
-    """Prose analysed for snippets only: every word, then as :func:`prose_analyzer`.
-
-    A snippet re-analyses its hit's whole text, and the indexing pattern, which
-    spells out every stop word, reads text half as fast as this plain one. The
-    words a snippet marks are never stop words or one-letter words, and every
-    other word gets the same span and the same stem from both, so the same words
-    are marked; the fragment may start at a stop word that the index skips.
-    """
-    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(ALL_WORDS))
+def _snippet_builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzer:
+    builder = tantivy.TextAnalyzerBuilder(tokenizer)
     builder = builder.filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold())
     return builder.filter(tantivy.Filter.stemmer("english")).build()
 
 
-def register_snippet_analyzers(index: tantivy.Index) -> None:
+@cache
+def snippet_analyzer(kind: str) -> tantivy.TextAnalyzer:
+    """Prose analysed for snippets only: every word, then as :func:`prose_analyzer`.
+
+    A snippet re-analyses its hit's whole text, and the indexing pattern, which
+    spells out every stop word, reads text slowly. The words a snippet marks are
+    never stop words or one-letter words, and every other word gets the same span
+    and the same stem here, so the same words are marked; a fragment may start at
+    a stop word that the index skips. ``words`` reads any text with a plain
+    pattern (about twice as fast as the index's); ``plain`` is tantivy's simple
+    tokenizer (about three times faster again), for text where it reads the same
+    words: see :func:`snippet_kind`.
+    """
+    if kind == "plain":
+        return _snippet_builder(tantivy.Tokenizer.simple())
+    return _snippet_builder(tantivy.Tokenizer.regex(ALL_WORDS))
+
+
+def snippet_kind(text: str) -> str:
+    """``plain`` for ASCII text without ``_`` or dot-joined words (where a word is a run
+    of letters and digits, as the simple tokenizer reads it), else ``words``."""
+    return "plain" if text.isascii() and _NOT_PLAIN.search(text) is None else "words"
+
+
+def register_snippet_analyzers(index: tantivy.Index, kind: str) -> None:
     """Register the analyzers of an index object that only makes snippets (never writes)."""
-    index.register_tokenizer(PROSE, snippet_analyzer())
+    index.register_tokenizer(PROSE, snippet_analyzer(kind))
     index.register_tokenizer(KEYWORD, keyword_analyzer())
 
 

@@ -47,6 +47,7 @@ from records_service.indexing._tantivy_schema import (
     ENGINE,
     FACET_FIELDS,
     SCHEMA_VERSION,
+    SNIPPET_KINDS,
     build_schema,
     document_key,
     from_stored,
@@ -117,8 +118,8 @@ class _Live:
     stamp: Stamp | None
     directory: Path
     meta: tuple[int, int, int] | None = field(default=None)
-    # The same generation opened once more, with the snippet analyzer: see _snippet_searcher.
-    snippet_index: tantivy.Index | None = field(default=None)
+    # The same generation opened again for each snippet analyzer: see _snippet_searchers.
+    snippet_indexes: dict[str, tantivy.Index] = field(default_factory=dict)
     snippet_meta: tuple[int, int, int] | None = field(default=None)
 
 
@@ -346,7 +347,7 @@ class TantivySearchIndex:
         full = build_query(tree, query, visibility, self._schema)
         page = _collect(searcher, full, query)
         snippets = Snippets(
-            _snippet_searcher(live) if page.hits else searcher,
+            _snippet_searchers(live) if page.hits else {},
             self._schema,
             marked_terms(tree, "text", searcher),
             marked_terms(tree, "title", searcher),
@@ -391,22 +392,29 @@ def _create(directory: Path, schema: tantivy.Schema) -> tantivy.Index:
     return index
 
 
-def _snippet_searcher(live: _Live) -> tantivy.Searcher:
-    """A searcher of the live generation whose prose analyzer is the faster snippet one.
+_snippet_lock = threading.Lock()
+
+
+def _snippet_searchers(live: _Live) -> dict[str, tantivy.Searcher]:
+    """Searchers of the live generation whose prose analyzers are the faster snippet ones.
 
     tantivy's snippet generator re-analyses each hit's text with the analyzer
-    registered on the searcher's index object, so snippets use a second object
-    of the same files (read only), reloaded whenever the first one is.
+    registered on the searcher's index object, so snippets use other objects of
+    the same files (read only), reloaded whenever the first one is.
     """
-    if live.snippet_index is None:
-        snippet_index = tantivy.Index.open(str(live.directory))
-        register_snippet_analyzers(snippet_index)
-        snippet_index.config_reader("Manual")
-        live.snippet_index, live.snippet_meta = snippet_index, None
-    if live.snippet_meta != live.meta:
-        live.snippet_index.reload()
-        live.snippet_meta = live.meta
-    return live.snippet_index.searcher()
+    with _snippet_lock:
+        if not live.snippet_indexes:
+            for kind in SNIPPET_KINDS:
+                snippet_index = tantivy.Index.open(str(live.directory))
+                register_snippet_analyzers(snippet_index, kind)
+                snippet_index.config_reader("Manual")
+                live.snippet_indexes[kind] = snippet_index
+            live.snippet_meta = live.meta
+        if live.snippet_meta != live.meta:
+            for snippet_index in live.snippet_indexes.values():
+                snippet_index.reload()
+            live.snippet_meta = live.meta
+        return {kind: index.searcher() for kind, index in live.snippet_indexes.items()}
 
 
 def _meta(directory: Path) -> tuple[int, int, int] | None:
