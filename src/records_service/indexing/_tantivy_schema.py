@@ -117,8 +117,9 @@ def register_analyzers(index: tantivy.Index) -> None:
 # Whoosh's words, all of them: the tokens of token_pattern() plus stop words and
 # one-letter words, with the same offsets.
 ALL_WORDS = r"\w+(?:\.\w+)*"
-# Where tantivy's simple tokenizer (runs of letters and digits) reads the same words.
-_NOT_PLAIN = re.compile(r"[_]|[A-Za-z0-9]\.[A-Za-z0-9]")
+# A dot before a letter or digit: the end of a dot-joined word if one comes before it too.
+# (Starting with the literal dot lets the search skip ahead to each dot.)
+_DOT_WORD = re.compile(r"\.[A-Za-z0-9]")
 SNIPPET_KINDS = ("words", "plain")
 
 
@@ -149,7 +150,12 @@ def snippet_analyzer(kind: str) -> tantivy.TextAnalyzer:
 def snippet_kind(text: str) -> str:
     """``plain`` for ASCII text without ``_`` or dot-joined words (where a word is a run
     of letters and digits, as the simple tokenizer reads it), else ``words``."""
-    return "plain" if text.isascii() and _NOT_PLAIN.search(text) is None else "words"
+    if not text.isascii() or "_" in text:
+        return "words"
+    for found in _DOT_WORD.finditer(text):
+        if found.start() and text[found.start() - 1].isalnum():
+            return "words"
+    return "plain"
 
 
 def register_snippet_analyzers(index: tantivy.Index, kind: str) -> None:
