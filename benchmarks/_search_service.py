@@ -232,12 +232,16 @@ def concurrent_queries(
 
 
 def _captures(
-    client: httpx.Client, count: int, captured: list[float], lock: threading.Condition
+    client: httpx.Client,
+    words: Callable[[str, int], str],
+    count: int,
+    captured: list[float],
+    lock: threading.Condition,
 ) -> None:
     for n in range(count):
-        files = {"file": ("note.txt", f"Progress note textcheck{n:04d}.".encode(), "text/plain")}
+        files = {"file": ("note.txt", f"Progress note {words('text', n)}.".encode(), "text/plain")}
         data = {
-            "title": f"Note titlecheck{n:04d}",
+            "title": f"Note {words('title', n)}",
             "record_type": "correspondence",
             "record_date": "2025-01-15",
         }
@@ -249,18 +253,28 @@ def _captures(
 
 
 def capture_to_search(
-    server: RunningServer, reader: dict[str, str], writer: dict[str, str], count: int
+    server: RunningServer,
+    reader: dict[str, str],
+    writer: dict[str, str],
+    count: int,
+    marker: str,
 ) -> dict[str, Any]:
     """Capture ``count`` records, one a second, while another client polls search for each.
 
     Two delays from the capture's response: until the record is found by a word
     of its title (metadata, indexed before its text is extracted), and until it is
-    found by a word of its text (after extraction). Polls every 50 ms.
+    found by a word of its text (after extraction). Polls every 50 ms. The words
+    carry ``marker``, so that records captured by an earlier phase on the same
+    database are not found instead.
     """
+
+    def words(what: str, n: int) -> str:
+        return f"{what}check{marker}{n:04d}"
+
     captured: list[float] = []
     lock = threading.Condition()
     client = httpx.Client(base_url=server.base_url, headers=writer, timeout=60)
-    thread = threading.Thread(target=_captures, args=(client, count, captured, lock))
+    thread = threading.Thread(target=_captures, args=(client, words, count, captured, lock))
     thread.start()
     poller = httpx.Client(base_url=server.base_url, headers=reader, timeout=60)
     delays: dict[str, list[float]] = {"title": [], "text": []}
@@ -270,7 +284,7 @@ def capture_to_search(
                 raise HarnessError("a capture did not answer within 120 s")
             acknowledged = captured[n]
         for what in ("title", "text"):
-            token = f"{what}check{n:04d}"
+            token = words(what, n)
             deadline = acknowledged + 120
             while poller.get("/api/search", params={"q": token}).json()["total"] < 1:
                 if time.perf_counter() > deadline:
@@ -301,7 +315,8 @@ def serve_and_query(
         result["concurrent"] = concurrent_queries(server, reader, cases)
         if captures:
             with RssSampler(server.pid) as rss:
-                found = capture_to_search(server, reader, server.bearer(tokens["writer"]), captures)
+                writer = server.bearer(tokens["writer"])
+                found = capture_to_search(server, reader, writer, captures, deployment.engine)
             result["capture_to_search"] = found
             result["rss_mib_captures"] = {
                 "serving": rss.peak_own / MIB,
