@@ -29,7 +29,12 @@ from records_service.indexing import tantivy_index as engine_module
 from records_service.indexing._analysis import STOP_WORDS
 from records_service.indexing._generations import root_lock
 from records_service.indexing._tantivy_query import wildcard_regex
-from records_service.indexing._tantivy_schema import _prose_builder
+from records_service.indexing._tantivy_schema import (
+    _prose_builder,
+    prose_analyzer,
+    snippet_analyzer,
+    snippet_kind,
+)
 
 from .engines import REVIEWER, ids, live_generation, make_doc, search
 
@@ -73,6 +78,44 @@ def test_words_stop_words_and_positions_are_whooshs() -> None:
         tokens = ours.pre_tokenize(text).tokens
         mine = [(t.text, t.position, t.char_offset_from, t.char_offset_to) for t in tokens]
         assert _relative(mine) == _relative(theirs), text
+
+
+def _spans(analyzer: tantivy.TextAnalyzer, text: str) -> set[tuple[str, int, int]]:
+    return {
+        (t.text, t.char_offset_from, t.char_offset_to) for t in analyzer.pre_tokenize(text).tokens
+    }
+
+
+def test_snippets_find_every_indexed_word_with_its_span_and_stem() -> None:
+    """The snippet analyzers (faster, they keep stop words) give every word the index keeps
+    the same span and stem, so snippets mark exactly the words a search matched: the
+    ``words`` one on any text, the ``plain`` one on the texts ``snippet_kind`` gives it."""
+    pieces = [*STOP_WORDS, "The", "AND", "x", "ab", "then", "th", "café", "e", "über", "10",
+              "3", "_", ".", "..", "-", "'", "funded", "naïve", "Ärger", "e.g", "a.b",
+              "Budget", "3.5"]  # fmt: skip
+    rng = random.Random(12)
+    plain = 0
+    for _ in range(4000):
+        text = "".join(
+            rng.choice(pieces) + rng.choice(["", " ", ".", "-", ", "])
+            for _ in range(rng.randint(1, 9))
+        )
+        indexed = _spans(prose_analyzer(), text)
+        kinds = ["words", *(["plain"] if snippet_kind(text) == "plain" else [])]
+        plain += len(kinds) - 1
+        for kind in kinds:
+            for_snippets = _spans(snippet_analyzer(kind), text)
+            assert indexed <= for_snippets, (kind, text)
+            for _, start, end in for_snippets - indexed:  # only words the index leaves out
+                word = text[start:end].lower()
+                assert word in STOP_WORDS or len(word) == 1, (kind, text, word)
+    assert plain > 500  # the plain analyzer was checked on many texts
+
+
+def test_only_plain_ascii_words_go_to_the_simple_tokenizer() -> None:
+    assert snippet_kind("Budget approved. Review in May, 2024!") == "plain"
+    for text in ("a café", "fund_raising", "see e.g. this", "version 3.5", "example.org"):
+        assert snippet_kind(text) == "words", text
 
 
 def test_a_rust_panic_is_contained_logged_and_the_index_answers_after(

@@ -12,31 +12,41 @@ opening of the text. Words under ``NOT`` are never marked.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 
 import tantivy
 from tantivy import Occur, Query
 
 from records_service.indexing._snippets import EXCERPT_CHARS, opening
+from records_service.indexing._tantivy_schema import snippet_kind
 
 TITLE_CHARS = 10_000
 
 
 class Snippets:
-    """Snippet makers for one search: one for the text, one for the title."""
+    """Snippet makers for one search: for the text and for the title, one for each
+    snippet analyzer (``searchers`` by :data:`SNIPPET_KINDS`, see ``snippet_kind``)."""
 
     def __init__(
         self,
-        searcher: tantivy.Searcher,
+        searchers: Mapping[str, tantivy.Searcher],
         schema: tantivy.Schema,
         text_terms: list[str],
         title_terms: list[str],
     ) -> None:
-        self._text = _generator(searcher, schema, "text", text_terms, EXCERPT_CHARS)
-        self._title = _generator(searcher, schema, "title", title_terms, TITLE_CHARS)
+        self._text = {
+            kind: _generator(searcher, schema, "text", text_terms, EXCERPT_CHARS)
+            for kind, searcher in searchers.items()
+        }
+        self._title = {
+            kind: _generator(searcher, schema, "title", title_terms, TITLE_CHARS)
+            for kind, searcher in searchers.items()
+        }
 
     def for_document(self, doc: tantivy.Document, text: str, title: str) -> str:
         """The text around its matches, else the marked title, else the opening."""
-        for generator, source in ((self._text, text), (self._title, title)):
+        for generators, source in ((self._text, text), (self._title, title)):
+            generator = generators.get(snippet_kind(source))
             if generator is not None:
                 marked = _marked(generator.snippet_from_doc(doc), source)
                 if marked:

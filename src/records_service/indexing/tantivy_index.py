@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +29,7 @@ from typing import Any, TypeVar
 import tantivy
 from tantivy import Occur, Query
 
+from records_service.cpus import usable_cores
 from records_service.indexing._generations import (
     EngineFiles,
     Pointer,
@@ -45,11 +48,13 @@ from records_service.indexing._tantivy_schema import (
     ENGINE,
     FACET_FIELDS,
     SCHEMA_VERSION,
+    SNIPPET_KINDS,
     build_schema,
     document_key,
     from_stored,
     moment,
     register_analyzers,
+    register_snippet_analyzers,
     to_document,
 )
 from records_service.indexing._tantivy_snippets import Snippets
@@ -116,6 +121,9 @@ class _Live:
     stamp: Stamp | None
     directory: Path
     meta: tuple[int, int, int] | None = field(default=None)
+    # The same generation opened again for each snippet analyzer: see _snippet_searchers.
+    snippet_indexes: dict[str, tantivy.Index] = field(default_factory=dict)
+    snippet_meta: tuple[int, int, int] | None = field(default=None)
 
 
 class TantivySearchIndex:
@@ -322,15 +330,14 @@ class TantivySearchIndex:
         full = build_query(tree, query, visibility, self._schema)
         page = _collect(searcher, full, query)
         snippets = Snippets(
-            searcher,
+            _snippet_searchers(live) if page.hits else {},
             self._schema,
             marked_terms(tree, "text", searcher),
             marked_terms(tree, "title", searcher),
         )
-        hits = [
-            _to_hit(searcher.doc(address), score, snippets, scored=query.sort == "relevance")
-            for score, address in page.hits
-        ]
+        scored = query.sort == "relevance"
+        found = [(searcher.doc(address), score) for score, address in page.hits]
+        hits = _in_parallel(lambda item: _to_hit(item[0], item[1], snippets, scored=scored), found)
         total = int(page.count)
         facets = _facets(searcher, full) if total else {name: {} for name in FACET_FIELDS}
         return SearchResult(hits, total, query.page, query.page_size, facets)
@@ -366,6 +373,31 @@ def _create(directory: Path, schema: tantivy.Schema) -> tantivy.Index:
     register_analyzers(index)
     index.config_reader("Manual")
     return index
+
+
+_snippet_lock = threading.Lock()
+
+
+def _snippet_searchers(live: _Live) -> dict[str, tantivy.Searcher]:
+    """Searchers of the live generation whose prose analyzers are the faster snippet ones.
+
+    tantivy's snippet generator re-analyses each hit's text with the analyzer
+    registered on the searcher's index object, so snippets use other objects of
+    the same files (read only), reloaded whenever the first one is.
+    """
+    with _snippet_lock:
+        if not live.snippet_indexes:
+            for kind in SNIPPET_KINDS:
+                snippet_index = tantivy.Index.open(str(live.directory))
+                register_snippet_analyzers(snippet_index, kind)
+                snippet_index.config_reader("Manual")
+                live.snippet_indexes[kind] = snippet_index
+            live.snippet_meta = live.meta
+        if live.snippet_meta != live.meta:
+            for snippet_index in live.snippet_indexes.values():
+                snippet_index.reload()
+            live.snippet_meta = live.meta
+        return {kind: index.searcher() for kind, index in live.snippet_indexes.items()}
 
 
 def _meta(directory: Path) -> tuple[int, int, int] | None:
@@ -414,6 +446,26 @@ def _facets(searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int
         counts = [(str(b["key"]), int(b["doc_count"])) for b in buckets if b["key"] not in ("",)]
         facets[name] = dict(sorted(counts, key=lambda item: (-item[1], item[0])))
     return facets
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _in_parallel(work: Callable[[Any], T], items: list[Any]) -> list[T]:
+    """``work`` on every item, on all cores: a snippet re-analyses its hit's whole text
+    in tantivy, which releases the GIL, and is most of a search's time.
+
+    One pool per process, made on first use (so a forked server process makes its own).
+    """
+    global _pool
+    if len(items) < 2 or usable_cores() < 2:
+        return [work(item) for item in items]
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(usable_cores(), "tantivy-snippets"))
+        pool = _pool[1]
+    return list(pool.map(work, items))
 
 
 def _to_hit(doc: tantivy.Document, score: Any, snippets: Snippets, *, scored: bool) -> SearchHit:
