@@ -24,4 +24,8 @@ marker="not minio"
 if [ -n "${RECORDS_TEST_MINIO_ENDPOINT:-}" ]; then
     marker=""
 fi
-exec .venv/bin/python -m pytest -m "$marker" "$@"
+# Most of the suite waits on processes (PostgreSQL, S3, served apps, Chromium), so
+# two pytest workers (pytest-xdist) finish it in well under the serial time, each
+# with its own PostgreSQL cluster and S3 server. RECORDS_TEST_WORKERS=0 runs serially.
+workers=${RECORDS_TEST_WORKERS:-2}
+exec .venv/bin/python -m pytest -m "$marker" -n "$workers" "$@"
