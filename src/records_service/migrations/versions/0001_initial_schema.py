@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import records_service.sqltypes
+from records_service.migrations import append_only
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -277,59 +278,18 @@ def upgrade() -> None:
     _install_append_only_guards()
 
 
-APPEND_ONLY_TABLES = ("audit_entries", "audit_nodes", "audit_checkpoints")
+# The key each table's rows are unique by (SQLite's replace guard).
+APPEND_ONLY_TABLES = {
+    "audit_entries": "idx = NEW.idx",
+    "audit_nodes": "level = NEW.level AND idx = NEW.idx",
+    "audit_checkpoints": "tree_size = NEW.tree_size",
+}
 
 
 def _install_append_only_guards() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for table in APPEND_ONLY_TABLES:
-            _sqlite_guards(table)
-    else:
-        op.execute(PG_REFUSE_FUNCTION)
-        for table in APPEND_ONLY_TABLES:
-            _postgres_guards(table)
-
-
-def _sqlite_guards(table: str) -> None:
-    key = {"audit_nodes": "level = NEW.level AND idx = NEW.idx"}.get(
-        table, "tree_size = NEW.tree_size" if table == "audit_checkpoints" else "idx = NEW.idx"
-    )
-    op.execute(
-        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END"
-    )
-    op.execute(
-        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END"
-    )
-    # INSERT OR REPLACE deletes the old row without firing DELETE triggers, so refuse
-    # any insert that collides with an existing key before conflict resolution runs.
-    op.execute(
-        f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
-        f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {key}) "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: REPLACE refused'); END"
-    )
-
-
-PG_REFUSE_FUNCTION = """
-CREATE OR REPLACE FUNCTION records_refuse_change() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql
-"""
-
-
-def _postgres_guards(table: str) -> None:
-    op.execute(
-        f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION records_refuse_change()"
-    )
-    op.execute(
-        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION records_refuse_change()"
-    )
+    append_only.install_refuse_function()
+    for table, existing_row in APPEND_ONLY_TABLES.items():
+        append_only.guard_table(table, existing_row)
 
 
 def downgrade() -> None:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import records_service.sqltypes
+from records_service.migrations import append_only
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -186,45 +187,8 @@ def upgrade() -> None:
     _install_append_only_guards()
 
 
-APPEND_ONLY_TABLES = ("disposal_records",)
-
-
 def _install_append_only_guards() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    for table in APPEND_ONLY_TABLES:
-        if sqlite:
-            _sqlite_guards(table)
-        else:
-            _postgres_guards(table)
-
-
-def _sqlite_guards(table: str) -> None:
-    op.execute(
-        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END"
-    )
-    op.execute(
-        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END"
-    )
-    # INSERT OR REPLACE deletes the old row without firing DELETE triggers, so refuse
-    # any insert that collides with an existing key before conflict resolution runs.
-    op.execute(
-        f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
-        f"WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id OR record_id = NEW.record_id) "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: REPLACE refused'); END"
-    )
-
-
-def _postgres_guards(table: str) -> None:
-    op.execute(
-        f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION records_refuse_change()"
-    )
-    op.execute(
-        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION records_refuse_change()"
-    )
+    append_only.guard_table("disposal_records", "id = NEW.id OR record_id = NEW.record_id")
 
 
 def downgrade() -> None:
