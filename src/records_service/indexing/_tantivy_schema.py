@@ -27,6 +27,7 @@ from typing import Any
 import tantivy
 
 from records_service.indexing._analysis import STOP_WORDS
+from records_service.indexing._fields import common_values
 from records_service.indexing.base import IndexDocument
 
 SCHEMA_VERSION = 1
@@ -182,35 +183,19 @@ def build_schema() -> tantivy.Schema:
     return builder.build()
 
 
-def document_key(record_id: str, version: int) -> str:
-    """The unique key of one record version."""
-    return f"{record_id}@{version}"
-
-
 def to_document(doc: IndexDocument, schema: tantivy.Schema) -> tantivy.Document:
     """Turn a document into a tantivy document."""
     captured = micros(naive_utc(doc.captured_at))
     day = micros(datetime.combine(doc.record_date, datetime.min.time()))
-    values: dict[str, Any] = {
-        "key": document_key(doc.record_id, doc.version),
-        "record_id": doc.record_id,
-        "version": doc.version,
-        "is_current": doc.is_current,
-        "title": doc.title,
-        "text": doc.text,
-        "record_type": doc.record_type,
-        "record_type_facet": doc.record_type,
-        "tags": [tag.strip() for tag in doc.tags],
-        "classification": doc.classification,
-        "captured_by": doc.captured_by,
-        "record_date": day,
-        "captured_at": captured,
-        "year": doc.record_date.year,
+    values = common_values(doc)
+    values.update(
+        record_type_facet=doc.record_type,
+        tags=[tag.strip() for tag in doc.tags],
+        record_date=day,
+        captured_at=captured,
         # Newest record date first, then newest capture: one fast field to sort on.
-        "date_order": (day // _DAY_MICROS) * 10**13 + captured // 1000,
-    }
-    optional = {"provider": doc.provider, "originator": doc.originator}
-    values.update({name: value for name, value in optional.items() if value})
+        date_order=(day // _DAY_MICROS) * 10**13 + captured // 1000,
+    )
     if doc.contract_ref:
         values["contract_ref"] = values["contract_facet"] = doc.contract_ref
     return tantivy.Document.from_dict(values, schema)

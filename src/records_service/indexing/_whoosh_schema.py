@@ -19,6 +19,7 @@ from whoosh import analysis, fields
 from whoosh.support.charset import accent_map
 
 from records_service.indexing._analysis import STOP_WORDS
+from records_service.indexing._fields import common_values
 from records_service.indexing.base import IndexDocument
 
 SCHEMA_VERSION = 1
@@ -64,34 +65,16 @@ def build_schema() -> fields.Schema:
     )
 
 
-def document_key(record_id: str, version: int) -> str:
-    """The unique key of one record version."""
-    return f"{record_id}@{version}"
-
-
 def to_fields(doc: IndexDocument) -> dict[str, Any]:
     """Turn a document into keyword arguments for a Whoosh writer."""
-    values: dict[str, Any] = {
-        "key": document_key(doc.record_id, doc.version),
-        "record_id": doc.record_id,
-        "version": doc.version,
-        "is_current": doc.is_current,
-        "title": doc.title,
-        "text": doc.text,
-        "record_type": doc.record_type,
-        "tags": ",".join(tag.strip() for tag in doc.tags),
-        "classification": doc.classification,
-        "captured_by": doc.captured_by,
-        "record_date": day_start(doc.record_date),
-        "captured_at": naive_utc(doc.captured_at),
-        "year": doc.record_date.year,
-    }
-    optional = {
-        "contract_ref": doc.contract_ref,
-        "provider": doc.provider,
-        "originator": doc.originator,
-    }
-    values.update({name: value for name, value in optional.items() if value})
+    values = common_values(doc)
+    values.update(
+        tags=",".join(tag.strip() for tag in doc.tags),
+        record_date=day_start(doc.record_date),
+        captured_at=naive_utc(doc.captured_at),
+    )
+    if doc.contract_ref:
+        values["contract_ref"] = doc.contract_ref
     return values
 
 

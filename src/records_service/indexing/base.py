@@ -203,6 +203,9 @@ class SearchIndex(Protocol):
         When a document is current, any other version of its record still
         flagged current is demoted, so a record has one current version.
         The whole batch becomes visible to searches at once, or not at all.
+        Raises ``ValueError`` if the batch repeats a key or has two current
+        versions of one record, and :class:`IndexBusy` if another process
+        holds the write lock for longer than ``lock_timeout``.
         """
         ...
 

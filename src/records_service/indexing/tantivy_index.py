@@ -30,6 +30,7 @@ import tantivy
 from tantivy import Occur, Query
 
 from records_service.cpus import usable_cores
+from records_service.indexing._fields import document_key
 from records_service.indexing._generations import (
     EngineFiles,
     Pointer,
@@ -50,7 +51,6 @@ from records_service.indexing._tantivy_schema import (
     SCHEMA_VERSION,
     SNIPPET_KINDS,
     build_schema,
-    document_key,
     from_stored,
     moment,
     register_analyzers,
@@ -198,14 +198,7 @@ class TantivySearchIndex:
     # -- writes ------------------------------------------------------------------
 
     def add_or_replace(self, docs: Iterable[IndexDocument]) -> None:
-        """Add each document, replacing any stored under the same (record_id, version).
-
-        A current document demotes any other version of its record still
-        flagged current. The batch is committed at once, or not at all.
-        Raises ``ValueError`` if the batch repeats a key or has two current
-        versions of one record, and :class:`IndexBusy` if another process
-        holds the write lock for longer than ``lock_timeout``.
-        """
+        """:meth:`SearchIndex.add_or_replace`: one commit by this generation's writer."""
         batch = list(docs)
         check_batch(batch)
         if batch:

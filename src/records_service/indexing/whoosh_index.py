@@ -162,14 +162,7 @@ class WhooshSearchIndex:
     # -- writes ------------------------------------------------------------------
 
     def add_or_replace(self, docs: Iterable[IndexDocument]) -> None:
-        """Add each document, replacing any stored under the same (record_id, version).
-
-        A current document demotes any other version of its record still
-        flagged current. The batch is committed at once, or not at all.
-        Raises ``ValueError`` if the batch repeats a key or has two current
-        versions of one record, and :class:`IndexBusy` if another process
-        holds the write lock for longer than ``lock_timeout``.
-        """
+        """:meth:`SearchIndex.add_or_replace`: one commit under Whoosh's write lock."""
         batch = list(docs)
         check_batch(batch)
         if batch:
