@@ -18,6 +18,7 @@ from records_service.audit.verify import _check_beyond, _Findings
 from records_service.audit.writer import build_checkpoint_store, checkpoint_step
 from records_service.cli import main
 from records_service.runtime.services import Services
+from support.faults import FaultyStore
 
 from .conftest import append_reads, drop_append_only_guards, sign_now, verify
 
@@ -96,6 +97,28 @@ def test_nothing_is_signed_over_the_lost_history(
         assert (step(), step()) == (0, 0)
     refusals = [r for r in caplog.records if "checkpoints are not signed" in r.getMessage()]
     assert len(refusals) == 1  # said once, not at every wake
+
+
+def test_a_refused_step_backs_off_until_the_loss_is_acknowledged(
+    audit_services: Services, clock: FixedClock
+) -> None:
+    _rolled_back(audit_services)
+    append_reads(audit_services, 5, actor="bob")
+    store = FaultyStore(audit_services.store)
+    engine = audit_services.engine
+    step = checkpoint_step(audit_services.settings, engine=engine, store=store, clock=clock)
+    assert step() == 0
+    looked = store.lists
+    assert looked > 0  # the first refusal comes from listing the store
+    clock.advance(seconds=59)
+    assert (step(), store.lists) == (0, looked)  # backing off: the store is not listed
+    clock.advance(seconds=2)
+    assert (step(), store.lists > looked) == (0, True)  # one minute on, it looks again
+    looked = store.lists
+    clock.advance(seconds=61)
+    assert (step(), store.lists) == (0, looked)  # then it waits twice as long
+    _acknowledge(audit_services)
+    assert step() == 1  # an acknowledgement ends the wait at once, and signing resumes
 
 
 def test_a_lost_database_fails_verification(audit_services: Services) -> None:

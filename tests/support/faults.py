@@ -34,6 +34,7 @@ class FaultyStore:
         self.fail_delete = fail_delete
         self.before_put = before_put
         self.puts = 0
+        self.lists = 0
 
     def put(
         self,
@@ -73,6 +74,7 @@ class FaultyStore:
         self.inner.delete(key)
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        self.lists += 1
         return self.inner.list(prefix)
 
     def set_retention(self, key: str, until: datetime, mode: RetentionMode) -> None:

@@ -272,6 +272,40 @@ def writer_for(
     )
 
 
+# While signing is refused over a rolled-back log, the store is listed again
+# after these delays, doubling, instead of at every wake; an acknowledgement
+# recorded in the log meanwhile ends the wait at once.
+REFUSAL_RETRY_FIRST = timedelta(minutes=1)
+REFUSAL_RETRY_MAX = timedelta(hours=1)
+
+
+@dataclass
+class _Refusal:
+    """Why signing stopped, and when the step looks at the store again."""
+
+    said: set[str]
+    retry_at: datetime | None = None
+    delay: timedelta = REFUSAL_RETRY_FIRST
+    epoch: int = 0
+
+    def waiting(self, session: Session, now: datetime) -> bool:
+        """True while the back-off lasts and no loss has been acknowledged since."""
+        if self.retry_at is None or now >= self.retry_at:
+            return False
+        return acknowledged(session).epoch == self.epoch
+
+    def refused(self, exc: LogRolledBack, session_epoch: int, now: datetime) -> None:
+        if str(exc) not in self.said:  # said once, not at every wake
+            self.said.add(str(exc))
+            log.error("audit checkpoints are not signed: %s", exc)
+        if self.retry_at is not None:
+            self.delay = min(self.delay * 2, REFUSAL_RETRY_MAX)
+        self.retry_at, self.epoch = now + self.delay, session_epoch
+
+    def cleared(self) -> None:
+        self.retry_at, self.delay = None, REFUSAL_RETRY_FIRST
+
+
 def checkpoint_step(
     settings: Settings, *, engine: Engine, store: BlobStore, clock: Clock
 ) -> Callable[[], int]:
@@ -279,15 +313,18 @@ def checkpoint_step(
 
     Returns 1 when it signed one, else 0. Without a signing key it logs a warning
     once per process and does nothing, so a service started before ``init`` still runs.
+    While the log is rolled back it backs off (see ``REFUSAL_RETRY_FIRST``).
     """
     policy = CheckpointPolicy.from_settings(settings.audit)
     known = KnownStored()
-    refused: list[str] = []
+    refusal = _Refusal(said=set())
 
     def step() -> int:
+        now = clock()
         with read_scope(engine) as session:
-            if not log_state(session).due(policy, clock()):
+            if not log_state(session).due(policy, now) or refusal.waiting(session, now):
                 return 0
+            epoch = acknowledged(session).epoch
         key_path = signing_key_path(settings)
         if not key_path.is_file():
             if key_path not in _warned_missing_keys:
@@ -296,11 +333,11 @@ def checkpoint_step(
             return 0
         writer = writer_for(settings, engine=engine, store=store, clock=clock, known=known)
         try:
-            return 0 if writer.publish(policy=policy) is None else 1
+            signed = writer.publish(policy=policy)
         except LogRolledBack as exc:
-            if str(exc) not in refused:  # said once, not at every wake
-                refused.append(str(exc))
-                log.error("audit checkpoints are not signed: %s", exc)
+            refusal.refused(exc, epoch, now)
             return 0
+        refusal.cleared()
+        return 0 if signed is None else 1
 
     return step
