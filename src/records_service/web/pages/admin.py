@@ -13,19 +13,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from records_service.auth import service as accounts
 from records_service.auth.models import Role, User
-from records_service.auth.service import (
-    active_token_counts,
-    add_user,
-    change_roles,
-    disable_user,
-    get_user,
-    issue_token,
-    list_tokens,
-    list_users,
-    revoke_token,
-    set_password,
-)
 from records_service.auth.throttle import ThrottleKey, lock_of, release
 from records_service.bounds import FormText, Identifier
 from records_service.db import session_scope
@@ -55,7 +44,8 @@ def _sentence(text: str) -> str:
 @router.get("/users")
 def users(request: Request, session: ReadSessionDep, user: SignedInAdministrator) -> Response:
     """Every user with roles, state and number of active tokens."""
-    context = {"users": list_users(session), "token_counts": active_token_counts(session)}
+    counts = accounts.active_token_counts(session)
+    context = {"users": accounts.list_users(session), "token_counts": counts}
     return render(request, "admin_users.html", context, user=user)
 
 
@@ -89,7 +79,7 @@ def new_user(
     form: dict[str, object] = {"username": name, "display_name": display_name, "roles": roles or []}
     try:
         with session_scope(services.engine) as session:
-            add_user(
+            accounts.add_user(
                 session,
                 username=name,
                 roles=roles or [],
@@ -98,7 +88,7 @@ def new_user(
                 clock=services.clock,
             )
             if password:
-                set_password(
+                accounts.set_password(
                     session,
                     username=name,
                     password=password,
@@ -122,8 +112,8 @@ def _user_page(
     errors: dict[str, str] | None = None,
     new_token: str | None = None,
 ) -> Response:
-    person = get_user(session, username)
-    tokens = list_tokens(session, person.username)
+    person = accounts.get_user(session, username)
+    tokens = accounts.list_tokens(session, person.username)
     failures, lock = lock_of(
         session,
         ThrottleKey.account(person.username),
@@ -167,7 +157,7 @@ def user_password(
     """Set the user's web password (their current sessions end)."""
     try:
         with session_scope(services.engine) as session:
-            set_password(
+            accounts.set_password(
                 session,
                 username=username,
                 password=password,
@@ -196,8 +186,8 @@ def user_roles(
     wanted = set(roles or [])
     try:
         with session_scope(services.engine) as session:
-            held = {role.value for role in get_user(session, username).role_set}
-            change_roles(
+            held = {role.value for role in accounts.get_user(session, username).role_set}
+            accounts.change_roles(
                 session,
                 username=username,
                 add=sorted(wanted - held),
@@ -223,7 +213,7 @@ def user_token(
 ) -> Response:
     """Issue an API token and show it this once."""
     with session_scope(services.engine) as session:
-        token = issue_token(
+        token = accounts.issue_token(
             session,
             username=username,
             label=label.strip(),
@@ -244,9 +234,9 @@ def user_token_revoke(
 ) -> Response:
     """Revoke one of the user's API tokens: it stops working at once."""
     with session_scope(services.engine) as session:
-        if token_id not in {t.public_id for t in list_tokens(session, username)}:
+        if token_id not in {t.public_id for t in accounts.list_tokens(session, username)}:
             raise NotFound(f"{username} has no API token {token_id}")
-        revoke_token(session, token_id=token_id, actor=user.username, clock=services.clock)
+        accounts.revoke_token(session, token_id=token_id, actor=user.username, clock=services.clock)
     flash(request, f"Token {token_id} revoked.")
     return redirect(f"/admin/users/{username}")
 
@@ -257,7 +247,7 @@ def user_sessions_end(
 ) -> Response:
     """End every web session of the user at once; each end is audited as a sign-out."""
     with session_scope(services.engine) as session:
-        person = get_user(session, username)
+        person = accounts.get_user(session, username)
         ended = end_open_sessions(session, services, person, actor=user.username)
     noun = "session" if ended == 1 else "sessions"
     flash(request, f"{ended} web {noun} of {username} ended.")
@@ -270,7 +260,7 @@ def user_unlock(
 ) -> Response:
     """Release the user name's sign-in lockout (and forget its failures); audited."""
     with session_scope(services.engine) as session:
-        person = get_user(session, username)
+        person = accounts.get_user(session, username)
         released = release(
             session,
             ThrottleKey.account(person.username),
@@ -295,7 +285,9 @@ def user_disable(
     """
     try:
         with session_scope(services.engine) as session:
-            disable_user(session, username=username, actor=user.username, clock=services.clock)
+            accounts.disable_user(
+                session, username=username, actor=user.username, clock=services.clock
+            )
     except Conflict as exc:
         with session_scope(services.engine) as session:
             errors = {"disable": _sentence(exc.detail)}
