@@ -198,10 +198,12 @@ def decide(
     reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
     """Approve (and carry out) or reject a proposed disposal, with a reason."""
+    # A missing reason is the reason box's error; any other refusal is about the
+    # decision as a whole, shown above the card's buttons.
     field = f"reason-{disposition_id}"
     error = None
     if decision not in ("approve", "reject"):
-        error = "Choose approve or reject"
+        field, error = f"decision-{disposition_id}", "Choose approve or reject"
     elif len(reason.strip()) < 3:
         error = "Give a reason for your decision (at least 3 characters)"
     else:
@@ -214,7 +216,7 @@ def decide(
                 actor=user,
             )
         except DomainError as exc:
-            error = _sentence(exc.detail)
+            field, error = f"decision-{disposition_id}", _sentence(exc.detail)
     if error is not None:
         with session_scope(services.engine) as session:
             return _dispositions_page(
@@ -225,7 +227,7 @@ def decide(
                 "proposed",
                 1,
                 {field: error},
-                {field: reason},
+                {f"reason-{disposition_id}": reason},
             )
     if result.error:
         flash(request, f"Approved, but not yet carried out: {result.error}", "error")
