@@ -16,7 +16,17 @@ from factories import FixedClock, make_settings
 from records_service.app import create_app
 from records_service.runtime.services import Services
 from records_service.settings import Settings
+from web import axe
 from web.signin import PEOPLE, add_person, sign_in
+
+
+@pytest.fixture(autouse=True)
+def every_page_state_checked_by_axe(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A browser test fails if a document it loaded was never checked with axe-core."""
+    yield
+    missed = axe.unchecked_loads()
+    if request.node.get_closest_marker("browser") is not None:
+        assert not missed, f"loaded but never checked with axe-core: {missed}"
 
 
 @pytest.fixture

@@ -226,3 +226,19 @@ def test_approving_shows_what_goes_first_and_approves_several_each_audited(
     audit = rhi.get("/audit").text
     for action in ("disposition.approve", "disposition.execute"):  # one entry per disposal
         assert audit.count(f'<span class="hint">{action}</span>') == 2
+
+
+def test_hold_form_shows_every_error_at_once_each_on_its_own_field(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    rob = browser_for("rob")
+    page = rob.get("/retention/holds")
+    blank = {"contract": "", "record_id": "", "reference": "", "reason": ""}
+    refused = rob.post("/retention/holds", data=blank | {"csrf_token": csrf_of(page)})
+    assert refused.status_code == 422
+    for field in ("scope", "reference", "reason"):
+        assert f'id="{field}-error"' in refused.text, field
+    assert 'id="record_id-error"' not in refused.text  # "what to hold" is about both boxes
+    both = blank | {"contract": OLD, "record_id": "a" * 32, "reference": "FOI-9"}
+    refused = rob.post("/retention/holds", data=both | {"csrf_token": csrf_of(page)})
+    assert "not both" in refused.text and 'id="reason-error"' in refused.text

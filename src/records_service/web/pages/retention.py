@@ -288,7 +288,8 @@ def place(
 ) -> Response:
     """Place a hold on one record or on every record of a contract."""
     form = {"record_id": record_id, "contract": contract, "reference": reference, "reason": reason}
-    errors: dict[str, str] = {}
+    # What to hold is checked apart from the other fields, so every error shows at once.
+    errors = _scope_error(optional(record_id), optional(contract))
     try:
         body = HoldCreate(
             record_id=optional(record_id),
@@ -298,7 +299,7 @@ def place(
         )
         hold = place_hold(services.hold_context(), request=body, actor=user)
     except ValidationError as exc:
-        errors = _hold_errors(exc)
+        errors = _hold_errors(exc) | errors
     except DomainError as exc:
         errors = {"contract" if "contract" in exc.detail else "record_id": _sentence(exc.detail)}
     if errors:
@@ -308,6 +309,14 @@ def place(
     return redirect("/retention/holds")
 
 
+def _scope_error(record_id: str | None, contract: str | None) -> dict[str, str]:
+    if record_id is None and contract is None:
+        return {"scope": "Enter a contract reference or a record id: what the hold covers"}
+    if record_id is not None and contract is not None:
+        return {"scope": "Enter a contract reference or a record id, not both"}
+    return {}
+
+
 def _hold_errors(exc: ValidationError) -> dict[str, str]:
     messages = {
         "reference": "Enter the case reference, for example FOI-2026-0142",
@@ -315,10 +324,8 @@ def _hold_errors(exc: ValidationError) -> dict[str, str]:
     }
     errors: dict[str, str] = {}
     for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else "record_id"
-        errors.setdefault(
-            name, messages.get(name, "Give either a record id or a contract reference, not both")
-        )
+        name = str(error["loc"][0]) if error["loc"] else "scope"
+        errors.setdefault(name, messages.get(name, "Enter a contract reference or a record id"))
     return errors
 
 
