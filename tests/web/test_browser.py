@@ -263,7 +263,9 @@ def _propose_and_approve(browser: Browser, page: Page, base: str) -> None:
     expect(second.get_by_role("heading", name="Findings")).to_be_visible()
     check_page(second)
     second.get_by_role("link", name="Dispositions").click()
-    expect(second.get_by_role("link", name="Advocacy pilot specification")).to_be_visible()
+    expect(
+        second.get_by_role("link", name="Advocacy pilot specification", exact=True)
+    ).to_be_visible()
     _shot(second, "dispositions")
     # Approving shows what will go first, behind a warning-coloured button.
     second.get_by_role("link", name="Approve and destroy").click()
