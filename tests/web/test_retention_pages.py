@@ -181,6 +181,8 @@ def test_approving_shows_what_goes_first_and_approves_several_each_audited(
     listing = rhi.get("/retention/dispositions").text
     ids = re.findall(r'name="id" value="(\d+)" form="approve-many"', listing)
     assert len(ids) == 2 and "Approve the ticked disposals" in listing
+    every = f"/retention/dispositions/confirm?id={ids[0]}&amp;id={ids[1]}"
+    assert f'<a href="{every}">Approve all 2 you can decide on this page</a>' in listing
     # The proposer is told why, with no way to approve.
     own = rob.get("/retention/dispositions").text
     assert "You proposed this disposal" in own and "/confirm?id=" not in own
