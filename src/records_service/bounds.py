@@ -37,6 +37,8 @@ MAX_PENCE = 10**14
 DATE_MIN = date(1900, 1, 1)
 DATE_MAX = date(2199, 12, 31)
 MAX_TAGS = 50
+# One bulk action (approving the disposals ticked on a page of a list) covers at most this many.
+MAX_BATCH = 100
 MAX_TAG_LENGTH = 64
 # One tags field may carry every tag, comma-separated.
 MAX_TAGS_FIELD_LENGTH = MAX_TAGS * (MAX_TAG_LENGTH + 2)
@@ -107,6 +109,7 @@ def normalise_tags(raw: list[str]) -> list[str]:
 
 DbInt = Annotated[int, Field(ge=-DB_INT_MAX - 1, le=DB_INT_MAX)]
 DbId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
+DbIds = Annotated[list[DbId], Field(max_length=MAX_BATCH)]
 PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 Pence = Annotated[int, Field(ge=0, le=MAX_PENCE)]
 SafeDate = Annotated[date, AfterValidator(in_date_range)]

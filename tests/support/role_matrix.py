@@ -128,6 +128,8 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("POST", "/retention/run"): RETENTION_MANAGERS,
     ("GET", "/retention/dispositions"): AUDIT_READERS,
     ("POST", "/retention/dispositions/{disposition_id}/decide"): RETENTION_MANAGERS,
+    ("GET", "/retention/dispositions/confirm"): RETENTION_MANAGERS,
+    ("POST", "/retention/dispositions/approve"): RETENTION_MANAGERS,
     ("GET", "/retention/holds"): AUDIT_READERS,
     ("POST", "/retention/holds"): RETENTION_MANAGERS,
     ("POST", "/retention/holds/{hold_id}/release"): RETENTION_MANAGERS,

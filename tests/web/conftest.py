@@ -16,7 +16,30 @@ from factories import FixedClock, make_settings
 from records_service.app import create_app
 from records_service.runtime.services import Services
 from records_service.settings import Settings
+from web import axe
 from web.signin import PEOPLE, add_person, sign_in
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    """Note whether a test's body failed (its unchecked pages are then no news)."""
+    report = yield
+    if getattr(report, "when", None) == "call":
+        item.stash[_CALL_FAILED] = bool(getattr(report, "failed", False))
+    return report
+
+
+@pytest.fixture(autouse=True)
+def every_page_state_checked_by_axe(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A browser test fails if a document it loaded was never checked with axe-core."""
+    yield
+    missed = axe.unchecked_loads()
+    if request.node.get_closest_marker("browser") and not request.node.stash.get(
+        _CALL_FAILED, False
+    ):
+        assert not missed, f"loaded but never checked with axe-core: {missed}"
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.server import Serve
 from support.waiting import READY_SECONDS
+from web.axe import check_page, watch
 from web.signin import PASSWORD, password_hash
 
 pytestmark = pytest.mark.browser
@@ -142,11 +143,15 @@ def _new_page(browser: Browser) -> Page:
         viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="Europe/London"
     )
     context.set_default_timeout(PAGE_TIMEOUT_MS)
-    return context.new_page()
+    page = context.new_page()
+    watch(page)
+    return page
 
 
 def _shot(page: Page, name: str) -> None:
-    """Save the top of the page (up to three screens) and check the file stays small."""
+    """Check the page with axe-core, save its top (up to three screens) and check the
+    file stays small."""
+    check_page(page, name)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     height = min(int(page.evaluate("document.documentElement.scrollHeight")), MAX_SHOT_HEIGHT)
@@ -160,10 +165,12 @@ def _shot(page: Page, name: str) -> None:
 def _sign_in(page: Page, base: str, username: str) -> None:
     page.goto(f"{base}/")
     expect(page).to_have_title("Sign in \N{EN DASH} Records service")
+    check_page(page)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    check_page(page)
 
 
 def _drop_files(page: Page) -> None:
@@ -202,6 +209,7 @@ def _upload_two_returns(page: Page, base: str, tmp_path: Path) -> None:
     _shot(page, "upload")
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.get_by_text("2 of 2 files captured.")).to_be_visible()
+    check_page(page, "captured")
     expect(page.get_by_role("link", name="Monitoring return Q2 2023")).to_be_visible()
 
 
@@ -210,9 +218,11 @@ def _find_by_phrase(page: Page, base: str) -> None:
     # Extraction and indexing run in the server's background thread, after the upload.
     while True:
         page.goto(f"{base}/search")
+        check_page(page)
         page.get_by_label("Words, phrases or fields to find").fill('"calls from survivors"')
         page.get_by_label("Words, phrases or fields to find").press("Enter")
         page.wait_for_url("**/search?q=*")
+        check_page(page)
         if page.get_by_role("heading", name="1 result").count():
             break
         assert time.monotonic() < deadline, page.content()
@@ -240,23 +250,39 @@ def _contract_checklist_and_timeline(page: Page, base: str) -> None:
 
 def _propose_and_approve(browser: Browser, page: Page, base: str) -> None:
     page.goto(f"{base}/retention")
+    check_page(page)
     page.get_by_role("button", name="Run retention check").click()
     expect(page.get_by_text("1 disposal proposed")).to_be_visible()
     _shot(page, "retention-findings")
     page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You have signed out.")).to_be_visible()
+    check_page(page, "signed out")
     second = _new_page(browser)
     _sign_in(second, base, "rhi")
     second.get_by_role("link", name="Retention", exact=True).click()
+    expect(second.get_by_role("heading", name="Findings")).to_be_visible()
+    check_page(second)
     second.get_by_role("link", name="Dispositions").click()
-    expect(second.get_by_role("link", name="Advocacy pilot specification")).to_be_visible()
-    second.get_by_label("Reason for your decision").fill(
+    expect(
+        second.get_by_role("link", name="Advocacy pilot specification", exact=True)
+    ).to_be_visible()
+    _shot(second, "dispositions")
+    # Approving shows what will go first, behind a warning-coloured button.
+    second.get_by_role("link", name="Approve and destroy").click()
+    expect(second.get_by_role("heading", level=1)).to_have_text(
+        "Check what will be destroyed or transferred"
+    )
+    expect(second.get_by_text("Version 1: spec.txt")).to_be_visible()
+    second.get_by_label("Reason for approving").fill(
         "Six years after the pilot ended; nothing holds it"
     )
-    _shot(second, "dispositions")
-    second.get_by_role("button", name="Approve and destroy").click()
-    expect(second.get_by_role("status").first).to_contain_text("approved and executed")
+    _shot(second, "disposal-confirmation")
+    second.get_by_role("button", name="Destroy 1 record").click()
+    expect(second.get_by_role("status").first).to_contain_text("approved and carried out")
+    check_page(second, "approved")
     second.get_by_role("link", name="Audit").click()
     expect(second.get_by_text("Root hash")).to_be_visible()
+    check_page(second)
     second.get_by_role("button", name="Verify the audit log").click()
     expect(second.get_by_role("heading", name="The audit log verified")).to_be_visible()
     _shot(second, "audit")

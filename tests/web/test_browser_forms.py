@@ -27,6 +27,7 @@ from records_service.runtime.launch import ServedProcess
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.server import serving_for_a_test
+from web.axe import check_page
 from web.signin import password_hash
 from web.test_browser import CHROMIUM, CHROMIUM_ARGS, _new_page, _sign_in
 
@@ -154,6 +155,7 @@ def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
     expect(page.get_by_label("Record date", exact=True)).to_have_value("")
     page.set_input_files("#files", [str(p) for p in _returns(tmp_path)])
     _suggested_dates(page)
+    check_page(page, "three files chosen")
     page.evaluate("window.samePage = true")
     # Enter in a text box does not send the half-filled form.
     page.get_by_label("Contract").press("Enter")
@@ -163,6 +165,7 @@ def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
     page.get_by_role("button", name="Upload", exact=True).click()
     summary = page.locator(".error-summary")
     expect(summary).to_contain_text("Choose a record type for monitoring-return_2023-06-30.txt")
+    check_page(page, "refused")
     page.get_by_label("Record type", exact=True).select_option("monitoring_return")
     page.get_by_label("Record type for review-meeting.docx").select_option("minutes")
     page.get_by_label("Record date for quarter-two-return.pdf").fill("2999-09-29")
@@ -175,6 +178,7 @@ def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
     _watch_sending(page)
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.get_by_text("3 of 3 files captured.")).to_be_visible()
+    check_page(page, "captured")
     seen = page.evaluate("window.seen")
     assert seen["disabled"] is True
     assert seen["bars"] == {
@@ -187,6 +191,7 @@ def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
     expect(checklist).not_to_contain_text("No return for 1 Apr 2023")
     expect(checklist).not_to_contain_text("No return for 1 Jul 2023")
     expect(page.locator(".timeline")).to_contain_text("Review meeting")
+    check_page(page)
 
 
 def test_the_audit_pages_after_verify_lead_on_through_the_log(
@@ -195,10 +200,13 @@ def test_the_audit_pages_after_verify_lead_on_through_the_log(
     page = _new_page(browser)
     _sign_in(page, server.base_url, "rob")
     page.goto(f"{server.base_url}/audit")
+    check_page(page)
     page.get_by_role("button", name="Verify the audit log").click()
     expect(page.get_by_role("heading", name="The audit log verified")).to_be_visible()
+    check_page(page)
     page.get_by_role("link", name="Next page").click()
     expect(page.get_by_text("Page 2 of")).to_be_visible()
+    check_page(page)
     assert page.url == f"{server.base_url}/audit?page=2"
     # Newest first: page 2 holds the older entries, in words.
     expect(page.get_by_role("cell", name="User added").first).to_be_visible()

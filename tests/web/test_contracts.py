@@ -36,11 +36,19 @@ def test_open_contract_with_errors_then_success(
 ) -> None:
     staff = browser_for("sam")
     bad = _contract_form(
-        staff, "/contracts/new", reference="x", awarded_value="lots", end_date="2020-01-01"
+        staff,
+        "/contracts/new",
+        reference="x",
+        title="",
+        awarded_value="lots",
+        end_date="2020-01-01",
     )
     refused = staff.post("/contracts/new", data=bad)
     assert refused.status_code == 422
-    assert 'id="awarded_value-error"' in refused.text
+    # Every problem at once, each beside its own field and listed in the summary.
+    for field in ("reference", "title", "awarded_value", "end_date"):
+        assert f'id="{field}-error"' in refused.text, field
+        assert f'<li><a href="#{field}">' in refused.text, field
     good = _contract_form(staff, "/contracts/new")
     created = staff.post("/contracts/new", data=good)
     assert created.status_code == 303

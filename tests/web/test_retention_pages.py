@@ -81,7 +81,9 @@ def test_disposition_needs_a_second_records_manager(
             },
         )
         assert refused.status_code == 422 and "only a second person may" in refused.text
-        assert re.search(r'id="reason-\d+-error"', refused.text)
+        # A refusal of the decision is shown with the decision, not on the reason box.
+        assert re.search(r'class="error-message" id="decision-\d+"', refused.text)
+        assert not re.search(r'id="reason-\d+-error"', refused.text)
     no_reason = _decide(rhi, "approve", "")
     assert "Give a reason" in str(no_reason)
     done = _decide(rhi, "approve", "Checked: six years after the contract ended")
@@ -148,3 +150,97 @@ def test_findings_list_filters_and_csv(
     contract = aud.get("/contracts/OPCC-2023-014").text
     assert "Open findings" in contract
     assert "Run retention check" not in aud.get("/retention").text  # auditors only read
+
+
+def _two_expired_records(services: Services, staff: TestClient) -> list[str]:
+    open_contract(
+        services,
+        OLD,
+        status="closed",
+        start_date="2012-04-01",
+        end_date="2015-03-31",
+        closed_on="2015-03-31",
+    )
+    status, page = upload(
+        staff,
+        [("spec.txt", SPEC), ("tender.txt", b"Invitation to tender.\n")],
+        contract=OLD,
+        record_type="specification",
+        record_date="2012-01-10",
+    )
+    assert status == 200, page
+    return record_ids(page)
+
+
+def test_approving_shows_what_goes_first_and_approves_several_each_audited(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    rob, rhi = browser_for("rob"), browser_for("rhi")
+    record_ids_ = _two_expired_records(web_services, rob)
+    _run_retention(rob)
+    listing = rhi.get("/retention/dispositions").text
+    ids = re.findall(r'name="id" value="(\d+)" form="approve-many"', listing)
+    assert len(ids) == 2 and "Approve the ticked disposals" in listing
+    every = f"/retention/dispositions/confirm?id={ids[0]}&amp;id={ids[1]}"
+    assert f'<a href="{every}">Approve all 2 you can decide on this page</a>' in listing
+    # The proposer is told why, with no way to approve.
+    own = rob.get("/retention/dispositions").text
+    assert "You proposed this disposal" in own and "/confirm?id=" not in own
+    mine = rob.get("/retention/dispositions/confirm", params={"id": ids})
+    assert "You proposed it" in mine.text and "/retention/dispositions/approve" not in mine.text
+    # The confirmation lists each record and file; nothing has happened yet.
+    confirm = rhi.get("/retention/dispositions/confirm", params={"id": ids})
+    assert "spec.txt" in confirm.text and "tender.txt" in confirm.text
+    assert "Destroy 2 records" in confirm.text and "button-warning" in confirm.text
+    assert "Destroyed on" not in rhi.get(f"/records/{record_ids_[0]}").text
+    blank = rhi.post(
+        "/retention/dispositions/approve",
+        data={"id": ids, "reason": "", "csrf_token": csrf_of(confirm)},
+    )
+    assert blank.status_code == 422 and 'id="reason-error"' in blank.text
+    # A hold placed after the page was shown still stops each disposal.
+    holds = rob.get("/retention/holds")
+    hold = {"contract": OLD, "reference": "FOI-1", "reason": "FOI request"}
+    assert (
+        rob.post("/retention/holds", data=hold | {"csrf_token": csrf_of(holds)}).status_code == 303
+    )
+    held = rhi.post(
+        "/retention/dispositions/approve",
+        data={"id": ids, "reason": "Past retention", "csrf_token": csrf_of(confirm)},
+    )
+    after_hold = rhi.get(held.headers["location"]).text
+    assert after_hold.count("not approved. This record is under hold (FOI-1)") == 2
+    [hold_id] = re.findall(r"/retention/holds/(\d+)/release", rob.get("/retention/holds").text)
+    release = {"reason": "Answered", "csrf_token": csrf_of(holds)}
+    assert rob.post(f"/retention/holds/{hold_id}/release", data=release).status_code == 303
+    done = rhi.post(
+        "/retention/dispositions/approve",
+        data={
+            "id": ids,
+            "reason": "Six years after the contract ended",
+            "csrf_token": csrf_of(confirm),
+        },
+    )
+    assert done.status_code == 303
+    assert "2 disposals approved and carried out" in rhi.get(done.headers["location"]).text
+    for record_id in record_ids_:
+        assert "Destroyed on" in rhi.get(f"/records/{record_id}").text
+    audit = rhi.get("/audit").text
+    for action in ("disposition.approve", "disposition.execute"):  # one entry per disposal
+        assert audit.count(f'<span class="hint">{action}</span>') == 2
+
+
+def test_hold_form_shows_every_error_at_once_each_on_its_own_field(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    rob = browser_for("rob")
+    page = rob.get("/retention/holds")
+    blank = {"contract": "", "record_id": "", "reference": "", "reason": ""}
+    refused = rob.post("/retention/holds", data=blank | {"csrf_token": csrf_of(page)})
+    assert refused.status_code == 422
+    for field in ("scope", "reference", "reason"):
+        assert f'id="{field}-error"' in refused.text, field
+    assert 'id="record_id-error"' not in refused.text  # "what to hold" is about both boxes
+    both = blank | {"contract": OLD, "record_id": "a" * 32, "reference": "FOI-9"}
+    refused = rob.post("/retention/holds", data=both | {"csrf_token": csrf_of(page)})
+    assert "not both" in refused.text and 'id="reason-error"' in refused.text

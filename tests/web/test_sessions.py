@@ -77,7 +77,9 @@ def test_failed_login_is_refused_announced_and_audited(
     )
     assert response.status_code == 400
     assert 'role="alert"' in response.text
-    assert 'id="password-error"' in response.text
+    # The refusal is about the pair, so it is the form's, not the password box's.
+    assert '<a href="#username">Enter a correct username and password</a>' in response.text
+    assert "-error" not in response.text and "aria-invalid" not in response.text
     assert "Enter a correct username and password" in response.text
     assert "<title>Error: Sign in" in response.text
     unknown = sign_in(web_app_client, "nobody")

@@ -776,9 +776,14 @@ def _run_details(report: RunReport) -> dict[str, Any]:
 def last_run_at(engine: Engine) -> datetime | None:
     """When the last (non-dry) run was recorded in the audit log, if ever."""
     with read_scope(engine) as session:
-        return session.exec(
-            select(AuditEntry.at)
-            .where(AuditEntry.action == AuditAction.RETENTION_RUN.value)
-            .order_by(col(AuditEntry.idx).desc())
-            .limit(1)
-        ).first()
+        return last_run_in(session)
+
+
+def last_run_in(session: Session) -> datetime | None:
+    """:func:`last_run_at`, read in an open session (a page's)."""
+    return session.exec(
+        select(AuditEntry.at)
+        .where(AuditEntry.action == AuditAction.RETENTION_RUN.value)
+        .order_by(col(AuditEntry.idx).desc())
+        .limit(1)
+    ).first()

@@ -15,6 +15,7 @@ from records_service.web.pages import (
     contract_forms,
     contracts,
     dashboard,
+    disposal_approval,
     login,
     record_edit,
     records,
@@ -35,6 +36,7 @@ for _area in (
     contract_forms,
     contracts,
     retention,
+    disposal_approval,
     audit,
     admin,
 ):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -22,6 +23,7 @@ from records_service.web.pages._forms import field_of, optional, parse_day
 from records_service.web.rendering import flash, redirect, render
 
 router = APIRouter()
+M = TypeVar("M", bound=BaseModel)
 
 FIELDS = (
     "reference",
@@ -85,32 +87,60 @@ def _day(form: dict[str, str], name: str) -> Any:
         raise FormProblem(name) from None
 
 
-def _values(form: dict[str, str]) -> dict[str, Any]:
+def _read(errors: dict[str, str], reader: Callable[[], Any]) -> Any:
+    """``reader()``, or ``None`` with its field's error noted, so every field is read."""
+    try:
+        return reader()
+    except FormProblem as exc:
+        errors.setdefault(exc.field, _MESSAGES[exc.field])
+        return None
+
+
+def _values(form: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    start = _read(errors, lambda: _day(form, "start_date"))
+    end = _read(errors, lambda: _day(form, "end_date"))
+    if start and end and end < start:
+        errors.setdefault("end_date", _MESSAGES["end_date"])
     return {
         "title": form["title"].strip(),
         "provider": optional(form["provider"]),
         "funding_stream": optional(form["funding_stream"]),
-        "awarded_value_pence": pence(form["awarded_value"]),
-        "start_date": _day(form, "start_date"),
-        "end_date": _day(form, "end_date"),
-        "closed_on": _day(form, "closed_on"),
+        "awarded_value_pence": _read(errors, lambda: pence(form["awarded_value"])),
+        "start_date": start,
+        "end_date": end,
+        "closed_on": _read(errors, lambda: _day(form, "closed_on")),
         "status": form["status"],
         "is_deed": form["is_deed"] == "yes",
         "owner": optional(form["owner"]),
     }
 
 
-def _errors_of(exc: Exception) -> dict[str, str]:
-    if isinstance(exc, FormProblem):
-        return {exc.field: _MESSAGES[exc.field]}
-    if isinstance(exc, ValidationError):
-        errors: dict[str, str] = {}
+def _validated(model: type[M], values: dict[str, Any], errors: dict[str, str]) -> M:
+    """``values`` as ``model``; raises ``FormErrors`` with every field's error at once,
+    those found while reading the form included."""
+    try:
+        data = model.model_validate(values)
+    except ValidationError as exc:
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "end_date"
             name = "awarded_value" if name == "awarded_value_pence" else name
             errors.setdefault(name, _MESSAGES.get(name, str(error["msg"])))
-        return errors
-    assert isinstance(exc, DomainError)
+    if errors:
+        raise FormErrors(errors)
+    return data
+
+
+class FormErrors(ValueError):
+    """Every field of a form that cannot be accepted, with its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(", ".join(errors))
+        self.errors = errors
+
+
+def _errors_of(exc: FormErrors | DomainError) -> dict[str, str]:
+    if isinstance(exc, FormErrors):
+        return exc.errors
     return {field_of(exc, "reference"): exc.detail[:1].upper() + exc.detail[1:]}
 
 
@@ -158,13 +188,13 @@ def new_contract(
 ) -> Response:
     """Open the contract and go to its page."""
     form = posted.model_dump()
+    errors: dict[str, str] = {}
     try:
-        data = ContractCreate.model_validate(
-            _values(form) | {"reference": form["reference"].strip()}
-        )
+        values = _values(form, errors) | {"reference": form["reference"].strip()}
+        data = _validated(ContractCreate, values, errors)
         with session_scope(services.engine) as session:
             create_contract(session, data=data, actor=user, clock=services.clock)
-    except (ValueError, DomainError) as exc:
+    except (FormErrors, DomainError) as exc:
         return _form_page(request, user, form, _errors_of(exc), editing=False)
     flash(request, f"Contract {data.reference} opened.")
     return redirect(_contract_path(data.reference))
@@ -210,13 +240,14 @@ def edit_contract(
 ) -> Response:
     """Apply the changes (each one audited with its old and new value)."""
     form = posted.model_dump() | {"reference": reference}
+    errors: dict[str, str] = {}
     try:
-        data = ContractUpdate.model_validate(_values(form))
+        data = _validated(ContractUpdate, _values(form, errors), errors)
         with session_scope(services.engine) as session:
             update_contract(
                 session, reference=reference, data=data, actor=user, clock=services.clock
             )
-    except (ValueError, DomainError) as exc:
+    except (FormErrors, DomainError) as exc:
         if isinstance(exc, DomainError) and exc.status == 404:
             raise
         return _form_page(request, user, form, _errors_of(exc), editing=True)

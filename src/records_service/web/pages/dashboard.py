@@ -1,4 +1,9 @@
-"""The dashboard: open retention findings by kind, recent captures, and the user's own records."""
+"""The dashboard: open retention findings by kind, recent captures, and the user's own records.
+
+Findings are only as new as the last retention check: before the first one the page
+says that nothing has been checked yet (never "nothing is missing") and offers to run
+it to those who may.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from sqlmodel import Session
 from records_service.auth.roles import Permission, allows
 from records_service.records.service import captured_by, recent_captures
 from records_service.retention.findings import open_counts
+from records_service.retention.job import last_run_in
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.web.deps import SignedInUser
 from records_service.web.pages._rows import record_rows
@@ -44,5 +50,6 @@ def dashboard(
         "findings": open_findings_by_kind(session)
         if allows(user.role_set, Permission.READ_AUDIT)
         else None,
+        "last_check": last_run_in(session),
     }
     return render(request, "dashboard.html", context, user=user)

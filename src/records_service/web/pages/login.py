@@ -70,7 +70,8 @@ def login(
 def _refused(request: Request, next: str, username: str, message: str, status: int) -> Response:
     context = {
         "next": safe_next(next),
-        "errors": {"password": message},
+        # About the pair, not either box: shown in the summary, which leads to the first.
+        "errors": {"sign-in": message},
         "form": {"username": username},
     }
     return render(request, "login.html", context, user=None, status_code=status)

@@ -198,10 +198,12 @@ def decide(
     reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
     """Approve (and carry out) or reject a proposed disposal, with a reason."""
+    # A missing reason is the reason box's error; any other refusal is about the
+    # decision as a whole, shown above the card's buttons.
     field = f"reason-{disposition_id}"
     error = None
     if decision not in ("approve", "reject"):
-        error = "Choose approve or reject"
+        field, error = f"decision-{disposition_id}", "Choose approve or reject"
     elif len(reason.strip()) < 3:
         error = "Give a reason for your decision (at least 3 characters)"
     else:
@@ -214,7 +216,7 @@ def decide(
                 actor=user,
             )
         except DomainError as exc:
-            error = _sentence(exc.detail)
+            field, error = f"decision-{disposition_id}", _sentence(exc.detail)
     if error is not None:
         with session_scope(services.engine) as session:
             return _dispositions_page(
@@ -225,7 +227,7 @@ def decide(
                 "proposed",
                 1,
                 {field: error},
-                {field: reason},
+                {f"reason-{disposition_id}": reason},
             )
     if result.error:
         flash(request, f"Approved, but not yet carried out: {result.error}", "error")
@@ -286,7 +288,8 @@ def place(
 ) -> Response:
     """Place a hold on one record or on every record of a contract."""
     form = {"record_id": record_id, "contract": contract, "reference": reference, "reason": reason}
-    errors: dict[str, str] = {}
+    # What to hold is checked apart from the other fields, so every error shows at once.
+    errors = _scope_error(optional(record_id), optional(contract))
     try:
         body = HoldCreate(
             record_id=optional(record_id),
@@ -296,7 +299,7 @@ def place(
         )
         hold = place_hold(services.hold_context(), request=body, actor=user)
     except ValidationError as exc:
-        errors = _hold_errors(exc)
+        errors = _hold_errors(exc) | errors
     except DomainError as exc:
         errors = {"contract" if "contract" in exc.detail else "record_id": _sentence(exc.detail)}
     if errors:
@@ -306,6 +309,14 @@ def place(
     return redirect("/retention/holds")
 
 
+def _scope_error(record_id: str | None, contract: str | None) -> dict[str, str]:
+    if record_id is None and contract is None:
+        return {"scope": "Enter a contract reference or a record id: what the hold covers"}
+    if record_id is not None and contract is not None:
+        return {"scope": "Enter a contract reference or a record id, not both"}
+    return {}
+
+
 def _hold_errors(exc: ValidationError) -> dict[str, str]:
     messages = {
         "reference": "Enter the case reference, for example FOI-2026-0142",
@@ -313,10 +324,8 @@ def _hold_errors(exc: ValidationError) -> dict[str, str]:
     }
     errors: dict[str, str] = {}
     for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else "record_id"
-        errors.setdefault(
-            name, messages.get(name, "Give either a record id or a contract reference, not both")
-        )
+        name = str(error["loc"][0]) if error["loc"] else "scope"
+        errors.setdefault(name, messages.get(name, "Enter a contract reference or a record id"))
     return errors
 
 
