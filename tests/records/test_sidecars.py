@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from datetime import datetime
 
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -43,7 +44,9 @@ def test_the_worker_writes_what_the_capture_queued(
     assert _pending(services) == []
     body = json.loads(b"".join(services.store.open(key)))
     version = record["versions"][0]
+    details = body.pop("contract_details")
     assert body == {
+        "format": 2,
         "record_id": record["id"],
         "version": 1,
         "title": "Helpline needs",
@@ -61,6 +64,15 @@ def test_the_worker_writes_what_the_capture_queued(
         "captured_by": "sam",
     }
     assert body["captured_at"].startswith(record["captured_at"][:10])
+    contract = client.get(f"/api/contracts/{record['contract']}", headers=actors.staff).json()
+    times = ("created_at", "updated_at")
+    assert {k: v for k, v in details.items() if k not in times} == {
+        **{k: v for k, v in contract.items() if k not in times},
+        "created_by": "sam",
+        "updated_by": "sam",
+    }
+    for name in times:
+        assert datetime.fromisoformat(details[name]) == datetime.fromisoformat(contract[name])
     assert client.get("/health").json()["database"]["sidecars_pending"] == 0
     assert _write(services) == 0
 
