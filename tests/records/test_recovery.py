@@ -22,13 +22,23 @@ from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from factories import Actors, FixedClock, capture, create_contract, make_user
+from factories import (
+    Actors,
+    FixedClock,
+    capture,
+    create_contract,
+    make_actors,
+    make_settings,
+    make_user,
+    s3_storage_settings,
+)
 from records_service.app import create_app
 from records_service.audit.keys import ensure_signing_key
 from records_service.cli import main
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.retention.job import run_retention
 from records_service.retention.models import SYSTEM_ACTOR
+from records_service.runtime.recovery import recover_from_store
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 from records_service.storage import BlobStore
@@ -360,3 +370,23 @@ def test_altered_content_is_reported_and_old_sidecars_still_recover(
     checked = cli(rebuilt, "check")
     assert checked.exit_code == 1
     assert f"orphan object (no catalogue row): records/{altered.json()['id']}/v1" in checked.output
+
+
+def test_recovery_reads_an_s3_store(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_url: str, clock: FixedClock
+) -> None:
+    storage = s3_storage_settings(request.getfixturevalue("s3_server"))
+    settings = make_settings(tmp_path, sqlite_url, storage=storage)
+    with app_on(settings, clock) as (client, services):
+        actors = make_actors(services)
+        ids = build_archive(client, actors, clock)
+        drain(services)
+        before = catalogue(client, actors.admin, list(ids.values()))
+
+    rebuilt = on(settings, f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    with app_on(rebuilt, clock) as (again, again_services):
+        report = recover_from_store(again_services)
+        admin = make_user(again_services, "ada2", "admin")
+        after = catalogue(again, admin, list(ids.values()))
+    assert report.records.records_added == 2 and report.records.problems == []
+    assert after == before
