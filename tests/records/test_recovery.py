@@ -34,7 +34,9 @@ from factories import (
 )
 from records_service.app import create_app
 from records_service.audit.keys import ensure_signing_key
+from records_service.auth.service import get_user, list_tokens
 from records_service.cli import main
+from records_service.db import read_scope
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.retention.job import run_retention
 from records_service.retention.models import SYSTEM_ACTOR
@@ -144,6 +146,13 @@ def catalogue(client: TestClient, headers: dict[str, str], ids: list[str]) -> di
     return seen
 
 
+def no_way_in(services: Services, username: str) -> bool:
+    """Whether nobody can sign in as ``username``: no password and no API token."""
+    with read_scope(services.engine) as session:
+        user = get_user(session, username)
+        return user.password_hash is None and not list_tokens(session, username)
+
+
 def audit_trail(client: TestClient, headers: dict[str, str], ids: list[str]) -> dict[str, Any]:
     """The audit entries about each record."""
     return {
@@ -245,6 +254,7 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
         admin = make_user(again_services, "ada2", "admin")
         drain(again_services)
         after = catalogue(again, admin, kept)
+        assert no_way_in(again_services, "sam") and no_way_in(again_services, "sue")
         trail_after = audit_trail(again, admin, kept)
         gone = again.get(f"/api/records/{spec}", headers=admin)
         assert contents(again_services.store, kept) == stored

@@ -52,8 +52,9 @@ def recover(
     from an older backup, where it adds only what is missing; running it again adds
     nothing. Each version's content is checked against its sidecar's SHA-256: an
     object that does not match is reported, not taken in. Users cannot be recovered:
-    the user names found get disabled placeholder accounts. Audit entries the store's
-    checkpoints prove but no bundle holds are recorded in the log as lost.
+    user names found get placeholder accounts without password or token. Audit
+    entries the store's checkpoints prove but no bundle holds are recorded in the
+    log as lost.
     Exits with status 1 if any stored object could not be used.
     """
     assert from_store  # required; the flag names the source for when there are others

@@ -9,9 +9,12 @@ It only ever adds. On an empty database everything found is added; on one
 restored from an older backup, only records, versions and edits it does not hold
 (a second run adds nothing). A record the catalogue holds is changed only when
 the store holds something newer for it. Users cannot be recovered: a name a
-sidecar gives that the database does not know gets a *placeholder account*,
-disabled, without password, token or role beyond ``staff``, so the rows that
-name it can exist; the report lists them. Every record added or changed is
+sidecar gives that the database does not know gets a *placeholder account*
+with no password and no API token (so nobody can sign in as it) and the
+``staff`` role (a user holds at least one), so that the rows naming it can exist
+and the person, once an administrator has checked who they are and given them a
+password, sees again the sensitive records they captured. The report lists them;
+``users disable`` retires the name of someone who has left. Every record added or changed is
 queued for indexing; its versions are queued for text extraction by being new.
 """
 
@@ -157,7 +160,7 @@ def _names(records: Iterable[FoundRecord]) -> set[str]:
 def _add_users(
     engine: Engine, catalogue: _Catalogue, outcome: RecordsRecovered, clock: Clock
 ) -> None:
-    """A disabled placeholder for each name the database does not know."""
+    """A placeholder account, without any way in, for each name the database lacks."""
     missing = [name for name in outcome.names_found if name not in catalogue.users]
     if not missing:
         return
@@ -167,7 +170,6 @@ def _add_users(
                 username=name,
                 display_name=PLACEHOLDER_NAME,
                 roles="staff",
-                disabled=True,
                 created_at=clock(),
             )
             session.add(user)

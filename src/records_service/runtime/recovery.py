@@ -38,8 +38,9 @@ RECOVERY_ACTOR = "recovery"
 # Kept only in the database: what no recovery from the store can bring back.
 NOT_IN_THE_STORE = (
     "users: accounts, roles, passwords, API tokens and sign-in history live only in the "
-    "database. Each user name found in the store has a disabled placeholder account; give "
-    "each person their roles and a password again ('users roles', 'users passwd')",
+    "database. Each user name found in the store that the database lacked has a placeholder "
+    "account with the staff role and no password or token: check who each person is, then "
+    "'users passwd', 'users token' and 'users roles', or 'users disable' for those who left",
     "audit entries that no export bundle holds: the store keeps only signed checkpoints, "
     "which prove how many entries there were and their root, not what they said",
     "holds, disposal proposals and approvals, retention findings and runs: place holds "
@@ -121,8 +122,8 @@ class RecoveryReport:
             )
         if r.placeholders:
             lines.append(
-                "disabled placeholder accounts made for names the database did not know: "
-                + ", ".join(r.placeholders)
+                "placeholder accounts (staff role, no password or token) made for names the "
+                "database did not know: " + ", ".join(r.placeholders)
             )
         if self.first_layout_sidecars:
             lines.append(
