@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
+from sqlmodel import col, select
 
 from factories import (
     Actors,
@@ -34,6 +35,7 @@ from factories import (
 )
 from records_service.app import create_app
 from records_service.audit.keys import ensure_signing_key
+from records_service.audit.models import AuditEntry
 from records_service.auth.service import get_user, list_tokens
 from records_service.cli import main
 from records_service.db import read_scope
@@ -153,6 +155,18 @@ def no_way_in(services: Services, username: str) -> bool:
         return user.password_hash is None and not list_tokens(session, username)
 
 
+def last_entries(services: Services, count: int) -> list[tuple[str, str, str]]:
+    """(action, actor, subject) of the log's last ``count`` entries, oldest first."""
+    with read_scope(services.engine) as session:
+        rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.idx).desc()).limit(count))
+        return [(e.action, e.actor, e.subject) for e in reversed(list(rows))]
+
+
+def audit_end(audit: dict[str, Any]) -> int:
+    """The last lost index of the acknowledgement in a report's audit part."""
+    return int(audit["acknowledged_now"]["lost_to"])
+
+
 def audit_trail(client: TestClient, headers: dict[str, str], ids: list[str]) -> dict[str, Any]:
     """The audit entries about each record."""
     return {
@@ -251,10 +265,15 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     assert f"audit entries LOST: entries {bundle_size} to" in result.output
 
     with app_on(rebuilt, clock) as (again, again_services):
+        assert last_entries(again_services, 2) == [
+            ("audit.rollback_acknowledged", "recovery", f"audit:{bundle_size}-{audit_end(audit)}"),
+            ("catalogue.recover", "recovery", "catalogue"),
+        ]
         admin = make_user(again_services, "ada2", "admin")
         drain(again_services)
         after = catalogue(again, admin, kept)
         assert no_way_in(again_services, "sam") and no_way_in(again_services, "sue")
+
         trail_after = audit_trail(again, admin, kept)
         gone = again.get(f"/api/records/{spec}", headers=admin)
         assert contents(again_services.store, kept) == stored
