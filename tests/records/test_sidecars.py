@@ -14,7 +14,12 @@ from factories import Actors, capture, create_contract
 from records_service.db import read_scope, session_scope
 from records_service.records.models import PendingSidecar
 from records_service.records.orphans import find_orphans
-from records_service.records.sidecars import drop_pending, pending_count, write_pending_sidecars
+from records_service.records.sidecars import (
+    change_note_record,
+    drop_pending,
+    pending_count,
+    write_pending_sidecars,
+)
 from records_service.runtime.services import Services
 from support.faults import FaultyStore
 
@@ -130,4 +135,34 @@ def test_two_workers_on_one_queue_both_leave_the_sidecars_in_place(
     assert _pending(services) == []
     for record_id in ids:
         assert services.store.exists(f"records/{record_id}/v1.json")
+    assert find_orphans(services.engine, services.store).ok
+
+
+def test_an_edit_queues_one_change_note_with_the_metadata_after_it(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    record = capture(client, actors.staff, tags="helpline").json()
+    path = f"/api/records/{record['id']}"
+    body = {"reason": "typo in the title", "title": "Helpline needs", "tags": ["a", "b"]}
+    assert client.patch(path, json=body, headers=actors.staff).status_code == 200
+    same = {"reason": "no change at all", "title": "Helpline needs"}
+    assert client.patch(path, json=same, headers=actors.staff).status_code == 200
+
+    [note_key] = [k for k in _pending(services) if "/changes/" in k]
+    assert _write(services) == 2
+    assert change_note_record(note_key) == record["id"]
+    assert note_key.startswith(f"records/{record['id']}/changes/00000000-")
+    note = json.loads(b"".join(services.store.open(note_key)))
+    assert note["changes"] == [
+        ["title", record["title"], "Helpline needs"],
+        ["tags", ["helpline"], ["a", "b"]],
+    ]
+    assert (note["kind"], note["version"], note["sequence"]) == ("change", 1, 0)
+    assert (note["title"], note["tags"], note["changed_by"]) == (
+        "Helpline needs",
+        ["a", "b"],
+        "sam",
+    )
+    assert note["contract_details"]["reference"] == record["contract"]
     assert find_orphans(services.engine, services.store).ok

@@ -354,7 +354,8 @@ def update_record(
     """Change a record's metadata, keeping every old value with the reason.
 
     Returns the record and whether anything changed: values equal to the current
-    ones are no change, and then nothing is written (no history, no audit entry).
+    ones are no change, and then nothing is written (no history, no audit entry, no
+    change note for the store).
     """
     record = get_record(session, record_id, actor)
     ensure_not_disposed(record)
@@ -363,6 +364,7 @@ def update_record(
     if not changes:
         return record, False
     _write_changes(session, record, changes, reason=data.reason, actor=actor, clock=clock, now=now)
+    _queue_change_note(session, record, changes, reason=data.reason, actor=actor, clock=clock)
     return record, True
 
 
@@ -376,12 +378,8 @@ def _write_changes(
     clock: Clock,
     now: datetime,
 ) -> None:
-    """Apply ``changes``, keeping each old value, and audit and reindex the record.
-
-    A change note with the record's metadata after the edit is queued for the store.
-    """
+    """Apply ``changes``, keeping each old value, and audit and reindex the record."""
     assert actor.id is not None
-    sequence = _changes_so_far(session, record.id)
     for name, (old, new) in changes.items():
         _apply(session, record, name, new)
         session.add(
@@ -410,7 +408,6 @@ def _write_changes(
         clock=clock,
     )
     session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=now))
-    _queue_change_note(session, record, changes, sequence, reason=reason, actor=actor, clock=clock)
 
 
 def _changes_so_far(session: Session, record_id: str) -> int:
@@ -423,24 +420,18 @@ def _queue_change_note(
     session: Session,
     record: Record,
     changes: dict[str, tuple[object, object]],
-    sequence: int,
     *,
     reason: str,
     actor: User,
     clock: Clock,
 ) -> None:
-    """Queue the write-once note of an edit: what changed, and the metadata after it."""
+    """Queue the write-once note of an edit: what changed, and the metadata after it.
+
+    Its sequence is the number of history rows the record had before this edit.
+    """
     session.flush()
+    sequence = _changes_so_far(session, record.id) - len(changes)
     contract = contract_reference(session, record.contract_id)
-    metadata = record_metadata(
-        title=record.title,
-        record_type=record.record_type,
-        contract=contract,
-        tags=record_tags(session, record.id),
-        classification=record.classification,
-        originator=record.originator,
-        record_date=record.record_date,
-    )
     note = {
         "format": SIDECAR_FORMAT,
         "kind": "change",
@@ -452,7 +443,7 @@ def _queue_change_note(
         "reason": reason,
         # A list, as the note's keys are sorted: the history keeps the edit's field order.
         "changes": [[k, _jsonable(o), _jsonable(n)] for k, (o, n) in changes.items()],
-        **metadata,
+        **_metadata_now(session, record, contract),
         "contract_details": contract_details(session, contract)[1] if contract else None,
     }
     session.add(
@@ -463,6 +454,19 @@ def _queue_change_note(
             body=sidecar_body(note),
             clock=clock,
         )
+    )
+
+
+def _metadata_now(session: Session, record: Record, contract: str | None) -> dict[str, object]:
+    """The record's metadata as sidecars and change notes carry it."""
+    return record_metadata(
+        title=record.title,
+        record_type=record.record_type,
+        contract=contract,
+        tags=record_tags(session, record.id),
+        classification=record.classification,
+        originator=record.originator,
+        record_date=record.record_date,
     )
 
 
