@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from click._termui_impl import ProgressBar
 
 from records_service.cli._services import cli_services
 from records_service.runtime.recovery import Progress, RecoveryReport, recover_from_store
 from records_service.runtime.services import Services
 from records_service.settings import Settings
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 
 @click.command("recover")
