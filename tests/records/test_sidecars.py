@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from datetime import datetime
 
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -13,7 +14,12 @@ from factories import Actors, capture, create_contract
 from records_service.db import read_scope, session_scope
 from records_service.records.models import PendingSidecar
 from records_service.records.orphans import find_orphans
-from records_service.records.sidecars import drop_pending, pending_count, write_pending_sidecars
+from records_service.records.sidecars import (
+    change_note_record,
+    drop_pending,
+    pending_count,
+    write_pending_sidecars,
+)
 from records_service.runtime.services import Services
 from support.faults import FaultyStore
 
@@ -43,7 +49,9 @@ def test_the_worker_writes_what_the_capture_queued(
     assert _pending(services) == []
     body = json.loads(b"".join(services.store.open(key)))
     version = record["versions"][0]
+    details = body.pop("contract_details")
     assert body == {
+        "format": 2,
         "record_id": record["id"],
         "version": 1,
         "title": "Helpline needs",
@@ -61,6 +69,15 @@ def test_the_worker_writes_what_the_capture_queued(
         "captured_by": "sam",
     }
     assert body["captured_at"].startswith(record["captured_at"][:10])
+    contract = client.get(f"/api/contracts/{record['contract']}", headers=actors.staff).json()
+    times = ("created_at", "updated_at")
+    assert {k: v for k, v in details.items() if k not in times} == {
+        **{k: v for k, v in contract.items() if k not in times},
+        "created_by": "sam",
+        "updated_by": "sam",
+    }
+    for name in times:
+        assert datetime.fromisoformat(details[name]) == datetime.fromisoformat(contract[name])
     assert client.get("/health").json()["database"]["sidecars_pending"] == 0
     assert _write(services) == 0
 
@@ -118,4 +135,34 @@ def test_two_workers_on_one_queue_both_leave_the_sidecars_in_place(
     assert _pending(services) == []
     for record_id in ids:
         assert services.store.exists(f"records/{record_id}/v1.json")
+    assert find_orphans(services.engine, services.store).ok
+
+
+def test_an_edit_queues_one_change_note_with_the_metadata_after_it(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    record = capture(client, actors.staff, tags="helpline").json()
+    path = f"/api/records/{record['id']}"
+    body = {"reason": "typo in the title", "title": "Helpline needs", "tags": ["a", "b"]}
+    assert client.patch(path, json=body, headers=actors.staff).status_code == 200
+    same = {"reason": "no change at all", "title": "Helpline needs"}
+    assert client.patch(path, json=same, headers=actors.staff).status_code == 200
+
+    [note_key] = [k for k in _pending(services) if "/changes/" in k]
+    assert _write(services) == 2
+    assert change_note_record(note_key) == record["id"]
+    assert note_key.startswith(f"records/{record['id']}/changes/00000000-")
+    note = json.loads(b"".join(services.store.open(note_key)))
+    assert note["changes"] == [
+        ["title", record["title"], "Helpline needs"],
+        ["tags", ["helpline"], ["a", "b"]],
+    ]
+    assert (note["kind"], note["version"], note["sequence"]) == ("change", 1, 0)
+    assert (note["title"], note["tags"], note["changed_by"]) == (
+        "Helpline needs",
+        ["a", "b"],
+        "sam",
+    )
+    assert note["contract_details"]["reference"] == record["contract"]
     assert find_orphans(services.engine, services.store).ok

@@ -36,6 +36,7 @@ class AuditAction(StrEnum):
     DISPOSITION_EXECUTE = "disposition.execute"
     RETENTION_RUN = "retention.run"
     AUDIT_ROLLBACK_ACKNOWLEDGED = "audit.rollback_acknowledged"
+    CATALOGUE_RECOVER = "catalogue.recover"
 
 
 class Payload(BaseModel):
@@ -146,6 +147,22 @@ class RollbackPayload(Payload):
     reason: str
 
 
+class RecoveryPayload(Payload):
+    """The catalogue was rebuilt from the blob store (``recover --from-store``): what
+    came back, the placeholder accounts made for user names the database did not
+    know, how many stored objects could not be used, and the audit entries brought
+    back from export bundles (those lost are acknowledged in their own entry)."""
+
+    records_added: int
+    records_updated: int
+    versions_added: int
+    changes_added: int
+    contracts_added: list[str]
+    placeholder_users: list[str]
+    problems: int
+    audit_entries_restored: int
+
+
 class GenericPayload(Payload):
     """For actions whose details are an open mapping (retention, holds)."""
 
@@ -172,6 +189,7 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.AUTH_LOCKOUT: LockoutPayload,
     AuditAction.AUTH_UNLOCK: UnlockPayload,
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: RollbackPayload,
+    AuditAction.CATALOGUE_RECOVER: RecoveryPayload,
 }
 
 

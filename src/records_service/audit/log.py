@@ -31,10 +31,11 @@ _NEXT_INDEX = text("UPDATE audit_head SET size = size + 1 WHERE id = 1 RETURNING
 
 def canonical_details(payload: Payload) -> str:
     """The payload as canonical JSON text (sorted keys, no spaces, UTF-8)."""
-    return _canonical_json(payload.model_dump(mode="json"))
+    return canonical_json(payload.model_dump(mode="json"))
 
 
-def _canonical_json(value: Any) -> str:
+def canonical_json(value: Any) -> str:
+    """``value`` as canonical JSON text: keys sorted, no spaces, UTF-8 as is."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -114,16 +115,31 @@ def record_event(
         subject=subject,
         details=canonical_details(payload),
     )
+    _store(session, entry)
+    return entry
+
+
+def _store(session: Session, entry: AuditEntry) -> None:
+    """Insert ``entry`` (at the index just taken) and the Merkle nodes its leaf completes."""
     leaf = leaf_hash(canonical_entry(entry))
     # Left siblings come in one query; both inserts bypass the unit of work, which
     # costs more than the statements themselves on every audited action.
-    nodes = with_stored_nodes(session, lambda stored: new_nodes_for_leaf(index, leaf, stored))
+    nodes = with_stored_nodes(session, lambda stored: new_nodes_for_leaf(entry.idx, leaf, stored))
     conn = session.connection()
     conn.execute(insert(_ENTRIES), [entry.model_dump()])
     conn.execute(
         insert(_NODES), [{"level": lv, "idx": ix, "hash": digest} for lv, ix, digest in nodes]
     )
-    return entry
+
+
+def append_as_written(session: Session, entry: AuditEntry) -> None:
+    """Append an entry exactly as it was once written (restoring the log from an
+    export bundle). Its index must be the log's next; raises ``ValueError`` if not,
+    and the caller's transaction must then roll back."""
+    index = _next_index(session)
+    if index != entry.idx:
+        raise ValueError(f"entry {entry.idx} cannot follow a log of {index} entries")
+    _store(session, entry)
 
 
 def log_size(session: Session) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import date
+from collections.abc import Collection, Mapping
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -20,6 +21,9 @@ from records_service.errors import Conflict, InvalidInput, NotFound
 from records_service.pagination import PageParams
 
 _CONTRACTS = Contract.__table__  # type: ignore[attr-defined]
+_USERS = User.__table__  # type: ignore[attr-defined]
+# Columns that name rows of this database; details carry the user names instead.
+_LOCAL_IDS = ("id", "created_by_id", "updated_by_id")
 
 
 def _jsonable(value: object) -> object:
@@ -79,6 +83,54 @@ def contract_id(session: Session, reference: str) -> int:
     if value is None:
         raise NotFound(f"no contract with reference {reference!r}")
     return int(value)
+
+
+def contract_details(session: Session, reference: str) -> tuple[int, dict[str, Any]]:
+    """The id and the details of the contract with ``reference``; raises ``NotFound``.
+
+    The details are every column but the row ids, with ``created_by`` and
+    ``updated_by`` as user names: what a sidecar keeps so that the contract can be
+    rebuilt from the store (:func:`contract_from_details`). One Core statement, as
+    every capture against a contract makes it.
+    """
+    creator, updater = _USERS.alias("creator"), _USERS.alias("updater")
+    found = session.connection().execute(
+        sa_select(_CONTRACTS, creator.c.username, updater.c.username)
+        .join(creator, creator.c.id == _CONTRACTS.c.created_by_id)
+        .join(updater, updater.c.id == _CONTRACTS.c.updated_by_id)
+        .where(_CONTRACTS.c.reference == reference)
+    )
+    row = found.one_or_none()
+    if row is None:
+        raise NotFound(f"no contract with reference {reference!r}")
+    values = row._mapping
+    details = {c.name: values[c] for c in _CONTRACTS.columns if c.name not in _LOCAL_IDS}
+    details["created_by"], details["updated_by"] = row[-2], row[-1]
+    return int(values[_CONTRACTS.c.id]), details
+
+
+def contract_from_details(details: Mapping[str, Any], user_ids: Mapping[str, int]) -> Contract:
+    """A new contract row from details a sidecar kept (dates as text are parsed).
+
+    ``user_ids`` maps user names to ids; ``created_by`` and ``updated_by`` must be in it.
+    Fields the details lack take the model's defaults (``title`` falls back to the
+    reference); fields the model does not know are ignored. Raises ``ValueError`` on
+    a value that does not fit.
+    """
+    known = set(Contract.model_fields) - set(_LOCAL_IDS)
+    fields = {k: v for k, v in details.items() if k in known and v is not None}
+    fields.setdefault("title", details["reference"])
+    for name in ("created_at", "updated_at"):
+        if isinstance(fields.get(name), str):
+            fields[name] = datetime.fromisoformat(fields[name])
+    validated = Contract.model_validate(
+        {
+            **fields,
+            "created_by_id": user_ids[details["created_by"]],
+            "updated_by_id": user_ids[details["updated_by"]],
+        }
+    )
+    return Contract(**validated.model_dump())
 
 
 def list_contracts(

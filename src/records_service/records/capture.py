@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -35,13 +35,18 @@ from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.bounds import DATE_MIN, normalise_tags
 from records_service.clock import Clock
-from records_service.contracts.service import contract_id
+from records_service.contracts.service import contract_details
 from records_service.db import NewRows, insert_rows, new_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.records.content import StoredContent, clean_filename, store_stream
 from records_service.records.models import DISPOSED_STATUSES, IndexTask, Record, RecordTag, Version
 from records_service.records.schemas import RecordMetadata
-from records_service.records.sidecars import queued_sidecar, sidecar_body
+from records_service.records.sidecars import (
+    SIDECAR_FORMAT,
+    queued_sidecar,
+    record_metadata,
+    sidecar_body,
+)
 from records_service.storage import BlobStore, StorageError
 
 log = logging.getLogger(__name__)
@@ -91,31 +96,38 @@ def check_record_date(value: date, today: date) -> None:
         raise InvalidInput(f"record_date {value} is before {EARLIEST_RECORD_DATE}")
 
 
-def _check_metadata(session: Session, meta: RecordMetadata, ctx: CaptureContext) -> int | None:
-    """Step 1; returns the contract's id."""
+def _check_metadata(
+    session: Session, meta: RecordMetadata, ctx: CaptureContext
+) -> tuple[int | None, dict[str, Any] | None]:
+    """Step 1; returns the contract's id and its details (for the sidecar)."""
     check_record_type(meta.record_type, ctx.record_types)
     check_record_date(meta.record_date, ctx.clock().date())
     if meta.contract is None:
-        return None
+        return None, None
     try:
-        return contract_id(session, meta.contract)
+        return contract_details(session, meta.contract)
     except NotFound as exc:
         raise InvalidInput(str(exc), errors=[{"field": "contract"}]) from None
 
 
-def _sidecar(
-    record: Record, version: Version, contract: str | None, tags: list[str], actor: User
-) -> dict[str, object]:
+def _sidecar(rows: _Described, actor: User) -> dict[str, object]:
+    """A version's sidecar: the record's metadata, the contract's details and the version."""
+    record, version = rows.record, rows.version
+    metadata = record_metadata(
+        title=record.title,
+        record_type=record.record_type,
+        contract=rows.contract_ref,
+        tags=rows.tags,
+        classification=record.classification,
+        originator=record.originator,
+        record_date=record.record_date,
+    )
     return {
+        "format": SIDECAR_FORMAT,
         "record_id": record.id,
         "version": version.number,
-        "title": record.title,
-        "record_type": record.record_type,
-        "contract": contract,
-        "tags": tags,
-        "classification": record.classification,
-        "originator": record.originator,
-        "record_date": record.record_date,
+        **metadata,
+        "contract_details": rows.contract_details,
         "sha256": version.sha256,
         "size": version.size,
         "media_type": version.media_type,
@@ -141,6 +153,7 @@ class _Described:
     version: Version
     contract_ref: str | None
     tags: list[str]
+    contract_details: dict[str, Any] | None
     # The rows persist inserts as they are, laid out before SQLite's write lock is taken.
     inserts: list[NewRows | None]
 
@@ -192,7 +205,7 @@ def _bookkeeping(
 ) -> tuple[list[NewRows | None], CapturePayload]:
     """The sidecar's queue row and the index task, laid out, and the audit payload."""
     record, version = rows.record, rows.version
-    sidecar = sidecar_body(_sidecar(record, version, rows.contract_ref, rows.tags, actor))
+    sidecar = sidecar_body(_sidecar(rows, actor))
     queued = queued_sidecar(
         record_id=record.id,
         version=version.number,
@@ -248,7 +261,7 @@ def capture_record(
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)
     with read_scope(ctx.engine) as session:
-        contract_pk = _check_metadata(session, meta, ctx)
+        contract_pk, details = _check_metadata(session, meta, ctx)
     # Contracts are never deleted, so the id found here still holds when the rows are
     # written (and the foreign key would refuse it otherwise): no second lookup inside
     # the transaction, which holds SQLite's write lock.
@@ -272,7 +285,7 @@ def capture_record(
         version = _new_version(record_id, 1, stored, name, actor, ctx)
         tag_rows = [RecordTag(record_id=record_id, tag=t) for t in tags]
         inserts = [new_rows([record]), new_rows([version]), new_rows(tag_rows)]
-        return _Described(record, version, meta.contract, tags, inserts)
+        return _Described(record, version, meta.contract, tags, details, inserts)
 
     def persist(session: Session, rows: _Described) -> Record:
         for laid_out in rows.inserts:
@@ -300,14 +313,18 @@ def add_version(
     source: BinaryIO,
     filename: str | None,
     actor: User,
+    details: dict[str, Any] | None = None,
 ) -> tuple[Record, Version]:
-    """Add the next content version to ``record``; earlier versions stay untouched."""
+    """Add the next content version to ``record``; earlier versions stay untouched.
+
+    ``details`` are the contract's (see ``contract_details``), kept in the sidecar.
+    """
     name = clean_filename(filename)
     number = record.current_version + 1
 
     def describe(stored: StoredContent) -> _Described:
         version = _new_version(record.id, number, stored, name, actor, ctx)
-        return _Described(record, version, contract_ref, tags, [new_rows([version])])
+        return _Described(record, version, contract_ref, tags, details, [new_rows([version])])
 
     def persist(session: Session, rows: _Described) -> Record:
         current = session.get(Record, record.id)

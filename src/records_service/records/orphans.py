@@ -1,7 +1,8 @@
 """Finding content and catalogue rows that have lost each other.
 
 An *orphan object* is a stored object under ``records/`` that no version row
-names (for example, left behind when a capture's rollback could not delete it).
+names (for example, left behind when a capture's rollback could not delete it),
+or a change note of a record the catalogue does not keep.
 A *missing object* is a version row whose content is gone from the store.
 """
 
@@ -14,7 +15,12 @@ from sqlmodel import select
 
 from records_service.db import read_scope
 from records_service.records.models import Record, RecordStatus, Version
-from records_service.records.sidecars import content_key_of, pending_keys, sidecar_key
+from records_service.records.sidecars import (
+    change_note_record,
+    content_key_of,
+    pending_keys,
+    sidecar_key,
+)
 from records_service.storage import BlobStore
 
 
@@ -49,10 +55,12 @@ def find_orphans(engine: Engine, store: BlobStore) -> OrphanReport:
     read before the listing: a sidecar written in between is simply listed.
     """
     expected, queued = _expected_keys(engine)
+    kept = {key.split("/")[1] for key in expected}
     stored = set(store.list("records/"))
     report = OrphanReport()
     for key in sorted(stored):
-        if content_key_of(key) not in expected:
+        noted = change_note_record(key)
+        if (noted not in kept) if noted is not None else (content_key_of(key) not in expected):
             report.orphan_objects.append(key)
     for key in sorted(expected):
         if key not in stored:

@@ -30,7 +30,7 @@ from records_service.auth.roles import Permission, allows
 from records_service.bounds import normalise_tags
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
-from records_service.contracts.service import get_contract
+from records_service.contracts.service import contract_details, get_contract
 from records_service.db import read_scope
 from records_service.errors import InvalidInput, NotFound, RecordDisposed
 from records_service.pagination import PageParams
@@ -55,6 +55,12 @@ from records_service.records.schemas import (
     RecordPublic,
     RecordUpdate,
     VersionPublic,
+)
+from records_service.records.sidecars import (
+    SIDECAR_FORMAT,
+    queued_change_note,
+    record_metadata,
+    sidecar_body,
 )
 from records_service.storage import BlobStore
 
@@ -348,7 +354,8 @@ def update_record(
     """Change a record's metadata, keeping every old value with the reason.
 
     Returns the record and whether anything changed: values equal to the current
-    ones are no change, and then nothing is written (no history, no audit entry).
+    ones are no change, and then nothing is written (no history, no audit entry, no
+    change note for the store).
     """
     record = get_record(session, record_id, actor)
     ensure_not_disposed(record)
@@ -357,6 +364,7 @@ def update_record(
     if not changes:
         return record, False
     _write_changes(session, record, changes, reason=data.reason, actor=actor, clock=clock, now=now)
+    _queue_change_note(session, record, changes, reason=data.reason, actor=actor, clock=clock)
     return record, True
 
 
@@ -400,6 +408,66 @@ def _write_changes(
         clock=clock,
     )
     session.add(IndexTask(record_id=record.id, op="upsert", enqueued_at=now))
+
+
+def _changes_so_far(session: Session, record_id: str) -> int:
+    """How many field changes a record's history holds: the next change note's sequence."""
+    query = select(func.count()).select_from(MetadataChange)
+    return int(session.exec(query.where(MetadataChange.record_id == record_id)).one())
+
+
+def _queue_change_note(
+    session: Session,
+    record: Record,
+    changes: dict[str, tuple[object, object]],
+    *,
+    reason: str,
+    actor: User,
+    clock: Clock,
+) -> None:
+    """Queue the write-once note of an edit: what changed, and the metadata after it.
+
+    Its sequence is the number of history rows the record had before this edit.
+    """
+    session.flush()
+    sequence = _changes_so_far(session, record.id) - len(changes)
+    contract = contract_reference(session, record.contract_id)
+    note = {
+        "format": SIDECAR_FORMAT,
+        "kind": "change",
+        "record_id": record.id,
+        "version": record.current_version,
+        "sequence": sequence,
+        "changed_at": record.updated_at,
+        "changed_by": actor.username,
+        "reason": reason,
+        # A list, as the note's keys are sorted: the history keeps the edit's field order.
+        "changes": [[k, _jsonable(o), _jsonable(n)] for k, (o, n) in changes.items()],
+        **_metadata_now(session, record, contract),
+        "contract_details": contract_details(session, contract)[1] if contract else None,
+    }
+    session.add(
+        queued_change_note(
+            record_id=record.id,
+            version=record.current_version,
+            sequence=sequence,
+            body=sidecar_body(note),
+            clock=clock,
+        )
+    )
+
+
+def _metadata_now(session: Session, record: Record, contract: str | None) -> dict[str, object]:
+    """The record's metadata as sidecars and change notes carry it."""
+    return record_metadata(
+        title=record.title,
+        record_type=record.record_type,
+        contract=contract,
+        tags=record_tags(session, record.id),
+        classification=record.classification,
+        originator=record.originator,
+        record_date=record.record_date,
+    )
 
 
 def _jsonable(value: object) -> object:
@@ -464,6 +532,7 @@ def add_next_version(
         record = get_record(session, record_id, actor)
         ensure_not_disposed(record)
         contract = contract_reference(session, record.contract_id)
+        details = contract_details(session, contract)[1] if contract else None
         tags = record_tags(session, record.id)
     return add_version(
         ctx,
@@ -473,6 +542,7 @@ def add_next_version(
         source=source,
         filename=filename,
         actor=actor,
+        details=details,
     )
 
 

@@ -2,13 +2,18 @@
 
 Each content version (``records/<id>/v1``, ``records/<id>/v<N>-<upload id>``) gets a
 write-once sidecar under the same key plus ``.json``, holding the metadata captured
-with it, so the catalogue can be rebuilt from the bucket if the database is ever lost.
+with it and the details of its contract. Each metadata edit gets a write-once
+*change note* (``records/<id>/changes/<sequence>-<random>.json``) with the fields
+changed and the record's metadata after the edit. With both, the catalogue can be
+rebuilt from the bucket if the database is ever lost
+(:mod:`records_service.records.recovery`; the layout is in docs/storage.md).
 
-Owns the sidecar's key and body, and writing it **after** the capture commits.
-The capture transaction queues the exact body in ``pending_sidecars``; the
-background worker writes it (:func:`write_pending_sidecars`) and only then
-removes the row, so a crash or a storage outage delays a sidecar but never loses
-it. Keeping the write out of the request saves the capture a second object
+Owns the keys and bodies of both, and writing them **after** the change commits.
+The capture (or edit) transaction queues the exact body in ``pending_sidecars``;
+the background worker writes it (:func:`write_pending_sidecars`, through
+:func:`write_sidecar`, the one place a sidecar or note reaches the store) and only
+then removes the row, so a crash or a storage outage delays a sidecar but never
+loses it. Keeping the write out of the request saves the capture a second object
 write (on S3, a second PUT). Until it is written:
 
 * the content is already durable and catalogued (invariant 2 covers content,
@@ -26,10 +31,14 @@ write (on S3, a second PUT). Until it is written:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
-from datetime import datetime
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func
@@ -49,6 +58,11 @@ from records_service.storage import (
 log = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".json"
+# Sidecars and change notes written since contract details and change notes came;
+# sidecars without a "format" field are the first layout (see docs/storage.md).
+SIDECAR_FORMAT = 2
+CHANGES = "changes"
+_CHANGE_NOTE = re.compile(r"records/([A-Za-z0-9._-]{1,32})/changes/([0-9]{8})-[0-9a-f]{12}\.json")
 BATCH = 200
 # How often the writer re-reads a content object's lock before giving up for this round.
 LOCK_SETTLE_ATTEMPTS = 5
@@ -64,7 +78,59 @@ def content_key_of(sidecar: str) -> str:
     return sidecar.removesuffix(SIDECAR_SUFFIX)
 
 
-def sidecar_body(metadata: dict[str, Any]) -> str:
+def change_note_key(record_id: str, sequence: int) -> str:
+    """A new key for a change note of ``record_id``; ``sequence`` orders a record's notes.
+
+    The random part keeps two edits that read the same sequence from sharing a key.
+    """
+    return f"records/{record_id}/{CHANGES}/{sequence:08d}-{uuid.uuid4().hex[:12]}{SIDECAR_SUFFIX}"
+
+
+def change_note_record(key: str) -> str | None:
+    """The record id a change note key belongs to; ``None`` if ``key`` is not one."""
+    match = _CHANGE_NOTE.fullmatch(key)
+    return match.group(1) if match else None
+
+
+def change_notes_prefix(record_id: str) -> str:
+    """The prefix under which a record's change notes are stored."""
+    return f"records/{record_id}/{CHANGES}/"
+
+
+def lock_source(key: str) -> str:
+    """The content key whose object lock the sidecar or change note at ``key`` copies.
+
+    A change note belongs to the record as a whole; its first version lives as long.
+    """
+    record_id = change_note_record(key)
+    if record_id is not None:
+        return f"records/{record_id}/v1"
+    return content_key_of(key)
+
+
+def record_metadata(
+    *,
+    title: str,
+    record_type: str,
+    contract: str | None,
+    tags: list[str],
+    classification: str,
+    originator: str | None,
+    record_date: date,
+) -> dict[str, object]:
+    """A record's editable metadata as sidecars and change notes carry it."""
+    return {
+        "title": title,
+        "record_type": record_type,
+        "contract": contract,
+        "tags": tags,
+        "classification": classification,
+        "originator": originator,
+        "record_date": record_date,
+    }
+
+
+def sidecar_body(metadata: Mapping[str, Any]) -> str:
     """The sidecar's JSON text: stable key order, dates and times as ``str`` gives them."""
     return json.dumps(metadata, sort_keys=True, indent=2, default=str)
 
@@ -78,6 +144,19 @@ def queued_sidecar(
         record_id=record_id,
         version=version,
         storage_key=sidecar_key(content_key),
+        body=body,
+        enqueued_at=clock(),
+    )
+
+
+def queued_change_note(
+    *, record_id: str, version: int, sequence: int, body: str, clock: Clock
+) -> PendingSidecar:
+    """The queue row of a change note, for the edit to add in its transaction."""
+    return PendingSidecar(
+        record_id=record_id,
+        version=version,
+        storage_key=change_note_key(record_id, sequence),
         body=body,
         enqueued_at=clock(),
     )
@@ -162,19 +241,26 @@ def _disposed(session: Session, record_ids: set[str]) -> set[str]:
     return set(rows)
 
 
+def write_sidecar(store: BlobStore, key: str, body: str) -> None:
+    """Put one sidecar or change note; every one reaches the store through here.
+
+    A key already taken counts as written: its body was fixed when it was queued.
+    Raises ``StorageError`` when the store refuses or cannot be reached.
+    """
+    with contextlib.suppress(ObjectExists):
+        store.put(key, io.BytesIO(body.encode("utf-8")), content_type="application/json")
+
+
 def _write_one(store: BlobStore, row: PendingSidecar, mode: RetentionMode) -> bool:
-    body = io.BytesIO(row.body.encode("utf-8"))
     try:
-        store.put(row.storage_key, body, content_type="application/json")
-    except ObjectExists:
-        pass
+        write_sidecar(store, row.storage_key, row.body)
     except StorageError as exc:
         log.warning("could not write sidecar %s yet: %s", row.storage_key, exc)
         return False
     if not store.supports_object_lock:
         return True
     try:
-        return _copy_lock(store, content_key_of(row.storage_key), row.storage_key, mode)
+        return _copy_lock(store, lock_source(row.storage_key), row.storage_key, mode)
     except StorageError as exc:
         log.warning("could not lock sidecar %s yet: %s", row.storage_key, exc)
         return False

@@ -45,7 +45,7 @@ from records_service.records.models import (
     VersionText,
 )
 from records_service.records.service import contract_reference, record_tags, versions_of
-from records_service.records.sidecars import drop_pending, sidecar_key
+from records_service.records.sidecars import change_notes_prefix, drop_pending, sidecar_key
 from records_service.retention._transfer import PackageVersion, TransferError, write_package
 from records_service.retention.facts import active_holds_for, facts_for, lock_record, utc_date
 from records_service.retention.findings import resolve_for_record
@@ -292,7 +292,8 @@ def _execute(session: Session, ctx: DisposalContext, disposition: Disposition, a
             ],
             directory=ctx.transfer_dir,
         )
-    delete_content(ctx.store, [v.storage_key for v in versions])
+    notes = list(ctx.store.list(change_notes_prefix(record.id)))
+    delete_content(ctx.store, [v.storage_key for v in versions], notes)
     tombstone = _tombstone(session, record, versions, disposition, ctx.schedule, until, now)
     if transfer is not None:
         tombstone.transfer_key, tombstone.transfer_sha256 = transfer.location, transfer.sha256
@@ -316,12 +317,13 @@ def _execute(session: Session, ctx: DisposalContext, disposition: Disposition, a
     )
 
 
-def delete_content(store: BlobStore, content_keys: list[str]) -> None:
-    """Delete every version and sidecar, refusing before deleting anything if one is locked.
+def delete_content(store: BlobStore, content_keys: list[str], notes: list[str]) -> None:
+    """Delete every version, sidecar and change note (``notes``), refusing before
+    deleting anything if one is locked.
 
     Keys already gone (a retry after a partial failure) are skipped.
     """
-    keys = [k for key in content_keys for k in (key, sidecar_key(key))]
+    keys = [k for key in content_keys for k in (key, sidecar_key(key))] + notes
     if store.supports_object_lock:
         # The store enforces locks by its own clock, not the service's injected one.
         now = datetime.now(UTC)

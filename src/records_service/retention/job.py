@@ -70,6 +70,7 @@ from records_service.retention.object_lock import (
     needs_mirroring,
     record_keys,
     remember,
+    with_change_notes,
 )
 from records_service.retention.policy import (
     ContractFacts,
@@ -590,7 +591,8 @@ def _mirror_locks(
     for target, mirror in targets:
         lift = mirror is not None and mirror.legal_hold and not target.legal_hold
         try:
-            apply_lock(inputs.store, keys[target.record_id], target, lift_hold=lift, mode=mode)
+            found = with_change_notes(inputs.store, {target.record_id: keys[target.record_id]})
+            apply_lock(inputs.store, found[target.record_id], target, lift_hold=lift, mode=mode)
         except StorageError as exc:
             report.errors.append(f"object lock: record {target.record_id}: {exc}")
             log.warning("could not mirror the lock of record %s: %s", target.record_id, exc)

@@ -1,6 +1,7 @@
 """Mirroring retention dates and legal holds onto stored objects (S3 object lock).
 
-Owns which keys belong to a record (each version and its sidecar), the instant a
+Owns which keys belong to a record (each version and its sidecar, and its change
+notes), the instant a
 retain-until day ends, the desired lock state of a record and the ``lock_mirrors``
 rows that remember what was applied, so the job only calls the store when
 something changed. Retention is only ever extended; legal holds follow the active
@@ -21,7 +22,7 @@ from records_service.clock import Clock
 from records_service.dates import add_days
 from records_service.db import session_scope
 from records_service.records.models import DISPOSED_STATUSES, Record, Version
-from records_service.records.sidecars import SIDECAR_SUFFIX, sidecar_key
+from records_service.records.sidecars import SIDECAR_SUFFIX, change_notes_prefix, sidecar_key
 from records_service.retention.facts import active_holds_for
 from records_service.retention.models import LockMirror
 from records_service.storage import BlobStore, ObjectNotFound, RetentionMode, StorageError
@@ -51,6 +52,18 @@ def record_keys(session: Session, record_ids: Iterable[str]) -> dict[str, list[s
         for record_id, key in rows:
             keys[record_id] += [key, sidecar_key(key)]
     return keys
+
+
+def with_change_notes(store: BlobStore, keys: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``keys`` (from :func:`record_keys`) with each record's stored change notes added.
+
+    The notes are listed, as the catalogue does not name them; a note written after
+    the listing copies its record's lock when the worker writes it.
+    """
+    return {
+        record_id: [*found, *store.list(change_notes_prefix(record_id))]
+        for record_id, found in keys.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -142,10 +155,11 @@ def sync_legal_holds(
             # Retention (and so the count of versions it covers) is the job's business;
             # only the hold changes here, on every key.
             target = LockTarget(record_id, None, held, mirror.versions if mirror else 0)
-            keys = record_keys(session, [record_id])[record_id]
+            keys = record_keys(session, [record_id])
             lift = not held and (mirror is None or mirror.legal_hold)
             try:
-                apply_lock(store, keys, target, lift_hold=lift, mode=mode)
+                keys = with_change_notes(store, keys)
+                apply_lock(store, keys[record_id], target, lift_hold=lift, mode=mode)
             except StorageError as exc:
                 log.warning("could not mirror the legal hold of record %s: %s", record_id, exc)
                 failures += 1

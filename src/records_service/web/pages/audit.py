@@ -74,6 +74,7 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.DISPOSITION_EXECUTE: "Disposal carried out",
     AuditAction.RETENTION_RUN: "Retention check run",
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: "Lost audit entries acknowledged",
+    AuditAction.CATALOGUE_RECOVER: "Catalogue recovered from the store",
 }
 
 

@@ -1,0 +1,421 @@
+"""Recovering the catalogue from the blob store alone (``records-service recover --from-store``).
+
+The drills build an archive through the real API (captures, new versions, edits,
+tags, a disposal), lose the database (for an empty one, or for a copy taken
+earlier), run the real command, and compare what the API then answers with what
+it answered before, field by field, and the content byte for byte.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+from sqlmodel import col, select
+
+from factories import (
+    Actors,
+    FixedClock,
+    capture,
+    create_contract,
+    make_actors,
+    make_settings,
+    make_user,
+    s3_storage_settings,
+)
+from records_service.app import create_app
+from records_service.audit.keys import ensure_signing_key
+from records_service.audit.models import AuditEntry
+from records_service.auth.service import get_user, list_tokens
+from records_service.cli import main
+from records_service.db import read_scope
+from records_service.records.sidecars import write_pending_sidecars
+from records_service.retention.job import run_retention
+from records_service.retention.models import SYSTEM_ACTOR
+from records_service.runtime.recovery import recover_from_store
+from records_service.runtime.services import Services
+from records_service.settings import Settings
+from records_service.storage import BlobStore
+from retention.casefiles import closed_2019, dispositions
+
+CONTRACT = "OPCC-2023-014"
+
+
+def cli(settings: Settings, *args: str) -> Result:
+    env = {
+        "RECORDS_DATA_DIR": str(settings.data_dir),
+        "RECORDS_DATABASE_URL": settings.resolved_database_url,
+    }
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def recover(settings: Settings, report: Path, *extra: str) -> tuple[Result, dict[str, Any]]:
+    result = cli(settings, "recover", "--from-store", "--report", str(report), "--quiet", *extra)
+    return result, json.loads(report.read_text())
+
+
+@contextmanager
+def app_on(settings: Settings, clock: FixedClock) -> Iterator[tuple[TestClient, Services]]:
+    with TestClient(create_app(settings, clock=clock, background=False)) as client:
+        yield client, client.app.state.services  # type: ignore[attr-defined]
+
+
+def drain(services: Services) -> None:
+    """Write the queued sidecars and change notes (text extraction, which costs a process
+    per document, is left pending on both sides of each comparison)."""
+    write_pending_sidecars(services.engine, services.store, mode="GOVERNANCE", limit=1000)
+
+
+def build_archive(client: TestClient, actors: Actors, clock: FixedClock) -> dict[str, str]:
+    """Records of every kind of history; returns their ids by name."""
+    assert create_contract(client, actors.staff).status_code == 201
+    clock.advance(minutes=1)
+    a = capture(client, actors.staff, content=b"assessment, first draft\n").json()["id"]
+    clock.advance(minutes=1)
+    added = client.post(
+        f"/api/records/{a}/versions", files={"file": ("v2.txt", b"final\n")}, headers=actors.staff
+    )
+    assert added.status_code == 201, added.text
+    clock.advance(minutes=1)
+    changed = client.patch(
+        f"/api/contracts/{CONTRACT}", json={"title": "Helpline, renamed"}, headers=actors.staff
+    )
+    assert changed.status_code == 200, changed.text
+    edit(client, actors.staff, a, title="Needs assessment (final)", tags=["victims", "final"])
+    b = capture(
+        client,
+        actors.staff2,
+        content=b"sensitive minutes\n",
+        contract=None,
+        classification="OFFICIAL-SENSITIVE",
+    ).json()["id"]
+    clock.advance(minutes=1)
+    edit(client, actors.staff2, b, record_date="2023-02-01")
+    clock.advance(minutes=1)
+    edit(client, actors.staff2, b, originator="Board", tags=["minutes"], record_type="contract")
+    return {"a": a, "b": b}
+
+
+def edit(client: TestClient, headers: dict[str, str], record_id: str, **fields: Any) -> None:
+    body = {"reason": "corrected after review", **fields}
+    response = client.patch(f"/api/records/{record_id}", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def dispose_specification(
+    client: TestClient, actors: Actors, services: Services, ids: dict[str, str]
+) -> str:
+    """Dispose of the specification of a contract closed in 2019; returns its id."""
+    spec = ids["specification"]
+    run_retention(
+        engine=services.engine,
+        store=services.store,
+        schedule=services.schedule,
+        settings=services.settings,
+        actor=SYSTEM_ACTOR,
+        clock=services.clock,
+    )
+    [proposal] = dispositions(client, actors.records_manager, record_id=spec)
+    approved = client.post(
+        f"/api/retention/dispositions/{proposal['id']}/approve",
+        json={"reason": "retention over"},
+        headers=actors.records_manager,
+    )
+    assert approved.json()["status"] == "executed", approved.text
+    return spec
+
+
+def catalogue(client: TestClient, headers: dict[str, str], ids: list[str]) -> dict[str, Any]:
+    """What the API says of each record (with its metadata changes) and of each contract."""
+    seen: dict[str, Any] = {}
+    for record_id in ids:
+        record = client.get(f"/api/records/{record_id}", headers=headers)
+        changes = client.get(f"/api/records/{record_id}/changes", headers=headers)
+        assert record.status_code == 200 and changes.status_code == 200, record.text
+        seen[record_id] = {"record": record.json(), "changes": changes.json()}
+    contracts = client.get("/api/contracts", params={"page_size": 100}, headers=headers)
+    seen["contracts"] = contracts.json()["items"]
+    return seen
+
+
+def no_way_in(services: Services, username: str) -> bool:
+    """Whether nobody can sign in as ``username``: no password and no API token."""
+    with read_scope(services.engine) as session:
+        user = get_user(session, username)
+        return user.password_hash is None and not list_tokens(session, username)
+
+
+def last_entries(services: Services, count: int) -> list[tuple[str, str, str]]:
+    """(action, actor, subject) of the log's last ``count`` entries, oldest first."""
+    with read_scope(services.engine) as session:
+        rows = session.exec(select(AuditEntry).order_by(col(AuditEntry.idx).desc()).limit(count))
+        return [(e.action, e.actor, e.subject) for e in reversed(list(rows))]
+
+
+def audit_end(audit: dict[str, Any]) -> int:
+    """The last lost index of the acknowledgement in a report's audit part."""
+    return int(audit["acknowledged_now"]["lost_to"])
+
+
+def audit_trail(client: TestClient, headers: dict[str, str], ids: list[str]) -> dict[str, Any]:
+    """The audit entries about each record."""
+    return {
+        record_id: client.get(f"/api/records/{record_id}/history", headers=headers).json()
+        for record_id in ids
+    }
+
+
+def contents(store: BlobStore, record_ids: list[str]) -> dict[str, bytes]:
+    return {
+        key: b"".join(store.open(key))
+        for record_id in record_ids
+        for key in store.list(f"records/{record_id}/")
+    }
+
+
+def empty_database(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> str:
+    """A new database: a file that does not exist yet, or an empty PostgreSQL database."""
+    if db_url.startswith("sqlite"):
+        (tmp_path / "lost").mkdir()
+        return f"sqlite:///{tmp_path / 'lost' / 'records.db'}"
+    return _pg_copy(request, "template0")
+
+
+def backup(request: pytest.FixtureRequest, services: Services, db_url: str, tmp_path: Path) -> str:
+    """A copy of the database as it is now, as a backup holds it."""
+    if db_url.startswith("sqlite"):
+        target = tmp_path / "backup" / "records.db"
+        target.parent.mkdir()
+        source = sqlite3.connect(str(make_url(db_url).database))
+        copy = sqlite3.connect(target)
+        with source, copy:
+            source.backup(copy)
+        source.close()
+        copy.close()
+        return f"sqlite:///{target}"
+    services.engine.dispose()  # a template must have no other connection
+    return _pg_copy(request, str(make_url(db_url).database))
+
+
+def _pg_copy(request: pytest.FixtureRequest, template: str) -> str:
+    server = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    request.addfinalizer(lambda: server.drop_database(name))
+    return str(server.url(name))
+
+
+def on(settings: Settings, url: str) -> Settings:
+    return settings.model_copy(update={"database_url": url})
+
+
+def test_an_empty_database_gets_the_catalogue_back_from_the_store(
+    request: pytest.FixtureRequest,
+    client: TestClient,
+    actors: Actors,
+    services: Services,
+    settings: Settings,
+    clock: FixedClock,
+    db_url: str,
+    tmp_path: Path,
+) -> None:
+    ensure_signing_key(settings)
+    ids = build_archive(client, actors, clock)
+    closed = closed_2019(client, actors.staff, "OPCC-2017-028")
+    drain(services)
+    assert cli(settings, "audit", "checkpoint").exit_code == 0  # what authenticates a bundle
+    assert cli(settings, "audit", "export", str(tmp_path / "bundle")).exit_code == 0
+    bundle_size = json.loads((tmp_path / "bundle" / "manifest.json").read_text())["tree_size"]
+    spec = dispose_specification(client, actors, services, closed)
+    drain(services)
+    assert cli(settings, "audit", "checkpoint").exit_code == 0
+    kept = [ids["a"], ids["b"], *(i for i in closed.values() if i != spec)]
+    before = catalogue(client, actors.admin, kept)
+    trail = audit_trail(client, actors.admin, kept)
+    stored = contents(services.store, kept)
+    assert sum(len(before[i]["changes"]) for i in kept) == 6
+
+    rebuilt = on(settings, empty_database(request, db_url, tmp_path))
+    bundle = ("--audit-bundle", str(tmp_path / "bundle"))
+    result, report = recover(rebuilt, tmp_path / "report.json", *bundle)
+
+    assert result.exit_code == 0, result.output
+    assert report["catalogue"]["records_added"] == len(kept)
+    assert report["catalogue"]["versions_added"] == len(kept) + 1
+    assert report["catalogue"]["changes_added"] == 3
+    assert report["catalogue"]["problems"] == []
+    assert report["catalogue"]["names_found"] == ["sam", "sue"]
+    assert report["catalogue"]["placeholders"] == ["sam", "sue"]
+    assert sorted(report["catalogue"]["contracts_added"]) == ["OPCC-2017-028", CONTRACT]
+    audit = report["audit"]
+    assert audit["entries_restored_from_bundles"] == bundle_size, audit
+    assert audit["acknowledged_now"]["lost_from"] == bundle_size
+    assert audit["lost"] and "were lost" in audit["lost"][0]
+    assert "users: cannot be recovered; user names found in the store: sam, sue" in result.output
+    assert f"audit entries LOST: entries {bundle_size} to" in result.output
+
+    with app_on(rebuilt, clock) as (again, again_services):
+        assert last_entries(again_services, 2) == [
+            ("audit.rollback_acknowledged", "recovery", f"audit:{bundle_size}-{audit_end(audit)}"),
+            ("catalogue.recover", "recovery", "catalogue"),
+        ]
+        admin = make_user(again_services, "ada2", "admin")
+        drain(again_services)
+        after = catalogue(again, admin, kept)
+        assert no_way_in(again_services, "sam") and no_way_in(again_services, "sue")
+
+        trail_after = audit_trail(again, admin, kept)
+        gone = again.get(f"/api/records/{spec}", headers=admin)
+        assert contents(again_services.store, kept) == stored
+    assert after == before
+    assert trail_after == trail  # every entry about them was in the bundle
+    assert gone.status_code == 404
+
+    assert cli(rebuilt, "check").exit_code == 0
+    fixity = cli(rebuilt, "retention", "run", "--fixity", "full", "--json")
+    assert fixity.exit_code == 0 and json.loads(fixity.stdout)["fixity_failures"] == 0
+    verified = cli(rebuilt, "audit", "verify", "--quiet")
+    assert verified.exit_code == 0, verified.output
+    assert f"entries {bundle_size} to" in verified.output
+
+    second, again_report = recover(rebuilt, tmp_path / "again.json")
+    assert second.exit_code == 0, second.output
+    assert again_report["catalogue"]["records_added"] == 0
+    assert again_report["catalogue"]["records_updated"] == 0
+    assert again_report["catalogue"]["placeholders"] == []
+    assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
+
+
+def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
+    request: pytest.FixtureRequest,
+    client: TestClient,
+    actors: Actors,
+    services: Services,
+    settings: Settings,
+    clock: FixedClock,
+    db_url: str,
+    tmp_path: Path,
+) -> None:
+    ensure_signing_key(settings)
+    ids = build_archive(client, actors, clock)
+    drain(services)
+    assert cli(settings, "audit", "checkpoint").exit_code == 0
+    older = on(settings, backup(request, services, db_url, tmp_path))
+    clock.advance(minutes=1)
+    edit(client, actors.staff, ids["a"], title="Needs assessment (signed off)")
+    added = client.post(
+        f"/api/records/{ids['a']}/versions",
+        files={"file": ("v3.txt", b"v3\n")},
+        headers=actors.staff,
+    )
+    assert added.status_code == 201, added.text
+    nina = make_user(services, "nina", "staff")
+    assert create_contract(client, nina, reference="OPCC-2024-001").status_code == 201
+    c = capture(client, nina, content=b"new since the backup\n", contract="OPCC-2024-001")
+    kept = [ids["a"], ids["b"], c.json()["id"]]
+    drain(services)
+    assert cli(settings, "audit", "checkpoint").exit_code == 0
+    before = catalogue(client, actors.admin, kept)
+
+    result, report = recover(older, tmp_path / "report.json")
+
+    assert result.exit_code == 0, result.output
+    found = report["catalogue"]
+    assert (found["records_added"], found["records_updated"]) == (1, 1)
+    assert (found["versions_added"], found["changes_added"]) == (2, 1)
+    assert found["placeholders"] == ["nina"] and found["contracts_added"] == ["OPCC-2024-001"]
+    assert report["audit"]["acknowledged_now"]["lost_from"] == report["audit"]["log_size_before"]
+    with app_on(older, clock) as (again, again_services):
+        drain(again_services)
+        after = catalogue(again, actors.admin, kept)
+    assert after == before
+    assert cli(older, "check").exit_code == 0
+    assert cli(older, "audit", "verify", "--quiet").exit_code == 0
+
+    second, again_report = recover(older, tmp_path / "again.json")
+    assert second.exit_code == 0, second.output
+    assert again_report["catalogue"]["records_added"] == 0
+    assert again_report["catalogue"]["records_updated"] == 0
+    assert again_report["catalogue"]["changes_added"] == 0
+    assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
+
+
+def _first_layout(store: BlobStore, key: str) -> None:
+    """Rewrite a sidecar as the first layout wrote it (no format, no contract details)."""
+    body = json.loads(b"".join(store.open(key)))
+    del body["format"], body["contract_details"]
+    store.delete(key)
+    store.put(key, io.BytesIO(json.dumps(body, sort_keys=True, indent=2).encode()))
+
+
+# What the store holds is the subject here, not the database: SQLite only.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_altered_content_is_reported_and_old_sidecars_still_recover(
+    client: TestClient,
+    actors: Actors,
+    services: Services,
+    settings: Settings,
+    clock: FixedClock,
+    tmp_path: Path,
+) -> None:
+    create_contract(client, actors.staff, reference="OPCC-2015-001")
+    old = capture(client, actors.staff, content=b"captured long ago\n", contract="OPCC-2015-001")
+    altered = capture(client, actors.staff, content=b"the original bytes\n", contract=None)
+    drain(services)
+    _first_layout(services.store, f"records/{old.json()['id']}/v1.json")
+    tampered = Path(settings.blob_root) / "records" / altered.json()["id"] / "v1"
+    tampered.chmod(0o600)
+    tampered.write_bytes(b"the altered bytes\n")
+    before = catalogue(client, actors.admin, [old.json()["id"]])
+
+    rebuilt = on(settings, f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    result, report = recover(rebuilt, tmp_path / "report.json")
+
+    assert result.exit_code == 1
+    [problem] = report["catalogue"]["problems"]
+    assert problem["key"] == f"records/{altered.json()['id']}/v1"
+    assert "does not match its sidecar" in problem["problem"]
+    assert "1 stored object(s) could not be used" in result.output
+    assert report["first_layout_sidecars"] == 1
+    assert report["catalogue"]["contracts_without_details"] == ["OPCC-2015-001"]
+    with app_on(rebuilt, clock) as (again, again_services):
+        admin = make_user(again_services, "ada2", "admin")
+        drain(again_services)
+        assert again.get(f"/api/records/{altered.json()['id']}", headers=admin).status_code == 404
+        after = catalogue(again, admin, [old.json()["id"]])
+    old_id = old.json()["id"]
+    assert after[old_id] == before[old_id]
+    assert [c["title"] for c in after["contracts"]] == ["OPCC-2015-001"]
+    checked = cli(rebuilt, "check")
+    assert checked.exit_code == 1
+    assert f"orphan object (no catalogue row): records/{altered.json()['id']}/v1" in checked.output
+
+
+def test_recovery_reads_an_s3_store(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_url: str, clock: FixedClock
+) -> None:
+    storage = s3_storage_settings(request.getfixturevalue("s3_server"))
+    settings = make_settings(tmp_path, sqlite_url, storage=storage)
+    with app_on(settings, clock) as (client, services):
+        actors = make_actors(services)
+        ids = build_archive(client, actors, clock)
+        drain(services)
+        before = catalogue(client, actors.admin, list(ids.values()))
+
+    rebuilt = on(settings, f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    with app_on(rebuilt, clock) as (again, again_services):
+        report = recover_from_store(again_services)
+        admin = make_user(again_services, "ada2", "admin")
+        after = catalogue(again, admin, list(ids.values()))
+    assert report.records.records_added == 2 and report.records.problems == []
+    assert after == before
