@@ -238,5 +238,6 @@ def content(
             number=version,
             actor=user,
             clock=services.clock,
+            replica=services.replica,
         )
     return StreamingResponse(chunks, media_type=found.media_type, headers=content_headers(found))

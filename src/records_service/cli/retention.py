@@ -73,6 +73,7 @@ def run(
                 dry_run=dry_run,
                 fixity=fixity,
                 progress=bar.update,
+                replica=services.replica,
             )
     if as_json:
         click.echo(report.model_dump_json(indent=2))

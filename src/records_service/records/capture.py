@@ -8,7 +8,8 @@ Steps and their contract:
    while hashing, counting and sniffing. May assume 1 passed. On failure the
    store holds nothing under the key (the store's put is atomic).
 3. ``persist`` in one transaction: holds the record (or new version) rows, the
-   tags, the index task, the queued sidecar and the audit entry. It re-checks
+   tags, the index task, the queued sidecar, the replica queue row (with a
+   replica configured) and the audit entry. It re-checks
    only what can change between the steps (a new version re-reads its record;
    contracts are never deleted, so step 1's contract id still holds). On
    failure the object is removed; if removal fails too it stays as an orphan
@@ -40,6 +41,7 @@ from records_service.db import NewRows, insert_rows, new_rows, read_scope, sessi
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.records.content import StoredContent, clean_filename, store_stream
 from records_service.records.models import DISPOSED_STATUSES, IndexTask, Record, RecordTag, Version
+from records_service.records.replica import queued_copy
 from records_service.records.schemas import RecordMetadata
 from records_service.records.sidecars import queued_sidecar, sidecar_body
 from records_service.storage import BlobStore, StorageError
@@ -58,6 +60,8 @@ class CaptureContext:
     clock: Clock
     record_types: frozenset[str]
     max_upload_bytes: int
+    # Queue each capture's objects for the replica (when one is configured).
+    replicate: bool = False
 
 
 def content_key(record_id: str, number: int, attempt: str | None = None) -> str:
@@ -211,7 +215,8 @@ def _bookkeeping(
         contract=rows.contract_ref,
         title=record.title,
     )
-    return [new_rows([queued]), new_rows([task])], payload
+    copies = [queued_copy(record.id, ctx.clock())] if ctx.replicate else []
+    return [new_rows([queued]), new_rows([task]), new_rows(copies)], payload
 
 
 def _new_version(

@@ -23,7 +23,12 @@ from typing import Any, BinaryIO
 from sqlalchemy import ColumnElement, false, func, or_, true
 from sqlmodel import Session, col, select
 
-from records_service.audit.actions import AuditAction, ReadPayload, UpdatePayload
+from records_service.audit.actions import (
+    AuditAction,
+    ReadPayload,
+    ReplicaReadPayload,
+    UpdatePayload,
+)
 from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
@@ -50,6 +55,7 @@ from records_service.records.models import (
     Version,
     VersionText,
 )
+from records_service.records.replica import open_checked
 from records_service.records.schemas import (
     MetadataChangePublic,
     RecordPublic,
@@ -490,18 +496,35 @@ def open_content(
     number: int | None,
     actor: User,
     clock: Clock,
+    replica: BlobStore | None = None,
 ) -> tuple[Version, Iterator[bytes]]:
     """Audit a content read and return the version with its byte stream.
 
-    The audit entry is written in the caller's transaction, which must commit
-    before the stream is served.
+    With a ``replica``, a primary copy that is missing, unreadable or fails its hash
+    is served from the replica instead, and that is audited as well
+    (``record.read_replica``). The audit entries are written in the caller's
+    transaction, which must commit before the stream is served.
     """
     record = get_record(session, record_id, actor)
     ensure_not_disposed(record)
     version = find_version(session, record, number)
-    chunks = store.open(version.storage_key)
+    opened = open_checked(store, replica, version.storage_key, version.sha256)
     _audit_read(session, record, version, actor=actor, clock=clock)
-    return version, chunks
+    if opened.source == "replica":
+        record_event(
+            session,
+            actor=actor.username,
+            action=AuditAction.RECORD_READ_REPLICA,
+            subject=f"record:{record.id}",
+            payload=ReplicaReadPayload(
+                version=version.number,
+                sha256=version.sha256,
+                storage_key=version.storage_key,
+                problem=f"the primary copy {opened.problem}",
+            ),
+            clock=clock,
+        )
+    return version, opened.chunks
 
 
 def read_extracted_text(

@@ -1,7 +1,8 @@
 """The background pipeline: the after-commit steps and the threads that run them.
 
 After a capture or an edit commits, the rest of the work happens here, in order:
-write the object-lock sidecars of new versions, extract text, update the search
+write the object-lock sidecars of new versions, copy new objects to the replica
+(when one is configured), extract text, update the search
 index, audit the counted authentication failures, sign an audit checkpoint. Each
 step is a plain function that returns how many items it handled, so the CLI and the
 tests can run the whole pipeline in their own thread (:meth:`Worker.run_once`).
@@ -20,11 +21,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
 from records_service.clock import Clock
 from records_service.extraction import ExtractionWorker
+from records_service.records.replica import enqueue_copies, replicate_pending
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.records.text import extract_pending
 from records_service.retention import RetentionSchedule
@@ -50,6 +53,8 @@ class Parts(Protocol):
     @property
     def store(self) -> BlobStore: ...
     @property
+    def replica(self) -> BlobStore | None: ...
+    @property
     def schedule(self) -> RetentionSchedule: ...
     @property
     def clock(self) -> Clock: ...
@@ -67,13 +72,12 @@ class Worker:
         self.retention_timer: RetentionTimer | None = None
 
     def steps(self, extraction_budget: float | None = None) -> list[Step]:
-        """The after-commit work, in order: write sidecars, extract text, update the index,
-        audit counted authentication failures, sign a checkpoint."""
+        """The after-commit work, in order: write sidecars, copy to the replica, extract
+        text, update the index, audit counted authentication failures, sign a checkpoint."""
         parts = self._parts
         return [
-            lambda: write_pending_sidecars(
-                parts.engine, parts.store, mode=parts.settings.storage.retention_mode
-            ),
+            self.write_sidecars,
+            self.copy_to_replica,
             lambda: extract_pending(
                 parts.engine,
                 parts.store,
@@ -86,6 +90,30 @@ class Worker:
                 parts.settings, engine=parts.engine, store=parts.store, clock=parts.clock
             ),
         ]
+
+    def write_sidecars(self) -> int:
+        """Write queued sidecars; with a replica, queue their records for copying."""
+        parts = self._parts
+        on_written = None
+        if parts.replica is not None:
+            clock = parts.clock
+
+            def on_written(session: Session, record_ids: list[str]) -> None:
+                enqueue_copies(session, record_ids, clock())
+
+        return write_pending_sidecars(
+            parts.engine,
+            parts.store,
+            mode=parts.settings.storage.retention_mode,
+            on_written=on_written,
+        )
+
+    def copy_to_replica(self) -> int:
+        """Copy queued records' new objects to the replica (purge disposed ones)."""
+        parts = self._parts
+        if parts.replica is None:
+            return 0
+        return replicate_pending(parts.engine, parts.store, parts.replica)
 
     def flush_auth_failures(self) -> int:
         """Audit the failures counted in closed intervals (see ``auth.failures``)."""
@@ -117,6 +145,7 @@ class Worker:
             schedule=parts.schedule,
             settings=parts.settings,
             clock=parts.clock,
+            replica=parts.replica,
         )
 
     def notify(self) -> None:

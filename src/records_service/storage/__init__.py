@@ -15,7 +15,7 @@ from records_service.storage.errors import (
     StorageError,
     StorageUnavailable,
 )
-from records_service.storage.factory import build_blob_store
+from records_service.storage.factory import build_blob_store, build_replica_store
 from records_service.storage.local import LocalBlobStore
 from records_service.storage.s3 import S3BlobStore
 
@@ -32,6 +32,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "build_blob_store",
+    "build_replica_store",
     "read_into",
     "validate_key",
 ]

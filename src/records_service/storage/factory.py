@@ -6,13 +6,14 @@ import string. Callers (the app lifespan, the CLI) call this once per process.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from records_service.storage.local import LocalBlobStore
 from records_service.storage.s3 import S3BlobStore
 
 if TYPE_CHECKING:
-    from records_service.settings import Settings
+    from records_service.settings import Settings, StorageSettings
     from records_service.storage.base import BlobStore
 
 
@@ -23,11 +24,28 @@ def build_blob_store(settings: Settings) -> BlobStore:
     checked for object lock) now, so this contacts the server and may raise
     ``StorageUnavailable``. The local backend touches nothing until first use.
     """
-    match settings.storage.backend:
+    return _build(settings.storage, settings.blob_root)
+
+
+def build_replica_store(settings: Settings) -> BlobStore | None:
+    """Build the replica blob store, or ``None`` when ``replica.backend`` is ``off``.
+
+    Built like the primary store (same backends, same bucket creation).
+    """
+    replica = settings.replica
+    if replica.backend == "off":
+        return None
+    storage = replica.as_storage(settings.storage)
+    assert replica.local_root is not None or replica.backend == "s3"  # checked by settings
+    return _build(storage, replica.local_root or settings.blob_root)
+
+
+def _build(storage: StorageSettings, local_root: Path) -> BlobStore:
+    match storage.backend:
         case "local":
-            return LocalBlobStore(settings.blob_root)
-        case "s3":
-            store = S3BlobStore.from_settings(settings.storage)
-            if settings.storage.create_bucket:
+            return LocalBlobStore(local_root)
+        case _:
+            store = S3BlobStore.from_settings(storage)
+            if storage.create_bucket:
                 store.ensure_bucket()
             return store
