@@ -137,6 +137,11 @@ def _remove_quietly(store: BlobStore, key: str) -> None:
         log.exception("could not remove %s after a failed capture; it is now an orphan", key)
 
 
+# Further writes a caller makes in the capture's own transaction, once the rows and the
+# audit entry are in (an idempotency key's completion).
+InTransaction = Callable[[Session, Record, Version], None]
+
+
 @dataclass(frozen=True)
 class _Described:
     """What a capture will write, built from the stored content before the transaction."""
@@ -159,6 +164,7 @@ def _land(
     persist: Callable[[Session, _Described], Record],
     actor: User,
     action: AuditAction,
+    in_transaction: InTransaction | None,
 ) -> tuple[Record, Version]:
     """Steps 2 to 4, shared by first capture and new versions.
 
@@ -184,6 +190,8 @@ def _land(
                 payload=payload,
                 clock=ctx.clock,
             )
+            if in_transaction is not None:
+                in_transaction(session, record, rows.version)
     except BaseException:
         if stored is not None:  # a failed store_stream leaves nothing under the key
             _remove_quietly(ctx.store, key)
@@ -248,6 +256,7 @@ def capture_record(
     source: BinaryIO,
     filename: str | None,
     actor: User,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[Record, Version]:
     """Declare a new record with its first version; all or nothing."""
     name = clean_filename(filename)
@@ -293,6 +302,7 @@ def capture_record(
         persist=persist,
         actor=actor,
         action=AuditAction.RECORD_CAPTURE,
+        in_transaction=in_transaction,
     )
 
 
@@ -305,6 +315,7 @@ def add_version(
     source: BinaryIO,
     filename: str | None,
     actor: User,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[Record, Version]:
     """Add the next content version to ``record``; earlier versions stay untouched."""
     name = clean_filename(filename)
@@ -339,4 +350,5 @@ def add_version(
         persist=persist,
         actor=actor,
         action=AuditAction.RECORD_VERSION,
+        in_transaction=in_transaction,
     )

@@ -41,6 +41,7 @@ from records_service.errors import InvalidInput, NotFound, RecordDisposed
 from records_service.pagination import PageParams
 from records_service.records.capture import (
     CaptureContext,
+    InTransaction,
     add_version,
     check_record_date,
     check_record_type,
@@ -460,7 +461,13 @@ def find_version(session: Session, record: Record, number: int | None) -> Versio
 
 
 def add_next_version(
-    ctx: CaptureContext, *, record_id: str, source: BinaryIO, filename: str | None, actor: User
+    ctx: CaptureContext,
+    *,
+    record_id: str,
+    source: BinaryIO,
+    filename: str | None,
+    actor: User,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[Record, Version]:
     """Add the next version to a record ``actor`` may see; it keeps its contract and tags.
 
@@ -479,6 +486,7 @@ def add_next_version(
         source=source,
         filename=filename,
         actor=actor,
+        in_transaction=in_transaction,
     )
 
 

@@ -2,10 +2,10 @@
 
 After a capture or an edit commits, the rest of the work happens here, in order:
 write the object-lock sidecars of new versions, copy new objects to the replica
-(when one is configured), extract text, update the search
-index, audit the counted authentication failures, sign an audit checkpoint. Each
-step is a plain function that returns how many items it handled, so the CLI and the
-tests can run the whole pipeline in their own thread (:meth:`Worker.run_once`).
+(when one is configured), extract text, update the search index, audit the counted
+authentication failures, forget expired idempotency keys, sign an audit checkpoint.
+Each step is a plain function that returns how many items it handled, so the CLI and
+the tests can run the whole pipeline in their own thread (:meth:`Worker.run_once`).
 
 A server (or ``records-service worker``) starts it with :meth:`Worker.start`: one
 :class:`~records_service.runtime.background.BackgroundWorker` thread runs the steps
@@ -27,6 +27,7 @@ from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
 from records_service.clock import Clock
 from records_service.extraction import ExtractionWorker
+from records_service.records.idempotency import purge_expired
 from records_service.records.replica import enqueue_copies, replicate_pending
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.records.text import extract_pending
@@ -73,7 +74,8 @@ class Worker:
 
     def steps(self, extraction_budget: float | None = None) -> list[Step]:
         """The after-commit work, in order: write sidecars, copy to the replica, extract
-        text, update the index, audit counted authentication failures, sign a checkpoint."""
+        text, update the index, audit counted authentication failures, forget expired
+        idempotency keys, sign a checkpoint."""
         parts = self._parts
         return [
             self.write_sidecars,
@@ -86,6 +88,7 @@ class Worker:
             ),
             lambda: parts.index_feed.apply_pending() if parts.index_feed else 0,
             self.flush_auth_failures,
+            lambda: purge_expired(parts.engine, parts.clock()),
             checkpoint_step(
                 parts.settings, engine=parts.engine, store=parts.store, clock=parts.clock
             ),
