@@ -30,8 +30,9 @@ from records_service.extraction import ExtractionWorker
 from records_service.records.idempotency import purge_expired
 from records_service.records.replica import enqueue_copies, replicate_pending
 from records_service.records.sidecars import write_pending_sidecars
-from records_service.records.text import extract_pending
+from records_service.records.text import MissingContent, extract_pending
 from records_service.retention import RetentionSchedule
+from records_service.retention.findings import missing_content_findings
 from records_service.runtime.background import BackgroundWorker, Step
 from records_service.runtime.retention_timer import RetentionTimer, start_retention_timer
 from records_service.search.feed import IndexFeed
@@ -85,6 +86,7 @@ class Worker:
                 parts.store,
                 worker=self.extraction,
                 budget_seconds=extraction_budget,
+                on_missing=self.report_missing_content,
             ),
             lambda: parts.index_feed.apply_pending() if parts.index_feed else 0,
             self.flush_auth_failures,
@@ -117,6 +119,10 @@ class Worker:
         if parts.replica is None:
             return 0
         return replicate_pending(parts.engine, parts.store, parts.replica)
+
+    def report_missing_content(self, session: Session, missing: list[MissingContent]) -> None:
+        """Content that text extraction found missing is a ``fixity_failure`` finding."""
+        missing_content_findings(session, missing, self._parts.clock())
 
     def flush_auth_failures(self) -> int:
         """Audit the failures counted in closed intervals (see ``auth.failures``)."""
