@@ -21,12 +21,19 @@ Built on the ``minio`` client, which no caller imports. The store owns:
 * **Deletes** remove every version of the key and never bypass governance
   retention; a locked version makes the whole delete fail with
   ``ObjectLocked`` before anything is removed.
+* **A bucket that goes missing** while the service runs (a server restarted
+  empty, a bucket removed by mistake) is created again, with its object lock,
+  when ``create_bucket`` is set: by the readiness check, and by a put that finds
+  it gone (which itself still fails, as ``StorageUnavailable``, if it had already
+  read from its stream; a retry then succeeds). Its loss is logged as an error:
+  what it held is gone from it, and the fixity check reports it.
 * **Errors** from ``minio`` and ``urllib3`` are translated into the storage
   vocabulary.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -54,6 +61,8 @@ from records_service.storage.errors import (
 if TYPE_CHECKING:
     from records_service.settings import StorageSettings
 
+log = logging.getLogger(__name__)
+
 MIN_PART_SIZE = 5 * 1024 * 1024
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
 CHUNK_SIZE = 1024 * 1024
@@ -79,10 +88,17 @@ class _CountingReader:
         return data
 
 
+class BucketMissing(StorageUnavailable):
+    """The bucket itself does not exist (any more)."""
+
+
 def _translate(exc: S3Error, key: str | None) -> Exception:
     if exc.code in NOT_FOUND_CODES and key is not None:
         return ObjectNotFound(key)
-    return StorageUnavailable(f"S3 refused the request for {key!r}: {exc.code}: {exc.message}")
+    message = f"S3 refused the request for {key!r}: {exc.code}: {exc.message}"
+    if exc.code == "NoSuchBucket":
+        return BucketMissing(message)
+    return StorageUnavailable(message)
 
 
 @contextmanager
@@ -167,6 +183,7 @@ class S3BlobStore:
         object_lock: bool = True,
         retention_mode: RetentionMode = "GOVERNANCE",
         part_size: int = DEFAULT_PART_SIZE,
+        create_bucket: bool = False,
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
@@ -176,6 +193,7 @@ class S3BlobStore:
         self._object_lock = object_lock
         self._retention_mode = retention_mode
         self._part_size = part_size
+        self._create_bucket = create_bucket
         self._client = Minio(
             endpoint,
             access_key=access_key,
@@ -199,6 +217,7 @@ class S3BlobStore:
             object_lock=settings.object_lock,
             retention_mode=settings.retention_mode,
             part_size=settings.part_size,
+            create_bucket=settings.create_bucket,
         )
 
     @property
@@ -254,8 +273,35 @@ class S3BlobStore:
         """Stream ``stream`` to ``key`` and return the byte count.
 
         Raises ``ObjectExists`` if the key is taken. Exceptions raised by ``stream``
-        propagate unchanged (any multipart upload is aborted first).
+        propagate unchanged (any multipart upload is aborted first). A missing bucket
+        is created again (with ``create_bucket``) if nothing of the stream was read.
         """
+        reader = _CountingReader(stream)
+        try:
+            return self._put(key, reader, content_type, retain_until)
+        except BucketMissing:
+            if not self._create_bucket:
+                raise
+            self._recreate_bucket()
+            if reader.count:  # the stream cannot be read again: this put fails, the next works
+                raise
+            return self._put(key, reader, content_type, retain_until)
+
+    def _recreate_bucket(self) -> None:
+        log.error(
+            "bucket %r is missing; creating it again (whatever it held is gone from it: "
+            "run a full fixity check)",
+            self._bucket,
+        )
+        self.ensure_bucket()
+
+    def _put(
+        self,
+        key: str,
+        reader: _CountingReader,
+        content_type: str,
+        retain_until: datetime | None,
+    ) -> int:
         if self.exists(key):
             raise ObjectExists(key)
         lock_until = self._lock_date(retain_until)
@@ -264,7 +310,6 @@ class S3BlobStore:
         header_lock = None
         if lock_until is not None and self._secure:
             header_lock = Retention(self._retention_mode, lock_until)
-        reader = _CountingReader(stream)
         with _translated(key):
             self._client.put_object(
                 self._bucket,
@@ -416,10 +461,15 @@ class S3BlobStore:
         return nullcontext()
 
     def check_ready(self) -> None:
-        """Raise ``StorageUnavailable`` unless the bucket answers with these credentials."""
+        """Raise ``StorageUnavailable`` unless the bucket answers with these credentials
+        (a missing bucket is created again with ``create_bucket``)."""
         with _translated(None):
-            if not self._client.bucket_exists(self._bucket):
-                raise StorageUnavailable(f"bucket {self._bucket!r} does not exist")
+            exists = self._client.bucket_exists(self._bucket)
+        if exists:
+            return
+        if not self._create_bucket:
+            raise StorageUnavailable(f"bucket {self._bucket!r} does not exist")
+        self._recreate_bucket()
 
 
 def _version_arg(obj: Object) -> str | None:
