@@ -13,6 +13,7 @@ from records_service.storage.errors import (
     ObjectLocked,
     ObjectNotFound,
     StorageError,
+    StorageFull,
     StorageUnavailable,
 )
 from records_service.storage.factory import build_blob_store, build_replica_store
@@ -30,6 +31,7 @@ __all__ = [
     "RetentionMode",
     "S3BlobStore",
     "StorageError",
+    "StorageFull",
     "StorageUnavailable",
     "build_blob_store",
     "build_replica_store",

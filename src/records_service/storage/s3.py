@@ -55,6 +55,7 @@ from records_service.storage.errors import (
     ObjectExists,
     ObjectLocked,
     ObjectNotFound,
+    StorageFull,
     StorageUnavailable,
 )
 
@@ -70,6 +71,8 @@ NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
 # AWS answers AccessDenied to a delete of a locked version; MinIO answers
 # InvalidRequest ("Object is WORM protected ...").
 LOCK_REFUSAL_CODES = frozenset({"AccessDenied", "InvalidRequest"})
+# MinIO's answers when its disks, or the bucket's quota, are full.
+FULL_CODES = frozenset({"XMinioStorageFull", "XMinioAdminBucketQuotaExceeded"})
 RETAIN_UNTIL_HEADER = "x-amz-object-lock-retain-until-date"
 LOCK_MODE_HEADER = "x-amz-object-lock-mode"
 LEGAL_HOLD_HEADER = "x-amz-object-lock-legal-hold"
@@ -98,6 +101,8 @@ def _translate(exc: S3Error, key: str | None) -> Exception:
     message = f"S3 refused the request for {key!r}: {exc.code}: {exc.message}"
     if exc.code == "NoSuchBucket":
         return BucketMissing(message)
+    if exc.code in FULL_CODES:
+        return StorageFull(f"the S3 store is full: {message}")
     return StorageUnavailable(message)
 
 
