@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
@@ -29,6 +30,7 @@ from factories import (
 )
 from records_service.app import create_app
 from records_service.audit.models import AuditEntry
+from records_service.cli import main
 from records_service.db import read_scope, session_scope
 from records_service.records.models import PendingReplica
 from records_service.records.sidecars import queued_sidecar
@@ -198,6 +200,34 @@ def test_disposal_removes_the_copies_from_the_replica(
     services.run_background_once()
     assert not [key for key in _objects(_replica(services)) if key.startswith(f"records/{spec}/")]
     assert len(_objects(_replica(services))) == 2 * (len(ids) - 1)
+
+
+@SQLITE_ONLY
+def test_replica_sync_queues_an_archive_for_a_new_replica(
+    client: TestClient, services: Services, actors: Actors, settings: Settings
+) -> None:
+    """A replica added (or replaced by an empty one) after records were captured."""
+    sent = _capture_file(client, actors)
+    services.run_background_once()
+    assert settings.replica.local_root is not None
+    shutil.rmtree(settings.replica.local_root)
+    env = {
+        "RECORDS_DATA_DIR": str(settings.data_dir),
+        "RECORDS_DATABASE_URL": settings.resolved_database_url,
+        "RECORDS_REPLICA__BACKEND": "local",
+        "RECORDS_REPLICA__LOCAL_ROOT": str(settings.replica.local_root),
+    }
+    queued = CliRunner().invoke(main, ["replica", "sync"], env=env)
+    assert queued.exit_code == 0, queued.output
+    assert queued.output.startswith(f"{len({rid for rid, _ in sent})} records queued")
+    services.run_background_once()
+    assert _objects(_replica(services)) == _objects(services.store)
+    shown = CliRunner().invoke(main, ["replica", "status"], env=env)
+    assert shown.output.startswith("records waiting: 0 (0 queued rows)"), shown.output
+    unset = CliRunner().invoke(
+        main, ["replica", "sync"], env={**env, "RECORDS_REPLICA__BACKEND": "off"}
+    )
+    assert unset.exit_code == 1 and "no replica is configured" in unset.output
 
 
 @pytest.fixture

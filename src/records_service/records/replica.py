@@ -72,6 +72,18 @@ def purge_later(session: Session, record_id: str, now: datetime) -> None:
     session.add(PendingReplica(record_id=record_id, op=ReplicaOp.PURGE.value, enqueued_at=now))
 
 
+def queue_every_record(session: Session, now: datetime) -> int:
+    """Queue every record that still has content for copying (a replica added to an
+    archive that already holds records); returns how many. What the replica already
+    holds is not copied again."""
+    kept = select(Record.id).where(col(Record.status).not_in(DISPOSED_STATUSES))
+    ids = list(session.exec(kept))
+    for start in range(0, len(ids), 5000):
+        enqueue_copies(session, ids[start : start + 5000], now)
+        session.flush()
+    return len(ids)
+
+
 def pending_count(session: Session) -> int:
     """How many queue rows wait for the replica step."""
     return int(session.exec(select(func.count()).select_from(PendingReplica)).one())
