@@ -111,6 +111,13 @@ def test_drill_the_primary_store_is_lost_and_every_download_comes_from_the_repli
     assert len(_objects(primary)) == 8  # four versions and their sidecars
     with read_scope(services.engine) as session:
         assert session.exec(select(PendingReplica)).all() == []
+    replica = client.get("/health").json()["replica"]
+    assert replica == {
+        "ok": True,
+        "backend": "local",
+        "records_pending": 0,
+        "oldest_pending_seconds": None,
+    }
 
     # A damaged primary copy: the good copy is served, and that is audited.
     record_id = next(iter(sent))[0]
@@ -167,6 +174,7 @@ def test_overdue_and_bad_copies_are_missing_replica_findings(
     run_job(client, actors.records_manager)
     assert overdue not in keys(findings(client, actors.records_manager))  # not due yet
     clock.advance(minutes=61)
+    assert client.get("/health").json()["replica"]["oldest_pending_seconds"] == 61 * 60
     report = run_job(client, actors.records_manager)
     assert report["replica_overdue"] == 1 and report["replica_checked"] == 0
     assert overdue in keys(findings(client, actors.records_manager))
