@@ -33,11 +33,13 @@ from records_service.audit.models import AuditEntry
 from records_service.cli import main
 from records_service.db import read_scope, session_scope
 from records_service.records.models import PendingReplica
+from records_service.records.replica import queue_every_record
 from records_service.records.sidecars import queued_sidecar
 from records_service.runtime.services import Services
 from records_service.settings import ReplicaSettings, RetentionSettings, Settings
 from records_service.storage import BlobStore, LocalBlobStore
 from retention.casefiles import closed_2019, dispositions, findings, keys, run_job
+from storage.test_bucket_lost import remove_bucket
 from support.s3server import S3ServerInfo
 
 
@@ -258,11 +260,17 @@ def s3_replica_client(
         yield test_client
 
 
-def test_drill_with_an_s3_replica(s3_replica_client: TestClient) -> None:
+def test_drill_with_an_s3_replica(s3_replica_client: TestClient, s3_server: S3ServerInfo) -> None:
     client = s3_replica_client
     services: Services = client.app.state.services  # type: ignore[attr-defined]
     actors = make_actors(services)
     sent = _capture_file(client, actors)
+    services.run_background_once()
+    assert _objects(_replica(services)) == _objects(services.store)
+    # The replica's bucket is lost, and refilled: created again by the copy step.
+    remove_bucket(s3_server, services.settings.replica.bucket)
+    with session_scope(services.engine) as session:
+        queue_every_record(session, services.clock())
     services.run_background_once()
     assert _objects(_replica(services)) == _objects(services.store)
     assert isinstance(services.store, LocalBlobStore)

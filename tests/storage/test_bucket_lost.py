@@ -33,7 +33,7 @@ def s3_client(
         yield client
 
 
-def _remove_bucket(info: S3ServerInfo, bucket: str) -> None:
+def remove_bucket(info: S3ServerInfo, bucket: str) -> None:
     client = raw_client(info)
     for obj in client.list_objects(bucket, recursive=True, include_version=True):
         assert obj.object_name is not None
@@ -49,7 +49,7 @@ def test_a_lost_bucket_is_created_again_while_running(
     actors = make_actors(services)
     assert capture(s3_client, actors.staff, contract=None).status_code == 201
     bucket = services.settings.storage.bucket
-    _remove_bucket(s3_server, bucket)
+    remove_bucket(s3_server, bucket)
     assert not raw_client(s3_server).bucket_exists(bucket)
 
     # The capture that finds it gone has already read its upload: it fails, retryably.
@@ -59,6 +59,6 @@ def test_a_lost_bucket_is_created_again_while_running(
     assert raw_client(s3_server).get_object_lock_config(bucket) is not None
     assert capture(s3_client, actors.staff, contract=None).status_code == 201
 
-    _remove_bucket(s3_server, bucket)
+    remove_bucket(s3_server, bucket)
     assert s3_client.get("/health").json()["storage"]["ok"] is True
     assert raw_client(s3_server).bucket_exists(bucket)

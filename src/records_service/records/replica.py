@@ -257,17 +257,23 @@ class Opened:
     problem: str | None = None
 
 
-def open_checked(primary: BlobStore, replica: BlobStore | None, key: str, sha256: str) -> Opened:
+def open_checked(
+    primary: BlobStore, replica: BlobStore | None, key: str, sha256: str | None
+) -> Opened:
     """Open ``key`` from the primary store, or from the replica if the primary's copy is
-    missing, unreadable or fails its hash and the replica's is good.
+    missing or unreadable, or (given ``sha256``) fails its hash, and the replica's
+    copy is good.
 
-    Without a replica the primary is opened as it always was. With one, the chosen
-    copy is hashed before it is served (one extra read), since a download cannot
-    change its source once the first byte has gone out. When neither copy is good,
-    the primary's answer stands (a missing object raises ``ObjectNotFound``).
+    Without a replica the primary is opened as it always was. Given ``sha256``, the
+    chosen copy is hashed before it is served (one extra read), since a download
+    cannot change its source once the first byte has gone out; without it, the
+    replica is used only when the primary cannot be opened. When neither copy is
+    good the primary's answer stands (a missing object raises ``ObjectNotFound``).
     """
     if replica is None:
         return Opened(primary.open(key), "primary")
+    if sha256 is None:
+        return _open_either(primary, replica, key)
     problem = _problem(primary, key, sha256)
     if problem is None:
         return Opened(primary.open(key), "primary")
@@ -276,6 +282,19 @@ def open_checked(primary: BlobStore, replica: BlobStore | None, key: str, sha256
         return Opened(replica.open(key), "replica", problem)
     log.error("neither copy of %s is good: the primary copy %s", key, problem)
     return Opened(primary.open(key), "primary", problem)
+
+
+def _open_either(primary: BlobStore, replica: BlobStore, key: str) -> Opened:
+    try:
+        return Opened(primary.open(key), "primary")
+    except StorageError as exc:
+        problem = "is missing" if isinstance(exc, ObjectNotFound) else f"cannot be read ({exc})"
+        try:
+            chunks = replica.open(key)
+        except StorageError:
+            raise exc from None
+        log.warning("serving %s from the replica: the primary copy %s", key, problem)
+        return Opened(chunks, "replica", problem)
 
 
 def _problem(store: BlobStore, key: str, sha256: str) -> str | None:

@@ -23,10 +23,11 @@ Built on the ``minio`` client, which no caller imports. The store owns:
   ``ObjectLocked`` before anything is removed.
 * **A bucket that goes missing** while the service runs (a server restarted
   empty, a bucket removed by mistake) is created again, with its object lock,
-  when ``create_bucket`` is set: by the readiness check, and by a put that finds
-  it gone (which itself still fails, as ``StorageUnavailable``, if it had already
-  read from its stream; a retry then succeeds). Its loss is logged as an error:
-  what it held is gone from it, and the fixity check reports it.
+  when ``create_bucket`` is set: by the readiness check, by a listing (which then
+  lists nothing), and by a put that finds it gone (which itself still fails, as
+  ``StorageUnavailable``, if it had already read from its stream; a retry then
+  succeeds). Its loss is logged as an error: what it held is gone from it, and
+  the fixity check reports it.
 * **Errors** from ``minio`` and ``urllib3`` are translated into the storage
   vocabulary.
 """
@@ -423,7 +424,17 @@ class S3BlobStore:
         """Yield every key starting with ``prefix``, in lexical order."""
         _check_prefix(prefix)
         listing = self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
-        return _listed_keys(listing)
+        return self._listed_or_recreated(listing)
+
+    def _listed_or_recreated(self, listing: Iterator[Object]) -> Iterator[str]:
+        """The listing's keys; a missing bucket is created again (``create_bucket``) and
+        lists as empty."""
+        try:
+            yield from _listed_keys(listing)
+        except BucketMissing:
+            if not self._create_bucket:
+                raise
+            self._recreate_bucket()
 
     def set_retention(self, key: str, until: datetime, mode: RetentionMode) -> None:
         """Extend the object's retain-until date to ``until``; never shorten or weaken it.

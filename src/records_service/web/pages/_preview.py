@@ -81,6 +81,7 @@ def build_preview(
             actor=actor,
             clock=clock,
             replica=replica,
+            verify=False,  # the page's transaction has begun: no hashing under its lock
         )
         data, truncated = _leading_bytes(chunks, PREVIEW_BYTES)
         if truncated:
