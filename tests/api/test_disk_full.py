@@ -67,3 +67,5 @@ def test_a_full_database_disk_answers_503_saying_so(
     assert "disk is full" in body["detail"] and response.headers["retry-after"]
     # The refused capture's object was removed again: one object per captured record.
     assert len(list(services.store.list("records/"))) == _records(services)
+    event.remove(engine, "connect", no_more_pages)  # space again, for the shutdown
+    engine.dispose()
