@@ -31,10 +31,12 @@ from factories import (
 from records_service.app import create_app
 from records_service.audit.models import AuditEntry
 from records_service.cli import main
+from records_service.cli.retention import summary_table
 from records_service.db import read_scope, session_scope
 from records_service.records.models import PendingReplica
 from records_service.records.replica import queue_every_record
 from records_service.records.sidecars import queued_sidecar
+from records_service.retention.job import RunReport
 from records_service.runtime.services import Services
 from records_service.settings import ReplicaSettings, RetentionSettings, Settings
 from records_service.storage import BlobStore, LocalBlobStore
@@ -179,6 +181,9 @@ def test_overdue_and_bad_copies_are_missing_replica_findings(
     assert client.get("/health").json()["replica"]["oldest_pending_seconds"] == 61 * 60
     report = run_job(client, actors.records_manager)
     assert report["replica_overdue"] == 1 and report["replica_checked"] == 0
+    table = summary_table(RunReport.model_validate(report))
+    [line] = [line for line in table.splitlines() if line.startswith("replica copies")]
+    assert line.split(maxsplit=2)[2] == "0 checked, 0 bad or missing, 1 overdue"
     assert overdue in keys(findings(client, actors.records_manager))
 
     services.run_background_once()

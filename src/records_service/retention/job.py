@@ -113,6 +113,7 @@ class RunReport(BaseModel):
     fixity_mode: str = "off"
     fixity_checked: int = 0
     fixity_failures: int = 0
+    replica: bool = False
     replica_checked: int = 0
     replica_failures: int = 0
     replica_overdue: int = 0
@@ -209,7 +210,12 @@ def run_retention(
     )
     mode = fixity or settings.retention.fixity
     report = RunReport(
-        as_of=inputs.at, dry_run=dry_run, actor=actor, started_at=started, fixity_mode=mode
+        as_of=inputs.at,
+        dry_run=dry_run,
+        actor=actor,
+        started_at=started,
+        fixity_mode=mode,
+        replica=replica is not None,
     )
     timer = _PhaseTimer(report)
     with _cyclic_gc_paused():
