@@ -112,6 +112,14 @@ def _upload_digest(upload: UploadFile) -> dict[str, object]:
     return {"filename": upload.filename, "size": size, "sha256": digest.hexdigest()}
 
 
+def _replayed(replay: Replay) -> JSONResponse:
+    """The first response to a request with this Idempotency-Key, again."""
+    headers = {"Idempotent-Replayed": "true"}
+    if replay.location:
+        headers["Location"] = replay.location
+    return JSONResponse(replay.body, status_code=replay.status_code, headers=headers)
+
+
 def _created_once(
     services: ServicesDep,
     user: User,
@@ -134,10 +142,7 @@ def _created_once(
         keep=timedelta(hours=services.settings.idempotency_key_hours),
     )
     if isinstance(held, Replay):
-        headers = {"Idempotent-Replayed": "true"}
-        if held.location:
-            headers["Location"] = held.location
-        return JSONResponse(held.body, status_code=held.status_code, headers=headers)
+        return _replayed(held)
 
     bodies: list[RecordPublic] = []
 
