@@ -122,6 +122,10 @@ Label = Annotated[str, StringConstraints(max_length=200), AfterValidator(check_t
 Reference = Annotated[str, StringConstraints(max_length=100), AfterValidator(check_text)]
 Identifier = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_text)]
 SearchText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(check_text)]
+# A client's Idempotency-Key header: printable ASCII without spaces.
+IdempotencyKeyText = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+]
 # Text that may span lines.
 Reason = Annotated[
     str, StringConstraints(min_length=3, max_length=1000), AfterValidator(check_multiline_text)

@@ -49,7 +49,7 @@ from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlmodel import Session, SQLModel
 
-from records_service.errors import DatabaseBusy, WriteTooLong
+from records_service.errors import DatabaseBusy, DiskFull, WriteTooLong
 
 # How long a writer queues for the lock before it is told to retry (503). Generous: on a
 # loaded machine a queue of ordinary writers can take seconds to pass.
@@ -259,12 +259,17 @@ def _bound_writes(engine: Engine, max_write_s: float | None) -> None:
 
 
 def _translate_contention(context: ExceptionContext) -> BaseException | None:
-    """A lock that could not be had becomes a 503 to retry, not a 500."""
+    """A lock that could not be had becomes a 503 to retry, not a 500; so does a full
+    disk, saying so."""
     original = context.original_exception
+    if getattr(original, "sqlstate", None) == _PG_DISK_FULL:
+        return _disk_full()
     if isinstance(original, sqlite3.OperationalError):
         code = getattr(original, "sqlite_errorcode", None)
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return _busy()
+        if code == sqlite3.SQLITE_FULL:
+            return _disk_full()
         if code == sqlite3.SQLITE_INTERRUPT and context.connection is not None:
             deadline = _deadline_of(context.connection.connection)
             if deadline.at is not None:
@@ -276,6 +281,15 @@ def _translate_contention(context: ExceptionContext) -> BaseException | None:
 
 # PostgreSQL's SQLSTATE for a lock wait that passed ``lock_timeout``.
 _PG_LOCK_NOT_AVAILABLE = "55P03"
+# PostgreSQL's SQLSTATE for a write refused for want of disk space.
+_PG_DISK_FULL = "53100"
+
+
+def _disk_full() -> DiskFull:
+    return DiskFull(
+        "the database's disk is full, so nothing can be changed until space is freed; "
+        "nothing was changed (reading still works)"
+    )
 
 
 @contextmanager

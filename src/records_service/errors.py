@@ -104,6 +104,14 @@ class DatabaseBusy(ServiceUnavailable):
     retry_after = 2
 
 
+class DiskFull(ServiceUnavailable):
+    """The database's disk is full: nothing can be written until space is freed."""
+
+    type_slug = "database-full"
+    title = "Database disk full"
+    retry_after = 60
+
+
 class WriteTooLong(ServiceUnavailable):
     """A write transaction held the database past its bound and was rolled back."""
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +52,71 @@ class StorageSettings(BaseModel):
         ge=5 * 1024 * 1024,
         description="Multipart upload part size in bytes (S3 minimum is 5 MiB).",
     )
+
+
+class ReplicaSettings(BaseModel):
+    """An optional second blob store that every version and sidecar is copied to."""
+
+    backend: Literal["off", "local", "s3"] = Field(
+        "off",
+        description="Replica blob store: 'off', 'local' (a directory) or 's3' (another "
+        "bucket, on the same or another S3-compatible endpoint).",
+    )
+    local_root: Path | None = Field(
+        None, description="Directory of a local replica (required when the backend is local)."
+    )
+    endpoint: str = Field(
+        "localhost:9000", description="S3 endpoint of the replica as host:port, without a scheme."
+    )
+    bucket: str = Field("records-replica", description="S3 bucket of the replica.")
+    access_key: str = Field("", description="S3 access key id for the replica.")
+    secret_key: SecretStr = Field(
+        SecretStr(""), description="S3 secret access key for the replica."
+    )
+    region: str | None = Field(None, description="S3 region of the replica, if it needs one.")
+    secure: bool = Field(True, description="Use TLS (https) to reach the replica's endpoint.")
+    ca_bundle: Path | None = Field(
+        None, description="PEM file of CA certificates to trust for the replica's TLS."
+    )
+    create_bucket: bool = Field(
+        True, description="Create the replica bucket at start-up (and again if it goes missing)."
+    )
+    object_lock: bool = Field(
+        False,
+        description="Create the replica bucket with versioning and object lock (retention "
+        "dates are mirrored onto the primary store only).",
+    )
+    overdue_minutes: float = Field(
+        60.0,
+        gt=0,
+        description="A record whose objects have waited this long to be copied to the replica "
+        "is reported by the retention job as a missing_replica finding.",
+    )
+
+    @model_validator(mode="after")
+    def _local_needs_a_root(self) -> ReplicaSettings:
+        if self.backend == "local" and self.local_root is None:
+            raise ValueError("a local replica needs RECORDS_REPLICA__LOCAL_ROOT (a directory)")
+        return self
+
+    def as_storage(self, defaults: StorageSettings) -> StorageSettings:
+        """The replica as storage settings, to build it like the primary store (the
+        part size and retention mode are the primary's)."""
+        return defaults.model_copy(
+            update={
+                "backend": self.backend,
+                "local_root": self.local_root,
+                "endpoint": self.endpoint,
+                "bucket": self.bucket,
+                "access_key": self.access_key,
+                "secret_key": self.secret_key,
+                "region": self.region,
+                "secure": self.secure,
+                "ca_bundle": self.ca_bundle,
+                "create_bucket": self.create_bucket,
+                "object_lock": self.object_lock,
+            }
+        )
 
 
 class RetentionSettings(BaseModel):
@@ -296,6 +361,14 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     audit: AuditSettings = Field(default_factory=lambda: AuditSettings())
     index: IndexSettings = Field(default_factory=lambda: IndexSettings())
+    replica: ReplicaSettings = Field(default_factory=lambda: ReplicaSettings())
+    idempotency_key_hours: int = Field(
+        24,
+        ge=1,
+        le=24 * 30,
+        description="Hours an Idempotency-Key of a capture or new-version request is kept: "
+        "a retry with the same key within them gets the original response.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from records_service.errors import DomainError
-from records_service.storage import ObjectExists, ObjectNotFound, StorageError
+from records_service.storage import ObjectExists, ObjectNotFound, StorageError, StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,17 @@ async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
             "Content missing",
             "the stored content is missing; the fixity check will report it",
             instance=request.url.path,
+        )
+    if isinstance(exc, StorageFull):
+        log.error("blob store full: %s", exc)
+        return problem(
+            503,
+            "storage-full",
+            "Storage full",
+            "the blob store's disk is full, so no new content can be stored until space is "
+            "freed or added; nothing was stored (reading still works)",
+            instance=request.url.path,
+            headers={"Retry-After": "60"},
         )
     log.error("storage failure: %s", exc)
     return problem(

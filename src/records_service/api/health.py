@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from records_service.db import read_scope
 from records_service.records.models import TextStatus, Version
+from records_service.records.replica import waiting_since
 from records_service.records.sidecars import pending_count
 from records_service.runtime.requests import ServicesDep
 from records_service.search.feed import index_lag
@@ -70,6 +72,27 @@ def _storage(services: ServicesDep) -> dict[str, Any]:
     return {"ok": True, "backend": services.settings.storage.backend}
 
 
+def _replica(services: ServicesDep) -> dict[str, Any]:
+    # Reported, not judged: the service serves from its primary store without it.
+    if services.replica is None:
+        return {"ok": True, "backend": "off"}
+    try:
+        with read_scope(services.engine) as session:
+            waiting = waiting_since(session)
+        services.replica.check_ready()
+    except (StorageError, SQLAlchemyError) as exc:
+        return {"ok": False, "error": str(exc)}
+    oldest = min(waiting.values(), default=None)
+    return {
+        "ok": True,
+        "backend": services.settings.replica.backend,
+        "records_pending": len(waiting),
+        "oldest_pending_seconds": (
+            round((services.clock() - oldest).total_seconds(), 1) if oldest else None
+        ),
+    }
+
+
 @router.get(
     "/health",
     responses={
@@ -80,9 +103,11 @@ def _storage(services: ServicesDep) -> dict[str, Any]:
     },
 )
 def health(services: ServicesDep) -> JSONResponse:
-    """Readiness of the database and the blob store, with background-work lag."""
+    """Readiness of the database and the blob store, with background-work lag; the
+    replica's state is reported beside them (it does not decide readiness)."""
     body: dict[str, Any] = {"database": _database(services), "storage": _storage(services)}
     body["index"] = _index(services)
     ok = all(part["ok"] for part in body.values())
+    body["replica"] = _replica(services)
     body["status"] = "ok" if ok else "unavailable"
     return JSONResponse(body, status_code=200 if ok else 503)

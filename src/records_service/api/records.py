@@ -3,24 +3,37 @@ record's history (its metadata changes, and every audit entry about it)."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
+from sqlmodel import Session
 
 from records_service.api.audit import entries_page
 from records_service.api.deps import Paging, TokenCapturer, TokenEditor, TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.audit.schemas import AuditEntryPublic
 from records_service.audit.service import EntryFilters
-from records_service.bounds import DbId, Identifier, SafeDate
+from records_service.auth.models import User
+from records_service.bounds import DbId, IdempotencyKeyText, Identifier, SafeDate
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
-from records_service.records.capture import capture_record
+from records_service.records.capture import InTransaction, capture_record
 from records_service.records.download import content_headers
-from records_service.records.models import Classification
+from records_service.records.idempotency import (
+    HEADER,
+    Replay,
+    claim,
+    complete,
+    fingerprint,
+    release,
+)
+from records_service.records.models import Classification, Record, Version
 from records_service.records.schemas import (
     MetadataChangePublic,
     RecordMetadata,
@@ -55,6 +68,31 @@ def _metadata(**fields: object) -> RecordMetadata:
         ) from None
 
 
+IdempotencyKey = Annotated[
+    IdempotencyKeyText | None,
+    Header(
+        alias=HEADER,
+        description="Makes the request safe to retry: a retry with the same key and the "
+        "same request (fields and file) within the key's lifetime (24 hours by default) "
+        "gets the first response again, with `Idempotent-Replayed: true`, and nothing is "
+        "captured twice. The same key with a different request is a 422; while the first "
+        "request is still running, a 409. Keys belong to the user who sent them.",
+    ),
+]
+# What a capture's response is built from, inside its transaction.
+View = Callable[[Session, Record, Version], RecordPublic]
+# Runs the capture (with writes for its transaction, if any) and returns the response body.
+Run = Callable[[InTransaction | None], RecordPublic]
+_CREATED_HEADERS = {
+    "Location": {"schema": {"type": "string"}},
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the response to an earlier request with the "
+        "same Idempotency-Key.",
+        "schema": {"type": "string"},
+    },
+}
+
+
 def _created(services: ServicesDep, body: RecordPublic) -> JSONResponse:
     services.notify_worker()
     return JSONResponse(
@@ -64,14 +102,68 @@ def _created(services: ServicesDep, body: RecordPublic) -> JSONResponse:
     )
 
 
+def _upload_digest(upload: UploadFile) -> dict[str, object]:
+    """The upload's name, size and SHA-256, read from its spooled copy (then rewound)."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := upload.file.read(1024 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    upload.file.seek(0)
+    return {"filename": upload.filename, "size": size, "sha256": digest.hexdigest()}
+
+
+def _replayed(replay: Replay) -> JSONResponse:
+    """The first response to a request with this Idempotency-Key, again."""
+    headers = {"Idempotent-Replayed": "true"}
+    if replay.location:
+        headers["Location"] = replay.location
+    return JSONResponse(replay.body, status_code=replay.status_code, headers=headers)
+
+
+def _created_once(
+    services: ServicesDep,
+    user: User,
+    key: str | None,
+    request: Callable[[], dict[str, object]],
+    run: Run,
+    view: View,
+) -> JSONResponse:
+    """Run a capture once per ``Idempotency-Key`` (see records.idempotency); ``request``
+    describes the request for its fingerprint (only worked out when a key is given)."""
+    if key is None:
+        return _created(services, run(None))
+    assert user.id is not None
+    held = claim(
+        services.engine,
+        user_id=user.id,
+        key=key,
+        fingerprint=fingerprint(request()),
+        now=services.clock(),
+        keep=timedelta(hours=services.settings.idempotency_key_hours),
+    )
+    if isinstance(held, Replay):
+        return _replayed(held)
+
+    bodies: list[RecordPublic] = []
+
+    def completed(session: Session, record: Record, version: Version) -> None:
+        bodies.append(view(session, record, version))
+        body = bodies[0].model_dump(mode="json")
+        complete(session, held, status_code=201, body=body, location=f"/api/records/{record.id}")
+
+    try:
+        run(completed)
+    except BaseException:
+        release(services.engine, held)
+        raise
+    return _created(services, bodies[0])
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordPublic,
-    responses={
-        201: {"headers": {"Location": {"schema": {"type": "string"}}}},
-        **problem_responses(400, 403, 404, 409, 413),
-    },
+    responses={201: {"headers": _CREATED_HEADERS}, **problem_responses(400, 403, 404, 409, 413)},
 )
 def capture(
     services: ServicesDep,
@@ -86,6 +178,7 @@ def capture(
     ] = None,
     classification: Annotated[Classification, Form()] = Classification.OFFICIAL,
     originator: Annotated[str | None, Form(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Declare a record: upload its first version with its metadata (multipart)."""
     meta = _metadata(
@@ -97,36 +190,65 @@ def capture(
         classification=classification,
         originator=originator or None,
     )
-    record, version = capture_record(
-        services.capture_context(), meta=meta, source=file.file, filename=file.filename, actor=user
-    )
-    # The response is built from the rows the capture wrote: no second read.
-    return _created(services, captured_view(record, version, meta.contract, meta.tags, user))
+
+    def view(_session: Session, record: Record, version: Version) -> RecordPublic:
+        # Built from the rows the capture wrote: no second read.
+        return captured_view(record, version, meta.contract, meta.tags, user)
+
+    def run(in_transaction: InTransaction | None) -> RecordPublic:
+        record, version = capture_record(
+            services.capture_context(),
+            meta=meta,
+            source=file.file,
+            filename=file.filename,
+            actor=user,
+            in_transaction=in_transaction,
+        )
+        return captured_view(record, version, meta.contract, meta.tags, user)
+
+    def request() -> dict[str, object]:
+        return {"route": "capture", **meta.model_dump(mode="json"), **_upload_digest(file)}
+
+    return _created_once(services, user, idempotency_key, request, run, view)
 
 
 @router.post(
     "/{record_id}/versions",
     status_code=status.HTTP_201_CREATED,
     response_model=RecordPublic,
-    responses=problem_responses(400, 403, 404, 409, 410, 413),
+    responses={
+        201: {"headers": _CREATED_HEADERS},
+        **problem_responses(400, 403, 404, 409, 410, 413),
+    },
 )
 def new_version(
     record_id: Identifier,
     services: ServicesDep,
     user: TokenCapturer,
     file: Annotated[UploadFile, File(description="The new content.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Add a new content version; earlier versions stay retrievable."""
-    add_next_version(
-        services.capture_context(),
-        record_id=record_id,
-        source=file.file,
-        filename=file.filename,
-        actor=user,
-    )
-    with read_scope(services.engine) as session:
-        body = to_public(session, get_record(session, record_id, user))
-    return _created(services, body)
+
+    def view(session: Session, _record: Record, _version: Version) -> RecordPublic:
+        return to_public(session, get_record(session, record_id, user))
+
+    def run(in_transaction: InTransaction | None) -> RecordPublic:
+        add_next_version(
+            services.capture_context(),
+            record_id=record_id,
+            source=file.file,
+            filename=file.filename,
+            actor=user,
+            in_transaction=in_transaction,
+        )
+        with read_scope(services.engine) as session:
+            return to_public(session, get_record(session, record_id, user))
+
+    def request() -> dict[str, object]:
+        return {"route": "version", "record_id": record_id, **_upload_digest(file)}
+
+    return _created_once(services, user, idempotency_key, request, run, view)
 
 
 @router.get("", response_model=Page[RecordPublic])
@@ -238,5 +360,6 @@ def content(
             number=version,
             actor=user,
             clock=services.clock,
+            replica=services.replica,
         )
     return StreamingResponse(chunks, media_type=found.media_type, headers=content_headers(found))

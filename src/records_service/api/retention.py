@@ -123,6 +123,7 @@ def run(
         clock=services.clock,
         at=request.at,
         dry_run=request.dry_run,
+        replica=services.replica,
     )
 
 

@@ -14,6 +14,7 @@ class AuditAction(StrEnum):
     RECORD_VERSION = "record.version"
     RECORD_UPDATE = "record.update"
     RECORD_READ = "record.read"
+    RECORD_READ_REPLICA = "record.read_replica"
     SEARCH_QUERY = "search.query"
     CONTRACT_CREATE = "contract.create"
     CONTRACT_UPDATE = "contract.update"
@@ -59,6 +60,16 @@ class CapturePayload(Payload):
 class ReadPayload(Payload):
     version: int
     sha256: str
+
+
+class ReplicaReadPayload(Payload):
+    """A version was served from the replica because its primary copy ``problem``
+    (is missing, cannot be read, does not match its recorded SHA-256)."""
+
+    version: int
+    sha256: str
+    storage_key: str
+    problem: str
 
 
 class UpdatePayload(Payload):
@@ -174,6 +185,7 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.RECORD_VERSION: CapturePayload,
     AuditAction.RECORD_UPDATE: UpdatePayload,
     AuditAction.RECORD_READ: ReadPayload,
+    AuditAction.RECORD_READ_REPLICA: ReplicaReadPayload,
     AuditAction.SEARCH_QUERY: SearchPayload,
     AuditAction.CONTRACT_CREATE: ContractPayload,
     AuditAction.CONTRACT_UPDATE: ContractPayload,

@@ -25,6 +25,7 @@ from records_service.cli._services import cli_services as _services
 from records_service.cli.audit import audit as audit_commands
 from records_service.cli.recover import recover as recover_command
 from records_service.cli.reindex import reindex as reindex_command
+from records_service.cli.replica import replica as replica_commands
 from records_service.cli.retention import retention as retention_commands
 from records_service.db import session_scope
 from records_service.runtime.services import Services
@@ -381,3 +382,4 @@ main.add_command(retention_commands)
 main.add_command(audit_commands)
 main.add_command(reindex_command)
 main.add_command(recover_command)
+main.add_command(replica_commands)

@@ -73,6 +73,7 @@ def run(
                 dry_run=dry_run,
                 fixity=fixity,
                 progress=bar.update,
+                replica=services.replica,
             )
     if as_json:
         click.echo(report.model_dump_json(indent=2))
@@ -94,6 +95,7 @@ def summary_table(report: RunReport) -> str:
         *((f"open: {kind}", count) for kind, count in report.open_findings.items()),
         ("fixity", f"{report.fixity_mode}: {report.fixity_checked} checked"),
         ("fixity failures", report.fixity_failures),
+        *_replica_row(report),
         ("object locks mirrored", report.locks_mirrored),
         ("job errors", report.job_errors),
         ("errors", len(report.errors)),
@@ -103,6 +105,16 @@ def summary_table(report: RunReport) -> str:
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
     lines += [f"error: {error}" for error in report.errors]
     return "\n".join(lines)
+
+
+def _replica_row(report: RunReport) -> list[tuple[str, object]]:
+    if not report.replica:
+        return []
+    counts = (
+        f"{report.replica_checked} checked, {report.replica_failures} bad or missing, "
+        f"{report.replica_overdue} overdue"
+    )
+    return [("replica copies", counts)]
 
 
 @retention.command("findings")

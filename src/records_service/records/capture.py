@@ -8,7 +8,8 @@ Steps and their contract:
    while hashing, counting and sniffing. May assume 1 passed. On failure the
    store holds nothing under the key (the store's put is atomic).
 3. ``persist`` in one transaction: holds the record (or new version) rows, the
-   tags, the index task, the queued sidecar and the audit entry. It re-checks
+   tags, the index task, the queued sidecar, the replica queue row (with a
+   replica configured) and the audit entry. It re-checks
    only what can change between the steps (a new version re-reads its record;
    contracts are never deleted, so step 1's contract id still holds). On
    failure the object is removed; if removal fails too it stays as an orphan
@@ -40,6 +41,7 @@ from records_service.db import NewRows, insert_rows, new_rows, read_scope, sessi
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
 from records_service.records.content import StoredContent, clean_filename, store_stream
 from records_service.records.models import DISPOSED_STATUSES, IndexTask, Record, RecordTag, Version
+from records_service.records.replica import queued_copy
 from records_service.records.schemas import RecordMetadata
 from records_service.records.sidecars import (
     SIDECAR_FORMAT,
@@ -63,6 +65,8 @@ class CaptureContext:
     clock: Clock
     record_types: frozenset[str]
     max_upload_bytes: int
+    # Queue each capture's objects for the replica (when one is configured).
+    replicate: bool = False
 
 
 def content_key(record_id: str, number: int, attempt: str | None = None) -> str:
@@ -145,6 +149,11 @@ def _remove_quietly(store: BlobStore, key: str) -> None:
         log.exception("could not remove %s after a failed capture; it is now an orphan", key)
 
 
+# Further writes a caller makes in the capture's own transaction, once the rows and the
+# audit entry are in (an idempotency key's completion).
+InTransaction = Callable[[Session, Record, Version], None]
+
+
 @dataclass(frozen=True)
 class _Described:
     """What a capture will write, built from the stored content before the transaction."""
@@ -168,6 +177,7 @@ def _land(
     persist: Callable[[Session, _Described], Record],
     actor: User,
     action: AuditAction,
+    in_transaction: InTransaction | None,
 ) -> tuple[Record, Version]:
     """Steps 2 to 4, shared by first capture and new versions.
 
@@ -193,6 +203,8 @@ def _land(
                 payload=payload,
                 clock=ctx.clock,
             )
+            if in_transaction is not None:
+                in_transaction(session, record, rows.version)
     except BaseException:
         if stored is not None:  # a failed store_stream leaves nothing under the key
             _remove_quietly(ctx.store, key)
@@ -224,7 +236,8 @@ def _bookkeeping(
         contract=rows.contract_ref,
         title=record.title,
     )
-    return [new_rows([queued]), new_rows([task])], payload
+    copies = [queued_copy(record.id, ctx.clock())] if ctx.replicate else []
+    return [new_rows([queued]), new_rows([task]), new_rows(copies)], payload
 
 
 def _new_version(
@@ -256,6 +269,7 @@ def capture_record(
     source: BinaryIO,
     filename: str | None,
     actor: User,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[Record, Version]:
     """Declare a new record with its first version; all or nothing."""
     name = clean_filename(filename)
@@ -301,6 +315,7 @@ def capture_record(
         persist=persist,
         actor=actor,
         action=AuditAction.RECORD_CAPTURE,
+        in_transaction=in_transaction,
     )
 
 
@@ -314,6 +329,7 @@ def add_version(
     filename: str | None,
     actor: User,
     details: dict[str, Any] | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[Record, Version]:
     """Add the next content version to ``record``; earlier versions stay untouched.
 
@@ -351,4 +367,5 @@ def add_version(
         persist=persist,
         actor=actor,
         action=AuditAction.RECORD_VERSION,
+        in_transaction=in_transaction,
     )

@@ -1,9 +1,12 @@
 """Tables for records, their immutable content versions, tags, text and metadata history.
 
-Also the records domain's two outboxes, written in the same transaction as the
+Also the records domain's outboxes, written in the same transaction as the
 change they follow and emptied by the background worker: the sidecars still to
-write (:class:`PendingSidecar`) and the records still to (re)index
-(:class:`IndexTask`, applied by :class:`records_service.search.feed.IndexFeed`).
+write (:class:`PendingSidecar`), the records whose objects are still to be copied
+to (or removed from) the replica (:class:`PendingReplica`), and the records still
+to (re)index (:class:`IndexTask`, applied by
+:class:`records_service.search.feed.IndexFeed`); and the idempotency keys of
+capture requests (:class:`IdempotencyKey`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from records_service.sqltypes import UTCDateTime
@@ -138,6 +141,54 @@ class PendingSidecar(SQLModel, table=True):
     storage_key: str = Field(sa_column=Column(String(512), unique=True, nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))
     enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ReplicaOp(StrEnum):
+    """What the replica step does for a queued record."""
+
+    COPY = "copy"  # copy every object under the record's prefix the replica lacks
+    PURGE = "purge"  # the record was disposed of: delete its objects from the replica
+
+
+class PendingReplica(SQLModel, table=True):
+    """A record whose objects are to be copied to (or purged from) the replica.
+
+    Queued by the capture's transaction and after each sidecar write; a record may
+    have several rows, which the replica step handles together.
+    """
+
+    __tablename__ = "pending_replicas"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("records.id"), nullable=False, index=True)
+    )
+    op: str = Field(default=ReplicaOp.COPY.value, max_length=10)
+    enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """One client's ``Idempotency-Key`` on a capture or new-version request.
+
+    Claimed (``pending``) before the capture starts and completed (``done``, with
+    the response) in the capture's own transaction; unique per user, so two requests
+    with one key can never both capture.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(Integer, ForeignKey("users.id"), nullable=False))
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(default="pending", max_length=10)
+    token: str = Field(max_length=32)
+    status_code: int | None = Field(default=None)
+    response: str | None = Field(default=None, sa_column=Column(Text))
+    location: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 
 class IndexTask(SQLModel, table=True):

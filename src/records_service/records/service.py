@@ -20,10 +20,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import ColumnElement, false, func, or_, true
+from sqlalchemy import ColumnElement, Engine, false, func, or_, true
 from sqlmodel import Session, col, select
 
-from records_service.audit.actions import AuditAction, ReadPayload, UpdatePayload
+from records_service.audit.actions import (
+    AuditAction,
+    ReadPayload,
+    ReplicaReadPayload,
+    UpdatePayload,
+)
 from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
@@ -36,6 +41,7 @@ from records_service.errors import InvalidInput, NotFound, RecordDisposed
 from records_service.pagination import PageParams
 from records_service.records.capture import (
     CaptureContext,
+    InTransaction,
     add_version,
     check_record_date,
     check_record_type,
@@ -50,6 +56,7 @@ from records_service.records.models import (
     Version,
     VersionText,
 )
+from records_service.records.replica import Opened, open_checked
 from records_service.records.schemas import (
     MetadataChangePublic,
     RecordPublic,
@@ -522,7 +529,13 @@ def find_version(session: Session, record: Record, number: int | None) -> Versio
 
 
 def add_next_version(
-    ctx: CaptureContext, *, record_id: str, source: BinaryIO, filename: str | None, actor: User
+    ctx: CaptureContext,
+    *,
+    record_id: str,
+    source: BinaryIO,
+    filename: str | None,
+    actor: User,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[Record, Version]:
     """Add the next version to a record ``actor`` may see; it keeps its contract and tags.
 
@@ -543,6 +556,7 @@ def add_next_version(
         filename=filename,
         actor=actor,
         details=details,
+        in_transaction=in_transaction,
     )
 
 
@@ -560,18 +574,59 @@ def open_content(
     number: int | None,
     actor: User,
     clock: Clock,
+    replica: BlobStore | None = None,
+    verify: bool = True,
 ) -> tuple[Version, Iterator[bytes]]:
     """Audit a content read and return the version with its byte stream.
 
-    The audit entry is written in the caller's transaction, which must commit
-    before the stream is served.
+    With a ``replica``, a primary copy that is missing or unreadable (and, with
+    ``verify``, one that fails its hash) is served from the replica instead, and that
+    is audited as well (``record.read_replica``). The audit entries are written in the
+    caller's transaction, which must commit before the stream is served. To verify,
+    the copy is hashed before that transaction starts (a write transaction on SQLite
+    holds the write lock), so ``session`` must not have begun one yet; a caller
+    already in a transaction passes ``verify=False``.
     """
+    if replica is not None and verify:
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        with read_scope(engine) as reader:
+            _, found = _readable_version(reader, record_id, number, actor)
+        number = found.number
+        opened = open_checked(store, replica, found.storage_key, found.sha256)
+    record, version = _readable_version(session, record_id, number, actor)
+    if replica is None or not verify:
+        opened = open_checked(store, replica, version.storage_key, None)
+    _audit_read(session, record, version, actor=actor, clock=clock)
+    if opened.source == "replica":
+        _audit_replica_read(session, record, version, opened, actor=actor, clock=clock)
+    return version, opened.chunks
+
+
+def _readable_version(
+    session: Session, record_id: str, number: int | None, actor: User
+) -> tuple[Record, Version]:
     record = get_record(session, record_id, actor)
     ensure_not_disposed(record)
-    version = find_version(session, record, number)
-    chunks = store.open(version.storage_key)
-    _audit_read(session, record, version, actor=actor, clock=clock)
-    return version, chunks
+    return record, find_version(session, record, number)
+
+
+def _audit_replica_read(
+    session: Session, record: Record, version: Version, opened: Opened, *, actor: User, clock: Clock
+) -> None:
+    record_event(
+        session,
+        actor=actor.username,
+        action=AuditAction.RECORD_READ_REPLICA,
+        subject=f"record:{record.id}",
+        payload=ReplicaReadPayload(
+            version=version.number,
+            sha256=version.sha256,
+            storage_key=version.storage_key,
+            problem=f"the primary copy {opened.problem}",
+        ),
+        clock=clock,
+    )
 
 
 def read_extracted_text(

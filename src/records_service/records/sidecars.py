@@ -37,7 +37,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -175,15 +175,26 @@ def pending_count(session: Session, record_id: str | None = None) -> int:
     return int(session.exec(query).one())
 
 
+# Called in the transaction that settles written sidecars, with their records' ids.
+OnWritten = Callable[[Session, list[str]], None]
+
+
 def write_pending_sidecars(
-    engine: Engine, store: BlobStore, *, mode: RetentionMode, limit: int = BATCH
+    engine: Engine,
+    store: BlobStore,
+    *,
+    mode: RetentionMode,
+    limit: int = BATCH,
+    on_written: OnWritten | None = None,
 ) -> int:
     """Write up to ``limit`` queued sidecars, oldest first; return how many were done.
 
     A sidecar already stored (written before a crash, or by another worker) counts
     as written: its body is fixed at capture. One that cannot be written now stays
     queued for the next round. ``mode`` is the retention mode for sidecars whose
-    content is under retention (on stores with object lock).
+    content is under retention (on stores with object lock). ``on_written`` runs in
+    the transaction that removes the written sidecars' queue rows (the replica
+    queues their records there), so it happens exactly when they leave the queue.
     """
     with read_scope(engine) as session:
         rows = list(
@@ -194,7 +205,7 @@ def write_pending_sidecars(
     with store.durable_together():
         written = [row for row in rows if _write_one(store, row, mode)]
     if written:
-        _settle(engine, store, written)
+        _settle(engine, store, written, on_written)
     return len(written)
 
 
@@ -203,7 +214,9 @@ def drop_pending(session: Session, record_id: str) -> None:
     session.execute(delete(PendingSidecar).where(col(PendingSidecar.record_id) == record_id))
 
 
-def _settle(engine: Engine, store: BlobStore, written: list[PendingSidecar]) -> None:
+def _settle(
+    engine: Engine, store: BlobStore, written: list[PendingSidecar], on_written: OnWritten | None
+) -> None:
     """Remove the written sidecars' queue rows; delete any whose record was disposed of.
 
     A row that is gone was dropped by a disposal, which may have deleted the record's
@@ -222,6 +235,9 @@ def _settle(engine: Engine, store: BlobStore, written: list[PendingSidecar]) -> 
         )
         vanished = {row.record_id for row in written if row.id not in removed}
         disposed = _disposed(session, vanished) if vanished else set()
+        if on_written is not None:
+            kept = [row.record_id for row in written if row.record_id not in disposed]
+            on_written(session, kept)
     for row in written:
         if row.record_id in disposed:
             try:

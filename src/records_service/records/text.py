@@ -4,17 +4,21 @@ Versions start with text status ``pending``. :func:`extract_pending` fetches a
 batch, runs the extractor for each version's media type on a file with its bytes
 (the local store's own file, or a temporary copy from S3: ``BlobStore.as_file``)
 and stores the text and status. A failure is recorded as status ``failed`` with
-the reason; the record stays findable by its metadata.
+the reason; the record stays findable by its metadata. Content missing from the
+store fails too (it is not retried for ever), and is reported through the
+``on_missing`` hook, in the same transaction, so that a finding says so.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
 
 from records_service.db import read_scope, session_scope
 from records_service.extraction import (
@@ -24,7 +28,7 @@ from records_service.extraction import (
     extract_text,
 )
 from records_service.records.models import TextStatus, Version, VersionText
-from records_service.storage import BlobStore, StorageError
+from records_service.storage import BlobStore, ObjectNotFound, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,9 @@ log = logging.getLogger(__name__)
 HELD_TEXT_CHARS = 8_000_000
 
 
+MISSING_REASON = "the content is missing from the store"
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A version whose text has not been extracted yet, and where its bytes are."""
@@ -41,17 +48,37 @@ class _Pending:
     version_id: int
     key: str
     media_type: str
+    record_id: str
+    number: int
+
+
+@dataclass(frozen=True)
+class MissingContent:
+    """A version whose content object extraction found missing from the store."""
+
+    record_id: str
+    number: int
+    key: str
+
+
+# Called in the transaction that records the outcomes, with the versions found missing.
+OnMissing = Callable[[Session, list[MissingContent]], None]
+_Outcome = tuple[_Pending, ExtractionResult]
 
 
 def _pending(engine: Engine, limit: int, version_id: int | None = None) -> list[_Pending]:
     with read_scope(engine) as session:
-        statement = select(Version.id, Version.storage_key, Version.media_type).where(
-            Version.text_status == TextStatus.PENDING.value
-        )
+        statement = core_select(
+            col(Version.id),
+            col(Version.storage_key),
+            col(Version.media_type),
+            col(Version.record_id),
+            col(Version.number),
+        ).where(col(Version.text_status) == TextStatus.PENDING.value)
         if version_id is not None:
-            statement = statement.where(Version.id == version_id)
-        rows = session.exec(statement.order_by(col(Version.id)).limit(limit))
-        return [_Pending(i, key, media) for i, key, media in rows if i is not None]
+            statement = statement.where(col(Version.id) == version_id)
+        rows = session.execute(statement.order_by(col(Version.id)).limit(limit))
+        return [_Pending(*row) for row in rows]
 
 
 def _extract(
@@ -60,17 +87,23 @@ def _extract(
     limits: ExtractionLimits,
     worker: ExtractionWorker | None,
 ) -> ExtractionResult | None:
-    """The extraction's result, or ``None`` when the bytes cannot be read now."""
+    """The extraction's result, or ``None`` when the bytes cannot be read now (a store
+    that cannot be reached: tried again later). Missing content is a failure."""
     try:
         # A local store's own read-only file, or a temporary copy from S3.
         with store.as_file(item.key) as path:
             return extract_text(path, item.media_type, limits, worker=worker)
+    except ObjectNotFound:
+        log.error("cannot extract text of %s: %s", item.key, MISSING_REASON)
+        return ExtractionResult(status="failed", text="", reason=MISSING_REASON)
     except StorageError as exc:
         log.warning("cannot read %s for extraction: %s", item.key, exc)
         return None
 
 
-def _record_outcomes(engine: Engine, outcomes: list[tuple[int, ExtractionResult]]) -> None:
+def _record_outcomes(
+    engine: Engine, outcomes: list[_Outcome], on_missing: OnMissing | None = None
+) -> None:
     """Write the outcomes in one transaction (one commit, one wait for the write lock).
 
     A version no longer pending (disposed of, or extracted by another process in the
@@ -78,18 +111,23 @@ def _record_outcomes(engine: Engine, outcomes: list[tuple[int, ExtractionResult]
     """
     if not outcomes:
         return
+    missing: list[MissingContent] = []
     with session_scope(engine) as session:
-        ids = [version_id for version_id, _ in outcomes]
+        ids = [item.version_id for item, _ in outcomes]
         versions = {v.id: v for v in session.exec(select(Version).where(col(Version.id).in_(ids)))}
-        for version_id, result in outcomes:
-            version = versions.get(version_id)
+        for item, result in outcomes:
+            version = versions.get(item.version_id)
             if version is None or version.text_status != TextStatus.PENDING.value:
                 continue
             version.text_status = result.status
             version.text_reason = result.reason[:500] if result.reason else None
             session.add(version)
             if result.status == TextStatus.EXTRACTED.value:
-                session.add(VersionText(version_id=version_id, text=result.text))
+                session.add(VersionText(version_id=item.version_id, text=result.text))
+            elif result.reason == MISSING_REASON:
+                missing.append(MissingContent(item.record_id, item.number, item.key))
+        if missing and on_missing is not None:
+            on_missing(session, missing)
 
 
 def extract_version(
@@ -110,7 +148,7 @@ def extract_version(
     result = _extract(store, found[0], limits, worker)
     if result is None:
         return "unavailable"
-    _record_outcomes(engine, [(version_id, result)])
+    _record_outcomes(engine, [(found[0], result)])
     return result.status
 
 
@@ -122,6 +160,7 @@ def extract_pending(
     limits: ExtractionLimits | None = None,
     worker: ExtractionWorker | None = None,
     budget_seconds: float | None = None,
+    on_missing: OnMissing | None = None,
 ) -> int:
     """Extract text for up to ``limit`` pending versions; returns how many were processed.
 
@@ -131,11 +170,11 @@ def extract_pending(
     outcomes are written together at the end (or whenever ``HELD_TEXT_CHARS`` of text
     are held): one commit per batch, not per document, since every commit waits for
     the write lock and a log sync that captures queue behind. A crash before the write
-    loses only work that is done again.
+    loses only work that is done again. ``on_missing`` is told of content found missing.
     """
     limits = limits or ExtractionLimits()
     started = time.monotonic()
-    outcomes: list[tuple[int, ExtractionResult]] = []
+    outcomes: list[_Outcome] = []
     held = done = 0
     for item in _pending(engine, limit):
         if done and budget_seconds is not None and time.monotonic() - started >= budget_seconds:
@@ -144,10 +183,10 @@ def extract_pending(
         result = _extract(store, item, limits, worker)
         if result is None:
             continue
-        outcomes.append((item.version_id, result))
+        outcomes.append((item, result))
         held += len(result.text)
         if held >= HELD_TEXT_CHARS:
-            _record_outcomes(engine, outcomes)
+            _record_outcomes(engine, outcomes, on_missing)
             outcomes, held = [], 0
-    _record_outcomes(engine, outcomes)
+    _record_outcomes(engine, outcomes, on_missing)
     return done

@@ -10,6 +10,7 @@ The rules kept here, whatever the route:
   proposes as the user who ran it, or as ``system``): the proposer asks a second
   person, who either agrees or stops the disposal;
 * execution deletes every version's content and sidecar, then in one transaction
+  queues the removal of the record's copies from the replica (if there is one),
   writes the tombstone, marks the record disposed (or transferred), drops its
   extracted text, queues its removal from the index and audits the execution. A
   store that refuses a delete (object lock) leaves the disposition approved with
@@ -44,6 +45,7 @@ from records_service.records.models import (
     Version,
     VersionText,
 )
+from records_service.records.replica import purge_later
 from records_service.records.service import contract_reference, record_tags, versions_of
 from records_service.records.sidecars import change_notes_prefix, drop_pending, sidecar_key
 from records_service.retention._transfer import PackageVersion, TransferError, write_package
@@ -77,6 +79,8 @@ class DisposalContext:
     schedule: RetentionSchedule
     clock: Clock
     transfer_dir: Path | None = None
+    # A replica is configured: the record's copies there are removed too (queued).
+    replicate: bool = False
 
 
 def check_disposable(
@@ -277,6 +281,8 @@ def _execute(session: Session, ctx: DisposalContext, disposition: Disposition, a
     # again when it finds its queue row gone with the record disposed of.
     drop_pending(session, record.id)
     now = ctx.clock()
+    if ctx.replicate:  # the copies go too, through the replica queue, once this commits
+        purge_later(session, record.id, now)
     until = check_disposable(session, record, ctx.schedule, utc_date(now))
     versions = versions_of(session, record.id)
     transfer = None

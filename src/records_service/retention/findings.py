@@ -21,7 +21,10 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
+from records_service.contracts.models import Contract
 from records_service.pagination import PageParams
+from records_service.records.models import Record
+from records_service.records.text import MissingContent
 from records_service.retention.completeness import Gap
 from records_service.retention.models import Finding, FindingKind
 from records_service.retention.policy import Decision
@@ -233,6 +236,59 @@ def _new_row(draft: FindingDraft, details: str, summary: str, now: datetime) -> 
         "first_seen": now,
         "last_seen": now,
     }
+
+
+def open_findings(session: Session, drafts: Sequence[FindingDraft], now: datetime) -> int:
+    """Open each draft's finding, or refresh the open one with its key; returns how many
+    were opened. Unlike :func:`reconcile`, leaves every other finding as it is: for
+    causes found outside the retention job, which re-examines them on its next run."""
+    existing = {
+        row.key: row
+        for row in session.exec(
+            select(Finding).where(
+                col(Finding.key).in_([draft.key for draft in drafts]),
+                col(Finding.resolved_at).is_(None),
+            )
+        )
+    }
+    opened = 0
+    for draft in drafts:
+        row = existing.get(draft.key)
+        if row is None:
+            session.execute(
+                insert(_TABLE), [_new_row(draft, draft.details_json, draft.summary[:500], now)]
+            )
+            opened += 1
+        else:
+            row.last_seen = now
+            session.add(row)
+    return opened
+
+
+def missing_content_findings(
+    session: Session, missing: Sequence[MissingContent], now: datetime
+) -> int:
+    """``fixity_failure`` findings for versions whose content was found missing outside a
+    fixity check (by text extraction); the job's next fixity pass re-examines them."""
+    record_ids = {item.record_id for item in missing}
+    references = dict(
+        session.exec(
+            select(Record.id, Contract.reference)
+            .join(Contract, col(Contract.id) == col(Record.contract_id))
+            .where(col(Record.id).in_(record_ids))
+        ).all()
+    )
+    drafts = [
+        fixity_finding(
+            record_id=item.record_id,
+            contract_ref=references.get(item.record_id),
+            version=item.number,
+            key=item.key,
+            problem="stored object is missing",
+        )
+        for item in missing
+    ]
+    return open_findings(session, drafts, now)
 
 
 def resolve_for_record(session: Session, record_id: str, now: datetime) -> int:

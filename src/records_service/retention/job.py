@@ -47,6 +47,7 @@ from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.db import LONG_WRITE_OPTION, is_sqlite, read_scope, session_scope
 from records_service.records.models import DISPOSED_STATUSES, Record, Version
+from records_service.retention import replica_checks
 from records_service.retention.completeness import evaluate_contract
 from records_service.retention.findings import (
     FindingDraft,
@@ -113,6 +114,10 @@ class RunReport(BaseModel):
     fixity_mode: str = "off"
     fixity_checked: int = 0
     fixity_failures: int = 0
+    replica: bool = False
+    replica_checked: int = 0
+    replica_failures: int = 0
+    replica_overdue: int = 0
     locks_mirrored: int = 0
     job_errors: int = 0
     errors: list[str] = []
@@ -160,6 +165,7 @@ class _Inputs:
     settings: Settings
     at: date
     mirror_locks: bool
+    replica: BlobStore | None = None
 
 
 Progress = Callable[[int], None]
@@ -183,12 +189,15 @@ def run_retention(
     dry_run: bool = False,
     fixity: str | None = None,
     progress: Progress | None = None,
+    replica: BlobStore | None = None,
 ) -> RunReport:
     """Run the retention job as of ``at`` (default: the clock's today) and report.
 
     ``actor`` is the user who started the run, or ``system`` when it is scheduled;
     it is recorded as the proposer of any disposition. ``fixity`` overrides the
-    configured mode (``off``, ``sample``, ``full``).
+    configured mode (``off``, ``sample``, ``full``). With a ``replica``, the fixity
+    check re-hashes its copies too, and copies overdue in the replica queue are
+    reported (:mod:`~records_service.retention.replica_checks`).
     """
     started, tick = clock(), time.perf_counter()
     inputs = _Inputs(
@@ -198,10 +207,16 @@ def run_retention(
         settings,
         at or started.date(),
         store.supports_object_lock and not dry_run,
+        replica,
     )
     mode = fixity or settings.retention.fixity
     report = RunReport(
-        as_of=inputs.at, dry_run=dry_run, actor=actor, started_at=started, fixity_mode=mode
+        as_of=inputs.at,
+        dry_run=dry_run,
+        actor=actor,
+        started_at=started,
+        fixity_mode=mode,
+        replica=replica is not None,
     )
     timer = _PhaseTimer(report)
     with _cyclic_gc_paused():
@@ -213,6 +228,7 @@ def run_retention(
         _completeness(inputs, contracts, scan)
         timer.lap("completeness")
     fixity_drafts, checked = _fixity(inputs, contracts, mode, report)
+    fixity_drafts += _overdue_copies(inputs, started, report)
     timer.lap("fixity")
     mirrored = _mirror_locks(inputs, scan.lock_targets, report)
     timer.lap("object_lock")
@@ -481,16 +497,19 @@ def _lock_change(
     return (target, mirror) if needs_mirroring(target, mirror) else None
 
 
+_RECHECKED = (FindingKind.FIXITY_FAILURE.value, FindingKind.MISSING_REPLICA.value)
+
+
 def _open_fixity_keys(engine: Engine) -> set[str]:
-    prefix = f"{FindingKind.FIXITY_FAILURE.value}:"
+    """Storage keys with an open ``fixity_failure`` or (copy) ``missing_replica`` finding."""
     with session_scope(engine) as session:
-        keys = session.exec(
-            select(Finding.key).where(
-                Finding.kind == FindingKind.FIXITY_FAILURE.value,
-                col(Finding.resolved_at).is_(None),
+        rows = session.exec(
+            select(Finding.kind, Finding.key).where(
+                col(Finding.kind).in_(_RECHECKED), col(Finding.resolved_at).is_(None)
             )
         )
-        return {key.removeprefix(prefix) for key in keys}
+        keys = {key.removeprefix(f"{kind}:") for kind, key in rows}
+    return {key for key in keys if not key.startswith("record:")}
 
 
 def _fixity_rows(inputs: _Inputs, mode: str, recheck: set[str]) -> list[Any]:
@@ -520,39 +539,93 @@ def _fixity_rows(inputs: _Inputs, mode: str, recheck: set[str]) -> list[Any]:
         return rows
 
 
+@dataclass
+class _FixityPass:
+    """What one fixity pass found: drafts, and the keys examined in each store."""
+
+    drafts: list[FindingDraft] = field(default_factory=list)
+    checked: set[str] = field(default_factory=set)
+    replica_checked: set[str] = field(default_factory=set)
+    replica_drafts: int = 0
+
+
 def _fixity(
     inputs: _Inputs, contracts: dict[int, _Contract], mode: str, report: RunReport
-) -> tuple[list[FindingDraft], set[str]]:
-    """Re-hash stored versions; drafts for missing or changed objects, and the keys examined."""
+) -> tuple[list[FindingDraft], _FixityPass]:
+    """Re-hash stored versions (and their replica copies); drafts for missing or changed
+    objects, and the keys examined."""
+    found = _FixityPass()
     if mode == "off":
-        return [], set()
-    drafts: list[FindingDraft] = []
-    checked: set[str] = set()
+        return [], found
+    queued = replica_checks.queued_records(inputs.engine) if inputs.replica else {}
     for record_id, number, key, sha256, size, cid in _fixity_rows(
         inputs, mode, _open_fixity_keys(inputs.engine)
     ):
         info = contracts.get(cid) if cid is not None else None
-        try:
-            problem = _check_object(inputs.store, key, sha256, size)
-        except StorageError as exc:
-            report.errors.append(f"fixity: cannot read {key}: {exc}")
-            log.warning("fixity check could not read %s: %s", key, exc)
-            continue
-        checked.add(key)
-        if problem is not None:
-            text_, extra = problem
-            drafts.append(
-                fixity_finding(
-                    record_id=record_id,
-                    contract_ref=info.reference if info else None,
-                    version=number,
-                    key=key,
-                    problem=text_,
-                    **extra,
-                )
-            )
-    report.fixity_checked, report.fixity_failures = len(checked), len(drafts)
-    return drafts, checked
+        where = {"record_id": record_id, "contract_ref": info.reference if info else None}
+        _check_primary(inputs, found, report, where, (number, key, sha256, size))
+        if inputs.replica is not None and record_id not in queued:
+            _check_replica(inputs.replica, found, report, where, (number, key, sha256, size))
+    report.fixity_checked = len(found.checked)
+    report.fixity_failures = len(found.drafts) - found.replica_drafts
+    report.replica_checked, report.replica_failures = (
+        len(found.replica_checked),
+        found.replica_drafts,
+    )
+    return found.drafts, found
+
+
+_Row = tuple[int, str, str, int]  # version number, storage key, sha256, size
+
+
+def _check_primary(
+    inputs: _Inputs, found: _FixityPass, report: RunReport, where: dict[str, Any], row: _Row
+) -> None:
+    number, key, sha256, size = row
+    try:
+        problem = _check_object(inputs.store, key, sha256, size)
+    except StorageError as exc:
+        report.errors.append(f"fixity: cannot read {key}: {exc}")
+        log.warning("fixity check could not read %s: %s", key, exc)
+        return
+    found.checked.add(key)
+    if problem is not None:
+        text_, extra = problem
+        found.drafts.append(
+            fixity_finding(**where, version=number, key=key, problem=text_, **extra)
+        )
+
+
+def _check_replica(
+    replica: BlobStore, found: _FixityPass, report: RunReport, where: dict[str, Any], row: _Row
+) -> None:
+    number, key, sha256, size = row
+    try:
+        problem = _check_object(replica, key, sha256, size)
+    except StorageError as exc:
+        report.errors.append(f"fixity: cannot read the replica's {key}: {exc}")
+        log.warning("fixity check could not read the replica's %s: %s", key, exc)
+        return
+    found.replica_checked.add(key)
+    if problem is not None:
+        text_, extra = problem
+        found.drafts.append(
+            replica_checks.copy_finding(**where, version=number, key=key, problem=text_, **extra)
+        )
+        found.replica_drafts += 1
+
+
+def _overdue_copies(inputs: _Inputs, now: datetime, report: RunReport) -> list[FindingDraft]:
+    """``missing_replica`` drafts for records waiting too long in the replica queue."""
+    if inputs.replica is None:
+        return []
+    drafts = replica_checks.overdue_drafts(
+        replica_checks.queued_records(inputs.engine),
+        now=now,
+        overdue_minutes=inputs.settings.replica.overdue_minutes,
+    )
+    report.replica_overdue = len(drafts)
+    return drafts
 
 
 def _check_object(
@@ -612,7 +685,7 @@ def _write(
     inputs: _Inputs,
     scan: _Scan,
     fixity_drafts: list[FindingDraft],
-    checked: set[str],
+    checked: _FixityPass,
     mirrored: list[tuple[LockTarget, LockMirror | None]],
     actor: str,
     clock: Clock,
@@ -630,9 +703,7 @@ def _write(
             session,
             [*scan.drafts, *due, *fixity_drafts],
             now=now,
-            examined=lambda kind, key: (
-                kind != FindingKind.FIXITY_FAILURE.value or key.removeprefix(f"{kind}:") in checked
-            ),
+            examined=lambda kind, key: _examined(inputs, checked, kind, key),
         )
         for target, _ in mirrored:
             remember(session, target, session.get(LockMirror, target.record_id), now)
@@ -652,6 +723,18 @@ def _write(
             clock=clock,
         )
         session.commit()
+
+
+def _examined(inputs: _Inputs, checked: _FixityPass, kind: str, key: str) -> bool:
+    """Whether this run looked at the cause of an open finding (else it stays open)."""
+    if kind == FindingKind.FIXITY_FAILURE.value:
+        return key.removeprefix(f"{kind}:") in checked.checked
+    if kind == FindingKind.MISSING_REPLICA.value:
+        has_replica = inputs.replica is not None
+        return replica_checks.examined(
+            key, has_replica=has_replica, checked=checked.replica_checked
+        )
+    return True
 
 
 def _propose(
@@ -768,6 +851,11 @@ def _run_details(report: RunReport) -> dict[str, Any]:
             "mode": report.fixity_mode,
             "checked": report.fixity_checked,
             "failures": report.fixity_failures,
+        },
+        "replica": {
+            "checked": report.replica_checked,
+            "failures": report.replica_failures,
+            "overdue": report.replica_overdue,
         },
         "locks_mirrored": report.locks_mirrored,
         "job_errors": report.job_errors,

@@ -84,6 +84,7 @@ def start_retention_timer(
     schedule: RetentionSchedule,
     settings: Settings,
     clock: Clock,
+    replica: BlobStore | None = None,
 ) -> RetentionTimer | None:
     """Start the timer described by ``settings.retention`` (``None`` when disabled)."""
     hours = settings.retention.interval_hours
@@ -98,6 +99,7 @@ def start_retention_timer(
             settings=settings,
             actor=SYSTEM_ACTOR,
             clock=clock,
+            replica=replica,
         )
         log.info("scheduled retention run: %s", report.model_dump_json())
 

@@ -2,7 +2,8 @@
 the app factory or the CLI, and handed to every route, page and command.
 
 Nothing here is built at import time. ``Services.start`` connects to the
-database (applying migrations), opens the blob store, loads the schedule and opens
+database (applying migrations), opens the blob store (and the replica, if one is
+configured), loads the schedule and opens
 the search index. The container only holds these parts and the contexts the domain
 functions take; the background work they feed is :mod:`records_service.runtime.worker`.
 """
@@ -28,7 +29,7 @@ from records_service.retention.holds import HoldContext
 from records_service.runtime.worker import Worker
 from records_service.search.feed import IndexFeed, close_search, open_search
 from records_service.settings import Settings
-from records_service.storage import BlobStore, build_blob_store
+from records_service.storage import BlobStore, build_blob_store, build_replica_store
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Services:
     record_types: frozenset[str] = field(default_factory=frozenset)
     index: SearchIndex | None = None
     index_feed: IndexFeed | None = None
+    replica: BlobStore | None = None
     worker: Worker = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +74,7 @@ class Services:
         # takes a process-wide lock, and a loaded machine made that first write wait on it.
         configure_mappers()
         store = build_blob_store(settings)
+        replica = build_replica_store(settings)
         schedule = load_schedule(settings.retention.schedule_file)
         index, index_feed = open_search(settings, engine)
         return cls(
@@ -83,6 +86,7 @@ class Services:
             record_types=frozenset(schedule.record_types),
             index=index,
             index_feed=index_feed,
+            replica=replica,
         )
 
     def capture_context(self) -> CaptureContext:
@@ -93,6 +97,7 @@ class Services:
             clock=self.clock,
             record_types=self.record_types,
             max_upload_bytes=self.settings.max_upload_bytes,
+            replicate=self.replica is not None,
         )
 
     def hold_context(self) -> HoldContext:
@@ -112,6 +117,7 @@ class Services:
             schedule=self.schedule,
             clock=self.clock,
             transfer_dir=self.settings.retention.transfer_dir,
+            replicate=self.replica is not None,
         )
 
     def sign_in_context(self) -> SignInContext:

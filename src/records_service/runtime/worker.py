@@ -1,10 +1,11 @@
 """The background pipeline: the after-commit steps and the threads that run them.
 
 After a capture or an edit commits, the rest of the work happens here, in order:
-write the object-lock sidecars of new versions, extract text, update the search
-index, audit the counted authentication failures, sign an audit checkpoint. Each
-step is a plain function that returns how many items it handled, so the CLI and the
-tests can run the whole pipeline in their own thread (:meth:`Worker.run_once`).
+write the object-lock sidecars of new versions, copy new objects to the replica
+(when one is configured), extract text, update the search index, audit the counted
+authentication failures, forget expired idempotency keys, sign an audit checkpoint.
+Each step is a plain function that returns how many items it handled, so the CLI and
+the tests can run the whole pipeline in their own thread (:meth:`Worker.run_once`).
 
 A server (or ``records-service worker``) starts it with :meth:`Worker.start`: one
 :class:`~records_service.runtime.background.BackgroundWorker` thread runs the steps
@@ -20,14 +21,18 @@ from __future__ import annotations
 from typing import Protocol
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
 from records_service.clock import Clock
 from records_service.extraction import ExtractionWorker
+from records_service.records.idempotency import purge_expired
+from records_service.records.replica import enqueue_copies, replicate_pending
 from records_service.records.sidecars import write_pending_sidecars
-from records_service.records.text import extract_pending
+from records_service.records.text import MissingContent, extract_pending
 from records_service.retention import RetentionSchedule
+from records_service.retention.findings import missing_content_findings
 from records_service.runtime.background import BackgroundWorker, Step
 from records_service.runtime.retention_timer import RetentionTimer, start_retention_timer
 from records_service.search.feed import IndexFeed
@@ -50,6 +55,8 @@ class Parts(Protocol):
     @property
     def store(self) -> BlobStore: ...
     @property
+    def replica(self) -> BlobStore | None: ...
+    @property
     def schedule(self) -> RetentionSchedule: ...
     @property
     def clock(self) -> Clock: ...
@@ -67,25 +74,55 @@ class Worker:
         self.retention_timer: RetentionTimer | None = None
 
     def steps(self, extraction_budget: float | None = None) -> list[Step]:
-        """The after-commit work, in order: write sidecars, extract text, update the index,
-        audit counted authentication failures, sign a checkpoint."""
+        """The after-commit work, in order: write sidecars, copy to the replica, extract
+        text, update the index, audit counted authentication failures, forget expired
+        idempotency keys, sign a checkpoint."""
         parts = self._parts
         return [
-            lambda: write_pending_sidecars(
-                parts.engine, parts.store, mode=parts.settings.storage.retention_mode
-            ),
+            self.write_sidecars,
+            self.copy_to_replica,
             lambda: extract_pending(
                 parts.engine,
                 parts.store,
                 worker=self.extraction,
                 budget_seconds=extraction_budget,
+                on_missing=self.report_missing_content,
             ),
             lambda: parts.index_feed.apply_pending() if parts.index_feed else 0,
             self.flush_auth_failures,
+            lambda: purge_expired(parts.engine, parts.clock()),
             checkpoint_step(
                 parts.settings, engine=parts.engine, store=parts.store, clock=parts.clock
             ),
         ]
+
+    def write_sidecars(self) -> int:
+        """Write queued sidecars; with a replica, queue their records for copying."""
+        parts = self._parts
+        on_written = None
+        if parts.replica is not None:
+            clock = parts.clock
+
+            def on_written(session: Session, record_ids: list[str]) -> None:
+                enqueue_copies(session, record_ids, clock())
+
+        return write_pending_sidecars(
+            parts.engine,
+            parts.store,
+            mode=parts.settings.storage.retention_mode,
+            on_written=on_written,
+        )
+
+    def copy_to_replica(self) -> int:
+        """Copy queued records' new objects to the replica (purge disposed ones)."""
+        parts = self._parts
+        if parts.replica is None:
+            return 0
+        return replicate_pending(parts.engine, parts.store, parts.replica)
+
+    def report_missing_content(self, session: Session, missing: list[MissingContent]) -> None:
+        """Content that text extraction found missing is a ``fixity_failure`` finding."""
+        missing_content_findings(session, missing, self._parts.clock())
 
     def flush_auth_failures(self) -> int:
         """Audit the failures counted in closed intervals (see ``auth.failures``)."""
@@ -117,6 +154,7 @@ class Worker:
             schedule=parts.schedule,
             settings=parts.settings,
             clock=parts.clock,
+            replica=parts.replica,
         )
 
     def notify(self) -> None:

@@ -13,9 +13,10 @@ from records_service.storage.errors import (
     ObjectLocked,
     ObjectNotFound,
     StorageError,
+    StorageFull,
     StorageUnavailable,
 )
-from records_service.storage.factory import build_blob_store
+from records_service.storage.factory import build_blob_store, build_replica_store
 from records_service.storage.local import LocalBlobStore
 from records_service.storage.s3 import S3BlobStore
 
@@ -30,8 +31,10 @@ __all__ = [
     "RetentionMode",
     "S3BlobStore",
     "StorageError",
+    "StorageFull",
     "StorageUnavailable",
     "build_blob_store",
+    "build_replica_store",
     "read_into",
     "validate_key",
 ]

@@ -25,5 +25,9 @@ class StorageUnavailable(StorageError):
     """The store cannot be reached or refused the request for a non-key reason."""
 
 
+class StorageFull(StorageUnavailable):
+    """The store has no space left (a full disk, or a quota reached)."""
+
+
 class ObjectLocked(StorageError):
     """The store refused a delete because of retention or a legal hold."""

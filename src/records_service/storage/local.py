@@ -14,7 +14,8 @@ Each key maps to one regular file under the root (``records/<id>/v1`` is
   never replaced. The directory is fsynced afterwards. Readers never see a
   partial object. A crash mid-put can leave a ``.put-*`` file behind; it holds
   no key and may be removed (:meth:`LocalBlobStore.leftovers` lists them).
-* **One error vocabulary.** ``OSError`` becomes the storage errors.
+* **One error vocabulary.** ``OSError`` becomes the storage errors (a full disk
+  or quota, ``StorageFull``).
 
 There is no object lock here: ``set_retention`` and ``set_legal_hold`` only
 check that the key exists. The local backend relies on filesystem
@@ -50,6 +51,7 @@ from records_service.storage.errors import (
     ObjectExists,
     ObjectNotFound,
     StorageError,
+    StorageFull,
     StorageUnavailable,
 )
 
@@ -66,14 +68,23 @@ LEGACY_TEMP_DIR = ".tmp"
 READ_ONLY = 0o444
 
 
+# A write refused for want of space: the disk is full, or the user's quota is reached.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
 @contextmanager
 def _os_errors(action: str, key: str) -> Iterator[None]:
-    """Translate any ``OSError`` raised inside the block into ``StorageUnavailable``."""
+    """Translate any ``OSError`` raised inside the block into ``StorageUnavailable``
+    (``StorageFull`` when the disk is full)."""
     try:
         yield
     except StorageError:
         raise
     except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            raise StorageFull(
+                f"could not {action} {key!r}: the blob store's disk is full ({exc.strerror})"
+            ) from exc
         raise StorageUnavailable(f"could not {action} {key!r}: {exc.strerror or exc}") from exc
 
 

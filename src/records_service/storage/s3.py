@@ -21,12 +21,20 @@ Built on the ``minio`` client, which no caller imports. The store owns:
 * **Deletes** remove every version of the key and never bypass governance
   retention; a locked version makes the whole delete fail with
   ``ObjectLocked`` before anything is removed.
+* **A bucket that goes missing** while the service runs (a server restarted
+  empty, a bucket removed by mistake) is created again, with its object lock,
+  when ``create_bucket`` is set: by the readiness check, by a listing (which then
+  lists nothing), and by a put that finds it gone (which itself still fails, as
+  ``StorageUnavailable``, if it had already read from its stream; a retry then
+  succeeds). Its loss is logged as an error: what it held is gone from it, and
+  the fixity check reports it.
 * **Errors** from ``minio`` and ``urllib3`` are translated into the storage
   vocabulary.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -48,11 +56,14 @@ from records_service.storage.errors import (
     ObjectExists,
     ObjectLocked,
     ObjectNotFound,
+    StorageFull,
     StorageUnavailable,
 )
 
 if TYPE_CHECKING:
     from records_service.settings import StorageSettings
+
+log = logging.getLogger(__name__)
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 DEFAULT_PART_SIZE = 16 * 1024 * 1024
@@ -61,6 +72,8 @@ NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
 # AWS answers AccessDenied to a delete of a locked version; MinIO answers
 # InvalidRequest ("Object is WORM protected ...").
 LOCK_REFUSAL_CODES = frozenset({"AccessDenied", "InvalidRequest"})
+# MinIO's answers when its disks, or the bucket's quota, are full.
+FULL_CODES = frozenset({"XMinioStorageFull", "XMinioAdminBucketQuotaExceeded"})
 RETAIN_UNTIL_HEADER = "x-amz-object-lock-retain-until-date"
 LOCK_MODE_HEADER = "x-amz-object-lock-mode"
 LEGAL_HOLD_HEADER = "x-amz-object-lock-legal-hold"
@@ -79,10 +92,19 @@ class _CountingReader:
         return data
 
 
+class BucketMissing(StorageUnavailable):
+    """The bucket itself does not exist (any more)."""
+
+
 def _translate(exc: S3Error, key: str | None) -> Exception:
     if exc.code in NOT_FOUND_CODES and key is not None:
         return ObjectNotFound(key)
-    return StorageUnavailable(f"S3 refused the request for {key!r}: {exc.code}: {exc.message}")
+    message = f"S3 refused the request for {key!r}: {exc.code}: {exc.message}"
+    if exc.code == "NoSuchBucket":
+        return BucketMissing(message)
+    if exc.code in FULL_CODES:
+        return StorageFull(f"the S3 store is full: {message}")
+    return StorageUnavailable(message)
 
 
 @contextmanager
@@ -167,6 +189,7 @@ class S3BlobStore:
         object_lock: bool = True,
         retention_mode: RetentionMode = "GOVERNANCE",
         part_size: int = DEFAULT_PART_SIZE,
+        create_bucket: bool = False,
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
@@ -176,6 +199,7 @@ class S3BlobStore:
         self._object_lock = object_lock
         self._retention_mode = retention_mode
         self._part_size = part_size
+        self._create_bucket = create_bucket
         self._client = Minio(
             endpoint,
             access_key=access_key,
@@ -199,6 +223,7 @@ class S3BlobStore:
             object_lock=settings.object_lock,
             retention_mode=settings.retention_mode,
             part_size=settings.part_size,
+            create_bucket=settings.create_bucket,
         )
 
     @property
@@ -254,8 +279,35 @@ class S3BlobStore:
         """Stream ``stream`` to ``key`` and return the byte count.
 
         Raises ``ObjectExists`` if the key is taken. Exceptions raised by ``stream``
-        propagate unchanged (any multipart upload is aborted first).
+        propagate unchanged (any multipart upload is aborted first). A missing bucket
+        is created again (with ``create_bucket``) if nothing of the stream was read.
         """
+        reader = _CountingReader(stream)
+        try:
+            return self._put(key, reader, content_type, retain_until)
+        except BucketMissing:
+            if not self._create_bucket:
+                raise
+            self._recreate_bucket()
+            if reader.count:  # the stream cannot be read again: this put fails, the next works
+                raise
+            return self._put(key, reader, content_type, retain_until)
+
+    def _recreate_bucket(self) -> None:
+        log.error(
+            "bucket %r is missing; creating it again (whatever it held is gone from it: "
+            "run a full fixity check)",
+            self._bucket,
+        )
+        self.ensure_bucket()
+
+    def _put(
+        self,
+        key: str,
+        reader: _CountingReader,
+        content_type: str,
+        retain_until: datetime | None,
+    ) -> int:
         if self.exists(key):
             raise ObjectExists(key)
         lock_until = self._lock_date(retain_until)
@@ -264,7 +316,6 @@ class S3BlobStore:
         header_lock = None
         if lock_until is not None and self._secure:
             header_lock = Retention(self._retention_mode, lock_until)
-        reader = _CountingReader(stream)
         with _translated(key):
             self._client.put_object(
                 self._bucket,
@@ -373,7 +424,17 @@ class S3BlobStore:
         """Yield every key starting with ``prefix``, in lexical order."""
         _check_prefix(prefix)
         listing = self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
-        return _listed_keys(listing)
+        return self._listed_or_recreated(listing)
+
+    def _listed_or_recreated(self, listing: Iterator[Object]) -> Iterator[str]:
+        """The listing's keys; a missing bucket is created again (``create_bucket``) and
+        lists as empty."""
+        try:
+            yield from _listed_keys(listing)
+        except BucketMissing:
+            if not self._create_bucket:
+                raise
+            self._recreate_bucket()
 
     def set_retention(self, key: str, until: datetime, mode: RetentionMode) -> None:
         """Extend the object's retain-until date to ``until``; never shorten or weaken it.
@@ -416,10 +477,15 @@ class S3BlobStore:
         return nullcontext()
 
     def check_ready(self) -> None:
-        """Raise ``StorageUnavailable`` unless the bucket answers with these credentials."""
+        """Raise ``StorageUnavailable`` unless the bucket answers with these credentials
+        (a missing bucket is created again with ``create_bucket``)."""
         with _translated(None):
-            if not self._client.bucket_exists(self._bucket):
-                raise StorageUnavailable(f"bucket {self._bucket!r} does not exist")
+            exists = self._client.bucket_exists(self._bucket)
+        if exists:
+            return
+        if not self._create_bucket:
+            raise StorageUnavailable(f"bucket {self._bucket!r} does not exist")
+        self._recreate_bucket()
 
 
 def _version_arg(obj: Object) -> str | None:

@@ -23,7 +23,7 @@ from records_service.auth.models import User
 from records_service.errors import DomainError
 from records_service.runtime.services import Services
 from records_service.settings import Settings
-from records_service.storage import StorageError
+from records_service.storage import StorageError, StorageFull
 from records_service.web.deps import LoginRequired
 from records_service.web.pages import router
 from records_service.web.rendering import redirect, render
@@ -85,6 +85,8 @@ def _describe(exc: Exception) -> tuple[int, str, str]:
             return exc.status_code, "Something went wrong", str(exc.detail)
         case RequestValidationError():
             return 422, "Invalid request", "The address or form had a value this page cannot use."
+        case StorageFull():
+            return 503, "Storage full", "The document store's disk is full; nothing was stored."
         case _:
             return 503, "Storage unavailable", "The document store cannot be reached; try later."
 

@@ -63,6 +63,7 @@ def build_preview(
     version: Version,
     actor: User,
     clock: Clock,
+    replica: BlobStore | None = None,
 ) -> Preview:
     """The preview of ``version``, auditing the read when content is shown on the page."""
     if record.status in GONE:
@@ -73,7 +74,14 @@ def build_preview(
         return Preview("pdf", version.number)
     if media_type.startswith("text/"):
         _, chunks = open_content(
-            session, store, record_id=record.id, number=version.number, actor=actor, clock=clock
+            session,
+            store,
+            record_id=record.id,
+            number=version.number,
+            actor=actor,
+            clock=clock,
+            replica=replica,
+            verify=False,  # the page's transaction has begun: no hashing under its lock
         )
         data, truncated = _leading_bytes(chunks, PREVIEW_BYTES)
         if truncated:

@@ -52,6 +52,7 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.RECORD_VERSION: "New version added",
     AuditAction.RECORD_UPDATE: "Record details changed",
     AuditAction.RECORD_READ: "Record viewed or downloaded",
+    AuditAction.RECORD_READ_REPLICA: "Served from the replica (primary copy damaged or lost)",
     AuditAction.SEARCH_QUERY: "Search",
     AuditAction.CONTRACT_CREATE: "Contract added",
     AuditAction.CONTRACT_UPDATE: "Contract changed",

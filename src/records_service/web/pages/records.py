@@ -122,6 +122,7 @@ def record_page(
             version=shown,
             actor=user,
             clock=services.clock,
+            replica=services.replica,
         )
         context = {
             "record": public,
@@ -173,6 +174,7 @@ def _content(
             number=number,
             actor=user,
             clock=services.clock,
+            replica=services.replica,
         )
     media_type = normalise(found.media_type)
     if inline and media_type == PDF:

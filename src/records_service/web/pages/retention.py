@@ -134,6 +134,7 @@ def run_now(request: Request, services: ServicesDep, user: SignedInRetentionMana
         settings=services.settings,
         actor=user.username,
         clock=services.clock,
+        replica=services.replica,
     )
     flash(
         request,
