@@ -1,0 +1,197 @@
+"""Copying the local blob store into a backup, incrementally, and back again.
+
+Stored objects never change, so an object already in the backup is not copied
+again: its manifest entry is carried over from the previous backup once its size
+agrees (or, with ``verify_all``, once its bytes hash to it again). New objects
+are hashed while they are copied. Only objects the database snapshot knows go
+in: content and sidecars of versions in it, checkpoints it covers (and those its
+acknowledged losses name), and everything else in the store (transfer packages).
+Objects captured after the snapshot are left for the next backup, so that a
+restore never holds content without its catalogue row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from io import BufferedReader
+from pathlib import Path
+
+from records_service.audit.rollback import key_size
+from records_service.backup.manifest import (
+    BLOBS_DIR,
+    FileEntry,
+    Manifest,
+    Role,
+    blob_path,
+    sha256_of,
+)
+from records_service.backup.progress import Advance, Bars
+from records_service.backup.snapshot import SnapshotFacts
+from records_service.records.sidecars import content_key_of
+from records_service.storage import LocalBlobStore, ObjectNotFound, StorageError
+
+RECORDS_PREFIX = "records/"
+
+
+@dataclass
+class BlobCopy:
+    """What copying the blobs did: the entries of every object now in the backup."""
+
+    entries: dict[str, FileEntry] = field(default_factory=dict)
+    copied: list[str] = field(default_factory=list)
+    kept: int = 0
+    repaired: int = 0
+    newer: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+class _HashingReader:
+    """A binary stream that hashes what is read through it and reports its progress."""
+
+    def __init__(self, handle: BufferedReader, advance: Advance) -> None:
+        self._handle = handle
+        self._advance = advance
+        self.digest = hashlib.sha256()
+
+    def readinto(self, buffer: bytearray) -> int:
+        count = self._handle.readinto(buffer)
+        if count:
+            self.digest.update(memoryview(buffer)[:count])
+            self._advance(count)
+        return count
+
+
+def in_snapshot(key: str, facts: SnapshotFacts) -> bool:
+    """Whether the object at ``key`` belongs with the database snapshot."""
+    if key.startswith(RECORDS_PREFIX):
+        return content_key_of(key) in facts.version_hashes
+    size = key_size(key)
+    if size is None:
+        return True
+    return size <= facts.audit.log_size or key in facts.lost_checkpoints
+
+
+def copy_blobs(
+    source_root: Path,
+    dest_root: Path,
+    facts: SnapshotFacts,
+    previous: Manifest | None,
+    *,
+    bars: Bars,
+    verify_all: bool,
+) -> BlobCopy:
+    """Bring the backup's blobs up to date with the snapshot; see the module docstring."""
+    source, dest = LocalBlobStore(source_root), LocalBlobStore(dest_root)
+    result = BlobCopy()
+    fresh: list[str] = []
+    kept: list[str] = []
+    for key in source.list():
+        if not in_snapshot(key, facts):
+            result.newer += 1
+        else:
+            (kept if dest.exists(key) else fresh).append(key)
+    _check_kept(kept, source, dest, previous, bars, verify_all, result, fresh)
+    _copy_fresh(fresh, source, dest, facts, bars, result)
+    return result
+
+
+def _check_kept(
+    keys: list[str],
+    source: LocalBlobStore,
+    dest: LocalBlobStore,
+    previous: Manifest | None,
+    bars: Bars,
+    verify_all: bool,
+    result: BlobCopy,
+    fresh: list[str],
+) -> None:
+    """Carry over the entries of objects already copied; damaged copies are copied again."""
+    known = previous.files if previous is not None else {}
+    suspect = [k for k in keys if verify_all or not _vouched(dest, k, known.get(blob_path(k)))]
+    for key in keys:
+        if key not in suspect:
+            result.entries[blob_path(key)] = known[blob_path(key)]
+    total = sum((dest.root / key).stat().st_size for key in suspect)
+    with bars("checking copied objects", total, "B") as advance:
+        for key in suspect:
+            digest, size = sha256_of(dest.root / key, advance)
+            entry = known.get(blob_path(key))
+            expected = entry.sha256 if entry else sha256_of(source.root / key)[0]
+            if digest == expected:
+                result.entries[blob_path(key)] = FileEntry(role=Role.BLOB, sha256=digest, size=size)
+                continue
+            dest.delete(key)  # a damaged or half-kept copy: copied again below
+            result.repaired += 1
+            fresh.append(key)
+    result.kept = len(keys) - result.repaired
+
+
+def _vouched(dest: LocalBlobStore, key: str, entry: FileEntry | None) -> bool:
+    """Whether the previous manifest vouches for the copy of ``key`` (and its size agrees)."""
+    return entry is not None and (dest.root / key).stat().st_size == entry.size
+
+
+def _copy_fresh(
+    keys: list[str],
+    source: LocalBlobStore,
+    dest: LocalBlobStore,
+    facts: SnapshotFacts,
+    bars: Bars,
+    result: BlobCopy,
+) -> None:
+    total = sum(_size(source, key) for key in keys)
+    with bars("copying new objects", total, "B") as advance, dest.durable_together():
+        for key in keys:
+            try:
+                entry = _copy_one(source, dest, key, advance)
+            except ObjectNotFound:
+                result.problems.append(
+                    f"{key}: removed from the store while the backup ran (disposed?); "
+                    "it is not in this backup"
+                )
+                continue
+            result.entries[blob_path(key)] = entry
+            result.copied.append(blob_path(key))
+            recorded = facts.version_hashes.get(key)
+            if recorded is not None and recorded != entry.sha256:
+                result.problems.append(
+                    f"{key}: the stored bytes do not match the SHA-256 the catalogue recorded "
+                    "(a fixity failure in the live store); copied as found"
+                )
+
+
+def _size(store: LocalBlobStore, key: str) -> int:
+    try:
+        return store.stat(key).size
+    except StorageError:
+        return 0
+
+
+def _copy_one(
+    source: LocalBlobStore, dest: LocalBlobStore, key: str, advance: Advance
+) -> FileEntry:
+    with source.as_file(key) as path, path.open("rb") as handle:
+        reader = _HashingReader(handle, advance)
+        size = dest.put(key, reader)  # type: ignore[arg-type]
+    return FileEntry(role=Role.BLOB, sha256=reader.digest.hexdigest(), size=size)
+
+
+def prune(dest_root: Path, keep: set[str]) -> int:
+    """Remove files under the backup's blobs that the manifest does not name (objects
+    disposed of since an earlier backup, leftovers of an interrupted one); return how many."""
+    removed = 0
+    for directory, _dirs, files in os.walk(dest_root, topdown=False):
+        here = Path(directory)
+        for name in files:
+            relative = (here / name).relative_to(dest_root.parent).as_posix()
+            if relative not in keep:
+                (here / name).unlink()
+                removed += 1
+        if here != dest_root and not any(here.iterdir()):
+            here.rmdir()
+    return removed
+
+
+__all__ = ["BLOBS_DIR", "BlobCopy", "copy_blobs", "in_snapshot", "prune"]
