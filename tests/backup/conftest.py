@@ -18,11 +18,14 @@ from records_service.app import create_app
 from records_service.audit.keys import ensure_signing_key
 from records_service.audit.writer import writer_for
 from records_service.cli import main
+from records_service.retention.job import run_retention
+from records_service.retention.models import SYSTEM_ACTOR
 from records_service.runtime.services import Services
 from records_service.settings import AuditSettings, Settings
 from records_service.storage import BlobStore
 
 ORIGIN = "opcc.test/audit"
+CLOSED = "OPCC-2017-020"
 
 
 @dataclass
@@ -80,13 +83,14 @@ def run_cli(settings: Settings, *args: str) -> Result:
 
 
 @contextmanager
-def running(settings: Settings, clock: FixedClock) -> Iterator[Live]:
-    """Start the app on ``settings`` (signing key created as by ``init``), with users."""
+def running(settings: Settings, clock: FixedClock, actors: Actors | None = None) -> Iterator[Live]:
+    """Start the app on ``settings`` (signing key created as by ``init``) with one user of
+    each role, or with the ``actors`` of a restored database."""
     ensure_signing_key(settings)
     app = create_app(settings, clock=clock, background=False)
     with TestClient(app) as client:
         services: Services = client.app.state.services  # type: ignore[attr-defined]
-        yield Live(settings, client, services, make_actors(services))
+        yield Live(settings, client, services, actors or make_actors(services))
 
 
 @pytest.fixture
@@ -107,6 +111,51 @@ def live(tmp_path: Path, sqlite_url: str, clock: FixedClock) -> Iterator[Live]:
         assert added.status_code == 201, added.text
         installation.settle()
         yield installation
+
+
+def capture_an_expired_record(live: Live) -> str:
+    """Capture a specification of a contract closed in 2019: its retention is over."""
+    closed = create_contract(
+        live.client,
+        live.actors.staff,
+        reference=CLOSED,
+        status="closed",
+        start_date="2016-04-01",
+        end_date="2019-03-31",
+        closed_on="2019-04-30",
+    )
+    assert closed.status_code == 201, closed.text
+    record = live.capture(
+        b"specification, 2016\n",
+        record_type="specification",
+        contract=CLOSED,
+        record_date="2016-01-20",
+        title="Specification 2016",
+    )
+    live.services.run_background_once()  # its sidecar
+    return record
+
+
+def dispose_of(live: Live, record: str) -> None:
+    """Have the retention job propose disposing of ``record``, and approve it."""
+    services = live.services
+    run_retention(
+        engine=services.engine,
+        store=services.store,
+        schedule=services.schedule,
+        settings=services.settings,
+        actor=SYSTEM_ACTOR,
+        clock=services.clock,
+    )
+    proposals = live.client.get(
+        "/api/retention/dispositions", params={"record_id": record}, headers=live.actors.auditor
+    ).json()["items"]
+    approved = live.client.post(
+        f"/api/retention/dispositions/{proposals[0]['id']}/approve",
+        json={"reason": "retention over"},
+        headers=live.actors.records_manager,
+    )
+    assert approved.json()["status"] == "executed", approved.text
 
 
 Versions = dict[str, tuple[str, bytes]]  # content key -> (recorded sha256, stored bytes)

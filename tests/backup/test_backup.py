@@ -18,7 +18,14 @@ from records_service.backup.take import take_backup
 from records_service.runtime.services import Services
 from records_service.settings import StorageSettings
 
-from .conftest import Live, embedded_settings, run_cli, versions
+from .conftest import (
+    Live,
+    capture_an_expired_record,
+    dispose_of,
+    embedded_settings,
+    run_cli,
+    versions,
+)
 
 
 def test_a_backup_restores_into_an_empty_installation_byte_for_byte(
@@ -106,6 +113,21 @@ def test_a_second_backup_copies_only_the_new_objects(
     assert (old.stat().st_mtime_ns, old.stat().st_ino) == stamp  # not copied again
     databases = [p.name for p in dest.iterdir() if p.suffix == ".db"]
     assert databases == list(second.manifest.of_role(Role.DATABASE))  # the old copy went
+
+
+def test_objects_disposed_of_leave_the_backup_at_the_next_run(
+    live: Live, tmp_path: Path, clock: FixedClock
+) -> None:
+    dest = tmp_path / "backup"
+    dest.mkdir()
+    disposed = capture_an_expired_record(live)
+    take_backup(live.settings, dest, clock=clock)
+    assert len(list((dest / "blobs" / "records").glob(f"{disposed}/*"))) == 2
+    dispose_of(live, disposed)
+    report = take_backup(live.settings, dest, clock=clock)
+    assert report.pruned == 2
+    assert not (dest / "blobs" / "records" / disposed).exists()
+    assert not [path for path in report.manifest.files if disposed in path]
 
 
 def test_restore_refuses_an_installation_in_use(live: Live, tmp_path: Path) -> None:
