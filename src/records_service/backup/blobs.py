@@ -3,19 +3,18 @@
 Stored objects never change, so an object already in the backup is not copied
 again: its manifest entry is carried over from the previous backup once its size
 agrees (or, with ``verify_all``, once its bytes hash to it again). New objects
-are hashed while they are copied. Only objects the database snapshot knows go
-in: content and sidecars of versions in it, checkpoints it covers (and those its
-acknowledged losses name), and everything else in the store (transfer packages).
+are hashed while they are copied, and made durable all at once by the caller.
+Only objects the database snapshot knows go in: content and sidecars of versions
+in it, checkpoints it covers (and those its acknowledged losses name), and
+everything else in the store (transfer packages).
 Objects captured after the snapshot are left for the next backup, so that a
 restore never holds content without its catalogue row.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
-from io import BufferedReader
 from pathlib import Path
 
 from records_service.audit.rollback import key_size
@@ -25,12 +24,13 @@ from records_service.backup.manifest import (
     Manifest,
     Role,
     blob_path,
+    copy_new,
     sha256_of,
 )
-from records_service.backup.progress import Advance, Bars
+from records_service.backup.progress import Bars
 from records_service.backup.snapshot import SnapshotFacts
 from records_service.records.sidecars import content_key_of
-from records_service.storage import LocalBlobStore, ObjectNotFound, StorageError
+from records_service.storage import LocalBlobStore
 
 RECORDS_PREFIX = "records/"
 
@@ -45,22 +45,6 @@ class BlobCopy:
     repaired: int = 0
     newer: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-class _HashingReader:
-    """A binary stream that hashes what is read through it and reports its progress."""
-
-    def __init__(self, handle: BufferedReader, advance: Advance) -> None:
-        self._handle = handle
-        self._advance = advance
-        self.digest = hashlib.sha256()
-
-    def readinto(self, buffer: bytearray) -> int:
-        count = self._handle.readinto(buffer)
-        if count:
-            self.digest.update(memoryview(buffer)[:count])
-            self._advance(count)
-        return count
 
 
 def in_snapshot(key: str, facts: SnapshotFacts) -> bool:
@@ -83,7 +67,7 @@ def copy_blobs(
     verify_all: bool,
 ) -> BlobCopy:
     """Bring the backup's blobs up to date with the snapshot; see the module docstring."""
-    source, dest = LocalBlobStore(source_root), LocalBlobStore(dest_root)
+    source = LocalBlobStore(source_root)
     result = BlobCopy()
     fresh: list[str] = []
     kept: list[str] = []
@@ -91,16 +75,16 @@ def copy_blobs(
         if not in_snapshot(key, facts):
             result.newer += 1
         else:
-            (kept if dest.exists(key) else fresh).append(key)
-    _check_kept(kept, source, dest, previous, bars, verify_all, result, fresh)
-    _copy_fresh(fresh, source, dest, facts, bars, result)
+            (kept if (dest_root / key).is_file() else fresh).append(key)
+    _check_kept(kept, source, dest_root, previous, bars, verify_all, result, fresh)
+    _copy_fresh(fresh, source, dest_root, facts, bars, result)
     return result
 
 
 def _check_kept(
     keys: list[str],
     source: LocalBlobStore,
-    dest: LocalBlobStore,
+    dest: Path,
     previous: Manifest | None,
     bars: Bars,
     verify_all: bool,
@@ -113,40 +97,40 @@ def _check_kept(
     for key in keys:
         if key not in suspect:
             result.entries[blob_path(key)] = known[blob_path(key)]
-    total = sum((dest.root / key).stat().st_size for key in suspect)
+    total = sum((dest / key).stat().st_size for key in suspect)
     with bars("checking copied objects", total, "B") as advance:
         for key in suspect:
-            digest, size = sha256_of(dest.root / key, advance)
+            digest, size = sha256_of(dest / key, advance)
             entry = known.get(blob_path(key))
             expected = entry.sha256 if entry else sha256_of(source.root / key)[0]
             if digest == expected:
                 result.entries[blob_path(key)] = FileEntry(role=Role.BLOB, sha256=digest, size=size)
                 continue
-            dest.delete(key)  # a damaged or half-kept copy: copied again below
+            (dest / key).unlink()  # a damaged or half-kept copy: copied again below
             result.repaired += 1
             fresh.append(key)
     result.kept = len(keys) - result.repaired
 
 
-def _vouched(dest: LocalBlobStore, key: str, entry: FileEntry | None) -> bool:
+def _vouched(dest: Path, key: str, entry: FileEntry | None) -> bool:
     """Whether the previous manifest vouches for the copy of ``key`` (and its size agrees)."""
-    return entry is not None and (dest.root / key).stat().st_size == entry.size
+    return entry is not None and (dest / key).stat().st_size == entry.size
 
 
 def _copy_fresh(
     keys: list[str],
     source: LocalBlobStore,
-    dest: LocalBlobStore,
+    dest: Path,
     facts: SnapshotFacts,
     bars: Bars,
     result: BlobCopy,
 ) -> None:
     total = sum(_size(source, key) for key in keys)
-    with bars("copying new objects", total, "B") as advance, dest.durable_together():
+    with bars("copying new objects", total, "B") as advance:
         for key in keys:
             try:
-                entry = _copy_one(source, dest, key, advance)
-            except ObjectNotFound:
+                entry = copy_new(source.root / key, dest / key, advance)
+            except FileNotFoundError:
                 result.problems.append(
                     f"{key}: removed from the store while the backup ran (disposed?); "
                     "it is not in this backup"
@@ -164,18 +148,9 @@ def _copy_fresh(
 
 def _size(store: LocalBlobStore, key: str) -> int:
     try:
-        return store.stat(key).size
-    except StorageError:
+        return (store.root / key).stat().st_size
+    except OSError:
         return 0
-
-
-def _copy_one(
-    source: LocalBlobStore, dest: LocalBlobStore, key: str, advance: Advance
-) -> FileEntry:
-    with source.as_file(key) as path, path.open("rb") as handle:
-        reader = _HashingReader(handle, advance)
-        size = dest.put(key, reader)  # type: ignore[arg-type]
-    return FileEntry(role=Role.BLOB, sha256=reader.digest.hexdigest(), size=size)
 
 
 def prune(dest_root: Path, keep: set[str]) -> int:

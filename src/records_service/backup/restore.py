@@ -28,9 +28,11 @@ from records_service.backup.manifest import (
     Manifest,
     Role,
     bad_files,
+    copy_new,
     read_manifest,
     sync_directory,
     sync_file,
+    sync_filesystem,
 )
 from records_service.backup.progress import Bars, no_bars
 from records_service.backup.target import BackupRefused, EmbeddedTarget, embedded_target
@@ -73,6 +75,7 @@ def restore_backup(
     if small and target.schedule_file is None:
         _note_schedule(manifest, small, report)
     _restore_blobs(source, manifest, LocalBlobStore(target.blob_root), bars, report)
+    sync_filesystem(target.blob_root if target.blob_root.exists() else target.data_dir)
     return report
 
 
@@ -177,24 +180,22 @@ def _restore_database(source: Path, manifest: Manifest, database: Path) -> None:
 def _restore_blobs(
     source: Path, manifest: Manifest, store: LocalBlobStore, bars: Bars, report: RestoreReport
 ) -> None:
+    """Put back the objects the store lacks; compare, never replace, those it has. They
+    are made durable together afterwards (see ``copy_new``)."""
     blobs = manifest.of_role(Role.BLOB)
-    with (
-        bars("restoring objects", manifest.total_bytes(blobs), "B") as advance,
-        store.durable_together(),
-    ):
+    with bars("restoring objects", manifest.total_bytes(blobs), "B") as advance:
         for name, entry in blobs.items():
             key = name.removeprefix(f"{BLOBS_DIR}/")
-            if store.exists(key):
-                report.blobs_present += 1
-                if _digest(store, key) != entry.sha256:
-                    report.problems.append(
-                        f"{key}: the store's copy differs from the backup's; the store's was "
-                        "kept (the fixity check below reports it if it is content)"
-                    )
-            else:
-                with (source / name).open("rb") as handle:
-                    store.put(key, handle)
+            if not store.exists(key):
+                copy_new(source / name, store.root / key, advance)
                 report.blobs_restored += 1
+                continue
+            report.blobs_present += 1
+            if _digest(store, key) != entry.sha256:
+                report.problems.append(
+                    f"{key}: the store's copy differs from the backup's; the store's was "
+                    "kept (the fixity check below reports it if it is content)"
+                )
             advance(entry.size)
 
 

@@ -31,6 +31,7 @@ from records_service.backup.manifest import (
     previous_manifest,
     sha256_of,
     sync_directory,
+    sync_filesystem,
     write_manifest,
 )
 from records_service.backup.progress import Bars, no_bars
@@ -91,6 +92,7 @@ def take_backup(
             target.blob_root, dest / BLOBS_DIR, facts, previous, bars=bars, verify_all=verify_all
         )
         files = {database: db_entry, **copy_small_files(target, dest), **blobs.entries}
+        sync_filesystem(dest)
         manifest = _manifest(facts, files, now.isoformat())
         _verify(dest, manifest, [database, *_small(files), *blobs.copied], verify_all, bars)
         (dest / (database + PARTIAL)).replace(dest / database)
