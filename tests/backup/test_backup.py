@@ -12,7 +12,7 @@ import pytest
 from factories import FixedClock
 from records_service.audit.rollback import checkpoint_key
 from records_service.backup import BackupRefused, snapshot
-from records_service.backup.manifest import Role, read_manifest
+from records_service.backup.manifest import Role, read_manifest, write_manifest
 from records_service.backup.restore import restore_backup
 from records_service.backup.take import take_backup
 from records_service.runtime.services import Services
@@ -115,6 +115,22 @@ def test_a_second_backup_copies_only_the_new_objects(
     assert databases == list(second.manifest.of_role(Role.DATABASE))  # the old copy went
 
 
+def test_verify_all_finds_a_damaged_copy_in_the_backup_and_copies_it_again(
+    live: Live, tmp_path: Path, clock: FixedClock
+) -> None:
+    dest = tmp_path / "backup"
+    dest.mkdir()
+    first = take_backup(live.settings, dest, clock=clock)
+    damaged = dest / next(p for p in first.manifest.files if p.endswith("/v1"))
+    good = damaged.read_bytes()
+    os.chmod(damaged, 0o644)
+    damaged.write_bytes(bytes(len(good)))  # same size: only re-reading finds it
+    again = run_cli(live.settings, "backup", str(dest), "--verify-all")
+    assert again.exit_code == 0, again.output
+    assert "0 copied now" not in again.output and "1 damaged copies replaced" in again.output
+    assert damaged.read_bytes() == good
+
+
 def test_objects_disposed_of_leave_the_backup_at_the_next_run(
     live: Live, tmp_path: Path, clock: FixedClock
 ) -> None:
@@ -162,6 +178,21 @@ def test_a_damaged_backup_is_refused_naming_the_file(live: Live, tmp_path: Path)
     assert f"{damaged}: its SHA-256 does not match the manifest (damaged)" in refused.output
     assert "nothing was restored" in refused.output
     assert not target.data_dir.exists() or not any(target.blob_root.glob("**/v*"))
+
+
+def test_a_backup_from_a_later_release_is_refused_before_anything_is_written(
+    live: Live, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backup"
+    dest.mkdir()
+    report = take_backup(live.settings, dest)
+    later = report.manifest.model_copy(update={"schema_revision": "0042"})
+    write_manifest(dest, later)
+    target = embedded_settings(tmp_path / "elsewhere" / "data")
+    refused = run_cli(target, "restore", str(dest))
+    assert refused.exit_code == 1
+    assert "schema revision 0042, which this release does not know" in refused.output
+    assert not target.data_dir.exists()
 
 
 def test_refusals_are_one_line(live: Live, tmp_path: Path) -> None:

@@ -14,14 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from alembic.script import ScriptDirectory
 from tqdm import tqdm
 
 from records_service.backup import BackupRefused
 from records_service.backup.checks import CheckResult, check_restored
+from records_service.backup.manifest import previous_manifest
 from records_service.backup.progress import Advance, Bars
 from records_service.backup.restore import RestoreReport, newer_than_backup, restore_backup
 from records_service.backup.take import BackupReport, take_backup
 from records_service.cli._services import cli_services
+from records_service.migrations import alembic_config
 from records_service.settings import Settings
 from records_service.storage import StorageError
 
@@ -137,6 +140,7 @@ def restore(settings: Settings, source: Path, existing_store: bool, quiet: bool)
     Exits 1 if any check fails. Stop the service first.
     """
     with _refusals("the restore"):
+        _refuse_unknown_schema(source)
         report = restore_backup(settings, source, bars=_bars(quiet), existing_store=existing_store)
     _print_restore(report)
     with _refusals("the checks"), cli_services(settings) as services:
@@ -155,6 +159,21 @@ def restore(settings: Settings, source: Path, existing_store: bool, quiet: bool)
             f"restored, but {len(failed)} check(s) failed: {', '.join(failed)} (see {RUNBOOK})"
         )
     click.echo("restore complete: every check passed")
+
+
+def _refuse_unknown_schema(source: Path) -> None:
+    """A backup made by a later release has a schema this one cannot open: say so first."""
+    manifest = previous_manifest(source)  # an unusable one is refused by restore_backup
+    if manifest is None or manifest.schema_revision is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {revision.revision for revision in script.walk_revisions()}
+    if manifest.schema_revision not in known:
+        raise BackupRefused(
+            f"the backup's database has schema revision {manifest.schema_revision}, which "
+            f"this release does not know: restore it with records-service "
+            f"{manifest.service_version} (the release that made it) or later"
+        )
 
 
 def _print_restore(report: RestoreReport) -> None:
