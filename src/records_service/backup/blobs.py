@@ -14,6 +14,8 @@ restore never holds content without its catalogue row.
 from __future__ import annotations
 
 import os
+import stat
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,19 +72,32 @@ def copy_blobs(
     source = LocalBlobStore(source_root)
     result = BlobCopy()
     fresh: list[str] = []
-    kept: list[str] = []
+    kept: dict[str, int] = {}  # key -> the size of its copy in the backup
     for key in source.list():
         if not in_snapshot(key, facts):
             result.newer += 1
+            continue
+        size = _file_size(dest_root / key)
+        if size is None:
+            fresh.append(key)
         else:
-            (kept if (dest_root / key).is_file() else fresh).append(key)
+            kept[key] = size
     _check_kept(kept, source, dest_root, previous, bars, verify_all, result, fresh)
     _copy_fresh(fresh, source, dest_root, facts, bars, result)
     return result
 
 
+def _file_size(path: Path) -> int | None:
+    """The size of the regular file at ``path``; None if there is none."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 def _check_kept(
-    keys: list[str],
+    keys: dict[str, int],
     source: LocalBlobStore,
     dest: Path,
     previous: Manifest | None,
@@ -93,11 +108,14 @@ def _check_kept(
 ) -> None:
     """Carry over the entries of objects already copied; damaged copies are copied again."""
     known = previous.files if previous is not None else {}
-    suspect = [k for k in keys if verify_all or not _vouched(dest, k, known.get(blob_path(k)))]
-    for key in keys:
-        if key not in suspect:
-            result.entries[blob_path(key)] = known[blob_path(key)]
-    total = sum((dest / key).stat().st_size for key in suspect)
+    suspect: list[str] = []
+    for key, size in keys.items():
+        entry = known.get(blob_path(key))
+        if verify_all or entry is None or entry.size != size:
+            suspect.append(key)  # not vouched for by the previous manifest: read it
+        else:
+            result.entries[blob_path(key)] = entry
+    total = sum(keys[key] for key in suspect)
     with bars("checking copied objects", total, "B") as advance:
         for key in suspect:
             digest, size = sha256_of(dest / key, advance)
@@ -110,11 +128,6 @@ def _check_kept(
             result.repaired += 1
             fresh.append(key)
     result.kept = len(keys) - result.repaired
-
-
-def _vouched(dest: Path, key: str, entry: FileEntry | None) -> bool:
-    """Whether the previous manifest vouches for the copy of ``key`` (and its size agrees)."""
-    return entry is not None and (dest / key).stat().st_size == entry.size
 
 
 def _copy_fresh(
@@ -154,18 +167,23 @@ def _size(store: LocalBlobStore, key: str) -> int:
 
 
 def prune(dest_root: Path, keep: set[str]) -> int:
-    """Remove files under the backup's blobs that the manifest does not name (objects
-    disposed of since an earlier backup, leftovers of an interrupted one); return how many."""
+    """Remove files under ``dest_root`` (a directory of the backup) that the manifest does
+    not name (objects disposed of since an earlier backup, leftovers of an interrupted
+    one), and the directories left empty; return how many files were removed."""
     removed = 0
-    for directory, _dirs, files in os.walk(dest_root, topdown=False):
-        here = Path(directory)
+    root = str(dest_root)
+    for directory, _dirs, files in os.walk(root, topdown=False):
+        relative = os.path.relpath(directory, root)
+        base = dest_root.name if relative == "." else f"{dest_root.name}/{relative}"
+        left = len(files)
         for name in files:
-            relative = (here / name).relative_to(dest_root.parent).as_posix()
-            if relative not in keep:
-                (here / name).unlink()
+            if f"{base}/{name}" not in keep:
+                Path(directory, name).unlink()
                 removed += 1
-        if here != dest_root and not any(here.iterdir()):
-            here.rmdir()
+                left -= 1
+        if directory != root and not left:
+            with suppress(OSError):  # a directory that still holds one is kept
+                Path(directory).rmdir()
     return removed
 
 
