@@ -75,7 +75,7 @@ def restore_backup(
     if small and target.schedule_file is None:
         _note_schedule(manifest, small, report)
     _restore_blobs(source, manifest, LocalBlobStore(target.blob_root), bars, report)
-    sync_filesystem(target.blob_root if target.blob_root.exists() else target.data_dir)
+    sync_filesystem(target.blob_root if target.blob_root.exists() else target.database.parent)
     return report
 
 
