@@ -24,7 +24,7 @@ from records_service.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SPAN = re.compile(r"`(records-service [^`]+)`")
-BLOCK = re.compile(r"```(?:sh|bash|console)?\n(.*?)```", re.DOTALL)
+BLOCK = re.compile(r"```[a-z]*\n(.*?)```", re.DOTALL)  # any language, so fences pair up
 SYNOPSIS = re.compile(r"\[|\||\.\.\.|…")
 PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]+")  # NAME, ROLE, TOKEN_ID: stands for a value
 
@@ -46,7 +46,7 @@ def _documented() -> list[tuple[str, str]]:
             words = shlex.split(command.split(" #")[0].split(" > ")[0].rstrip("& "))
             if SYNOPSIS.search(command) or len(words) < 2:
                 continue
-            seen.setdefault(" ".join(words), path.name)
+            seen.setdefault(shlex.join(words), path.name)  # quoted values stay one word
     return sorted(seen.items())
 
 
