@@ -1,5 +1,5 @@
-"""The restore drill: a lost database comes back from last night's backup, and the audit
-log says truthfully that what came after the backup is missing."""
+"""The restore drill: a lost database comes back from last night's backup, the rest from
+the blob store, and the audit log says truthfully which of its entries are lost."""
 
 from __future__ import annotations
 
@@ -118,3 +118,17 @@ def test_a_lost_database_is_restored_and_the_later_loss_is_reported(
         assert gone["status"] == "disposed"
         assert list(newer_than_backup(again.services.store, backup.manifest)) == list(after)
         assert_recoverable_from_store(again.services.store, after)
+
+    # The rest comes back from the store, and the log says what it cannot prove.
+    report = tmp_path / "recovery.json"
+    recovered = run_cli(settings, "recover", "--from-store", "--report", str(report), "--quiet")
+    assert recovered.exit_code == 0, recovered.output
+    with running(settings, clock, live.actors) as last:
+        assert versions(last.services.engine, last.services.store) == {**before, **after}
+        record = last.client.get(f"/api/records/{kept}", headers=live.actors.staff).json()
+        assert record["title"] == "Needs assessment 2023 (superseded)"
+    assert run_cli(settings, "check").exit_code == 0
+    verified = run_cli(settings, "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    lost = f"entries {backup.manifest.audit.log_size} to {signed - 1} were lost"
+    assert lost in verified.output
