@@ -2,8 +2,8 @@
 
 Settings come from ``RECORDS_*`` environment variables (see ``--help`` of each
 command and the README's configuration table). This module holds the group, the
-setup and serving commands and ``users``; the ``audit``, ``retention`` and
-``reindex`` commands live in the modules of the same names beside it, and every
+setup and serving commands and ``users``; the ``audit``, ``retention``,
+``reindex`` and ``import`` commands live in the modules of the same names beside it, and every
 command opens the services through :func:`records_service.cli._services.cli_services`.
 """
 
@@ -23,6 +23,7 @@ from records_service.auth.tokens import split_token
 from records_service.cli._services import CLI_ACTOR
 from records_service.cli._services import cli_services as _services
 from records_service.cli.audit import audit as audit_commands
+from records_service.cli.imports import import_command
 from records_service.cli.reindex import reindex as reindex_command
 from records_service.cli.retention import retention as retention_commands
 from records_service.db import session_scope
@@ -379,3 +380,4 @@ def users_locks(settings: Settings) -> None:
 main.add_command(retention_commands)
 main.add_command(audit_commands)
 main.add_command(reindex_command)
+main.add_command(import_command)

@@ -30,7 +30,12 @@ from typing import BinaryIO
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from records_service.audit.actions import AuditAction, CapturePayload
+from records_service.audit.actions import (
+    AuditAction,
+    CapturePayload,
+    ImportedCapturePayload,
+    Provenance,
+)
 from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.bounds import DATE_MIN, normalise_tags
@@ -104,9 +109,14 @@ def _check_metadata(session: Session, meta: RecordMetadata, ctx: CaptureContext)
 
 
 def _sidecar(
-    record: Record, version: Version, contract: str | None, tags: list[str], actor: User
+    record: Record,
+    version: Version,
+    contract: str | None,
+    tags: list[str],
+    actor: User,
+    provenance: Provenance | None,
 ) -> dict[str, object]:
-    return {
+    body: dict[str, object] = {
         "record_id": record.id,
         "version": version.number,
         "title": record.title,
@@ -123,6 +133,9 @@ def _sidecar(
         "captured_at": version.captured_at,
         "captured_by": actor.username,
     }
+    if provenance is not None:
+        body["provenance"] = provenance.model_dump(mode="json")
+    return body
 
 
 def _remove_quietly(store: BlobStore, key: str) -> None:
@@ -134,6 +147,18 @@ def _remove_quietly(store: BlobStore, key: str) -> None:
 
 
 @dataclass(frozen=True)
+class Imported:
+    """What a bulk import adds to a capture: the record's id (fixed by the import, so
+    that a capture cut short leaves its object where a re-run finds it), the file's
+    provenance, and ``also``, which writes the import's own rows in the capture's
+    transaction."""
+
+    record_id: str
+    provenance: Provenance
+    also: Callable[[Session, Record, Version], None]
+
+
+@dataclass(frozen=True)
 class _Described:
     """What a capture will write, built from the stored content before the transaction."""
 
@@ -141,6 +166,7 @@ class _Described:
     version: Version
     contract_ref: str | None
     tags: list[str]
+    provenance: Provenance | None
     # The rows persist inserts as they are, laid out before SQLite's write lock is taken.
     inserts: list[NewRows | None]
 
@@ -192,7 +218,9 @@ def _bookkeeping(
 ) -> tuple[list[NewRows | None], CapturePayload]:
     """The sidecar's queue row and the index task, laid out, and the audit payload."""
     record, version = rows.record, rows.version
-    sidecar = sidecar_body(_sidecar(record, version, rows.contract_ref, rows.tags, actor))
+    sidecar = sidecar_body(
+        _sidecar(record, version, rows.contract_ref, rows.tags, actor, rows.provenance)
+    )
     queued = queued_sidecar(
         record_id=record.id,
         version=version.number,
@@ -201,15 +229,20 @@ def _bookkeeping(
         clock=ctx.clock,
     )
     task = IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock())
-    payload = CapturePayload(
-        version=version.number,
-        sha256=stored.sha256,
-        size=stored.size,
-        media_type=stored.media_type,
-        filename=version.original_filename,
-        record_type=record.record_type,
-        contract=rows.contract_ref,
-        title=record.title,
+    fields = {
+        "version": version.number,
+        "sha256": stored.sha256,
+        "size": stored.size,
+        "media_type": stored.media_type,
+        "filename": version.original_filename,
+        "record_type": record.record_type,
+        "contract": rows.contract_ref,
+        "title": record.title,
+    }
+    payload = (
+        CapturePayload.model_validate(fields)
+        if rows.provenance is None
+        else ImportedCapturePayload.model_validate({**fields, "provenance": rows.provenance})
     )
     return [new_rows([queued]), new_rows([task])], payload
 
@@ -243,8 +276,13 @@ def capture_record(
     source: BinaryIO,
     filename: str | None,
     actor: User,
+    imported: Imported | None = None,
 ) -> tuple[Record, Version]:
-    """Declare a new record with its first version; all or nothing."""
+    """Declare a new record with its first version; all or nothing.
+
+    ``imported`` is given by a bulk import: the record id, the file's provenance (kept
+    in the sidecar and the audit payload) and rows written in the same transaction.
+    """
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)
     with read_scope(ctx.engine) as session:
@@ -252,7 +290,8 @@ def capture_record(
     # Contracts are never deleted, so the id found here still holds when the rows are
     # written (and the foreign key would refuse it otherwise): no second lookup inside
     # the transaction, which holds SQLite's write lock.
-    record_id = uuid.uuid4().hex
+    record_id = imported.record_id if imported else uuid.uuid4().hex
+    provenance = imported.provenance if imported else None
 
     def describe(stored: StoredContent) -> _Described:
         now = ctx.clock()
@@ -272,11 +311,13 @@ def capture_record(
         version = _new_version(record_id, 1, stored, name, actor, ctx)
         tag_rows = [RecordTag(record_id=record_id, tag=t) for t in tags]
         inserts = [new_rows([record]), new_rows([version]), new_rows(tag_rows)]
-        return _Described(record, version, meta.contract, tags, inserts)
+        return _Described(record, version, meta.contract, tags, provenance, inserts)
 
     def persist(session: Session, rows: _Described) -> Record:
         for laid_out in rows.inserts:
             insert_rows(session, laid_out)
+        if imported is not None:
+            imported.also(session, rows.record, rows.version)
         return rows.record
 
     return _land(
@@ -307,7 +348,7 @@ def add_version(
 
     def describe(stored: StoredContent) -> _Described:
         version = _new_version(record.id, number, stored, name, actor, ctx)
-        return _Described(record, version, contract_ref, tags, [new_rows([version])])
+        return _Described(record, version, contract_ref, tags, None, [new_rows([version])])
 
     def persist(session: Session, rows: _Described) -> Record:
         current = session.get(Record, record.id)

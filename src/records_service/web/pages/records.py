@@ -149,6 +149,7 @@ ACTION_LABELS = {
     "disposition.approve": "Disposal approved",
     "disposition.reject": "Disposal rejected",
     "disposition.execute": "Disposal carried out",
+    "import.duplicate": "Same bytes found again by an import",
 }
 
 
