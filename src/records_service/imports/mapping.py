@@ -138,7 +138,9 @@ def built_in_groups(path: str) -> dict[str, str | None]:
 
 
 def glob_to_regex(glob: str) -> str:
-    """A regular expression matching the paths ``glob`` matches (``**/``: any folders)."""
+    """A regular expression matching the paths ``glob`` matches: ``*`` any characters
+    within a folder, ``?`` one, ``[abc]`` one of them (``[!abc]`` none), ``{a,b}``
+    either, ``**/`` any number of folders."""
     out: list[str] = []
     index = 0
     while index < len(glob):
@@ -159,6 +161,11 @@ def _glob_char(glob: str, index: int, out: list[str]) -> int:
         out.append("[^/]*")
     elif char == "?":
         out.append("[^/]")
+    elif char == "{" and "}" in glob[index:]:
+        end = glob.index("}", index)
+        choices = glob[index + 1 : end].split(",")
+        out.append("(?:" + "|".join(glob_to_regex(choice) for choice in choices) + ")")
+        return end + 1
     elif char == "[" and "]" in glob[index + 2 :]:
         end = glob.index("]", index + 2)
         body = glob[index + 1 : end]

@@ -37,6 +37,7 @@ from records_service.imports.models import ImportBatch, Outcome
 from records_service.imports.resolve import Unmappable, mapped_json, resolve
 from records_service.imports.sources import Source, SourceFile, opened
 from records_service.records.capture import CaptureContext, Imported, capture_record, content_key
+from records_service.records.content import clean_filename
 from records_service.records.models import Record, Version
 from records_service.records.schemas import RecordMetadata
 from records_service.records.service import held_version
@@ -90,6 +91,18 @@ class Content:
             return read_properties(stream, self.media_type)
 
 
+def _refusal(file: SourceFile, content: Content) -> str:
+    """What the capture would refuse in the file itself, found before it is tried, so
+    that a dry run reports it too."""
+    if content.size == 0:
+        return "the file is empty"
+    try:
+        clean_filename(file.name)
+    except DomainError as exc:
+        return exc.detail
+    return ""
+
+
 @dataclass
 class ImportRun:
     """The state of one run: what it needs, and (in a dry run) what it would have held."""
@@ -141,7 +154,7 @@ class ImportRun:
         except Unmappable as exc:
             problem = str(exc)
         mapped = mapped_json(meta) if meta else None
-        base = FileOutcome(Outcome.FAILED, problem, content.sha256, rule.line, mapped)
+        base = FileOutcome(Outcome.FAILED, "", content.sha256, rule.line, mapped)
         held = self._held(content.sha256)
         if held is not None:
             record_id, version, reason = held
@@ -149,8 +162,11 @@ class ImportRun:
                 Outcome.DUPLICATE, reason, content.sha256, rule.line, mapped, record_id, version
             )
             return self._settle(file, content.size, outcome, meta)
-        if meta is None:
-            return self._settle(file, content.size, base, meta)
+        refusal = problem or _refusal(file, content)
+        if refusal:
+            failed = FileOutcome(Outcome.FAILED, refusal, content.sha256, rule.line, mapped)
+            return self._settle(file, content.size, failed, meta)
+        assert meta is not None
         return self._capture(file, content, meta, base)
 
     def _held(self, sha256: str) -> tuple[str | None, int | None, str] | None:

@@ -15,6 +15,7 @@ from records_service.web.pages import (
     contract_forms,
     contracts,
     dashboard,
+    imports,
     login,
     record_edit,
     records,
@@ -36,6 +37,7 @@ for _area in (
     contracts,
     retention,
     audit,
+    imports,
     admin,
 ):
     router.include_router(_area.router)
