@@ -276,7 +276,7 @@ def _rule(
     _check_defaults_groups(sources, groups, fail)
     skip = _flag(table, "skip", fail)
     if not skip:
-        _require(sources, fail)
+        _require(sources, lambda message: shell.error(start, f"rule {number}: {message}"))
     sources.setdefault("title", tuple(_template(t, groups, fail("title")) for t in DEFAULT_TITLE))
     return Rule(number, start, pattern, skip, sources, where)
 
@@ -311,12 +311,10 @@ def _flag(
     return value
 
 
-def _require(
-    sources: dict[str, tuple[Source, ...]], fail: Callable[[str], Callable[[str], MappingError]]
-) -> None:
+def _require(sources: dict[str, tuple[Source, ...]], fail: Callable[[str], MappingError]) -> None:
     for key in ("record_type", "record_date"):
         if not sources.get(key):
-            raise fail("glob")(f"no {key} (give it in the rule or in [defaults])")
+            raise fail(f"no {key} (give it in the rule or in [defaults])")
 
 
 def _check_defaults_groups(
