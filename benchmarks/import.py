@@ -135,6 +135,7 @@ def run_import(
     child = subprocess.Popen(
         _import_command(tree, mapping, data_dir.parent / "report.csv"),
         env=server_env(data_dir),
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     samples: list[tuple[float, int, int]] = []
