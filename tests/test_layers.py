@@ -27,7 +27,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "faces": ("api", "web"),
     "runtime": ("runtime",),
     "migrations": ("migrations",),
-    "use cases": ("search", "retention", "backup"),
+    "use cases": ("search", "retention", "backup", "imports"),
     "domain": ("records", "contracts", "audit", "auth"),
     "engines": ("indexing", "storage", "extraction"),
     "base": (
@@ -43,7 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "",
     ),
 }
-DOMAIN = ("records", "contracts", "retention", "audit", "auth", "search", "backup")
+DOMAIN = ("records", "contracts", "retention", "audit", "auth", "search", "backup", "imports")
 BELOW_DOMAIN = ("indexing", "storage", "extraction")
 NEVER_FROM_DOMAIN = ("cli", "runtime", "api", "web")
 

@@ -115,6 +115,11 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("POST", "/records/{record_id}/edit"): WRITERS,
     ("GET", "/records/{record_id}/new-version"): WRITERS,
     ("POST", "/records/{record_id}/new-version"): WRITERS,
+    # Web: import batches and their reports (records managers; the import is a command).
+    ("GET", "/imports"): RETENTION_MANAGERS,
+    ("GET", "/imports/{batch_id}"): RETENTION_MANAGERS,
+    ("GET", "/imports/{batch_id}/report.csv"): RETENTION_MANAGERS,
+    ("GET", "/imports/{batch_id}/report.json"): RETENTION_MANAGERS,
     # Web: contracts.
     ("GET", "/contracts/new"): WRITERS,
     ("POST", "/contracts/new"): WRITERS,

@@ -38,6 +38,9 @@ class AuditAction(StrEnum):
     RETENTION_RUN = "retention.run"
     AUDIT_ROLLBACK_ACKNOWLEDGED = "audit.rollback_acknowledged"
     CATALOGUE_RECOVER = "catalogue.recover"
+    IMPORT_START = "import.start"
+    IMPORT_FINISH = "import.finish"
+    IMPORT_DUPLICATE = "import.duplicate"
 
 
 class Payload(BaseModel):
@@ -55,6 +58,53 @@ class CapturePayload(Payload):
     record_type: str
     contract: str | None
     title: str
+
+
+class Provenance(Payload):
+    """Where an imported file came from: its path in the source, size and modification
+    time (ISO 8601), the batch, who ran it and when the file was imported."""
+
+    path: str
+    size: int
+    modified_at: str
+    batch: str
+    run_by: str
+    imported_at: str
+
+
+class ImportedCapturePayload(CapturePayload):
+    """A capture by an import: the capture's payload and the file's provenance."""
+
+    provenance: Provenance
+
+
+class ImportRunPayload(Payload):
+    """A run of an import batch started (``run`` counts the batch's runs, resumes too)."""
+
+    batch: str
+    source: str
+    mapping_sha256: str
+    run: int
+
+
+class ImportCountsPayload(Payload):
+    """A run of an import batch finished: the outcomes of all the batch's files so far."""
+
+    batch: str
+    run: int
+    captured: int
+    duplicate: int
+    unmatched: int
+    skipped: int
+    failed: int
+
+
+class DuplicatePayload(Payload):
+    """An imported file whose bytes the record already holds: a sighting at another path."""
+
+    sha256: str
+    version: int
+    provenance: Provenance
 
 
 class ReadPayload(Payload):
@@ -202,6 +252,9 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.AUTH_UNLOCK: UnlockPayload,
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: RollbackPayload,
     AuditAction.CATALOGUE_RECOVER: RecoveryPayload,
+    AuditAction.IMPORT_START: ImportRunPayload,
+    AuditAction.IMPORT_FINISH: ImportCountsPayload,
+    AuditAction.IMPORT_DUPLICATE: DuplicatePayload,
 }
 
 

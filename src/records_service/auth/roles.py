@@ -17,6 +17,7 @@ class Permission(StrEnum):
     SEE_SENSITIVE = "see_sensitive"
     READ_AUDIT = "read_audit"
     MANAGE_RETENTION = "manage_retention"
+    MANAGE_IMPORTS = "manage_imports"
     MANAGE_USERS = "manage_users"
 
 
@@ -32,6 +33,8 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     ),
     Permission.READ_AUDIT: frozenset({Role.AUDITOR, Role.RECORDS_MANAGER, Role.ADMIN}),
     Permission.MANAGE_RETENTION: frozenset({Role.RECORDS_MANAGER, Role.ADMIN}),
+    # Import batches, their reports and records (the import itself is a command).
+    Permission.MANAGE_IMPORTS: frozenset({Role.RECORDS_MANAGER, Role.ADMIN}),
     Permission.MANAGE_USERS: frozenset({Role.ADMIN}),
 }
 

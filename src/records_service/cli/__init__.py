@@ -3,8 +3,8 @@
 Settings come from ``RECORDS_*`` environment variables (see ``--help`` of each
 command and the README's configuration table). This module holds the group, the
 setup and serving commands and ``users``; the ``audit``, ``retention``,
-``reindex``, ``recover``, ``replica`` and ``backup`` (with ``restore``)
-commands live in the modules of the same names beside it, and every
+``reindex``, ``recover``, ``replica``, ``backup`` (with ``restore``) and
+``import`` commands live in the modules of the same names beside it, and every
 command opens the services through :func:`records_service.cli._services.cli_services`.
 """
 
@@ -26,6 +26,7 @@ from records_service.cli._services import cli_services as _services
 from records_service.cli.audit import audit as audit_commands
 from records_service.cli.backup import backup as backup_command
 from records_service.cli.backup import restore as restore_command
+from records_service.cli.imports import import_command
 from records_service.cli.recover import recover as recover_command
 from records_service.cli.reindex import reindex as reindex_command
 from records_service.cli.replica import replica as replica_commands
@@ -388,3 +389,4 @@ main.add_command(recover_command)
 main.add_command(replica_commands)
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(import_command)

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from records_service.extraction._budget import ExtractionFailure, TextBudget, failures_as
+from records_service.extraction.model import RATIO_FLOOR_BYTES
 
 _LOCAL_HEADER_SIZE = 30
 _LOCAL_HEADER_MAGIC = b"PK\x03\x04"
 _READ_CHUNK = 64 * 1024
-# Small members cannot make a bomb, and tiny XML parts compress very well.
-_RATIO_FLOOR_BYTES = 1024 * 1024
 
 
 def check_zip_limits(path: Path, budget: TextBudget) -> None:
@@ -47,7 +46,7 @@ def _check_declared_sizes(members: list[zipfile.ZipInfo], budget: TextBudget) ->
             f"DOCX expands to {total} bytes, over the limit of {limits.max_uncompressed_bytes}"
         )
     for member in members:
-        if member.file_size <= _RATIO_FLOOR_BYTES:
+        if member.file_size <= RATIO_FLOOR_BYTES:
             continue
         ratio = member.file_size / max(member.compress_size, 1)
         if ratio > limits.max_compression_ratio:

@@ -11,6 +11,10 @@ from typing import Literal
 
 ExtractionStatus = Literal["extracted", "empty", "failed"]
 
+# Zip members up to this size are exempt from the compression ratio limit: small
+# members cannot make a bomb, and tiny XML parts compress very well.
+RATIO_FLOOR_BYTES = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class ExtractionLimits:

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 from records_service.audit import models as _audit_models
 from records_service.auth import models as _auth_models
 from records_service.contracts import models as _contract_models
+from records_service.imports import models as _import_models
 from records_service.records import models as _record_models
 from records_service.retention import models as _retention_models
 
@@ -22,6 +23,7 @@ MODEL_MODULES = (
     _record_models,
     _audit_models,
     _retention_models,
+    _import_models,
 )
 
 

@@ -31,7 +31,12 @@ from typing import Any, BinaryIO
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from records_service.audit.actions import AuditAction, CapturePayload
+from records_service.audit.actions import (
+    AuditAction,
+    CapturePayload,
+    ImportedCapturePayload,
+    Provenance,
+)
 from records_service.audit.log import record_event
 from records_service.auth.models import User
 from records_service.bounds import DATE_MIN, normalise_tags
@@ -126,7 +131,7 @@ def _sidecar(rows: _Described, actor: User) -> dict[str, object]:
         originator=record.originator,
         record_date=record.record_date,
     )
-    return {
+    body: dict[str, object] = {
         "format": SIDECAR_FORMAT,
         "record_id": record.id,
         "version": version.number,
@@ -139,6 +144,9 @@ def _sidecar(rows: _Described, actor: User) -> dict[str, object]:
         "captured_at": version.captured_at,
         "captured_by": actor.username,
     }
+    if rows.provenance is not None:
+        body["provenance"] = rows.provenance.model_dump(mode="json")
+    return body
 
 
 def _remove_quietly(store: BlobStore, key: str) -> None:
@@ -155,6 +163,18 @@ InTransaction = Callable[[Session, Record, Version], None]
 
 
 @dataclass(frozen=True)
+class Imported:
+    """What a bulk import adds to a capture: the record's id (fixed by the import, so
+    that a capture cut short leaves its object where a re-run finds it), the file's
+    provenance, and ``also``, which writes the import's own rows in the capture's
+    transaction."""
+
+    record_id: str
+    provenance: Provenance
+    also: Callable[[Session, Record, Version], None]
+
+
+@dataclass(frozen=True)
 class _Described:
     """What a capture will write, built from the stored content before the transaction."""
 
@@ -163,6 +183,7 @@ class _Described:
     contract_ref: str | None
     tags: list[str]
     contract_details: dict[str, Any] | None
+    provenance: Provenance | None
     # The rows persist inserts as they are, laid out before SQLite's write lock is taken.
     inserts: list[NewRows | None]
 
@@ -226,15 +247,20 @@ def _bookkeeping(
         clock=ctx.clock,
     )
     task = IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock())
-    payload = CapturePayload(
-        version=version.number,
-        sha256=stored.sha256,
-        size=stored.size,
-        media_type=stored.media_type,
-        filename=version.original_filename,
-        record_type=record.record_type,
-        contract=rows.contract_ref,
-        title=record.title,
+    fields = {
+        "version": version.number,
+        "sha256": stored.sha256,
+        "size": stored.size,
+        "media_type": stored.media_type,
+        "filename": version.original_filename,
+        "record_type": record.record_type,
+        "contract": rows.contract_ref,
+        "title": record.title,
+    }
+    payload = (
+        CapturePayload.model_validate(fields)
+        if rows.provenance is None
+        else ImportedCapturePayload.model_validate({**fields, "provenance": rows.provenance})
     )
     copies = [queued_copy(record.id, ctx.clock())] if ctx.replicate else []
     return [new_rows([queued]), new_rows([task]), new_rows(copies)], payload
@@ -270,8 +296,13 @@ def capture_record(
     filename: str | None,
     actor: User,
     in_transaction: InTransaction | None = None,
+    imported: Imported | None = None,
 ) -> tuple[Record, Version]:
-    """Declare a new record with its first version; all or nothing."""
+    """Declare a new record with its first version; all or nothing.
+
+    ``imported`` is given by a bulk import: the record id, the file's provenance (kept
+    in the sidecar and the audit payload) and rows written in the same transaction.
+    """
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)
     with read_scope(ctx.engine) as session:
@@ -279,7 +310,8 @@ def capture_record(
     # Contracts are never deleted, so the id found here still holds when the rows are
     # written (and the foreign key would refuse it otherwise): no second lookup inside
     # the transaction, which holds SQLite's write lock.
-    record_id = uuid.uuid4().hex
+    record_id = imported.record_id if imported else uuid.uuid4().hex
+    provenance = imported.provenance if imported else None
 
     def describe(stored: StoredContent) -> _Described:
         now = ctx.clock()
@@ -299,11 +331,13 @@ def capture_record(
         version = _new_version(record_id, 1, stored, name, actor, ctx)
         tag_rows = [RecordTag(record_id=record_id, tag=t) for t in tags]
         inserts = [new_rows([record]), new_rows([version]), new_rows(tag_rows)]
-        return _Described(record, version, meta.contract, tags, details, inserts)
+        return _Described(record, version, meta.contract, tags, details, provenance, inserts)
 
     def persist(session: Session, rows: _Described) -> Record:
         for laid_out in rows.inserts:
             insert_rows(session, laid_out)
+        if imported is not None:
+            imported.also(session, rows.record, rows.version)
         return rows.record
 
     return _land(
@@ -340,7 +374,7 @@ def add_version(
 
     def describe(stored: StoredContent) -> _Described:
         version = _new_version(record.id, number, stored, name, actor, ctx)
-        return _Described(record, version, contract_ref, tags, details, [new_rows([version])])
+        return _Described(record, version, contract_ref, tags, details, None, [new_rows([version])])
 
     def persist(session: Session, rows: _Described) -> Record:
         current = session.get(Record, record.id)

@@ -655,3 +655,16 @@ def _audit_read(
         payload=ReadPayload(version=version.number, sha256=version.sha256),
         clock=clock,
     )
+
+
+def held_version(session: Session, sha256: str) -> tuple[str, int] | None:
+    """The record and version number that first captured bytes with ``sha256`` and still
+    holds them (a disposed record's bytes are gone), or ``None``."""
+    row = session.exec(
+        select(Version.record_id, Version.number)
+        .join(Record, col(Record.id) == col(Version.record_id))
+        .where(Version.sha256 == sha256, col(Record.status).not_in(DISPOSED_STATUSES))
+        .order_by(col(Version.captured_at), col(Version.id))
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else None

@@ -67,3 +67,4 @@ SignedInContractManager = Annotated[User, Depends(require_page(Permission.MANAGE
 SignedInAdministrator = Annotated[User, Depends(require_page(Permission.MANAGE_USERS))]
 SignedInAuditReader = Annotated[User, Depends(require_page(Permission.READ_AUDIT))]
 SignedInRetentionManager = Annotated[User, Depends(require_page(Permission.MANAGE_RETENTION))]
+SignedInImportManager = Annotated[User, Depends(require_page(Permission.MANAGE_IMPORTS))]

@@ -46,6 +46,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("Contracts", "/contracts", Permission.READ),
     ("Retention", "/retention", Permission.READ_AUDIT),
     ("Audit", "/audit", Permission.READ_AUDIT),
+    ("Imports", "/imports", Permission.MANAGE_IMPORTS),
     ("Admin", "/admin/users", Permission.MANAGE_USERS),
 )
 

@@ -16,6 +16,7 @@ from records_service.web.pages import (
     contracts,
     dashboard,
     disposal_approval,
+    imports,
     login,
     record_edit,
     records,
@@ -38,6 +39,7 @@ for _area in (
     retention,
     disposal_approval,
     audit,
+    imports,
     admin,
 ):
     router.include_router(_area.router)

@@ -1,5 +1,5 @@
-"""Record pages: the filtered list, one record with its versions and history, and
-downloads. Every download or inline view is audited exactly as the API's."""
+"""Record pages: the filtered list, one record with its versions, provenance and
+history, and downloads. Every download or inline view is audited exactly as the API's."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from records_service.auth.models import User
 from records_service.bounds import DbId, Identifier, PageNumber
 from records_service.db import session_scope
 from records_service.extraction.media_types import PDF, normalise
+from records_service.imports.queries import record_provenance
 from records_service.pagination import PageParams
 from records_service.records.download import Disposition, content_headers
 from records_service.records.models import Classification
@@ -129,6 +130,7 @@ def record_page(
             "type_label": type_label(services.schedule, record.record_type),
             "preview": preview,
             "changes": metadata_history(session, record_id, user),
+            "provenance": record_provenance(session, record_id),
             "activity": _activity(session, record_id),
             "action_labels": ACTION_LABELS,
             "retention": record_retention(
@@ -150,6 +152,7 @@ ACTION_LABELS = {
     "disposition.approve": "Disposal approved",
     "disposition.reject": "Disposal rejected",
     "disposition.execute": "Disposal carried out",
+    "import.duplicate": "Same bytes found again by an import",
 }
 
 
