@@ -23,8 +23,10 @@ from records_service.auth.tokens import split_token
 from records_service.cli._services import CLI_ACTOR
 from records_service.cli._services import cli_services as _services
 from records_service.cli.audit import audit as audit_commands
+from records_service.cli.finance import finance as finance_commands
 from records_service.cli.reindex import reindex as reindex_command
 from records_service.cli.retention import retention as retention_commands
+from records_service.cli.transparency import transparency as transparency_commands
 from records_service.db import session_scope
 from records_service.runtime.services import Services
 from records_service.settings import Settings, load_settings
@@ -379,3 +381,5 @@ def users_locks(settings: Settings) -> None:
 main.add_command(retention_commands)
 main.add_command(audit_commands)
 main.add_command(reindex_command)
+main.add_command(finance_commands)
+main.add_command(transparency_commands)
