@@ -139,6 +139,7 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("POST", "/contracts/{reference:path}/edit"): WRITERS,
     ("GET", "/contracts"): SIGNED_IN,
     ("GET", "/contracts/{reference:path}"): SIGNED_IN,
+    ("POST", "/contracts/{reference:path}/money/{entry}"): WRITERS,
     # Web: retention.
     ("GET", "/retention"): AUDIT_READERS,
     ("GET", "/retention/findings.csv"): AUDIT_READERS,

@@ -280,16 +280,11 @@ def _batches(new: list[tuple[Row, int]]) -> Iterator[list[tuple[Row, int]]]:
 def _insert(
     session: Session, batch: list[tuple[Row, int]], report: ImportReport, actor: str, clock: Clock
 ) -> None:
-    now = clock()
-    source = f"import {report.source}"[:200]
+    now, source = clock(), f"import {report.source}"[:200]
     rows = [
         {
             "contract_id": cid,
-            "payment_reference": row.payment.payment_reference,
-            "paid_on": row.payment.paid_on,
-            "amount_pence": row.payment.amount_pence,
-            "invoice_reference": row.payment.invoice_reference,
-            "invoice_record_id": row.payment.invoice_record,
+            **_columns(row.payment),
             "source": source,
             "recorded_at": now,
             "recorded_by": actor,
@@ -297,17 +292,7 @@ def _insert(
         for row, cid in batch
     ]
     session.connection().execute(insert(_PAYMENTS), rows)
-    listed = [
-        ImportedPayment(
-            payment_reference=row.payment.payment_reference,
-            contract=row.contract,
-            paid_on=row.payment.paid_on.isoformat(),
-            amount_pence=row.payment.amount_pence,
-            invoice_reference=row.payment.invoice_reference,
-            invoice_record=row.payment.invoice_record,
-        )
-        for row, _ in batch
-    ]
+    listed = [ImportedPayment(contract=row.contract, **_listed(row.payment)) for row, _ in batch]
     payload = PaymentImportPayload(source=report.source, sha256=report.sha256, payments=listed)
     record_event(
         session,
@@ -317,3 +302,23 @@ def _insert(
         payload=payload,
         clock=clock,
     )
+
+
+def _columns(payment: PaymentIn) -> dict[str, Any]:
+    return {
+        "payment_reference": payment.payment_reference,
+        "paid_on": payment.paid_on,
+        "amount_pence": payment.amount_pence,
+        "invoice_reference": payment.invoice_reference,
+        "invoice_record_id": payment.invoice_record,
+    }
+
+
+def _listed(payment: PaymentIn) -> dict[str, Any]:
+    return {
+        "payment_reference": payment.payment_reference,
+        "paid_on": payment.paid_on.isoformat(),
+        "amount_pence": payment.amount_pence,
+        "invoice_reference": payment.invoice_reference,
+        "invoice_record": payment.invoice_record,
+    }

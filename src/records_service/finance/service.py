@@ -171,6 +171,17 @@ def _jsonable(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
+def _decision(session: Session, contract: Contract, record_id: str, actor: Actor) -> Record:
+    return linked_record(
+        session,
+        record_id,
+        contract=contract,
+        types=DECISION_TYPES,
+        actor=actor,
+        field="decision_record",
+    )
+
+
 def set_award(
     session: Session, *, reference: str, data: AwardIn, actor: Actor, clock: Clock
 ) -> AwardPublic:
@@ -178,14 +189,7 @@ def set_award(
     contract = get_contract(session, reference)
     assert contract.id is not None
     if data.decision_record is not None:
-        linked_record(
-            session,
-            data.decision_record,
-            contract=contract,
-            types=DECISION_TYPES,
-            actor=actor,
-            field="decision_record",
-        )
+        _decision(session, contract, data.decision_record, actor)
     award = session.get(Award, contract.id)
     is_new = award is None
     if award is None:
@@ -333,7 +337,12 @@ def add_payment(
     )
     session.add(row)
     session.flush()
-    payload = PaymentPayload(
+    _audit(session, contract, actor, AuditAction.FINANCE_PAYMENT, _paid(data, source), clock)
+    return row
+
+
+def _paid(data: PaymentIn, source: str) -> PaymentPayload:
+    return PaymentPayload(
         payment_reference=data.payment_reference,
         paid_on=data.paid_on.isoformat(),
         amount_pence=data.amount_pence,
@@ -341,8 +350,6 @@ def add_payment(
         invoice_record=data.invoice_record,
         source=source,
     )
-    _audit(session, contract, actor, AuditAction.FINANCE_PAYMENT, payload, clock)
-    return row
 
 
 def link_invoice(
@@ -391,19 +398,7 @@ def add_spend(
     contract = get_contract(session, reference)
     assert contract.id is not None
     if data.return_record is not None:
-        linked_record(
-            session,
-            data.return_record,
-            contract=contract,
-            types=RETURN_TYPES,
-            actor=actor,
-            field="return_record",
-        )
-        taken = session.exec(
-            select(SpendReport.id).where(SpendReport.return_record_id == data.return_record)
-        ).first()
-        if taken is not None:
-            raise Conflict(f"the spend of return {data.return_record} is already recorded")
+        _check_return(session, contract, data.return_record, actor)
     outcomes = dict(sorted(data.outcomes.items()))
     row = SpendReport(
         contract_id=contract.id,
@@ -426,6 +421,23 @@ def add_spend(
     )
     _audit(session, contract, actor, AuditAction.FINANCE_SPEND, payload, clock)
     return spend_public(row)
+
+
+def _check_return(session: Session, contract: Contract, record_id: str, actor: Actor) -> None:
+    """A monitoring return on the file whose spend is not yet recorded."""
+    linked_record(
+        session,
+        record_id,
+        contract=contract,
+        types=RETURN_TYPES,
+        actor=actor,
+        field="return_record",
+    )
+    taken = session.exec(
+        select(SpendReport.id).where(SpendReport.return_record_id == record_id)
+    ).first()
+    if taken is not None:
+        raise Conflict(f"the spend of return {record_id} is already recorded")
 
 
 def spend_public(row: SpendReport) -> SpendPublic:
@@ -504,45 +516,24 @@ _COLUMNS: dict[type[SQLModel], tuple[Any, Any, Any]] = {
 def money_summary(session: Session, contract: Contract, at: date) -> MoneySummary:
     """The contract's money as at ``at``: entries dated after it are left out."""
     cid = contract.id
-    variations = _sum(
-        session,
-        col(Variation.change_pence),
-        col(Variation.contract_id) == cid,
-        col(Variation.decided_on) <= at,
-    )
-    paid = _sum(
-        session,
-        col(Payment.amount_pence),
-        col(Payment.contract_id) == cid,
-        col(Payment.paid_on) <= at,
-    )
-    spent = _sum(
-        session,
-        col(SpendReport.spent_pence),
-        col(SpendReport.contract_id) == cid,
-        col(SpendReport.period_end) <= at,
-    )
-    recovered = _sum(
-        session,
-        col(Recovery.amount_pence),
-        col(Recovery.contract_id) == cid,
-        col(Recovery.recovered_on) <= at,
-    )
-    scheduled = _sum(session, col(Instalment.amount_pence), col(Instalment.contract_id) == cid)
-    due = _sum(
-        session,
-        col(Instalment.amount_pence),
-        col(Instalment.contract_id) == cid,
-        col(Instalment.due_on) <= at,
-    )
+
+    def total(table: type[SQLModel], amount: Any, *where: Any) -> int:
+        return _sum(session, amount, _COLUMNS[table][0] == cid, *where)
+
+    variations = total(Variation, col(Variation.change_pence), col(Variation.decided_on) <= at)
+    paid = total(Payment, col(Payment.amount_pence), col(Payment.paid_on) <= at)
+    spent = total(SpendReport, col(SpendReport.spent_pence), col(SpendReport.period_end) <= at)
+    recovered = total(Recovery, col(Recovery.amount_pence), col(Recovery.recovered_on) <= at)
     award = contract.awarded_value_pence or 0
     return MoneySummary(
         as_at=at,
         award_pence=award,
         variations_pence=variations,
         value_pence=award + variations,
-        scheduled_pence=scheduled,
-        scheduled_to_date_pence=due,
+        scheduled_pence=total(Instalment, col(Instalment.amount_pence)),
+        scheduled_to_date_pence=total(
+            Instalment, col(Instalment.amount_pence), col(Instalment.due_on) <= at
+        ),
         paid_pence=paid,
         reported_spent_pence=spent,
         recovered_pence=recovered,

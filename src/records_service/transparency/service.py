@@ -81,44 +81,53 @@ def register_issues(items: list[RegisterItem], rules: RegisterRules) -> list[Reg
     """``publication_overdue`` and ``published_copy_missing`` findings of the register."""
     issues = []
     for item in items:
-        what = f"{item.title} ({describe(item, rules)})"
-        details = {"item": item.key, "kind": item.kind.value, "value_pence": item.value_pence}
         if item.state == "overdue":
-            summary = (
-                f"{what}: not published; due within {rules.publish_within_days} days of "
-                f"{item.due_from}, by {item.due_by}: {item.days_overdue} days overdue"
-            )
-            details |= {
-                "due_from": str(item.due_from),
-                "due_by": str(item.due_by),
-                "days_overdue": item.days_overdue,
-            }
-            kind = "publication_overdue"
+            issues.append(_overdue(item, rules))
         elif item.state == "published" and not item.copy_held:
-            copy = item.copy_record_id
-            summary = f"{what}: published {item.published_on} at {item.location}, but " + (
-                f"its copy, record {copy}, is no longer held" if copy else "no copy is on file"
-            )
-            details |= {
-                "published_on": str(item.published_on),
-                "location": item.location,
-                "copy_record": copy,
-            }
-            kind = "published_copy_missing"
-        else:
-            continue
-        issues.append(
-            RegisterIssue(
-                kind,
-                f"{kind}:{item.key}",
-                _subject(item),
-                item.contract,
-                item.record_id,
-                summary,
-                details,
-            )
-        )
+            issues.append(_copy_missing(item, rules))
     return issues
+
+
+def _issue(kind: str, item: RegisterItem, summary: str, details: dict[str, Any]) -> RegisterIssue:
+    base = {"item": item.key, "kind": item.kind.value, "value_pence": item.value_pence}
+    return RegisterIssue(
+        kind,
+        f"{kind}:{item.key}",
+        _subject(item),
+        item.contract,
+        item.record_id,
+        summary,
+        base | details,
+    )
+
+
+def _overdue(item: RegisterItem, rules: RegisterRules) -> RegisterIssue:
+    summary = (
+        f"{item.title} ({describe(item, rules)}): not published; due within "
+        f"{rules.publish_within_days} days of {item.due_from}, by {item.due_by}: "
+        f"{item.days_overdue} days overdue"
+    )
+    details = {
+        "due_from": str(item.due_from),
+        "due_by": str(item.due_by),
+        "days_overdue": item.days_overdue,
+    }
+    return _issue("publication_overdue", item, summary, details)
+
+
+def _copy_missing(item: RegisterItem, rules: RegisterRules) -> RegisterIssue:
+    copy = item.copy_record_id
+    summary = (
+        f"{item.title} ({describe(item, rules)}): published {item.published_on} at "
+        f"{item.location}, but "
+        + (f"its copy, record {copy}, is no longer held" if copy else "no copy is on file")
+    )
+    details = {
+        "published_on": str(item.published_on),
+        "location": item.location,
+        "copy_record": copy,
+    }
+    return _issue("published_copy_missing", item, summary, details)
 
 
 def record_publication(
@@ -133,19 +142,7 @@ def record_publication(
     clock: Clock,
 ) -> Publication:
     """Record that a register item was published, when and where (audited, once)."""
-    today = clock().date()
-    if published_on > today:
-        raise InvalidInput(
-            f"published_on: {published_on} is in the future",
-            errors=[{"field": "published_on", "msg": "in the future"}],
-        )
-    items = register_for(session, rules, today, actor if isinstance(actor, User) else None)
-    item = next((i for i in items if i.key == item_key), None)
-    if item is None:
-        raise NotFound(f"the register has no item {item_key!r} to publish")
-    taken = session.exec(select(Publication).where(Publication.item_key == item_key)).first()
-    if taken is not None:
-        raise Conflict(f"{item_key} was already recorded as published on {taken.published_on}")
+    item = _unpublished_item(session, rules, item_key, published_on, actor, clock().date())
     if copy_record is not None:
         _check_copy(session, item, copy_record, actor)
     row = Publication(
@@ -176,6 +173,30 @@ def record_publication(
         clock=clock,
     )
     return row
+
+
+def _unpublished_item(
+    session: Session,
+    rules: RegisterRules,
+    item_key: str,
+    published_on: date,
+    actor: Actor,
+    today: date,
+) -> RegisterItem:
+    """The register item ``item_key`` today, not yet recorded as published."""
+    if published_on > today:
+        raise InvalidInput(
+            f"published_on: {published_on} is in the future",
+            errors=[{"field": "published_on", "msg": "in the future"}],
+        )
+    items = register_for(session, rules, today, actor if isinstance(actor, User) else None)
+    item = next((i for i in items if i.key == item_key), None)
+    if item is None:
+        raise NotFound(f"the register has no item {item_key!r} to publish")
+    taken = session.exec(select(Publication).where(Publication.item_key == item_key)).first()
+    if taken is not None:
+        raise Conflict(f"{item_key} was already recorded as published on {taken.published_on}")
+    return item
 
 
 def _check_copy(session: Session, item: RegisterItem, copy_record: str, actor: Actor) -> None:
