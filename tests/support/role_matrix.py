@@ -140,6 +140,10 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("GET", "/contracts"): SIGNED_IN,
     ("GET", "/contracts/{reference:path}"): SIGNED_IN,
     ("POST", "/contracts/{reference:path}/money/{entry}"): WRITERS,
+    # Web: the transparency register.
+    ("GET", "/transparency"): SIGNED_IN,
+    ("GET", "/transparency/export"): SIGNED_IN,
+    ("POST", "/transparency/publications"): WRITERS,
     # Web: retention.
     ("GET", "/retention"): AUDIT_READERS,
     ("GET", "/retention/findings.csv"): AUDIT_READERS,

@@ -44,6 +44,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("Search", "/search", Permission.READ),
     ("Records", "/records", Permission.READ),
     ("Contracts", "/contracts", Permission.READ),
+    ("Register", "/transparency", Permission.READ),
     ("Retention", "/retention", Permission.READ_AUDIT),
     ("Audit", "/audit", Permission.READ_AUDIT),
     ("Admin", "/admin/users", Permission.MANAGE_USERS),

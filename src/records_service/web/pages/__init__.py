@@ -21,6 +21,7 @@ from records_service.web.pages import (
     records,
     retention,
     search,
+    transparency,
     upload,
 )
 
@@ -37,6 +38,7 @@ for _area in (
     money,
     contracts,
     retention,
+    transparency,
     audit,
     admin,
 ):
