@@ -19,6 +19,10 @@ def test_register_and_publish_from_the_command_line(
         client, actors.staff, "CLI-001", awarded_value_pence=2_000_000, start_date="2025-01-01"
     )
     signed = add_record(client, actors.staff, "CLI-001", "contract", "2025-01-05")
+    award = client.put(
+        "/api/contracts/CLI-001/award", json={"awarded_on": "2025-01-01"}, headers=actors.staff
+    )
+    assert award.status_code == 200, award.text
     listed = cli(settings, "transparency", "register", "--as-at", "2025-03-01")
     assert listed.exit_code == 0, listed.output
     assert listed.output.splitlines() == [

@@ -153,6 +153,7 @@ def test_a_publication_with_no_copy_held(client: TestClient, actors: Actors) -> 
         start_date="2026-05-01",
         end_date="2027-03-31",
     )
+    post(client, staff, "/api/contracts/NOCOPY-001/award", {"awarded_on": "2026-05-01"})
     body = {
         "item": "contract:NOCOPY-001",
         "published_on": "2026-05-10",

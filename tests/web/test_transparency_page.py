@@ -20,6 +20,9 @@ def test_register_page_publish_and_export(
     staff = browser_for("sam")
     opened = staff.post("/contracts/new", data=_contract_form(staff, "/contracts/new"))
     assert opened.status_code == 303
+    assert "contract:OPCC-2024-007" not in staff.get("/transparency").text  # no award yet
+    award = {"csrf_token": csrf_of(staff.get("/transparency")), "awarded_on": "2024-04-01"}
+    assert staff.post("/contracts/OPCC-2024-007/money/award", data=award).status_code == 303
     page = staff.get("/transparency").text
     assert "contract:OPCC-2024-007" in page and "Overdue 775 days" in page  # due by 2024-05-01
     assert '<a href="/transparency" aria-current="page">Register</a>' in page

@@ -60,7 +60,7 @@ def register(settings: Settings, as_at: datetime | None, form: str) -> None:
             where = (
                 f"published {item.published_on} at {item.location}"
                 if item.published_on
-                else (f"publish by {item.due_by}" if item.due_by else "no date to count from")
+                else f"publish by {item.due_by}"
             )
             click.echo(f"{item.state}\t{item.key}\t{item.title} ({describe(item, rules)})\t{where}")
 

@@ -10,7 +10,9 @@ issues, each with the numbers involved:
 - ``unspent_at_closure``: a closed or terminated contract whose payments exceed the
   reported spend and the recoveries recorded (a recovery, with its decision, closes it);
 - ``payment_without_invoice``: a payment with no invoice record, past a grace period;
-- ``spend_unreported``: a monitoring return with no spend figure, past a grace period.
+- ``spend_unreported``: a monitoring return with no spend figure, past a grace period,
+  on a contract whose money is kept here (a payment or a spend report is recorded):
+  returns of files from before the service kept money are not all reported at once.
 
 The thresholds come from the schedule file's ``[reconciliation]`` table.
 """
@@ -340,6 +342,7 @@ def _add_unreported(session: Session, at: date, facts: dict[int, MoneyFacts]) ->
     reported = core_select(col(SpendReport.return_record_id)).where(
         col(SpendReport.return_record_id).is_not(None), col(SpendReport.spent_pence).is_not(None)
     )
+    tracked = core_select(col(Payment.contract_id)).union(core_select(col(SpendReport.contract_id)))
     rows = session.execute(
         core_select(col(Record.contract_id), col(Record.id), col(Record.record_date))
         .where(
@@ -348,6 +351,7 @@ def _add_unreported(session: Session, at: date, facts: dict[int, MoneyFacts]) ->
             col(Record.record_date) <= at,
             col(Record.status).not_in(DISPOSED_STATUSES),
             col(Record.id).not_in(reported),
+            col(Record.contract_id).in_(tracked),
         )
         .order_by(col(Record.record_date), col(Record.id))
     )

@@ -4,19 +4,23 @@ What must be published (the Elected Local Policing Bodies (Specified Information
 Order 2011, as amended):
 
 - ``contract``: each contract whose value (award plus variations) is over the
-  threshold (£10,000), once awarded; due from its award date (or its start date when
-  no award is recorded);
+  threshold (£10,000), once its award is recorded; due from its award date;
 - ``tender``: each invitation to tender on the file of a contract expected to be
-  worth over the threshold (its value while tendering); due from the invitation's date;
+  worth over the threshold (its value while tendering), while the contract is planned
+  or being tendered, or once its award is recorded; due from the invitation's date;
 - ``grant``: each crime and disorder reduction grant, with its conditions, recipient,
   purpose and reasons; due from its award date;
 - ``decision``: each decision record tagged as of significant public interest (the
   schedule's ``significant_decision_tag``); due from the decision's date.
 
 Each must be published within the schedule's ``publish_within_days``. An item is
-``published`` (a publication was recorded on or before the day), ``overdue``, ``due``
-(its time has not run out) or ``undated`` (a contract with neither an award date nor a
-start date, so no deadline can be counted).
+``published`` (a publication was recorded on or before the day), ``overdue`` or
+``due`` (its time has not run out).
+
+A contract joins the register when its award is recorded (the award date is what
+its deadline counts from): a file from before the service kept money, whose award
+was never recorded here, is not reported as overdue for what may have been published
+elsewhere; recording its award brings it in.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from records_service.records.models import DISPOSED_STATUSES, Record, RecordTag
 from records_service.transparency.models import ItemKind, Publication
 
 AWARDED_STATUSES = ("awarded", "active", "closed", "terminated")
+TENDERING_STATUSES = ("planned", "tendering")
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ class RegisterItem:
     title: str
     counterparty: str | None
     value_pence: int | None
-    due_from: date | None
+    due_from: date
     due_by: date | None = None
     state: str = "due"
     published_on: date | None = None
@@ -83,7 +88,7 @@ def build_register(session: Session, rules: RegisterRules, as_at: date) -> list[
         *_decision_items(session, rules, as_at),
     ]
     _apply_publications(session, items, rules, as_at)
-    return sorted(items, key=lambda item: (item.due_from or date.min, item.key))
+    return sorted(items, key=lambda item: (item.due_from, item.key))
 
 
 def _values(session: Session, as_at: date) -> dict[int, int]:
@@ -100,16 +105,13 @@ def _contract_items(session: Session, rules: RegisterRules, as_at: date) -> Iter
     varied = _values(session, as_at)
     rows = session.execute(
         core_select(Contract, Award)
-        .join(Award, col(Award.contract_id) == col(Contract.id), isouter=True)
-        .where(col(Contract.status).in_(AWARDED_STATUSES))
+        .join(Award, col(Award.contract_id) == col(Contract.id))
+        .where(col(Contract.status).in_(AWARDED_STATUSES), col(Award.awarded_on) <= as_at)
         .order_by(col(Contract.reference))
     )
     for contract, award in rows:
         value = (contract.awarded_value_pence or 0) + varied.get(contract.id, 0)
-        since = award.awarded_on if award else contract.start_date
-        if since is not None and since > as_at:
-            continue
-        kind = award.kind if award else AwardKind.CONTRACT.value
+        since, kind = award.awarded_on, award.kind
         if kind == AwardKind.CRIME_AND_DISORDER_GRANT.value:
             yield _grant_item(contract, award, value)
         elif kind == AwardKind.CONTRACT.value and value > rules.contract_over_pence:
@@ -151,10 +153,16 @@ def _grant_item(contract: Contract, award: Award, value: int) -> RegisterItem:
 
 def _tender_items(session: Session, rules: RegisterRules, as_at: date) -> Iterator[RegisterItem]:
     varied = _values(session, as_at)
+    tendering = col(Contract.status).in_(TENDERING_STATUSES) | col(Award.contract_id).is_not(None)
     rows = session.execute(
         core_select(col(Record.id), col(Record.title), col(Record.record_date), Contract)
         .join(Contract, col(Contract.id) == col(Record.contract_id))
-        .where(col(Record.record_type) == "invitation_to_tender", col(Record.record_date) <= as_at)
+        .join(Award, col(Award.contract_id) == col(Contract.id), isouter=True)
+        .where(
+            col(Record.record_type) == "invitation_to_tender",
+            col(Record.record_date) <= as_at,
+            tendering,
+        )
         .order_by(col(Record.record_date), col(Record.id))
     )
     for rid, title, day, contract in rows:
@@ -205,7 +213,7 @@ def _apply_publications(
     published = {row.item_key: (row, status) for row, status in rows}
     allowed = timedelta(days=rules.publish_within_days)
     for item in items:
-        item.due_by = item.due_from + allowed if item.due_from else None
+        item.due_by = item.due_from + allowed
         found = published.get(item.key)
         if found is not None:
             row, status = found
@@ -216,7 +224,5 @@ def _apply_publications(
             )
             item.copy_record_id = row.copy_record_id
             item.copy_held = status is not None and status not in DISPOSED_STATUSES
-        elif item.due_by is None:
-            item.state = "undated"
         elif as_at > item.due_by:
             item.state, item.days_overdue = "overdue", (as_at - item.due_by).days

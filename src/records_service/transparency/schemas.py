@@ -16,7 +16,7 @@ ItemKey = Annotated[
 Location = Annotated[
     str, StringConstraints(min_length=1, max_length=500), AfterValidator(check_text)
 ]
-ItemState = Literal["published", "overdue", "due", "undated"]
+ItemState = Literal["published", "overdue", "due"]
 
 
 class GrantDetails(BaseModel):
@@ -40,7 +40,7 @@ class RegisterItemPublic(BaseModel):
     counterparty: str | None
     value_pence: int | None
     value: str | None
-    due_from: date | None
+    due_from: date
     publish_by: date | None
     state: ItemState
     days_overdue: int

@@ -29,7 +29,7 @@ from records_service.web.rendering import flash, redirect, render
 
 router = APIRouter(prefix="/transparency")
 
-STATES = ("overdue", "due", "published", "undated")
+STATES = ("overdue", "due", "published")
 
 
 @router.get("")
@@ -39,7 +39,7 @@ def register_page(
     services: ServicesDep,
     user: SignedInUser,
     as_at: Annotated[SafeDate | None, Query()] = None,
-    state: Annotated[Literal["overdue", "due", "published", "undated"] | None, Query()] = None,
+    state: Annotated[Literal["overdue", "due", "published"] | None, Query()] = None,
 ) -> Response:
     """The register as at a day (today by default), optionally of one state."""
     rules = services.schedule.transparency
