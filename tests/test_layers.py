@@ -28,7 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "runtime": ("runtime",),
     "migrations": ("migrations",),
     "use cases": ("search", "retention", "backup", "imports"),
-    "domain": ("records", "contracts", "audit", "auth"),
+    "domain": ("finance", "transparency", "records", "contracts", "audit", "auth"),
     "engines": ("indexing", "storage", "extraction"),
     "base": (
         "settings",
@@ -43,7 +43,18 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "",
     ),
 }
-DOMAIN = ("records", "contracts", "retention", "audit", "auth", "search", "backup", "imports")
+DOMAIN = (
+    "records",
+    "contracts",
+    "finance",
+    "transparency",
+    "retention",
+    "audit",
+    "auth",
+    "search",
+    "backup",
+    "imports",
+)
 BELOW_DOMAIN = ("indexing", "storage", "extraction")
 NEVER_FROM_DOMAIN = ("cli", "runtime", "api", "web")
 

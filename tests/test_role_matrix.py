@@ -69,6 +69,8 @@ PATH_VALUES = {
     "index": "4242",
     "username": "nobody-here",
     "token_id": "nosuchtoken",
+    "payment_id": "4242",
+    "entry": "payment",
     "path": "site.css",
 }
 # Routes that end the caller's session (and renew its CSRF token): each is tried with a

@@ -17,10 +17,12 @@ from records_service import __version__
 from records_service.api import (
     audit,
     contracts,
+    finance,
     health,
     records,
     retention,
     search,
+    transparency,
     users,
 )
 from records_service.api.errors import install_error_handlers
@@ -81,6 +83,8 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(contracts.router)
+    app.include_router(finance.router)
+    app.include_router(transparency.router)
     app.include_router(search.router)
     app.include_router(records.router)
     app.include_router(retention.router)

@@ -11,7 +11,9 @@ The values, and why each is what it is, are listed in ``docs/security.md``:
   32-bit one (:data:`ROW_ID_MAX`), audit indexes and tree sizes a 64-bit one
   (:data:`DB_INT_MAX`);
 - page numbers stop at :data:`MAX_PAGE`, so an offset can never overflow;
-- money is integer pence up to :data:`MAX_PENCE` (a trillion pounds);
+- money is integer pence up to :data:`MAX_PENCE` (a trillion pounds): an amount
+  (:data:`Pence`), an amount actually moved (:data:`PositivePence`, a payment) or a
+  change in value either way (:data:`SignedPence`, a variation);
 - dates lie between :data:`DATE_MIN` and :data:`DATE_MAX`, so retention arithmetic
   (a century added to a record's date) never leaves Python's calendar;
 - text refuses control characters (NUL included, which PostgreSQL cannot store) and
@@ -112,6 +114,8 @@ DbId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 DbIds = Annotated[list[DbId], Field(max_length=MAX_BATCH)]
 PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 Pence = Annotated[int, Field(ge=0, le=MAX_PENCE)]
+PositivePence = Annotated[int, Field(ge=1, le=MAX_PENCE)]
+SignedPence = Annotated[int, Field(ge=-MAX_PENCE, le=MAX_PENCE)]
 SafeDate = Annotated[date, AfterValidator(in_date_range)]
 SafeDateTime = Annotated[datetime, AfterValidator(in_datetime_range)]
 

@@ -2,7 +2,7 @@
 
 ``UTCDateTime`` keeps timestamps timezone-aware in UTC on both SQLite (which
 has no timezone type) and PostgreSQL, so comparisons never mix naive and aware
-values.
+values. ``PenceType`` holds money as integer pence and nothing else.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -35,3 +35,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+class PenceType(TypeDecorator[int]):
+    """An amount of money in integer pence (a 64-bit column on every database).
+
+    Refuses anything but an ``int`` on the way in, so a float or ``Decimal`` of
+    pounds can never be stored by mistake and rounded silently.
+    """
+
+    impl = BigInteger()
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"money must be integer pence, not {type(value).__name__}")
+        return value

@@ -8,6 +8,7 @@ features and asserted in those features' tests.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -177,3 +178,98 @@ def test_lockout_and_release_leave_one_entry_each(
     log.expect()
     assert sign_in("correct horse battery") == 200
     log.expect(("auth.sign_in", "carol", "user:carol"))
+
+
+def test_money_and_register_actions_leave_one_entry_each(
+    client: TestClient, actors: Actors, services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    assert create_contract(client, actors.staff).status_code == 201
+    base, subject = "/api/contracts/OPCC-2023-014", "contract:OPCC-2023-014"
+    ids = {
+        kind: capture(client, actors.staff, record_type=kind, record_date="2024-01-10").json()["id"]
+        for kind in ("decision_record", "invoice", "monitoring_return", "contract")
+    }
+    log = LogWatcher(services)
+    staff = actors.staff
+    steps = [
+        ("PUT", "/award", {"awarded_on": "2023-03-01", "decision_record": ids["decision_record"]}),
+        (
+            "POST",
+            "/variations",
+            {
+                "decided_on": "2024-01-10",
+                "change_pence": -50_000,
+                "record": ids["decision_record"],
+                "reason": "fewer hours",
+            },
+        ),
+        ("POST", "/instalments", {"due_on": "2024-04-01", "amount_pence": 1_000_000}),
+        (
+            "POST",
+            "/payments",
+            {"payment_reference": "P-1", "paid_on": "2024-04-02", "amount_pence": 1_000_000},
+        ),
+        (
+            "POST",
+            "/spend",
+            {
+                "period_start": "2024-04-01",
+                "period_end": "2024-06-30",
+                "spent_pence": 900_000,
+                "return_record": ids["monitoring_return"],
+            },
+        ),
+        (
+            "POST",
+            "/recoveries",
+            {
+                "recovered_on": "2024-07-01",
+                "amount_pence": 100_000,
+                "decision_record": ids["decision_record"],
+                "reason": "unspent",
+            },
+        ),
+    ]
+    actions = ["award", "variation", "instalment", "payment", "spend", "recovery"]
+    for (method, path, body), action in zip(steps, actions, strict=True):
+        response = client.request(method, base + path, json=body, headers=staff)
+        assert response.status_code in (200, 201), response.text
+        log.expect((f"finance.{action}", "sam", subject))
+    payment = client.get(f"{base}/payments", headers=staff).json()["items"][0]["id"]
+    link = {"invoice_record": ids["invoice"]}
+    assert (
+        client.post(f"{base}/payments/{payment}/invoice", json=link, headers=staff).status_code
+        == 200
+    )
+    log.expect(("finance.invoice_link", "sam", subject))
+    publication = {
+        "item": "contract:OPCC-2023-014",
+        "published_on": "2023-04-10",
+        "location": "https://pcc.example/c/14",
+        "copy_record": ids["contract"],
+    }
+    assert (
+        client.post("/api/transparency/publications", json=publication, headers=staff).status_code
+        == 201
+    )
+    log.expect(("transparency.publish", "sam", subject))
+    export = tmp_path / "payments.csv"
+    export.write_text(
+        "payment_reference,contract,paid_on,amount\nP-2,OPCC-2023-014,2024-05-01,10\n"
+    )
+    assert cli(settings, "finance", "import", str(export)) == 0
+    [(action, actor, _)] = log.new()
+    assert (action, actor) == ("finance.import", "cli")
+    # Refused: a payment reference used again, a variation without its decision, a
+    # reviewer recording money, a publication recorded twice, an import re-run.
+    again = {"payment_reference": "P-1", "paid_on": "2024-04-02", "amount_pence": 5}
+    assert client.post(f"{base}/payments", json=again, headers=staff).status_code == 409
+    no_record = {"decided_on": "2024-01-10", "change_pence": 5, "record": "nope", "reason": "why"}
+    assert client.post(f"{base}/variations", json=no_record, headers=staff).status_code == 422
+    assert client.post(f"{base}/payments", json=again, headers=actors.reviewer).status_code == 403
+    assert (
+        client.post("/api/transparency/publications", json=publication, headers=staff).status_code
+        == 409
+    )
+    assert cli(settings, "finance", "import", str(export)) == 0
+    log.expect()

@@ -41,6 +41,15 @@ class AuditAction(StrEnum):
     IMPORT_START = "import.start"
     IMPORT_FINISH = "import.finish"
     IMPORT_DUPLICATE = "import.duplicate"
+    FINANCE_AWARD = "finance.award"
+    FINANCE_VARIATION = "finance.variation"
+    FINANCE_INSTALMENT = "finance.instalment"
+    FINANCE_PAYMENT = "finance.payment"
+    FINANCE_IMPORT = "finance.import"
+    FINANCE_INVOICE_LINK = "finance.invoice_link"
+    FINANCE_SPEND = "finance.spend"
+    FINANCE_RECOVERY = "finance.recovery"
+    TRANSPARENCY_PUBLISH = "transparency.publish"
 
 
 class Payload(BaseModel):
@@ -224,6 +233,103 @@ class RecoveryPayload(Payload):
     audit_entries_restored: int
 
 
+class AwardPayload(Payload):
+    """A contract's award details set or changed: each field's old and new value
+    (the awarded value as ``awarded_value_pence``)."""
+
+    changes: dict[str, list[object]]
+
+
+class VariationPayload(Payload):
+    """A decision (``record``) changed the value by ``change_pence``, from
+    ``value_before_pence`` to ``value_after_pence`` (award plus variations)."""
+
+    decided_on: str
+    change_pence: int
+    value_before_pence: int
+    value_after_pence: int
+    record: str
+    reason: str
+
+
+class InstalmentPayload(Payload):
+    """A planned payment added to the payment schedule."""
+
+    due_on: str
+    amount_pence: int
+    note: str | None
+
+
+class PaymentPayload(Payload):
+    """A payment made, by its finance-system reference; ``invoice_record`` is the
+    invoice held on the file, if any."""
+
+    payment_reference: str
+    paid_on: str
+    amount_pence: int
+    invoice_reference: str | None
+    invoice_record: str | None
+    source: str
+
+
+class ImportedPayment(Payload):
+    """One payment of an import, as the import's entry lists it."""
+
+    payment_reference: str
+    contract: str
+    paid_on: str
+    amount_pence: int
+    invoice_reference: str | None
+    invoice_record: str | None
+
+
+class PaymentImportPayload(Payload):
+    """Payments added from a finance system's export (a file with this SHA-256); one
+    entry covers up to a thousand payments, each listed."""
+
+    source: str
+    sha256: str
+    payments: list[ImportedPayment]
+
+
+class InvoiceLinkPayload(Payload):
+    """A payment linked to its invoice record once the invoice was captured."""
+
+    payment_reference: str
+    invoice_record: str
+
+
+class SpendPayload(Payload):
+    """Spend and outcomes the provider reported for a period (``spent_pence`` is
+    ``None`` when no spend figure was given), from the return ``return_record``."""
+
+    period_start: str
+    period_end: str
+    spent_pence: int | None
+    outcomes: dict[str, int]
+    return_record: str | None
+
+
+class FundsRecoveryPayload(Payload):
+    """Unspent funds recovered under the decision ``decision_record``."""
+
+    recovered_on: str
+    amount_pence: int
+    decision_record: str
+    reason: str
+
+
+class PublicationPayload(Payload):
+    """A register item published on ``published_on`` at ``location``; ``copy_record``
+    is the record of what was published."""
+
+    item: str
+    kind: str
+    published_on: str
+    location: str
+    copy_record: str | None
+
+
 class GenericPayload(Payload):
     """For actions whose details are an open mapping (retention, holds)."""
 
@@ -255,6 +361,15 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.IMPORT_START: ImportRunPayload,
     AuditAction.IMPORT_FINISH: ImportCountsPayload,
     AuditAction.IMPORT_DUPLICATE: DuplicatePayload,
+    AuditAction.FINANCE_AWARD: AwardPayload,
+    AuditAction.FINANCE_VARIATION: VariationPayload,
+    AuditAction.FINANCE_INSTALMENT: InstalmentPayload,
+    AuditAction.FINANCE_PAYMENT: PaymentPayload,
+    AuditAction.FINANCE_IMPORT: PaymentImportPayload,
+    AuditAction.FINANCE_INVOICE_LINK: InvoiceLinkPayload,
+    AuditAction.FINANCE_SPEND: SpendPayload,
+    AuditAction.FINANCE_RECOVERY: FundsRecoveryPayload,
+    AuditAction.TRANSPARENCY_PUBLISH: PublicationPayload,
 }
 
 

@@ -26,11 +26,13 @@ from records_service.cli._services import cli_services as _services
 from records_service.cli.audit import audit as audit_commands
 from records_service.cli.backup import backup as backup_command
 from records_service.cli.backup import restore as restore_command
+from records_service.cli.finance import finance as finance_commands
 from records_service.cli.imports import import_command
 from records_service.cli.recover import recover as recover_command
 from records_service.cli.reindex import reindex as reindex_command
 from records_service.cli.replica import replica as replica_commands
 from records_service.cli.retention import retention as retention_commands
+from records_service.cli.transparency import transparency as transparency_commands
 from records_service.db import session_scope
 from records_service.runtime.services import Services
 from records_service.settings import Settings, load_settings
@@ -390,3 +392,5 @@ main.add_command(replica_commands)
 main.add_command(backup_command)
 main.add_command(restore_command)
 main.add_command(import_command)
+main.add_command(finance_commands)
+main.add_command(transparency_commands)

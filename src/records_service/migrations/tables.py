@@ -13,9 +13,11 @@ from sqlmodel import SQLModel
 from records_service.audit import models as _audit_models
 from records_service.auth import models as _auth_models
 from records_service.contracts import models as _contract_models
+from records_service.finance import models as _finance_models
 from records_service.imports import models as _import_models
 from records_service.records import models as _record_models
 from records_service.retention import models as _retention_models
+from records_service.transparency import models as _transparency_models
 
 MODEL_MODULES = (
     _auth_models,
@@ -24,6 +26,8 @@ MODEL_MODULES = (
     _audit_models,
     _retention_models,
     _import_models,
+    _finance_models,
+    _transparency_models,
 )
 
 

@@ -22,12 +22,14 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
 from records_service.contracts.models import Contract
+from records_service.finance.reconcile import MoneyIssue
 from records_service.pagination import PageParams
 from records_service.records.models import Record
 from records_service.records.text import MissingContent
 from records_service.retention.completeness import Gap
 from records_service.retention.models import Finding, FindingKind
 from records_service.retention.policy import Decision
+from records_service.transparency.service import RegisterIssue
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
@@ -145,6 +147,33 @@ def job_error_finding(
         details={"problem": problem},
         contract_ref=contract_ref,
         record_id=record_id,
+    )
+
+
+def money_finding(issue: MoneyIssue, contract_ref: str) -> FindingDraft:
+    """A reconciliation finding (``overpaid``, ``spend_behind_profile``, ...) on a contract."""
+    subject = f"record:{issue.record_id}" if issue.record_id else f"contract:{contract_ref}"
+    return FindingDraft(
+        kind=FindingKind(issue.kind),
+        key=issue.key,
+        subject=subject,
+        summary=issue.summary,
+        details=issue.details,
+        contract_ref=contract_ref,
+        record_id=issue.record_id,
+    )
+
+
+def register_finding(issue: RegisterIssue) -> FindingDraft:
+    """A transparency register finding (``publication_overdue``, ``published_copy_missing``)."""
+    return FindingDraft(
+        kind=FindingKind(issue.kind),
+        key=issue.key,
+        subject=issue.subject,
+        summary=issue.summary,
+        details=issue.details,
+        contract_ref=issue.contract,
+        record_id=issue.record_id,
     )
 
 

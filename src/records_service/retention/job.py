@@ -5,7 +5,9 @@ Owns the run's phases and its report. Each phase may assume the ones before it:
 1. **Scan** (short read transactions, in batches): every contract's facts, the active
    holds, then the records in id order. Each record gets its pure decision
    (:func:`~records_service.retention.policy.disposal_decision`); each contract its
-   completeness gaps (:func:`~records_service.retention.completeness.evaluate_contract`).
+   completeness gaps (:func:`~records_service.retention.completeness.evaluate_contract`),
+   its money reconciled (:func:`~records_service.finance.reconcile.money_issues`), and the
+   transparency register derived (:func:`~records_service.transparency.register.build_register`).
    One record or contract that cannot be evaluated (a date retention cannot count
    from, a row that cannot be read, any other error) becomes a ``job_error``
    finding naming it, and the scan goes on. Each item is computed in full before
@@ -46,6 +48,7 @@ from records_service.audit.models import AuditEntry
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.db import LONG_WRITE_OPTION, is_sqlite, read_scope, session_scope
+from records_service.finance.reconcile import load_money_facts, money_issues
 from records_service.records.models import DISPOSED_STATUSES, Record, Version
 from records_service.retention import replica_checks
 from records_service.retention.completeness import evaluate_contract
@@ -55,7 +58,9 @@ from records_service.retention.findings import (
     fixity_finding,
     gap_finding,
     job_error_finding,
+    money_finding,
     reconcile,
+    register_finding,
 )
 from records_service.retention.models import (
     Disposition,
@@ -84,6 +89,8 @@ from records_service.retention.policy import (
 from records_service.retention.schedule import RetentionSchedule
 from records_service.settings import Settings
 from records_service.storage import BlobStore, ObjectNotFound, StorageError
+from records_service.transparency.register import build_register
+from records_service.transparency.service import register_issues
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +234,10 @@ def run_retention(
         timer.lap("scan")
         _completeness(inputs, contracts, scan)
         timer.lap("completeness")
+        _money(inputs, contracts, scan)
+        timer.lap("money")
+        _register(inputs, scan)
+        timer.lap("register")
     fixity_drafts, checked = _fixity(inputs, contracts, mode, report)
     fixity_drafts += _overdue_copies(inputs, started, report)
     timer.lap("fixity")
@@ -292,6 +303,30 @@ def _contract_drafts(
     except Exception as exc:  # one contract must not stop the run for every other
         log.exception("retention: cannot check the file of contract %s", info.reference)
         return [_job_error(info.reference, None, _plain(exc))]
+
+
+def _money(inputs: _Inputs, contracts: dict[int, _Contract], scan: _Scan) -> None:
+    """Reconciliation drafts for every readable contract's money (one read transaction)."""
+    thresholds = inputs.schedule.reconciliation
+    with read_scope(inputs.engine) as session:
+        facts = load_money_facts(session, inputs.at, contracts)
+    for cid, money in facts.items():
+        reference = contracts[cid].reference
+        try:
+            issues = money_issues(money, thresholds, inputs.at)
+        except Exception as exc:  # one contract must not stop the run for every other
+            log.exception("retention: cannot reconcile the money of contract %s", reference)
+            scan.drafts.append(_job_error(reference, None, _plain(exc)))
+            continue
+        scan.drafts.extend(money_finding(issue, reference) for issue in issues)
+
+
+def _register(inputs: _Inputs, scan: _Scan) -> None:
+    """The transparency register's drafts: overdue publications and missing copies."""
+    rules = inputs.schedule.transparency
+    with read_scope(inputs.engine) as session:
+        items = build_register(session, rules, inputs.at)
+    scan.drafts.extend(register_finding(issue) for issue in register_issues(items, rules))
 
 
 def _job_error(contract_ref: str | None, record_id: str | None, problem: str) -> FindingDraft:

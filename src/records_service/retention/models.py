@@ -53,6 +53,13 @@ class FindingKind(StrEnum):
     FIXITY_FAILURE = "fixity_failure"
     MISSING_REPLICA = "missing_replica"
     JOB_ERROR = "job_error"
+    OVERPAID = "overpaid"
+    SPEND_BEHIND_PROFILE = "spend_behind_profile"
+    UNSPENT_AT_CLOSURE = "unspent_at_closure"
+    PAYMENT_WITHOUT_INVOICE = "payment_without_invoice"
+    SPEND_UNREPORTED = "spend_unreported"
+    PUBLICATION_OVERDUE = "publication_overdue"
+    PUBLISHED_COPY_MISSING = "published_copy_missing"
 
 
 class Hold(SQLModel, table=True):

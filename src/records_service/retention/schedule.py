@@ -12,14 +12,17 @@ import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from records_service.bounds import MAX_PENCE
 from records_service.dates import add_days, add_period
+from records_service.finance.reconcile import Thresholds
+from records_service.transparency.register import RegisterRules
 
 Trigger = Literal["record_date", "captured", "contract_end", "contract_closed"]
 Counting = Literal["exact", "financial_year_end"]
@@ -238,6 +241,8 @@ class RetentionSchedule:
     expiring_window_days: int
     record_types: dict[str, RecordTypeRule]
     completeness: tuple[CompletenessRule, ...]
+    reconciliation: Thresholds = field(default_factory=Thresholds)
+    transparency: RegisterRules = field(default_factory=RegisterRules)
 
     @cached_property
     def reach_days(self) -> int:
@@ -284,6 +289,8 @@ class RetentionSchedule:
             "stages": list(STAGES),
             "record_types": {key: rule.to_dict() for key, rule in self.record_types.items()},
             "completeness": [completeness_rule_to_dict(rule) for rule in self.completeness],
+            "reconciliation": self.reconciliation.to_dict(),
+            "transparency": self.transparency.to_dict(),
         }
 
 
@@ -318,7 +325,17 @@ def parse_schedule(text: str, *, source: str = "<schedule>") -> RetentionSchedul
         raise ScheduleError(source, f"TOML syntax error: {exc}", line=line) from exc
     document = _Document(source, text)
     top = _Table(data, (), document)
-    top.allow_only(("title", "version", "expiring_window_days", "record_types", "completeness"))
+    top.allow_only(
+        (
+            "title",
+            "version",
+            "expiring_window_days",
+            "record_types",
+            "completeness",
+            "reconciliation",
+            "transparency",
+        )
+    )
     record_types = _read_record_types(top.subtable("record_types"), document)
     completeness = _read_completeness(top.optional_subtable("completeness"), record_types)
     return RetentionSchedule(
@@ -330,6 +347,8 @@ def parse_schedule(text: str, *, source: str = "<schedule>") -> RetentionSchedul
         ),
         record_types=record_types,
         completeness=completeness,
+        reconciliation=_read_reconciliation(top.optional_subtable("reconciliation")),
+        transparency=_read_transparency(top.optional_subtable("transparency")),
     )
 
 
@@ -416,6 +435,48 @@ def _read_completeness_rule(
         case "after_end":
             within = table.integer("within_days", maximum=3660)
             return AfterEndRecordRule(rule_id, stage, label, any_of, statuses, within)
+
+
+_DAYS_MAX = 3660
+
+
+def _read_reconciliation(table: _Table | None) -> Thresholds:
+    """The thresholds of the money findings; each key defaults to the shipped value."""
+    if table is None:
+        return Thresholds()
+    default = Thresholds()
+    names = tuple(default.to_dict())
+    table.allow_only(names)
+    values = {}
+    for name in names:
+        limit = 100 if name.endswith("_percent") else _DAYS_MAX if name.endswith("_days") else None
+        values[name] = table.integer(
+            name, default=getattr(default, name), maximum=limit or MAX_PENCE
+        )
+    return Thresholds(**values)
+
+
+def _read_transparency(table: _Table | None) -> RegisterRules:
+    """When register items must be published; each key defaults to the shipped value."""
+    if table is None:
+        return RegisterRules()
+    default = RegisterRules()
+    table.allow_only(tuple(default.to_dict()))
+    tag = table.optional_text("significant_decision_tag") or default.significant_decision_tag
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_ -]{0,63}", tag):
+        raise table.error("significant_decision_tag", "a tag is lower-case, at most 64 characters")
+    return RegisterRules(
+        contract_over_pence=table.integer(
+            "contract_over_pence", default=default.contract_over_pence, maximum=MAX_PENCE
+        ),
+        tender_over_pence=table.integer(
+            "tender_over_pence", default=default.tender_over_pence, maximum=MAX_PENCE
+        ),
+        publish_within_days=table.integer(
+            "publish_within_days", default=default.publish_within_days, maximum=_DAYS_MAX
+        ),
+        significant_decision_tag=tag,
+    )
 
 
 class _Document:

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
+from records_service.finance.reconcile import pounds
 from records_service.web.csrf import csrf_token
 
 SERVICE_NAME = "Records service"
@@ -44,6 +45,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("Search", "/search", Permission.READ),
     ("Records", "/records", Permission.READ),
     ("Contracts", "/contracts", Permission.READ),
+    ("Register", "/transparency", Permission.READ),
     ("Retention", "/retention", Permission.READ_AUDIT),
     ("Audit", "/audit", Permission.READ_AUDIT),
     ("Imports", "/imports", Permission.MANAGE_IMPORTS),
@@ -77,9 +79,8 @@ def _format_size(size: int) -> str:
 
 
 def _format_pence(pence: int | None) -> str:
-    if pence is None:
-        return "—"
-    return f"£{pence / 100:,.2f}"
+    # Integer arithmetic: exact at any amount, and "-£5.00" below zero.
+    return "—" if pence is None else pounds(pence)
 
 
 def _format_value(value: object) -> str:

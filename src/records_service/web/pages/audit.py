@@ -79,6 +79,15 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.IMPORT_START: "Import run started",
     AuditAction.IMPORT_FINISH: "Import run finished",
     AuditAction.IMPORT_DUPLICATE: "Imported file already held (duplicate sighting)",
+    AuditAction.FINANCE_AWARD: "Award details recorded",
+    AuditAction.FINANCE_VARIATION: "Contract value varied",
+    AuditAction.FINANCE_INSTALMENT: "Payment instalment planned",
+    AuditAction.FINANCE_PAYMENT: "Payment recorded",
+    AuditAction.FINANCE_IMPORT: "Payments imported",
+    AuditAction.FINANCE_INVOICE_LINK: "Payment linked to its invoice",
+    AuditAction.FINANCE_SPEND: "Provider's spend recorded",
+    AuditAction.FINANCE_RECOVERY: "Unspent funds recovered",
+    AuditAction.TRANSPARENCY_PUBLISH: "Publication recorded",
 }
 
 

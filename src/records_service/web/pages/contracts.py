@@ -35,6 +35,7 @@ from records_service.web.pages._contract_file import (
     stage_title,
 )
 from records_service.web.pages._rows import type_label
+from records_service.web.pages.money import money_section
 from records_service.web.pages.records import PAGE_SIZE, page_links
 from records_service.web.rendering import render
 
@@ -136,6 +137,7 @@ def contract_page(
         "record_count": len(records),
         "partial_view": not can_see_sensitive(user),
         "retention": _retention(session, contract, user),
+        "money": money_section(session, contract, user, services.clock().date()),
     }
     return render(request, "contract.html", context, user=user)
 

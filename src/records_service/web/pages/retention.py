@@ -55,6 +55,13 @@ KIND_LABELS = {
     FindingKind.FIXITY_FAILURE: "Fixity failures",
     FindingKind.MISSING_REPLICA: "Missing replicas",
     FindingKind.JOB_ERROR: "Could not be evaluated",
+    FindingKind.OVERPAID: "Overpaid",
+    FindingKind.SPEND_BEHIND_PROFILE: "Spend behind payments",
+    FindingKind.UNSPENT_AT_CLOSURE: "Unspent at closure",
+    FindingKind.PAYMENT_WITHOUT_INVOICE: "Payments without an invoice",
+    FindingKind.SPEND_UNREPORTED: "Returns without spend",
+    FindingKind.PUBLICATION_OVERDUE: "Publication overdue",
+    FindingKind.PUBLISHED_COPY_MISSING: "Published copy missing",
 }
 STATES = ("open", "resolved", "all")
 

@@ -31,6 +31,11 @@ from records_service.records.service import tag_suggestions
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.storage import StorageError
 from records_service.web.deps import SignedInCapturer
+from records_service.web.pages._return_spend import (
+    ReturnSpend,
+    check_return_spend,
+    record_return_spend,
+)
 from records_service.web.pages._rows import type_choices
 from records_service.web.pages._upload_plan import FilePlan, UploadFields, plan_upload
 from records_service.web.rendering import render
@@ -139,6 +144,21 @@ def _capture_one(
     return FileOutcome(name, title, record_id=record.id)
 
 
+def _with_spend(
+    services: ServicesDep, user: User, plan: Any, outcomes: list[FileOutcome], spend: Any
+) -> list[FileOutcome]:
+    """Record the spend of the upload's one monitoring return, if it was captured."""
+    result = []
+    for outcome, file_plan in zip(outcomes, plan.files, strict=True):
+        if outcome.record_id and file_plan.record_type == "monitoring_return":
+            problem = record_return_spend(
+                services, user, plan.shared["contract"], spend, outcome.record_id
+            )
+            outcome = FileOutcome(outcome.filename, outcome.title, outcome.record_id, problem)
+        result.append(outcome)
+    return result
+
+
 @router.post("/upload/check")
 def upload_check(
     services: ServicesDep,
@@ -153,6 +173,10 @@ def upload_check(
     tags: Annotated[FormValue, Form()] = "",
     classification: Annotated[FormValue, Form()] = "OFFICIAL",
     originator: Annotated[FormValue, Form()] = "",
+    spend_period_start: Annotated[FormValue, Form()] = "",
+    spend_period_end: Annotated[FormValue, Form()] = "",
+    spent: Annotated[FormValue, Form()] = "",
+    spend_outcomes: Annotated[FormValue, Form()] = "",
 ) -> Response:
     """Check an upload's fields, given the files' names only: 204, or a problem listing
     every field's error. The page's script asks before it sends any file."""
@@ -162,6 +186,9 @@ def upload_check(
     )  # fmt: skip
     with read_scope(services.engine) as session:
         plan = plan_upload(session, services, fields)
+    check_return_spend(
+        ReturnSpend(spend_period_start, spend_period_end, spent, spend_outcomes), plan
+    )
     return _refused(plan.errors) if plan.errors else Response(status_code=204)
 
 
@@ -180,6 +207,10 @@ def upload(
     tags: Annotated[FormValue, Form()] = "",
     classification: Annotated[FormValue, Form()] = "OFFICIAL",
     originator: Annotated[FormValue, Form()] = "",
+    spend_period_start: Annotated[FormValue, Form()] = "",
+    spend_period_end: Annotated[FormValue, Form()] = "",
+    spent: Annotated[FormValue, Form()] = "",
+    spend_outcomes: Annotated[FormValue, Form()] = "",
 ) -> Response:
     """Capture every chosen file as its own record, reporting each one; if any field
     of any file is wrong, capture none and say what to change."""
@@ -189,12 +220,14 @@ def upload(
         contract, record_type, record_date, tags, classification, originator,
         [f.filename or "" for f in chosen], titles or [], file_types or [], file_dates or [],
     )  # fmt: skip
+    return_spend = ReturnSpend(spend_period_start, spend_period_end, spent, spend_outcomes)
     with read_scope(services.engine) as session:
         plan = plan_upload(session, services, fields)
+        spend = check_return_spend(return_spend, plan)
         if plan.errors:
             if _wants_json(request):
                 return _refused(plan.errors)
-            context = form_context(session, services, user, fields.batch())
+            context = form_context(session, services, user, fields.batch() | return_spend.form())
             context["errors"] = plan.errors
             return render(request, "upload.html", context, user=user, status_code=422)
     outcomes = [
@@ -202,6 +235,8 @@ def upload(
         for f, p in zip(chosen, plan.files, strict=True)
     ]
     services.notify_worker()
+    if spend is not None:
+        outcomes = _with_spend(services, user, plan, outcomes, spend)
     captured = sum(1 for o in outcomes if o.record_id)
     status = 200 if captured else 422
     context = {"outcomes": outcomes, "captured": captured, "contract": plan.shared["contract"]}
