@@ -23,8 +23,11 @@ from records_service.auth.roles import Permission, allows
 from records_service.auth.service import get_user
 from records_service.db import read_scope
 from records_service.errors import InvalidInput, PermissionDenied
+from records_service.pagination import PageParams
 from records_service.records.capture import CaptureContext, capture_record
+from records_service.records.models import Record
 from records_service.records.schemas import RecordMetadata
+from records_service.records.service import RecordFilters, list_records
 from records_service.reports.lines import PanelReport, Period
 from records_service.reports.panel import gather_panel
 from records_service.reports.render import render_html, render_pdf
@@ -105,3 +108,13 @@ def make_panel_report(
         ctx, meta=meta, source=io.BytesIO(content), filename=filename, actor=actor
     )
     return MadeReport(record.id, filename, MEDIA_TYPES[fmt], content, report)
+
+
+def panel_reports(session: Session, user: User, limit: int = 50) -> tuple[list[Record], int]:
+    """The Panel's reports made so far that ``user`` may see, newest first, and how many."""
+    return list_records(
+        session,
+        filters=RecordFilters(record_type=PANEL_REPORT_TYPE),
+        page=PageParams(page=1, page_size=limit),
+        user=user,
+    )
