@@ -40,6 +40,19 @@ def _day(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d")
 
 
+def _by_rule(gaps: list[str]) -> str:
+    """Missing records in one line, each rule's label once: "A return: Q1; Q2. B"."""
+    grouped: dict[str, list[str]] = {}
+    for gap in gaps:
+        label, _, detail = gap.partition(": ")
+        grouped.setdefault(label, [])
+        if detail:
+            grouped[label].append(detail)
+    return ". ".join(
+        f"{label}: {'; '.join(details)}" if details else label for label, details in grouped.items()
+    )
+
+
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
@@ -53,7 +66,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
     )
-    env.filters.update(pounds=pounds, moment=_moment, day=_day, b64=_b64)
+    env.filters.update(pounds=pounds, moment=_moment, day=_day, b64=_b64, by_rule=_by_rule)
     return env
 
 
