@@ -108,6 +108,7 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("POST", "/upload/check"): WRITERS,
     ("GET", "/search"): SIGNED_IN,
     ("GET", "/records"): SIGNED_IN,
+    ("POST", "/records/bulk"): WRITERS,
     ("GET", "/records/{record_id}"): SIGNED_IN,
     ("GET", "/records/{record_id}/versions/{number}/download"): SIGNED_IN,
     ("GET", "/records/{record_id}/versions/{number}/view"): SIGNED_IN,

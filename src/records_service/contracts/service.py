@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -91,23 +91,45 @@ def list_contracts(
     q: str | None = None,
 ) -> tuple[list[Contract], int]:
     """A page of contracts matching the filters, and the total."""
-    statement = select(Contract)
-    if status:
-        statement = statement.where(Contract.status == status)
-    if provider:
-        statement = statement.where(Contract.provider == provider)
-    if funding_stream:
-        statement = statement.where(Contract.funding_stream == funding_stream)
-    if q:
-        pattern = f"%{q.lower()}%"
-        statement = statement.where(
-            func.lower(Contract.title).like(pattern) | func.lower(Contract.reference).like(pattern)
-        )
+    statement = select(Contract).where(*contract_conditions(status, provider, funding_stream, q))
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     rows = session.exec(
         statement.order_by(col(Contract.reference)).offset(page.offset).limit(page.page_size)
     )
     return list(rows), int(total)
+
+
+def contract_conditions(
+    status: str | None = None,
+    provider: str | None = None,
+    funding_stream: str | None = None,
+    q: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """SQL conditions selecting the contracts that match the filters (none: every one).
+
+    ``q`` is words in the reference or title, ignoring case; the rest match exactly.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if status:
+        conditions.append(col(Contract.status) == status)
+    if provider:
+        conditions.append(col(Contract.provider) == provider)
+    if funding_stream:
+        conditions.append(col(Contract.funding_stream) == funding_stream)
+    if q:
+        pattern = f"%{q.lower()}%"
+        conditions.append(
+            func.lower(Contract.title).like(pattern) | func.lower(Contract.reference).like(pattern)
+        )
+    return conditions
+
+
+def funding_streams(session: Session) -> list[str]:
+    """Every funding stream named on a contract, sorted, to filter by."""
+    rows = session.exec(
+        select(Contract.funding_stream).where(col(Contract.funding_stream).is_not(None)).distinct()
+    )
+    return sorted(stream for stream in rows if stream)
 
 
 def references_by_id(session: Session, contract_ids: Collection[int]) -> dict[int, str]:

@@ -168,6 +168,8 @@ def render(
         "can": lambda permission: can(user, permission),
         "errors": {},
         "form": {},
+        # Date fields (day, month, year) to mark as wrong: name -> the boxes.
+        "date_wrong": {},
     }
     values.update(context or {})
     body = environment().get_template(template).render(values)
