@@ -184,6 +184,31 @@ def test_date_boxes_say_which_box_is_wrong(lists: Lists) -> None:
     assert "Dated to must include a month" in missing
 
 
+def test_findings_are_grouped_by_contract_in_words_with_upload_links(lists: Lists) -> None:
+    page = lists.manager.get("/retention")
+    ran = lists.manager.post("/retention/run", data={"csrf_token": csrf_of(page)})
+    assert ran.status_code == 303
+    by_count = lists.manager.get("/retention?sort=-count").text
+    # The refuge started earlier: more overdue returns, though it has its first two records.
+    assert [ref[:13] for ref in _column(by_count, 0)] == [
+        "OPCC-2023-003", "OPCC-2024-001", "OPCC-2025-002",
+    ]  # fmt: skip
+    assert _column(by_count, 2) == ["15", "14", "4"]
+    helpline = _column(by_count, 1)[1]
+    assert helpline.startswith("Needs assessment missing")
+    assert "Needs assessment missing" in helpline
+    assert "9 quarterly monitoring returns overdue (Q1 2024 to Q1 2026)" in helpline
+    assert "needs_assessment" not in helpline and "missing needs" not in helpline
+    assert not re.search(r"[0-9a-f]{32}", "".join(_column(by_count, 1)))
+    upload = "/upload?contract=OPCC-2024-001&amp;record_type=needs_assessment"
+    assert f'href="{upload}"' in by_count
+    form = lists.manager.get(upload.replace("&amp;", "&")).text
+    assert re.search(r'<option value="needs_assessment"\s+selected>', form)
+    assert re.search(r'id="contract"[^>]*value="OPCC-2024-001"', form, re.S)
+    assert _column(lists.manager.get("/retention?sort=count").text, 2) == ["4", "14", "15"]
+    assert "First seen" in by_count and "15 June 2026" in by_count
+
+
 def _bulk(client: TestClient, ids: list[str], **fields: str) -> tuple[int, str]:
     page = client.get("/records?sort=title")
     form = {"csrf_token": csrf_of(page), "record_ids": ids, "back": "sort=title", **fields}

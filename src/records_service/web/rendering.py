@@ -64,6 +64,11 @@ def _format_day_only(value: date | datetime | None) -> str:
     return value.strftime("%-d %b %Y")
 
 
+def _format_long_day(value: date | datetime | None) -> str:
+    """A date as people write it, month in full: 31 March 2025."""
+    return "—" if value is None else value.strftime("%-d %B %Y")
+
+
 def _format_size(size: int) -> str:
     if size < 1024:
         return f"{size} bytes"
@@ -107,6 +112,7 @@ def build_environment() -> Environment:
     )
     env.filters["day"] = _format_date
     env.filters["dayonly"] = _format_day_only
+    env.filters["longday"] = _format_long_day
     env.filters["size"] = _format_size
     env.filters["pounds"] = _format_pence
     env.filters["shown"] = _format_value

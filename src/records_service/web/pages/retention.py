@@ -19,12 +19,17 @@ from records_service.auth.models import User
 from records_service.bounds import DbId, FormReason, FormText, Identifier, PageNumber
 from records_service.db import session_scope
 from records_service.errors import DomainError
-from records_service.pagination import PageParams
+from records_service.pagination import PageParams, parse_sort
 from records_service.records.service import record_labels
 from records_service.retention.dispositions import (
     DispositionFilters,
     decide_disposition,
     list_dispositions,
+)
+from records_service.retention.finding_groups import (
+    DEFAULT_GROUP_SORT,
+    GROUP_SORTS,
+    findings_by_contract,
 )
 from records_service.retention.findings import FindingFilters, findings_csv, list_findings
 from records_service.retention.holds import (
@@ -40,6 +45,7 @@ from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAuditReader, SignedInRetentionManager
 from records_service.web.pages._forms import optional
+from records_service.web.pages._listing import filter_chips, sort_headings
 from records_service.web.pages._rows import type_label
 from records_service.web.pages.records import PAGE_SIZE, page_links
 from records_service.web.rendering import flash, redirect, render
@@ -76,30 +82,54 @@ def _finding_filters(kind: str | None, contract: str | None, state: str | None) 
     )
 
 
+FINDING_COLUMNS = {
+    "contract": "Contract",
+    "count": "Findings",
+    "first_seen": "First seen",
+}
+FINDING_FILTERS = {"kind": "Kind", "contract": "Contract", "state": "State"}
+
+
 @router.get("")
 def findings(
     request: Request,
     session: ReadSessionDep,
+    services: ServicesDep,
     user: SignedInAuditReader,
     kind: Identifier | None = None,
     contract: Identifier | None = None,
     state: Identifier | None = None,
+    sort: Identifier = "",
     page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
-    """Findings of the retention job, filtered by kind, contract and state."""
+    """Findings of the retention job grouped by contract, in words; filtered by kind,
+    contract and state, sortable by contract, number of findings and first seen."""
+    order = parse_sort(sort, GROUP_SORTS, DEFAULT_GROUP_SORT.text)
     filters = _finding_filters(kind, contract, state)
-    rows, total = list_findings(
-        session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE)
+    groups, total = findings_by_contract(
+        session,
+        filters=filters,
+        schedule=services.schedule,
+        user=user,
+        page=PageParams(page=page, page_size=PAGE_SIZE),
+        sort=order,
     )
-    params = dict(request.query_params)
+    params = {k: v for k, v in request.query_params.items() if v}
+    kind_words = {k.value: label for k, label in KIND_LABELS.items()}
     context = {
-        "findings": rows,
+        "groups": groups,
         "filters": params,
         "kinds": [(k.value, label) for k, label in KIND_LABELS.items()],
-        "kind_labels": {k.value: label for k, label in KIND_LABELS.items()},
         "states": STATES,
         "pages": page_links(page, PAGE_SIZE, total, params),
         "csv_query": request.url.query,
+        "headings": sort_headings("/retention", params, order, FINDING_COLUMNS),
+        "chips": filter_chips(
+            "/retention",
+            params,
+            FINDING_FILTERS,
+            {"kind": kind_words, "state": {s: s.capitalize() for s in STATES}},
+        ),
     }
     return render(request, "retention_findings.html", context, user=user)
 
