@@ -88,6 +88,7 @@ def test_disposition_needs_a_second_records_manager(
     assert "approved and executed" in str(done)
     record = rhi.get(f"/records/{record_id}").text
     assert "Destroyed on" in record and "approved by rhi" in record
+    assert "/download" not in record and "cannot be downloaded" in record  # never a 410 link
     assert rhi.get(f"/records/{record_id}/versions/1/download").status_code == 410
 
 

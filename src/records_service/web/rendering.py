@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
+from records_service.extraction.media_types import in_words
 from records_service.web.csrf import csrf_token
 
 SERVICE_NAME = "Records service"
@@ -113,6 +114,7 @@ def build_environment() -> Environment:
     env.filters["day"] = _format_date
     env.filters["dayonly"] = _format_day_only
     env.filters["longday"] = _format_long_day
+    env.filters["filekind"] = in_words
     env.filters["size"] = _format_size
     env.filters["pounds"] = _format_pence
     env.filters["shown"] = _format_value
