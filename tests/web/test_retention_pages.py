@@ -149,3 +149,25 @@ def test_findings_list_filters_and_csv(
     contract = aud.get("/contracts/OPCC-2023-014").text
     assert "Open findings" in contract
     assert "Run retention check" not in aud.get("/retention").text  # auditors only read
+
+
+def test_a_hold_is_placed_by_picking_a_contract_or_record_by_name(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    rob = browser_for("rob")
+    record_id = _expired_record(web_services, rob)
+    page = rob.get("/retention/holds")
+    assert "Record id" not in page.text
+    assert f'<option value="{OLD}">{OLD} — Domestic abuse helpline</option>' in page.text
+    form = {"reference": "FOI-1", "reason": "FOI request", "csrf_token": csrf_of(page)}
+    neither = rob.post("/retention/holds", data=form)
+    assert neither.status_code == 422
+    assert "Choose the contract to hold by its reference or title, or pick records" in neither.text
+    assert 'id="contract-error"' in neither.text
+    by_title = rob.post("/retention/holds", data=form | {"contract": "domestic abuse HELPLINE"})
+    assert by_title.status_code == 303
+    assert f'Every record on <a href="/contracts/{OLD}">' in rob.get("/retention/holds").text
+    from_record = rob.get(f"/retention/holds?record_id={record_id}").text
+    assert "Record to hold:</strong> Spec" in from_record
+    unknown = rob.post("/retention/holds", data=form | {"contract": "No such thing"})
+    assert unknown.status_code == 422 and "No contract has the reference or title" in unknown.text

@@ -66,6 +66,22 @@ def get_contract(session: Session, reference: str) -> Contract:
     return contract
 
 
+def contract_by_name(session: Session, name: str) -> Contract:
+    """The contract whose reference is ``name`` or, failing that, the one whose title is
+    (ignoring case), for forms where people pick a contract by what it is called."""
+    exact = session.exec(select(Contract).where(Contract.reference == name)).first()
+    if exact is not None:
+        return exact
+    titled = session.exec(
+        select(Contract).where(func.lower(Contract.title) == name.lower()).limit(2)
+    ).all()
+    if len(titled) > 1:
+        raise InvalidInput(f"more than one contract is called {name!r}: choose one by reference")
+    if not titled:
+        raise NotFound(f"no contract has the reference or title {name!r}")
+    return titled[0]
+
+
 def contract_id(session: Session, reference: str) -> int:
     """The id of the contract with ``reference``; raises ``NotFound``.
 

@@ -17,7 +17,8 @@ from sqlmodel import Session
 
 from records_service.auth.models import User
 from records_service.bounds import DbId, FormReason, FormText, Identifier, PageNumber
-from records_service.db import session_scope
+from records_service.contracts.service import contract_by_name
+from records_service.db import read_scope, session_scope
 from records_service.errors import DomainError
 from records_service.pagination import PageParams, parse_sort
 from records_service.records.service import record_labels
@@ -48,6 +49,7 @@ from records_service.web.pages._forms import optional
 from records_service.web.pages._listing import filter_chips, sort_headings
 from records_service.web.pages._rows import type_label
 from records_service.web.pages.records import PAGE_SIZE, page_links
+from records_service.web.pages.upload import contract_choices
 from records_service.web.rendering import flash, redirect, render
 
 router = APIRouter(prefix="/retention")
@@ -278,8 +280,12 @@ def _holds_page(
     rows, total = list_holds(
         session, filters=HoldFilters(active=flag), page=PageParams(page=page, page_size=PAGE_SIZE)
     )
+    picked = (form or {}).get("record_id", "")
+    labels = record_labels(session, {picked}, user) if picked else {}
     context = {
         "holds": rows,
+        "picked_record": labels.get(picked),
+        "contracts": contract_choices(session),
         "active": active if active in ("active", "released", "all") else "active",
         "pages": page_links(page, PAGE_SIZE, total, {"active": active}),
         "form": form or {},
@@ -304,6 +310,12 @@ def holds(
     return _holds_page(request, session, user, active, page, form)
 
 
+NOTHING_TO_HOLD = (
+    "Choose the contract to hold by its reference or title, or pick records: tick them on "
+    "the Records list and choose Place a hold"
+)
+
+
 @router.post("/holds")
 def place(
     request: Request,
@@ -314,13 +326,14 @@ def place(
     reference: Annotated[FormText, Form()] = "",
     reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
-    """Place a hold on one record or on every record of a contract."""
+    """Place a hold on a record picked on its page, or on every record of a contract
+    picked by its reference or title."""
     form = {"record_id": record_id, "contract": contract, "reference": reference, "reason": reason}
     errors: dict[str, str] = {}
     try:
         body = HoldCreate(
             record_id=optional(record_id),
-            contract=optional(contract),
+            contract=_contract_named(services, contract) if not optional(record_id) else None,
             reference=reference.strip(),
             reason=reason.strip(),
         )
@@ -336,6 +349,14 @@ def place(
     return redirect("/retention/holds")
 
 
+def _contract_named(services: Services, name: str) -> str | None:
+    """The reference of the contract picked by ``name`` (its reference or title)."""
+    if not optional(name):
+        return None
+    with read_scope(services.engine) as session:
+        return contract_by_name(session, name.strip()).reference
+
+
 def _hold_errors(exc: ValidationError) -> dict[str, str]:
     messages = {
         "reference": "Enter the case reference, for example FOI-2026-0142",
@@ -343,10 +364,8 @@ def _hold_errors(exc: ValidationError) -> dict[str, str]:
     }
     errors: dict[str, str] = {}
     for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else "record_id"
-        errors.setdefault(
-            name, messages.get(name, "Give either a record id or a contract reference, not both")
-        )
+        name = str(error["loc"][0]) if error["loc"] else "contract"
+        errors.setdefault(name, messages.get(name, NOTHING_TO_HOLD))
     return errors
 
 
