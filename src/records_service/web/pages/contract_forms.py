@@ -18,7 +18,7 @@ from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.web.deps import SignedInContractManager
-from records_service.web.pages._forms import field_of, optional, parse_day
+from records_service.web.pages._forms import date_parts, field_of, optional, read_date
 from records_service.web.rendering import flash, redirect, render
 
 router = APIRouter()
@@ -52,11 +52,14 @@ PENCE_TEXT_MAX = 40
 
 
 class FormProblem(ValueError):
-    """A form value that cannot be read; ``field`` names it."""
+    """A form value that cannot be read; ``field`` names it, ``message`` says what to fix
+    (else the field's usual message) and ``wrong`` which boxes of a date are wrong."""
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, field: str, message: str | None = None, wrong: tuple[str, ...] = ()) -> None:
         super().__init__(field)
         self.field = field
+        self.message = message or _MESSAGES[field]
+        self.wrong = wrong
 
 
 def pence(text: str) -> int | None:
@@ -78,11 +81,14 @@ def pence(text: str) -> int | None:
     return int(value)
 
 
+_DATE_LABELS = {"start_date": "Start date", "end_date": "End date", "closed_on": "Closed on"}
+
+
 def _day(form: dict[str, str], name: str) -> Any:
-    try:
-        return parse_day(form.get(name))
-    except ValueError:
-        raise FormProblem(name) from None
+    entry = read_date(form, name, _DATE_LABELS[name])
+    if entry.error:
+        raise FormProblem(name, entry.error, entry.wrong)
+    return entry.day
 
 
 def _values(form: dict[str, str]) -> dict[str, Any]:
@@ -102,7 +108,7 @@ def _values(form: dict[str, str]) -> dict[str, Any]:
 
 def _errors_of(exc: Exception) -> dict[str, str]:
     if isinstance(exc, FormProblem):
-        return {exc.field: _MESSAGES[exc.field]}
+        return {exc.field: exc.message}
     if isinstance(exc, ValidationError):
         errors: dict[str, str] = {}
         for error in exc.errors():
@@ -114,12 +120,25 @@ def _errors_of(exc: Exception) -> dict[str, str]:
     return {field_of(exc, "reference"): exc.detail[:1].upper() + exc.detail[1:]}
 
 
+def _wrong_boxes(exc: Exception) -> dict[str, tuple[str, ...]]:
+    if isinstance(exc, FormProblem) and exc.wrong:
+        return {exc.field: exc.wrong}
+    return {}
+
+
 def _form_page(
-    request: Request, user: Any, form: dict[str, str], errors: dict[str, str], *, editing: bool
+    request: Request,
+    user: Any,
+    form: dict[str, str],
+    errors: dict[str, str],
+    *,
+    editing: bool,
+    wrong: dict[str, tuple[str, ...]] | None = None,
 ) -> Response:
     context = {
         "form": form,
         "errors": errors,
+        "date_wrong": wrong or {},
         "editing": editing,
         "statuses": [s.value for s in ContractStatus],
     }
@@ -135,9 +154,19 @@ class ContractForm(BaseModel):
     provider: FormValue = ""
     funding_stream: FormValue = ""
     awarded_value: FormValue = ""
+    # A date is three boxes (day, month, year) or, from scripts, one YYYY-MM-DD value.
     start_date: FormValue = ""
+    start_date_day: FormValue = ""
+    start_date_month: FormValue = ""
+    start_date_year: FormValue = ""
     end_date: FormValue = ""
+    end_date_day: FormValue = ""
+    end_date_month: FormValue = ""
+    end_date_year: FormValue = ""
     closed_on: FormValue = ""
+    closed_on_day: FormValue = ""
+    closed_on_month: FormValue = ""
+    closed_on_year: FormValue = ""
     status: FormValue = ContractStatus.PLANNED.value
     is_deed: FormValue = "no"
     owner: FormValue = ""
@@ -165,7 +194,9 @@ def new_contract(
         with session_scope(services.engine) as session:
             create_contract(session, data=data, actor=user, clock=services.clock)
     except (ValueError, DomainError) as exc:
-        return _form_page(request, user, form, _errors_of(exc), editing=False)
+        return _form_page(
+            request, user, form, _errors_of(exc), editing=False, wrong=_wrong_boxes(exc)
+        )
     flash(request, f"Contract {data.reference} opened.")
     return redirect(_contract_path(data.reference))
 
@@ -182,9 +213,9 @@ def _as_form(contract: Contract) -> dict[str, str]:
         "provider": contract.provider or "",
         "funding_stream": contract.funding_stream or "",
         "awarded_value": "" if value is None else f"{Decimal(value) / 100:.2f}",
-        "start_date": contract.start_date.isoformat() if contract.start_date else "",
-        "end_date": contract.end_date.isoformat() if contract.end_date else "",
-        "closed_on": contract.closed_on.isoformat() if contract.closed_on else "",
+        **date_parts("start_date", contract.start_date),
+        **date_parts("end_date", contract.end_date),
+        **date_parts("closed_on", contract.closed_on),
         "status": contract.status,
         "is_deed": "yes" if contract.is_deed else "no",
         "owner": contract.owner or "",
@@ -219,6 +250,8 @@ def edit_contract(
     except (ValueError, DomainError) as exc:
         if isinstance(exc, DomainError) and exc.status == 404:
             raise
-        return _form_page(request, user, form, _errors_of(exc), editing=True)
+        return _form_page(
+            request, user, form, _errors_of(exc), editing=True, wrong=_wrong_boxes(exc)
+        )
     flash(request, "Contract details updated.")
     return redirect(_contract_path(reference))
