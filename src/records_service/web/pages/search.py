@@ -29,6 +29,7 @@ from records_service.web.pages._forms import (
     known_classification,
     read_date,
 )
+from records_service.web.pages._listing import Chip, chip_without, filter_chips
 from records_service.web.pages._rows import type_choices, type_label
 from records_service.web.rendering import render
 
@@ -173,6 +174,22 @@ def _with_date_boxes(form: dict[str, str], days: dict[str, str]) -> dict[str, st
     return form
 
 
+SEARCH_FILTERS = {"contract": "Contract", "record_type": "Record type", "tag": "Tag"}
+
+
+def _chips(params: list[tuple[str, str]], types: dict[str, str]) -> list[Chip]:
+    """A removable chip for each filter narrowing this search (the words stay)."""
+    given = dict(params)
+    chips = filter_chips("/search", given, SEARCH_FILTERS, {"record_type": types})
+    for name, label in _DATE_LABELS.items():
+        if given.get(name):
+            day = date.fromisoformat(given[name])
+            chips.append(chip_without("/search", given, (name,), f"{label}: {day:%-d %B %Y}"))
+    if given.get("all_versions") in ("true", "1", "on"):
+        chips.append(chip_without("/search", given, ("all_versions",), "Earlier versions included"))
+    return chips
+
+
 @router.get("/search")
 def search_page(
     request: Request,
@@ -237,5 +254,6 @@ def search_page(
         "result": result,
         "facets": _facets(result, params, services),
         "pages": _pages(result, params),
+        "chips": _chips(params, dict(type_choices(services.schedule))),
     }
     return render(request, "search.html", context, user=user)
