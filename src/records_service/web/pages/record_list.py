@@ -104,11 +104,26 @@ def record_list(
     session: ReadSessionDep,
     services: ServicesDep,
     user: SignedInUser,
-    query: Annotated[RecordQuery, Query()],
+    contract: Identifier = "",
+    record_type: Identifier = "",
+    tag: Identifier = "",
+    classification: Identifier = "",
+    date_from: Identifier = "",
+    date_from_day: Identifier = "",
+    date_from_month: Identifier = "",
+    date_from_year: Identifier = "",
+    date_to: Identifier = "",
+    date_to_day: Identifier = "",
+    date_to_month: Identifier = "",
+    date_to_year: Identifier = "",
+    sort: Identifier = "",
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
     """The records this user may see, filtered, newest record date first unless
     ``sort`` names a column (``-`` before it for descending)."""
-    return _list_page(request, session, services, user, query)
+    # Each filter is declared above, so each is bounded (and probed by the bounds tests).
+    values = {k: v for k, v in locals().items() if k in RecordQuery.model_fields}
+    return _list_page(request, session, services, user, RecordQuery.model_validate(values))
 
 
 def _list_page(
