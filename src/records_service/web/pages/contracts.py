@@ -41,7 +41,7 @@ from records_service.web.pages._contract_file import (
     stage_of_types,
     stage_title,
 )
-from records_service.web.pages._listing import chip_without, filter_chips, sort_headings
+from records_service.web.pages._listing import Chip, chip_without, filter_chips, sort_headings
 from records_service.web.pages._rows import type_label
 from records_service.web.pages.records import PAGE_SIZE, page_links
 from records_service.web.rendering import render
@@ -97,9 +97,6 @@ def contract_list(
         page=PageParams(page=page, page_size=PAGE_SIZE),
     )
     params = {k: v for k, v in request.query_params.items() if v}
-    chips = filter_chips("/contracts", params, CONTRACT_FILTERS)
-    if filters.gaps_only:
-        chips.append(chip_without("/contracts", params, ("gaps",), "Only contracts with gaps"))
     without_gaps = {k: v for k, v in params.items() if k not in ("gaps", "page")}
     context = {
         "contracts": rows,
@@ -108,11 +105,18 @@ def contract_list(
         "funding_streams": funding_streams(session),
         "pages": page_links(page, PAGE_SIZE, total, params),
         "headings": sort_headings("/contracts", params, order, CONTRACT_COLUMNS),
-        "chips": chips,
+        "chips": _chips(params, filters.gaps_only),
         "gaps_only": filters.gaps_only,
         "gaps_href": "/contracts?" + urlencode({**without_gaps, "gaps": "1"}),
     }
     return render(request, "contracts.html", context, user=user)
+
+
+def _chips(params: dict[str, str], gaps_only: bool) -> list[Chip]:
+    chips = filter_chips("/contracts", params, CONTRACT_FILTERS)
+    if gaps_only:
+        chips.append(chip_without("/contracts", params, ("gaps",), "Only contracts with gaps"))
+    return chips
 
 
 def _file_records(session: Session, contract: Contract, user: User) -> list[FileRecord]:

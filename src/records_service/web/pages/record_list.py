@@ -144,14 +144,7 @@ def _list_page(
         days[name] = entry.day
         if entry.error:
             errors[name], wrong[name] = entry.error, entry.wrong
-    filters = RecordFilters(
-        contract=query.contract.strip() or None,
-        record_type=query.record_type or None,
-        tag=query.tag.strip().lower() or None,
-        classification=known_classification(query.classification),
-        date_from=days["date_from"],
-        date_to=days["date_to"],
-    )
+    filters = _record_filters(query, days)
     rows, total = list_records(
         session,
         filters=filters,
@@ -178,6 +171,17 @@ def _list_page(
     }
     status = 422 if context["errors"] else 200
     return render(request, "records.html", context, user=user, status_code=status)
+
+
+def _record_filters(query: RecordQuery, days: dict[str, Any]) -> RecordFilters:
+    return RecordFilters(
+        contract=query.contract.strip() or None,
+        record_type=query.record_type or None,
+        tag=query.tag.strip().lower() or None,
+        classification=known_classification(query.classification),
+        date_from=days["date_from"],
+        date_to=days["date_to"],
+    )
 
 
 def _date_boxes(params: dict[str, str], days: dict[str, Any]) -> dict[str, str]:
