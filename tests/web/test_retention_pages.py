@@ -148,6 +148,13 @@ def test_findings_list_filters_and_csv(
     assert "Open findings" in dashboard and "/retention?kind=overdue_return" in dashboard
     contract = aud.get("/contracts/OPCC-2023-014").text
     assert "Open findings" in contract
+    findings = contract[contract.index('id="findings-heading"') :]
+    assert (
+        "Needs assessment missing" in findings
+        and "quarterly monitoring returns overdue" in findings
+    )
+    assert "Upload this" not in findings  # auditors never change anything
+    assert "Upload this" in rob.get("/contracts/OPCC-2023-014").text
     assert "Run retention check" not in aud.get("/retention").text  # auditors only read
 
 

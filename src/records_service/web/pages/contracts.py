@@ -16,10 +16,12 @@ from records_service.bounds import Identifier, Label, PageNumber, SearchText
 from records_service.contracts.models import Contract, ContractStatus
 from records_service.contracts.service import funding_streams, get_contract
 from records_service.pagination import PageParams, parse_sort
-from records_service.records.service import can_see_sensitive, contract_records
+from records_service.records.service import can_see_sensitive, contract_records, record_labels
 from records_service.records.timeline import TimelineEntry as TimelineVersion
 from records_service.records.timeline import contract_timeline
+from records_service.retention import RetentionSchedule
 from records_service.retention.facts import contract_facts
+from records_service.retention.finding_groups import finding_lines
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
 from records_service.retention.overview import (
@@ -187,19 +189,23 @@ def contract_page(
         "timeline": _timeline(session, services, contract, user),
         "record_count": len(records),
         "partial_view": not can_see_sensitive(user),
-        "retention": _retention(session, contract, user),
+        "retention": _retention(session, contract, user, services.schedule),
     }
     return render(request, "contract.html", context, user=user)
 
 
-def _retention(session: Session, contract: Contract, user: User) -> dict[str, Any] | None:
-    """Open findings and active holds on the contract, for those who may read them."""
+def _retention(
+    session: Session, contract: Contract, user: User, schedule: RetentionSchedule
+) -> dict[str, Any] | None:
+    """Open findings (in words) and active holds on the contract, for those who may read them."""
     if not allows(user.role_set, Permission.READ_AUDIT):
         return None
     findings, _ = list_findings(session, filters=FindingFilters(contract=contract.reference))
+    titles = record_labels(session, {f.record_id for f in findings if f.record_id}, user)
+    lines = finding_lines(findings, schedule, {rid: label[0] for rid, label in titles.items()})
     holds, _ = list_holds(
         session,
         filters=HoldFilters(active=True, contract=contract.reference),
         page=PageParams(page=1, page_size=100),
     )
-    return {"findings": findings, "holds": holds}
+    return {"findings": lines, "holds": holds}
