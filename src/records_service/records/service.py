@@ -38,7 +38,7 @@ from records_service.contracts.models import Contract
 from records_service.contracts.service import contract_details, get_contract
 from records_service.db import read_scope
 from records_service.errors import InvalidInput, NotFound, RecordDisposed
-from records_service.pagination import PageParams
+from records_service.pagination import PageParams, Sort
 from records_service.records.capture import (
     CaptureContext,
     InTransaction,
@@ -306,13 +306,37 @@ def _filtered(session: Session, filters: RecordFilters, user: User) -> Any:
     return statement
 
 
+# What a list of records may be sorted by: each key's column.
+RECORD_SORTS: dict[str, Any] = {
+    "title": func.lower(col(Record.title)),
+    "type": col(Record.record_type),
+    "contract": col(Contract.reference),
+    "record_date": col(Record.record_date),
+    "captured": col(Record.captured_at),
+}
+DEFAULT_RECORD_SORT = Sort("record_date", descending=True)
+
+
 def list_records(
-    session: Session, *, filters: RecordFilters, page: PageParams, user: User
+    session: Session,
+    *,
+    filters: RecordFilters,
+    page: PageParams,
+    user: User,
+    sort: Sort = DEFAULT_RECORD_SORT,
 ) -> tuple[list[Record], int]:
-    """A page of visible records matching ``filters`` (newest record date first)."""
+    """A page of visible records matching ``filters``, newest record date first unless
+    ``sort`` names another of :data:`RECORD_SORTS`."""
     statement = _filtered(session, filters, user)
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    ordered = statement.order_by(col(Record.record_date).desc(), col(Record.id))
+    column = RECORD_SORTS[sort.key]
+    if sort.key == "contract":  # records on no contract sort after every reference
+        statement = statement.join(
+            Contract, col(Contract.id) == col(Record.contract_id), isouter=True
+        )
+    ordered = statement.order_by(
+        column.desc().nulls_last() if sort.descending else column.asc().nulls_last(), col(Record.id)
+    )
     rows = session.exec(ordered.offset(page.offset).limit(page.page_size))
     return list(rows), int(total)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -344,19 +344,24 @@ class FindingFilters:
     seen_from: date | None = None
 
 
-def _filtered(filters: FindingFilters) -> Any:
-    statement = select(Finding)
+def finding_conditions(filters: FindingFilters) -> list[ColumnElement[bool]]:
+    """SQL conditions selecting the findings that match ``filters``."""
+    conditions: list[ColumnElement[bool]] = []
     if filters.kind is not None:
-        statement = statement.where(Finding.kind == filters.kind.value)
+        conditions.append(col(Finding.kind) == filters.kind.value)
     if filters.contract:
-        statement = statement.where(Finding.contract_ref == filters.contract)
+        conditions.append(col(Finding.contract_ref) == filters.contract)
     if filters.record_id:
-        statement = statement.where(Finding.record_id == filters.record_id)
+        conditions.append(col(Finding.record_id) == filters.record_id)
     if filters.state == "open":
-        statement = statement.where(col(Finding.resolved_at).is_(None))
+        conditions.append(col(Finding.resolved_at).is_(None))
     elif filters.state == "resolved":
-        statement = statement.where(col(Finding.resolved_at).is_not(None))
-    return statement
+        conditions.append(col(Finding.resolved_at).is_not(None))
+    return conditions
+
+
+def _filtered(filters: FindingFilters) -> Any:
+    return select(Finding).where(*finding_conditions(filters))
 
 
 _ORDER = (col(Finding.kind), col(Finding.key), col(Finding.id))

@@ -8,7 +8,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from records_service.bounds import Identifier, Reason, Reference, SafeDate
+from records_service.bounds import Identifier, Reason, RecordIds, Reference, SafeDate
 from records_service.retention.models import (
     DisposalAction,
     DisposalRecord,
@@ -36,6 +36,16 @@ class HoldCreate(BaseModel):
         if (self.record_id is None) == (self.contract is None):
             raise ValueError("give either record_id or contract, not both or neither")
         return self
+
+
+class RecordHoldsCreate(BaseModel):
+    """One hold on each of several records, for one case (a records list's ticked rows)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_ids: RecordIds
+    reference: Reference = Field(min_length=1, examples=["FOI-2026-0142"])
+    reason: Reason
 
 
 class ReasonBody(BaseModel):

@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 30.0
 SELF_STOP_SECONDS = 10.0
+# How long uvicorn waits for a server process to answer its health check before it
+# kills the process as hung and starts another, logging "Child process [N] died".
+# Its default (5 s) is shorter than a server process's start (a fresh interpreter that
+# imports the app and opens the database and index) on a busy machine, so starting
+# processes were killed and restarted in a loop. A hung process is still replaced.
+HEALTHCHECK_SECONDS = 60
 # Wakes (RECORDS_WORKERS__WAKE_SECONDS each) of uninterrupted writes after which the
 # worker checkpoints SQLite's log without waiting for a pause.
 CHECKPOINT_BUSY_WAKES = 10
@@ -110,6 +116,7 @@ def serve(
                     host=host,
                     port=port,
                     log_level=log_level,
+                    timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
                 )
             finally:
                 if table is not None:

@@ -3,7 +3,8 @@ the forms to open or change a contract."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -11,16 +12,24 @@ from sqlmodel import Session
 
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
-from records_service.bounds import Identifier, PageNumber, SearchText
+from records_service.bounds import Identifier, Label, PageNumber, SearchText
 from records_service.contracts.models import Contract, ContractStatus
-from records_service.contracts.service import get_contract, list_contracts
-from records_service.pagination import PageParams
-from records_service.records.service import can_see_sensitive, contract_records
+from records_service.contracts.service import funding_streams, get_contract
+from records_service.pagination import PageParams, parse_sort
+from records_service.records.service import can_see_sensitive, contract_records, record_labels
 from records_service.records.timeline import TimelineEntry as TimelineVersion
 from records_service.records.timeline import contract_timeline
+from records_service.retention import RetentionSchedule
 from records_service.retention.facts import contract_facts
+from records_service.retention.finding_groups import finding_lines
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
+from records_service.retention.overview import (
+    DEFAULT_GLANCE_SORT,
+    GLANCE_SORTS,
+    GlanceFilters,
+    contracts_at_a_glance,
+)
 from records_service.retention.policy import contract_problems
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.web.deps import SignedInUser
@@ -34,6 +43,7 @@ from records_service.web.pages._contract_file import (
     stage_of_types,
     stage_title,
 )
+from records_service.web.pages._listing import Chip, chip_without, filter_chips, sort_headings
 from records_service.web.pages._rows import type_label
 from records_service.web.pages.money import money_section
 from records_service.web.pages.records import PAGE_SIZE, page_links
@@ -42,30 +52,74 @@ from records_service.web.rendering import render
 router = APIRouter()
 
 
+CONTRACT_COLUMNS = {
+    "reference": "Reference",
+    "title": "Title",
+    "value": "Value",
+    "funding": "Funding stream",
+    "status": "Status",
+    "missing": "Missing",
+    "overdue": "Overdue",
+}
+CONTRACT_FILTERS = {
+    "q": "Reference or title contains",
+    "status": "Status",
+    "funding_stream": "Funding stream",
+}
+
+
 @router.get("/contracts")
 def contract_list(
     request: Request,
     session: ReadSessionDep,
+    services: ServicesDep,
     user: SignedInUser,
     q: SearchText | None = None,
     status: ContractStatus | None = None,
+    funding_stream: Label | None = None,
+    gaps: Literal["", "1"] = "",
+    sort: Identifier = "",
     page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
-    """Contracts, filtered by words in their reference or title and by status."""
-    rows, total = list_contracts(
-        session,
-        page=PageParams(page=page, page_size=PAGE_SIZE),
-        status=status.value if status else None,
+    """Contracts with their value, funding, status and how many items each file lacks;
+    filtered, sortable by each column, and narrowed to those with gaps in one click."""
+    order = parse_sort(sort, GLANCE_SORTS, DEFAULT_GLANCE_SORT.text)
+    filters = GlanceFilters(
         q=(q or "").strip() or None,
+        status=status.value if status else None,
+        funding_stream=(funding_stream or "").strip() or None,
+        gaps_only=gaps == "1",
     )
-    params = dict(request.query_params)
+    rows, total = contracts_at_a_glance(
+        session,
+        schedule=services.schedule,
+        user=user,
+        today=services.clock().date(),
+        filters=filters,
+        sort=order,
+        page=PageParams(page=page, page_size=PAGE_SIZE),
+    )
+    params = {k: v for k, v in request.query_params.items() if v}
+    without_gaps = {k: v for k, v in params.items() if k not in ("gaps", "page")}
     context = {
         "contracts": rows,
         "filters": params,
         "statuses": [s.value for s in ContractStatus],
+        "funding_streams": funding_streams(session),
         "pages": page_links(page, PAGE_SIZE, total, params),
+        "headings": sort_headings("/contracts", params, order, CONTRACT_COLUMNS),
+        "chips": _chips(params, filters.gaps_only),
+        "gaps_only": filters.gaps_only,
+        "gaps_href": "/contracts?" + urlencode({**without_gaps, "gaps": "1"}),
     }
     return render(request, "contracts.html", context, user=user)
+
+
+def _chips(params: dict[str, str], gaps_only: bool) -> list[Chip]:
+    chips = filter_chips("/contracts", params, CONTRACT_FILTERS)
+    if gaps_only:
+        chips.append(chip_without("/contracts", params, ("gaps",), "Only contracts with gaps"))
+    return chips
 
 
 def _file_records(session: Session, contract: Contract, user: User) -> list[FileRecord]:
@@ -136,20 +190,24 @@ def contract_page(
         "timeline": _timeline(session, services, contract, user),
         "record_count": len(records),
         "partial_view": not can_see_sensitive(user),
-        "retention": _retention(session, contract, user),
+        "retention": _retention(session, contract, user, services.schedule),
         "money": money_section(session, contract, user, services.clock().date()),
     }
     return render(request, "contract.html", context, user=user)
 
 
-def _retention(session: Session, contract: Contract, user: User) -> dict[str, Any] | None:
-    """Open findings and active holds on the contract, for those who may read them."""
+def _retention(
+    session: Session, contract: Contract, user: User, schedule: RetentionSchedule
+) -> dict[str, Any] | None:
+    """Open findings (in words) and active holds on the contract, for those who may read them."""
     if not allows(user.role_set, Permission.READ_AUDIT):
         return None
     findings, _ = list_findings(session, filters=FindingFilters(contract=contract.reference))
+    titles = record_labels(session, {f.record_id for f in findings if f.record_id}, user)
+    lines = finding_lines(findings, schedule, {rid: label[0] for rid, label in titles.items()})
     holds, _ = list_holds(
         session,
         filters=HoldFilters(active=True, contract=contract.reference),
         page=PageParams(page=1, page_size=100),
     )
-    return {"findings": findings, "holds": holds}
+    return {"findings": lines, "holds": holds}
