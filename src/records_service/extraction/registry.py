@@ -22,6 +22,7 @@ from records_service.extraction._budget import (
 )
 from records_service.extraction.docx_text import extract_docx
 from records_service.extraction.eml import extract_email
+from records_service.extraction.image import extract_image
 from records_service.extraction.model import ExtractionLimits, ExtractionResult
 from records_service.extraction.pdf import extract_pdf
 from records_service.extraction.plain import extract_plain_text
@@ -36,6 +37,9 @@ EXTRACTORS: Mapping[str, Extractor] = MappingProxyType(
         media_types.PLAIN_TEXT: extract_plain_text,
         media_types.MARKDOWN: extract_plain_text,
         media_types.CSV: extract_plain_text,
+        media_types.PNG: extract_image,
+        media_types.JPEG: extract_image,
+        media_types.TIFF: extract_image,
     }
 )
 
@@ -72,4 +76,6 @@ def extract_in_process(
     except Exception as exc:
         return ExtractionResult.failed(f"unexpected error ({describe(exc)})")
     text = budget.text()
-    return ExtractionResult.extracted(text) if text.strip() else ExtractionResult.empty()
+    if not text.strip():
+        return ExtractionResult.empty()
+    return ExtractionResult.extracted(text, ocr=budget.ocr_pages > 0)

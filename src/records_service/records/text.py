@@ -89,7 +89,7 @@ def _record_outcomes(engine: Engine, outcomes: list[tuple[int, ExtractionResult]
             version.text_reason = result.reason[:500] if result.reason else None
             session.add(version)
             if result.status == TextStatus.EXTRACTED.value:
-                session.add(VersionText(version_id=version_id, text=result.text))
+                session.add(VersionText(version_id=version_id, text=result.text, ocr=result.ocr))
 
 
 def extract_version(

@@ -24,20 +24,30 @@ from sqlalchemy import Engine
 from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
 from records_service.clock import Clock
-from records_service.extraction import ExtractionWorker
+from records_service.extraction import ExtractionLimits, ExtractionWorker
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.records.text import extract_pending
 from records_service.retention import RetentionSchedule
 from records_service.runtime.background import BackgroundWorker, Step
 from records_service.runtime.retention_timer import RetentionTimer, start_retention_timer
 from records_service.search.feed import IndexFeed
-from records_service.settings import Settings
+from records_service.settings import ExtractionSettings, Settings
 from records_service.storage import BlobStore
 
 # Each round extracts for at most this long before the index takes what is ready in
 # one commit: a burst of captures shares commits (each costs the server tens of
 # milliseconds of Python), while a capture on a quiet service reaches the index at once.
 EXTRACTION_BUDGET_SECONDS = 0.25
+
+
+def extraction_limits(settings: ExtractionSettings) -> ExtractionLimits:
+    """The limits each background extraction runs under, from the settings."""
+    return ExtractionLimits(
+        max_seconds=settings.max_seconds,
+        ocr=settings.ocr == "auto",
+        ocr_languages=settings.ocr_languages,
+        max_ocr_pages=settings.ocr_max_pages,
+    )
 
 
 class Parts(Protocol):
@@ -77,6 +87,7 @@ class Worker:
             lambda: extract_pending(
                 parts.engine,
                 parts.store,
+                limits=extraction_limits(parts.settings.extraction),
                 worker=self.extraction,
                 budget_seconds=extraction_budget,
             ),
