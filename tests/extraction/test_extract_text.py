@@ -60,6 +60,7 @@ def test_supported_media_types() -> None:
         "image/png",
         "image/jpeg",
         "image/tiff",
+        "application/vnd.ms-outlook",
     }
 
 

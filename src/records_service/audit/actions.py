@@ -36,6 +36,9 @@ class AuditAction(StrEnum):
     DISPOSITION_EXECUTE = "disposition.execute"
     RETENTION_RUN = "retention.run"
     AUDIT_ROLLBACK_ACKNOWLEDGED = "audit.rollback_acknowledged"
+    RECORD_PART = "record.part"
+    GAP_RECORD = "gap.record"
+    GAP_CLOSE = "gap.close"
 
 
 class Payload(BaseModel):
@@ -146,6 +149,32 @@ class RollbackPayload(Payload):
     reason: str
 
 
+class PartPayload(Payload):
+    """A record captured from an attachment: the message record it was taken from,
+    that message's version, and the attachment's place among its parts (from 0)."""
+
+    message: str
+    message_version: int
+    position: int
+    filename: str
+
+
+class GapPayload(Payload):
+    """A known gap in a contract's file: recorded with what happened, or closed
+    (``found_record`` names the record found, when one was)."""
+
+    gap_id: int
+    contract: str
+    record_type: str
+    period_start: str
+    period_end: str
+    reason: str
+    evidence: str | None = None
+    reported_by: str | None = None
+    found_record: str | None = None
+    note: str | None = None
+
+
 class GenericPayload(Payload):
     """For actions whose details are an open mapping (retention, holds)."""
 
@@ -172,6 +201,9 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.AUTH_LOCKOUT: LockoutPayload,
     AuditAction.AUTH_UNLOCK: UnlockPayload,
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: RollbackPayload,
+    AuditAction.RECORD_PART: PartPayload,
+    AuditAction.GAP_RECORD: GapPayload,
+    AuditAction.GAP_CLOSE: GapPayload,
 }
 
 

@@ -38,8 +38,16 @@ from records_service.clock import Clock
 from records_service.contracts.service import contract_id
 from records_service.db import NewRows, insert_rows, new_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
+from records_service.extraction.media_types import MESSAGES
 from records_service.records.content import StoredContent, clean_filename, store_stream
-from records_service.records.models import DISPOSED_STATUSES, IndexTask, Record, RecordTag, Version
+from records_service.records.models import (
+    DISPOSED_STATUSES,
+    IndexTask,
+    PendingSplit,
+    Record,
+    RecordTag,
+    Version,
+)
 from records_service.records.schemas import RecordMetadata
 from records_service.records.sidecars import queued_sidecar, sidecar_body
 from records_service.storage import BlobStore, StorageError
@@ -155,11 +163,13 @@ def _land(
     persist: Callable[[Session, _Described], Record],
     actor: User,
     action: AuditAction,
+    then: Callable[[Session, Record], None] | None = None,
 ) -> tuple[Record, Version]:
     """Steps 2 to 4, shared by first capture and new versions.
 
     ``describe`` builds the rows from what was stored (no database); ``persist``
-    checks and writes them inside the transaction. Everything that does not depend
+    checks and writes them inside the transaction; ``then`` writes more in it,
+    once the capture's own entry is in the audit log. Everything that does not depend
     on the database is prepared before it, so that SQLite's write lock is held for
     the statements only.
     """
@@ -180,6 +190,8 @@ def _land(
                 payload=payload,
                 clock=ctx.clock,
             )
+            if then is not None:
+                then(session, record)
     except BaseException:
         if stored is not None:  # a failed store_stream leaves nothing under the key
             _remove_quietly(ctx.store, key)
@@ -201,6 +213,12 @@ def _bookkeeping(
         clock=ctx.clock,
     )
     task = IndexTask(record_id=record.id, op="upsert", enqueued_at=ctx.clock())
+    # A message's attachments become records of their own, in the background.
+    split = (
+        [PendingSplit(record_id=record.id, version=version.number, enqueued_at=ctx.clock())]
+        if stored.media_type in MESSAGES
+        else []
+    )
     payload = CapturePayload(
         version=version.number,
         sha256=stored.sha256,
@@ -211,7 +229,7 @@ def _bookkeeping(
         contract=rows.contract_ref,
         title=record.title,
     )
-    return [new_rows([queued]), new_rows([task])], payload
+    return [new_rows([queued]), new_rows([task]), new_rows(split)], payload
 
 
 def _new_version(
@@ -243,8 +261,13 @@ def capture_record(
     source: BinaryIO,
     filename: str | None,
     actor: User,
+    also: Callable[[Session, Record], None] | None = None,
 ) -> tuple[Record, Version]:
-    """Declare a new record with its first version; all or nothing."""
+    """Declare a new record with its first version; all or nothing.
+
+    ``also`` writes more rows (and audit entries) about the new record in the same
+    transaction; if it raises, nothing is captured.
+    """
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)
     with read_scope(ctx.engine) as session:
@@ -288,6 +311,7 @@ def capture_record(
         persist=persist,
         actor=actor,
         action=AuditAction.RECORD_CAPTURE,
+        then=also,
     )
 
 

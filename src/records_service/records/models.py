@@ -197,5 +197,6 @@ class PendingSplit(SQLModel, table=True):
 
     __tablename__ = "pending_splits"
 
-    version_id: int = Field(foreign_key="versions.id", primary_key=True)
+    record_id: str = Field(sa_column=Column(String(32), ForeignKey("records.id"), primary_key=True))
+    version: int = Field(primary_key=True)
     enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -25,6 +25,8 @@ from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
 from records_service.clock import Clock
 from records_service.extraction import ExtractionLimits, ExtractionWorker
+from records_service.records.capture import CaptureContext
+from records_service.records.parts import split_pending
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.records.text import extract_pending
 from records_service.retention import RetentionSchedule
@@ -77,13 +79,15 @@ class Worker:
         self.retention_timer: RetentionTimer | None = None
 
     def steps(self, extraction_budget: float | None = None) -> list[Step]:
-        """The after-commit work, in order: write sidecars, extract text, update the index,
-        audit counted authentication failures, sign a checkpoint."""
+        """The after-commit work, in order: write sidecars, capture the attachments of
+        e-mail messages, extract text, update the index, audit counted authentication
+        failures, sign a checkpoint."""
         parts = self._parts
         return [
             lambda: write_pending_sidecars(
                 parts.engine, parts.store, mode=parts.settings.storage.retention_mode
             ),
+            lambda: split_pending(self._capture_context()),
             lambda: extract_pending(
                 parts.engine,
                 parts.store,
@@ -97,6 +101,17 @@ class Worker:
                 parts.settings, engine=parts.engine, store=parts.store, clock=parts.clock
             ),
         ]
+
+    def _capture_context(self) -> CaptureContext:
+        """What capturing an attachment needs, from the current parts."""
+        parts = self._parts
+        return CaptureContext(
+            engine=parts.engine,
+            store=parts.store,
+            clock=parts.clock,
+            record_types=frozenset(parts.schedule.record_types),
+            max_upload_bytes=parts.settings.max_upload_bytes,
+        )
 
     def flush_auth_failures(self) -> int:
         """Audit the failures counted in closed intervals (see ``auth.failures``)."""

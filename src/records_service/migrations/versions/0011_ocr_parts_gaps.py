@@ -53,17 +53,19 @@ def _create_parts() -> None:
         )
     op.create_table(
         "pending_splits",
-        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("record_id", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column(
             "enqueued_at", records_service.sqltypes.UTCDateTime(timezone=True), nullable=False
         ),
-        sa.ForeignKeyConstraint(["version_id"], ["versions.id"]),
-        sa.PrimaryKeyConstraint("version_id"),
+        sa.ForeignKeyConstraint(["record_id"], ["records.id"]),
+        sa.PrimaryKeyConstraint("record_id", "version"),
     )
     # The e-mail messages captured before attachments became records.
     op.execute(
-        "INSERT INTO pending_splits (version_id, enqueued_at) "
-        "SELECT v.id, v.captured_at FROM versions v JOIN records r ON r.id = v.record_id "
+        "INSERT INTO pending_splits (record_id, version, enqueued_at) "
+        "SELECT v.record_id, v.number, v.captured_at FROM versions v "
+        "JOIN records r ON r.id = v.record_id "
         "WHERE v.media_type = 'message/rfc822' AND r.status IN ('active', 'on_hold')"
     )
 

@@ -74,6 +74,9 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.DISPOSITION_EXECUTE: "Disposal carried out",
     AuditAction.RETENTION_RUN: "Retention check run",
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: "Lost audit entries acknowledged",
+    AuditAction.RECORD_PART: "Attachment taken from a message",
+    AuditAction.GAP_RECORD: "Known gap recorded",
+    AuditAction.GAP_CLOSE: "Known gap closed",
 }
 
 
