@@ -65,6 +65,7 @@ PATH_VALUES = {
     "reference": "NO-SUCH-CONTRACT",
     "disposition_id": "4242",
     "hold_id": "4242",
+    "gap_id": "4242",
     "index": "4242",
     "username": "nobody-here",
     "token_id": "nosuchtoken",

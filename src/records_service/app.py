@@ -17,6 +17,7 @@ from records_service import __version__
 from records_service.api import (
     audit,
     contracts,
+    gaps,
     health,
     records,
     retention,
@@ -81,6 +82,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(contracts.router)
+    app.include_router(gaps.router)
     app.include_router(search.router)
     app.include_router(records.router)
     app.include_router(retention.router)

@@ -54,6 +54,9 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("GET", "/api/contracts/{reference}"): SIGNED_IN,
     ("PATCH", "/api/contracts/{reference}"): WRITERS,
     ("GET", "/api/contracts/{reference}/timeline"): SIGNED_IN,
+    ("GET", "/api/contracts/{reference}/gaps"): SIGNED_IN,
+    ("POST", "/api/contracts/{reference}/gaps"): RETENTION_MANAGERS,
+    ("POST", "/api/contracts/{reference}/gaps/{gap_id}/close"): RETENTION_MANAGERS,
     # API: search and records.
     ("GET", "/api/search"): SIGNED_IN,
     ("POST", "/api/records"): WRITERS,
