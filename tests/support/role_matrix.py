@@ -125,6 +125,8 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("POST", "/contracts/{reference:path}/edit"): WRITERS,
     ("GET", "/contracts"): SIGNED_IN,
     ("GET", "/contracts/{reference:path}"): SIGNED_IN,
+    ("POST", "/contracts/{reference:path}/gaps"): RETENTION_MANAGERS,
+    ("POST", "/contracts/{reference:path}/gaps/{gap_id}/close"): RETENTION_MANAGERS,
     # Web: retention.
     ("GET", "/retention"): AUDIT_READERS,
     ("GET", "/retention/findings.csv"): AUDIT_READERS,

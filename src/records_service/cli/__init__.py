@@ -23,6 +23,7 @@ from records_service.auth.tokens import split_token
 from records_service.cli._services import CLI_ACTOR
 from records_service.cli._services import cli_services as _services
 from records_service.cli.audit import audit as audit_commands
+from records_service.cli.gaps import gaps as gap_commands
 from records_service.cli.reindex import reindex as reindex_command
 from records_service.cli.retention import retention as retention_commands
 from records_service.db import session_scope
@@ -379,3 +380,4 @@ def users_locks(settings: Settings) -> None:
 main.add_command(retention_commands)
 main.add_command(audit_commands)
 main.add_command(reindex_command)
+main.add_command(gap_commands)
