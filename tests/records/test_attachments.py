@@ -138,3 +138,20 @@ def test_eml_attachments_become_records_in_the_background(
     part = client.get(f"/api/records/{parts[0].id}", headers=actors.staff).json()
     assert part["versions"][0]["media_type"] == "application/pdf"
     assert part["contract"] == "OPCC-2023-014"
+
+
+def test_attachment_names_are_made_safe_for_capture() -> None:
+    from records_service.records.content import clean_filename
+    from records_service.records.parts import part_filename
+
+    cases = {
+        ("..\\..\\windows\\contract.pdf", 0): "contract.pdf",
+        ("/etc/passwd", 1): "passwd",
+        ("q2\u202ereturn\x07.pdf", 2): "q2return.pdf",
+        ("", 3): "attachment-4",
+        ("..", 4): "attachment-5",
+        ("a" * 300 + ".docx", 5): "a" * 250 + ".docx",
+    }
+    for (raw, position), expected in cases.items():
+        assert part_filename(raw, position) == expected
+        assert clean_filename(expected) == expected

@@ -5,10 +5,12 @@ with ``RECORDS_EXTRACTION__OCR=off`` they are captured but give no text."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from factories import Actors, capture, create_contract
+from factories import Actors, FixedClock, capture, create_contract, make_actors, make_settings
+from records_service.app import create_app
 from records_service.runtime.services import Services
 from records_service.settings import ExtractionSettings
 from support.scans import require_tesseract, scan_bytes
@@ -52,11 +54,16 @@ def test_scans_are_recognised_marked_and_found(
 
 
 def test_with_ocr_off_a_scan_is_kept_without_text(
-    client: TestClient, actors: Actors, services: Services
+    tmp_path: Path, sqlite_url: str, clock: FixedClock
 ) -> None:
-    services.settings = services.settings.model_copy(
-        update={"extraction": ExtractionSettings(ocr="off")}
-    )
+    # The settings do not depend on the database: SQLite only.
+    settings = make_settings(tmp_path, sqlite_url, extraction=ExtractionSettings(ocr="off"))
+    with TestClient(create_app(settings, clock=clock, background=False)) as client:
+        services: Services = client.app.state.services  # type: ignore[attr-defined]
+        _ocr_off(client, make_actors(services), services)
+
+
+def _ocr_off(client: TestClient, actors: Actors, services: Services) -> None:
     create_contract(client, actors.staff)
     created = capture(
         client, actors.staff, content=scan_bytes([SCAN_LINES], "PDF"), filename="return.pdf"

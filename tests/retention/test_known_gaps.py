@@ -67,7 +67,7 @@ def _overdue(client: TestClient, actors: Actors) -> dict[str, dict[str, Any]]:
     return {f["details"]["quarter_start"]: f for f in found}
 
 
-def test_a_known_gap_explains_its_finding_until_it_is_closed_with_the_record_found(
+def test_a_known_gap_explains_its_finding_and_is_exported_until_closed_with_the_record(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
     _contract(client, actors)
@@ -86,6 +86,22 @@ def test_a_known_gap_explains_its_finding_until_it_is_closed_with_the_record_fou
     assert f"known gap {gap['id']}: lost" in known["summary"]
     assert unexplained["details"]["explanation"] == "unexplained"
     assert unexplained["summary"].endswith("; unexplained")
+
+    exported = client.get(
+        "/api/retention/findings.csv", params={"contract": REF}, headers=actors.auditor
+    )
+    assert exported.status_code == 200, exported.text
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [r["kind"] for r in rows] == ["overdue_return", "overdue_return", "known_gap"]
+    row = rows[-1]
+    assert (row["key"], row["contract"], row["resolved_at"]) == (f"known_gap:{gap['id']}", REF, "")
+    assert "monitoring_return for 2025-10-01 to 2025-12-31 lost" in row["summary"]
+    by_kind = client.get(
+        "/api/retention/findings.csv",
+        params={"contract": REF, "kind": "overdue_return"},
+        headers=actors.auditor,
+    )
+    assert "known_gap" not in by_kind.text
 
     found = add_record(client, actors.staff, REF, "monitoring_return", "2025-12-20")
     closed = client.post(
@@ -117,27 +133,6 @@ def test_a_known_gap_explains_its_finding_until_it_is_closed_with_the_record_fou
         ("gap.close", "rob", f"contract:{REF}"),
     ]
     assert _gap_entries(services)[1][3]["found_record"] == found
-
-
-def test_gaps_are_exported_with_the_findings(client: TestClient, actors: Actors) -> None:
-    _contract(client, actors)
-    gap = _record_gap(client, actors.records_manager).json()
-    run_job(client, actors.records_manager)
-    response = client.get(
-        "/api/retention/findings.csv", params={"contract": REF}, headers=actors.auditor
-    )
-    assert response.status_code == 200, response.text
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [r["kind"] for r in rows] == ["overdue_return", "overdue_return", "known_gap"]
-    row = rows[-1]
-    assert (row["key"], row["contract"], row["resolved_at"]) == (f"known_gap:{gap['id']}", REF, "")
-    assert "monitoring_return for 2025-10-01 to 2025-12-31 lost" in row["summary"]
-    by_kind = client.get(
-        "/api/retention/findings.csv",
-        params={"contract": REF, "kind": "overdue_return"},
-        headers=actors.auditor,
-    )
-    assert "known_gap" not in by_kind.text
 
 
 def test_bad_gaps_are_refused_and_only_records_managers_record_them(

@@ -69,9 +69,12 @@ def _email_parts(path: Path) -> Iterator[tuple[str, bytes]]:
     try:
         with path.open("rb") as stream:
             message = BytesParser(policy=policy.default).parse(stream)
+        # Listed whole, so a part that breaks the parser half-way cannot leave the
+        # caller with some attachments and an exception.
+        found = list(_attached(message, top=True))
     except Exception as exc:  # the email package raises assorted errors on hostile input
         raise UnreadableMessage(f"malformed e-mail ({describe(exc)})") from exc
-    yield from _attached(message, top=True)
+    yield from found
 
 
 def _attached(part: Message, *, top: bool = False) -> Iterator[tuple[str, bytes]]:

@@ -135,22 +135,24 @@ def _capture_part(ctx: CaptureContext, message: _Message, part: MessagePart) -> 
     """Capture one attachment, linked to its message; a refusal is logged and passed over."""
     name = part_filename(part.filename, part.position)
     record = message.record
-    meta = RecordMetadata(
-        title=name,
-        record_type=record.record_type,
-        contract=message.contract,
-        tags=message.tags,
-        record_date=record.record_date,
-        classification=Classification(record.classification),
-        originator=record.originator,
-    )
     link = _linker(ctx, message, part.position, name)
     try:
+        # Details the message was given before today's bounds (a legacy tag or
+        # classification) are refused here, like any capture's.
+        meta = RecordMetadata(
+            title=name,
+            record_type=record.record_type,
+            contract=message.contract,
+            tags=message.tags,
+            record_date=record.record_date,
+            classification=Classification(record.classification),
+            originator=record.originator,
+        )
         source = io.BytesIO(part.data)
         capture_record(ctx, meta=meta, source=source, filename=name, actor=message.actor, also=link)
     except IntegrityError:
         log.info("attachment %d of %s was taken by another worker", part.position, record.id)
-    except (InvalidInput, PayloadTooLarge) as exc:
+    except (InvalidInput, PayloadTooLarge, ValueError) as exc:
         log.warning("attachment %d of %s not captured: %s", part.position, record.id, exc)
 
 
