@@ -4,6 +4,8 @@
 #   postgresql        initdb and pg_ctl, for the throwaway test cluster
 #   chromium          headless browser for the browser tests
 #   fonts-dejavu-core a font, so rendered pages and PDFs have glyphs
+#   tesseract-ocr     OCR of scanned pages and images (the service uses it too)
+#   tesseract-ocr-eng its English language data
 #
 # Idempotent: when everything is present it changes nothing and needs no
 # network. Runs as root, or through sudo otherwise. Set VERBOSE=1 to see
@@ -27,11 +29,16 @@ REQUIREMENTS=(
   "postgresql:initdb"
   "chromium:/usr/bin/chromium"
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+  "tesseract-ocr:tesseract"
+  "tesseract-ocr-eng:/usr/share/tesseract-ocr/*/tessdata/eng.traineddata"
 )
 
 is_present() {
   local probe="$1"
-  if [[ "$probe" == /* ]]; then
+  if [[ "$probe" == /*'*'* ]]; then
+    # A path with a version directory that varies between releases.
+    compgen -G "$probe" >/dev/null
+  elif [[ "$probe" == /* ]]; then
     [[ -e "$probe" ]]
   elif [[ "$probe" == initdb ]]; then
     # Debian keeps initdb out of PATH, under /usr/lib/postgresql/<version>/bin.

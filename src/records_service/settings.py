@@ -208,6 +208,33 @@ class IndexSettings(BaseModel):
     )
 
 
+class ExtractionSettings(BaseModel):
+    """Text extraction in the background: its time bound and OCR of scanned documents."""
+
+    max_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds one document's extraction may take (OCR included) before it "
+        "is stopped and its text recorded as failed.",
+    )
+    ocr: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: recognise the text of PDF pages without a text layer and of "
+        "PNG, JPEG and TIFF images with Tesseract (the tesseract-ocr package); off: such "
+        "pages and images give no text.",
+    )
+    ocr_languages: str = Field(
+        "eng",
+        pattern=r"^[a-z][a-z_]{1,31}(\+[a-z][a-z_]{1,31}){0,7}$",
+        description="Tesseract languages to recognise, joined by '+' (eng+cym); each "
+        "needs its tesseract-ocr-LANG package.",
+    )
+    ocr_max_pages: int = Field(
+        50, ge=1, le=2000, description="Pages or images recognised by OCR at most per document."
+    )
+
+
 class WebSettings(BaseModel):
     """The web interface's login sessions."""
 
@@ -369,6 +396,7 @@ class Settings(BaseSettings):
         description="Hours an Idempotency-Key of a capture or new-version request is kept: "
         "a retry with the same key within them gets the original response.",
     )
+    extraction: ExtractionSettings = Field(default_factory=lambda: ExtractionSettings())
 
     @property
     def resolved_database_url(self) -> str:

@@ -71,6 +71,9 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("GET", "/api/transparency/register"): SIGNED_IN,
     ("GET", "/api/transparency/register/export"): SIGNED_IN,
     ("POST", "/api/transparency/publications"): WRITERS,
+    ("GET", "/api/contracts/{reference}/gaps"): SIGNED_IN,
+    ("POST", "/api/contracts/{reference}/gaps"): RETENTION_MANAGERS,
+    ("POST", "/api/contracts/{reference}/gaps/{gap_id}/close"): RETENTION_MANAGERS,
     # API: search and records.
     ("GET", "/api/search"): SIGNED_IN,
     ("POST", "/api/records"): WRITERS,
@@ -152,6 +155,8 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("GET", "/transparency"): SIGNED_IN,
     ("GET", "/transparency/export"): SIGNED_IN,
     ("POST", "/transparency/publications"): WRITERS,
+    ("POST", "/contracts/{reference:path}/gaps"): RETENTION_MANAGERS,
+    ("POST", "/contracts/{reference:path}/gaps/{gap_id}/close"): RETENTION_MANAGERS,
     # Web: retention.
     ("GET", "/retention"): AUDIT_READERS,
     ("GET", "/retention/findings.csv"): AUDIT_READERS,

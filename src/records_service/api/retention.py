@@ -27,7 +27,7 @@ from records_service.retention.dispositions import (
     list_dispositions,
     propose_disposition,
 )
-from records_service.retention.findings import FindingFilters, findings_csv, list_findings
+from records_service.retention.findings import FindingFilters, export_findings, list_findings
 from records_service.retention.holds import (
     HoldFilters,
     list_holds,
@@ -101,10 +101,11 @@ def findings(
 def findings_as_csv(
     session: ReadSessionDep, user: TokenAuditReader, filters: FindingFiltersDep
 ) -> Response:
-    """The same findings as CSV (all pages), for a spreadsheet."""
-    rows, _ = list_findings(session, filters=filters)
+    """The same findings as CSV (all pages), for a spreadsheet, followed by the known gaps
+    (rows of kind ``known_gap``) of the same contract and state, unless ``kind`` or
+    ``record_id`` is given."""
     return Response(
-        findings_csv(rows),
+        export_findings(session, filters),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="findings.csv"'},
     )

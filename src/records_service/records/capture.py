@@ -44,8 +44,16 @@ from records_service.clock import Clock
 from records_service.contracts.service import contract_details
 from records_service.db import NewRows, insert_rows, new_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
+from records_service.extraction.media_types import MESSAGES
 from records_service.records.content import StoredContent, clean_filename, store_stream
-from records_service.records.models import DISPOSED_STATUSES, IndexTask, Record, RecordTag, Version
+from records_service.records.models import (
+    DISPOSED_STATUSES,
+    IndexTask,
+    PendingSplit,
+    Record,
+    RecordTag,
+    Version,
+)
 from records_service.records.replica import queued_copy
 from records_service.records.schemas import RecordMetadata
 from records_service.records.sidecars import (
@@ -203,7 +211,8 @@ def _land(
     """Steps 2 to 4, shared by first capture and new versions.
 
     ``describe`` builds the rows from what was stored (no database); ``persist``
-    checks and writes them inside the transaction. Everything that does not depend
+    checks and writes them inside the transaction; ``then`` writes more in it,
+    once the capture's own entry is in the audit log. Everything that does not depend
     on the database is prepared before it, so that SQLite's write lock is held for
     the statements only.
     """
@@ -263,7 +272,14 @@ def _bookkeeping(
         else ImportedCapturePayload.model_validate({**fields, "provenance": rows.provenance})
     )
     copies = [queued_copy(record.id, ctx.clock())] if ctx.replicate else []
-    return [new_rows([queued]), new_rows([task]), new_rows(copies)], payload
+    # A message's attachments become records of their own, in the background.
+    split = (
+        [PendingSplit(record_id=record.id, version=version.number, enqueued_at=ctx.clock())]
+        if stored.media_type in MESSAGES
+        else []
+    )
+    rows_ = [new_rows([queued]), new_rows([task]), new_rows(copies), new_rows(split)]
+    return rows_, payload
 
 
 def _new_version(
@@ -302,6 +318,9 @@ def capture_record(
 
     ``imported`` is given by a bulk import: the record id, the file's provenance (kept
     in the sidecar and the audit payload) and rows written in the same transaction.
+
+    ``in_transaction`` writes more rows (and audit entries) about the new record in the
+    same transaction; if it raises, nothing is captured.
     """
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)

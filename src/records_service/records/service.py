@@ -220,7 +220,21 @@ def to_public(session: Session, record: Record) -> RecordPublic:
     versions = versions_of(session, record.id)
     names = _usernames(session, {record.captured_by_id, *(v.captured_by_id for v in versions)})
     contract = contract_reference(session, record.contract_id)
-    return public_view(record, versions, names, contract, record_tags(session, record.id))
+    tags = record_tags(session, record.id)
+    return public_view(record, versions, names, contract, tags, _ocr_versions(session, versions))
+
+
+def _ocr_versions(session: Session, versions: list[Version]) -> set[int]:
+    """The ids of ``versions`` whose extracted text came (in part) from OCR."""
+    ids = [v.id for v in versions if v.id is not None]
+    if not ids:
+        return set()
+    rows = session.exec(
+        select(VersionText.version_id).where(
+            col(VersionText.version_id).in_(ids), col(VersionText.ocr).is_(True)
+        )
+    )
+    return set(rows)
 
 
 def captured_view(
@@ -237,8 +251,10 @@ def public_view(
     names: dict[int, str],
     contract: str | None,
     tags: list[str],
+    ocr_versions: Collection[int] = (),
 ) -> RecordPublic:
-    """The API view of ``record`` with ``versions``; ``names`` maps user ids to names."""
+    """The API view of ``record`` with ``versions``; ``names`` maps user ids to names;
+    ``ocr_versions`` are the ids of the versions whose text came from OCR."""
     return RecordPublic(
         id=record.id,
         title=record.title,
@@ -262,6 +278,7 @@ def public_view(
                 original_filename=v.original_filename,
                 text_status=v.text_status,
                 text_reason=v.text_reason,
+                text_ocr=v.id in ocr_versions,
                 captured_at=v.captured_at,
                 captured_by=names.get(v.captured_by_id, "?"),
             )

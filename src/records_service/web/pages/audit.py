@@ -90,6 +90,9 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.FINANCE_SPEND: "Provider's spend recorded",
     AuditAction.FINANCE_RECOVERY: "Unspent funds recovered",
     AuditAction.TRANSPARENCY_PUBLISH: "Publication recorded",
+    AuditAction.RECORD_PART: "Attachment taken from a message",
+    AuditAction.GAP_RECORD: "Known gap recorded",
+    AuditAction.GAP_CLOSE: "Known gap closed",
 }
 
 

@@ -1,5 +1,5 @@
-"""Contract pages: the list, one contract's file (details, checklist, timeline), and
-the forms to open or change a contract."""
+"""Contract pages: the list, one contract's file (details, checklist, known gaps,
+timeline), and the forms to open or change a contract."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from records_service.retention.facts import contract_facts
 from records_service.retention.finding_groups import finding_lines
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.holds import HoldFilters, list_holds
+from records_service.retention.known_gaps import REASON_LABELS, list_gaps, open_gaps
 from records_service.retention.overview import (
     DEFAULT_GLANCE_SORT,
     GLANCE_SORTS,
@@ -171,29 +172,51 @@ def contract_page(
     services: ServicesDep,
     user: SignedInUser,
 ) -> Response:
-    """A contract's file: details, completeness checklist by stage, and timeline."""
+    """A contract's file: details, completeness checklist by stage, known gaps, timeline."""
+    return contract_view(request, session, services, user, reference)
+
+
+def contract_view(
+    request: Request,
+    session: Session,
+    services: ServicesDep,
+    user: User,
+    reference: str,
+    gap_form: dict[str, str] | None = None,
+    gap_errors: dict[str, str] | None = None,
+) -> Response:
+    """The contract page; with a known-gap form's values and errors when one was refused."""
     contract = get_contract(session, reference)
     records = _file_records(session, contract, user)
     facts = contract_facts(contract)
+    known = open_gaps(session, contract.id).get(contract.id or 0, [])
+    types = services.record_types
     # Dates retention cannot count from (legacy data) would make a checklist of guesses.
     date_problems = contract_problems(facts, services.schedule)
     checklist = (
         []
         if date_problems
-        else build_checklist(facts, records, services.schedule, services.clock().date())
+        else build_checklist(facts, records, services.schedule, services.clock().date(), known)
     )
     context: dict[str, Any] = {
         "contract": contract,
         "date_problems": date_problems,
         "checklist": checklist,
         "missing": sum(stage.missing for stage in checklist),
+        "known_missing": sum(stage.known for stage in checklist),
         "timeline": _timeline(session, services, contract, user),
         "record_count": len(records),
         "partial_view": not can_see_sensitive(user),
         "retention": _retention(session, contract, user, services.schedule),
         "money": money_section(session, contract, user, services.clock().date()),
+        "gaps": list_gaps(session, reference=contract.reference)[0],
+        "gap_reasons": REASON_LABELS,
+        "record_types": [(t, type_label(services.schedule, t)) for t in sorted(types)],
+        "form": gap_form or {},
+        "errors": gap_errors or {},
     }
-    return render(request, "contract.html", context, user=user)
+    status = 422 if gap_errors else 200
+    return render(request, "contract.html", context, user=user, status_code=status)
 
 
 def _retention(

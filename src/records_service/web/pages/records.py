@@ -19,6 +19,7 @@ from records_service.extraction.media_types import PDF, normalise
 from records_service.imports.queries import record_provenance
 from records_service.pagination import PageParams
 from records_service.records.download import Disposition, content_headers
+from records_service.records.parts import attachments_of, message_of
 from records_service.records.service import (
     find_version,
     get_record,
@@ -88,6 +89,8 @@ def record_page(
             "preview": preview,
             "changes": metadata_history(session, record_id, user),
             "provenance": record_provenance(session, record_id),
+            "part_of": message_of(session, record_id, user),
+            "attachments": attachments_of(session, record_id, user),
             "activity": _activity(session, record_id),
             "action_labels": ACTION_LABELS,
             "retention": record_retention(
@@ -100,6 +103,7 @@ def record_page(
 HISTORY_LIMIT = 200
 ACTION_LABELS = {
     "record.capture": "Captured",
+    "record.part": "Taken from a message as its attachment",
     "record.version": "New version added",
     "record.update": "Details changed",
     "record.read": "Content read or downloaded",

@@ -32,7 +32,7 @@ from records_service.retention.finding_groups import (
     GROUP_SORTS,
     findings_by_contract,
 )
-from records_service.retention.findings import FindingFilters, findings_csv, list_findings
+from records_service.retention.findings import FindingFilters, export_findings
 from records_service.retention.holds import (
     HoldFilters,
     list_holds,
@@ -152,9 +152,8 @@ def findings_export(
     state: Identifier | None = None,
 ) -> Response:
     """The same findings as a CSV file (every page)."""
-    rows, _ = list_findings(session, filters=_finding_filters(kind, contract, state))
     return Response(
-        findings_csv(rows),
+        export_findings(session, _finding_filters(kind, contract, state)),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": 'attachment; filename="findings.csv"',
