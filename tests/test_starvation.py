@@ -93,6 +93,7 @@ def test_a_starved_round_runs_at_nice_19_until_it_ends(
 ) -> None:
     pipe, worker, tid, guard = watched.pipe, watched.worker, watched.tid, watched.guard
     caplog.set_level(logging.INFO, logger="records_service.runtime.starvation")
+    nice = os.getpriority(os.PRIO_PROCESS, tid)
     pipe.give(worker)
     pipe.clock.now += AFTER_SECONDS - 0.1
     guard.check()
@@ -108,7 +109,7 @@ def test_a_starved_round_runs_at_nice_19_until_it_ends(
     pipe.release.set()
     wait_until(lambda: worker.round is None, "the round never ended")
     guard.check()
-    assert os.sched_getscheduler(tid) == os.SCHED_IDLE
+    assert _policy(tid) == (os.SCHED_IDLE, nice)
     assert guard.lifted is None
     assert "caught up" in caplog.records[-1].getMessage()
 

@@ -13,8 +13,8 @@ that round has ended, it puts them back under SCHED_IDLE.
 It moves every thread of the worker and of the processes it started, not the
 pipeline's thread alone: the search engine's writer threads and the extraction
 process do part of a step's work, and a step that waits for an idle helper is starved
-all the same. The nice value stays at 19 afterwards: under SCHED_IDLE it makes no
-difference, and lowering it again would need privileges.
+all the same. Back under SCHED_IDLE each thread gets its nice value back where the
+process may lower it again, so that a worker stopping later gets the CPU as before.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -67,6 +67,7 @@ class StarvationGuard:
         self._clock = clock
         self.lifted: Round | None = None
         """The starved round whose threads were moved to the normal policy, if any."""
+        self._nice: dict[int, int] = {}  # the nice value of each lifted thread before
 
     def check(self) -> None:
         """Lift the threads once the round has waited too long; lower them once it ended.
@@ -85,7 +86,7 @@ class StarvationGuard:
         # Remembered even when refused, so that an episode is tried and logged once.
         self.lifted = current
         waited = self._clock() - current.started
-        moved, refusal = lift_off_idle(self._tasks())
+        self._nice, refusal = lift_off_idle(self._tasks())
         if refusal is not None:
             log.warning(
                 "background work has waited %.0f s for the CPU, and its threads may not "
@@ -94,19 +95,20 @@ class StarvationGuard:
                 waited,
                 refusal,
             )
-        elif moved:
+        elif self._nice:
             log.warning(
                 "background work has waited %.0f s for the CPU under the idle scheduling "
                 "policy; %d of its threads run on the normal policy at nice %d until it "
                 "catches up",
                 waited,
-                moved,
+                len(self._nice),
                 LIFTED_NICE,
             )
 
     def _lower(self, lifted: Round) -> None:
         self.lifted = None
-        back_to_idle(self._tasks())
+        back_to_idle(self._tasks(), self._nice)
+        self._nice = {}
         log.info(
             "background work caught up %.0f s after its round began; its threads are back "
             "on the idle scheduling policy",
@@ -114,34 +116,44 @@ class StarvationGuard:
         )
 
 
-def lift_off_idle(tids: Iterable[int]) -> tuple[int, OSError | None]:
+def lift_off_idle(tids: Iterable[int]) -> tuple[dict[int, int], OSError | None]:
     """Move those of ``tids`` under SCHED_IDLE to the normal policy at nice 19.
 
-    Returns how many moved and the first refusal (a task not ours to change), if any;
-    a task that has ended meanwhile is passed over.
+    Returns the nice value each had before, and the first refusal (a task not ours
+    to change), if any; a task that has ended meanwhile is passed over.
     """
-    moved, refusal = 0, None
+    before: dict[int, int] = {}
+    refusal: OSError | None = None
     for tid in tids:
         try:
             if os.sched_getscheduler(tid) != os.SCHED_IDLE:
                 continue
+            nice = os.getpriority(os.PRIO_PROCESS, tid)
             # Nice first: an unprivileged task may leave SCHED_IDLE only for a nice value
             # its RLIMIT_NICE allows, and 19 needs the least.
             os.setpriority(os.PRIO_PROCESS, tid, LIFTED_NICE)
+            before[tid] = nice
             os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
-            moved += 1
         except ProcessLookupError:
             continue
         except OSError as exc:
             refusal = refusal or exc
-    return moved, refusal
+    return before, refusal
 
 
-def back_to_idle(tids: Iterable[int]) -> None:
-    """Put ``tids`` under SCHED_IDLE (anyone may; a task that has ended is passed over)."""
+def back_to_idle(tids: Iterable[int], nice: Mapping[int, int]) -> None:
+    """Put ``tids`` under SCHED_IDLE, and back at the ``nice`` value each had if given.
+
+    Anyone may move to SCHED_IDLE. Lowering the nice value again needs CAP_SYS_NICE or
+    a RLIMIT_NICE that allows it; without, it stays at 19, which under SCHED_IDLE makes
+    no difference until the worker stops (see ``restore_priority``). A task that has
+    ended meanwhile is passed over.
+    """
     for tid in tids:
         with contextlib.suppress(OSError):
             os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            if tid in nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice[tid])
 
 
 def process_tasks(pid: int) -> list[int]:
