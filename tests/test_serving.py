@@ -213,6 +213,30 @@ def test_stopping_puts_idle_threads_and_children_back_on_the_normal_policy() -> 
         child.wait()
 
 
+def test_a_worker_that_could_not_leave_the_idle_policy_keeps_only_its_nice_value() -> None:
+    # Without CAP_SYS_NICE, and with Linux's usual RLIMIT_NICE of 0 (the user of a
+    # container, for one), a thread under SCHED_IDLE may never return to the normal
+    # policy: a worker there could neither be lifted when starved nor stop on a busy
+    # machine.
+    code = (
+        "import os\n"
+        "from records_service.runtime.serve import lower_priority\n"
+        "lower_priority(10, idle=True)\n"
+        "print(os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0))\n"
+    )
+    unprivileged = ["prlimit", "--nice=0:0", "--", "setpriv", "--inh-caps=-sys_nice"]
+    result = subprocess.run(
+        [*unprivileged, "--bounding-set=-sys_nice", PYTHON, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=READY_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(os.SCHED_OTHER), str(min(os.nice(0) + 10, 19))]
+    assert "grant CAP_SYS_NICE or a RLIMIT_NICE of at least" in result.stderr
+
+
 def test_a_worker_kept_from_the_cpu_still_catches_up(tmp_path: Path, sqlite_url: str) -> None:
     # Under SCHED_IDLE the worker's threads hardly run while CPU-bound processes hold
     # every core; the starvation guard gives them nice 19 on the normal policy until the

@@ -39,7 +39,12 @@ from records_service.runtime.connection_balancer import (
     create_table,
 )
 from records_service.runtime.services import Services
-from records_service.runtime.starvation import StarvationGuard, other_tasks, process_tasks
+from records_service.runtime.starvation import (
+    StarvationGuard,
+    may_leave_idle,
+    other_tasks,
+    process_tasks,
+)
 from records_service.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -286,15 +291,26 @@ def lower_priority(nice: int, *, idle: bool) -> None:
 
     Under SCHED_IDLE a process runs only on a core no normal process wants, and a
     waking server process preempts it at once; a nice value alone still lets it
-    finish its time slice first. Where the policy is missing, the nice value stays.
+    finish its time slice first. Where the policy is missing, or this process could
+    not leave it again (to stop, or when its work is starved), the nice value stays
+    alone: a worker stuck under SCHED_IDLE would wait on a busy machine for ever.
     """
     if nice:
         os.nice(nice)
-    if idle and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except OSError as exc:
-            log.warning("could not switch to the idle scheduling policy: %s", exc)
+    if not idle or not hasattr(os, "SCHED_IDLE"):
+        return
+    if not may_leave_idle():
+        log.warning(
+            "running at nice %d without the idle scheduling policy: this process could "
+            "not leave it again; grant CAP_SYS_NICE or a RLIMIT_NICE of at least %d",
+            os.nice(0),
+            20 - os.nice(0),
+        )
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError as exc:
+        log.warning("could not switch to the idle scheduling policy: %s", exc)
 
 
 def restore_priority() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -154,6 +155,31 @@ def back_to_idle(tids: Iterable[int], nice: Mapping[int, int]) -> None:
             os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
             if tid in nice:
                 os.setpriority(os.PRIO_PROCESS, tid, nice[tid])
+
+
+def may_leave_idle() -> bool:
+    """Whether a thread of this process, at its nice value, may leave SCHED_IDLE again.
+
+    Linux lets a thread without CAP_SYS_NICE return to the normal policy only at a nice
+    value its RLIMIT_NICE allows (20 minus the limit, or above); with the usual limit of
+    0, never: the user of a container, for one. Tried on a throwaway thread, which
+    inherits the caller's nice value.
+    """
+    allowed: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            allowed.append(False)
+        else:
+            allowed.append(True)
+
+    probe = threading.Thread(target=attempt, name="idle-policy-probe")
+    probe.start()
+    probe.join()
+    return allowed == [True]
 
 
 def process_tasks(pid: int) -> list[int]:
