@@ -105,7 +105,8 @@ class WorkerSettings(BaseModel):
         True,
         description="Run `records-service worker` under the idle CPU scheduling policy "
         "(Linux SCHED_IDLE) as well: it then runs only when request-serving processes "
-        "leave a core free, and yields the moment they wake.",
+        "leave a core free, and yields the moment they wake. Only where it may leave the "
+        "policy again (CAP_SYS_NICE, or a RLIMIT_NICE that allows its nice value).",
     )
     starvation_seconds: float = Field(
         30.0,
