@@ -252,7 +252,9 @@ def test_a_worker_kept_from_the_cpu_still_catches_up(tmp_path: Path, sqlite_url:
             # Warm: the extraction process and the index are open before the load starts.
             assert capture(client, headers, contract=None).status_code == 201
             wait_until(lambda: _backlog(services.engine) == 0, "the worker never caught up")
-            before = log.stat().st_size  # the warm-up may have been starved by other load
+            # Other load may have starved the warm-up too: let that episode end first.
+            wait_until(lambda: _step_threads_idle(worker.pid), "not back on the idle policy")
+            before = log.stat().st_size
             with _burners():
                 for n in range(3):
                     text = b"Monitoring return %d" % n
