@@ -170,7 +170,15 @@ class WorkerSettings(BaseModel):
         True,
         description="Run `records-service worker` under the idle CPU scheduling policy "
         "(Linux SCHED_IDLE) as well: it then runs only when request-serving processes "
-        "leave a core free, and yields the moment they wake.",
+        "leave a core free, and yields the moment they wake. Only where it may leave the "
+        "policy again (CAP_SYS_NICE, or a RLIMIT_NICE that allows its nice value).",
+    )
+    starvation_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="With the idle policy: when background work has waited this long "
+        "without catching up (every core kept busy), its threads move to the normal policy "
+        "at nice 19, a small but certain share of the CPU, until they have caught up.",
     )
     poll_seconds: float = Field(
         5.0, gt=0, description="How often the background worker looks for pending work."
