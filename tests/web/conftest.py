@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 
 from conftest import TEMPLATE_DB
 from factories import FixedClock, make_settings
@@ -23,6 +24,7 @@ from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.postgres import PostgresServer
 from web import axe
+from web.chromium import chromium
 from web.signin import PEOPLE, add_person, sign_in
 
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -102,3 +104,10 @@ def browser_for(
         return client
 
     return signed_in
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright, shared by a module's tests."""
+    with chromium() as launched:
+        yield launched

@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from records_service.audit.writer import prepare_audit
 from records_service.auth.service import add_user
@@ -22,7 +22,7 @@ from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.server import serving_for_a_test
 from web.signin import password_hash
-from web.test_browser import CHROMIUM, CHROMIUM_ARGS, _new_page, _shot, _sign_in
+from web.test_browser import _new_page, _shot, _sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -70,19 +70,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProcess]:
         yield serve(data_dir, "--log-level", "warning", "--processes", "1")
     finally:
         next(starter, None)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, driven by Playwright."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-system.sh to install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def test_dates_chips_and_changes_to_ticked_records(server: ServedProcess, browser: Browser) -> None:
