@@ -68,6 +68,8 @@ def test_the_readme_tour_runs_as_written(project: Path, serve: Serve) -> None:
     assert record_id, done.stdout
     assert '"reference":"OPCC-2023-014"' in done.stdout
     assert "the same bytes" in done.stdout
+    letters = re.findall(r"^grant letter ([0-9a-f]{32})$", done.stdout, re.M)
+    assert len(letters) == 2 and letters[0] == letters[1], done.stdout  # captured once
     assert '"number":2' in done.stdout and '"reason":"signed copy"' in done.stdout
     header = done.stdout.rsplit("H=", 1)[1].strip()
 

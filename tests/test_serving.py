@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -396,7 +397,7 @@ def test_the_worker_checkpoints_the_database_log_for_the_servers(
     # leave the file untouched: the server processes leave checkpoints to the worker.
     database, log = tmp_path / "records.db", tmp_path / "records.db-wal"
     [worker] = serving.workers()
-    worker.suspend()
+    _suspend_outside_a_write(worker, database)
     try:
         before = _digest(database)
         for n in range(80):
@@ -406,6 +407,26 @@ def test_the_worker_checkpoints_the_database_log_for_the_servers(
     finally:
         worker.resume()
     wait_until(lambda: _digest(database) != before, "the worker did not checkpoint the log")
+
+
+def _suspend_outside_a_write(worker: psutil.Process, database: Path) -> None:
+    """Stop ``worker`` at a moment it holds no write transaction: a worker stopped inside
+    one would keep every capture waiting for the lock (and answered 503)."""
+
+    def stopped_outside_a_write() -> bool:
+        worker.suspend()
+        probe = sqlite3.connect(database, timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            return True
+        except sqlite3.OperationalError:  # "database is locked": let it finish, try again
+            worker.resume()
+            return False
+        finally:
+            probe.close()
+
+    wait_until(stopped_outside_a_write, "the worker never left its write transaction")
 
 
 def _digest(path: Path) -> str:

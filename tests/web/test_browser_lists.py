@@ -21,6 +21,7 @@ from records_service.runtime.launch import ServedProcess
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.server import serving_for_a_test
+from web.axe import check_page
 from web.signin import password_hash
 from web.test_browser import _new_page, _shot, _sign_in
 
@@ -76,6 +77,7 @@ def test_dates_chips_and_changes_to_ticked_records(server: ServedProcess, browse
     page = _new_page(browser)
     _sign_in(page, server.base_url, "rob")
     page.goto(f"{server.base_url}/records")
+    check_page(page)
     dated_from = page.get_by_role("group", name="Dated from")
     dated_to = page.get_by_role("group", name="Dated to")
     dated_from.get_by_label("Day").fill("1")
@@ -86,6 +88,7 @@ def test_dates_chips_and_changes_to_ticked_records(server: ServedProcess, browse
     dated_to.get_by_label("Year").fill("2024")
     page.get_by_role("button", name="Apply filters").click()
     expect(page.locator(".error-summary")).to_contain_text("Dated to must be a real date")
+    check_page(page, "date refused")
     expect(dated_to.get_by_label("Day")).to_have_attribute("aria-invalid", "true")
     expect(dated_to.get_by_label("Month")).not_to_have_attribute("aria-invalid", "true")
     dated_to.get_by_label("Day").fill("29")
@@ -100,12 +103,14 @@ def test_dates_chips_and_changes_to_ticked_records(server: ServedProcess, browse
     expect(chips).to_have_count(1)
     expect(dated_to.get_by_label("Day")).to_have_value("")
     expect(rows).to_have_count(2)
+    check_page(page, "one chip")
     chips.filter(has_text="Dated from: 1 February 2023").click()
     expect(rows).to_have_count(3)
     expect(chips).to_have_count(0)
 
     page.get_by_role("link", name="Title").click()  # sort by title, then tick two
     expect(rows.first).to_contain_text("Board minutes")
+    check_page(page, "sorted")
     page.get_by_label("Choose Board minutes").check()
     page.get_by_label("Choose Needs assessment").check()
     page.get_by_label("Place a hold").check()
@@ -113,9 +118,11 @@ def test_dates_chips_and_changes_to_ticked_records(server: ServedProcess, browse
     page.get_by_role("button", name="Apply to ticked records").click()
     expect(page.locator(".error-summary")).to_contain_text("Enter the case reference")
     expect(page.get_by_label("Choose Board minutes")).to_be_checked()  # nothing lost
+    check_page(page, "bulk refused")
     page.get_by_label("Case reference for the hold").fill("FOI-2026-0142")
     page.get_by_role("button", name="Apply to ticked records").click()
     expect(page.get_by_text("Hold FOI-2026-0142 placed on 2 records.")).to_be_visible()
     expect(rows.first).to_contain_text("Board minutes")  # still sorted by title
     page.goto(f"{server.base_url}/retention/holds")
     expect(page.locator(".cards > li")).to_have_count(2)
+    check_page(page)
