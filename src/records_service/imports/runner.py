@@ -1,16 +1,17 @@
 """One run of an import: each file of the source matched, hashed, mapped and then
 captured, recorded as a duplicate sighting, or reported as left out or failed.
 
-The files are taken in path order, in groups of up to :data:`GROUP_FILES` files and
-:data:`GROUP_BYTES` bytes. A thread reads, hashes and maps the next group while the
-current one is written. A group is written as a whole: first the content of every file
-it captures is stored (each object durable before anything refers to it), then one
-short transaction writes every record, version, index task, queued sidecar, audit
-entry and file outcome of the group, laid out beforehand as a single capture lays out
-its own. After a crash a group has all its rows or none; objects stored for a group
-that never committed sit under keys fixed by the batch and path, where the next run
-finds and replaces them. When the capture refuses a file of the group, the group is
-written again one file at a time, so that only that file fails.
+The files are taken in path order, in groups of up to :data:`GROUP_FILES` files (or
+as many as the run says) and :data:`GROUP_BYTES` bytes. A thread reads, hashes and
+maps the next group while the current one is written. A group is written as a whole
+(:mod:`records_service.imports.writing`): first the content of every file it captures
+is stored (each object durable before anything refers to it), then one short
+transaction writes every record, version, index task, queued sidecar, audit entry and
+file outcome of the group, laid out beforehand as a single capture lays out its own.
+After a crash a group has all its rows or none; objects stored for a group that never
+committed sit under keys fixed by the batch and path, where the next run finds and
+replaces them. When the capture refuses a file of the group, the group is written
+again one file at a time, so that only that file fails.
 
 A file's bytes are read once to hash them (kept in memory up to :data:`MEMORY_LIMIT`,
 read again from the source when larger, so memory stays flat whatever the tree holds).
@@ -52,6 +53,7 @@ MEMORY_LIMIT = 16 * 1024 * 1024
 # syncs among many, few enough bytes that two groups in memory stay small, and a
 # transaction short enough to hold the write lock briefly (docs/benchmarks.md).
 GROUP_FILES = 50
+MAX_GROUP_FILES = 500
 GROUP_BYTES = 16 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
@@ -115,13 +117,13 @@ def _refusal(file: SourceFile, content: Content) -> str:
     return ""
 
 
-def groups(files: list[SourceFile]) -> Iterator[list[SourceFile]]:
-    """``files`` in order, in groups of at most :data:`GROUP_FILES` files and (unless a
-    file is larger by itself) :data:`GROUP_BYTES` bytes."""
+def groups(files: list[SourceFile], most: int = GROUP_FILES) -> Iterator[list[SourceFile]]:
+    """``files`` in order, in groups of at most ``most`` files and (unless a file is
+    larger by itself) :data:`GROUP_BYTES` bytes."""
     group: list[SourceFile] = []
     size = 0
     for file in files:
-        if group and (len(group) == GROUP_FILES or size + file.size > GROUP_BYTES):
+        if group and (len(group) == most or size + file.size > GROUP_BYTES):
             yield group
             group, size = [], 0
         group.append(file)
@@ -186,12 +188,14 @@ class ImportRun:
     dry_run: bool = False
     done: set[str] = field(default_factory=set)
     would_hold: dict[str, str] = field(default_factory=dict)  # sha256 -> path (dry run)
+    group_files: int = GROUP_FILES
 
     def files(self, files: list[SourceFile]) -> Iterator[FileResult]:
         """Each file's result, in order, a group at a time; the next group is read
         while the current one is written."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-read") as reader:
-            reads = (reader.submit(self._read_group, group) for group in groups(files))
+            parts = groups(files, self.group_files)
+            reads = (reader.submit(self._read_group, group) for group in parts)
             ahead = next(reads, None)
             while ahead is not None:
                 current, ahead = ahead, next(reads, None)
