@@ -111,7 +111,7 @@ def check_record_date(value: date, today: date) -> None:
 
 
 # Contracts already looked up by reference, with their ids and details: a bulk import
-# looks each up once per batch rather than once per file.
+# looks each up once per group of files rather than once per file.
 KnownContracts = dict[str, tuple[int, dict[str, Any]]]
 
 
@@ -205,8 +205,8 @@ class _Described:
 @dataclass(frozen=True)
 class Staged:
     """A capture whose content is stored and whose rows are laid out (steps 2 and 3
-    up to the transaction): :func:`write_staged` writes it in a transaction, and
-    :func:`discard_staged` removes its object when that transaction fails."""
+    up to the transaction): :func:`insert_staged` and :func:`audit_staged` write it in
+    a transaction, and :func:`discard_staged` removes its object when that fails."""
 
     rows: _Described
     after: list[NewRows | None]
