@@ -701,11 +701,18 @@ def _audit_read(
 def held_version(session: Session, sha256: str) -> tuple[str, int] | None:
     """The record and version number that first captured bytes with ``sha256`` and still
     holds them (a disposed record's bytes are gone), or ``None``."""
-    row = session.exec(
-        select(Version.record_id, Version.number)
+    return held_versions(session, [sha256]).get(sha256)
+
+
+def held_versions(session: Session, hashes: Collection[str]) -> dict[str, tuple[str, int]]:
+    """:func:`held_version` for each of ``hashes`` that is held, in one query."""
+    rows = session.exec(
+        select(Version.sha256, Version.record_id, Version.number)
         .join(Record, col(Record.id) == col(Version.record_id))
-        .where(Version.sha256 == sha256, col(Record.status).not_in(DISPOSED_STATUSES))
+        .where(col(Version.sha256).in_(hashes), col(Record.status).not_in(DISPOSED_STATUSES))
         .order_by(col(Version.captured_at), col(Version.id))
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row is not None else None
+    )
+    held: dict[str, tuple[str, int]] = {}
+    for sha256, record_id, number in rows:
+        held.setdefault(sha256, (record_id, number))
+    return held
