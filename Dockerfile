@@ -14,6 +14,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     RECORDS_DATA_DIR=/data
 
+# WeasyPrint (the Panel's report as PDF) lays text out with pango; DejaVu gives it glyphs.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # A fixed, unprivileged uid so that volume ownership is predictable across rebuilds.
 RUN groupadd --system --gid 10001 records \
     && useradd --system --uid 10001 --gid records --home-dir /data --no-create-home \

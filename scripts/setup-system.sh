@@ -6,6 +6,8 @@
 #   fonts-dejavu-core a font, so rendered pages and PDFs have glyphs
 #   tesseract-ocr     OCR of scanned pages and images (the service uses it too)
 #   tesseract-ocr-eng its English language data
+#   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0
+#                     text layout for WeasyPrint, which makes the Panel's report's PDF
 #
 # Idempotent: when everything is present it changes nothing and needs no
 # network. Runs as root, or through sudo otherwise. Set VERBOSE=1 to see
@@ -31,6 +33,9 @@ REQUIREMENTS=(
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
   "tesseract-ocr:tesseract"
   "tesseract-ocr-eng:/usr/share/tesseract-ocr/*/tessdata/eng.traineddata"
+  "libpango-1.0-0:lib:libpango-1.0.so.0"
+  "libpangoft2-1.0-0:lib:libpangoft2-1.0.so.0"
+  "libharfbuzz-subset0:lib:libharfbuzz-subset.so.0"
 )
 
 is_present() {
@@ -40,6 +45,12 @@ is_present() {
     compgen -G "$probe" >/dev/null
   elif [[ "$probe" == /* ]]; then
     [[ -e "$probe" ]]
+  elif [[ "$probe" == lib:* ]]; then
+    # A shared library, wherever the architecture keeps it (the linker's cache knows).
+    # The cache is read whole first: under pipefail, grep -q stopping early would fail.
+    local cache
+    cache="$(/sbin/ldconfig -p)"
+    [[ $'\n'"$cache" == *$'\n\t'"${probe#lib:} "* ]]
   elif [[ "$probe" == initdb ]]; then
     # Debian keeps initdb out of PATH, under /usr/lib/postgresql/<version>/bin.
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null

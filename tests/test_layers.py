@@ -27,7 +27,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "faces": ("api", "web"),
     "runtime": ("runtime",),
     "migrations": ("migrations",),
-    "use cases": ("search", "retention", "backup", "imports"),
+    "use cases": ("reports", "search", "retention", "backup", "imports"),
     "domain": ("finance", "transparency", "records", "contracts", "audit", "auth"),
     "engines": ("indexing", "storage", "extraction"),
     "base": (
@@ -54,6 +54,7 @@ DOMAIN = (
     "search",
     "backup",
     "imports",
+    "reports",
 )
 BELOW_DOMAIN = ("indexing", "storage", "extraction")
 NEVER_FROM_DOMAIN = ("cli", "runtime", "api", "web")

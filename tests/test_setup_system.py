@@ -91,3 +91,22 @@ def test_other_failures_are_not_retried(tmp_path: Path) -> None:
     assert _calls(tmp_path) == ["-o DPkg::Lock::Timeout=600 install -y nonesuch"]
     assert "Unable to locate package nonesuch" in result.stderr
     assert "gave up" not in result.stderr
+
+
+def _present(probe: str) -> bool:
+    script = f'set -euo pipefail; source "{SCRIPT}"; is_present "$1"'
+    result = subprocess.run(
+        ["bash", "-c", script, "setup-system", probe], capture_output=True, timeout=60, check=False
+    )
+    return result.returncode == 0
+
+
+def test_a_shared_library_is_found_in_the_linkers_cache() -> None:
+    # WeasyPrint's pango is probed by library name: where the file lives depends on the
+    # architecture. libc is always there; a prefix of a name is not the name.
+    assert _present("lib:libc.so.6")
+    assert not _present("lib:libnonesuch-1.0.so.0")
+    assert not _present("lib:libc.so")
+    text = SCRIPT.read_text()
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0"):
+        assert f'"{package}:lib:' in text

@@ -37,6 +37,7 @@ DOMAIN_RECORD_TYPES = [
     "closure_report",
     "minutes",
     "publication_record",
+    "panel_report",
 ]
 
 # Line numbers matter: the error tests below name them.
@@ -98,12 +99,13 @@ def test_default_rules_match_the_domain_periods(default: RetentionSchedule) -> N
         "contract_end",
     )
     assert default.rule_for("contract_variation").to_dict()["deed_period"] == "12y"
-    for key in ("decision_record", "minutes"):
+    for key in ("decision_record", "minutes", "panel_report"):
         rule = default.rule_for(key)
         assert rule.is_permanent
         assert rule.action == "transfer"
         assert rule.to_dict()["period"] == "permanent"
-    contract_file = set(DOMAIN_RECORD_TYPES) - {"decision_record", "minutes", "invoice"}
+    permanent = {"decision_record", "minutes", "panel_report"}
+    contract_file = set(DOMAIN_RECORD_TYPES) - permanent - {"invoice"}
     for key in contract_file:
         term = default.rule_for(key).term
         assert term is not None

@@ -168,6 +168,9 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("GET", "/retention/holds"): AUDIT_READERS,
     ("POST", "/retention/holds"): RETENTION_MANAGERS,
     ("POST", "/retention/holds/{hold_id}/release"): RETENTION_MANAGERS,
+    # Web: the Panel's report. Making one captures a record, so auditors read those made.
+    ("GET", "/reports/panel"): AUDIT_READERS,
+    ("POST", "/reports/panel"): RETENTION_MANAGERS,
     # Web: the audit log; verifying it reads the log and changes nothing.
     ("GET", "/audit"): AUDIT_READERS,
     ("POST", "/audit/verify"): AUDIT_READERS,

@@ -203,6 +203,13 @@ def verify_note(note_text: str, verifier_key_text: str | VerifierKey) -> str:
     return body
 
 
+def note_signers(note_text: str) -> list[tuple[str, str]]:
+    """The key name and hex key id of each signature line of a signed note, WITHOUT
+    checking any signature (a report names the key; ``open_checkpoint`` checks it)."""
+    _, lines = _split_note(note_text)
+    return [(name, blob[:4].hex()) for name, blob in lines]
+
+
 def parse_checkpoint_body(body: str) -> Checkpoint:
     """Parse checkpoint note text WITHOUT checking any signature; raise CheckpointError.
 

@@ -32,6 +32,7 @@ from records_service.cli.imports import import_command
 from records_service.cli.recover import recover as recover_command
 from records_service.cli.reindex import reindex as reindex_command
 from records_service.cli.replica import replica as replica_commands
+from records_service.cli.report import report as report_commands
 from records_service.cli.retention import retention as retention_commands
 from records_service.cli.transparency import transparency as transparency_commands
 from records_service.db import session_scope
@@ -396,3 +397,4 @@ main.add_command(import_command)
 main.add_command(finance_commands)
 main.add_command(transparency_commands)
 main.add_command(gap_commands)
+main.add_command(report_commands)

@@ -49,6 +49,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("Register", "/transparency", Permission.READ),
     ("Retention", "/retention", Permission.READ_AUDIT),
     ("Audit", "/audit", Permission.READ_AUDIT),
+    ("Panel's report", "/reports/panel", Permission.READ_AUDIT),
     ("Imports", "/imports", Permission.MANAGE_IMPORTS),
     ("Admin", "/admin/users", Permission.MANAGE_USERS),
 )
