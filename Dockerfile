@@ -25,6 +25,11 @@ RUN groupadd --system --gid 10001 records \
     && useradd --system --uid 10001 --gid records --home-dir /data --no-create-home \
        --shell /usr/sbin/nologin records
 
+# Tesseract recognises the text of scanned pages and images (RECORDS_EXTRACTION__OCR).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && rm -rf /var/lib/apt/lists/*
+
 # The source is built in a scratch directory and removed, so only the installed package remains.
 COPY pyproject.toml README.md /tmp/build/
 COPY src /tmp/build/src

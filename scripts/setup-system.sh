@@ -4,6 +4,8 @@
 #   postgresql        initdb and pg_ctl, for the throwaway test cluster
 #   chromium          headless browser for the browser tests
 #   fonts-dejavu-core a font, so rendered pages and PDFs have glyphs
+#   tesseract-ocr     OCR of scanned pages and images (the service uses it too)
+#   tesseract-ocr-eng its English language data
 #   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0
 #                     text layout for WeasyPrint, which makes the Panel's report's PDF
 #
@@ -29,6 +31,8 @@ REQUIREMENTS=(
   "postgresql:initdb"
   "chromium:/usr/bin/chromium"
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+  "tesseract-ocr:tesseract"
+  "tesseract-ocr-eng:/usr/share/tesseract-ocr/*/tessdata/eng.traineddata"
   "libpango-1.0-0:lib:libpango-1.0.so.0"
   "libpangoft2-1.0-0:lib:libpangoft2-1.0.so.0"
   "libharfbuzz-subset0:lib:libharfbuzz-subset.so.0"
@@ -36,7 +40,10 @@ REQUIREMENTS=(
 
 is_present() {
   local probe="$1"
-  if [[ "$probe" == /* ]]; then
+  if [[ "$probe" == /*'*'* ]]; then
+    # A path with a version directory that varies between releases.
+    compgen -G "$probe" >/dev/null
+  elif [[ "$probe" == /* ]]; then
     [[ -e "$probe" ]]
   elif [[ "$probe" == lib:* ]]; then
     # A shared library, wherever the architecture keeps it (the linker's cache knows).

@@ -66,6 +66,7 @@ PATH_VALUES = {
     "disposition_id": "4242",
     "hold_id": "4242",
     "batch_id": "4242",
+    "gap_id": "4242",
     "index": "4242",
     "username": "nobody-here",
     "token_id": "nosuchtoken",

@@ -51,3 +51,22 @@ def test_readme_configuration_table_is_current() -> None:
     table = CliRunner().invoke(main, ["config", "--markdown"]).output.strip()
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert table in readme
+
+
+def test_ocr_settings_reach_the_extraction_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from records_service.runtime.worker import extraction_limits
+    from records_service.settings import ExtractionSettings
+
+    monkeypatch.setenv("RECORDS_EXTRACTION__OCR", "off")
+    monkeypatch.setenv("RECORDS_EXTRACTION__OCR_LANGUAGES", "eng+cym")
+    monkeypatch.setenv("RECORDS_EXTRACTION__OCR_MAX_PAGES", "7")
+    monkeypatch.setenv("RECORDS_EXTRACTION__MAX_SECONDS", "90")
+    limits = extraction_limits(load_settings().extraction)
+    assert (limits.ocr, limits.ocr_languages, limits.max_ocr_pages) == (False, "eng+cym", 7)
+    assert limits.max_seconds == 90
+    assert extraction_limits(ExtractionSettings()).ocr is True  # the default: auto
+    for name, value in (("OCR", "maybe"), ("OCR_LANGUAGES", "eng; rm -rf"), ("OCR_MAX_PAGES", "0")):
+        monkeypatch.setenv(f"RECORDS_EXTRACTION__{name}", value)
+        with pytest.raises(ValidationError):
+            load_settings()
+        monkeypatch.delenv(f"RECORDS_EXTRACTION__{name}")

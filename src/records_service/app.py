@@ -18,6 +18,7 @@ from records_service.api import (
     audit,
     contracts,
     finance,
+    gaps,
     health,
     records,
     retention,
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(contracts.router)
     app.include_router(finance.router)
     app.include_router(transparency.router)
+    app.include_router(gaps.router)
     app.include_router(search.router)
     app.include_router(records.router)
     app.include_router(retention.router)

@@ -20,7 +20,8 @@ The values, and why each is what it is, are listed in ``docs/security.md``:
   the invisible bidirectional controls that can make a title read backwards, the
   same on SQLite and PostgreSQL; multi-line text (reasons, notes) may hold line
   breaks and tabs;
-- tags are normalised (trimmed, lower-cased, de-duplicated in order) here, once.
+- tags are normalised (trimmed, lower-cased, de-duplicated in order) here, once;
+- a change to many records at once names at most :data:`MAX_BULK_RECORDS` of them.
 """
 
 from __future__ import annotations
@@ -144,6 +145,13 @@ FormTags = Annotated[
 ]
 FormReason = Annotated[
     str, StringConstraints(max_length=1000), AfterValidator(check_multiline_text)
+]
+# Records changed together (ticked on a page of the records list, which holds 25; the
+# API may send more, but not without end). Record ids are 32 characters.
+MAX_BULK_RECORDS = 200
+RecordIds = Annotated[
+    list[Annotated[Identifier, StringConstraints(max_length=32)]],
+    Field(min_length=1, max_length=MAX_BULK_RECORDS),
 ]
 # A repeated query parameter (record types, tags to filter by).
 Identifiers = Annotated[list[Identifier], Field(max_length=MAX_TAGS)]

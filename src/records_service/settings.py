@@ -170,7 +170,15 @@ class WorkerSettings(BaseModel):
         True,
         description="Run `records-service worker` under the idle CPU scheduling policy "
         "(Linux SCHED_IDLE) as well: it then runs only when request-serving processes "
-        "leave a core free, and yields the moment they wake.",
+        "leave a core free, and yields the moment they wake. Only where it may leave the "
+        "policy again (CAP_SYS_NICE, or a RLIMIT_NICE that allows its nice value).",
+    )
+    starvation_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="With the idle policy: when background work has waited this long "
+        "without catching up (every core kept busy), its threads move to the normal policy "
+        "at nice 19, a small but certain share of the CPU, until they have caught up.",
     )
     poll_seconds: float = Field(
         5.0, gt=0, description="How often the background worker looks for pending work."
@@ -205,6 +213,33 @@ class IndexSettings(BaseModel):
         gt=0,
         description="Seconds a write waits for another process holding the index (for "
         "example 'records-service reindex') before it is retried later from the queue.",
+    )
+
+
+class ExtractionSettings(BaseModel):
+    """Text extraction in the background: its time bound and OCR of scanned documents."""
+
+    max_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds one document's extraction may take (OCR included) before it "
+        "is stopped and its text recorded as failed.",
+    )
+    ocr: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: recognise the text of PDF pages without a text layer and of "
+        "PNG, JPEG and TIFF images with Tesseract (the tesseract-ocr package); off: such "
+        "pages and images give no text.",
+    )
+    ocr_languages: str = Field(
+        "eng",
+        pattern=r"^[a-z][a-z_]{1,31}(\+[a-z][a-z_]{1,31}){0,7}$",
+        description="Tesseract languages to recognise, joined by '+' (eng+cym); each "
+        "needs its tesseract-ocr-LANG package.",
+    )
+    ocr_max_pages: int = Field(
+        50, ge=1, le=2000, description="Pages or images recognised by OCR at most per document."
     )
 
 
@@ -369,6 +404,7 @@ class Settings(BaseSettings):
         description="Hours an Idempotency-Key of a capture or new-version request is kept: "
         "a retry with the same key within them gets the original response.",
     )
+    extraction: ExtractionSettings = Field(default_factory=lambda: ExtractionSettings())
 
     @property
     def resolved_database_url(self) -> str:

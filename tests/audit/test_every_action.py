@@ -15,10 +15,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from factories import Actors, FixedClock, capture, create_contract
+from imports.legacy import CONTRACT, HELPLINE, MAPPING, write
 from records_service.audit.log import log_size
 from records_service.audit.models import AuditEntry
 from records_service.auth.service import list_tokens
 from records_service.cli import main
+from records_service.imports.models import ImportFile
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 from web.signin import csrf_of
@@ -273,3 +275,34 @@ def test_money_and_register_actions_leave_one_entry_each(
     )
     assert cli(settings, "finance", "import", str(export)) == 0
     log.expect()
+
+
+def test_an_import_leaves_one_entry_per_file_it_captures_or_sights_in_order(
+    client: TestClient, actors: Actors, services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    assert create_contract(client, actors.staff, reference=CONTRACT).status_code == 201
+    (tmp_path / "mapping.toml").write_text(MAPPING, encoding="utf-8")
+    for name, text in [("a", "a"), ("a (copy)", "a"), ("b", "b"), ("c", "c")]:
+        write(tmp_path / "tree", f"{HELPLINE}/letter {name}.txt", f"Letter {text}.\n".encode())
+    write(tmp_path / "tree", "Personal/notes.txt", b"not a record\n")
+    log = LogWatcher(services)
+    args = [str(tmp_path / "tree"), "--map", str(tmp_path / "mapping.toml"), "--user", "rob"]
+    assert cli(settings, "import", *args, "--group", "2", "--quiet") == 0
+    with Session(services.engine) as session:
+        rows = {f.path.rsplit("/", 1)[-1]: f for f in session.exec(select(ImportFile))}
+    batch = f"import:{rows['notes.txt'].batch_id}"
+
+    def on(name: str) -> str:
+        return f"record:{rows[name].record_id}"
+
+    # By path: "letter a (copy).txt" comes first, so "letter a.txt" is its sighting.
+    log.expect(
+        ("import.start", "rob", batch),
+        ("record.capture", "rob", on("letter a (copy).txt")),
+        ("import.duplicate", "rob", on("letter a (copy).txt")),
+        ("record.capture", "rob", on("letter b.txt")),
+        ("record.capture", "rob", on("letter c.txt")),
+        ("import.finish", "rob", batch),
+    )
+    assert cli(settings, "import", *args, "--quiet") == 0  # nothing new: the run alone
+    log.expect(("import.start", "rob", batch), ("import.finish", "rob", batch))

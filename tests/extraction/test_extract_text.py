@@ -57,10 +57,14 @@ def test_supported_media_types() -> None:
         "text/plain",
         "text/markdown",
         "text/csv",
+        "image/png",
+        "image/jpeg",
+        "image/tiff",
+        "application/vnd.ms-outlook",
     }
 
 
-@pytest.mark.parametrize("media_type", ["application/zip", "application/octet-stream", "image/png"])
+@pytest.mark.parametrize("media_type", ["application/zip", "application/octet-stream", "image/gif"])
 def test_unsupported_type_fails_without_a_worker(sample: Path, media_type: str) -> None:
     started = time.monotonic()
     result = extract_text(sample / "referrals.csv", media_type)

@@ -98,10 +98,28 @@ def test_truncated_docx_keeps_the_docx_verdict(sample: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
+    ("head", "media_type"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"),
+        (b"II*\x00\x08\x00\x00\x00", "image/tiff"),
+        (b"MM\x00*\x00\x00\x00\x08", "image/tiff"),
+        # An OLE compound file: a legacy .doc, or an Outlook message by its stream names.
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "application/x-ole-storage"),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "__substg1.0_0037001F".encode("utf-16-le"),
+            "application/vnd.ms-outlook",
+        ),
+    ],
+)
+def test_images_and_ole_files_are_told_by_their_magic(head: bytes, media_type: str) -> None:
+    assert sniff_media_type(head, "notes.txt") == media_type
+
+
+@pytest.mark.parametrize(
     "head",
     [
-        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
-        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00",  # a legacy .doc
+        b"GIF89a\x01\x00\x01\x00\x00\x00\x00",  # an image without OCR support
         bytes(range(1, 32)) * 40,  # control characters but no NUL
         "hello".encode("utf-16"),
     ],

@@ -1,10 +1,11 @@
 """Killed at any point, ``records-service import`` run again finishes the batch with no
 duplicates and no gaps, and a run after that captures nothing new.
 
-The real command runs as a child process and is killed (SIGKILL) once a seeded random
-number of files have their outcome committed; where exactly the kill lands (reading,
-storing, committing the next file) is left to the machine. Then it is killed again
-later in the batch, and finally run to the end. On SQLite and PostgreSQL.
+The real command runs as a child process, writing three files per transaction, and is
+killed (SIGKILL) once a seeded random number of files have their outcome committed;
+where exactly the kill lands (reading the next group, storing its content, committing
+it) is left to the machine. Then it is killed again later in the batch, and finally run
+to the end. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from records_service.settings import Settings
 from support.waiting import wait_until
 
 UNIQUE, REPEATED = 16, 4
+# Files per transaction: small, so that the kills fall between groups and inside them.
+GROUP = "3"
 
 
 def _tree(root: Path) -> int:
@@ -88,6 +91,7 @@ def test_an_import_killed_twice_finishes_with_no_duplicates_and_no_gaps(
     (tmp_path / "mapping.toml").write_text(MAPPING, encoding="utf-8")
     files = _tree(tmp_path / "tree")
     args = [str(tmp_path / "tree"), "--map", str(tmp_path / "mapping.toml"), "--user", "rob"]
+    args += ["--group", GROUP]
     seed = random.Random(f"import-resume-{db_url.split(':')[0]}")
     first, second = sorted(seed.sample(range(1, files), 2))
     _killed_at(args, settings, services, first)

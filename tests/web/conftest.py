@@ -1,22 +1,30 @@
 """Fixtures for the web pages: an app on SQLite, users with passwords, signed-in clients.
 
-The pages do not depend on the database engine (the API suite covers both), so
-these tests run on the embedded SQLite default only.
+Most pages do not depend on the database engine (the API suite covers both), so
+these tests run on the embedded SQLite default only. Pages whose sorting, counting
+or changes to many rows are worked out in SQL take ``module_db_url``: one database
+per module and engine, seeded once and shared by the module's tests.
 """
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 
+from conftest import TEMPLATE_DB
 from factories import FixedClock, make_settings
 from records_service.app import create_app
 from records_service.runtime.services import Services
 from records_service.settings import Settings
+from support.postgres import PostgresServer
 from web import axe
+from web.chromium import chromium
 from web.signin import PEOPLE, add_person, sign_in
 
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -40,6 +48,23 @@ def every_page_state_checked_by_axe(request: pytest.FixtureRequest) -> Iterator[
         _CALL_FAILED, False
     ):
         assert not missed, f"loaded but never checked with axe-core: {missed}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, migrated database for one module's tests: on SQLite, then on PostgreSQL."""
+    if request.param == "sqlite":
+        target = tmp_path_factory.mktemp("module-db") / "records.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    server.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE_DB}')
+    yield server.url(name)
+    server.drop_database(name)
 
 
 @pytest.fixture
@@ -79,3 +104,10 @@ def browser_for(
         return client
 
     return signed_in
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright, shared by a module's tests."""
+    with chromium() as launched:
+        yield launched

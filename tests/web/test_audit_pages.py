@@ -80,3 +80,22 @@ def test_pagination_after_verify_leads_to_the_audit_log(
 
 def test_every_action_has_a_name_in_words() -> None:
     assert set(ACTION_NAMES) == set(AuditAction)
+
+
+def test_entries_sort_by_who_and_action_with_filters_as_chips(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    aud = browser_for("aud")
+    browser_for("sam")
+    by_who = aud.get("/audit?sort=who").text
+    who = re.findall(r"<tr>\s*<td>\d+</td>\s*<td[^>]*>.*?</td>\s*<td>([^<]*)</td>", by_who, re.S)
+    assert who and who == sorted(who)
+    assert 'aria-sort="ascending"' in by_who and "by who" in by_who
+    refused = aud.get("/audit?sort=details")
+    assert refused.status_code == 422 and "sort by one of action, when, who" in refused.text
+    chips = aud.get("/audit?actor=sam&action=auth.sign_in&from_day=1&from_month=6&from_year=2026")
+    assert chips.status_code == 200
+    assert re.search(r'class="chip" href="/audit\?action=auth.sign_in&amp;from_day=1', chips.text)
+    assert ">Action: Signed in<" in chips.text
+    boxes = aud.get("/audit?from_day=30&from_month=2&from_year=2026")
+    assert boxes.status_code == 422 and "From must be a real date" in boxes.text

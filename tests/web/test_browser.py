@@ -12,11 +12,10 @@ package); without it these tests fail, they are not skipped.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from records_service.audit.writer import prepare_audit
 from records_service.auth.service import add_user, get_user
@@ -35,18 +34,6 @@ from web.signin import PASSWORD, password_hash
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--lang=en-GB",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 SCREENSHOT_LIMIT = 500 * 1024
 MAX_SHOT_HEIGHT = 2000
@@ -123,19 +110,6 @@ def server(tmp_path: Path, serve: Serve) -> ServedProcess:
     }
     _seed(Settings(data_dir=data_dir))
     return serve(data_dir, "--log-level", "warning", env=env)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, driven by Playwright."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-system.sh to install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _new_page(browser: Browser) -> Page:

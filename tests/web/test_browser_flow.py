@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from records_service.audit.writer import prepare_audit
 from records_service.auth.service import add_user, get_user
@@ -30,7 +30,7 @@ from records_service.settings import Settings
 from support.server import serving_for_a_test
 from web.axe import check_page
 from web.signin import PASSWORD, password_hash
-from web.test_browser import CHROMIUM, CHROMIUM_ARGS, _new_page, _sign_in
+from web.test_browser import _new_page, _sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -155,19 +155,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProcess]:
         next(starter, None)  # runs the starter's clean-up: stops the server
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, driven by Playwright, shared by the module's tests."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-system.sh to install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 def _signed_in(browser: Browser, server: ServedProcess, username: str) -> Page:
     page = _new_page(browser)
     _sign_in(page, server.base_url, username)
@@ -289,13 +276,11 @@ def test_forms_show_every_error_at_once_each_on_its_own_field(
     _errors_lead_to_their_fields(
         page,
         {
-            "scope": "Enter a contract reference or a record id",
+            "contract": "Choose the contract to hold by its reference or title",
             "reference": "Enter the case reference",
             "reason": "Say why the hold is needed",
         },
-        focus={"scope": "contract"},
     )
-    expect(page.locator("#record_id-error")).to_have_count(0)
     check_page(page, "refused")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from pypdf import PdfWriter
 
 from records_service.audit.writer import prepare_audit, writer_for
@@ -29,7 +29,7 @@ from records_service.settings import Settings
 from support.server import serving_for_a_test
 from web.axe import check_page
 from web.signin import password_hash
-from web.test_browser import CHROMIUM, CHROMIUM_ARGS, _new_page, _sign_in
+from web.test_browser import _new_page, _sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -79,19 +79,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProcess]:
         )
     finally:
         next(starter, None)  # runs the starter's clean-up: stops the server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, driven by Playwright, shared by the module's tests."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup-system.sh to install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _returns(folder: Path) -> list[Path]:

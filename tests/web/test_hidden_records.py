@@ -84,12 +84,17 @@ def test_contract_checklist_does_not_reveal_a_hidden_record(
     sue = browser("sue")
     before = _without_csrf(sue.get("/contracts/OPCC-2023-014").text)
     assert "Needs assessment" in before
+    # The counts on the contracts list too: the record fills an item only for those
+    # who may see it.
+    listed = {who: _without_csrf(browser(who).get("/contracts").text) for who in ("sue", "rob")}
 
     _capture_hidden(client, actors)
 
     after = _without_csrf(sue.get("/contracts/OPCC-2023-014").text)
     assert "cannot open" not in after and "20 Feb 2023" not in after
     assert after == before
+    assert _without_csrf(sue.get("/contracts").text) == listed["sue"]
+    assert _without_csrf(browser("rob").get("/contracts").text) != listed["rob"]
     for who in ("sam", "rob"):
         page = browser(who).get("/contracts/OPCC-2023-014").text
         checklist = page[page.index("Completeness checklist") : page.index('id="timeline-heading"')]

@@ -90,6 +90,7 @@ def test_disposition_needs_a_second_records_manager(
     assert "approved and executed" in str(done)
     record = rhi.get(f"/records/{record_id}").text
     assert "Destroyed on" in record and "approved by rhi" in record
+    assert "/download" not in record and "cannot be downloaded" in record  # never a 410 link
     assert rhi.get(f"/records/{record_id}/versions/1/download").status_code == 410
 
 
@@ -149,6 +150,13 @@ def test_findings_list_filters_and_csv(
     assert "Open findings" in dashboard and "/retention?kind=overdue_return" in dashboard
     contract = aud.get("/contracts/OPCC-2023-014").text
     assert "Open findings" in contract
+    findings = contract[contract.index('id="findings-heading"') :]
+    assert (
+        "Needs assessment missing" in findings
+        and "quarterly monitoring returns overdue" in findings
+    )
+    assert "Upload this" not in findings  # auditors never change anything
+    assert "Upload this" in rob.get("/contracts/OPCC-2023-014").text
     assert "Run retention check" not in aud.get("/retention").text  # auditors only read
 
 
@@ -238,9 +246,36 @@ def test_hold_form_shows_every_error_at_once_each_on_its_own_field(
     blank = {"contract": "", "record_id": "", "reference": "", "reason": ""}
     refused = rob.post("/retention/holds", data=blank | {"csrf_token": csrf_of(page)})
     assert refused.status_code == 422
-    for field in ("scope", "reference", "reason"):
+    for field in ("contract", "reference", "reason"):
         assert f'id="{field}-error"' in refused.text, field
-    assert 'id="record_id-error"' not in refused.text  # "what to hold" is about both boxes
-    both = blank | {"contract": OLD, "record_id": "a" * 32, "reference": "FOI-9"}
+    # A crafted post naming a record and a contract is refused, and nothing is held.
+    record_id = _expired_record(web_services, rob)
+    both = blank | {"contract": OLD, "record_id": record_id, "reference": "FOI-9"}
     refused = rob.post("/retention/holds", data=both | {"csrf_token": csrf_of(page)})
     assert "not both" in refused.text and 'id="reason-error"' in refused.text
+    both |= {"reason": "FOI request"}
+    refused = rob.post("/retention/holds", data=both | {"csrf_token": csrf_of(page)})
+    assert refused.status_code == 422 and "not both" in refused.text
+    assert "/release" not in rob.get("/retention/holds").text
+
+
+def test_a_hold_is_placed_by_picking_a_contract_or_record_by_name(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    rob = browser_for("rob")
+    record_id = _expired_record(web_services, rob)
+    page = rob.get("/retention/holds")
+    assert "Record id" not in page.text
+    assert f'<option value="{OLD}">{OLD} — Domestic abuse helpline</option>' in page.text
+    form = {"reference": "FOI-1", "reason": "FOI request", "csrf_token": csrf_of(page)}
+    neither = rob.post("/retention/holds", data=form)
+    assert neither.status_code == 422
+    assert "Choose the contract to hold by its reference or title, or pick records" in neither.text
+    assert 'id="contract-error"' in neither.text
+    by_title = rob.post("/retention/holds", data=form | {"contract": "domestic abuse HELPLINE"})
+    assert by_title.status_code == 303
+    assert f'Every record on <a href="/contracts/{OLD}">' in rob.get("/retention/holds").text
+    from_record = rob.get(f"/retention/holds?record_id={record_id}").text
+    assert "Record to hold:</strong> Spec" in from_record
+    unknown = rob.post("/retention/holds", data=form | {"contract": "No such thing"})
+    assert unknown.status_code == 422 and "No contract has the reference or title" in unknown.text

@@ -32,11 +32,20 @@ def test_search_finds_text_inside_documents_with_safe_snippets(
     assert "Narrow the results" in page and "OPCC-2023-014" in page
     narrowed = staff.get("/search?q=refuge&contract=OPCC-2023-014").text
     assert "1 result" in narrowed and "Minutes" in narrowed
+    # Each filter is a chip whose link is the search without it; the words stay.
+    assert '<a class="chip" href="/search?q=refuge">Contract: OPCC-2023-014' in narrowed
+    boxes = "date_from_day=1&date_from_month=1&date_from_year=2020"
+    dated = staff.get(f"/search?q=refuge&record_type=minutes&{boxes}").text
+    assert "1 result" in dated and ">Record type: Minutes<" in dated
+    assert (
+        '<a class="chip" href="/search?q=refuge&amp;record_type=minutes">Dated from: 1 January 2020'
+        in dated
+    )
     phrase = staff.get('/search?q="twelve months"').text
     assert "1 result" in phrase
     with session_scope(web_services.engine) as session:
         searches = session.exec(select(AuditEntry).where(AuditEntry.action == "search.query"))
-        assert len(list(searches)) == 3
+        assert len(list(searches)) == 4
 
 
 def test_all_versions_toggle_and_bad_query(

@@ -23,6 +23,7 @@ from records_service.bounds import DbId, IdempotencyKeyText, Identifier, SafeDat
 from records_service.db import read_scope, session_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
+from records_service.records.bulk import BulkEdit, BulkOutcome, bulk_edit
 from records_service.records.capture import InTransaction, capture_record
 from records_service.records.download import content_headers
 from records_service.records.idempotency import (
@@ -312,6 +313,26 @@ def update(
     )
     session.flush()
     return to_public(session, record)
+
+
+@router.post(
+    "/bulk",
+    response_model=BulkOutcome,
+    responses=problem_responses(400, 403, 404, 409, 410),
+)
+def bulk(
+    body: BulkEdit, session: SessionDep, user: TokenEditor, services: ServicesDep
+) -> BulkOutcome:
+    """Add tags to several records, or move them to a contract, with one reason.
+
+    Each record is changed as by ``PATCH /api/records/{id}`` (its own history and audit
+    entry). All or nothing: a record that cannot be changed refuses the whole batch.
+    """
+    outcome = bulk_edit(
+        session, request=body, actor=user, record_types=services.record_types, clock=services.clock
+    )
+    services.notify_worker()
+    return outcome
 
 
 @router.get(

@@ -27,11 +27,12 @@ from records_service.retention.dispositions import (
     list_dispositions,
     propose_disposition,
 )
-from records_service.retention.findings import FindingFilters, findings_csv, list_findings
+from records_service.retention.findings import FindingFilters, export_findings, list_findings
 from records_service.retention.holds import (
     HoldFilters,
     list_holds,
     place_hold,
+    place_record_holds,
     release_hold,
 )
 from records_service.retention.job import RunReport, run_retention
@@ -45,6 +46,7 @@ from records_service.retention.schemas import (
     HoldCreate,
     HoldPublic,
     ReasonBody,
+    RecordHoldsCreate,
     RecordRetentionPublic,
     RunRequest,
 )
@@ -99,10 +101,11 @@ def findings(
 def findings_as_csv(
     session: ReadSessionDep, user: TokenAuditReader, filters: FindingFiltersDep
 ) -> Response:
-    """The same findings as CSV (all pages), for a spreadsheet."""
-    rows, _ = list_findings(session, filters=filters)
+    """The same findings as CSV (all pages), for a spreadsheet, followed by the known gaps
+    (rows of kind ``known_gap``) of the same contract and state, unless ``kind`` or
+    ``record_id`` is given."""
     return Response(
-        findings_csv(rows),
+        export_findings(session, filters),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="findings.csv"'},
     )
@@ -133,6 +136,19 @@ def run(
 def place(services: ServicesDep, user: TokenRetentionManager, body: HoldCreate) -> HoldPublic:
     """Place a hold on a record or on a whole contract; it blocks disposal until released."""
     return place_hold(services.hold_context(), request=body, actor=user)
+
+
+@router.post(
+    "/holds/records",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[HoldPublic],
+    responses=DECISION,
+)
+def place_on_records(
+    services: ServicesDep, user: TokenRetentionManager, body: RecordHoldsCreate
+) -> list[HoldPublic]:
+    """Place one hold on each of several records, for one case; all or none are placed."""
+    return place_record_holds(services.hold_context(), request=body, actor=user)
 
 
 @router.get("/holds", response_model=Page[HoldPublic], responses=problem_responses(403, 404))

@@ -103,11 +103,8 @@ def publish(
     """Record that a register item was published, when and where (once per item)."""
     row = record_publication(
         session,
+        data,
         rules=services.schedule.transparency,
-        item_key=data.item,
-        published_on=data.published_on,
-        location=data.location,
-        copy_record=data.copy_record,
         actor=user,
         clock=services.clock,
     )

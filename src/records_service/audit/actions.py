@@ -50,6 +50,9 @@ class AuditAction(StrEnum):
     FINANCE_SPEND = "finance.spend"
     FINANCE_RECOVERY = "finance.recovery"
     TRANSPARENCY_PUBLISH = "transparency.publish"
+    RECORD_PART = "record.part"
+    GAP_RECORD = "gap.record"
+    GAP_CLOSE = "gap.close"
 
 
 class Payload(BaseModel):
@@ -330,6 +333,32 @@ class PublicationPayload(Payload):
     copy_record: str | None
 
 
+class PartPayload(Payload):
+    """A record captured from an attachment: the message record it was taken from,
+    that message's version, and the attachment's place among its parts (from 0)."""
+
+    message: str
+    message_version: int
+    position: int
+    filename: str
+
+
+class GapPayload(Payload):
+    """A known gap in a contract's file: recorded with what happened, or closed
+    (``found_record`` names the record found, when one was)."""
+
+    gap_id: int
+    contract: str
+    record_type: str
+    period_start: str
+    period_end: str
+    reason: str
+    evidence: str | None = None
+    reported_by: str | None = None
+    found_record: str | None = None
+    note: str | None = None
+
+
 class GenericPayload(Payload):
     """For actions whose details are an open mapping (retention, holds)."""
 
@@ -370,6 +399,9 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.FINANCE_SPEND: SpendPayload,
     AuditAction.FINANCE_RECOVERY: FundsRecoveryPayload,
     AuditAction.TRANSPARENCY_PUBLISH: PublicationPayload,
+    AuditAction.RECORD_PART: PartPayload,
+    AuditAction.GAP_RECORD: GapPayload,
+    AuditAction.GAP_CLOSE: GapPayload,
 }
 
 

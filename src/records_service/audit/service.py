@@ -24,7 +24,7 @@ from records_service.audit.merkle import NodeReader, consistency_proof, inclusio
 from records_service.audit.models import AuditCheckpoint, AuditEntry, AuditNode
 from records_service.audit.nodes import with_stored_nodes
 from records_service.errors import InvalidInput, NotFound
-from records_service.pagination import PageParams
+from records_service.pagination import PageParams, Sort
 
 T = TypeVar("T")
 
@@ -90,11 +90,24 @@ def _conditions(filters: EntryFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+# Columns entries may be sorted by besides their place in the log (each is indexed).
+ENTRY_SORTS = {
+    "when": col(AuditEntry.idx),
+    "who": col(AuditEntry.actor),
+    "action": col(AuditEntry.action),
+}
+
+
 def list_entries(
-    session: Session, *, filters: EntryFilters, page: PageParams, newest_first: bool = False
+    session: Session,
+    *,
+    filters: EntryFilters,
+    page: PageParams,
+    newest_first: bool = False,
+    sort: Sort | None = None,
 ) -> tuple[list[EntryView], int]:
-    """One page of matching entries in log order (oldest first, or newest first), and the
-    total count."""
+    """One page of matching entries in log order (oldest first, or newest first), or by
+    ``sort`` (one of :data:`ENTRY_SORTS`, then newest first), and the total count."""
     if filters.since and filters.until and filters.since >= filters.until:
         raise InvalidInput("'from' must be earlier than 'to'")
     where = and_(true(), *_conditions(filters))
@@ -104,12 +117,20 @@ def list_entries(
         select(AuditEntry, col(AuditNode.hash))
         .join(AuditNode, leaf, isouter=True)
         .where(where)
-        .order_by(col(AuditEntry.idx).desc() if newest_first else col(AuditEntry.idx))
+        .order_by(*_order(sort, newest_first))
         .offset(page.offset)
         .limit(page.page_size)
     )
     views = [_view(entry, digest) for entry, digest in session.exec(statement)]
     return views, int(total)
+
+
+def _order(sort: Sort | None, newest_first: bool) -> list[Any]:
+    if sort is None or sort.key == "when":
+        descending = newest_first if sort is None else sort.descending
+        return [col(AuditEntry.idx).desc() if descending else col(AuditEntry.idx)]
+    column = ENTRY_SORTS[sort.key]
+    return [column.desc() if sort.descending else column.asc(), col(AuditEntry.idx).desc()]
 
 
 def _view(entry: AuditEntry, digest: bytes | None) -> EntryView:

@@ -27,6 +27,7 @@ from records_service.cli.audit import audit as audit_commands
 from records_service.cli.backup import backup as backup_command
 from records_service.cli.backup import restore as restore_command
 from records_service.cli.finance import finance as finance_commands
+from records_service.cli.gaps import gaps as gap_commands
 from records_service.cli.imports import import_command
 from records_service.cli.recover import recover as recover_command
 from records_service.cli.reindex import reindex as reindex_command
@@ -395,4 +396,5 @@ main.add_command(restore_command)
 main.add_command(import_command)
 main.add_command(finance_commands)
 main.add_command(transparency_commands)
+main.add_command(gap_commands)
 main.add_command(report_commands)

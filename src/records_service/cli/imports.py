@@ -37,7 +37,7 @@ from records_service.imports.mapping import load_mapping
 from records_service.imports.models import MAX_BATCH_NAME_LENGTH, ImportBatch, Outcome
 from records_service.imports.queries import report_rows
 from records_service.imports.report import ReportRow, report_csv, report_json
-from records_service.imports.runner import FileResult, ImportRun
+from records_service.imports.runner import GROUP_FILES, MAX_GROUP_FILES, FileResult, ImportRun
 from records_service.imports.sources import Source, SourceFile, SourceLimits, open_source
 from records_service.runtime.services import Services
 from records_service.settings import Settings
@@ -87,6 +87,14 @@ def _batch_name(given: str | None, source: Path) -> str:
     help="The user the records are captured as (default: your login name); they "
     "must be allowed to capture.",
 )
+@click.option(
+    "--group",
+    "group_files",
+    type=click.IntRange(1, MAX_GROUP_FILES),
+    default=GROUP_FILES,
+    show_default=True,
+    help="Files written per transaction (fewer: a smaller step lost to a kill, and slower).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def import_command(
@@ -97,6 +105,7 @@ def import_command(
     batch_name: str | None,
     report_file: Path | None,
     username: str | None,
+    group_files: int,
     quiet: bool,
 ) -> None:
     """Import SOURCE, a directory tree or a .zip, as records, by the rules of --map.
@@ -112,6 +121,7 @@ def import_command(
     limits = SourceLimits(max_file_bytes=settings.max_upload_bytes)
     with cli_services(settings) as services, open_source(source, limits) as opened:
         run = _prepare(services, opened, mapping, name, username or getpass.getuser(), dry_run)
+        run.group_files = group_files
         tally = _run(run, opened.files(), quiet=quiet)
         batch_totals = _finish(services, run)
         _summary(run, tally, batch_totals)

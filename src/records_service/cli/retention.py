@@ -17,7 +17,7 @@ import click
 from records_service.bounds import DATE_MAX, DATE_MIN, in_date_range
 from records_service.cli._services import cli_services
 from records_service.db import session_scope
-from records_service.retention.findings import FindingFilters, findings_csv, list_findings
+from records_service.retention.findings import FindingFilters, export_findings, list_findings
 from records_service.retention.job import RunReport, count_records, run_retention
 from records_service.retention.models import SYSTEM_ACTOR, FindingKind
 from records_service.settings import Settings
@@ -143,8 +143,9 @@ def findings(
     )
     with cli_services(settings) as services, session_scope(services.engine) as session:
         rows, _ = list_findings(session, filters=filters)
+        export = export_findings(session, filters) if as_csv else ""
     if as_csv:
-        click.echo(findings_csv(rows), nl=False)
+        click.echo(export, nl=False)
         return
     for row in rows:
         if as_json:

@@ -91,11 +91,8 @@ def publish(
     with cli_services(settings) as services, session_scope(services.engine) as session:
         record_publication(
             session,
+            data,
             rules=services.schedule.transparency,
-            item_key=data.item,
-            published_on=data.published_on,
-            location=data.location,
-            copy_record=data.copy_record,
             actor=CLI_ACTOR,
             clock=services.clock,
         )

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -68,6 +68,22 @@ def get_contract(session: Session, reference: str) -> Contract:
     if contract is None:
         raise NotFound(f"no contract with reference {reference!r}")
     return contract
+
+
+def contract_by_name(session: Session, name: str) -> Contract:
+    """The contract whose reference is ``name`` or, failing that, the one whose title is
+    (ignoring case), for forms where people pick a contract by what it is called."""
+    exact = session.exec(select(Contract).where(Contract.reference == name)).first()
+    if exact is not None:
+        return exact
+    titled = session.exec(
+        select(Contract).where(func.lower(Contract.title) == name.lower()).limit(2)
+    ).all()
+    if len(titled) > 1:
+        raise InvalidInput(f"more than one contract is called {name!r}: choose one by reference")
+    if not titled:
+        raise NotFound(f"no contract has the reference or title {name!r}")
+    return titled[0]
 
 
 def contract_id(session: Session, reference: str) -> int:
@@ -143,23 +159,45 @@ def list_contracts(
     q: str | None = None,
 ) -> tuple[list[Contract], int]:
     """A page of contracts matching the filters, and the total."""
-    statement = select(Contract)
-    if status:
-        statement = statement.where(Contract.status == status)
-    if provider:
-        statement = statement.where(Contract.provider == provider)
-    if funding_stream:
-        statement = statement.where(Contract.funding_stream == funding_stream)
-    if q:
-        pattern = f"%{q.lower()}%"
-        statement = statement.where(
-            func.lower(Contract.title).like(pattern) | func.lower(Contract.reference).like(pattern)
-        )
+    statement = select(Contract).where(*contract_conditions(status, provider, funding_stream, q))
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     rows = session.exec(
         statement.order_by(col(Contract.reference)).offset(page.offset).limit(page.page_size)
     )
     return list(rows), int(total)
+
+
+def contract_conditions(
+    status: str | None = None,
+    provider: str | None = None,
+    funding_stream: str | None = None,
+    q: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """SQL conditions selecting the contracts that match the filters (none: every one).
+
+    ``q`` is words in the reference or title, ignoring case; the rest match exactly.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if status:
+        conditions.append(col(Contract.status) == status)
+    if provider:
+        conditions.append(col(Contract.provider) == provider)
+    if funding_stream:
+        conditions.append(col(Contract.funding_stream) == funding_stream)
+    if q:
+        pattern = f"%{q.lower()}%"
+        conditions.append(
+            func.lower(Contract.title).like(pattern) | func.lower(Contract.reference).like(pattern)
+        )
+    return conditions
+
+
+def funding_streams(session: Session) -> list[str]:
+    """Every funding stream named on a contract, sorted, to filter by."""
+    rows = session.exec(
+        select(Contract.funding_stream).where(col(Contract.funding_stream).is_not(None)).distinct()
+    )
+    return sorted(stream for stream in rows if stream)
 
 
 def references_by_id(session: Session, contract_ids: Collection[int]) -> dict[int, str]:

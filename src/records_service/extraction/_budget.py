@@ -38,6 +38,10 @@ class TextBudget:
         self._deadline = clock() + limits.max_seconds
         self._parts: list[str] = []
         self._remaining = limits.max_chars
+        self.ocr_pages = 0
+        """Pages or images whose text was recognised by OCR and added."""
+        self.ocr_attempts = 0
+        """Pages or images sent to OCR (``max_ocr_pages`` bounds them)."""
 
     @property
     def full(self) -> bool:
@@ -61,6 +65,17 @@ class TextBudget:
         if self._parts and separator:
             self._take(separator)
         self._take(piece)
+        return not self.full
+
+    def seconds_left(self) -> float:
+        """Time left before the deadline (never negative)."""
+        return max(0.0, self._deadline - self._clock())
+
+    def add_recognised(self, piece: str) -> bool:
+        """``add`` for text recognised by OCR, counted in ``ocr_pages`` when not blank."""
+        if piece.strip():
+            self.ocr_pages += 1
+            return self.add(piece)
         return not self.full
 
     def text(self) -> str:

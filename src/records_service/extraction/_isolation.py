@@ -140,8 +140,11 @@ def _result_from(reply: Any) -> ExtractionResult | None:
         return None
     if not (reason is None or isinstance(reason, str)):
         return None
+    ocr = reply.get("ocr", False)
+    if not isinstance(ocr, bool):
+        return None
     if status == "extracted":
-        return ExtractionResult.extracted(text)
+        return ExtractionResult.extracted(text, ocr=ocr)
     if status == "empty":
         return ExtractionResult.empty()
     return ExtractionResult.failed(reason or "extraction failed without a reason")

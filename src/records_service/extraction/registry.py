@@ -22,7 +22,9 @@ from records_service.extraction._budget import (
 )
 from records_service.extraction.docx_text import extract_docx
 from records_service.extraction.eml import extract_email
+from records_service.extraction.image import extract_image
 from records_service.extraction.model import ExtractionLimits, ExtractionResult
+from records_service.extraction.msg import extract_outlook_message
 from records_service.extraction.pdf import extract_pdf
 from records_service.extraction.plain import extract_plain_text
 
@@ -33,9 +35,13 @@ EXTRACTORS: Mapping[str, Extractor] = MappingProxyType(
         media_types.PDF: extract_pdf,
         media_types.DOCX: extract_docx,
         media_types.EMAIL: extract_email,
+        media_types.OUTLOOK_MSG: extract_outlook_message,
         media_types.PLAIN_TEXT: extract_plain_text,
         media_types.MARKDOWN: extract_plain_text,
         media_types.CSV: extract_plain_text,
+        media_types.PNG: extract_image,
+        media_types.JPEG: extract_image,
+        media_types.TIFF: extract_image,
     }
 )
 
@@ -72,4 +78,6 @@ def extract_in_process(
     except Exception as exc:
         return ExtractionResult.failed(f"unexpected error ({describe(exc)})")
     text = budget.text()
-    return ExtractionResult.extracted(text) if text.strip() else ExtractionResult.empty()
+    if not text.strip():
+        return ExtractionResult.empty()
+    return ExtractionResult.extracted(text, ocr=budget.ocr_pages > 0)

@@ -1,10 +1,12 @@
 """Media type sniffing: the real type of an upload from its bytes, never from the client.
 
 The client's content type is ignored. The bytes decide between PDF, DOCX, other zip
-archives, e-mail, text and unknown binary; the filename extension only chooses between
-``text/csv``, ``text/markdown`` and ``text/plain`` once the bytes are known to be text.
-Callers pass the first ``SNIFF_BYTES`` of the upload, or a path when the file is stored
-locally (a zip archive can only be told apart from a DOCX reliably by its directory).
+archives, e-mail (RFC 5322 and Outlook .msg), PNG, JPEG and TIFF images, text and
+unknown binary; the filename extension only chooses between ``text/csv``,
+``text/markdown`` and ``text/plain`` once the bytes are known to be text. Callers pass
+the first ``SNIFF_BYTES`` of the upload, or a path when the file is stored locally (a
+zip archive can only be told apart from a DOCX reliably by its directory, and an OLE
+compound file from an Outlook message by its directory too).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import struct
 import zipfile
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
 from records_service.extraction import media_types
 
@@ -26,6 +29,17 @@ _PDF_HEADER_WINDOW = 1024
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _ZIP_LOCAL_HEADER = b"PK\x03\x04"
 _DOCX_MAIN_PART = "word/document.xml"
+_IMAGE_MAGICS = (
+    (b"\x89PNG\r\n\x1a\n", media_types.PNG),
+    (b"\xff\xd8\xff", media_types.JPEG),
+    (b"II*\x00", media_types.TIFF),
+    (b"MM\x00*", media_types.TIFF),
+)
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Every Outlook message has this stream at its root ([MS-OXMSG] 2.4); directory
+# entry names are UTF-16LE.
+_MSG_PROPERTIES = "__properties_version1.0"
+_MSG_MARK = "__substg1.0_".encode("utf-16-le")
 _TEXT_EXTENSIONS = {
     ".csv": media_types.CSV,
     ".md": media_types.MARKDOWN,
@@ -58,14 +72,20 @@ def sniff_media_type(head: bytes, filename: str | None) -> str:
     """Return the media type of a file from its first bytes (``SNIFF_BYTES`` is enough).
 
     A zip archive is reported as DOCX only when a local header for
-    ``word/document.xml`` is within ``head``; ``sniff_path`` reads the zip directory and
-    is authoritative. Empty input counts as text.
+    ``word/document.xml`` is within ``head``, and an OLE compound file as an Outlook
+    message only when a message property stream's name is; ``sniff_path`` reads the
+    directory and is authoritative. Empty input counts as text.
     """
     if _PDF_MAGIC in head[:_PDF_HEADER_WINDOW]:
         return media_types.PDF
     if head.startswith(_ZIP_MAGICS):
         has_document = _DOCX_MAIN_PART in _local_header_names(head)
         return media_types.DOCX if has_document else media_types.ZIP
+    if head.startswith(_OLE_MAGIC):
+        return media_types.OUTLOOK_MSG if _MSG_MARK in head else media_types.OLE_STORAGE
+    for magic, image_type in _IMAGE_MAGICS:
+        if head.startswith(magic):
+            return image_type
     text = _decode_text(head)
     if text is None:
         return media_types.OCTET_STREAM
@@ -84,6 +104,9 @@ def sniff_path(path: Path, filename: str | None) -> str:
     with path.open("rb") as stream:
         head = stream.read(SNIFF_BYTES)
     verdict = sniff_media_type(head, filename)
+    if verdict in (media_types.OUTLOOK_MSG, media_types.OLE_STORAGE):
+        with path.open("rb") as stream:
+            return ole_media_type(stream, verdict)
     if verdict not in (media_types.ZIP, media_types.DOCX):
         return verdict
     names = _zip_member_names(path)
@@ -92,6 +115,23 @@ def sniff_path(path: Path, filename: str | None) -> str:
         # DOCX still reaches the DOCX extractor and fails there with a reason.
         return verdict
     return media_types.DOCX if _DOCX_MAIN_PART in names else media_types.ZIP
+
+
+def ole_media_type(stream: BinaryIO, verdict: str) -> str:
+    """Outlook message or other OLE file, by the compound file's directory.
+
+    ``verdict`` (from the head) stands when the directory cannot be read, so a damaged
+    message still reaches the message extractor and fails there with a reason.
+    """
+    import olefile
+
+    try:
+        stream.seek(0)
+        with olefile.OleFileIO(stream) as ole:
+            is_message = bool(ole.exists(_MSG_PROPERTIES))
+    except Exception:  # olefile raises assorted errors on damaged directories
+        return verdict
+    return media_types.OUTLOOK_MSG if is_message else media_types.OLE_STORAGE
 
 
 def _zip_member_names(path: Path) -> set[str] | None:

@@ -1,9 +1,9 @@
 """Import batches: starting or resuming one, writing each file's outcome, finishing.
 
-Every write is its own short transaction, and a captured file's outcome is written
-in its record's capture transaction (:func:`records_service.records.capture.capture_record`
-with ``imported``), so after a crash each file either has its outcome and, if it was
-captured, its record, or neither. Outcomes other than ``failed`` are final: a
+Every write is a short transaction: the outcomes of a group of files (see
+:mod:`records_service.imports.runner`) are written in the transaction that writes the
+records captured from them, so after a crash each file either has its outcome and, if
+it was captured, its record, or neither. Outcomes other than ``failed`` are final: a
 re-run of the batch leaves those files alone and tries the rest.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,11 +30,14 @@ from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
 from records_service.auth.service import get_user
 from records_service.clock import Clock
-from records_service.db import read_scope, session_scope
+from records_service.db import insert_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput
 from records_service.imports.mapping import Mapping
 from records_service.imports.models import FINAL_OUTCOMES, ImportBatch, ImportFile, Outcome
 from records_service.imports.sources import SourceFile
+
+# Keeps each statement well under SQLite's bound-parameter limit.
+_PATHS_PER_DELETE = 500
 
 
 def import_user(session: Session, username: str) -> User:
@@ -177,66 +181,74 @@ def provenance(
     )
 
 
-def file_row(
+@dataclass(frozen=True)
+class Settled:
+    """One file's outcome, to be written: the file, its size and what became of it."""
+
+    file: SourceFile
+    size: int
+    outcome: FileOutcome
+
+
+def _row(batch: ImportBatch, settled: Settled, actor: User, at: datetime) -> ImportFile:
+    assert batch.id is not None and actor.id is not None
+    outcome = settled.outcome
+    return ImportFile(
+        batch_id=batch.id,
+        path=settled.file.path,
+        size=settled.size,
+        modified_at=settled.file.modified_at,
+        sha256=outcome.sha256,
+        outcome=outcome.outcome.value,
+        reason=outcome.reason[:500],
+        rule=outcome.rule,
+        mapped=outcome.mapped,
+        record_id=outcome.record_id,
+        version=outcome.version,
+        imported_at=at,
+        imported_by_id=actor.id,
+    )
+
+
+def file_rows(
+    session: Session, batch: ImportBatch, settled: Sequence[Settled], *, actor: User, at: datetime
+) -> None:
+    """Write the files' outcomes in ``session``'s transaction, in one statement,
+    replacing failed ones (only a re-run of the batch can find any)."""
+    if not settled:
+        return
+    if batch.runs > 1:
+        paths = [one.file.path for one in settled]
+        for start in range(0, len(paths), _PATHS_PER_DELETE):
+            session.execute(
+                delete(ImportFile).where(
+                    col(ImportFile.batch_id) == batch.id,
+                    col(ImportFile.path).in_(paths[start : start + _PATHS_PER_DELETE]),
+                )
+            )
+    insert_rows(session, [_row(batch, one, actor, at) for one in settled])
+
+
+def audit_duplicate(
     session: Session,
     batch: ImportBatch,
-    file: SourceFile,
-    size: int,
-    outcome: FileOutcome,
+    settled: Settled,
     *,
     actor: User,
     at: datetime,
-) -> None:
-    """Write the file's outcome in ``session``'s transaction, replacing a failed one."""
-    assert batch.id is not None and actor.id is not None
-    session.execute(
-        delete(ImportFile).where(
-            col(ImportFile.batch_id) == batch.id, col(ImportFile.path) == file.path
-        )
-    )
-    session.add(
-        ImportFile(
-            batch_id=batch.id,
-            path=file.path,
-            size=size,
-            modified_at=file.modified_at,
-            sha256=outcome.sha256,
-            outcome=outcome.outcome.value,
-            reason=outcome.reason[:500],
-            rule=outcome.rule,
-            mapped=outcome.mapped,
-            record_id=outcome.record_id,
-            version=outcome.version,
-            imported_at=at,
-            imported_by_id=actor.id,
-        )
-    )
-
-
-def write_outcome(
-    engine: Engine,
-    batch: ImportBatch,
-    file: SourceFile,
-    size: int,
-    outcome: FileOutcome,
-    *,
-    actor: User,
     clock: Clock,
 ) -> None:
-    """Keep the outcome of a file that was not captured; a duplicate sighting is
-    audited as ``import.duplicate`` on the record that holds the bytes."""
-    with session_scope(engine) as session:
-        now = clock()
-        file_row(session, batch, file, size, outcome, actor=actor, at=now)
-        if outcome.outcome is Outcome.DUPLICATE:
-            assert outcome.sha256 and outcome.record_id and outcome.version
-            payload = DuplicatePayload(
-                sha256=outcome.sha256,
-                version=outcome.version,
-                provenance=provenance(batch, file, size, actor, now),
-            )
-            subject = f"record:{outcome.record_id}"
-            _audit(session, actor, AuditAction.IMPORT_DUPLICATE, subject, payload, clock)
+    """The ``import.duplicate`` entry of a duplicate sighting, on the record that holds
+    the bytes, in ``session``'s transaction."""
+    outcome = settled.outcome
+    assert outcome.sha256 and outcome.record_id and outcome.version
+    payload = DuplicatePayload(
+        sha256=outcome.sha256,
+        version=outcome.version,
+        provenance=provenance(batch, settled.file, settled.size, actor, at),
+    )
+    subject = f"record:{outcome.record_id}"
+    _audit(session, actor, AuditAction.IMPORT_DUPLICATE, subject, payload, clock)
 
 
 def import_record_id(batch: ImportBatch, path: str) -> str:

@@ -2,7 +2,7 @@
 
 Steps and their contract:
 
-1. ``_check_metadata``: validates everything the client said (record type
+1. ``check_metadata``: validates everything the client said (record type
    known, contract exists, dates sane, filename clean). No side effects.
 2. ``store_stream``: streams the bytes into the blob store under a fresh key
    while hashing, counting and sniffing. May assume 1 passed. On failure the
@@ -15,6 +15,11 @@ Steps and their contract:
    failure the object is removed; if removal fails too it stays as an orphan
    that ``records-service check`` reports.
 
+A single capture runs the steps in turn. A bulk import runs step 1 for a group of
+files, step 2 for each (``stage_capture``), then writes the whole group's rows and
+audit entries in one transaction (``insert_staged``, ``audit_staged``): the same rows
+and entries, one commit.
+
 After the commit the background worker writes the sidecar
 (:mod:`records_service.records.sidecars`), extracts the text and indexes it.
 """
@@ -23,12 +28,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from sqlmodel import Session
 
 from records_service.audit.actions import (
@@ -44,8 +49,16 @@ from records_service.clock import Clock
 from records_service.contracts.service import contract_details
 from records_service.db import NewRows, insert_rows, new_rows, read_scope, session_scope
 from records_service.errors import Conflict, InvalidInput, NotFound, RecordDisposed
+from records_service.extraction.media_types import MESSAGES
 from records_service.records.content import StoredContent, clean_filename, store_stream
-from records_service.records.models import DISPOSED_STATUSES, IndexTask, Record, RecordTag, Version
+from records_service.records.models import (
+    DISPOSED_STATUSES,
+    IndexTask,
+    PendingSplit,
+    Record,
+    RecordTag,
+    Version,
+)
 from records_service.records.replica import queued_copy
 from records_service.records.schemas import RecordMetadata
 from records_service.records.sidecars import (
@@ -105,18 +118,29 @@ def check_record_date(value: date, today: date) -> None:
         raise InvalidInput(f"record_date {value} is before {EARLIEST_RECORD_DATE}")
 
 
-def _check_metadata(
-    session: Session, meta: RecordMetadata, ctx: CaptureContext
+# Contracts already looked up by reference, with their ids and details: a bulk import
+# looks each up once per group of files rather than once per file.
+KnownContracts = dict[str, tuple[int, dict[str, Any]]]
+
+
+def check_metadata(
+    session: Session, meta: RecordMetadata, ctx: CaptureContext, known: KnownContracts | None = None
 ) -> tuple[int | None, dict[str, Any] | None]:
-    """Step 1; returns the contract's id and its details (for the sidecar)."""
+    """Step 1; returns the contract's id and its details (for the sidecar), from
+    ``known`` when they are there (and kept there when looked up)."""
     check_record_type(meta.record_type, ctx.record_types)
     check_record_date(meta.record_date, ctx.clock().date())
     if meta.contract is None:
         return None, None
+    if known is not None and meta.contract in known:
+        return known[meta.contract]
     try:
-        return contract_details(session, meta.contract)
+        found = contract_details(session, meta.contract)
     except NotFound as exc:
         raise InvalidInput(str(exc), errors=[{"field": "contract"}]) from None
+    if known is not None:
+        known[meta.contract] = found
+    return found
 
 
 def _sidecar(rows: _Described, actor: User) -> dict[str, object]:
@@ -165,13 +189,11 @@ InTransaction = Callable[[Session, Record, Version], None]
 @dataclass(frozen=True)
 class Imported:
     """What a bulk import adds to a capture: the record's id (fixed by the import, so
-    that a capture cut short leaves its object where a re-run finds it), the file's
-    provenance, and ``also``, which writes the import's own rows in the capture's
-    transaction."""
+    that a capture cut short leaves its object where a re-run finds it) and the file's
+    provenance."""
 
     record_id: str
     provenance: Provenance
-    also: Callable[[Session, Record, Version], None]
 
 
 @dataclass(frozen=True)
@@ -186,6 +208,82 @@ class _Described:
     provenance: Provenance | None
     # The rows persist inserts as they are, laid out before SQLite's write lock is taken.
     inserts: list[NewRows | None]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A capture whose content is stored and whose rows are laid out (steps 2 and 3
+    up to the transaction): :func:`insert_staged` and :func:`audit_staged` write it in
+    a transaction, and :func:`discard_staged` removes its object when that fails."""
+
+    rows: _Described
+    after: list[NewRows | None]
+    payload: CapturePayload
+    actor: User
+    action: AuditAction
+
+    @property
+    def key(self) -> str:
+        """The storage key of the stored content."""
+        return self.rows.version.storage_key
+
+
+def _stage(
+    ctx: CaptureContext,
+    *,
+    key: str,
+    source: BinaryIO,
+    filename: str,
+    describe: Callable[[StoredContent], _Described],
+    actor: User,
+    action: AuditAction,
+) -> Staged:
+    """Step 2 and the rows of step 3, laid out before the transaction. On failure the
+    store holds nothing under ``key``."""
+    stored = store_stream(ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename)
+    try:
+        rows = describe(stored)
+        after, payload = _bookkeeping(ctx, rows, stored=stored, actor=actor)
+    except BaseException:
+        _remove_quietly(ctx.store, key)
+        raise
+    return Staged(rows, after, payload, actor, action)
+
+
+def _write(
+    session: Session,
+    ctx: CaptureContext,
+    staged: Staged,
+    persist: Callable[[Session, _Described], Record],
+    in_transaction: InTransaction | None,
+) -> Record:
+    """Step 3 in ``session``'s transaction: ``persist`` checks and writes the rows, then
+    the bookkeeping rows and the audit entry follow."""
+    record = persist(session, staged.rows)
+    for laid_out in staged.after:
+        insert_rows(session, laid_out)
+    audit_staged(session, ctx, staged)
+    if in_transaction is not None:
+        in_transaction(session, record, staged.rows.version)
+    return record
+
+
+def audit_staged(session: Session, ctx: CaptureContext, staged: Staged) -> None:
+    """The capture's audit entry, in ``session``'s transaction."""
+    record_event(
+        session,
+        actor=staged.actor.username,
+        action=staged.action,
+        subject=f"record:{staged.rows.record.id}",
+        payload=staged.payload,
+        clock=ctx.clock,
+    )
+
+
+def discard_staged(ctx: CaptureContext, staged: Staged) -> None:
+    """Remove a staged capture's object after its transaction failed (an orphan that
+    ``records-service check`` reports if even that fails)."""
+    _remove_quietly(ctx.store, staged.key)
 
 
 def _land(
@@ -203,34 +301,37 @@ def _land(
     """Steps 2 to 4, shared by first capture and new versions.
 
     ``describe`` builds the rows from what was stored (no database); ``persist``
-    checks and writes them inside the transaction. Everything that does not depend
+    checks and writes them inside the transaction; ``then`` writes more in it,
+    once the capture's own entry is in the audit log. Everything that does not depend
     on the database is prepared before it, so that SQLite's write lock is held for
     the statements only.
     """
-    stored: StoredContent | None = None
+    staged = _stage(
+        ctx,
+        key=key,
+        source=source,
+        filename=filename,
+        describe=describe,
+        actor=actor,
+        action=action,
+    )
+    return _commit(ctx, staged, persist, in_transaction)
+
+
+def _commit(
+    ctx: CaptureContext,
+    staged: Staged,
+    persist: Callable[[Session, _Described], Record],
+    in_transaction: InTransaction | None,
+) -> tuple[Record, Version]:
+    """Step 3's transaction for one staged capture; its object goes if that fails."""
     try:
-        stored = store_stream(ctx.store, key, source, limit=ctx.max_upload_bytes, filename=filename)
-        rows = describe(stored)
-        after, payload = _bookkeeping(ctx, rows, stored=stored, actor=actor)
         with session_scope(ctx.engine) as session:
-            record = persist(session, rows)
-            for laid_out in after:
-                insert_rows(session, laid_out)
-            record_event(
-                session,
-                actor=actor.username,
-                action=action,
-                subject=f"record:{record.id}",
-                payload=payload,
-                clock=ctx.clock,
-            )
-            if in_transaction is not None:
-                in_transaction(session, record, rows.version)
+            record = _write(session, ctx, staged, persist, in_transaction)
     except BaseException:
-        if stored is not None:  # a failed store_stream leaves nothing under the key
-            _remove_quietly(ctx.store, key)
+        discard_staged(ctx, staged)
         raise
-    return record, rows.version
+    return record, staged.rows.version
 
 
 def _bookkeeping(
@@ -263,7 +364,14 @@ def _bookkeeping(
         else ImportedCapturePayload.model_validate({**fields, "provenance": rows.provenance})
     )
     copies = [queued_copy(record.id, ctx.clock())] if ctx.replicate else []
-    return [new_rows([queued]), new_rows([task]), new_rows(copies)], payload
+    # A message's attachments become records of their own, in the background.
+    split = (
+        [PendingSplit(record_id=record.id, version=version.number, enqueued_at=ctx.clock())]
+        if stored.media_type in MESSAGES
+        else []
+    )
+    rows_ = [new_rows([queued]), new_rows([task]), new_rows(copies), new_rows(split)]
+    return rows_, payload
 
 
 def _new_version(
@@ -288,30 +396,28 @@ def _new_version(
     )
 
 
-def capture_record(
+def stage_capture(
     ctx: CaptureContext,
     *,
     meta: RecordMetadata,
+    contract: tuple[int | None, dict[str, Any] | None],
     source: BinaryIO,
     filename: str | None,
     actor: User,
-    in_transaction: InTransaction | None = None,
     imported: Imported | None = None,
-) -> tuple[Record, Version]:
-    """Declare a new record with its first version; all or nothing.
+) -> Staged:
+    """Store a new record's first version and lay out its rows (see :class:`Staged`).
 
-    ``imported`` is given by a bulk import: the record id, the file's provenance (kept
-    in the sidecar and the audit payload) and rows written in the same transaction.
+    ``contract`` is what :func:`check_metadata` returned for ``meta``. Contracts are
+    never deleted, so the id found then still holds when the rows are written (and the
+    foreign key would refuse it otherwise): no second lookup inside the transaction,
+    which holds SQLite's write lock.
     """
     name = clean_filename(filename)
     tags = normalise_tags(meta.tags)
-    with read_scope(ctx.engine) as session:
-        contract_pk, details = _check_metadata(session, meta, ctx)
-    # Contracts are never deleted, so the id found here still holds when the rows are
-    # written (and the foreign key would refuse it otherwise): no second lookup inside
-    # the transaction, which holds SQLite's write lock.
     record_id = imported.record_id if imported else uuid.uuid4().hex
     provenance = imported.provenance if imported else None
+    contract_pk, details = contract
 
     def describe(stored: StoredContent) -> _Described:
         now = ctx.clock()
@@ -333,24 +439,58 @@ def capture_record(
         inserts = [new_rows([record]), new_rows([version]), new_rows(tag_rows)]
         return _Described(record, version, meta.contract, tags, details, provenance, inserts)
 
-    def persist(session: Session, rows: _Described) -> Record:
-        for laid_out in rows.inserts:
-            insert_rows(session, laid_out)
-        if imported is not None:
-            imported.also(session, rows.record, rows.version)
-        return rows.record
-
-    return _land(
-        ctx,
-        key=content_key(record_id, 1),
-        source=source,
-        filename=name,
-        describe=describe,
-        persist=persist,
-        actor=actor,
-        action=AuditAction.RECORD_CAPTURE,
-        in_transaction=in_transaction,
+    key = content_key(record_id, 1)
+    action = AuditAction.RECORD_CAPTURE
+    return _stage(
+        ctx, key=key, source=source, filename=name, describe=describe, actor=actor, action=action
     )
+
+
+def insert_staged(session: Session, staged: Sequence[Staged]) -> None:
+    """Insert the rows of staged first captures in ``session``'s transaction, each
+    table's rows in one statement (parents first): the rows :func:`capture_record`
+    writes for each. Their audit entries follow with :func:`audit_staged`."""
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for one in staged:
+        for laid_out in [*one.rows.inserts, *one.after]:
+            if laid_out is not None:
+                by_table.setdefault(laid_out.table, []).extend(laid_out.values)
+    for table, values in by_table.items():
+        insert_rows(session, NewRows(table, values))
+
+
+def _insert_described(session: Session, rows: _Described) -> Record:
+    for laid_out in rows.inserts:
+        insert_rows(session, laid_out)
+    return rows.record
+
+
+def capture_record(
+    ctx: CaptureContext,
+    *,
+    meta: RecordMetadata,
+    source: BinaryIO,
+    filename: str | None,
+    actor: User,
+    in_transaction: InTransaction | None = None,
+) -> tuple[Record, Version]:
+    """Declare a new record with its first version; all or nothing.
+
+    ``in_transaction`` writes more rows (and audit entries) about the new record in the
+    same transaction; if it raises, nothing is captured.
+    """
+    clean_filename(filename)  # refused before the contract is looked up
+    with read_scope(ctx.engine) as session:
+        contract = check_metadata(session, meta, ctx)
+    staged = stage_capture(
+        ctx,
+        meta=meta,
+        contract=contract,
+        source=source,
+        filename=filename,
+        actor=actor,
+    )
+    return _commit(ctx, staged, _insert_described, in_transaction)
 
 
 def add_version(

@@ -15,7 +15,8 @@ from typing import BinaryIO
 
 from records_service.errors import InvalidInput, PayloadTooLarge
 from records_service.extraction import sniff_media_type
-from records_service.extraction.media_types import DOCX, ZIP
+from records_service.extraction.media_types import DOCX, OLE_STORAGE, OUTLOOK_MSG, ZIP
+from records_service.extraction.sniff import ole_media_type
 from records_service.storage import BlobStore, read_into
 
 HEAD_BYTES = 8192
@@ -112,6 +113,8 @@ def store_stream(
     store.put(key, reader, content_type=media_type)  # type: ignore[arg-type]
     if media_type == ZIP and source.seekable():
         media_type = _refine_zip(source)
+    elif media_type in (OUTLOOK_MSG, OLE_STORAGE) and source.seekable():
+        media_type = ole_media_type(source, media_type)
     return StoredContent(key=key, sha256=reader.sha256, size=reader.size, media_type=media_type)
 
 

@@ -14,7 +14,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 from records_service.sqltypes import UTCDateTime
@@ -103,12 +113,19 @@ class Version(SQLModel, table=True):
 
 
 class VersionText(SQLModel, table=True):
-    """Extracted text of a version, kept for (re)indexing."""
+    """Extracted text of a version, kept for (re)indexing.
+
+    ``ocr`` says that some of it was recognised by OCR from scanned pages or images
+    (derived data: the stored original is never changed).
+    """
 
     __tablename__ = "version_texts"
 
     version_id: int = Field(foreign_key="versions.id", primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
+    ocr: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class MetadataChange(SQLModel, table=True):
@@ -203,4 +220,44 @@ class IndexTask(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     record_id: str = Field(sa_column=Column(String(32), nullable=False, index=True))
     op: str = Field(default="upsert", max_length=10)
+    enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RecordPart(SQLModel, table=True):
+    """A record that is part of another: an attachment of an e-mail message.
+
+    ``position`` is the attachment's place among the parts of version
+    ``whole_version`` of the message; the unique constraint makes taking the parts
+    of a message idempotent (a retry after a crash, or a second worker, cannot make
+    the same attachment twice).
+    """
+
+    __tablename__ = "record_parts"
+    __table_args__ = (
+        UniqueConstraint(
+            "whole_record_id", "whole_version", "position", name="uq_record_parts_position"
+        ),
+    )
+
+    part_record_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("records.id"), primary_key=True)
+    )
+    whole_record_id: str = Field(
+        sa_column=Column(String(32), ForeignKey("records.id"), nullable=False, index=True)
+    )
+    whole_version: int
+    position: int
+
+
+class PendingSplit(SQLModel, table=True):
+    """A message version whose attachments are still to become records.
+
+    Queued by the message's capture in the same transaction, and removed by the
+    background worker once every attachment is a record (or there are none).
+    """
+
+    __tablename__ = "pending_splits"
+
+    record_id: str = Field(sa_column=Column(String(32), ForeignKey("records.id"), primary_key=True))
+    version: int = Field(primary_key=True)
     enqueued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -47,6 +47,9 @@ class VersionPublic(BaseModel):
     original_filename: str
     text_status: str
     text_reason: str | None
+    text_ocr: bool = Field(
+        False, description="Some of the extracted text was recognised by OCR from scans."
+    )
     captured_at: datetime
     captured_by: str
 

@@ -38,7 +38,7 @@ from records_service.contracts.models import Contract
 from records_service.contracts.service import contract_details, get_contract
 from records_service.db import read_scope
 from records_service.errors import InvalidInput, NotFound, RecordDisposed
-from records_service.pagination import PageParams
+from records_service.pagination import PageParams, Sort
 from records_service.records.capture import (
     CaptureContext,
     InTransaction,
@@ -220,7 +220,21 @@ def to_public(session: Session, record: Record) -> RecordPublic:
     versions = versions_of(session, record.id)
     names = _usernames(session, {record.captured_by_id, *(v.captured_by_id for v in versions)})
     contract = contract_reference(session, record.contract_id)
-    return public_view(record, versions, names, contract, record_tags(session, record.id))
+    tags = record_tags(session, record.id)
+    return public_view(record, versions, names, contract, tags, _ocr_versions(session, versions))
+
+
+def _ocr_versions(session: Session, versions: list[Version]) -> set[int]:
+    """The ids of ``versions`` whose extracted text came (in part) from OCR."""
+    ids = [v.id for v in versions if v.id is not None]
+    if not ids:
+        return set()
+    rows = session.exec(
+        select(VersionText.version_id).where(
+            col(VersionText.version_id).in_(ids), col(VersionText.ocr).is_(True)
+        )
+    )
+    return set(rows)
 
 
 def captured_view(
@@ -237,8 +251,10 @@ def public_view(
     names: dict[int, str],
     contract: str | None,
     tags: list[str],
+    ocr_versions: Collection[int] = (),
 ) -> RecordPublic:
-    """The API view of ``record`` with ``versions``; ``names`` maps user ids to names."""
+    """The API view of ``record`` with ``versions``; ``names`` maps user ids to names;
+    ``ocr_versions`` are the ids of the versions whose text came from OCR."""
     return RecordPublic(
         id=record.id,
         title=record.title,
@@ -262,6 +278,7 @@ def public_view(
                 original_filename=v.original_filename,
                 text_status=v.text_status,
                 text_reason=v.text_reason,
+                text_ocr=v.id in ocr_versions,
                 captured_at=v.captured_at,
                 captured_by=names.get(v.captured_by_id, "?"),
             )
@@ -306,13 +323,37 @@ def _filtered(session: Session, filters: RecordFilters, user: User) -> Any:
     return statement
 
 
+# What a list of records may be sorted by: each key's column.
+RECORD_SORTS: dict[str, Any] = {
+    "title": func.lower(col(Record.title)),
+    "type": col(Record.record_type),
+    "contract": col(Contract.reference),
+    "record_date": col(Record.record_date),
+    "captured": col(Record.captured_at),
+}
+DEFAULT_RECORD_SORT = Sort("record_date", descending=True)
+
+
 def list_records(
-    session: Session, *, filters: RecordFilters, page: PageParams, user: User
+    session: Session,
+    *,
+    filters: RecordFilters,
+    page: PageParams,
+    user: User,
+    sort: Sort = DEFAULT_RECORD_SORT,
 ) -> tuple[list[Record], int]:
-    """A page of visible records matching ``filters`` (newest record date first)."""
+    """A page of visible records matching ``filters``, newest record date first unless
+    ``sort`` names another of :data:`RECORD_SORTS`."""
     statement = _filtered(session, filters, user)
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    ordered = statement.order_by(col(Record.record_date).desc(), col(Record.id))
+    column = RECORD_SORTS[sort.key]
+    if sort.key == "contract":  # records on no contract sort after every reference
+        statement = statement.join(
+            Contract, col(Contract.id) == col(Record.contract_id), isouter=True
+        )
+    ordered = statement.order_by(
+        column.desc().nulls_last() if sort.descending else column.asc().nulls_last(), col(Record.id)
+    )
     rows = session.exec(ordered.offset(page.offset).limit(page.page_size))
     return list(rows), int(total)
 
@@ -660,11 +701,18 @@ def _audit_read(
 def held_version(session: Session, sha256: str) -> tuple[str, int] | None:
     """The record and version number that first captured bytes with ``sha256`` and still
     holds them (a disposed record's bytes are gone), or ``None``."""
-    row = session.exec(
-        select(Version.record_id, Version.number)
+    return held_versions(session, [sha256]).get(sha256)
+
+
+def held_versions(session: Session, hashes: Collection[str]) -> dict[str, tuple[str, int]]:
+    """:func:`held_version` for each of ``hashes`` that is held, in one query."""
+    rows = session.exec(
+        select(Version.sha256, Version.record_id, Version.number)
         .join(Record, col(Record.id) == col(Version.record_id))
-        .where(Version.sha256 == sha256, col(Record.status).not_in(DISPOSED_STATUSES))
+        .where(col(Version.sha256).in_(hashes), col(Record.status).not_in(DISPOSED_STATUSES))
         .order_by(col(Version.captured_at), col(Version.id))
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row is not None else None
+    )
+    held: dict[str, tuple[str, int]] = {}
+    for sha256, record_id, number in rows:
+        held.setdefault(sha256, (record_id, number))
+    return held

@@ -123,7 +123,9 @@ def _record_outcomes(
             version.text_reason = result.reason[:500] if result.reason else None
             session.add(version)
             if result.status == TextStatus.EXTRACTED.value:
-                session.add(VersionText(version_id=item.version_id, text=result.text))
+                session.add(
+                    VersionText(version_id=item.version_id, text=result.text, ocr=result.ocr)
+                )
             elif result.reason == MISSING_REASON:
                 missing.append(MissingContent(item.record_id, item.number, item.key))
         if missing and on_missing is not None:

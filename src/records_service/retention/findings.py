@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -27,8 +27,10 @@ from records_service.pagination import PageParams
 from records_service.records.models import Record
 from records_service.records.text import MissingContent
 from records_service.retention.completeness import Gap
-from records_service.retention.models import Finding, FindingKind
+from records_service.retention.known_gaps import describe, gaps_for_export, reason_label
+from records_service.retention.models import Finding, FindingKind, KnownGap
 from records_service.retention.policy import Decision
+from records_service.retention.schemas import GapPublic
 from records_service.transparency.service import RegisterIssue
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
@@ -52,8 +54,12 @@ class FindingDraft:
         return _CANONICAL.encode(self.details)
 
 
-def gap_finding(gap: Gap) -> FindingDraft:
-    """A ``missing_record`` or ``overdue_return`` finding for a completeness gap."""
+def gap_finding(gap: Gap, known: KnownGap | None = None) -> FindingDraft:
+    """A ``missing_record`` or ``overdue_return`` finding for a completeness gap.
+
+    ``known`` is the open known gap that explains it, if one does: the summary and
+    the details then say what happened; otherwise they say the gap is unexplained.
+    """
     types = " or ".join(gap.record_types)
     if gap.kind == "overdue_return":
         summary = (
@@ -64,14 +70,33 @@ def gap_finding(gap: Gap) -> FindingDraft:
         summary = f"{gap.contract_reference}: {gap.label} (missing {types})"
         if gap.days_overdue is not None:
             summary += f"; due {gap.due_date}, {gap.days_overdue} days overdue"
+    details = gap.to_dict()
+    if known is None:
+        summary += "; unexplained"
+        details["explanation"] = "unexplained"
+    else:
+        summary += f"; {describe(known)}"
+        details["explanation"] = "known_gap"
+        details["known_gap"] = _known_details(known)
     return FindingDraft(
         kind=FindingKind(gap.kind),
         key=f"{gap.kind}:{gap.key}",
         subject=f"contract:{gap.contract_reference}",
         summary=summary,
-        details=gap.to_dict(),
+        details=details,
         contract_ref=gap.contract_reference,
     )
+
+
+def _known_details(known: KnownGap) -> dict[str, Any]:
+    return {
+        "id": known.id,
+        "reason": known.reason,
+        "period_start": known.period_start.isoformat(),
+        "period_end": known.period_end.isoformat(),
+        "evidence": known.evidence,
+        "reported_by": known.reported_by,
+    }
 
 
 def decision_finding(
@@ -344,19 +369,24 @@ class FindingFilters:
     seen_from: date | None = None
 
 
-def _filtered(filters: FindingFilters) -> Any:
-    statement = select(Finding)
+def finding_conditions(filters: FindingFilters) -> list[ColumnElement[bool]]:
+    """SQL conditions selecting the findings that match ``filters``."""
+    conditions: list[ColumnElement[bool]] = []
     if filters.kind is not None:
-        statement = statement.where(Finding.kind == filters.kind.value)
+        conditions.append(col(Finding.kind) == filters.kind.value)
     if filters.contract:
-        statement = statement.where(Finding.contract_ref == filters.contract)
+        conditions.append(col(Finding.contract_ref) == filters.contract)
     if filters.record_id:
-        statement = statement.where(Finding.record_id == filters.record_id)
+        conditions.append(col(Finding.record_id) == filters.record_id)
     if filters.state == "open":
-        statement = statement.where(col(Finding.resolved_at).is_(None))
+        conditions.append(col(Finding.resolved_at).is_(None))
     elif filters.state == "resolved":
-        statement = statement.where(col(Finding.resolved_at).is_not(None))
-    return statement
+        conditions.append(col(Finding.resolved_at).is_not(None))
+    return conditions
+
+
+def _filtered(filters: FindingFilters) -> Any:
+    return select(Finding).where(*finding_conditions(filters))
 
 
 _ORDER = (col(Finding.kind), col(Finding.key), col(Finding.id))
@@ -396,8 +426,13 @@ CSV_COLUMNS = (
 )
 
 
-def findings_csv(rows: Sequence[Finding]) -> str:
-    """Findings as CSV text, one row each, with a header (the API and CLI share it)."""
+def findings_csv(rows: Sequence[Finding], gaps: Sequence[GapPublic] = ()) -> str:
+    """Findings as CSV text, one row each, with a header (the API and CLI share it).
+
+    The register's known ``gaps`` follow as rows of kind ``known_gap``: subject and
+    contract are the contract's, ``record_id`` the record found for a closed gap,
+    ``first_seen`` when the gap was recorded and ``resolved_at`` when it was closed.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -416,7 +451,38 @@ def findings_csv(rows: Sequence[Finding]) -> str:
                 row.key,
             ]
         )
+    for gap in gaps:
+        writer.writerow(_gap_row(gap))
     return out.getvalue()
+
+
+def export_findings(session: Session, filters: FindingFilters) -> str:
+    """The CSV of the findings matching ``filters`` and, unless the filters name a kind
+    or a record, the known gaps of the same contract (or all) in the same state."""
+    rows, _ = list_findings(session, filters=filters)
+    gaps: list[GapPublic] = []
+    if filters.kind is None and filters.record_id is None:
+        gaps = gaps_for_export(session, contract=filters.contract, state=filters.state)
+    return findings_csv(rows, gaps)
+
+
+def _gap_row(gap: GapPublic) -> list[str]:
+    summary = (
+        f"{gap.contract}: {gap.record_type} for {gap.period_start} to {gap.period_end} "
+        f"{reason_label(gap.reason)}, reported by {gap.reported_by}; evidence: {gap.evidence}"
+    )
+    last = gap.closed_at or gap.recorded_at
+    return [
+        "known_gap",
+        f"contract:{gap.contract}",
+        gap.contract,
+        gap.found_record or "",
+        _csv_safe(" ".join(summary.split())),
+        gap.recorded_at.isoformat(),
+        last.isoformat(),
+        gap.closed_at.isoformat() if gap.closed_at else "",
+        f"known_gap:{gap.id}",
+    ]
 
 
 def _csv_safe(text: str) -> str:

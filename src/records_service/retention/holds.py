@@ -28,7 +28,7 @@ from records_service.records.models import DISPOSED_STATUSES, Record
 from records_service.retention.facts import lock_contract, lock_record
 from records_service.retention.models import Hold, HoldScope
 from records_service.retention.object_lock import sync_legal_holds
-from records_service.retention.schemas import HoldCreate, HoldPublic
+from records_service.retention.schemas import HoldCreate, HoldPublic, RecordHoldsCreate
 from records_service.storage import BlobStore, RetentionMode
 
 
@@ -81,19 +81,45 @@ def place_hold(ctx: HoldContext, *, request: HoldCreate, actor: User) -> HoldPub
     with session_scope(ctx.engine) as session:
         hold = _new_hold(session, request, actor, ctx.clock)
         public = _public(session, hold)
-        record_event(
-            session,
-            actor=actor.username,
-            action=AuditAction.HOLD_PLACE,
-            subject=_subject(public),
-            payload=GenericPayload(
-                hold=hold.id, scope=hold.scope, reference=hold.reference, reason=hold.reason
-            ),
-            clock=ctx.clock,
-        )
+        _audit_placed(session, hold, public, actor, ctx.clock)
         records = covered_records(session, hold)
     sync_legal_holds(ctx.engine, ctx.store, records, mode=ctx.retention_mode, clock=ctx.clock)
     return public
+
+
+def place_record_holds(
+    ctx: HoldContext, *, request: RecordHoldsCreate, actor: User
+) -> list[HoldPublic]:
+    """Place one hold per record in ``request`` (one case reference for all), each audited,
+    in one transaction: a record that cannot be held refuses the batch."""
+    placed: list[HoldPublic] = []
+    with session_scope(ctx.engine) as session:
+        for record_id in dict.fromkeys(request.record_ids):
+            single = HoldCreate(
+                record_id=record_id, reference=request.reference, reason=request.reason
+            )
+            hold = _new_hold(session, single, actor, ctx.clock)
+            public = _public(session, hold)
+            _audit_placed(session, hold, public, actor, ctx.clock)
+            placed.append(public)
+    records = [hold.record_id for hold in placed if hold.record_id]
+    sync_legal_holds(ctx.engine, ctx.store, records, mode=ctx.retention_mode, clock=ctx.clock)
+    return placed
+
+
+def _audit_placed(
+    session: Session, hold: Hold, public: HoldPublic, actor: User, clock: Clock
+) -> None:
+    record_event(
+        session,
+        actor=actor.username,
+        action=AuditAction.HOLD_PLACE,
+        subject=_subject(public),
+        payload=GenericPayload(
+            hold=hold.id, scope=hold.scope, reference=hold.reference, reason=hold.reason
+        ),
+        clock=clock,
+    )
 
 
 def release_hold(ctx: HoldContext, *, hold_id: int, reason: str, actor: User) -> HoldPublic:

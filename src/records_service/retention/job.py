@@ -62,12 +62,14 @@ from records_service.retention.findings import (
     reconcile,
     register_finding,
 )
+from records_service.retention.known_gaps import explaining, open_gaps
 from records_service.retention.models import (
     Disposition,
     DispositionStatus,
     Finding,
     FindingKind,
     Hold,
+    KnownGap,
     LockMirror,
 )
 from records_service.retention.object_lock import (
@@ -285,13 +287,17 @@ class _PhaseTimer:
 
 
 def _completeness(inputs: _Inputs, contracts: dict[int, _Contract], scan: _Scan) -> None:
-    """Drafts for every contract's completeness gaps (or the error that stopped its check)."""
+    """Drafts for every contract's completeness gaps (or the error that stopped its check),
+    each telling a known gap from an unexplained one."""
+    with read_scope(inputs.engine) as session:
+        known = open_gaps(session)
     for cid, info in contracts.items():
-        scan.drafts.extend(_contract_drafts(inputs, info, scan.files.get(cid, [])))
+        on_file = scan.files.get(cid, [])
+        scan.drafts.extend(_contract_drafts(inputs, info, on_file, known.get(cid, [])))
 
 
 def _contract_drafts(
-    inputs: _Inputs, info: _Contract, on_file: Sequence[_OnFile]
+    inputs: _Inputs, info: _Contract, on_file: Sequence[_OnFile], known: Sequence[KnownGap]
 ) -> list[FindingDraft]:
     """One contract's gap findings, or a single ``job_error`` if it cannot be checked."""
     problems = contract_problems(info.facts, inputs.schedule)
@@ -299,7 +305,7 @@ def _contract_drafts(
         return [_job_error(info.reference, None, "; ".join(problems))]
     try:
         gaps = evaluate_contract(info.facts, on_file, inputs.schedule.completeness, inputs.at)
-        return [gap_finding(gap) for gap in gaps]
+        return [gap_finding(gap, explaining(gap, known)) for gap in gaps]
     except Exception as exc:  # one contract must not stop the run for every other
         log.exception("retention: cannot check the file of contract %s", info.reference)
         return [_job_error(info.reference, None, _plain(exc))]

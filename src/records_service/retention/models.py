@@ -62,6 +62,44 @@ class FindingKind(StrEnum):
     PUBLISHED_COPY_MISSING = "published_copy_missing"
 
 
+class GapReason(StrEnum):
+    """Why a record known to have existed is not on the file."""
+
+    LOST = "lost"
+    NEVER_MADE = "never_made"
+    DESTROYED_EARLY = "destroyed_early"
+    HELD_BY_PROVIDER = "held_by_provider"
+
+
+class KnownGap(SQLModel, table=True):
+    """A record of a contract's file known to be missing, with what happened to it.
+
+    Recorded by a records manager; closed (never deleted) when the record is later
+    found, naming that record. An open gap explains a completeness gap of its
+    record type and period, so checklists and findings tell it apart from an
+    unexplained one.
+    """
+
+    __tablename__ = "known_gaps"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contracts.id", index=True)
+    record_type: str = Field(max_length=64)
+    period_start: date
+    period_end: date
+    reason: str = Field(max_length=32)
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
+    reported_by: str = Field(max_length=200)
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    recorded_by_id: int = Field(foreign_key="users.id")
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    closed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    found_record_id: str | None = Field(
+        default=None, sa_column=Column(String(32), ForeignKey("records.id"))
+    )
+    close_note: str | None = Field(default=None, sa_column=Column(Text))
+
+
 class Hold(SQLModel, table=True):
     """A legal, FOI or audit hold on a record or a whole contract; blocks disposal."""
 

@@ -1,4 +1,5 @@
-"""API shapes of holds, dispositions, disposal records, findings and computed retention."""
+"""API shapes of holds, dispositions, disposal records, findings, known gaps and computed
+retention."""
 
 from __future__ import annotations
 
@@ -8,13 +9,22 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from records_service.bounds import Identifier, Reason, Reference, SafeDate
+from records_service.bounds import (
+    Identifier,
+    Label,
+    Note,
+    Reason,
+    RecordIds,
+    Reference,
+    SafeDate,
+)
 from records_service.retention.models import (
     DisposalAction,
     DisposalRecord,
     Disposition,
     Finding,
     FindingKind,
+    GapReason,
     Hold,
 )
 
@@ -36,6 +46,16 @@ class HoldCreate(BaseModel):
         if (self.record_id is None) == (self.contract is None):
             raise ValueError("give either record_id or contract, not both or neither")
         return self
+
+
+class RecordHoldsCreate(BaseModel):
+    """One hold on each of several records, for one case (a records list's ticked rows)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_ids: RecordIds
+    reference: Reference = Field(min_length=1, examples=["FOI-2026-0142"])
+    reason: Reason
 
 
 class ReasonBody(BaseModel):
@@ -238,3 +258,54 @@ class RecordRetentionPublic(BaseModel):
     dispositions: list[DispositionPublic]
     disposal: DisposalRecordPublic | None
     object_lock: ObjectLockPublic | None
+
+
+class GapCreate(BaseModel):
+    """A record known to have existed and to be missing from a contract's file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_type: Identifier = Field(min_length=1, examples=["monitoring_return"])
+    period_start: SafeDate = Field(description="First day of the period the record covered.")
+    period_end: SafeDate = Field(description="Last day of that period.")
+    reason: GapReason = Field(
+        description="What happened: lost, never_made, destroyed_early (before the "
+        "schedule allowed) or held_by_provider."
+    )
+    evidence: Note = Field(min_length=3, description="What shows the record existed and why.")
+    reported_by: Label = Field(min_length=1, description="Who reported the gap.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
+class GapClose(BaseModel):
+    """Closing a known gap: the record, now found and on the file, that fills it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    found_record: Identifier = Field(min_length=1, max_length=32, description="Record id.")
+    note: Note | None = None
+
+
+class GapPublic(BaseModel):
+    """A known gap as the API returns it."""
+
+    id: int
+    contract: str
+    record_type: str
+    period_start: date
+    period_end: date
+    reason: GapReason
+    evidence: str
+    reported_by: str
+    recorded_by: str
+    recorded_at: datetime
+    state: Literal["open", "closed"]
+    closed_by: str | None
+    closed_at: datetime | None
+    found_record: str | None
+    close_note: str | None

@@ -39,12 +39,24 @@ from records_service.runtime.connection_balancer import (
     create_table,
 )
 from records_service.runtime.services import Services
+from records_service.runtime.starvation import (
+    StarvationGuard,
+    may_leave_idle,
+    other_tasks,
+    process_tasks,
+)
 from records_service.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 30.0
 SELF_STOP_SECONDS = 10.0
+# How long uvicorn waits for a server process to answer its health check before it
+# kills the process as hung and starts another, logging "Child process [N] died".
+# Its default (5 s) is shorter than a server process's start (a fresh interpreter that
+# imports the app and opens the database and index) on a busy machine, so starting
+# processes were killed and restarted in a loop. A hung process is still replaced.
+HEALTHCHECK_SECONDS = 60
 # Wakes (RECORDS_WORKERS__WAKE_SECONDS each) of uninterrupted writes after which the
 # worker checkpoints SQLite's log without waiting for a pause.
 CHECKPOINT_BUSY_WAKES = 10
@@ -110,6 +122,7 @@ def serve(
                     host=host,
                     port=port,
                     log_level=log_level,
+                    timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
                 )
             finally:
                 if table is not None:
@@ -239,11 +252,31 @@ def run_worker(services: Services, *, parent_pid: int | None = None) -> None:
     normal_policy_for_this_thread()
     changed = activity_probe(services.engine)
     checkpoint = wal_checkpointer(services.engine, busy_limit=CHECKPOINT_BUSY_WAKES)
+    guard = starvation_guard(services)
     while not stop.wait(settings.wake_seconds):
         active = changed()
         if active:
             services.notify_worker()
         checkpoint(active)
+        if guard is not None:
+            guard.check()
+    # Again: the signal may have come in the middle of a check that put them back.
+    restore_priority()
+
+
+def starvation_guard(services: Services) -> StarvationGuard | None:
+    """The guard that lifts the worker's threads off SCHED_IDLE while they are starved
+    (see :mod:`records_service.runtime.starvation`); called from the main thread, which
+    it leaves alone. ``None`` when they do not run under SCHED_IDLE."""
+    settings = services.settings.workers
+    thread = services.worker.thread
+    if thread is None or not settings.idle_priority or not hasattr(os, "SCHED_IDLE"):
+        return None
+    return StarvationGuard(
+        thread,
+        after_seconds=settings.starvation_seconds,
+        tasks=other_tasks(os.getpid(), threading.get_native_id()),
+    )
 
 
 def normal_policy_for_this_thread() -> None:
@@ -265,15 +298,26 @@ def lower_priority(nice: int, *, idle: bool) -> None:
 
     Under SCHED_IDLE a process runs only on a core no normal process wants, and a
     waking server process preempts it at once; a nice value alone still lets it
-    finish its time slice first. Where the policy is missing, the nice value stays.
+    finish its time slice first. Where the policy is missing, or this process could
+    not leave it again (to stop, or when its work is starved), the nice value stays
+    alone: a worker stuck under SCHED_IDLE would wait on a busy machine for ever.
     """
     if nice:
         os.nice(nice)
-    if idle and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except OSError as exc:
-            log.warning("could not switch to the idle scheduling policy: %s", exc)
+    if not idle or not hasattr(os, "SCHED_IDLE"):
+        return
+    if not may_leave_idle():
+        log.warning(
+            "running at nice %d without the idle scheduling policy: this process could "
+            "not leave it again; grant CAP_SYS_NICE or a RLIMIT_NICE of at least %d",
+            os.nice(0),
+            20 - os.nice(0),
+        )
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError as exc:
+        log.warning("could not switch to the idle scheduling policy: %s", exc)
 
 
 def restore_priority() -> None:
@@ -286,29 +330,11 @@ def restore_priority() -> None:
     """
     if not hasattr(os, "SCHED_OTHER"):
         return
-    for tid in _tasks(os.getpid()):
+    for tid in process_tasks(os.getpid()):
         try:
             os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
         except OSError:
             continue
-
-
-def _tasks(pid: int) -> list[int]:
-    """The thread ids of process ``pid`` and of its descendants, from Linux's /proc."""
-    tids: list[int] = []
-    try:
-        threads = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return tids
-    for thread in threads:
-        tids.append(int(thread.name))
-        try:
-            children = (thread / "children").read_text().split()
-        except OSError:
-            children = []
-        for child in children:
-            tids.extend(_tasks(int(child)))
-    return tids
 
 
 def wal_checkpointer(engine: Engine, *, busy_limit: int) -> Callable[[bool], None]:

@@ -26,8 +26,10 @@ from sqlmodel import Session
 from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
 from records_service.clock import Clock
-from records_service.extraction import ExtractionWorker
+from records_service.extraction import ExtractionLimits, ExtractionWorker
+from records_service.records.capture import CaptureContext
 from records_service.records.idempotency import purge_expired
+from records_service.records.parts import split_pending
 from records_service.records.replica import enqueue_copies, replicate_pending
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.records.text import MissingContent, extract_pending
@@ -36,13 +38,23 @@ from records_service.retention.findings import missing_content_findings
 from records_service.runtime.background import BackgroundWorker, Step
 from records_service.runtime.retention_timer import RetentionTimer, start_retention_timer
 from records_service.search.feed import IndexFeed
-from records_service.settings import Settings
+from records_service.settings import ExtractionSettings, Settings
 from records_service.storage import BlobStore
 
 # Each round extracts for at most this long before the index takes what is ready in
 # one commit: a burst of captures shares commits (each costs the server tens of
 # milliseconds of Python), while a capture on a quiet service reaches the index at once.
 EXTRACTION_BUDGET_SECONDS = 0.25
+
+
+def extraction_limits(settings: ExtractionSettings) -> ExtractionLimits:
+    """The limits each background extraction runs under, from the settings."""
+    return ExtractionLimits(
+        max_seconds=settings.max_seconds,
+        ocr=settings.ocr == "auto",
+        ocr_languages=settings.ocr_languages,
+        max_ocr_pages=settings.ocr_max_pages,
+    )
 
 
 class Parts(Protocol):
@@ -62,6 +74,7 @@ class Parts(Protocol):
     def clock(self) -> Clock: ...
     @property
     def index_feed(self) -> IndexFeed | None: ...
+    def capture_context(self) -> CaptureContext: ...
 
 
 class Worker:
@@ -74,16 +87,19 @@ class Worker:
         self.retention_timer: RetentionTimer | None = None
 
     def steps(self, extraction_budget: float | None = None) -> list[Step]:
-        """The after-commit work, in order: write sidecars, copy to the replica, extract
-        text, update the index, audit counted authentication failures, forget expired
-        idempotency keys, sign a checkpoint."""
+        """The after-commit work, in order: write sidecars, copy to the replica, capture
+        the attachments of e-mail messages, extract text, update the index, audit
+        counted authentication failures, forget expired idempotency keys, sign a
+        checkpoint."""
         parts = self._parts
         return [
             self.write_sidecars,
             self.copy_to_replica,
+            self.split_messages,
             lambda: extract_pending(
                 parts.engine,
                 parts.store,
+                limits=extraction_limits(parts.settings.extraction),
                 worker=self.extraction,
                 budget_seconds=extraction_budget,
                 on_missing=self.report_missing_content,
@@ -123,6 +139,10 @@ class Worker:
     def report_missing_content(self, session: Session, missing: list[MissingContent]) -> None:
         """Content that text extraction found missing is a ``fixity_failure`` finding."""
         missing_content_findings(session, missing, self._parts.clock())
+
+    def split_messages(self) -> int:
+        """Capture queued e-mail messages' attachments as records of their own."""
+        return split_pending(self._parts.capture_context())
 
     def flush_auth_failures(self) -> int:
         """Audit the failures counted in closed intervals (see ``auth.failures``)."""

@@ -32,6 +32,7 @@ from records_service.records.models import Record
 from records_service.records.service import can_see_sensitive, get_record, hidden_among
 from records_service.transparency.models import ItemKind, Publication
 from records_service.transparency.register import RegisterItem, RegisterRules, build_register
+from records_service.transparency.schemas import PublicationIn
 
 _KIND_WORDS = {
     ItemKind.CONTRACT: "contract over {threshold}",
@@ -132,16 +133,15 @@ def _copy_missing(item: RegisterItem, rules: RegisterRules) -> RegisterIssue:
 
 def record_publication(
     session: Session,
+    data: PublicationIn,
     *,
     rules: RegisterRules,
-    item_key: str,
-    published_on: date,
-    location: str,
-    copy_record: str | None,
     actor: Actor,
     clock: Clock,
 ) -> Publication:
     """Record that a register item was published, when and where (audited, once)."""
+    item_key, published_on, location = data.item, data.published_on, data.location
+    copy_record = data.copy_record
     item = _unpublished_item(session, rules, item_key, published_on, actor, clock().date())
     if copy_record is not None:
         _check_copy(session, item, copy_record, actor)

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from records_service.auth.models import User
 from records_service.auth.roles import Permission, allows
+from records_service.extraction.media_types import in_words
 from records_service.finance.reconcile import pounds
 from records_service.web.csrf import csrf_token
 
@@ -68,6 +69,11 @@ def _format_day_only(value: date | datetime | None) -> str:
     return value.strftime("%-d %b %Y")
 
 
+def _format_long_day(value: date | datetime | None) -> str:
+    """A date as people write it, month in full: 31 March 2025."""
+    return "—" if value is None else value.strftime("%-d %B %Y")
+
+
 def _format_size(size: int) -> str:
     if size < 1024:
         return f"{size} bytes"
@@ -110,6 +116,8 @@ def build_environment() -> Environment:
     )
     env.filters["day"] = _format_date
     env.filters["dayonly"] = _format_day_only
+    env.filters["longday"] = _format_long_day
+    env.filters["filekind"] = in_words
     env.filters["size"] = _format_size
     env.filters["pounds"] = _format_pence
     env.filters["shown"] = _format_value
@@ -171,6 +179,8 @@ def render(
         "can": lambda permission: can(user, permission),
         "errors": {},
         "form": {},
+        # Date fields (day, month, year) to mark as wrong: name -> the boxes.
+        "date_wrong": {},
     }
     values.update(context or {})
     body = environment().get_template(template).render(values)

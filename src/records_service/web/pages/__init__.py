@@ -1,8 +1,8 @@
 """Every web page route, grouped by area; all share the CSRF check on unsafe methods.
 
 Order matters where paths overlap: the contract forms (``/contracts/new``,
-``/contracts/{ref}/edit``) come before the contract page, whose reference may contain
-a slash.
+``/contracts/{ref}/edit``) and known-gap forms (``/contracts/{ref}/gaps``) come before
+the contract page, whose reference may contain a slash.
 """
 
 from fastapi import APIRouter, Depends
@@ -13,6 +13,7 @@ from records_service.web.pages import (
     admin,
     audit,
     contract_forms,
+    contract_gaps,
     contracts,
     dashboard,
     disposal_approval,
@@ -20,6 +21,7 @@ from records_service.web.pages import (
     login,
     money,
     record_edit,
+    record_list,
     records,
     reports,
     retention,
@@ -35,10 +37,12 @@ for _area in (
     dashboard,
     upload,
     search,
+    record_list,
     records,
     record_edit,
     contract_forms,
     money,
+    contract_gaps,
     contracts,
     retention,
     disposal_approval,

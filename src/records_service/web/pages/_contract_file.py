@@ -3,6 +3,9 @@
 The checklist applies the schedule's completeness rules through the pure
 :func:`records_service.retention.evaluate_contract`; this module only arranges its
 gaps, the rules and the records on file into what the page lists, stage by stage.
+Each missing record is shown as a known gap, with what happened to it, when the
+register explains it (:func:`records_service.retention.known_gaps.explaining`), and
+as unexplained otherwise.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Literal
 
 from records_service.contracts.models import Contract
 from records_service.retention import ContractFacts, Gap, RetentionSchedule, evaluate_contract
+from records_service.retention.known_gaps import describe, explaining
+from records_service.retention.models import KnownGap
 from records_service.retention.schedule import (
     STAGES,
     AfterEndRecordRule,
@@ -22,7 +27,7 @@ from records_service.retention.schedule import (
     RequiredRecordRule,
 )
 
-ItemState = Literal["on_file", "missing", "not_due", "not_required"]
+ItemState = Literal["on_file", "missing", "known_gap", "not_due", "not_required"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,13 @@ class ChecklistStage:
 
     @property
     def missing(self) -> int:
-        """How many of the stage's items are missing."""
+        """How many of the stage's items are missing with no known gap to explain them."""
         return sum(1 for item in self.items if item.state == "missing")
+
+    @property
+    def known(self) -> int:
+        """How many of the stage's items are missing, every time as a known gap."""
+        return sum(1 for item in self.items if item.state == "known_gap")
 
 
 def stage_title(stage: str) -> str:
@@ -70,8 +80,10 @@ def build_checklist(
     records: Sequence[FileRecord],
     schedule: RetentionSchedule,
     today: date,
+    known: Sequence[KnownGap] = (),
 ) -> list[ChecklistStage]:
-    """Every completeness rule of the schedule, grouped by stage, with its state today."""
+    """Every completeness rule of the schedule, grouped by stage, with its state today;
+    ``known`` are the contract's open known gaps."""
     gaps = evaluate_contract(contract, records, schedule.completeness, today)
     by_rule: dict[str, list[Gap]] = {}
     for gap in gaps:
@@ -80,7 +92,9 @@ def build_checklist(
     for stage in STAGES:
         rules = [r for r in schedule.completeness if r.stage == stage]
         if rules:
-            items = [_item(contract, records, r, by_rule.get(r.id, []), today) for r in rules]
+            items = [
+                _item(contract, records, r, by_rule.get(r.id, []), today, known) for r in rules
+            ]
             stages.append(ChecklistStage(stage, stage_title(stage), items))
     return stages
 
@@ -91,6 +105,7 @@ def _item(
     rule: CompletenessRule,
     gaps: list[Gap],
     today: date,
+    known: Sequence[KnownGap],
 ) -> ChecklistItem:
     matching = [r for r in records if r.record_type in rule.any_of]
     if contract.status not in rule.statuses:
@@ -101,22 +116,29 @@ def _item(
             matching,
         )
     if gaps:
-        problems = [p for p in (_problem(g) for g in gaps) if p]
+        explained = [explaining(g, known) for g in gaps]
+        problems = [_problem(g, k) for g, k in zip(gaps, explained, strict=True)]
+        if all(explained):
+            return ChecklistItem(rule.label, "known_gap", "Known gap", matching, problems)
         return ChecklistItem(rule.label, "missing", "Missing", matching, problems)
     if matching:
         return ChecklistItem(rule.label, "on_file", "On file", matching)
     return ChecklistItem(rule.label, "not_due", _not_due(contract, rule, today))
 
 
-def _problem(gap: Gap) -> str:
+def _problem(gap: Gap, known: KnownGap | None) -> str:
+    why = "Unexplained."
+    if known is not None:
+        text = describe(known)
+        why = f"{text[:1].upper()}{text[1:]}."
     if gap.kind == "overdue_return" and gap.quarter_start and gap.quarter_end:
         return (
             f"No return for {gap.quarter_start:%-d %b %Y} to {gap.quarter_end:%-d %b %Y}: "
-            f"due {gap.due_date:%-d %b %Y}, {gap.days_overdue} days overdue"
+            f"due {gap.due_date:%-d %b %Y}, {gap.days_overdue} days overdue. {why}"
         )
     if gap.due_date is not None:
-        return f"Was due by {gap.due_date:%-d %b %Y}, {gap.days_overdue} days overdue"
-    return ""
+        return f"Was due by {gap.due_date:%-d %b %Y}, {gap.days_overdue} days overdue. {why}"
+    return f"Not on file. {why}"
 
 
 def _not_due(contract: ContractFacts, rule: CompletenessRule, today: date) -> str:

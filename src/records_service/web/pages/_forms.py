@@ -1,10 +1,18 @@
-"""Reading form values for pages: dates, optional text, and which field an error is about."""
+"""Reading form values for pages: dates, optional text, and which field an error is about.
+
+Dates are typed as GOV.UK's three boxes, day, month and year (``NAME_day``,
+``NAME_month``, ``NAME_year``), never the browser's date picker, whose order and
+language follow the computer's settings. A single ``NAME`` holding ``YYYY-MM-DD``
+is still read when the three are blank (links, scripts, the upload page's script).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
-from records_service.bounds import check_text, in_date_range
+from records_service.bounds import DATE_MAX, DATE_MIN, check_text, in_date_range
 from records_service.errors import DomainError
 from records_service.records.models import Classification
 
@@ -96,3 +104,70 @@ def title_from_filename(filename: str) -> str:
     words = stem.replace("_", " ").replace("-", " ").split()
     title = " ".join(words)[:300]
     return title[:1].upper() + title[1:] if title else "Untitled document"
+
+
+DATE_PARTS = ("day", "month", "year")
+
+
+@dataclass(frozen=True)
+class DateEntry:
+    """A date read from three boxes: the day, or why not, and which boxes are wrong."""
+
+    day: date | None = None
+    error: str | None = None
+    wrong: tuple[str, ...] = ()
+
+
+def date_parts(name: str, day: date | None) -> dict[str, str]:
+    """The three boxes of ``name`` filled with ``day`` (blank for ``None``)."""
+    if day is None:
+        return {f"{name}_{part}": "" for part in DATE_PARTS}
+    return {
+        f"{name}_day": str(day.day),
+        f"{name}_month": str(day.month),
+        f"{name}_year": str(day.year),
+    }
+
+
+def read_date(values: Mapping[str, str], name: str, label: str) -> DateEntry:
+    """The date in ``name``'s three boxes (or ``name`` itself as ``YYYY-MM-DD``).
+
+    All blank is no date. The message names what to fix, as GOV.UK's pattern does:
+    the box that is missing, that a date must be real, or the range the service keeps.
+    """
+    typed = {part: (values.get(f"{name}_{part}") or "").strip() for part in DATE_PARTS}
+    if not any(typed.values()):
+        return _iso_entry(values.get(name), label)
+    missing = tuple(part for part in DATE_PARTS if not typed[part])
+    if missing:
+        return DateEntry(error=f"{label} must include a {' and '.join(missing)}", wrong=missing)
+    not_numbers = tuple(
+        part for part in DATE_PARTS if not typed[part].isascii() or not typed[part].isdigit()
+    )
+    if not_numbers:
+        return DateEntry(error=f"{label} must be a real date, in numbers", wrong=not_numbers)
+    if len(typed["year"]) != 4:
+        return DateEntry(error=f"The year of {label.lower()} must have 4 numbers", wrong=("year",))
+    return _checked(label, int(typed["year"]), int(typed["month"]), int(typed["day"]))
+
+
+def _checked(label: str, year: int, month: int, day: int) -> DateEntry:
+    try:
+        found = date(year, month, day)
+    except ValueError:
+        wrong = ("month",) if not 1 <= month <= 12 else ("day",)
+        return DateEntry(error=f"{label} must be a real date", wrong=wrong)
+    try:
+        return DateEntry(day=in_date_range(found))
+    except ValueError:
+        return DateEntry(
+            error=f"{label} must be between {DATE_MIN:%-d %B %Y} and {DATE_MAX:%-d %B %Y}",
+            wrong=("year",),
+        )
+
+
+def _iso_entry(text: str | None, label: str) -> DateEntry:
+    try:
+        return DateEntry(day=parse_day(text))
+    except ValueError:
+        return DateEntry(error=f"{label} must be a real date", wrong=DATE_PARTS)

@@ -22,6 +22,7 @@ from records_service.audit.checkpoint import CheckpointError
 from records_service.audit.keys import trusted_keys
 from records_service.audit.log import log_size
 from records_service.audit.service import (
+    ENTRY_SORTS,
     EntryFilters,
     EntryView,
     latest_checkpoint,
@@ -33,12 +34,13 @@ from records_service.auth.models import User
 from records_service.bounds import PageNumber
 from records_service.db import session_scope
 from records_service.errors import DomainError, NotFound
-from records_service.pagination import PageParams
+from records_service.pagination import PageParams, Sort, parse_sort
 from records_service.records.service import record_titles
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAuditReader
-from records_service.web.pages._forms import filter_text, parse_day
+from records_service.web.pages._forms import date_parts, filter_text, read_date
+from records_service.web.pages._listing import filter_chips, sort_headings
 from records_service.web.pages.records import page_links
 from records_service.web.rendering import render
 
@@ -88,6 +90,9 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.FINANCE_SPEND: "Provider's spend recorded",
     AuditAction.FINANCE_RECOVERY: "Unspent funds recovered",
     AuditAction.TRANSPARENCY_PUBLISH: "Publication recorded",
+    AuditAction.RECORD_PART: "Attachment taken from a message",
+    AuditAction.GAP_RECORD: "Known gap recorded",
+    AuditAction.GAP_CLOSE: "Known gap closed",
 }
 
 
@@ -98,18 +103,20 @@ def _day_start(day: date | None, *, next_day: bool = False) -> datetime | None:
     return start + timedelta(days=1) if next_day else start
 
 
-def _filters(params: dict[str, str]) -> tuple[EntryFilters, dict[str, str]]:
-    """Filters from the query; dates are whole days (UTC), the 'to' day included."""
+def _filters(
+    params: dict[str, str], wrong: dict[str, tuple[str, ...]]
+) -> tuple[EntryFilters, dict[str, str]]:
+    """Filters from the query; dates are whole days (UTC), the 'to' day included. Date
+    boxes that cannot be read are noted in ``wrong``."""
     errors: dict[str, str] = {}
     known = {a.value for a in AuditAction}
     action = params.get("action") or None
     days: dict[str, date | None] = {}
-    for name in ("from", "to"):
-        try:
-            days[name] = parse_day(params.get(name))
-        except ValueError:
-            errors[name] = "Enter a real date, for example 2026-01-31"
-            days[name] = None
+    for name, label in (("from", "From"), ("to", "To")):
+        entry = read_date(params, name, label)
+        days[name] = entry.day
+        if entry.error:
+            errors[name], wrong[name] = entry.error, entry.wrong
     filters = EntryFilters(
         subject=filter_text(params.get("subject"), "subject", errors),
         actor=filter_text(params.get("actor"), "actor", errors),
@@ -118,6 +125,32 @@ def _filters(params: dict[str, str]) -> tuple[EntryFilters, dict[str, str]]:
         until=_day_start(days["to"], next_day=True),
     )
     return filters, errors
+
+
+ENTRY_COLUMNS = {"when": "When", "who": "Who", "action": "Action"}
+ENTRY_FILTERS = {"subject": "Subject", "actor": "Who", "action": "Action"}
+
+
+def _action_words() -> dict[str, str]:
+    return {action.value: name for action, name in ACTION_NAMES.items()}
+
+
+def _without_order(params: dict[str, str]) -> dict[str, str]:
+    """The query without ``order``: a sorted heading says the order itself."""
+    return {k: v for k, v in params.items() if k != "order"}
+
+
+def _with_boxes(params: dict[str, str], filters: EntryFilters) -> dict[str, str]:
+    """The form's values, with a date given as one value (a link) in its three boxes."""
+    form = dict(params)
+    given = {
+        "from": filters.since,
+        "to": filters.until - timedelta(days=1) if filters.until else None,
+    }
+    for name, moment in given.items():
+        if moment is not None and name in params and not params.get(f"{name}_day"):
+            form |= date_parts(name, moment.date())
+    return form
 
 
 def _record_ids(entries: list[EntryView]) -> set[str]:
@@ -147,14 +180,18 @@ def _audit_page(
     report: VerifyReport | None = None,
 ) -> Response:
     params = dict(request.query_params)
-    filters, errors = _filters(params)
-    oldest_first = params.get("order") == "oldest"
+    wrong: dict[str, tuple[str, ...]] = {}
+    filters, errors = _filters(params, wrong)
+    # order=oldest (the older form of sort=when) is still understood.
+    default = "when" if params.get("order") == "oldest" else "-when"
+    order = parse_sort(params.get("sort"), ENTRY_SORTS, default)
+    oldest_first = order == Sort("when")
     try:
         entries, total = list_entries(
             session,
             filters=filters,
             page=PageParams(page=page, page_size=PAGE_SIZE),
-            newest_first=not oldest_first,
+            sort=order,
         )
     except DomainError as exc:
         errors["to"] = exc.detail[:1].upper() + exc.detail[1:]
@@ -165,12 +202,15 @@ def _audit_page(
             e.index: json.dumps(e.details, ensure_ascii=False, sort_keys=True) for e in entries
         },
         "filters": params,
-        "form": params,
         "errors": errors,
         "actions": sorted(ACTION_NAMES.items(), key=lambda item: item[1]),
         "action_names": {a.value: name for a, name in ACTION_NAMES.items()},
         "records": record_titles(session, _record_ids(entries), user),
         "oldest_first": oldest_first,
+        "date_wrong": wrong,
+        "form": _with_boxes(params, filters),
+        "headings": sort_headings("/audit", _without_order(params), order, ENTRY_COLUMNS),
+        "chips": filter_chips("/audit", params, ENTRY_FILTERS, {"action": _action_words()}),
         # Absolute, so the links after Verify (answered at /audit/verify) lead to the log.
         "pages": page_links(page, PAGE_SIZE, total, params, path="/audit"),
         "checkpoint": _checkpoint(session),

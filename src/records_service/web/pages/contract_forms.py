@@ -19,7 +19,7 @@ from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.web.deps import SignedInContractManager
-from records_service.web.pages._forms import field_of, optional, parse_day
+from records_service.web.pages._forms import date_parts, field_of, optional, read_date
 from records_service.web.rendering import flash, redirect, render
 
 router = APIRouter()
@@ -54,11 +54,14 @@ PENCE_TEXT_MAX = 40
 
 
 class FormProblem(ValueError):
-    """A form value that cannot be read; ``field`` names it."""
+    """A form value that cannot be read; ``field`` names it, ``message`` says what to fix
+    (else the field's usual message) and ``wrong`` which boxes of a date are wrong."""
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, field: str, message: str | None = None, wrong: tuple[str, ...] = ()) -> None:
         super().__init__(field)
         self.field = field
+        self.message = message or _MESSAGES[field]
+        self.wrong = wrong
 
 
 def pence(text: str) -> int | None:
@@ -80,62 +83,69 @@ def pence(text: str) -> int | None:
     return int(value)
 
 
+_DATE_LABELS = {"start_date": "Start date", "end_date": "End date", "closed_on": "Closed on"}
+
+
 def _day(form: dict[str, str], name: str) -> Any:
-    try:
-        return parse_day(form.get(name))
-    except ValueError:
-        raise FormProblem(name) from None
+    entry = read_date(form, name, _DATE_LABELS[name])
+    if entry.error:
+        raise FormProblem(name, entry.error, entry.wrong)
+    return entry.day
 
 
-def _read(errors: dict[str, str], reader: Callable[[], Any]) -> Any:
+class FormErrors(ValueError):
+    """Every field of a form that cannot be accepted, with its message, and which boxes
+    of a date field are wrong."""
+
+    def __init__(self) -> None:
+        super().__init__("form errors")
+        self.errors: dict[str, str] = {}
+        self.wrong: dict[str, tuple[str, ...]] = {}
+
+
+def _read(found: FormErrors, reader: Callable[[], Any]) -> Any:
     """``reader()``, or ``None`` with its field's error noted, so every field is read."""
     try:
         return reader()
     except FormProblem as exc:
-        errors.setdefault(exc.field, _MESSAGES[exc.field])
+        found.errors.setdefault(exc.field, exc.message)
+        if exc.wrong:
+            found.wrong[exc.field] = exc.wrong
         return None
 
 
-def _values(form: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
-    start = _read(errors, lambda: _day(form, "start_date"))
-    end = _read(errors, lambda: _day(form, "end_date"))
+def _values(form: dict[str, str], found: FormErrors) -> dict[str, Any]:
+    start = _read(found, lambda: _day(form, "start_date"))
+    end = _read(found, lambda: _day(form, "end_date"))
     if start and end and end < start:
-        errors.setdefault("end_date", _MESSAGES["end_date"])
+        found.errors.setdefault("end_date", _MESSAGES["end_date"])
     return {
         "title": form["title"].strip(),
         "provider": optional(form["provider"]),
         "funding_stream": optional(form["funding_stream"]),
-        "awarded_value_pence": _read(errors, lambda: pence(form["awarded_value"])),
+        "awarded_value_pence": _read(found, lambda: pence(form["awarded_value"])),
         "start_date": start,
         "end_date": end,
-        "closed_on": _read(errors, lambda: _day(form, "closed_on")),
+        "closed_on": _read(found, lambda: _day(form, "closed_on")),
         "status": form["status"],
         "is_deed": form["is_deed"] == "yes",
         "owner": optional(form["owner"]),
     }
 
 
-def _validated(model: type[M], values: dict[str, Any], errors: dict[str, str]) -> M:
-    """``values`` as ``model``; raises ``FormErrors`` with every field's error at once,
-    those found while reading the form included."""
+def _validated(model: type[M], values: dict[str, Any], found: FormErrors) -> M:
+    """``values`` as ``model``; raises ``found`` with every field's error at once, those
+    found while reading the form included."""
     try:
         data = model.model_validate(values)
     except ValidationError as exc:
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "end_date"
             name = "awarded_value" if name == "awarded_value_pence" else name
-            errors.setdefault(name, _MESSAGES.get(name, str(error["msg"])))
-    if errors:
-        raise FormErrors(errors)
+            found.errors.setdefault(name, _MESSAGES.get(name, str(error["msg"])))
+    if found.errors:
+        raise found
     return data
-
-
-class FormErrors(ValueError):
-    """Every field of a form that cannot be accepted, with its message."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(", ".join(errors))
-        self.errors = errors
 
 
 def _errors_of(exc: FormErrors | DomainError) -> dict[str, str]:
@@ -144,12 +154,23 @@ def _errors_of(exc: FormErrors | DomainError) -> dict[str, str]:
     return {field_of(exc, "reference"): exc.detail[:1].upper() + exc.detail[1:]}
 
 
+def _wrong_boxes(exc: FormErrors | DomainError) -> dict[str, tuple[str, ...]]:
+    return exc.wrong if isinstance(exc, FormErrors) else {}
+
+
 def _form_page(
-    request: Request, user: Any, form: dict[str, str], errors: dict[str, str], *, editing: bool
+    request: Request,
+    user: Any,
+    form: dict[str, str],
+    errors: dict[str, str],
+    *,
+    editing: bool,
+    wrong: dict[str, tuple[str, ...]] | None = None,
 ) -> Response:
     context = {
         "form": form,
         "errors": errors,
+        "date_wrong": wrong or {},
         "editing": editing,
         "statuses": [s.value for s in ContractStatus],
     }
@@ -165,9 +186,19 @@ class ContractForm(BaseModel):
     provider: FormValue = ""
     funding_stream: FormValue = ""
     awarded_value: FormValue = ""
+    # A date is three boxes (day, month, year) or, from scripts, one YYYY-MM-DD value.
     start_date: FormValue = ""
+    start_date_day: FormValue = ""
+    start_date_month: FormValue = ""
+    start_date_year: FormValue = ""
     end_date: FormValue = ""
+    end_date_day: FormValue = ""
+    end_date_month: FormValue = ""
+    end_date_year: FormValue = ""
     closed_on: FormValue = ""
+    closed_on_day: FormValue = ""
+    closed_on_month: FormValue = ""
+    closed_on_year: FormValue = ""
     status: FormValue = ContractStatus.PLANNED.value
     is_deed: FormValue = "no"
     owner: FormValue = ""
@@ -188,14 +219,16 @@ def new_contract(
 ) -> Response:
     """Open the contract and go to its page."""
     form = posted.model_dump()
-    errors: dict[str, str] = {}
+    found = FormErrors()
     try:
-        values = _values(form, errors) | {"reference": form["reference"].strip()}
-        data = _validated(ContractCreate, values, errors)
+        values = _values(form, found) | {"reference": form["reference"].strip()}
+        data = _validated(ContractCreate, values, found)
         with session_scope(services.engine) as session:
             create_contract(session, data=data, actor=user, clock=services.clock)
     except (FormErrors, DomainError) as exc:
-        return _form_page(request, user, form, _errors_of(exc), editing=False)
+        return _form_page(
+            request, user, form, _errors_of(exc), editing=False, wrong=_wrong_boxes(exc)
+        )
     flash(request, f"Contract {data.reference} opened.")
     return redirect(_contract_path(data.reference))
 
@@ -212,9 +245,9 @@ def _as_form(contract: Contract) -> dict[str, str]:
         "provider": contract.provider or "",
         "funding_stream": contract.funding_stream or "",
         "awarded_value": "" if value is None else f"{Decimal(value) / 100:.2f}",
-        "start_date": contract.start_date.isoformat() if contract.start_date else "",
-        "end_date": contract.end_date.isoformat() if contract.end_date else "",
-        "closed_on": contract.closed_on.isoformat() if contract.closed_on else "",
+        **date_parts("start_date", contract.start_date),
+        **date_parts("end_date", contract.end_date),
+        **date_parts("closed_on", contract.closed_on),
         "status": contract.status,
         "is_deed": "yes" if contract.is_deed else "no",
         "owner": contract.owner or "",
@@ -240,9 +273,9 @@ def edit_contract(
 ) -> Response:
     """Apply the changes (each one audited with its old and new value)."""
     form = posted.model_dump() | {"reference": reference}
-    errors: dict[str, str] = {}
+    found = FormErrors()
     try:
-        data = _validated(ContractUpdate, _values(form, errors), errors)
+        data = _validated(ContractUpdate, _values(form, found), found)
         with session_scope(services.engine) as session:
             update_contract(
                 session, reference=reference, data=data, actor=user, clock=services.clock
@@ -250,6 +283,8 @@ def edit_contract(
     except (FormErrors, DomainError) as exc:
         if isinstance(exc, DomainError) and exc.status == 404:
             raise
-        return _form_page(request, user, form, _errors_of(exc), editing=True)
+        return _form_page(
+            request, user, form, _errors_of(exc), editing=True, wrong=_wrong_boxes(exc)
+        )
     flash(request, "Contract details updated.")
     return redirect(_contract_path(reference))

@@ -24,7 +24,7 @@ from records_service.records.service import (
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.storage import StorageError
 from records_service.web.deps import SignedInCapturer, SignedInEditor
-from records_service.web.pages._forms import field_of, optional, parse_day
+from records_service.web.pages._forms import date_parts, field_of, optional, read_date
 from records_service.web.pages._rows import type_choices
 from records_service.web.pages.upload import contract_choices, tag_choices
 from records_service.web.rendering import flash, redirect, render
@@ -61,7 +61,7 @@ def edit_form(
         "record_type": record.record_type,
         "contract": record.contract or "",
         "tags": ", ".join(record.tags),
-        "record_date": record.record_date.isoformat(),
+        **date_parts("record_date", record.record_date),
         "classification": record.classification,
         "originator": record.originator or "",
         "reason": "",
@@ -71,6 +71,9 @@ def edit_form(
 
 def _update_from(form: dict[str, str]) -> RecordUpdate:
     """The update for every field on the form; unchanged ones are ignored by the service."""
+    entry = read_date(form, "record_date", "Record date")
+    if entry.error:
+        raise DateProblem(entry.error, entry.wrong)
     return RecordUpdate.model_validate(
         {
             "reason": form["reason"].strip(),
@@ -78,11 +81,20 @@ def _update_from(form: dict[str, str]) -> RecordUpdate:
             "record_type": form["record_type"],
             "contract": optional(form["contract"]),
             "tags": [form["tags"]],
-            "record_date": parse_day(form["record_date"]),
+            "record_date": entry.day,
             "classification": form["classification"],
             "originator": optional(form["originator"]),
         }
     )
+
+
+class DateProblem(ValueError):
+    """The record date's boxes cannot be read: what to fix, and which boxes."""
+
+    def __init__(self, message: str, wrong: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.wrong = wrong
 
 
 def _validation_errors(exc: ValidationError) -> dict[str, str]:
@@ -109,6 +121,9 @@ def edit(
     contract: Annotated[FormValue, Form()] = "",
     tags: Annotated[FormValue, Form()] = "",
     record_date: Annotated[FormValue, Form()] = "",
+    record_date_day: Annotated[FormValue, Form()] = "",
+    record_date_month: Annotated[FormValue, Form()] = "",
+    record_date_year: Annotated[FormValue, Form()] = "",
     classification: Annotated[FormValue, Form()] = "",
     originator: Annotated[FormValue, Form()] = "",
     reason: Annotated[FormValue, Form()] = "",
@@ -120,11 +135,15 @@ def edit(
         "contract": contract,
         "tags": tags,
         "record_date": record_date,
+        "record_date_day": record_date_day,
+        "record_date_month": record_date_month,
+        "record_date_year": record_date_year,
         "classification": classification,
         "originator": originator,
         "reason": reason,
     }
     errors: dict[str, str] = {}
+    wrong: dict[str, tuple[str, ...]] = {}
     try:
         data = _update_from(form)
         with session_scope(services.engine) as session:
@@ -136,11 +155,13 @@ def edit(
                 record_types=services.record_types,
                 clock=services.clock,
             )
+    except DateProblem as exc:
+        errors, wrong = {"record_date": exc.message}, {"record_date": exc.wrong}
     except ValueError as exc:
         errors = (
             _validation_errors(exc)
             if isinstance(exc, ValidationError)
-            else {"record_date": "Enter a real date, for example 2024-03-31"}
+            else {"record_date": "Enter a real date, for example 31 3 2024"}
         )
     except DomainError as exc:
         if exc.status == 404:
@@ -149,7 +170,7 @@ def edit(
     if errors:
         with session_scope(services.engine) as session:
             context = _edit_context(session, services, record_id, user)
-        context |= {"form": form, "errors": errors}
+        context |= {"form": form, "errors": errors, "date_wrong": wrong}
         return render(request, "record_edit.html", context, user=user, status_code=422)
     flash(request, "Details updated." if changed else "Nothing was changed.")
     return redirect(f"/records/{record_id}")

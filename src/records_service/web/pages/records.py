@@ -1,5 +1,6 @@
-"""Record pages: the filtered list, one record with its versions, provenance and
-history, and downloads. Every download or inline view is audited exactly as the API's."""
+"""Record pages: one record with its versions, provenance and history, and downloads
+(the list is in ``record_list``). Every download or inline view is audited exactly as
+the API's."""
 
 from __future__ import annotations
 
@@ -12,28 +13,25 @@ from sqlmodel import Session
 
 from records_service.audit.service import EntryFilters, EntryView, list_entries
 from records_service.auth.models import User
-from records_service.bounds import DbId, Identifier, PageNumber
+from records_service.bounds import DbId, Identifier
 from records_service.db import session_scope
 from records_service.extraction.media_types import PDF, normalise
 from records_service.imports.queries import record_provenance
 from records_service.pagination import PageParams
 from records_service.records.download import Disposition, content_headers
-from records_service.records.models import Classification
+from records_service.records.parts import attachments_of, message_of
 from records_service.records.service import (
-    RecordFilters,
     find_version,
     get_record,
-    list_records,
     metadata_history,
     open_content,
     to_public,
 )
 from records_service.retention.record_view import record_retention
-from records_service.runtime.requests import ReadSessionDep, ServicesDep
+from records_service.runtime.requests import ServicesDep
 from records_service.web.deps import SignedInUser
-from records_service.web.pages._forms import filter_day, known_classification
 from records_service.web.pages._preview import build_preview
-from records_service.web.pages._rows import record_rows, type_choices, type_label
+from records_service.web.pages._rows import type_label
 from records_service.web.rendering import render
 
 router = APIRouter()
@@ -61,46 +59,6 @@ def page_links(
         "previous": link(page - 1) if page > 1 else None,
         "next": link(page + 1) if page < last else None,
     }
-
-
-@router.get("/records")
-def record_list(
-    request: Request,
-    session: ReadSessionDep,
-    services: ServicesDep,
-    user: SignedInUser,
-    contract: Identifier | None = None,
-    record_type: Identifier | None = None,
-    tag: Identifier | None = None,
-    classification: Identifier = "",
-    date_from: Identifier = "",
-    date_to: Identifier = "",
-    page: Annotated[PageNumber, Query()] = 1,
-) -> Response:
-    """The records this user may see, filtered, newest record date first."""
-    errors: dict[str, str] = {}
-    filters = RecordFilters(
-        contract=(contract or "").strip() or None,
-        record_type=record_type or None,
-        tag=(tag or "").strip().lower() or None,
-        classification=known_classification(classification),
-        date_from=filter_day(date_from, "f-from", errors),
-        date_to=filter_day(date_to, "f-to", errors),
-    )
-    rows, total = list_records(
-        session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE), user=user
-    )
-    params = dict(request.query_params)
-    context = {
-        "rows": record_rows(session, rows, services.schedule),
-        "filters": params,
-        "record_types": type_choices(services.schedule),
-        "classifications": [c.value for c in Classification],
-        "pages": page_links(page, PAGE_SIZE, total, params),
-        "errors": errors,
-    }
-    status = 422 if errors else 200
-    return render(request, "records.html", context, user=user, status_code=status)
 
 
 @router.get("/records/{record_id}")
@@ -131,6 +89,8 @@ def record_page(
             "preview": preview,
             "changes": metadata_history(session, record_id, user),
             "provenance": record_provenance(session, record_id),
+            "part_of": message_of(session, record_id, user),
+            "attachments": attachments_of(session, record_id, user),
             "activity": _activity(session, record_id),
             "action_labels": ACTION_LABELS,
             "retention": record_retention(
@@ -143,6 +103,7 @@ def record_page(
 HISTORY_LIMIT = 200
 ACTION_LABELS = {
     "record.capture": "Captured",
+    "record.part": "Taken from a message as its attachment",
     "record.version": "New version added",
     "record.update": "Details changed",
     "record.read": "Content read or downloaded",

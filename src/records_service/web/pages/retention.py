@@ -17,16 +17,22 @@ from sqlmodel import Session
 
 from records_service.auth.models import User
 from records_service.bounds import DbId, FormReason, FormText, Identifier, PageNumber
-from records_service.db import session_scope
+from records_service.contracts.service import contract_by_name
+from records_service.db import read_scope, session_scope
 from records_service.errors import DomainError
-from records_service.pagination import PageParams
+from records_service.pagination import PageParams, parse_sort
 from records_service.records.service import record_labels
 from records_service.retention.dispositions import (
     DispositionFilters,
     decide_disposition,
     list_dispositions,
 )
-from records_service.retention.findings import FindingFilters, findings_csv, list_findings
+from records_service.retention.finding_groups import (
+    DEFAULT_GROUP_SORT,
+    GROUP_SORTS,
+    findings_by_contract,
+)
+from records_service.retention.findings import FindingFilters, export_findings
 from records_service.retention.holds import (
     HoldFilters,
     list_holds,
@@ -40,8 +46,10 @@ from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAuditReader, SignedInRetentionManager
 from records_service.web.pages._forms import optional
+from records_service.web.pages._listing import filter_chips, sort_headings
 from records_service.web.pages._rows import type_label
 from records_service.web.pages.records import PAGE_SIZE, page_links
+from records_service.web.pages.upload import contract_choices
 from records_service.web.rendering import flash, redirect, render
 
 router = APIRouter(prefix="/retention")
@@ -83,30 +91,54 @@ def _finding_filters(kind: str | None, contract: str | None, state: str | None) 
     )
 
 
+FINDING_COLUMNS = {
+    "contract": "Contract",
+    "count": "Findings",
+    "first_seen": "First seen",
+}
+FINDING_FILTERS = {"kind": "Kind", "contract": "Contract", "state": "State"}
+
+
 @router.get("")
 def findings(
     request: Request,
     session: ReadSessionDep,
+    services: ServicesDep,
     user: SignedInAuditReader,
     kind: Identifier | None = None,
     contract: Identifier | None = None,
     state: Identifier | None = None,
+    sort: Identifier = "",
     page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
-    """Findings of the retention job, filtered by kind, contract and state."""
+    """Findings of the retention job grouped by contract, in words; filtered by kind,
+    contract and state, sortable by contract, number of findings and first seen."""
+    order = parse_sort(sort, GROUP_SORTS, DEFAULT_GROUP_SORT.text)
     filters = _finding_filters(kind, contract, state)
-    rows, total = list_findings(
-        session, filters=filters, page=PageParams(page=page, page_size=PAGE_SIZE)
+    groups, total = findings_by_contract(
+        session,
+        filters=filters,
+        schedule=services.schedule,
+        user=user,
+        page=PageParams(page=page, page_size=PAGE_SIZE),
+        sort=order,
     )
-    params = dict(request.query_params)
+    params = {k: v for k, v in request.query_params.items() if v}
+    kind_words = {k.value: label for k, label in KIND_LABELS.items()}
     context = {
-        "findings": rows,
+        "groups": groups,
         "filters": params,
         "kinds": [(k.value, label) for k, label in KIND_LABELS.items()],
-        "kind_labels": {k.value: label for k, label in KIND_LABELS.items()},
         "states": STATES,
         "pages": page_links(page, PAGE_SIZE, total, params),
         "csv_query": request.url.query,
+        "headings": sort_headings("/retention", params, order, FINDING_COLUMNS),
+        "chips": filter_chips(
+            "/retention",
+            params,
+            FINDING_FILTERS,
+            {"kind": kind_words, "state": {s: s.capitalize() for s in STATES}},
+        ),
     }
     return render(request, "retention_findings.html", context, user=user)
 
@@ -120,9 +152,8 @@ def findings_export(
     state: Identifier | None = None,
 ) -> Response:
     """The same findings as a CSV file (every page)."""
-    rows, _ = list_findings(session, filters=_finding_filters(kind, contract, state))
     return Response(
-        findings_csv(rows),
+        export_findings(session, _finding_filters(kind, contract, state)),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": 'attachment; filename="findings.csv"',
@@ -258,8 +289,12 @@ def _holds_page(
     rows, total = list_holds(
         session, filters=HoldFilters(active=flag), page=PageParams(page=page, page_size=PAGE_SIZE)
     )
+    picked = (form or {}).get("record_id", "")
+    labels = record_labels(session, {picked}, user) if picked else {}
     context = {
         "holds": rows,
+        "picked_record": labels.get(picked),
+        "contracts": contract_choices(session),
         "active": active if active in ("active", "released", "all") else "active",
         "pages": page_links(page, PAGE_SIZE, total, {"active": active}),
         "form": form or {},
@@ -284,6 +319,12 @@ def holds(
     return _holds_page(request, session, user, active, page, form)
 
 
+NOTHING_TO_HOLD = (
+    "Choose the contract to hold by its reference or title, or pick records: tick them on "
+    "the Records list and choose Place a hold"
+)
+
+
 @router.post("/holds")
 def place(
     request: Request,
@@ -294,23 +335,26 @@ def place(
     reference: Annotated[FormText, Form()] = "",
     reason: Annotated[FormReason, Form()] = "",
 ) -> Response:
-    """Place a hold on one record or on every record of a contract."""
+    """Place a hold on a record picked on its page, or on every record of a contract
+    picked by its reference or title."""
     form = {"record_id": record_id, "contract": contract, "reference": reference, "reason": reason}
     # What to hold is checked apart from the other fields, so every error shows at once.
     errors = _scope_error(optional(record_id), optional(contract))
+    hold = None
     try:
         body = HoldCreate(
             record_id=optional(record_id),
-            contract=optional(contract),
+            contract=_contract_named(services, contract) if not optional(record_id) else None,
             reference=reference.strip(),
             reason=reason.strip(),
         )
-        hold = place_hold(services.hold_context(), request=body, actor=user)
+        if not errors:  # nothing is placed while what to hold is in doubt
+            hold = place_hold(services.hold_context(), request=body, actor=user)
     except ValidationError as exc:
         errors = _hold_errors(exc) | errors
     except DomainError as exc:
         errors = {"contract" if "contract" in exc.detail else "record_id": _sentence(exc.detail)}
-    if errors:
+    if errors or hold is None:
         with session_scope(services.engine) as session:
             return _holds_page(request, session, user, "active", 1, form, errors)
     flash(request, f"Hold {hold.reference} placed.")
@@ -319,10 +363,18 @@ def place(
 
 def _scope_error(record_id: str | None, contract: str | None) -> dict[str, str]:
     if record_id is None and contract is None:
-        return {"scope": "Enter a contract reference or a record id: what the hold covers"}
+        return {"contract": NOTHING_TO_HOLD}
     if record_id is not None and contract is not None:
-        return {"scope": "Enter a contract reference or a record id, not both"}
+        return {"contract": "Choose a contract or records to hold, not both"}
     return {}
+
+
+def _contract_named(services: Services, name: str) -> str | None:
+    """The reference of the contract picked by ``name`` (its reference or title)."""
+    if not optional(name):
+        return None
+    with read_scope(services.engine) as session:
+        return contract_by_name(session, name.strip()).reference
 
 
 def _hold_errors(exc: ValidationError) -> dict[str, str]:
@@ -332,8 +384,8 @@ def _hold_errors(exc: ValidationError) -> dict[str, str]:
     }
     errors: dict[str, str] = {}
     for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else "scope"
-        errors.setdefault(name, messages.get(name, "Enter a contract reference or a record id"))
+        name = str(error["loc"][0]) if error["loc"] else "contract"
+        errors.setdefault(name, messages.get(name, NOTHING_TO_HOLD))
     return errors
 
 

@@ -9,6 +9,7 @@ applies the user's visibility and records the search in the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -21,7 +22,14 @@ from records_service.indexing.base import SearchQuery, SearchResult
 from records_service.runtime.requests import ServicesDep
 from records_service.search.service import InvalidQuery, search_records
 from records_service.web.deps import SignedInUser
-from records_service.web.pages._forms import filter_day, known_classification
+from records_service.web.pages._forms import (
+    DATE_PARTS,
+    date_parts,
+    filter_day,
+    known_classification,
+    read_date,
+)
+from records_service.web.pages._listing import Chip, chip_without, filter_chips
 from records_service.web.pages._rows import type_choices, type_label
 from records_service.web.rendering import render
 
@@ -134,6 +142,54 @@ class SearchForm:
         )
 
 
+_DATE_LABELS = {"date_from": "Dated from", "date_to": "Dated to"}
+
+
+def _dates(
+    given: dict[str, str], errors: dict[str, str], wrong: dict[str, tuple[str, ...]]
+) -> dict[str, str]:
+    """Each date filter as ``YYYY-MM-DD`` (blank for none), from its three boxes or from
+    the one value a facet link carries; what cannot be read is noted per field."""
+    days: dict[str, str] = {}
+    for name, label in _DATE_LABELS.items():
+        entry = read_date(given, name, label)
+        if entry.error:
+            errors[name], wrong[name] = entry.error, entry.wrong
+        days[name] = entry.day.isoformat() if entry.day else ""
+    return days
+
+
+def _one_value_dates(params: list[tuple[str, str]], days: dict[str, str]) -> list[tuple[str, str]]:
+    """The search's parameters with each date as one value, for its links (facets, pages)."""
+    boxes = {f"{name}_{part}" for name in days for part in DATE_PARTS} | set(days)
+    kept = [(k, v) for k, v in params if k not in boxes]
+    return kept + [(name, day) for name, day in days.items() if day]
+
+
+def _with_date_boxes(form: dict[str, str], days: dict[str, str]) -> dict[str, str]:
+    """The form's values, with a date given as one value (a facet link) in its boxes."""
+    for name, day in days.items():
+        if day and name in form and not form.get(f"{name}_day"):
+            form |= date_parts(name, date.fromisoformat(day))
+    return form
+
+
+SEARCH_FILTERS = {"contract": "Contract", "record_type": "Record type", "tag": "Tag"}
+
+
+def _chips(params: list[tuple[str, str]], types: dict[str, str]) -> list[Chip]:
+    """A removable chip for each filter narrowing this search (the words stay)."""
+    given = dict(params)
+    chips = filter_chips("/search", given, SEARCH_FILTERS, {"record_type": types})
+    for name, label in _DATE_LABELS.items():
+        if given.get(name):
+            day = date.fromisoformat(given[name])
+            chips.append(chip_without("/search", given, (name,), f"{label}: {day:%-d %B %Y}"))
+    if given.get("all_versions") in ("true", "1", "on"):
+        chips.append(chip_without("/search", given, ("all_versions",), "Earlier versions included"))
+    return chips
+
+
 @router.get("/search")
 def search_page(
     request: Request,
@@ -145,20 +201,31 @@ def search_page(
     tag: Identifier = "",
     date_from: Identifier = "",
     date_to: Identifier = "",
+    date_from_day: Identifier = "",
+    date_from_month: Identifier = "",
+    date_from_year: Identifier = "",
+    date_to_day: Identifier = "",
+    date_to_month: Identifier = "",
+    date_to_year: Identifier = "",
     classification: Identifier = "",
     all_versions: bool = False,
     sort: Literal["relevance", "date"] = "relevance",
     page: Annotated[PageNumber, Query(le=10_000)] = 1,
 ) -> Response:
     """Search records; with no query and no filter, show the form and how to search."""
-    form = SearchForm(
-        q, contract, record_type, tag, date_from, date_to, classification, all_versions, sort, page
-    )
-    params = [(k, v) for k, v in request.query_params.multi_items() if v != ""]
+    given = [(k, v) for k, v in request.query_params.multi_items() if v != ""]
     errors: dict[str, str] = {}
+    wrong: dict[str, tuple[str, ...]] = {}
+    days = _dates(dict(given), errors, wrong)
+    params = given if errors else _one_value_dates(given, days)
+    form = SearchForm(
+        q, contract, record_type, tag, days["date_from"], days["date_to"], classification,
+        all_versions, sort, page,
+    )  # fmt: skip
     query = form.to_query(errors)
     context: dict[str, Any] = {
-        "form": dict(params),
+        "form": _with_date_boxes(dict(params), days),
+        "date_wrong": wrong,
         "record_types": type_choices(services.schedule),
         "type_labels": dict(type_choices(services.schedule)),
         "result": None,
@@ -187,5 +254,6 @@ def search_page(
         "result": result,
         "facets": _facets(result, params, services),
         "pages": _pages(result, params),
+        "chips": _chips(params, dict(type_choices(services.schedule))),
     }
     return render(request, "search.html", context, user=user)

@@ -105,11 +105,8 @@ def publish(
         with session_scope(services.engine) as session:
             record_publication(
                 session,
+                data,
                 rules=services.schedule.transparency,
-                item_key=data.item,
-                published_on=data.published_on,
-                location=data.location,
-                copy_record=data.copy_record,
                 actor=user,
                 clock=services.clock,
             )

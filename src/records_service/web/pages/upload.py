@@ -91,9 +91,12 @@ def upload_form(
     services: ServicesDep,
     user: SignedInCapturer,
     contract: Identifier | None = None,
+    record_type: Identifier | None = None,
 ) -> Response:
-    """The upload form (``?contract=REF`` preselects a contract)."""
-    context = form_context(session, services, user, {"contract": contract or ""})
+    """The upload form (``?contract=REF`` and ``?record_type=KEY`` preselect them, as the
+    findings' "Upload this" links do)."""
+    chosen = {"contract": contract or "", "record_type": record_type or ""}
+    context = form_context(session, services, user, chosen)
     return render(request, "upload.html", context, user=user)
 
 

@@ -144,7 +144,9 @@
     row.appendChild(labelled(index, "record_type", "Record type for " + file.name, type));
     var hint = element("p", { "class": "hint", id: "record_date-" + index + "-hint" },
                        "Leave blank to use the record date above.");
-    var day = element("input", { "class": "input width-10", type: "date", name: "file_dates",
+    /* A text box, not the browser's date picker, whose order follows the computer's language. */
+    var day = element("input", { "class": "input width-10", type: "text", inputmode: "numeric",
+                                 autocomplete: "off", name: "file_dates",
                                  id: "record_date-" + index,
                                  "aria-describedby": "record_date-" + index + "-hint" });
     row.appendChild(labelled(index, "record_date", "Record date for " + file.name, day, hint));

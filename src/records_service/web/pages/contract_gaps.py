@@ -1,0 +1,127 @@
+"""The contract page's known-gap forms: recording a gap and closing one with the record
+found for it (records managers). A refused form shows the contract page again with
+the values given and what is wrong beside each field."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from records_service.bounds import DbId, FormReason, FormText, Identifier
+from records_service.db import read_scope, session_scope
+from records_service.errors import DomainError
+from records_service.retention.known_gaps import close_gap, record_gap
+from records_service.retention.schemas import GapClose, GapCreate
+from records_service.runtime.requests import ServicesDep
+from records_service.web.deps import SignedInRetentionManager
+from records_service.web.pages.contracts import contract_view
+from records_service.web.rendering import flash, redirect
+
+router = APIRouter()
+
+_MESSAGES = {
+    "record_type": "Choose the type of the missing record",
+    "period_start": "Enter the first day the record covered, for example 2016-07-01",
+    "period_end": "Enter the last day it covered, on or after the first",
+    "reason": "Choose what happened to the record",
+    "evidence": "Say what shows the record existed (at least 3 characters)",
+    "reported_by": "Say who reported the gap",
+    "found_record": "Enter the id of the record found, on this contract's file",
+}
+
+
+def _errors(exc: ValidationError, prefix: str = "") -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "period_end"
+        errors.setdefault(prefix + name, _MESSAGES.get(name, str(error["msg"])))
+    return errors
+
+
+def _page(reference: str) -> str:
+    return f"/contracts/{quote(reference, safe='/')}#gaps"
+
+
+@router.post("/contracts/{reference:path}/gaps")
+def record(
+    reference: Identifier,
+    request: Request,
+    services: ServicesDep,
+    user: SignedInRetentionManager,
+    record_type: Annotated[FormText, Form()] = "",
+    period_start: Annotated[FormText, Form()] = "",
+    period_end: Annotated[FormText, Form()] = "",
+    reason: Annotated[FormText, Form()] = "",
+    evidence: Annotated[FormReason, Form()] = "",
+    reported_by: Annotated[FormText, Form()] = "",
+) -> Response:
+    """Record a known gap in the contract's file."""
+    form = {
+        "record_type": record_type,
+        "period_start": period_start.strip(),
+        "period_end": period_end.strip(),
+        "reason": reason,
+        "evidence": evidence.strip(),
+        "reported_by": reported_by.strip(),
+    }
+    errors: dict[str, str] = {}
+    try:
+        data = GapCreate.model_validate(form)
+        with session_scope(services.engine) as session:
+            gap = record_gap(
+                session,
+                reference=reference,
+                data=data,
+                record_types=services.record_types,
+                actor=user,
+                clock=services.clock,
+            )
+    except ValidationError as exc:
+        errors = _errors(exc)
+    except DomainError as exc:
+        errors = {"record_type": exc.detail}
+    if errors:
+        with read_scope(services.engine) as session:
+            return contract_view(request, session, services, user, reference, form, errors)
+    flash(request, f"Known gap {gap.id} recorded.")
+    return redirect(_page(reference))
+
+
+@router.post("/contracts/{reference:path}/gaps/{gap_id}/close")
+def close(
+    reference: Identifier,
+    gap_id: DbId,
+    request: Request,
+    services: ServicesDep,
+    user: SignedInRetentionManager,
+    found_record: Annotated[FormText, Form()] = "",
+    note: Annotated[FormReason, Form()] = "",
+) -> Response:
+    """Close a known gap with the record found for it."""
+    field = f"close-{gap_id}"
+    form = {field: found_record.strip(), f"{field}-note": note.strip()}
+    errors: dict[str, str] = {}
+    try:
+        data = GapClose(found_record=found_record.strip(), note=note.strip() or None)
+        with session_scope(services.engine) as session:
+            close_gap(
+                session,
+                reference=reference,
+                gap_id=gap_id,
+                data=data,
+                actor=user,
+                clock=services.clock,
+            )
+    except ValidationError:
+        errors = {field: _MESSAGES["found_record"]}
+    except DomainError as exc:
+        errors = {field: exc.detail}
+    if errors:
+        with read_scope(services.engine) as session:
+            return contract_view(request, session, services, user, reference, form, errors)
+    flash(request, f"Known gap {gap_id} closed.")
+    return redirect(_page(reference))
