@@ -5,7 +5,8 @@ so money and completeness are as at 2026-06-15.
 
 - ``GRANT-PR1``: a £10,000 grant awarded 2025-04-02 by a decision, varied by £1,000,
   paid £11,500 (overpaid by £500); £4,000 spent and 40 people supported reported for
-  April to June 2025; three quarters' monitoring returns missing.
+  April to June 2025; three quarters' monitoring returns missing, the first of them
+  (July to September 2025) a known gap: lost, reported by the provider.
 - ``SVC-PR2``: a £50,000 contract awarded 2025-04-20 with no decision record, paid
   £12,500 in May 2026; only its specification on file.
 - ``OLD-PR3``: a contract of 2016 to 2019 (outside the period) whose specification is
@@ -37,6 +38,7 @@ class Built:
 
     decision: str
     disposed: str
+    known_gap: int
     checkpoint: Checkpoint
     verifier_key: str
 
@@ -123,9 +125,26 @@ def _dispose(client: TestClient, actors: Actors, services: Services) -> str:
     return spec
 
 
+def _known_gap(client: TestClient, actors: Actors) -> int:
+    gap = {
+        "record_type": "monitoring_return",
+        "period_start": "2025-07-01",
+        "period_end": "2025-09-30",
+        "reason": "lost",
+        "evidence": "the provider's covering e-mail of 2025-10-12",
+        "reported_by": "Safe Haven Trust",
+    }
+    response = client.post(
+        "/api/contracts/GRANT-PR1/gaps", json=gap, headers=actors.records_manager
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
 def build(client: TestClient, actors: Actors, services: Services) -> Built:
     """The whole scenario, the retention job's findings, and a signed checkpoint."""
     decision = _grant(client, actors.staff)
+    known_gap = _known_gap(client, actors)
     _contract(client, actors.staff)
     disposed = _dispose(client, actors, services)
     list(prepare_audit(services.settings, services.store))  # the signing key, as init
@@ -136,4 +155,4 @@ def build(client: TestClient, actors: Actors, services: Services) -> Built:
     assert signed is not None
     [key] = trusted_keys(services.settings)
     point = Checkpoint("", signed.tree_size, signed.root_hash)
-    return Built(decision, disposed, point, key)
+    return Built(decision, disposed, known_gap, point, key)
