@@ -48,6 +48,7 @@ class MadeReport:
     """A report made and captured: its record, its bytes and what it says."""
 
     record_id: str
+    title: str
     filename: str
     media_type: str
     content: bytes
@@ -107,7 +108,7 @@ def make_panel_report(
     record, _ = capture_record(
         ctx, meta=meta, source=io.BytesIO(content), filename=filename, actor=actor
     )
-    return MadeReport(record.id, filename, MEDIA_TYPES[fmt], content, report)
+    return MadeReport(record.id, meta.title, filename, MEDIA_TYPES[fmt], content, report)
 
 
 def panel_reports(session: Session, user: User, limit: int = 50) -> tuple[list[Record], int]:
