@@ -30,7 +30,8 @@ from records_service.records.schemas import RecordMetadata
 from records_service.records.service import RecordFilters, list_records
 from records_service.reports.lines import PanelReport, Period
 from records_service.reports.panel import gather_panel
-from records_service.reports.render import render_html, render_pdf
+from records_service.reports.pdf import render_pdf
+from records_service.reports.render import render_html
 from records_service.retention.schedule import RetentionSchedule
 
 PANEL_REPORT_TYPE = "panel_report"
@@ -96,8 +97,7 @@ def make_panel_report(
             produced_by=actor.username,
             verifier_keys=verifier_keys,
         )
-    html = render_html(report)
-    content = html.encode("utf-8") if fmt == "html" else render_pdf(html)
+    content = render_html(report).encode("utf-8") if fmt == "html" else render_pdf(report)
     filename = f"panel-report-{period.start}-to-{period.end}.{fmt}"
     meta = RecordMetadata(
         title=f"Panel's report, {period.start} to {period.end}",
