@@ -14,10 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     RECORDS_DATA_DIR=/data
 
-# WeasyPrint (the Panel's report as PDF) lays text out with pango; DejaVu gives it glyphs.
+# The Panel's report's PDF embeds DejaVu Sans (its glyphs cover far more than Latin).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+       fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed, unprivileged uid so that volume ownership is predictable across rebuilds.

@@ -3,11 +3,10 @@
 #
 #   postgresql        initdb and pg_ctl, for the throwaway test cluster
 #   chromium          headless browser for the browser tests
-#   fonts-dejavu-core a font, so rendered pages and PDFs have glyphs
+#   fonts-dejavu-core fonts, so rendered pages have glyphs; the Panel's report's PDF
+#                     embeds DejaVu Sans (the service uses it too)
 #   tesseract-ocr     OCR of scanned pages and images (the service uses it too)
 #   tesseract-ocr-eng its English language data
-#   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0
-#                     text layout for WeasyPrint, which makes the Panel's report's PDF
 #
 # Idempotent: when everything is present it changes nothing and needs no
 # network. Runs as root, or through sudo otherwise. Set VERBOSE=1 to see
@@ -33,9 +32,6 @@ REQUIREMENTS=(
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
   "tesseract-ocr:tesseract"
   "tesseract-ocr-eng:/usr/share/tesseract-ocr/*/tessdata/eng.traineddata"
-  "libpango-1.0-0:lib:libpango-1.0.so.0"
-  "libpangoft2-1.0-0:lib:libpangoft2-1.0.so.0"
-  "libharfbuzz-subset0:lib:libharfbuzz-subset.so.0"
 )
 
 is_present() {

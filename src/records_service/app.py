@@ -21,6 +21,7 @@ from records_service.api import (
     gaps,
     health,
     records,
+    reports,
     retention,
     search,
     transparency,
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(records.router)
     app.include_router(retention.router)
     app.include_router(retention.record_router)
+    app.include_router(reports.router)
     app.include_router(audit.router)
     app.include_router(users.router)
     # Before mount_web: a middleware added earlier runs inside one added later, and

@@ -102,6 +102,8 @@ ROUTES: dict[tuple[str, str], Allowed] = {
     ("POST", "/api/retention/dispositions/{disposition_id}/reject"): RETENTION_MANAGERS,
     ("POST", "/api/retention/dispositions/{disposition_id}/execute"): RETENTION_MANAGERS,
     ("GET", "/api/retention/disposals"): AUDIT_READERS,
+    # API: reports (making one captures a record; they are read as records).
+    ("POST", "/api/reports/panel"): RETENTION_MANAGERS,
     # API: the audit log. The public key is public on purpose (see api/audit.py).
     ("GET", "/api/audit/entries"): AUDIT_READERS,
     ("GET", "/api/audit/checkpoint"): AUDIT_READERS,

@@ -31,6 +31,7 @@ from records_service.transparency.service import (
     register_csv,
     register_for,
     register_json,
+    register_page_for,
 )
 
 router = APIRouter(prefix="/api/transparency", tags=["transparency"], responses=AUTHENTICATED)
@@ -52,15 +53,10 @@ def register(
     """What must be published as at the day, and whether, when and where it was."""
     rules = services.schedule.transparency
     day: date = as_at or services.clock().date()
-    items = [
-        item
-        for item in register_for(session, rules, day, user)
-        if (kind is None or item.kind == kind) and (state is None or item.state == state)
-    ]
-    page = items[paging.offset : paging.offset + paging.page_size]
+    page, total = register_page_for(session, rules, day, user, paging, kind=kind, state=state)
     return Page(
         items=[RegisterItemPublic.model_validate(item_dict(item, rules)) for item in page],
-        total=len(items),
+        total=total,
         page=paging.page,
         page_size=paging.page_size,
     )

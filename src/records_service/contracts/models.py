@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, String
+from sqlalchemy import Column, String
 from sqlmodel import Field, SQLModel
 
-from records_service.sqltypes import UTCDateTime
+from records_service.sqltypes import PenceType, UTCDateTime
 
 
 class ContractStatus(StrEnum):
@@ -32,7 +32,7 @@ class Contract(SQLModel, table=True):
     title: str = Field(max_length=300)
     provider: str | None = Field(default=None, max_length=300, index=True)
     funding_stream: str | None = Field(default=None, max_length=200)
-    awarded_value_pence: int | None = Field(default=None, sa_column=Column(BigInteger()))
+    awarded_value_pence: int | None = Field(default=None, sa_column=Column(PenceType()))
     start_date: date | None = Field(default=None)
     end_date: date | None = Field(default=None)
     closed_on: date | None = Field(default=None)

@@ -4,7 +4,8 @@
 the completeness of each case file, money and outcomes, open findings, disposals,
 the audit log's signed checkpoint) in a fixed number of queries; ``known_gaps`` is
 where the register of known gaps joins the completeness it reports; ``render``
-turns the data into HTML (a Jinja template) and PDF (WeasyPrint); ``produce``
-makes a report and captures it as a ``panel_report`` record through the normal
-capture path, so what the Panel was told is kept unaltered.
+turns the data into HTML (a Jinja template), and ``pdf`` into PDF (ReportLab, laid
+out by ``pdf_layout``); ``produce`` makes a report and captures it as a
+``panel_report`` record through the normal capture path, so what the Panel was told
+is kept unaltered.
 """

@@ -30,7 +30,8 @@ from records_service.records.schemas import RecordMetadata
 from records_service.records.service import RecordFilters, list_records
 from records_service.reports.lines import PanelReport, Period
 from records_service.reports.panel import gather_panel
-from records_service.reports.render import render_html, render_pdf
+from records_service.reports.pdf import render_pdf
+from records_service.reports.render import render_html
 from records_service.retention.schedule import RetentionSchedule
 
 PANEL_REPORT_TYPE = "panel_report"
@@ -48,6 +49,7 @@ class MadeReport:
     """A report made and captured: its record, its bytes and what it says."""
 
     record_id: str
+    title: str
     filename: str
     media_type: str
     content: bytes
@@ -95,8 +97,7 @@ def make_panel_report(
             produced_by=actor.username,
             verifier_keys=verifier_keys,
         )
-    html = render_html(report)
-    content = html.encode("utf-8") if fmt == "html" else render_pdf(html)
+    content = render_html(report).encode("utf-8") if fmt == "html" else render_pdf(report)
     filename = f"panel-report-{period.start}-to-{period.end}.{fmt}"
     meta = RecordMetadata(
         title=f"Panel's report, {period.start} to {period.end}",
@@ -107,7 +108,7 @@ def make_panel_report(
     record, _ = capture_record(
         ctx, meta=meta, source=io.BytesIO(content), filename=filename, actor=actor
     )
-    return MadeReport(record.id, filename, MEDIA_TYPES[fmt], content, report)
+    return MadeReport(record.id, meta.title, filename, MEDIA_TYPES[fmt], content, report)
 
 
 def panel_reports(session: Session, user: User, limit: int = 50) -> tuple[list[Record], int]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import true
 from sqlmodel import Session, select
 
 from records_service.audit.actions import AuditAction, PublicationPayload
@@ -28,10 +29,17 @@ from records_service.contracts.service import contract_id
 from records_service.errors import Conflict, InvalidInput, NotFound
 from records_service.finance.reconcile import pounds
 from records_service.finance.service import Actor, actor_name
+from records_service.pagination import PageParams
 from records_service.records.models import Record
-from records_service.records.service import can_see_sensitive, get_record, hidden_among
+from records_service.records.service import get_record, visible_clause
 from records_service.transparency.models import ItemKind, Publication
-from records_service.transparency.register import RegisterItem, RegisterRules, build_register
+from records_service.transparency.register import (
+    RegisterFilter,
+    RegisterItem,
+    RegisterRules,
+    build_register,
+    register_page,
+)
 from records_service.transparency.schemas import PublicationIn
 
 _KIND_WORDS = {
@@ -42,15 +50,33 @@ _KIND_WORDS = {
 }
 
 
+def seen_by(user: User | None, **wanted: Any) -> RegisterFilter:
+    """The items ``user`` may see (all of them for no user: a command or the job), with
+    the ``kind``, ``state`` or ``key`` filters given."""
+    visible = true() if user is None else visible_clause(user)
+    return RegisterFilter(visible=visible, **wanted)
+
+
 def register_for(
     session: Session, rules: RegisterRules, as_at: date, user: User | None
 ) -> list[RegisterItem]:
     """The register as at ``as_at``; items about records ``user`` may not see are left out."""
-    items = build_register(session, rules, as_at)
-    if user is None or can_see_sensitive(user):
-        return items
-    hidden = hidden_among(session, user, {i.record_id for i in items if i.record_id})
-    return [item for item in items if item.record_id not in hidden]
+    return build_register(session, rules, as_at, seen_by(user))
+
+
+def register_page_for(
+    session: Session,
+    rules: RegisterRules,
+    as_at: date,
+    user: User,
+    page: PageParams,
+    *,
+    kind: ItemKind | None = None,
+    state: str | None = None,
+) -> tuple[list[RegisterItem], int]:
+    """One page of what ``user`` may see of the register, and how many items in all."""
+    where = seen_by(user, kind=kind, state=state)
+    return register_page(session, rules, as_at, where, offset=page.offset, limit=page.page_size)
 
 
 def describe(item: RegisterItem, rules: RegisterRules) -> str:
@@ -189,8 +215,8 @@ def _unpublished_item(
             f"published_on: {published_on} is in the future",
             errors=[{"field": "published_on", "msg": "in the future"}],
         )
-    items = register_for(session, rules, today, actor if isinstance(actor, User) else None)
-    item = next((i for i in items if i.key == item_key), None)
+    where = seen_by(actor if isinstance(actor, User) else None, key=item_key)
+    item = next(iter(build_register(session, rules, today, where)), None)
     if item is None:
         raise NotFound(f"the register has no item {item_key!r} to publish")
     taken = session.exec(select(Publication).where(Publication.item_key == item_key)).first()
