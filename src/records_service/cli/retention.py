@@ -17,8 +17,8 @@ from records_service.cli._services import cli_services
 from records_service.cli.options import DAY_RANGE, day_option
 from records_service.db import session_scope
 from records_service.retention.findings import FindingFilters, export_findings, list_findings
-from records_service.retention.job import RunReport, count_records, run_retention
-from records_service.retention.models import SYSTEM_ACTOR, FindingKind
+from records_service.retention.job import RunReport, count_records, run_as_system
+from records_service.retention.models import FindingKind
 from records_service.settings import Settings
 
 
@@ -45,13 +45,12 @@ def run(
     with cli_services(settings) as services:
         total = count_records(services.engine)
         with click.progressbar(length=total, label="records", file=sys.stderr) as bar:
-            report = run_retention(
-                engine=services.engine,
-                store=services.store,
-                schedule=services.schedule,
-                settings=services.settings,
-                actor=SYSTEM_ACTOR,
-                clock=services.clock,
+            report = run_as_system(
+                services.engine,
+                services.store,
+                services.schedule,
+                services.settings,
+                services.clock,
                 at=at.date() if at else None,
                 dry_run=dry_run,
                 fixity=fixity,
