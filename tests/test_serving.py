@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -33,10 +32,9 @@ from records_service.audit.log import record_event
 from records_service.audit.writer import prepare_audit
 from records_service.db import read_scope, session_scope
 from records_service.records.models import IndexTask, PendingSidecar, TextStatus, Version
-from records_service.runtime.launch import ServedProcess
 from records_service.runtime.serve import HEALTHCHECK_SECONDS, activity_probe, restore_priority
 from records_service.runtime.services import Services
-from support.server import Serve
+from support.server import Serve, ServedWithToken
 from support.waiting import READY_SECONDS, REQUEST_SECONDS, wait_until
 
 PYTHON = sys.executable
@@ -58,19 +56,7 @@ def _cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     )
 
 
-@dataclass
-class Serving:
-    served: ServedProcess
-    headers: dict[str, str]
-
-    @property
-    def process(self) -> subprocess.Popen[bytes]:
-        return self.served.process
-
-    @property
-    def base(self) -> str:
-        return self.served.base_url
-
+class Serving(ServedWithToken):
     def tree(self) -> list[psutil.Process]:
         children: list[psutil.Process] = psutil.Process(self.process.pid).children(recursive=True)
         return children

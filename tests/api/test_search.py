@@ -54,6 +54,26 @@ def _capture(client: TestClient, headers: dict[str, str], text: str, **form: Any
     return str(response.json()["id"])
 
 
+def _budget_and_secret(
+    client: TestClient, headers: dict[str, str], secret_text: str, **secret: Any
+) -> tuple[str, str]:
+    """Two contracts; a budget record on the first, and ``secret_text`` as a 2021
+    correspondence record on ``OPCC-SECRET-9``. Returns their ids."""
+    create_contract(client, headers)
+    create_contract(client, headers, reference="OPCC-SECRET-9")
+    open_id = _capture(client, headers, "The helpline budget was agreed.", title="Budget")
+    secret_id = _capture(
+        client,
+        headers,
+        secret_text,
+        contract="OPCC-SECRET-9",
+        record_type="correspondence",
+        record_date="2021-06-01",
+        **secret,
+    )
+    return open_id, secret_id
+
+
 def test_a_phrase_inside_a_pdf_docx_or_email_finds_that_record(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
@@ -224,18 +244,12 @@ def test_filters_facets_sort_and_pagination(
 def test_sensitive_records_never_leak_to_staff_who_did_not_capture_them(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
-    create_contract(client, actors.staff)
-    create_contract(client, actors.staff, reference="OPCC-SECRET-9")
-    open_id = _capture(client, actors.staff, "The helpline budget was agreed.", title="Budget")
-    secret_id = _capture(
+    open_id, secret_id = _budget_and_secret(
         client,
         actors.staff,
         "The helpline budget hides the informant codename marigold.",
         title="Informant note",
         classification="OFFICIAL-SENSITIVE",
-        contract="OPCC-SECRET-9",
-        record_type="correspondence",
-        record_date="2021-06-01",
     )
     services.run_background_once()
 
@@ -272,17 +286,8 @@ def test_sensitive_records_never_leak_to_staff_who_did_not_capture_them(
 def test_a_reclassified_record_leaves_search_before_the_patch_answers(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
-    create_contract(client, actors.staff)
-    create_contract(client, actors.staff, reference="OPCC-SECRET-9")
-    open_id = _capture(client, actors.staff, "The helpline budget was agreed.", title="Budget")
-    secret_id = _capture(
-        client,
-        actors.staff,
-        "The helpline budget names the refuge marigold.",
-        title="Refuge note",
-        contract="OPCC-SECRET-9",
-        record_type="correspondence",
-        record_date="2021-06-01",
+    open_id, secret_id = _budget_and_secret(
+        client, actors.staff, "The helpline budget names the refuge marigold.", title="Refuge note"
     )
     services.run_background_once()
     assert search(client, actors.staff2, q="marigold")["total"] == 1

@@ -11,9 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import urllib3
 from click.testing import CliRunner
-from minio import Minio
 from minio.error import S3Error
 from sqlmodel import Session, col, select
 
@@ -167,20 +165,6 @@ def test_step_without_a_key_does_nothing_and_warns_once(
     assert not signing_key_path(settings).exists()
 
 
-def s3_raw_client(info: S3ServerInfo) -> Minio:
-    http = urllib3.PoolManager(
-        cert_reqs="CERT_REQUIRED", ca_certs=str(info.ca_bundle) if info.ca_bundle else None
-    )
-    return Minio(
-        info.endpoint,
-        access_key=info.access_key,
-        secret_key=info.secret_key,
-        secure=info.secure,
-        region=info.region,
-        http_client=http,
-    )
-
-
 @pytest.fixture
 def s3_audit_services(
     tmp_path: Path, sqlite_url: str, s3_server: S3ServerInfo, clock: FixedClock
@@ -205,7 +189,7 @@ def test_s3_checkpoints_go_to_their_own_locked_bucket(
     bucket = settings.audit.bucket
     assert bucket is not None
     key = checkpoint_key(3)
-    raw = s3_raw_client(s3_server)
+    raw = s3_server.raw_client()
     metadata = raw.stat_object(bucket, key).metadata or {}
     assert metadata.get("x-amz-object-lock-mode") == "COMPLIANCE"
     until = metadata.get("x-amz-object-lock-retain-until-date")

@@ -18,11 +18,10 @@ from records_service.app import create_app
 from records_service.audit.keys import ensure_signing_key
 from records_service.audit.writer import writer_for
 from records_service.cli import main
-from records_service.retention.job import run_retention
-from records_service.retention.models import SYSTEM_ACTOR
 from records_service.runtime.services import Services
 from records_service.settings import AuditSettings, Settings
 from records_service.storage import BlobStore
+from support.retention import run_retention_as_system
 
 ORIGIN = "opcc.test/audit"
 CLOSED = "OPCC-2017-020"
@@ -139,14 +138,7 @@ def capture_an_expired_record(live: Live) -> str:
 def dispose_of(live: Live, record: str) -> None:
     """Have the retention job propose disposing of ``record``, and approve it."""
     services = live.services
-    run_retention(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        settings=services.settings,
-        actor=SYSTEM_ACTOR,
-        clock=services.clock,
-    )
+    run_retention_as_system(services)
     proposals = live.client.get(
         "/api/retention/dispositions", params={"record_id": record}, headers=live.actors.auditor
     ).json()["items"]

@@ -53,41 +53,14 @@ def _zip_bytes(entries: list[tuple[str, bytes, int, int]]) -> bytes:
     offset = 0
     for name, data, crc, size in entries:
         raw_name = name.encode()
-        local = struct.pack(
-            "<4sHHHHHIIIHH",
-            b"PK\x03\x04",
-            20,
-            0,
-            8,
-            0,
-            0x21,
-            crc,
-            len(data),
-            size,
-            len(raw_name),
-            0,
-        )
+        # What both headers hold alike: flags, method (deflate), time, date, CRC,
+        # compressed and uncompressed sizes, name length, extra length.
+        shared = (0, 8, 0, 0x21, crc, len(data), size, len(raw_name), 0)
+        local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, *shared)
+        # The central header adds the version made by, then comment length, disk,
+        # internal and external attributes, and the local header's offset.
         central_parts.append(
-            struct.pack(
-                "<4sHHHHHHIIIHHHHHII",
-                b"PK\x01\x02",
-                20,
-                20,
-                0,
-                8,
-                0,
-                0x21,
-                crc,
-                len(data),
-                size,
-                len(raw_name),
-                0,
-                0,
-                0,
-                0,
-                0,
-                offset,
-            )
+            struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, *shared, 0, 0, 0, 0, offset)
             + raw_name
         )
         local_parts.append(local + raw_name + data)

@@ -22,6 +22,7 @@ from factories import Actors, assert_problem, capture, create_contract
 from records_service.db import session_scope
 from records_service.indexing import (
     IndexDocument,
+    Progress,
     SearchIndex,
     SearchQuery,
     Visibility,
@@ -74,11 +75,7 @@ class PausingIndex:
         self.release = threading.Event()
 
     def rebuild(
-        self,
-        docs: Iterable[IndexDocument],
-        progress: Callable[[int], None] | None = None,
-        *,
-        processes: int = 1,
+        self, docs: Iterable[IndexDocument], progress: Progress | None = None, *, processes: int = 1
     ) -> int:
         def pausing() -> Iterator[IndexDocument]:
             for number, doc in enumerate(docs):

@@ -12,17 +12,15 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from factories import make_user
-from records_service.runtime.launch import ServedProcess
 from records_service.runtime.services import Services
 from records_service.settings import Settings
-from support.server import Serve
+from support.server import Serve, ServedWithToken
 from support.waiting import READY_SECONDS, REQUEST_SECONDS, wait_until
 
 PYTHON = sys.executable
@@ -46,19 +44,7 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-@dataclass
-class Server:
-    served: ServedProcess
-    headers: dict[str, str]
-
-    @property
-    def process(self) -> subprocess.Popen[bytes]:
-        return self.served.process
-
-    @property
-    def base(self) -> str:
-        return self.served.base_url
-
+class Server(ServedWithToken):
     def get(self, path: str, **params: Any) -> Any:
         response = httpx.get(
             self.base + path, params=params, headers=self.headers, timeout=REQUEST_SECONDS

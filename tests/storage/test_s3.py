@@ -38,19 +38,7 @@ from .streams import MIB, ChunkReader, mib_blocks
 
 def raw_client(info: S3ServerInfo) -> Minio:
     """A plain ``minio`` client on the same server, to inspect what it really holds."""
-    http = urllib3.PoolManager(
-        cert_reqs="CERT_REQUIRED",
-        ca_certs=str(info.ca_bundle) if info.ca_bundle else None,
-        retries=urllib3.Retry(total=1),
-    )
-    return Minio(
-        info.endpoint,
-        access_key=info.access_key,
-        secret_key=info.secret_key,
-        secure=info.secure,
-        region=info.region,
-        http_client=http,
-    )
+    return info.raw_client(retries=urllib3.Retry(total=1))
 
 
 def later(days: float) -> datetime:

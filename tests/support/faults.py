@@ -11,9 +11,15 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Unpack
 
-from records_service.storage import BlobInfo, BlobStore, RetentionMode, StorageUnavailable
+from records_service.storage import (
+    BlobInfo,
+    BlobStore,
+    PutOptions,
+    RetentionMode,
+    StorageUnavailable,
+)
 
 
 class FaultyStore:
@@ -36,14 +42,7 @@ class FaultyStore:
         self.puts = 0
         self.lists = 0
 
-    def put(
-        self,
-        key: str,
-        stream: BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-    ) -> int:
+    def put(self, key: str, stream: BinaryIO, **options: Unpack[PutOptions]) -> int:
         self.puts += 1
         if self.before_put is not None:
             self.before_put(key)
@@ -51,7 +50,7 @@ class FaultyStore:
             raise StorageUnavailable("injected fault on put")
         if self.fail_mid_stream:
             stream = _Breaking(stream)  # type: ignore[assignment]
-        return self.inner.put(key, stream, content_type=content_type, retain_until=retain_until)
+        return self.inner.put(key, stream, **options)
 
     def durable_together(self) -> AbstractContextManager[None]:
         return self.inner.durable_together()

@@ -29,11 +29,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import urllib3
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from minio import Minio
 
 ACCESS_KEY = "records-test"
 SECRET_KEY = "records-test-secret"
@@ -55,6 +58,23 @@ class S3ServerInfo:
     ca_bundle: Path | None
     region: str = "us-east-1"
     secure: bool = True
+
+    def raw_client(self, **pool: Any) -> Minio:
+        """A plain ``minio`` client on the server, to inspect what it really holds
+        (``pool``: more options for its urllib3 pool)."""
+        http = urllib3.PoolManager(
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=str(self.ca_bundle) if self.ca_bundle else None,
+            **pool,
+        )
+        return Minio(
+            self.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=self.secure,
+            region=self.region,
+            http_client=http,
+        )
 
 
 @dataclass(frozen=True)

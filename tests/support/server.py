@@ -9,7 +9,9 @@ server stopped (SIGTERM, wait, kill) when the test ends.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -40,3 +42,19 @@ def serving_for_a_test() -> Iterator[Serve]:
     finally:
         for served in reversed(started):
             served.stop()
+
+
+@dataclass
+class ServedWithToken:
+    """A served process and the headers that call it with one user's bearer token."""
+
+    served: ServedProcess
+    headers: dict[str, str]
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.served.process
+
+    @property
+    def base(self) -> str:
+        return self.served.base_url

@@ -30,29 +30,13 @@ def test_register_and_publish_from_the_command_line(
         "overdue\tcontract:CLI-001\tDomestic abuse helpline (contract over £10,000.00)\t"
         "publish by 2025-01-31",
     ]
-    published = cli(
-        settings,
-        "transparency",
-        "publish",
-        "contract:CLI-001",
-        "--on",
-        "2025-02-03",
-        "--location",
-        "https://pcc.example/c/1",
-        "--copy",
-        signed,
+    publish = (
+        *("transparency", "publish", "contract:CLI-001"),
+        *("--on", "2025-02-03", "--location", "https://pcc.example/c/1"),
     )
+    published = cli(settings, *publish, "--copy", signed)
     assert published.exit_code == 0, published.output
-    again = cli(
-        settings,
-        "transparency",
-        "publish",
-        "contract:CLI-001",
-        "--on",
-        "2025-02-03",
-        "--location",
-        "https://pcc.example/c/1",
-    )
+    again = cli(settings, *publish)
     assert again.exit_code == 1 and "already recorded as published on 2025-02-03" in again.output
     body = json.loads(
         cli(

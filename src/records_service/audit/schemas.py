@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
 from records_service.audit.checkpoint import Checkpoint
 from records_service.audit.models import AuditCheckpoint
-from records_service.audit.service import ConsistencyProof, EntryView, InclusionProof
+from records_service.audit.service import (
+    ConsistencyProof,
+    EntryFields,
+    EntryView,
+    InclusionProof,
+)
 
 
-class AuditEntryPublic(BaseModel):
+class AuditEntryPublic(EntryFields):
     """One audit entry as recorded."""
 
-    index: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    details: Any
     leaf_hash: str | None = Field(
         description="SHA-256(0x00 || canonical entry) recorded when the entry was written."
     )
@@ -28,15 +26,8 @@ class AuditEntryPublic(BaseModel):
     @classmethod
     def of(cls, view: EntryView) -> AuditEntryPublic:
         """Build from a service-layer entry view."""
-        return cls(
-            index=view.index,
-            at=view.at,
-            actor=view.actor,
-            action=view.action,
-            subject=view.subject,
-            details=view.details,
-            leaf_hash=view.leaf_hash.hex() if view.leaf_hash is not None else None,
-        )
+        leaf_hash = view.leaf_hash.hex() if view.leaf_hash is not None else None
+        return cls(**view.model_dump(exclude={"leaf_hash"}), leaf_hash=leaf_hash)
 
 
 class CheckpointPublic(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, and_, func, true
 from sqlmodel import Session, col, select
 
@@ -40,9 +41,8 @@ class EntryFilters:
     until: datetime | None = None
 
 
-@dataclass(frozen=True)
-class EntryView:
-    """One entry with its recorded leaf hash (None if the node is missing)."""
+class EntryFields(BaseModel):
+    """What an audit entry records, as the service's view and the API's shape show it."""
 
     index: int
     at: datetime
@@ -50,6 +50,13 @@ class EntryView:
     action: str
     subject: str
     details: Any
+
+
+class EntryView(EntryFields):
+    """One entry with its recorded leaf hash (None if the node is missing)."""
+
+    model_config = ConfigDict(frozen=True)
+
     leaf_hash: bytes | None
 
 

@@ -18,8 +18,7 @@ from records_service.audit.writer import build_checkpoint_store
 from records_service.clock import Clock
 from records_service.records.orphans import find_orphans
 from records_service.retention import RetentionSchedule
-from records_service.retention.job import run_retention
-from records_service.retention.models import SYSTEM_ACTOR
+from records_service.retention.job import run_as_system
 from records_service.settings import Settings
 from records_service.storage import BlobStore
 
@@ -58,16 +57,7 @@ def check_fixity(
     engine: Engine, store: BlobStore, schedule: RetentionSchedule, settings: Settings, clock: Clock
 ) -> CheckResult:
     """Re-hash every stored version against the SHA-256 recorded at capture."""
-    report = run_retention(
-        engine=engine,
-        store=store,
-        schedule=schedule,
-        settings=settings,
-        actor=SYSTEM_ACTOR,
-        clock=clock,
-        dry_run=True,
-        fixity="full",
-    )
+    report = run_as_system(engine, store, schedule, settings, clock, dry_run=True, fixity="full")
     errors = [error for error in report.errors if error.startswith("fixity")]
     if report.fixity_failures == 0 and not errors:
         summary = f"all {report.fixity_checked} stored version(s) match their recorded SHA-256"

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import click
 
-from records_service.bounds import DATE_MAX, DATE_MIN
 from records_service.cli._services import CLI_ACTOR, cli_services
-from records_service.cli.retention import _day_in_range
+from records_service.cli.options import DAY_RANGE, day_option
 from records_service.db import read_scope, session_scope
 from records_service.finance.importer import ImportProblem, ImportReport, import_payments
 from records_service.finance.reconcile import pounds
@@ -83,14 +82,7 @@ def _summary(report: ImportReport) -> str:
 
 
 @finance.command("report")
-@click.option(
-    "--as-at",
-    "as_at",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    callback=_day_in_range,
-    help=f"Total to this day (YYYY-MM-DD, {DATE_MIN} to {DATE_MAX}); default today.",
-)
+@day_option("--as-at", "as_at", help=f"Total to this day ({DAY_RANGE}); default today.")
 @click.option("--contract", default=None, help="Only this contract reference.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV, amounts in pence.")
 @click.pass_obj

@@ -15,9 +15,8 @@ from typing import cast
 import click
 
 from records_service.audit.keys import trusted_keys
-from records_service.bounds import DATE_MAX, DATE_MIN
 from records_service.cli._services import cli_services
-from records_service.cli.retention import _day_in_range
+from records_service.cli.options import DAY_RANGE, day_option
 from records_service.db import read_scope
 from records_service.reports.lines import Period
 from records_service.reports.produce import FORMATS, ReportFormat, make_panel_report, report_user
@@ -30,22 +29,8 @@ def report() -> None:
 
 
 @report.command("panel")
-@click.option(
-    "--from",
-    "start",
-    required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    callback=_day_in_range,
-    help=f"The period's first day (YYYY-MM-DD, {DATE_MIN} to {DATE_MAX}).",
-)
-@click.option(
-    "--to",
-    "end",
-    required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    callback=_day_in_range,
-    help="The period's last day (YYYY-MM-DD), included.",
-)
+@day_option("--from", "start", required=True, help=f"The period's first day ({DAY_RANGE}).")
+@day_option("--to", "end", required=True, help="The period's last day (YYYY-MM-DD), included.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="pdf", show_default=True)
 @click.option(
     "--output",

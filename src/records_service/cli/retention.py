@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime
-from typing import Any
 
 import click
 
-from records_service.bounds import DATE_MAX, DATE_MIN, in_date_range
 from records_service.cli._services import cli_services
+from records_service.cli.options import DAY_RANGE, day_option
 from records_service.db import session_scope
 from records_service.retention.findings import FindingFilters, export_findings, list_findings
-from records_service.retention.job import RunReport, count_records, run_retention
-from records_service.retention.models import SYSTEM_ACTOR, FindingKind
+from records_service.retention.job import RunReport, count_records, run_as_system
+from records_service.retention.models import FindingKind
 from records_service.settings import Settings
 
 
@@ -28,24 +27,8 @@ def retention() -> None:
     """Run the retention job and list its findings."""
 
 
-def _day_in_range(_ctx: click.Context, _param: click.Parameter, value: datetime | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return datetime.combine(in_date_range(value.date()), value.time())
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @retention.command("run")
-@click.option(
-    "--at",
-    "at",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    callback=_day_in_range,
-    help=f"Evaluate as of this day (YYYY-MM-DD, {DATE_MIN} to {DATE_MAX}); default today.",
-)
+@day_option("--at", "at", help=f"Evaluate as of this day ({DAY_RANGE}); default today.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
 @click.option(
     "--fixity",
@@ -62,13 +45,12 @@ def run(
     with cli_services(settings) as services:
         total = count_records(services.engine)
         with click.progressbar(length=total, label="records", file=sys.stderr) as bar:
-            report = run_retention(
-                engine=services.engine,
-                store=services.store,
-                schedule=services.schedule,
-                settings=services.settings,
-                actor=SYSTEM_ACTOR,
-                clock=services.clock,
+            report = run_as_system(
+                services.engine,
+                services.store,
+                services.schedule,
+                services.settings,
+                services.clock,
                 at=at.date() if at else None,
                 dry_run=dry_run,
                 fixity=fixity,

@@ -7,9 +7,8 @@ from datetime import datetime
 
 import click
 
-from records_service.bounds import DATE_MAX, DATE_MIN
 from records_service.cli._services import CLI_ACTOR, cli_services
-from records_service.cli.retention import _day_in_range
+from records_service.cli.options import DAY_RANGE, day_option
 from records_service.db import read_scope, session_scope
 from records_service.settings import Settings
 from records_service.transparency.schemas import PublicationIn
@@ -28,14 +27,7 @@ def transparency() -> None:
 
 
 @transparency.command("register")
-@click.option(
-    "--as-at",
-    "as_at",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    callback=_day_in_range,
-    help=f"The register as at this day (YYYY-MM-DD, {DATE_MIN} to {DATE_MAX}); default today.",
-)
+@day_option("--as-at", "as_at", help=f"The register as at this day ({DAY_RANGE}); default today.")
 @click.option(
     "--format",
     "form",
@@ -67,14 +59,7 @@ def register(settings: Settings, as_at: datetime | None, form: str) -> None:
 
 @transparency.command("publish")
 @click.argument("item")
-@click.option(
-    "--on",
-    "published_on",
-    required=True,
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    callback=_day_in_range,
-    help="The day it was published (YYYY-MM-DD).",
-)
+@day_option("--on", "published_on", required=True, help="The day it was published (YYYY-MM-DD).")
 @click.option("--location", required=True, help="Where: the URL, or a reference.")
 @click.option("--copy", "copy_record", default=None, help="The record id of the copy published.")
 @click.pass_obj

@@ -10,7 +10,8 @@ Both engines use this layout under the index root::
 A rebuild writes a new generation, then replaces ``index.json`` atomically
 (write a temp file, fsync, rename), so a reader sees either the old index or
 the new one, never a half-built one. This module owns those files; which
-generation to build, and when, is the caller's business.
+generation to build, and when, is the caller's business. ``GenerationsIndex`` is
+the engines' common base: the rebuild state they report from these files.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from records_service.indexing.base import IndexBusy
+from records_service.indexing.base import IndexBusy, IndexStats
 
 POINTER_FILE = "index.json"
+REBUILD_LOCK = "rebuild.lock"  # held for the whole of a rebuild, in any process
 _GENERATION_NAME = re.compile(r"^gen-[0-9TZ]+-[0-9a-f]{8}$")
 _POLL_SECONDS = 0.05
 
@@ -105,6 +107,25 @@ def new_generation(root: Path) -> tuple[str, Path]:
     path = root / name
     path.mkdir()
     return name, path
+
+
+@contextlib.contextmanager
+def rebuilt_generation(root: Path, live: str) -> Iterator[tuple[str, Path]]:
+    """A new generation for a rebuild, after removing every one but ``live``; removed
+    again if the rebuild fails, leaving ``live`` as it was."""
+    remove_generations(root, keep={live})
+    name, directory = new_generation(root)
+    try:
+        yield name, directory
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def swap_pointer(root: Path, pointer: Pointer, lock_timeout: float) -> Stamp | None:
+    """Make ``pointer`` the live one, under the pointer lock; returns its stamp."""
+    with held_lock(root_lock(root, "pointer.lock"), lock_timeout, "the pointer"):
+        return write_pointer(root, pointer)
 
 
 def remove_generations(root: Path, keep: set[str]) -> None:
@@ -248,3 +269,41 @@ def _problem_with(root: Path, pointer: Pointer | None, files: EngineFiles) -> st
     if not (root / pointer.generation).is_dir():
         return f"the index generation {pointer.generation} is missing"
     return None
+
+
+class _LiveGeneration(Protocol):
+    @property
+    def pointer(self) -> Pointer: ...
+
+
+class GenerationsIndex:
+    """What an index kept as generations under ``_root`` reports the same way on every
+    engine: its rebuild state, from the live pointer and the rebuild lock."""
+
+    _root: Path
+
+    def _current(self) -> _LiveGeneration:
+        raise NotImplementedError
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """True until a complete rebuild has run on an index that was created or reset."""
+        return self._current().pointer.needs_rebuild
+
+    @property
+    def rebuild_reason(self) -> str | None:
+        """Why a rebuild is needed, or None."""
+        return self._current().pointer.reason
+
+    def _stats(self, pointer: Pointer, *, doc_count: int, engine: str) -> IndexStats:
+        return IndexStats(
+            doc_count=doc_count,
+            schema_version=pointer.schema_version,
+            path=str(self._root),
+            needs_rebuild=pointer.needs_rebuild,
+            rebuild_reason=pointer.reason,
+            # The lock a rebuild holds from start to swap: seen from every process, so
+            # a server reports the rebuild its worker (or `reindex`) is running.
+            rebuilding=lock_is_held(self._root, REBUILD_LOCK),
+            engine=engine,
+        )

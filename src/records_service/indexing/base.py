@@ -24,6 +24,8 @@ MAX_PAGE_SIZE = 200
 MAX_QUERY_LENGTH = 2000
 
 SortOrder = Literal["relevance", "date"]
+# Told the running count of documents indexed, now and then during a rebuild.
+Progress = Callable[[int], None]
 
 
 class QuerySyntaxError(ValueError):
@@ -222,11 +224,7 @@ class SearchIndex(Protocol):
         ...
 
     def rebuild(
-        self,
-        docs: Iterable[IndexDocument],
-        progress: Callable[[int], None] | None = None,
-        *,
-        processes: int = 1,
+        self, docs: Iterable[IndexDocument], progress: Progress | None = None, *, processes: int = 1
     ) -> int:
         """Replace the whole index with ``docs`` and return how many were indexed.
 

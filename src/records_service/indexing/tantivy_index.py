@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,17 +31,17 @@ from tantivy import Occur, Query
 from records_service.cpus import usable_cores
 from records_service.indexing._fields import document_key
 from records_service.indexing._generations import (
+    REBUILD_LOCK,
     EngineFiles,
+    GenerationsIndex,
     Pointer,
     Stamp,
     held_lock,
-    lock_is_held,
-    new_generation,
     open_live,
-    remove_generations,
+    rebuilt_generation,
     root_lock,
     stamp,
-    write_pointer,
+    swap_pointer,
 )
 from records_service.indexing._tantivy_query import build_query, marked_terms, parse_tree
 from records_service.indexing._tantivy_schema import (
@@ -63,6 +62,7 @@ from records_service.indexing.base import (
     IndexDocument,
     IndexFailure,
     IndexStats,
+    Progress,
     SearchHit,
     SearchQuery,
     SearchResult,
@@ -76,7 +76,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 PROGRESS_EVERY = 500
-REBUILD_LOCK = "rebuild.lock"
 WRITER_LOCK = "writer.lock"  # in each generation: held by the one writer of that index
 # tantivy needs at least 15 MB per writer thread; a write batch is small.
 BATCH_HEAP = 32_000_000
@@ -126,7 +125,7 @@ class _Live:
     snippet_meta: tuple[int, int, int] | None = field(default=None)
 
 
-class TantivySearchIndex:
+class TantivySearchIndex(GenerationsIndex):
     """A :class:`SearchIndex` stored in a directory, one tantivy index per generation."""
 
     def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
@@ -176,16 +175,6 @@ class TantivySearchIndex:
             live.index.reload()
             live.meta = meta
         return live
-
-    @property
-    def needs_rebuild(self) -> bool:
-        """True until a complete rebuild has run on an index that was created or reset."""
-        return self._current().pointer.needs_rebuild
-
-    @property
-    def rebuild_reason(self) -> str | None:
-        """Why a rebuild is needed, or None."""
-        return self._current().pointer.reason
 
     def _guarded(self, what: str, action: Callable[[], T]) -> T:
         try:
@@ -238,11 +227,7 @@ class TantivySearchIndex:
     # -- rebuild -------------------------------------------------------------------
 
     def rebuild(
-        self,
-        docs: Iterable[IndexDocument],
-        progress: Callable[[int], None] | None = None,
-        *,
-        processes: int = 1,
+        self, docs: Iterable[IndexDocument], progress: Progress | None = None, *, processes: int = 1
     ) -> int:
         """Build a new generation from ``docs``, then swap it in atomically.
 
@@ -258,23 +243,19 @@ class TantivySearchIndex:
         with self._write_lock, held_lock(lock, self._lock_timeout, "a rebuild"):
             old = self._guarded("opening the index", self._current)
             writes = root_lock(old.directory, WRITER_LOCK)
-            with held_lock(writes, self._lock_timeout, "the index write lock"):
-                remove_generations(self._root, keep={old.pointer.generation})
-                _, directory = new_generation(self._root)
-                try:
-                    count = self._guarded(
-                        "a rebuild", lambda: self._fill(directory, docs, progress, processes)
-                    )
-                except BaseException:
-                    shutil.rmtree(directory, ignore_errors=True)
-                    raise
-            return count
+            with (
+                held_lock(writes, self._lock_timeout, "the index write lock"),
+                rebuilt_generation(self._root, old.pointer.generation) as (_, directory),
+            ):
+                return self._guarded(
+                    "a rebuild", lambda: self._fill(directory, docs, progress, processes)
+                )
 
     def _fill(
         self,
         directory: Path,
         docs: Iterable[IndexDocument],
-        progress: Callable[[int], None] | None,
+        progress: Progress | None,
         processes: int,
     ) -> int:
         index = _create(directory, self._schema)
@@ -297,9 +278,8 @@ class TantivySearchIndex:
 
     def _swap(self, directory: Path, index: tantivy.Index) -> None:
         # Called with the old generation's write lock held (see rebuild).
-        with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
-            pointer = Pointer(directory.name, SCHEMA_VERSION, engine=ENGINE)
-            new_stamp = write_pointer(self._root, pointer)
+        pointer = Pointer(directory.name, SCHEMA_VERSION, engine=ENGINE)
+        new_stamp = swap_pointer(self._root, pointer, self._lock_timeout)
         with self._state_lock:
             self._live = _Live(pointer, index, new_stamp, directory, _meta(directory))
 
@@ -338,15 +318,8 @@ class TantivySearchIndex:
     def stats(self) -> IndexStats:
         """Describe the live index: document count, schema version, path and rebuild state."""
         live = self._guarded("reading statistics", self._fresh)
-        return IndexStats(
-            doc_count=int(live.index.searcher().num_docs),
-            schema_version=live.pointer.schema_version,
-            path=str(self._root),
-            needs_rebuild=live.pointer.needs_rebuild,
-            rebuild_reason=live.pointer.reason,
-            rebuilding=lock_is_held(self._root, REBUILD_LOCK),
-            engine="tantivy",
-        )
+        doc_count = int(live.index.searcher().num_docs)
+        return self._stats(live.pointer, doc_count=doc_count, engine="tantivy")
 
     def close(self) -> None:
         """Release the index; later calls raise :class:`IndexClosed`."""

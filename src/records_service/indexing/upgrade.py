@@ -14,11 +14,12 @@ operator (see docs/search.md).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from records_service.indexing.base import (
     IndexDocument,
     IndexStats,
+    Progress,
     SearchIndex,
     SearchQuery,
     SearchResult,
@@ -63,11 +64,7 @@ class UpgradingIndex:
         return answering.search(query, visibility)
 
     def rebuild(
-        self,
-        docs: Iterable[IndexDocument],
-        progress: Callable[[int], None] | None = None,
-        *,
-        processes: int = 1,
+        self, docs: Iterable[IndexDocument], progress: Progress | None = None, *, processes: int = 1
     ) -> int:
         """Build the new index; searches move to it when it is complete."""
         return self._new.rebuild(docs, progress, processes=processes)

@@ -17,7 +17,6 @@ failed.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,17 +29,17 @@ from whoosh import sorting
 from whoosh.index import LockError
 
 from records_service.indexing._generations import (
+    REBUILD_LOCK,
     EngineFiles,
+    GenerationsIndex,
     Pointer,
     Stamp,
     held_lock,
-    lock_is_held,
-    new_generation,
     open_live,
-    remove_generations,
+    rebuilt_generation,
     root_lock,
     stamp,
-    write_pointer,
+    swap_pointer,
 )
 from records_service.indexing._whoosh_query import build_filter, build_mask, parse_user_query
 from records_service.indexing._whoosh_schema import (
@@ -60,6 +59,7 @@ from records_service.indexing.base import (
     IndexClosed,
     IndexDocument,
     IndexStats,
+    Progress,
     QuerySyntaxError,
     SearchHit,
     SearchQuery,
@@ -76,7 +76,6 @@ PROGRESS_EVERY = 500
 # server rebuilds in one process (forking inside a threaded server is best avoided);
 # the reindex command may use several (multisegment, twice as fast on 2 cores).
 REBUILD_LIMITMB = 256
-REBUILD_LOCK = "rebuild.lock"  # held for the whole of a rebuild, in any process
 # Whoosh reads a compound segment (one .seg file) through a memory map, but wraps each
 # part in a BytesIO, which copies it: every search copied the whole postings and stored
 # fields, for most of its time and memory (see docs/search.md). Separate files are read
@@ -114,7 +113,7 @@ def open_whoosh_index(
     return WhooshSearchIndex(path, lock_timeout=lock_timeout)
 
 
-class WhooshSearchIndex:
+class WhooshSearchIndex(GenerationsIndex):
     """A :class:`SearchIndex` stored in a directory, one Whoosh index per generation."""
 
     def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
@@ -148,16 +147,6 @@ class WhooshSearchIndex:
                 if stamp(self._root) != self._live.stamp:
                     self._live = self._open_live()
         return self._live
-
-    @property
-    def needs_rebuild(self) -> bool:
-        """True until a complete rebuild has run on an index that was created or reset."""
-        return self._current().pointer.needs_rebuild
-
-    @property
-    def rebuild_reason(self) -> str | None:
-        """Why a rebuild is needed, or None."""
-        return self._current().pointer.reason
 
     # -- writes ------------------------------------------------------------------
 
@@ -199,11 +188,7 @@ class WhooshSearchIndex:
     # -- rebuild -------------------------------------------------------------------
 
     def rebuild(
-        self,
-        docs: Iterable[IndexDocument],
-        progress: Callable[[int], None] | None = None,
-        *,
-        processes: int = 1,
+        self, docs: Iterable[IndexDocument], progress: Progress | None = None, *, processes: int = 1
     ) -> int:
         """Build a new generation from ``docs``, then swap it in atomically.
 
@@ -223,23 +208,19 @@ class WhooshSearchIndex:
             # process can commit a write that the new generation might miss: its write
             # waits, then gets IndexBusy, and its pending queue retries after the swap.
             writes = old.ix.lock("WRITELOCK")
-            with held_lock(writes, self._lock_timeout, "the index write lock"):
-                remove_generations(self._root, keep={old.pointer.generation})
-                name, path = new_generation(self._root)
-                try:
-                    ix = whoosh_index.create_in(str(path), build_schema())
-                    count = _fill(ix, docs, progress, processes)
-                    self._swap(name, ix)
-                except BaseException:
-                    shutil.rmtree(path, ignore_errors=True)
-                    raise
-            return count
+            with (
+                held_lock(writes, self._lock_timeout, "the index write lock"),
+                rebuilt_generation(self._root, old.pointer.generation) as (name, path),
+            ):
+                ix = whoosh_index.create_in(str(path), build_schema())
+                count = _fill(ix, docs, progress, processes)
+                self._swap(name, ix)
+                return count
 
     def _swap(self, name: str, ix: Any) -> None:
         # Called with the old generation's write lock held (see rebuild).
-        with held_lock(root_lock(self._root, "pointer.lock"), self._lock_timeout, "the pointer"):
-            pointer = Pointer(name, SCHEMA_VERSION)
-            new_stamp = write_pointer(self._root, pointer)
+        pointer = Pointer(name, SCHEMA_VERSION)
+        new_stamp = swap_pointer(self._root, pointer, self._lock_timeout)
         with self._state_lock:
             self._live = _Live(pointer, ix, new_stamp)
 
@@ -268,17 +249,7 @@ class WhooshSearchIndex:
     def stats(self) -> IndexStats:
         """Describe the live index: document count, schema version, path and rebuild state."""
         live = self._current()
-        return IndexStats(
-            doc_count=live.ix.doc_count(),
-            schema_version=live.pointer.schema_version,
-            path=str(self._root),
-            needs_rebuild=live.pointer.needs_rebuild,
-            rebuild_reason=live.pointer.reason,
-            # The lock a rebuild holds from start to swap: seen from every process, so
-            # a server reports the rebuild its worker (or `reindex`) is running.
-            rebuilding=lock_is_held(self._root, REBUILD_LOCK),
-            engine="whoosh",
-        )
+        return self._stats(live.pointer, doc_count=live.ix.doc_count(), engine="whoosh")
 
     def close(self) -> None:
         """Release the index; later calls raise :class:`IndexClosed`."""
@@ -333,7 +304,7 @@ def _demoted_versions(writer: Any, batch: list[IndexDocument]) -> list[IndexDocu
 def _fill(
     ix: Any,
     docs: Iterable[IndexDocument],
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
     processes: int = 1,
 ) -> int:
     spread = {"procs": processes, "multisegment": True} if processes > 1 else {}

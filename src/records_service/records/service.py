@@ -411,22 +411,25 @@ def update_record(
     changes = _proposed_changes(session, record, data, record_types, now.date())
     if not changes:
         return record, False
-    _write_changes(session, record, changes, reason=data.reason, actor=actor, clock=clock, now=now)
-    _queue_change_note(session, record, changes, reason=data.reason, actor=actor, clock=clock)
+    edit = _Edit(record, changes, data.reason, actor)
+    _write_changes(session, edit, clock=clock, now=now)
+    _queue_change_note(session, edit, clock=clock)
     return record, True
 
 
-def _write_changes(
-    session: Session,
-    record: Record,
-    changes: dict[str, tuple[object, object]],
-    *,
-    reason: str,
-    actor: User,
-    clock: Clock,
-    now: datetime,
-) -> None:
-    """Apply ``changes``, keeping each old value, and audit and reindex the record."""
+@dataclass(frozen=True)
+class _Edit:
+    """One metadata edit: the record, each field's old and new value, why and by whom."""
+
+    record: Record
+    changes: dict[str, tuple[object, object]]
+    reason: str
+    actor: User
+
+
+def _write_changes(session: Session, edit: _Edit, *, clock: Clock, now: datetime) -> None:
+    """Apply the edit's changes, keeping each old value, and audit and reindex the record."""
+    record, changes, reason, actor = edit.record, edit.changes, edit.reason, edit.actor
     assert actor.id is not None
     for name, (old, new) in changes.items():
         _apply(session, record, name, new)
@@ -464,19 +467,12 @@ def _changes_so_far(session: Session, record_id: str) -> int:
     return int(session.exec(query.where(MetadataChange.record_id == record_id)).one())
 
 
-def _queue_change_note(
-    session: Session,
-    record: Record,
-    changes: dict[str, tuple[object, object]],
-    *,
-    reason: str,
-    actor: User,
-    clock: Clock,
-) -> None:
+def _queue_change_note(session: Session, edit: _Edit, *, clock: Clock) -> None:
     """Queue the write-once note of an edit: what changed, and the metadata after it.
 
     Its sequence is the number of history rows the record had before this edit.
     """
+    record, changes = edit.record, edit.changes
     session.flush()
     sequence = _changes_so_far(session, record.id) - len(changes)
     contract = contract_reference(session, record.contract_id)
@@ -487,8 +483,8 @@ def _queue_change_note(
         "version": record.current_version,
         "sequence": sequence,
         "changed_at": record.updated_at,
-        "changed_by": actor.username,
-        "reason": reason,
+        "changed_by": edit.actor.username,
+        "reason": edit.reason,
         # A list, as the note's keys are sorted: the history keeps the edit's field order.
         "changes": [[k, _jsonable(o), _jsonable(n)] for k, (o, n) in changes.items()],
         **_metadata_now(session, record, contract),

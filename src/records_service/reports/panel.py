@@ -17,9 +17,7 @@ number of contracts, records or payments (the benchmark holds it to that):
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlmodel import Session
@@ -34,6 +32,7 @@ from records_service.reports.lines import (
     Period,
 )
 from records_service.retention.completeness import Gap, RecordSummary, evaluate_contract
+from records_service.retention.job import cyclic_gc_paused
 from records_service.retention.policy import ContractFacts, contract_problems
 from records_service.retention.schedule import RetentionSchedule
 
@@ -56,25 +55,10 @@ def gather_panel(
     checkpoint is checked against; ``explain`` says which gaps are known (by
     default, the register's answer: see ``known_gaps``).
     """
-    with _cyclic_gc_paused():
+    # A large period keeps a few hundred thousand small objects (every record's type
+    # and date), which the cyclic collector would re-scan again and again.
+    with cyclic_gc_paused():
         return _gather(session, period, schedule, produced_at, produced_by, verifier_keys, explain)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the report's rows are read.
-
-    A large period keeps a few hundred thousand small objects (every record's type and
-    date), and the collector would re-scan them all again and again; reference
-    counting still frees what is not cyclic. (The retention job does the same.)
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _gather(

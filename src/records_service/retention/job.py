@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, Unpack
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, String, func, insert, text, type_coerce
@@ -64,6 +64,7 @@ from records_service.retention.findings import (
 )
 from records_service.retention.known_gaps import explaining, open_gaps
 from records_service.retention.models import (
+    SYSTEM_ACTOR,
     Disposition,
     DispositionStatus,
     Finding,
@@ -228,7 +229,7 @@ def run_retention(
         replica=replica is not None,
     )
     timer = _PhaseTimer(report)
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         contracts, unreadable = _load_contracts(engine)
         scan = _Scan(set(unreadable))
         scan.drafts.extend(unreadable.values())
@@ -248,20 +249,52 @@ def run_retention(
     report.records, report.contracts = scan.records, len(contracts) + len(unreadable)
     report.job_errors = sum(1 for draft in scan.drafts if draft.kind == FindingKind.JOB_ERROR)
     report.decisions = dict(sorted(scan.decisions.items()))
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         _write(inputs, scan, fixity_drafts, checked, mirrored, actor, clock, report)
     timer.lap("write")
     report.seconds = round(time.perf_counter() - tick, 3)
     return report
 
 
+class RunOptions(TypedDict, total=False):
+    """The keywords of :func:`run_retention` that say how to run (see it for defaults)."""
+
+    at: date | None
+    dry_run: bool
+    fixity: str | None
+    progress: Progress | None
+    replica: BlobStore | None
+
+
+def run_as_system(
+    engine: Engine,
+    store: BlobStore,
+    schedule: RetentionSchedule,
+    settings: Settings,
+    clock: Clock,
+    **options: Unpack[RunOptions],
+) -> RunReport:
+    """:func:`run_retention` started by no user but the service itself (``system``):
+    the timer, the ``retention run`` command and the checks after a restore."""
+    return run_retention(
+        engine=engine,
+        store=store,
+        schedule=schedule,
+        settings=settings,
+        actor=SYSTEM_ACTOR,
+        clock=clock,
+        **options,
+    )
+
+
 @contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for a CPU-bound phase of a few seconds.
 
-    A run allocates about a million objects and keeps a good share of them (the
-    files of every contract, the drafts), so the collector keeps re-scanning the
-    whole heap: measured at 30 to 45% of the scan. Reference counting still frees
+    A retention run allocates about a million objects and keeps a good share of them
+    (the files of every contract, the drafts), so the collector keeps re-scanning the
+    whole heap: measured at 30 to 45% of the scan. The Panel's report, reading a
+    large period's rows, is paused the same way. Reference counting still frees
     everything acyclic meanwhile; anything cyclic waits until the phase ends.
     """
     was_enabled = gc.isenabled()

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from records_service.runtime.serve import stop_process
 
@@ -87,6 +88,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class StartOptions(TypedDict, total=False):
+    """The keywords of :func:`start_server` (see it for their defaults and meaning)."""
+
+    env: Mapping[str, str] | None
+    command: Sequence[str]
+    cwd: Path | None
+    log_path: Path | None
+    start_seconds: float
+    port: int | None
 
 
 def start_server(
@@ -162,24 +174,11 @@ def running_server(
     *,
     stop_signal: int = signal.SIGTERM,
     stop_seconds: float = STOP_SECONDS,
-    env: Mapping[str, str] | None = None,
-    command: Sequence[str] = MODULE_COMMAND,
-    cwd: Path | None = None,
-    log_path: Path | None = None,
-    start_seconds: float = START_SECONDS,
-    port: int | None = None,
+    **start: Unpack[StartOptions],
 ) -> Iterator[ServedProcess]:
-    """:func:`start_server` for the length of a ``with`` block, stopped when it ends."""
-    served = start_server(
-        data_dir,
-        serve_args,
-        env=env,
-        command=command,
-        cwd=cwd,
-        log_path=log_path,
-        start_seconds=start_seconds,
-        port=port,
-    )
+    """:func:`start_server` for the length of a ``with`` block, stopped when it ends
+    (with ``stop_signal``, waiting up to ``stop_seconds``)."""
+    served = start_server(data_dir, serve_args, **start)
     try:
         yield served
     finally:

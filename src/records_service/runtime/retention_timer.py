@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from records_service.clock import Clock
-from records_service.retention.job import last_run_at, run_retention
-from records_service.retention.models import SYSTEM_ACTOR
+from records_service.retention.job import last_run_at, run_as_system
 from records_service.retention.schedule import RetentionSchedule
 from records_service.settings import Settings
 from records_service.storage import BlobStore
@@ -92,15 +91,7 @@ def start_retention_timer(
         return None
 
     def run() -> None:
-        report = run_retention(
-            engine=engine,
-            store=store,
-            schedule=schedule,
-            settings=settings,
-            actor=SYSTEM_ACTOR,
-            clock=clock,
-            replica=replica,
-        )
+        report = run_as_system(engine, store, schedule, settings, clock, replica=replica)
         log.info("scheduled retention run: %s", report.model_dump_json())
 
     timer = RetentionTimer(

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from sqlalchemy import Engine, Exists, and_, delete, exists, func, or_
 from sqlmodel import Session, col, select
 
 from records_service.db import read_scope, session_scope
-from records_service.indexing.base import IndexBusy, IndexDocument, SearchIndex
+from records_service.indexing.base import IndexBusy, IndexDocument, Progress, SearchIndex
 from records_service.records.models import IndexTask, Record, TextStatus, Version
 from records_service.search.documents import (
     RecordDocuments,
@@ -78,7 +78,7 @@ def index_lag(session: Session, now: datetime) -> IndexLag:
 def rebuild_from_database(
     engine: Engine,
     index: SearchIndex,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     *,
     stop: threading.Event | None = None,
     processes: int = 1,

@@ -3,6 +3,7 @@
 from records_service.storage.base import (
     BlobInfo,
     BlobStore,
+    PutOptions,
     RetentionMode,
     read_into,
     validate_key,
@@ -28,6 +29,7 @@ __all__ = [
     "ObjectExists",
     "ObjectLocked",
     "ObjectNotFound",
+    "PutOptions",
     "RetentionMode",
     "S3BlobStore",
     "StorageError",

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol, runtime_checkable
+from typing import BinaryIO, Literal, Protocol, TypedDict, Unpack, runtime_checkable
 
 from records_service.storage.errors import InvalidKey
 
@@ -64,6 +64,15 @@ def read_into(stream: BinaryIO, buffer: bytearray) -> int:
     return len(data)
 
 
+def check_prefix(prefix: str) -> None:
+    """Raise ``InvalidKey`` unless some valid key could start with ``prefix``."""
+    try:
+        if prefix:
+            validate_key(prefix + "0")
+    except InvalidKey:
+        raise InvalidKey(f"invalid key prefix: {prefix!r}") from None
+
+
 def validate_key(key: str) -> str:
     """Return ``key`` unchanged if it is a well-formed store key, else raise ``InvalidKey``."""
     if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.fullmatch(key):
@@ -73,25 +82,27 @@ def validate_key(key: str) -> str:
     return key
 
 
+class PutOptions(TypedDict, total=False):
+    """The keywords of :meth:`BlobStore.put`, beside the key and the stream."""
+
+    # The object's media type, where the store keeps one; application/octet-stream if left out.
+    content_type: str
+    # Lock the object until then, where the store supports object lock; None: no lock.
+    retain_until: datetime | None
+
+
 @runtime_checkable
 class BlobStore(Protocol):
     """A write-once object store for record content, sidecars and audit checkpoints."""
 
-    def put(
-        self,
-        key: str,
-        stream: BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-    ) -> int:
+    def put(self, key: str, stream: BinaryIO, **options: Unpack[PutOptions]) -> int:
         """Store everything ``stream`` yields under ``key`` and return the byte count.
 
         The stream is read in chunks until it returns ``b""`` (through ``readinto``
         where it has one, see :func:`read_into`); the whole object is never held
         in memory. The write is atomic: after a failure, ``key`` does not
-        exist. Raises ``ObjectExists`` if ``key`` is taken. ``retain_until`` asks the
-        store to lock the object until then where it supports object lock.
+        exist. Raises ``ObjectExists`` if ``key`` is taken. ``options`` are
+        keywords, see :class:`PutOptions`.
         """
         ...
 

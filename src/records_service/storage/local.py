@@ -37,12 +37,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Unpack
 
 from records_service.storage.base import (
     KEY_PATTERN,
     BlobInfo,
+    PutOptions,
     RetentionMode,
+    check_prefix,
     read_into,
     validate_key,
 )
@@ -86,15 +88,6 @@ def _os_errors(action: str, key: str) -> Iterator[None]:
                 f"could not {action} {key!r}: the blob store's disk is full ({exc.strerror})"
             ) from exc
         raise StorageUnavailable(f"could not {action} {key!r}: {exc.strerror or exc}") from exc
-
-
-def _check_prefix(prefix: str) -> None:
-    # A prefix is acceptable when some valid key could start with it.
-    try:
-        if prefix:
-            validate_key(prefix + "0")
-    except InvalidKey:
-        raise InvalidKey(f"invalid key prefix: {prefix!r}") from None
 
 
 def _is_key_segment(name: str) -> bool:
@@ -223,18 +216,11 @@ class LocalBlobStore:
             raise ObjectNotFound(key)
         return info
 
-    def put(
-        self,
-        key: str,
-        stream: BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-    ) -> int:
+    def put(self, key: str, stream: BinaryIO, **_options: Unpack[PutOptions]) -> int:
         """Store ``stream`` under ``key`` atomically; raise ``ObjectExists`` if taken.
 
-        ``content_type`` and ``retain_until`` are accepted for the protocol and not
-        kept. Exceptions raised by ``stream`` itself propagate unchanged, after the
+        The options (``content_type``, ``retain_until``) are accepted for the
+        protocol and not kept. Exceptions raised by ``stream`` itself propagate unchanged, after the
         temp file is removed.
         """
         target = self._path(key)
@@ -378,7 +364,7 @@ class LocalBlobStore:
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Yield every key starting with ``prefix``, in lexical order, skipping temp files."""
-        _check_prefix(prefix)
+        check_prefix(prefix)
         directory, _, name_start = prefix.rpartition("/")
         if directory:
             base = self._root.joinpath(*directory.split("/"))

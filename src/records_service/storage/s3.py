@@ -50,7 +50,13 @@ from minio.datatypes import Object
 from minio.error import MinioException, S3Error
 from minio.retention import Retention
 
-from records_service.storage.base import BlobInfo, RetentionMode, temporary_copy, validate_key
+from records_service.storage.base import (
+    BlobInfo,
+    RetentionMode,
+    check_prefix,
+    temporary_copy,
+    validate_key,
+)
 from records_service.storage.errors import (
     InvalidKey,
     ObjectExists,
@@ -132,15 +138,6 @@ def _whole_seconds_up(moment: datetime) -> datetime:
     if moment.microsecond:
         moment = moment.replace(microsecond=0) + timedelta(seconds=1)
     return moment
-
-
-def _check_prefix(prefix: str) -> None:
-    # A prefix is acceptable when some valid key could start with it.
-    try:
-        if prefix:
-            validate_key(prefix + "0")
-    except InvalidKey:
-        raise InvalidKey(f"invalid key prefix: {prefix!r}") from None
 
 
 class _LockState:
@@ -422,7 +419,7 @@ class S3BlobStore:
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Yield every key starting with ``prefix``, in lexical order."""
-        _check_prefix(prefix)
+        check_prefix(prefix)
         listing = self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
         return self._listed_or_recreated(listing)
 

@@ -11,16 +11,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import records_service.sqltypes
+from records_service.migrations.columns import utc
 
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-def _utc(name: str, *, nullable: bool = False) -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(name, records_service.sqltypes.UTCDateTime(timezone=True), nullable=nullable)
 
 
 def upgrade() -> None:
@@ -31,9 +27,9 @@ def upgrade() -> None:
         sa.Column("source", sa.Text(), nullable=False),
         sa.Column("mapping_sha256", sa.String(length=64), nullable=False),
         sa.Column("run_by_id", sa.Integer(), nullable=False),
-        _utc("started_at"),
-        _utc("last_run_at"),
-        _utc("finished_at", nullable=True),
+        utc("started_at"),
+        utc("last_run_at"),
+        utc("finished_at", nullable=True),
         sa.Column("runs", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["run_by_id"], ["users.id"]),
         sa.PrimaryKeyConstraint("id"),
@@ -45,7 +41,7 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.Integer(), nullable=False),
         sa.Column("path", sa.String(length=1000), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
-        _utc("modified_at"),
+        utc("modified_at"),
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("outcome", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
@@ -53,7 +49,7 @@ def upgrade() -> None:
         sa.Column("mapped", sa.Text(), nullable=True),
         sa.Column("record_id", sa.String(length=32), nullable=True),
         sa.Column("version", sa.Integer(), nullable=True),
-        _utc("imported_at"),
+        utc("imported_at"),
         sa.Column("imported_by_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["batch_id"], ["import_batches.id"]),
         sa.ForeignKeyConstraint(["imported_by_id"], ["users.id"]),
