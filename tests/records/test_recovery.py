@@ -39,6 +39,7 @@ from records_service.audit.models import AuditEntry
 from records_service.auth.service import get_user, list_tokens
 from records_service.cli import main
 from records_service.db import read_scope
+from records_service.notes.queue import write_pending_notes
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.retention.job import run_retention
 from records_service.retention.models import SYSTEM_ACTOR
@@ -71,9 +72,10 @@ def app_on(settings: Settings, clock: FixedClock) -> Iterator[tuple[TestClient, 
 
 
 def drain(services: Services) -> None:
-    """Write the queued sidecars and change notes (text extraction, which costs a process
-    per document, is left pending on both sides of each comparison)."""
+    """Write the queued sidecars, change notes and other notes (text extraction, which
+    costs a process per document, is left pending on both sides of each comparison)."""
     write_pending_sidecars(services.engine, services.store, mode="GOVERNANCE", limit=1000)
+    write_pending_notes(services.engine, services.store, retain_years=1, limit=1000)
 
 
 def build_archive(client: TestClient, actors: Actors, clock: FixedClock) -> dict[str, str]:
@@ -146,6 +148,19 @@ def catalogue(client: TestClient, headers: dict[str, str], ids: list[str]) -> di
     contracts = client.get("/api/contracts", params={"page_size": 100}, headers=headers)
     seen["contracts"] = contracts.json()["items"]
     return seen
+
+
+def disposed(client: TestClient, headers: dict[str, str], record_id: str) -> dict[str, Any]:
+    """What the API says of a disposed record: the record, its tombstone and its
+    disposition (without the row ids and user ids a rebuilt database numbers anew)."""
+    record = client.get(f"/api/records/{record_id}", headers=headers)
+    assert record.status_code == 200, record.text
+    found = client.get("/api/retention/disposals", params={"page_size": 100}, headers=headers)
+    [tombstone] = [d for d in found.json()["items"] if d["record_id"] == record_id]
+    del tombstone["disposition_id"], tombstone["metadata"]["captured_by_id"]
+    [disposition] = dispositions(client, headers, record_id=record_id)
+    del disposition["id"]
+    return {"record": record.json(), "disposal": tombstone, "disposition": disposition}
 
 
 def no_way_in(services: Services, username: str) -> bool:
@@ -241,6 +256,8 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     kept = [ids["a"], ids["b"], *(i for i in closed.values() if i != spec)]
     before = catalogue(client, actors.admin, kept)
+    was_disposed = disposed(client, actors.admin, spec)
+    assert was_disposed["record"]["status"] == "disposed"
     trail = audit_trail(client, actors.admin, kept)
     stored = contents(services.store, kept)
     assert sum(len(before[i]["changes"]) for i in kept) == 6
@@ -251,6 +268,9 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
 
     assert result.exit_code == 0, result.output
     assert report["catalogue"]["records_added"] == len(kept)
+    assert report["catalogue"]["not_in_store"] == []
+    assert [(d["record_id"], d["added"]) for d in report["disposals"]] == [(spec, True)]
+    assert f"  {spec}: disposed of on " in result.output
     assert report["catalogue"]["versions_added"] == len(kept) + 1
     assert report["catalogue"]["changes_added"] == 3
     assert report["catalogue"]["problems"] == []
@@ -275,11 +295,11 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
         assert no_way_in(again_services, "sam") and no_way_in(again_services, "sue")
 
         trail_after = audit_trail(again, admin, kept)
-        gone = again.get(f"/api/records/{spec}", headers=admin)
+        still_disposed = disposed(again, admin, spec)
         assert contents(again_services.store, kept) == stored
     assert after == before
     assert trail_after == trail  # every entry about them was in the bundle
-    assert gone.status_code == 404
+    assert still_disposed == was_disposed
 
     assert cli(rebuilt, "check").exit_code == 0
     fixity = cli(rebuilt, "retention", "run", "--fixity", "full", "--json")
@@ -293,6 +313,7 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     assert again_report["catalogue"]["records_added"] == 0
     assert again_report["catalogue"]["records_updated"] == 0
     assert again_report["catalogue"]["placeholders"] == []
+    assert again_report["disposals"] == []
     assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
 
 
@@ -308,10 +329,12 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
 ) -> None:
     ensure_signing_key(settings)
     ids = build_archive(client, actors, clock)
+    closed = closed_2019(client, actors.staff, "OPCC-2017-028")
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     older = on(settings, backup(request, services, db_url, tmp_path))
     clock.advance(minutes=1)
+    spec = dispose_specification(client, actors, services, closed)
     edit(client, actors.staff, ids["a"], title="Needs assessment (signed off)")
     added = client.post(
         f"/api/records/{ids['a']}/versions",
@@ -326,10 +349,13 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     before = catalogue(client, actors.admin, kept)
+    was_disposed = disposed(client, actors.admin, spec)
 
     result, report = recover(older, tmp_path / "report.json")
 
     assert result.exit_code == 0, result.output
+    assert [(d["record_id"], d["added"]) for d in report["disposals"]] == [(spec, False)]
+    assert report["catalogue"]["not_in_store"] == []
     found = report["catalogue"]
     assert (found["records_added"], found["records_updated"]) == (1, 1)
     assert (found["versions_added"], found["changes_added"]) == (2, 1)
@@ -338,7 +364,9 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     with app_on(older, clock) as (again, again_services):
         drain(again_services)
         after = catalogue(again, actors.admin, kept)
+        still_disposed = disposed(again, actors.admin, spec)
     assert after == before
+    assert still_disposed == was_disposed
     assert cli(older, "check").exit_code == 0
     assert cli(older, "audit", "verify", "--quiet").exit_code == 0
 
@@ -347,6 +375,7 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     assert again_report["catalogue"]["records_added"] == 0
     assert again_report["catalogue"]["records_updated"] == 0
     assert again_report["catalogue"]["changes_added"] == 0
+    assert again_report["disposals"] == []
     assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
 
 

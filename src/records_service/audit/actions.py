@@ -234,6 +234,8 @@ class RecoveryPayload(Payload):
     placeholder_users: list[str]
     problems: int
     audit_entries_restored: int
+    # records the store's disposal notes brought back (or up to date) as disposed of
+    disposals_applied: list[str] = []
 
 
 class AwardPayload(Payload):

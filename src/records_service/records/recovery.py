@@ -21,7 +21,7 @@ queued for indexing; its versions are queued for text extraction by being new.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.service import contract_from_details
 from records_service.db import read_scope, session_scope
+from records_service.notes.read import NotesScan
 from records_service.records._store_scan import (
     FoundChange,
     FoundRecord,
@@ -111,10 +112,11 @@ def recover_records(
     outcome.versions_found = sum(len(r.versions) for r in scan.records)
     outcome.changes_found = sum(len(r.changes) for r in scan.records)
     catalogue = _load(engine)
-    outcome.names_found = sorted(_names(scan.records))
+    outcome.names_found = sorted(_names(scan.records) | _noted_names(scan.notes))
     _add_users(engine, catalogue, outcome, clock)
-    _add_contracts(engine, catalogue, scan.records, outcome)
+    _add_contracts(engine, catalogue, scan, outcome)
     found_ids = {r.record_id for r in scan.records}
+    found_ids |= {note.record_id for _, note in scan.notes.disposals}
     outcome.not_in_store = sorted(
         rid
         for rid, (status, _) in catalogue.records.items()
@@ -188,6 +190,16 @@ def _names(records: Iterable[FoundRecord]) -> set[str]:
     return names
 
 
+def _noted_names(notes: NotesScan) -> set[str]:
+    """Every user name the disposal notes give (for the rows of disposed records)."""
+    names: set[str] = set()
+    for _, note in notes.disposals:
+        names.add(note.record.captured_by)
+        names.update(v.captured_by for v in note.record.versions)
+        names.update(_details_names(note.record.contract_details))
+    return names
+
+
 def _add_users(
     engine: Engine, catalogue: _Catalogue, outcome: RecordsRecovered, clock: Clock
 ) -> None:
@@ -220,35 +232,44 @@ class _ContractSeen:
     first_at: datetime | None = None
 
 
-def _contracts_seen(records: Iterable[FoundRecord]) -> dict[str, _ContractSeen]:
+# (the contract a record names, that contract's details then, by whom and when)
+_ContractSource = tuple[str | None, dict[str, Any] | None, str, datetime]
+
+
+def _contract_sources(scan: StoreScan) -> Iterator[_ContractSource]:
+    """Every mention of a contract with its details: sidecars, change notes and the
+    records of disposal notes."""
+    for found in scan.records:
+        for v in found.versions:
+            s = v.sidecar
+            yield s.contract, s.contract_details, s.captured_by, s.captured_at
+        for c in found.changes:
+            yield c.note.contract, c.note.contract_details, c.note.changed_by, c.note.changed_at
+    for _, note in scan.notes.disposals:
+        r = note.record
+        yield r.contract, r.contract_details, r.captured_by, r.captured_at
+
+
+def _contracts_seen(scan: StoreScan) -> dict[str, _ContractSeen]:
     seen: dict[str, _ContractSeen] = {}
-    for found in records:
-        sources: list[tuple[Metadata, dict[str, Any] | None, str, datetime]] = [
-            (v.sidecar, v.sidecar.contract_details, v.sidecar.captured_by, v.sidecar.captured_at)
-            for v in found.versions
-        ]
-        sources += [
-            (c.note, c.note.contract_details, c.note.changed_by, c.note.changed_at)
-            for c in found.changes
-        ]
-        for metadata, details, by, at in sources:
-            if metadata.contract is None:
-                continue
-            entry = seen.setdefault(metadata.contract, _ContractSeen())
-            if entry.first_at is None or at < entry.first_at:
-                entry.first_by, entry.first_at = by, at
-            if details and details.get("reference") == metadata.contract:
-                changed = str(details.get("updated_at", ""))
-                if entry.details is None or changed > entry.changed:
-                    entry.details, entry.changed = details, changed
+    for contract, details, by, at in _contract_sources(scan):
+        if contract is None:
+            continue
+        entry = seen.setdefault(contract, _ContractSeen())
+        if entry.first_at is None or at < entry.first_at:
+            entry.first_by, entry.first_at = by, at
+        if details and details.get("reference") == contract:
+            changed = str(details.get("updated_at", ""))
+            if entry.details is None or changed > entry.changed:
+                entry.details, entry.changed = details, changed
     return seen
 
 
 def _add_contracts(
-    engine: Engine, catalogue: _Catalogue, records: list[FoundRecord], outcome: RecordsRecovered
+    engine: Engine, catalogue: _Catalogue, scan: StoreScan, outcome: RecordsRecovered
 ) -> None:
     """Each contract a sidecar or note names that the database lacks, by reference."""
-    seen = _contracts_seen(records)
+    seen = _contracts_seen(scan)
     with session_scope(engine) as session:
         for reference in sorted(set(seen) - set(catalogue.contracts)):
             entry = seen[reference]
