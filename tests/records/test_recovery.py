@@ -108,6 +108,15 @@ def build_archive(client: TestClient, actors: Actors, clock: FixedClock) -> dict
     return {"a": a, "b": b}
 
 
+def contract_work(client: TestClient, headers: dict[str, str], unfiled: str) -> None:
+    """Create a contract no record is filed under, then edit it and ``CONTRACT`` (after
+    the last capture or edit of a record filed under it): only contract notes keep these."""
+    assert create_contract(client, headers, reference=unfiled, title="Unfiled").status_code == 201
+    for reference, change in ((unfiled, {"provider": "Safe Homes"}), (CONTRACT, {"owner": "Jo"})):
+        changed = client.patch(f"/api/contracts/{reference}", json=change, headers=headers)
+        assert changed.status_code == 200, changed.text
+
+
 def edit(client: TestClient, headers: dict[str, str], record_id: str, **fields: Any) -> None:
     body = {"reason": "corrected after review", **fields}
     response = client.patch(f"/api/records/{record_id}", json=body, headers=headers)
@@ -252,6 +261,7 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     assert cli(settings, "audit", "export", str(tmp_path / "bundle")).exit_code == 0
     bundle_size = json.loads((tmp_path / "bundle" / "manifest.json").read_text())["tree_size"]
     spec = dispose_specification(client, actors, services, closed)
+    contract_work(client, actors.staff, "OPCC-2024-900")
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     kept = [ids["a"], ids["b"], *(i for i in closed.values() if i != spec)]
@@ -276,7 +286,9 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     assert report["catalogue"]["problems"] == []
     assert report["catalogue"]["names_found"] == ["sam", "sue"]
     assert report["catalogue"]["placeholders"] == ["sam", "sue"]
-    assert sorted(report["catalogue"]["contracts_added"]) == ["OPCC-2017-028", CONTRACT]
+    added = ["OPCC-2017-028", CONTRACT, "OPCC-2024-900"]
+    assert sorted(report["catalogue"]["contracts_added"]) == added
+    assert report["catalogue"]["contracts_without_details"] == []
     audit = report["audit"]
     assert audit["entries_restored_from_bundles"] == bundle_size, audit
     assert audit["acknowledged_now"]["lost_from"] == bundle_size
@@ -314,6 +326,7 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     assert again_report["catalogue"]["records_updated"] == 0
     assert again_report["catalogue"]["placeholders"] == []
     assert again_report["disposals"] == []
+    assert again_report["catalogue"]["contracts_updated"] == []
     assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
 
 
@@ -343,6 +356,7 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     )
     assert added.status_code == 201, added.text
     nina = make_user(services, "nina", "staff")
+    contract_work(client, nina, "OPCC-2024-900")
     assert create_contract(client, nina, reference="OPCC-2024-001").status_code == 201
     c = capture(client, nina, content=b"new since the backup\n", contract="OPCC-2024-001")
     kept = [ids["a"], ids["b"], c.json()["id"]]
@@ -359,7 +373,9 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     found = report["catalogue"]
     assert (found["records_added"], found["records_updated"]) == (1, 1)
     assert (found["versions_added"], found["changes_added"]) == (2, 1)
-    assert found["placeholders"] == ["nina"] and found["contracts_added"] == ["OPCC-2024-001"]
+    assert found["placeholders"] == ["nina"]
+    assert found["contracts_added"] == ["OPCC-2024-001", "OPCC-2024-900"]
+    assert found["contracts_updated"] == [CONTRACT]
     assert report["audit"]["acknowledged_now"]["lost_from"] == report["audit"]["log_size_before"]
     with app_on(older, clock) as (again, again_services):
         drain(again_services)
@@ -376,6 +392,7 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     assert again_report["catalogue"]["records_updated"] == 0
     assert again_report["catalogue"]["changes_added"] == 0
     assert again_report["disposals"] == []
+    assert again_report["catalogue"]["contracts_updated"] == []
     assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
 
 

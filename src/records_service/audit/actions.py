@@ -236,6 +236,8 @@ class RecoveryPayload(Payload):
     audit_entries_restored: int
     # records the store's disposal notes brought back (or up to date) as disposed of
     disposals_applied: list[str] = []
+    # held contracts brought up to the later details of their contract notes
+    contracts_updated: list[str] = []
 
 
 class AwardPayload(Payload):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, insert
@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 from records_service.auth.models import User
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
-from records_service.contracts.service import contract_from_details
+from records_service.contracts.service import apply_details, contract_from_details
 from records_service.db import read_scope, session_scope
 from records_service.notes.read import NotesScan
 from records_service.records._store_scan import (
@@ -76,6 +76,7 @@ class RecordsRecovered:
     changes_found: int = 0
     changes_added: int = 0
     contracts_added: list[str] = field(default_factory=list)
+    contracts_updated: list[str] = field(default_factory=list)
     contracts_without_details: list[str] = field(default_factory=list)
     names_found: list[str] = field(default_factory=list)
     placeholders: list[str] = field(default_factory=list)
@@ -86,7 +87,11 @@ class RecordsRecovered:
     def added_anything(self) -> bool:
         """Whether the catalogue changed."""
         return bool(
-            self.records_added or self.records_updated or self.contracts_added or self.placeholders
+            self.records_added
+            or self.records_updated
+            or self.contracts_added
+            or self.contracts_updated
+            or self.placeholders
         )
 
 
@@ -191,12 +196,14 @@ def _names(records: Iterable[FoundRecord]) -> set[str]:
 
 
 def _noted_names(notes: NotesScan) -> set[str]:
-    """Every user name the disposal notes give (for the rows of disposed records)."""
+    """Every user name the disposal and contract notes give."""
     names: set[str] = set()
     for _, note in notes.disposals:
         names.add(note.record.captured_by)
         names.update(v.captured_by for v in note.record.versions)
         names.update(_details_names(note.record.contract_details))
+    for _, contract in notes.contracts:
+        names.update(_details_names(contract.details))
     return names
 
 
@@ -227,7 +234,7 @@ class _ContractSeen:
     """The newest details seen for a reference, or who first filed under it."""
 
     details: dict[str, Any] | None = None
-    changed: str = ""
+    changed: tuple[str, int] = ("", -1)  # its updated_at; a contract note's sequence
     first_by: str = ""
     first_at: datetime | None = None
 
@@ -259,18 +266,28 @@ def _contracts_seen(scan: StoreScan) -> dict[str, _ContractSeen]:
         if entry.first_at is None or at < entry.first_at:
             entry.first_by, entry.first_at = by, at
         if details and details.get("reference") == contract:
-            changed = str(details.get("updated_at", ""))
-            if entry.details is None or changed > entry.changed:
-                entry.details, entry.changed = details, changed
+            _offer(entry, details, -1)
+    for _, note in scan.notes.contracts:  # the contract's own notes: every edit, in order
+        if note.details.get("reference") == note.reference:
+            _offer(seen.setdefault(note.reference, _ContractSeen()), note.details, note.sequence)
     return seen
+
+
+def _offer(entry: _ContractSeen, details: dict[str, Any], sequence: int) -> None:
+    """Keep ``details`` if they are the newest seen (a contract note wins a tie)."""
+    changed = (str(details.get("updated_at", "")), sequence)
+    if entry.details is None or changed > entry.changed:
+        entry.details, entry.changed = details, changed
 
 
 def _add_contracts(
     engine: Engine, catalogue: _Catalogue, scan: StoreScan, outcome: RecordsRecovered
 ) -> None:
-    """Each contract a sidecar or note names that the database lacks, by reference."""
+    """Each contract a sidecar or note names that the database lacks, by reference; and
+    each it holds that the store knows a later edit of, brought up to that edit."""
     seen = _contracts_seen(scan)
     with session_scope(engine) as session:
+        _update_contracts(session, catalogue, seen, outcome)
         for reference in sorted(set(seen) - set(catalogue.contracts)):
             entry = seen[reference]
             details = entry.details or _bare_details(reference, entry)
@@ -288,6 +305,41 @@ def _add_contracts(
             outcome.contracts_added.append(reference)
             if entry.details is None:
                 outcome.contracts_without_details.append(reference)
+
+
+def _update_contracts(
+    session: Session,
+    catalogue: _Catalogue,
+    seen: dict[str, _ContractSeen],
+    outcome: RecordsRecovered,
+) -> None:
+    """Bring each held contract to the newest details the store holds, if they are newer."""
+    for reference in sorted(set(seen) & set(catalogue.contracts)):
+        details = seen[reference].details
+        contract = session.get(Contract, catalogue.contracts[reference])
+        if details is None or contract is None:
+            continue
+        if _moment(details.get("updated_at")) < contract.updated_at:
+            continue
+        try:
+            changed = apply_details(contract, details, catalogue.users)
+        except (ValueError, KeyError) as exc:
+            problem = f"contract {reference}: details unusable ({exc}); left as the database has it"
+            outcome.problems.append(Problem(f"contract:{reference}", problem))
+            continue
+        if changed:
+            session.add(contract)
+            outcome.contracts_updated.append(reference)
+
+
+def _moment(value: object) -> datetime:
+    """A time from details (text once stored); the earliest possible if there is none."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _bare_details(reference: str, entry: _ContractSeen) -> dict[str, Any]:

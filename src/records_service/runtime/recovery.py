@@ -51,8 +51,9 @@ NOT_IN_THE_STORE = (
     "records disposed of or transferred before the store kept disposal notes: their "
     "disposal deleted their content, sidecars and change notes, and their disposal "
     "records lived only in the database",
-    "contracts no record was filed under, and contract changes made after the latest "
-    "capture or edit of a record filed under the contract",
+    "contracts created before the store kept contract notes that no record was filed "
+    "under, and their changes made before then and after the latest capture or edit of "
+    "a record filed under the contract",
     "extracted text and the search index: rebuilt by the worker from the content "
     "(every recovered record is queued)",
 )
@@ -141,7 +142,8 @@ class RecoveryReport:
             f"versions: {r.versions_found} found with content matching their sidecar, "
             f"{r.versions_added} added",
             f"edits: {r.changes_found} change notes found, {r.changes_added} added",
-            f"contracts: {len(r.contracts_added)} added by reference",
+            f"contracts: {len(r.contracts_added)} added, {len(r.contracts_updated)} brought up "
+            "to date",
             f"users: cannot be recovered; user names found in the store: "
             f"{', '.join(r.names_found) or 'none'}",
         ]
@@ -268,6 +270,7 @@ def _audit_run(
         versions_added=records.versions_added,
         changes_added=records.changes_added,
         contracts_added=records.contracts_added,
+        contracts_updated=records.contracts_updated,
         placeholder_users=records.placeholders,
         problems=len(records.problems),
         audit_entries_restored=log.restored,
