@@ -117,6 +117,28 @@ def contract_work(client: TestClient, headers: dict[str, str], unfiled: str) -> 
         assert changed.status_code == 200, changed.text
 
 
+def place_hold(client: TestClient, headers: dict[str, str], reference: str, **on: str) -> int:
+    """Place a hold on a record (``record_id=``) or contract (``contract=``); its id."""
+    body = {"reference": reference, "reason": "information request received", **on}
+    placed = client.post("/api/retention/holds", json=body, headers=headers)
+    assert placed.status_code == 201, placed.text
+    return int(placed.json()["id"])
+
+
+def release_hold(client: TestClient, headers: dict[str, str], hold_id: int) -> None:
+    body = {"reason": "request answered"}
+    released = client.post(f"/api/retention/holds/{hold_id}/release", json=body, headers=headers)
+    assert released.status_code == 200, released.text
+
+
+def holds(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every hold, active or released, as the API lists them (without their row ids)."""
+    found = client.get("/api/retention/holds", params={"page_size": 100}, headers=headers)
+    assert found.status_code == 200, found.text
+    listed = sorted(found.json()["items"], key=lambda hold: hold["placed_at"] + hold["reference"])
+    return [{k: v for k, v in hold.items() if k != "id"} for hold in listed]
+
+
 def edit(client: TestClient, headers: dict[str, str], record_id: str, **fields: Any) -> None:
     body = {"reason": "corrected after review", **fields}
     response = client.patch(f"/api/records/{record_id}", json=body, headers=headers)
@@ -256,18 +278,23 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     ensure_signing_key(settings)
     ids = build_archive(client, actors, clock)
     closed = closed_2019(client, actors.staff, "OPCC-2017-028")
+    place_hold(client, actors.records_manager, "FOI-2026-0001", record_id=ids["b"])
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0  # what authenticates a bundle
     assert cli(settings, "audit", "export", str(tmp_path / "bundle")).exit_code == 0
     bundle_size = json.loads((tmp_path / "bundle" / "manifest.json").read_text())["tree_size"]
     spec = dispose_specification(client, actors, services, closed)
     contract_work(client, actors.staff, "OPCC-2024-900")
+    answered = place_hold(client, actors.records_manager, "FOI-2026-0002", contract=CONTRACT)
+    release_hold(client, actors.records_manager, answered)
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     kept = [ids["a"], ids["b"], *(i for i in closed.values() if i != spec)]
     before = catalogue(client, actors.admin, kept)
     was_disposed = disposed(client, actors.admin, spec)
     assert was_disposed["record"]["status"] == "disposed"
+    held = holds(client, actors.admin)
+    assert [h["active"] for h in held] == [True, False]
     trail = audit_trail(client, actors.admin, kept)
     stored = contents(services.store, kept)
     assert sum(len(before[i]["changes"]) for i in kept) == 6
@@ -289,6 +316,10 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     added = ["OPCC-2017-028", CONTRACT, "OPCC-2024-900"]
     assert sorted(report["catalogue"]["contracts_added"]) == added
     assert report["catalogue"]["contracts_without_details"] == []
+    assert report["holds"] == {
+        "added": [f"FOI-2026-0001 on {ids['b']}", f"FOI-2026-0002 on {CONTRACT}"],
+        "released": [],
+    }
     audit = report["audit"]
     assert audit["entries_restored_from_bundles"] == bundle_size, audit
     assert audit["acknowledged_now"]["lost_from"] == bundle_size
@@ -308,6 +339,7 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
 
         trail_after = audit_trail(again, admin, kept)
         still_disposed = disposed(again, admin, spec)
+        assert holds(again, admin) == held
         assert contents(again_services.store, kept) == stored
     assert after == before
     assert trail_after == trail  # every entry about them was in the bundle
@@ -327,6 +359,7 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     assert again_report["catalogue"]["placeholders"] == []
     assert again_report["disposals"] == []
     assert again_report["catalogue"]["contracts_updated"] == []
+    assert again_report["holds"] == {"added": [], "released": []}
     assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
 
 
@@ -343,11 +376,14 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     ensure_signing_key(settings)
     ids = build_archive(client, actors, clock)
     closed = closed_2019(client, actors.staff, "OPCC-2017-028")
+    answered = place_hold(client, actors.records_manager, "FOI-2026-0002", contract=CONTRACT)
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     older = on(settings, backup(request, services, db_url, tmp_path))
     clock.advance(minutes=1)
     spec = dispose_specification(client, actors, services, closed)
+    release_hold(client, actors.records_manager, answered)
+    place_hold(client, actors.records_manager, "FOI-2026-0003", record_id=ids["a"])
     edit(client, actors.staff, ids["a"], title="Needs assessment (signed off)")
     added = client.post(
         f"/api/records/{ids['a']}/versions",
@@ -364,6 +400,7 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     before = catalogue(client, actors.admin, kept)
     was_disposed = disposed(client, actors.admin, spec)
+    held = holds(client, actors.admin)
 
     result, report = recover(older, tmp_path / "report.json")
 
@@ -376,13 +413,19 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     assert found["placeholders"] == ["nina"]
     assert found["contracts_added"] == ["OPCC-2024-001", "OPCC-2024-900"]
     assert found["contracts_updated"] == [CONTRACT]
+    assert report["holds"] == {
+        "added": [f"FOI-2026-0003 on {ids['a']}"],
+        "released": [f"FOI-2026-0002 on {CONTRACT}"],
+    }
     assert report["audit"]["acknowledged_now"]["lost_from"] == report["audit"]["log_size_before"]
     with app_on(older, clock) as (again, again_services):
         drain(again_services)
         after = catalogue(again, actors.admin, kept)
         still_disposed = disposed(again, actors.admin, spec)
+        held_after = holds(again, actors.admin)
     assert after == before
     assert still_disposed == was_disposed
+    assert held_after == held
     assert cli(older, "check").exit_code == 0
     assert cli(older, "audit", "verify", "--quiet").exit_code == 0
 
@@ -393,6 +436,7 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     assert again_report["catalogue"]["changes_added"] == 0
     assert again_report["disposals"] == []
     assert again_report["catalogue"]["contracts_updated"] == []
+    assert again_report["holds"] == {"added": [], "released": []}
     assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
 
 
@@ -406,7 +450,7 @@ def _first_layout(store: BlobStore, key: str) -> None:
 
 # What the store holds is the subject here, not the database: SQLite only.
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_altered_content_is_reported_and_old_sidecars_still_recover(
+def test_altered_content_is_reported_and_an_old_store_still_recovers(
     client: TestClient,
     actors: Actors,
     services: Services,
@@ -419,6 +463,8 @@ def test_altered_content_is_reported_and_old_sidecars_still_recover(
     altered = capture(client, actors.staff, content=b"the original bytes\n", contract=None)
     drain(services)
     _first_layout(services.store, f"records/{old.json()['id']}/v1.json")
+    for note in list(services.store.list("notes/")):  # a store from before the notes
+        services.store.delete(note)
     tampered = Path(settings.blob_root) / "records" / altered.json()["id"] / "v1"
     tampered.chmod(0o600)
     tampered.write_bytes(b"the altered bytes\n")

@@ -238,6 +238,9 @@ class RecoveryPayload(Payload):
     disposals_applied: list[str] = []
     # held contracts brought up to the later details of their contract notes
     contracts_updated: list[str] = []
+    # holds brought back from hold notes, and held ones a note says were released
+    holds_added: list[str] = []
+    holds_released: list[str] = []
 
 
 class AwardPayload(Payload):

@@ -1,4 +1,9 @@
-"""Bringing disposals back from the store's disposal notes (``recover --from-store``).
+"""Bringing disposals and holds back from the store's notes (``recover --from-store``).
+
+Holds: each hold a hold note names comes back (matched by scope, record or
+contract, case reference, who placed it and when, since row ids are numbered
+anew), released if a later note says so; a hold the database holds as active is
+released only by a note of its release. Holds are applied after disposals.
 
 A disposal deletes the record's objects, so without its note a database restored
 from a copy taken before it (or an empty one) would not know it happened: the
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -24,7 +30,7 @@ from sqlmodel import Session, select
 from records_service.auth.models import User
 from records_service.contracts.models import Contract
 from records_service.db import session_scope
-from records_service.notes.read import DisposalNote
+from records_service.notes.read import DisposalNote, HoldNote, NotedHold
 from records_service.records.models import (
     DISPOSED_STATUSES,
     Classification,
@@ -42,7 +48,12 @@ from records_service.retention.dispositions import (
     retire_record,
     version_facts,
 )
-from records_service.retention.models import DisposalRecord, Disposition, DispositionStatus
+from records_service.retention.models import (
+    DisposalRecord,
+    Disposition,
+    DispositionStatus,
+    Hold,
+)
 from records_service.storage import BlobStore, StorageError
 
 
@@ -62,10 +73,91 @@ class DisposalBack:
 
 @dataclass
 class RetentionRecovered:
-    """What the notes brought back of retention: disposals, and problems with them."""
+    """What the notes brought back of retention: disposals and holds, and problems."""
 
     disposals: list[DisposalBack] = field(default_factory=list)
+    holds_added: list[str] = field(default_factory=list)  # "<reference> on <what>"
+    holds_released: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (key, problem)
+
+    @property
+    def changed_anything(self) -> bool:
+        """Whether the database changed."""
+        return bool(self.disposals or self.holds_added or self.holds_released)
+
+
+_HoldId = tuple[str, str | None, str | None, str, str, datetime]
+
+
+def _hold_id(hold: NotedHold) -> _HoldId:
+    """What tells one hold from another across databases (row ids are numbered anew)."""
+    return (
+        hold.scope,
+        hold.record_id,
+        hold.contract,
+        hold.reference,
+        hold.placed_by,
+        hold.placed_at,
+    )
+
+
+def _latest_holds(notes: list[tuple[str, HoldNote]]) -> dict[_HoldId, tuple[str, NotedHold]]:
+    """Each hold as its notes last left it: released once any note says so."""
+    latest: dict[_HoldId, tuple[str, NotedHold]] = {}
+    for key, note in sorted(notes, key=lambda item: item[1].sequence):
+        held = latest.get(_hold_id(note.hold))
+        if held is None or held[1].released_at is None:
+            latest[_hold_id(note.hold)] = (key, note.hold)
+    return latest
+
+
+def apply_hold_notes(
+    engine: Engine, notes: list[tuple[str, HoldNote]], outcome: RetentionRecovered
+) -> None:
+    """Add the holds the database lacks, and release those the notes say were released.
+
+    A hold protects records from disposal, so one the notes name on a record or
+    contract the database does not hold is a problem, never dropped quietly.
+    """
+    for key, hold in _latest_holds(notes).values():
+        with session_scope(engine) as session:
+            try:
+                what = _apply_hold(session, hold)
+            except KeyError as exc:
+                outcome.problems.append((key, f"hold {hold.reference} not recovered: {exc}"))
+                continue
+        label = f"{hold.reference} on {hold.record_id or hold.contract}"
+        if what == "added":
+            outcome.holds_added.append(label)
+        elif what == "released":
+            outcome.holds_released.append(label)
+
+
+def _apply_hold(session: Session, noted: NotedHold) -> str:
+    """Bring the database's copy of one hold to ``noted``; says what was done."""
+    contract_id = _contract_id(session, noted.contract)
+    if noted.record_id is not None and session.get(Record, noted.record_id) is None:
+        raise KeyError(f"no record {noted.record_id}")
+    candidates = session.exec(
+        select(Hold).where(
+            Hold.scope == noted.scope,
+            Hold.record_id == noted.record_id,
+            Hold.contract_id == contract_id,
+            Hold.reference == noted.reference,
+            Hold.placed_by == noted.placed_by,
+        )
+    )
+    held = next((h for h in candidates if h.placed_at == noted.placed_at), None)
+    if held is None:
+        fields = noted.model_dump(exclude={"contract"})
+        session.add(Hold(**fields, contract_id=contract_id))
+        return "added"
+    if held.released_at is None and noted.released_at is not None:
+        held.released_at, held.released_by = noted.released_at, noted.released_by
+        held.release_reason = noted.release_reason
+        session.add(held)
+        return "released"
+    return ""
 
 
 def apply_disposal_notes(

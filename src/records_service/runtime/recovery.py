@@ -9,7 +9,7 @@ Runs the steps in order and writes the recovery report:
    ``audit verify`` reports it and checkpoints are signed again;
 2. the store is read and checked (:mod:`records_service.records._store_scan`);
 3. what the catalogue lacks is added (:mod:`records_service.records.recovery`);
-4. the disposals the store's disposal notes record are applied
+4. the disposals and holds the store's notes record are applied
    (:mod:`records_service.retention.recovered`);
 5. the run is audited as ``catalogue.recover`` when it changed anything.
 
@@ -33,7 +33,11 @@ from records_service.audit.writer import build_checkpoint_store
 from records_service.db import read_scope, session_scope
 from records_service.records._store_scan import Problem, StoreScan, scan_store
 from records_service.records.recovery import RecordsRecovered, recover_records
-from records_service.retention.recovered import RetentionRecovered, apply_disposal_notes
+from records_service.retention.recovered import (
+    RetentionRecovered,
+    apply_disposal_notes,
+    apply_hold_notes,
+)
 from records_service.runtime.services import Services
 
 REPORT_FORMAT = "records-service-recovery-report/1"
@@ -46,8 +50,9 @@ NOT_IN_THE_STORE = (
     "'users passwd', 'users token' and 'users roles', or 'users disable' for those who left",
     "audit entries that no export bundle holds: the store keeps only signed checkpoints, "
     "which prove how many entries there were and their root, not what they said",
-    "holds, disposal proposals and approvals not yet carried out, retention findings and "
-    "runs: place holds again and run 'retention run' to find what is due",
+    "holds placed before the store kept hold notes (place them again), disposal "
+    "proposals and approvals not yet carried out, retention findings and runs: run "
+    "'retention run' to find what is due",
     "records disposed of or transferred before the store kept disposal notes: their "
     "disposal deleted their content, sidecars and change notes, and their disposal "
     "records lived only in the database",
@@ -88,6 +93,10 @@ class RecoveryReport:
             "format": REPORT_FORMAT,
             "catalogue": records,
             "disposals": [asdict(d) for d in self.retention.disposals],
+            "holds": {
+                "added": self.retention.holds_added,
+                "released": self.retention.holds_released,
+            },
             "first_layout_sidecars": self.first_layout_sidecars,
             "content_bytes_verified": self.content_bytes,
             "audit": {
@@ -109,16 +118,23 @@ class RecoveryReport:
         """The report in plain English, a line per subject."""
         return [
             *self._catalogue_lines(),
-            *self._disposal_lines(),
+            *self._retention_lines(),
             *self._problem_lines(),
             *self._audit_lines(),
         ]
 
-    def _disposal_lines(self) -> list[str]:
+    def _retention_lines(self) -> list[str]:
+        held = self.retention
+        lines = [
+            f"holds: {len(held.holds_added)} added, {len(held.holds_released)} released, "
+            "from the store's hold notes"
+        ]
+        lines += [f"  hold added: {label}" for label in held.holds_added]
+        lines += [f"  hold released: {label}" for label in held.holds_released]
         disposals = self.retention.disposals
         if not disposals:
-            return []
-        lines = [f"disposals: {len(disposals)} recorded in the store's disposal notes applied:"]
+            return lines
+        lines += [f"disposals: {len(disposals)} recorded in the store's disposal notes applied:"]
         lines += [
             f"  {d.record_id}: {'transferred' if d.action == 'transfer' else 'disposed of'} "
             f"on {d.executed_at} (disposition {d.disposition_id}, approved by "
@@ -219,8 +235,9 @@ def recover_from_store(
     )
     retention = RetentionRecovered()
     apply_disposal_notes(services.engine, services.store, scan.notes.disposals, retention)
+    apply_hold_notes(services.engine, scan.notes.holds, retention)
     records.problems += [Problem(key, problem) for key, problem in retention.problems]
-    if records.added_anything or log.restored or retention.disposals:
+    if records.added_anything or log.restored or retention.changed_anything:
         _audit_run(services, records, log, retention)
     with read_scope(services.engine) as session:
         lost = list(acknowledged(session).losses)
@@ -275,6 +292,8 @@ def _audit_run(
         problems=len(records.problems),
         audit_entries_restored=log.restored,
         disposals_applied=[d.record_id for d in retention.disposals],
+        holds_added=retention.holds_added,
+        holds_released=retention.holds_released,
     )
     with session_scope(services.engine) as session:
         record_event(
