@@ -195,10 +195,27 @@ def disposed(client: TestClient, headers: dict[str, str], record_id: str) -> dic
 
 
 def no_way_in(services: Services, username: str) -> bool:
-    """Whether nobody can sign in as ``username``: no password and no API token."""
+    """Whether nobody can sign in as ``username``: disabled, no password, no API token,
+    and the least role."""
     with read_scope(services.engine) as session:
         user = get_user(session, username)
-        return user.password_hash is None and not list_tokens(session, username)
+        return (
+            user.disabled
+            and user.roles == "staff"
+            and user.password_hash is None
+            and not list_tokens(session, username)
+        )
+
+
+def give_account_back(settings: Settings, client: TestClient, username: str) -> None:
+    """An administrator sets a placeholder account up: refused while it is disabled, then
+    enabled and given a token that works."""
+    assert cli(settings, "users", "token", username).exit_code != 0
+    assert cli(settings, "users", "enable", username).exit_code == 0
+    issued = cli(settings, "users", "token", username)
+    assert issued.exit_code == 0, issued.output
+    token = {"Authorization": f"Bearer {issued.output.strip()}"}
+    assert client.get("/api/records", headers=token).status_code == 200
 
 
 def last_entries(services: Services, count: int) -> list[tuple[str, str, str]]:
@@ -337,6 +354,7 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
         after = catalogue(again, admin, kept)
         assert no_way_in(again_services, "sam") and no_way_in(again_services, "sue")
 
+        give_account_back(rebuilt, again, "sue")
         trail_after = audit_trail(again, admin, kept)
         still_disposed = disposed(again, admin, spec)
         assert holds(again, admin) == held

@@ -20,6 +20,7 @@ class AuditAction(StrEnum):
     CONTRACT_UPDATE = "contract.update"
     USER_CREATE = "user.create"
     USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
     USER_ROLES = "user.roles"
     USER_PASSWORD = "user.password"  # noqa: S105 (an action name, not a secret)
     TOKEN_ISSUE = "token.issue"  # noqa: S105 (an action name, not a secret)
@@ -383,6 +384,7 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.CONTRACT_UPDATE: ContractPayload,
     AuditAction.USER_CREATE: UserPayload,
     AuditAction.USER_DISABLE: UserPayload,
+    AuditAction.USER_ENABLE: UserPayload,
     AuditAction.USER_ROLES: RolesPayload,
     AuditAction.USER_PASSWORD: UserPayload,
     AuditAction.TOKEN_ISSUE: TokenPayload,

@@ -9,12 +9,14 @@ It only ever adds. On an empty database everything found is added; on one
 restored from an older backup, only records, versions and edits it does not hold
 (a second run adds nothing). A record the catalogue holds is changed only when
 the store holds something newer for it. Users cannot be recovered: a name a
-sidecar gives that the database does not know gets a *placeholder account*
-with no password and no API token (so nobody can sign in as it) and the
-``staff`` role (a user holds at least one), so that the rows naming it can exist
-and the person, once an administrator has checked who they are and given them a
-password, sees again the sensitive records they captured. The report lists them;
-``users disable`` retires the name of someone who has left. Every record added or changed is
+sidecar gives that the database does not know gets a *placeholder account*,
+disabled, with no password and no API token (so nobody can sign in as it, and no
+password or token set by mistake lets anyone in before it is enabled) and the
+least role, ``staff`` (a user holds at least one), so that the rows naming it can
+exist. Once an administrator has checked who the person is, ``users enable``,
+``users passwd`` and ``users roles`` give them their account back, and they see
+again the sensitive records they captured. The report lists them; the name of
+someone who has left simply stays disabled. Every record added or changed is
 queued for indexing; its versions are queued for text extraction by being new.
 """
 
@@ -62,6 +64,9 @@ _TABLES: tuple[Table, ...] = tuple(
     for model in (Record, Version, RecordTag, MetadataChange, IndexTask)
 )
 PLACEHOLDER_NAME = "recovered from the store: not a verified account"
+# A user holds at least one role. Staff is the least: it sees no one else's sensitive
+# records (reviewer and auditor see them all) and is what every new account starts with.
+PLACEHOLDER_ROLE = "staff"
 
 
 @dataclass
@@ -210,7 +215,7 @@ def _noted_names(notes: NotesScan) -> set[str]:
 def _add_users(
     engine: Engine, catalogue: _Catalogue, outcome: RecordsRecovered, clock: Clock
 ) -> None:
-    """A placeholder account, without any way in, for each name the database lacks."""
+    """A disabled placeholder account, without any way in, for each name the database lacks."""
     missing = [name for name in outcome.names_found if name not in catalogue.users]
     if not missing:
         return
@@ -219,7 +224,8 @@ def _add_users(
             user = User(
                 username=name,
                 display_name=PLACEHOLDER_NAME,
-                roles="staff",
+                roles=PLACEHOLDER_ROLE,
+                disabled=True,
                 created_at=clock(),
             )
             session.add(user)

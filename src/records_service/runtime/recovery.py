@@ -46,8 +46,9 @@ RECOVERY_ACTOR = "recovery"
 NOT_IN_THE_STORE = (
     "users: accounts, roles, passwords, API tokens and sign-in history live only in the "
     "database. Each user name found in the store that the database lacked has a placeholder "
-    "account with the staff role and no password or token: check who each person is, then "
-    "'users passwd', 'users token' and 'users roles', or 'users disable' for those who left",
+    "account, disabled, with the staff role and no password or token: check who each person "
+    "is, then 'users enable', 'users passwd', 'users token' and 'users roles'; leave those "
+    "who left disabled",
     "audit entries that no export bundle holds: the store keeps only signed checkpoints, "
     "which prove how many entries there were and their root, not what they said",
     "holds placed before the store kept hold notes (place them again), disposal "
@@ -170,8 +171,8 @@ class RecoveryReport:
             )
         if r.placeholders:
             lines.append(
-                "placeholder accounts (staff role, no password or token) made for names the "
-                "database did not know: " + ", ".join(r.placeholders)
+                "placeholder accounts (disabled, staff role, no password or token) made for "
+                "names the database did not know: " + ", ".join(r.placeholders)
             )
         if self.first_layout_sidecars:
             lines.append(
