@@ -18,11 +18,10 @@ from records_service.app import create_app
 from records_service.audit.keys import ensure_signing_key
 from records_service.audit.writer import writer_for
 from records_service.cli import main
-from records_service.retention.job import run_retention
-from records_service.retention.models import SYSTEM_ACTOR
 from records_service.runtime.services import Services
 from records_service.settings import AuditSettings, Settings
 from records_service.storage import BlobStore
+from retention.casefiles import approve_the_proposal, run_as_system
 
 ORIGIN = "opcc.test/audit"
 CLOSED = "OPCC-2017-020"
@@ -138,24 +137,9 @@ def capture_an_expired_record(live: Live) -> str:
 
 def dispose_of(live: Live, record: str) -> None:
     """Have the retention job propose disposing of ``record``, and approve it."""
-    services = live.services
-    run_retention(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        settings=services.settings,
-        actor=SYSTEM_ACTOR,
-        clock=services.clock,
-    )
-    proposals = live.client.get(
-        "/api/retention/dispositions", params={"record_id": record}, headers=live.actors.auditor
-    ).json()["items"]
-    approved = live.client.post(
-        f"/api/retention/dispositions/{proposals[0]['id']}/approve",
-        json={"reason": "retention over"},
-        headers=live.actors.records_manager,
-    )
-    assert approved.json()["status"] == "executed", approved.text
+    run_as_system(live.services)
+    actors = live.actors
+    approve_the_proposal(live.client, actors.records_manager, record, lister=actors.auditor)
 
 
 Versions = dict[str, tuple[str, bytes]]  # content key -> (recorded sha256, stored bytes)

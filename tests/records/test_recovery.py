@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,11 @@ from records_service.cli import main
 from records_service.db import read_scope
 from records_service.notes.queue import write_pending_notes
 from records_service.records.sidecars import write_pending_sidecars
-from records_service.retention.job import run_retention
-from records_service.retention.models import SYSTEM_ACTOR
 from records_service.runtime.recovery import recover_from_store
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 from records_service.storage import BlobStore
-from retention.casefiles import closed_2019, dispositions
+from retention.casefiles import approve_the_proposal, closed_2019, dispositions, run_as_system
 
 CONTRACT = "OPCC-2023-014"
 
@@ -150,21 +149,8 @@ def dispose_specification(
 ) -> str:
     """Dispose of the specification of a contract closed in 2019; returns its id."""
     spec = ids["specification"]
-    run_retention(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        settings=services.settings,
-        actor=SYSTEM_ACTOR,
-        clock=services.clock,
-    )
-    [proposal] = dispositions(client, actors.records_manager, record_id=spec)
-    approved = client.post(
-        f"/api/retention/dispositions/{proposal['id']}/approve",
-        json={"reason": "retention over"},
-        headers=actors.records_manager,
-    )
-    assert approved.json()["status"] == "executed", approved.text
+    run_as_system(services)
+    approve_the_proposal(client, actors.records_manager, spec)
     return spec
 
 
@@ -282,7 +268,29 @@ def on(settings: Settings, url: str) -> Settings:
     return settings.model_copy(update={"database_url": url})
 
 
-def test_an_empty_database_gets_the_catalogue_back_from_the_store(
+@dataclass
+class Archive:
+    """An archive built through the API on the parametrised database (``build_archive``
+    and a file closed in 2019), with the fixtures the drills use; signing key made."""
+
+    request: pytest.FixtureRequest
+    client: TestClient
+    actors: Actors
+    services: Services
+    settings: Settings
+    clock: FixedClock
+    db_url: str
+    tmp_path: Path
+    ids: dict[str, str]
+    closed: dict[str, str]
+
+    def parts(self) -> tuple[TestClient, Actors, Services, Settings, FixedClock]:
+        """The running installation: client, actors, services, settings, clock."""
+        return self.client, self.actors, self.services, self.settings, self.clock
+
+
+@pytest.fixture
+def archive(
     request: pytest.FixtureRequest,
     client: TestClient,
     actors: Actors,
@@ -291,10 +299,18 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     clock: FixedClock,
     db_url: str,
     tmp_path: Path,
-) -> None:
+) -> Archive:
     ensure_signing_key(settings)
     ids = build_archive(client, actors, clock)
     closed = closed_2019(client, actors.staff, "OPCC-2017-028")
+    return Archive(
+        request, client, actors, services, settings, clock, db_url, tmp_path, ids, closed
+    )
+
+
+def test_an_empty_database_gets_the_catalogue_back_from_the_store(archive: Archive) -> None:
+    client, actors, services, settings, clock = archive.parts()
+    ids, closed, tmp_path = archive.ids, archive.closed, archive.tmp_path
     place_hold(client, actors.records_manager, "FOI-2026-0001", record_id=ids["b"])
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0  # what authenticates a bundle
@@ -316,7 +332,7 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     stored = contents(services.store, kept)
     assert sum(len(before[i]["changes"]) for i in kept) == 6
 
-    rebuilt = on(settings, empty_database(request, db_url, tmp_path))
+    rebuilt = on(settings, empty_database(archive.request, archive.db_url, tmp_path))
     bundle = ("--audit-bundle", str(tmp_path / "bundle"))
     result, report = recover(rebuilt, tmp_path / "report.json", *bundle)
 
@@ -382,22 +398,14 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
 
 
 def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
-    request: pytest.FixtureRequest,
-    client: TestClient,
-    actors: Actors,
-    services: Services,
-    settings: Settings,
-    clock: FixedClock,
-    db_url: str,
-    tmp_path: Path,
+    archive: Archive,
 ) -> None:
-    ensure_signing_key(settings)
-    ids = build_archive(client, actors, clock)
-    closed = closed_2019(client, actors.staff, "OPCC-2017-028")
+    client, actors, services, settings, clock = archive.parts()
+    ids, closed, tmp_path = archive.ids, archive.closed, archive.tmp_path
     answered = place_hold(client, actors.records_manager, "FOI-2026-0002", contract=CONTRACT)
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
-    older = on(settings, backup(request, services, db_url, tmp_path))
+    older = on(settings, backup(archive.request, services, archive.db_url, tmp_path))
     clock.advance(minutes=1)
     spec = dispose_specification(client, actors, services, closed)
     release_hold(client, actors.records_manager, answered)

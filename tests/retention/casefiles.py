@@ -11,6 +11,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from factories import capture, create_contract
+from records_service.retention.job import RunReport, run_retention
+from records_service.retention.models import SYSTEM_ACTOR
+from records_service.runtime.services import Services
 
 TODAY = date(2026, 6, 15)
 
@@ -128,3 +131,35 @@ def dispositions(
     )
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
+
+
+def run_as_system(services: Services, **options: Any) -> RunReport:
+    """Run the retention job in process as ``system``, as the daily run does."""
+    return run_retention(
+        engine=services.engine,
+        store=services.store,
+        schedule=services.schedule,
+        settings=services.settings,
+        actor=SYSTEM_ACTOR,
+        clock=services.clock,
+        **options,
+    )
+
+
+def approve_the_proposal(
+    client: TestClient,
+    headers: dict[str, str],
+    record_id: str,
+    *,
+    lister: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Approve the one disposition proposed for ``record_id`` (listed as ``lister``, by
+    default the approver) and check that it was carried out; returns the answer."""
+    [proposal] = dispositions(client, lister or headers, record_id=record_id)
+    approved = client.post(
+        f"/api/retention/dispositions/{proposal['id']}/approve",
+        json={"reason": "retention over"},
+        headers=headers,
+    )
+    assert approved.json()["status"] == "executed", approved.text
+    return dict(approved.json())

@@ -25,7 +25,7 @@ from records_service.records.orphans import find_orphans
 from records_service.records.sidecars import pending_count, write_pending_sidecars
 from records_service.records.text import extract_version
 from records_service.retention.dispositions import DisposalContext, decide_disposition
-from records_service.retention.job import RUN_SUBJECT, run_retention
+from records_service.retention.job import RUN_SUBJECT
 from records_service.retention.models import SYSTEM_ACTOR
 from records_service.runtime.services import Services
 from support.faults import FaultyStore
@@ -40,20 +40,9 @@ from .casefiles import (
     dispositions,
     findings,
     keys,
+    run_as_system,
     run_job,
 )
-
-
-def _run_as_system(services: Services, **options: object) -> None:
-    run_retention(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        settings=services.settings,
-        actor=SYSTEM_ACTOR,
-        clock=services.clock,
-        **options,  # type: ignore[arg-type]
-    )
 
 
 def _proposal(client: TestClient, actors: Actors, record_id: str) -> dict[str, object]:
@@ -82,7 +71,7 @@ def test_executed_disposal_leaves_tombstone_and_audit_entries(
         "extracted"
     )
     content = client.get(f"/api/records/{spec}/content", headers=actors.reviewer).content
-    _run_as_system(services)
+    run_as_system(services)
     proposal = _proposal(client, actors, spec)
     assert proposal["proposed_by"] == SYSTEM_ACTOR
     approved = client.post(
@@ -151,7 +140,7 @@ def test_executed_disposal_leaves_tombstone_and_audit_entries(
 
 def test_tombstones_are_append_only(client: TestClient, actors: Actors, services: Services) -> None:
     ids = closed_2019(client, actors.staff, "OPCC-2017-021")
-    _run_as_system(services)
+    run_as_system(services)
     proposal = _proposal(client, actors, ids["monitoring_return"])
     client.post(
         f"/api/retention/dispositions/{proposal['id']}/approve",
@@ -208,7 +197,7 @@ def test_rejected_proposal_is_not_repeated_until_the_date_moves(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
     ids = closed_2019(client, actors.staff, "OPCC-2017-023")
-    _run_as_system(services)
+    run_as_system(services)
     proposal = _proposal(client, actors, ids["specification"])
     rejected = client.post(
         f"/api/retention/dispositions/{proposal['id']}/reject",
@@ -262,7 +251,7 @@ def test_held_or_permanent_records_cannot_be_disposed_of_by_any_route(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
     ids = closed_2019(client, actors.staff, "OPCC-2017-024")
-    _run_as_system(services)
+    run_as_system(services)
     far = run_job(client, actors.admin, at="2199-12-31")
     assert far["decisions"]["permanent"] == 1
     assert dispositions(client, actors.admin, record_id=ids["decision_record"]) == []
@@ -301,7 +290,7 @@ def test_hold_placed_after_approval_stops_execution(
     client: TestClient, actors: Actors, services: Services
 ) -> None:
     ids = closed_2019(client, actors.staff, "OPCC-2017-025")
-    _run_as_system(services)
+    run_as_system(services)
     itt = ids["invitation_to_tender"]
     proposal = _proposal(client, actors, itt)
     ctx = DisposalContext(
@@ -369,7 +358,7 @@ def test_disposed_record_leaves_search(
         return [hit["record_id"] for hit in found.json()["hits"]]
 
     assert hits() == [spec]
-    _run_as_system(services)
+    run_as_system(services)
     _approve_and_execute(client, actors, _proposal(client, actors, spec)["id"])
     services.run_background_once()
     assert hits() == []
@@ -466,7 +455,7 @@ def test_disposal_drops_queued_sidecars_and_a_late_one_is_deleted(
 ) -> None:
     ids = closed_2019(client, actors.staff, "OPCC-2017-028")
     spec = ids["specification"]
-    _run_as_system(services)
+    run_as_system(services)
     proposal = _proposal(client, actors, spec)
     disposed: list[str] = []
 
@@ -496,7 +485,7 @@ def test_a_disposal_with_sidecars_still_queued_drops_them(
 ) -> None:
     ids = closed_2019(client, actors.staff, "OPCC-2017-029")
     spec = ids["specification"]
-    _run_as_system(services)
+    run_as_system(services)
     _approve_and_execute(client, actors, _proposal(client, actors, spec)["id"])
 
     with session_scope(services.engine) as session:

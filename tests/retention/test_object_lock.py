@@ -16,14 +16,19 @@ from fastapi.testclient import TestClient
 from factories import Actors, FixedClock, make_actors, make_settings, s3_storage_settings
 from records_service.app import create_app
 from records_service.records.sidecars import write_pending_sidecars
-from records_service.retention.job import run_retention
-from records_service.retention.models import SYSTEM_ACTOR
 from records_service.runtime.services import Services
 from records_service.settings import RetentionSettings
 from records_service.storage import BlobStore, ObjectLocked, S3BlobStore
 from support.s3server import S3ServerInfo
 
-from .casefiles import add_contract, add_record, closed_2019, dispositions, run_job
+from .casefiles import (
+    add_contract,
+    add_record,
+    closed_2019,
+    dispositions,
+    run_as_system,
+    run_job,
+)
 
 
 @pytest.fixture
@@ -125,14 +130,7 @@ def test_locked_object_leaves_the_disposition_approved_with_an_error(
     actors: Actors = make_actors(services)
     ids = closed_2019(s3_client, actors.staff, "OPCC-2017-041")
     assert _write_sidecars(services) == len(ids)
-    run_retention(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        settings=services.settings,
-        actor=SYSTEM_ACTOR,
-        clock=services.clock,
-    )
+    run_as_system(services)
     spec = ids["specification"]
     # A lock from an earlier, longer schedule that the store still enforces.
     services.store.set_retention(_keys(spec)[1], _end_of("2040-01-01"), "GOVERNANCE")
