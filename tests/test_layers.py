@@ -28,7 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "runtime": ("runtime",),
     "migrations": ("migrations",),
     "use cases": ("reports", "search", "retention", "backup", "imports"),
-    "domain": ("finance", "transparency", "records", "contracts", "audit", "auth"),
+    "domain": ("finance", "transparency", "records", "contracts", "audit", "auth", "notes"),
     "engines": ("indexing", "storage", "extraction"),
     "base": (
         "settings",
@@ -51,6 +51,7 @@ DOMAIN = (
     "retention",
     "audit",
     "auth",
+    "notes",
     "search",
     "backup",
     "imports",

@@ -144,6 +144,11 @@ def test_user_and_token_commands_leave_one_entry_each(
     log.expect(("user.password", "cli", "user:carol"))
     assert cli(settings, "users", "disable", "carol") == 0
     log.expect(("user.disable", "cli", "user:carol"))
+    assert cli(settings, "users", "enable", "carol") == 0
+    log.expect(("user.enable", "cli", "user:carol"))
+    assert cli(settings, "users", "enable", "carol") != 0  # not disabled any more
+    assert cli(settings, "users", "disable", "carol") == 0
+    log.expect(("user.disable", "cli", "user:carol"))
     assert cli(settings, "users", "add", "carol", "--role", "staff") != 0
     assert cli(settings, "users", "passwd", "carol", "--password", "short") != 0
     assert cli(settings, "users", "disable", "nobody") != 0

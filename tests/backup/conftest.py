@@ -21,6 +21,7 @@ from records_service.cli import main
 from records_service.runtime.services import Services
 from records_service.settings import AuditSettings, Settings
 from records_service.storage import BlobStore
+from retention.casefiles import approve_the_proposal
 from support.retention import run_retention_as_system
 
 ORIGIN = "opcc.test/audit"
@@ -137,17 +138,9 @@ def capture_an_expired_record(live: Live) -> str:
 
 def dispose_of(live: Live, record: str) -> None:
     """Have the retention job propose disposing of ``record``, and approve it."""
-    services = live.services
-    run_retention_as_system(services)
-    proposals = live.client.get(
-        "/api/retention/dispositions", params={"record_id": record}, headers=live.actors.auditor
-    ).json()["items"]
-    approved = live.client.post(
-        f"/api/retention/dispositions/{proposals[0]['id']}/approve",
-        json={"reason": "retention over"},
-        headers=live.actors.records_manager,
-    )
-    assert approved.json()["status"] == "executed", approved.text
+    run_retention_as_system(live.services)
+    actors = live.actors
+    approve_the_proposal(live.client, actors.records_manager, record, lister=actors.auditor)
 
 
 Versions = dict[str, tuple[str, bytes]]  # content key -> (recorded sha256, stored bytes)

@@ -39,9 +39,11 @@ def test_a_backup_restores_into_an_empty_installation_byte_for_byte(
     made = run_cli(live.settings, "backup", str(dest))
     assert made.exit_code == 0, made.output
     manifest = read_manifest(dest)
-    # Four versions and their sidecars, and the signed checkpoint.
-    assert len(manifest.of_role(Role.BLOB)) == 9
-    assert "objects: 9 copied now, 0 already in the backup" in made.output
+    # Four versions and their sidecars, the contract's note and the signed checkpoint.
+    blobs = manifest.of_role(Role.BLOB)
+    assert len(blobs) == 10
+    assert len([path for path in blobs if path.startswith("blobs/notes/contracts/")]) == 1
+    assert "objects: 10 copied now, 0 already in the backup" in made.output
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert (manifest.records, manifest.versions, manifest.schema_revision) == (3, 4, head)
     assert manifest.audit.log_size == manifest.audit.latest_checkpoint

@@ -3,6 +3,7 @@ the blob store, and the audit log says truthfully which of its entries are lost.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from factories import FixedClock, create_contract
@@ -12,6 +13,7 @@ from records_service.settings import Settings
 from records_service.storage import BlobStore
 
 from .conftest import (
+    CLOSED,
     Live,
     Versions,
     capture_an_expired_record,
@@ -43,8 +45,9 @@ def assert_recoverable_from_store(store: BlobStore, after: Versions) -> None:
         assert b"".join(store.open(key)) == content
 
 
-def _work_until_the_backup(live: Live) -> tuple[str, str]:
-    """Capture, edit, add a version, dispose of a record; return the edited and disposed ids."""
+def _work_until_the_backup(live: Live) -> tuple[str, str, str]:
+    """Capture, edit, add a version, dispose of a record; return the edited and disposed
+    ids, and that of a record whose retention is over too, to dispose of after the backup."""
     assert create_contract(live.client, live.actors.staff).status_code == 201
     kept = live.capture(b"needs assessment, draft\n")
     live.capture(b"decision record\n", record_type="decision_record", title="Decision")
@@ -56,19 +59,31 @@ def _work_until_the_backup(live: Live) -> tuple[str, str]:
     )
     assert added.status_code == 201, added.text
     disposed = capture_an_expired_record(live)
+    expired = live.capture(
+        b"specification, 2017\n",
+        record_type="specification",
+        contract=CLOSED,
+        record_date="2017-01-20",
+        title="Specification 2017",
+    )
     dispose_of(live, disposed)
     live.settle()
-    return kept, disposed
+    return kept, disposed, expired
 
 
-def _work_after_the_backup(live: Live, kept: str, before: Versions) -> tuple[Versions, int]:
-    """Capture and edit more; return the new versions and the checkpoint signed over them."""
+def _work_after_the_backup(
+    live: Live, kept: str, expired: str, before: Versions
+) -> tuple[Versions, int]:
+    """Capture, edit and dispose of more; return the new versions and the checkpoint
+    signed over them."""
     later = live.capture(b"captured after the backup\n", title="Later")
     _edit(live, kept, "Needs assessment 2023 (superseded)")
+    dispose_of(live, expired)
     signed = live.settle()
     now = versions(live.services.engine, live.services.store)
     after = {key: value for key, value in now.items() if key not in before}
     assert set(after) == {f"records/{later}/v1"}
+    assert f"records/{expired}/v1" in before and f"records/{expired}/v1" not in now
     return after, signed
 
 
@@ -85,13 +100,14 @@ def test_a_lost_database_is_restored_and_the_later_loss_is_reported(
     dest = tmp_path / "backup"
     dest.mkdir()
     with running(settings, clock) as live:
-        kept, disposed = _work_until_the_backup(live)
+        kept, disposed, expired = _work_until_the_backup(live)
         before = versions(live.services.engine, live.services.store)
         backup = take_backup(settings, dest, clock=clock)
         assert backup.ok, backup.problems
-        assert not [path for path in backup.manifest.files if disposed in path]
+        held = [path for path in backup.manifest.files if disposed in path]
+        assert [path.split("/")[1] for path in held] == ["notes"]  # its disposal note only
         clock.advance(hours=2)  # the day goes on after the night's backup
-        after, signed = _work_after_the_backup(live, kept, before)
+        after, signed = _work_after_the_backup(live, kept, expired, before)
     _lose_the_database(settings)
 
     restored = run_cli(settings, "restore", str(dest), "--existing-store")
@@ -123,10 +139,19 @@ def test_a_lost_database_is_restored_and_the_later_loss_is_reported(
     report = tmp_path / "recovery.json"
     recovered = run_cli(settings, "recover", "--from-store", "--report", str(report), "--quiet")
     assert recovered.exit_code == 0, recovered.output
+    # The record disposed of after the backup is disposed of again, not active, and the
+    # content the restore put back for it is gone again.
+    [disposal] = json.loads(report.read_text())["disposals"]
+    assert (disposal["record_id"], disposal["objects_deleted"]) == (expired, 2)
+    assert f"  {expired}: disposed of on " in recovered.output
     with running(settings, clock, live.actors) as last:
-        assert versions(last.services.engine, last.services.store) == {**before, **after}
+        left = {k: v for k, v in before.items() if not k.startswith(f"records/{expired}/")}
+        assert versions(last.services.engine, last.services.store) == {**left, **after}
         record = last.client.get(f"/api/records/{kept}", headers=live.actors.staff).json()
         assert record["title"] == "Needs assessment 2023 (superseded)"
+        gone = last.client.get(f"/api/records/{expired}", headers=live.actors.staff).json()
+        assert gone["status"] == "disposed"
+        assert not list(last.services.store.list(f"records/{expired}/"))
     assert run_cli(settings, "check").exit_code == 0
     verified = run_cli(settings, "audit", "verify")
     assert verified.exit_code == 0, verified.output

@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +40,14 @@ from records_service.audit.models import AuditEntry
 from records_service.auth.service import get_user, list_tokens
 from records_service.cli import main
 from records_service.db import read_scope
+from records_service.notes.queue import write_pending_notes
 from records_service.records.sidecars import write_pending_sidecars
-from records_service.retention.job import run_retention
-from records_service.retention.models import SYSTEM_ACTOR
 from records_service.runtime.recovery import recover_from_store
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 from records_service.storage import BlobStore
-from retention.casefiles import closed_2019, dispositions
+from retention.casefiles import approve_the_proposal, closed_2019, dispositions
+from support.retention import run_retention_as_system
 
 CONTRACT = "OPCC-2023-014"
 
@@ -71,9 +72,10 @@ def app_on(settings: Settings, clock: FixedClock) -> Iterator[tuple[TestClient, 
 
 
 def drain(services: Services) -> None:
-    """Write the queued sidecars and change notes (text extraction, which costs a process
-    per document, is left pending on both sides of each comparison)."""
+    """Write the queued sidecars, change notes and other notes (text extraction, which
+    costs a process per document, is left pending on both sides of each comparison)."""
     write_pending_sidecars(services.engine, services.store, mode="GOVERNANCE", limit=1000)
+    write_pending_notes(services.engine, services.store, retain_years=1, limit=1000)
 
 
 def build_archive(client: TestClient, actors: Actors, clock: FixedClock) -> dict[str, str]:
@@ -106,6 +108,37 @@ def build_archive(client: TestClient, actors: Actors, clock: FixedClock) -> dict
     return {"a": a, "b": b}
 
 
+def contract_work(client: TestClient, headers: dict[str, str], unfiled: str) -> None:
+    """Create a contract no record is filed under, then edit it and ``CONTRACT`` (after
+    the last capture or edit of a record filed under it): only contract notes keep these."""
+    assert create_contract(client, headers, reference=unfiled, title="Unfiled").status_code == 201
+    for reference, change in ((unfiled, {"provider": "Safe Homes"}), (CONTRACT, {"owner": "Jo"})):
+        changed = client.patch(f"/api/contracts/{reference}", json=change, headers=headers)
+        assert changed.status_code == 200, changed.text
+
+
+def place_hold(client: TestClient, headers: dict[str, str], reference: str, **on: str) -> int:
+    """Place a hold on a record (``record_id=``) or contract (``contract=``); its id."""
+    body = {"reference": reference, "reason": "information request received", **on}
+    placed = client.post("/api/retention/holds", json=body, headers=headers)
+    assert placed.status_code == 201, placed.text
+    return int(placed.json()["id"])
+
+
+def release_hold(client: TestClient, headers: dict[str, str], hold_id: int) -> None:
+    body = {"reason": "request answered"}
+    released = client.post(f"/api/retention/holds/{hold_id}/release", json=body, headers=headers)
+    assert released.status_code == 200, released.text
+
+
+def holds(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every hold, active or released, as the API lists them (without their row ids)."""
+    found = client.get("/api/retention/holds", params={"page_size": 100}, headers=headers)
+    assert found.status_code == 200, found.text
+    listed = sorted(found.json()["items"], key=lambda hold: hold["placed_at"] + hold["reference"])
+    return [{k: v for k, v in hold.items() if k != "id"} for hold in listed]
+
+
 def edit(client: TestClient, headers: dict[str, str], record_id: str, **fields: Any) -> None:
     body = {"reason": "corrected after review", **fields}
     response = client.patch(f"/api/records/{record_id}", json=body, headers=headers)
@@ -117,21 +150,8 @@ def dispose_specification(
 ) -> str:
     """Dispose of the specification of a contract closed in 2019; returns its id."""
     spec = ids["specification"]
-    run_retention(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        settings=services.settings,
-        actor=SYSTEM_ACTOR,
-        clock=services.clock,
-    )
-    [proposal] = dispositions(client, actors.records_manager, record_id=spec)
-    approved = client.post(
-        f"/api/retention/dispositions/{proposal['id']}/approve",
-        json={"reason": "retention over"},
-        headers=actors.records_manager,
-    )
-    assert approved.json()["status"] == "executed", approved.text
+    run_retention_as_system(services)
+    approve_the_proposal(client, actors.records_manager, spec)
     return spec
 
 
@@ -148,11 +168,41 @@ def catalogue(client: TestClient, headers: dict[str, str], ids: list[str]) -> di
     return seen
 
 
+def disposed(client: TestClient, headers: dict[str, str], record_id: str) -> dict[str, Any]:
+    """What the API says of a disposed record: the record, its tombstone and its
+    disposition (without the row ids and user ids a rebuilt database numbers anew)."""
+    record = client.get(f"/api/records/{record_id}", headers=headers)
+    assert record.status_code == 200, record.text
+    found = client.get("/api/retention/disposals", params={"page_size": 100}, headers=headers)
+    [tombstone] = [d for d in found.json()["items"] if d["record_id"] == record_id]
+    del tombstone["disposition_id"], tombstone["metadata"]["captured_by_id"]
+    [disposition] = dispositions(client, headers, record_id=record_id)
+    del disposition["id"]
+    return {"record": record.json(), "disposal": tombstone, "disposition": disposition}
+
+
 def no_way_in(services: Services, username: str) -> bool:
-    """Whether nobody can sign in as ``username``: no password and no API token."""
+    """Whether nobody can sign in as ``username``: disabled, no password, no API token,
+    and the least role."""
     with read_scope(services.engine) as session:
         user = get_user(session, username)
-        return user.password_hash is None and not list_tokens(session, username)
+        return (
+            user.disabled
+            and user.roles == "staff"
+            and user.password_hash is None
+            and not list_tokens(session, username)
+        )
+
+
+def give_account_back(settings: Settings, client: TestClient, username: str) -> None:
+    """An administrator sets a placeholder account up: refused while it is disabled, then
+    enabled and given a token that works."""
+    assert cli(settings, "users", "token", username).exit_code != 0
+    assert cli(settings, "users", "enable", username).exit_code == 0
+    issued = cli(settings, "users", "token", username)
+    assert issued.exit_code == 0, issued.output
+    token = {"Authorization": f"Bearer {issued.output.strip()}"}
+    assert client.get("/api/records", headers=token).status_code == 200
 
 
 def last_entries(services: Services, count: int) -> list[tuple[str, str, str]]:
@@ -219,7 +269,29 @@ def on(settings: Settings, url: str) -> Settings:
     return settings.model_copy(update={"database_url": url})
 
 
-def test_an_empty_database_gets_the_catalogue_back_from_the_store(
+@dataclass
+class Archive:
+    """An archive built through the API on the parametrised database (``build_archive``
+    and a file closed in 2019), with the fixtures the drills use; signing key made."""
+
+    request: pytest.FixtureRequest
+    client: TestClient
+    actors: Actors
+    services: Services
+    settings: Settings
+    clock: FixedClock
+    db_url: str
+    tmp_path: Path
+    ids: dict[str, str]
+    closed: dict[str, str]
+
+    def parts(self) -> tuple[TestClient, Actors, Services, Settings, FixedClock]:
+        """The running installation: client, actors, services, settings, clock."""
+        return self.client, self.actors, self.services, self.settings, self.clock
+
+
+@pytest.fixture
+def archive(
     request: pytest.FixtureRequest,
     client: TestClient,
     actors: Actors,
@@ -228,35 +300,60 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     clock: FixedClock,
     db_url: str,
     tmp_path: Path,
-) -> None:
+) -> Archive:
     ensure_signing_key(settings)
     ids = build_archive(client, actors, clock)
     closed = closed_2019(client, actors.staff, "OPCC-2017-028")
+    return Archive(
+        request, client, actors, services, settings, clock, db_url, tmp_path, ids, closed
+    )
+
+
+def test_an_empty_database_gets_the_catalogue_back_from_the_store(archive: Archive) -> None:
+    client, actors, services, settings, clock = archive.parts()
+    ids, closed, tmp_path = archive.ids, archive.closed, archive.tmp_path
+    place_hold(client, actors.records_manager, "FOI-2026-0001", record_id=ids["b"])
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0  # what authenticates a bundle
     assert cli(settings, "audit", "export", str(tmp_path / "bundle")).exit_code == 0
     bundle_size = json.loads((tmp_path / "bundle" / "manifest.json").read_text())["tree_size"]
     spec = dispose_specification(client, actors, services, closed)
+    contract_work(client, actors.staff, "OPCC-2024-900")
+    answered = place_hold(client, actors.records_manager, "FOI-2026-0002", contract=CONTRACT)
+    release_hold(client, actors.records_manager, answered)
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     kept = [ids["a"], ids["b"], *(i for i in closed.values() if i != spec)]
     before = catalogue(client, actors.admin, kept)
+    was_disposed = disposed(client, actors.admin, spec)
+    assert was_disposed["record"]["status"] == "disposed"
+    held = holds(client, actors.admin)
+    assert [h["active"] for h in held] == [True, False]
     trail = audit_trail(client, actors.admin, kept)
     stored = contents(services.store, kept)
     assert sum(len(before[i]["changes"]) for i in kept) == 6
 
-    rebuilt = on(settings, empty_database(request, db_url, tmp_path))
+    rebuilt = on(settings, empty_database(archive.request, archive.db_url, tmp_path))
     bundle = ("--audit-bundle", str(tmp_path / "bundle"))
     result, report = recover(rebuilt, tmp_path / "report.json", *bundle)
 
     assert result.exit_code == 0, result.output
     assert report["catalogue"]["records_added"] == len(kept)
+    assert report["catalogue"]["not_in_store"] == []
+    assert [(d["record_id"], d["added"]) for d in report["disposals"]] == [(spec, True)]
+    assert f"  {spec}: disposed of on " in result.output
     assert report["catalogue"]["versions_added"] == len(kept) + 1
     assert report["catalogue"]["changes_added"] == 3
     assert report["catalogue"]["problems"] == []
     assert report["catalogue"]["names_found"] == ["sam", "sue"]
     assert report["catalogue"]["placeholders"] == ["sam", "sue"]
-    assert sorted(report["catalogue"]["contracts_added"]) == ["OPCC-2017-028", CONTRACT]
+    added = ["OPCC-2017-028", CONTRACT, "OPCC-2024-900"]
+    assert sorted(report["catalogue"]["contracts_added"]) == added
+    assert report["catalogue"]["contracts_without_details"] == []
+    assert report["holds"] == {
+        "added": [f"FOI-2026-0001 on {ids['b']}", f"FOI-2026-0002 on {CONTRACT}"],
+        "released": [],
+    }
     audit = report["audit"]
     assert audit["entries_restored_from_bundles"] == bundle_size, audit
     assert audit["acknowledged_now"]["lost_from"] == bundle_size
@@ -274,12 +371,14 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
         after = catalogue(again, admin, kept)
         assert no_way_in(again_services, "sam") and no_way_in(again_services, "sue")
 
+        give_account_back(rebuilt, again, "sue")
         trail_after = audit_trail(again, admin, kept)
-        gone = again.get(f"/api/records/{spec}", headers=admin)
+        still_disposed = disposed(again, admin, spec)
+        assert holds(again, admin) == held
         assert contents(again_services.store, kept) == stored
     assert after == before
     assert trail_after == trail  # every entry about them was in the bundle
-    assert gone.status_code == 404
+    assert still_disposed == was_disposed
 
     assert cli(rebuilt, "check").exit_code == 0
     fixity = cli(rebuilt, "retention", "run", "--fixity", "full", "--json")
@@ -293,25 +392,25 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(
     assert again_report["catalogue"]["records_added"] == 0
     assert again_report["catalogue"]["records_updated"] == 0
     assert again_report["catalogue"]["placeholders"] == []
+    assert again_report["disposals"] == []
+    assert again_report["catalogue"]["contracts_updated"] == []
+    assert again_report["holds"] == {"added": [], "released": []}
     assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
 
 
 def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
-    request: pytest.FixtureRequest,
-    client: TestClient,
-    actors: Actors,
-    services: Services,
-    settings: Settings,
-    clock: FixedClock,
-    db_url: str,
-    tmp_path: Path,
+    archive: Archive,
 ) -> None:
-    ensure_signing_key(settings)
-    ids = build_archive(client, actors, clock)
+    client, actors, services, settings, clock = archive.parts()
+    ids, closed, tmp_path = archive.ids, archive.closed, archive.tmp_path
+    answered = place_hold(client, actors.records_manager, "FOI-2026-0002", contract=CONTRACT)
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
-    older = on(settings, backup(request, services, db_url, tmp_path))
+    older = on(settings, backup(archive.request, services, archive.db_url, tmp_path))
     clock.advance(minutes=1)
+    spec = dispose_specification(client, actors, services, closed)
+    release_hold(client, actors.records_manager, answered)
+    place_hold(client, actors.records_manager, "FOI-2026-0003", record_id=ids["a"])
     edit(client, actors.staff, ids["a"], title="Needs assessment (signed off)")
     added = client.post(
         f"/api/records/{ids['a']}/versions",
@@ -320,25 +419,40 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     )
     assert added.status_code == 201, added.text
     nina = make_user(services, "nina", "staff")
+    contract_work(client, nina, "OPCC-2024-900")
     assert create_contract(client, nina, reference="OPCC-2024-001").status_code == 201
     c = capture(client, nina, content=b"new since the backup\n", contract="OPCC-2024-001")
     kept = [ids["a"], ids["b"], c.json()["id"]]
     drain(services)
     assert cli(settings, "audit", "checkpoint").exit_code == 0
     before = catalogue(client, actors.admin, kept)
+    was_disposed = disposed(client, actors.admin, spec)
+    held = holds(client, actors.admin)
 
     result, report = recover(older, tmp_path / "report.json")
 
     assert result.exit_code == 0, result.output
+    assert [(d["record_id"], d["added"]) for d in report["disposals"]] == [(spec, False)]
+    assert report["catalogue"]["not_in_store"] == []
     found = report["catalogue"]
     assert (found["records_added"], found["records_updated"]) == (1, 1)
     assert (found["versions_added"], found["changes_added"]) == (2, 1)
-    assert found["placeholders"] == ["nina"] and found["contracts_added"] == ["OPCC-2024-001"]
+    assert found["placeholders"] == ["nina"]
+    assert found["contracts_added"] == ["OPCC-2024-001", "OPCC-2024-900"]
+    assert found["contracts_updated"] == [CONTRACT]
+    assert report["holds"] == {
+        "added": [f"FOI-2026-0003 on {ids['a']}"],
+        "released": [f"FOI-2026-0002 on {CONTRACT}"],
+    }
     assert report["audit"]["acknowledged_now"]["lost_from"] == report["audit"]["log_size_before"]
     with app_on(older, clock) as (again, again_services):
         drain(again_services)
         after = catalogue(again, actors.admin, kept)
+        still_disposed = disposed(again, actors.admin, spec)
+        held_after = holds(again, actors.admin)
     assert after == before
+    assert still_disposed == was_disposed
+    assert held_after == held
     assert cli(older, "check").exit_code == 0
     assert cli(older, "audit", "verify", "--quiet").exit_code == 0
 
@@ -347,6 +461,9 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     assert again_report["catalogue"]["records_added"] == 0
     assert again_report["catalogue"]["records_updated"] == 0
     assert again_report["catalogue"]["changes_added"] == 0
+    assert again_report["disposals"] == []
+    assert again_report["catalogue"]["contracts_updated"] == []
+    assert again_report["holds"] == {"added": [], "released": []}
     assert again_report["audit"]["log_size_after"] == again_report["audit"]["log_size_before"]
 
 
@@ -360,7 +477,7 @@ def _first_layout(store: BlobStore, key: str) -> None:
 
 # What the store holds is the subject here, not the database: SQLite only.
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_altered_content_is_reported_and_old_sidecars_still_recover(
+def test_altered_content_is_reported_and_an_old_store_still_recovers(
     client: TestClient,
     actors: Actors,
     services: Services,
@@ -373,6 +490,8 @@ def test_altered_content_is_reported_and_old_sidecars_still_recover(
     altered = capture(client, actors.staff, content=b"the original bytes\n", contract=None)
     drain(services)
     _first_layout(services.store, f"records/{old.json()['id']}/v1.json")
+    for note in list(services.store.list("notes/")):  # a store from before the notes
+        services.store.delete(note)
     tampered = Path(settings.blob_root) / "records" / altered.json()["id"] / "v1"
     tampered.chmod(0o600)
     tampered.write_bytes(b"the altered bytes\n")

@@ -40,7 +40,13 @@ from records_service.retention.job import RunReport
 from records_service.runtime.services import Services
 from records_service.settings import ReplicaSettings, RetentionSettings, Settings
 from records_service.storage import BlobStore, LocalBlobStore
-from retention.casefiles import closed_2019, dispositions, findings, keys, run_job
+from retention.casefiles import (
+    approve_the_proposal,
+    closed_2019,
+    findings,
+    keys,
+    run_job,
+)
 from storage.test_bucket_lost import remove_bucket
 from support.s3server import S3ServerInfo
 
@@ -205,13 +211,7 @@ def test_disposal_removes_the_copies_from_the_replica(
     services.run_background_once()
     assert _objects(_replica(services))
     run_job(client, actors.records_manager, dry_run=False)
-    [proposal] = dispositions(client, actors.records_manager, record_id=spec)
-    approved = client.post(
-        f"/api/retention/dispositions/{proposal['id']}/approve",
-        json={"reason": "retention over"},
-        headers=actors.admin,
-    )
-    assert approved.json()["status"] == "executed", approved.text
+    approve_the_proposal(client, actors.admin, spec, lister=actors.records_manager)
     services.run_background_once()
     assert not [key for key in _objects(_replica(services)) if key.startswith(f"records/{spec}/")]
     assert len(_objects(_replica(services))) == 2 * (len(ids) - 1)

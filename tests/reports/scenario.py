@@ -27,7 +27,13 @@ from records_service.audit.keys import trusted_keys
 from records_service.audit.writer import prepare_audit, writer_for
 from records_service.reports.lines import Period
 from records_service.runtime.services import Services
-from retention.casefiles import add_contract, add_file, add_record, closed_2019, dispositions
+from retention.casefiles import (
+    add_contract,
+    add_file,
+    add_record,
+    approve_the_proposal,
+    closed_2019,
+)
 
 PERIOD = Period(start=date(2025, 4, 1), end=date(2026, 6, 30))
 
@@ -115,13 +121,7 @@ def _dispose(client: TestClient, actors: Actors, services: Services) -> str:
     spec = closed_2019(client, actors.staff, "OLD-PR3")["specification"]
     response = client.post("/api/retention/run", json={}, headers=actors.admin)
     assert response.status_code == 200, response.text
-    [proposal] = dispositions(client, actors.records_manager, record_id=spec)
-    approved = client.post(
-        f"/api/retention/dispositions/{proposal['id']}/approve",
-        json={"reason": "retention over"},
-        headers=actors.records_manager,
-    )
-    assert approved.json()["status"] == "executed", approved.text
+    approve_the_proposal(client, actors.records_manager, spec)
     return spec
 
 

@@ -128,3 +128,22 @@ def dispositions(
     )
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
+
+
+def approve_the_proposal(
+    client: TestClient,
+    headers: dict[str, str],
+    record_id: str,
+    *,
+    lister: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Approve the one disposition proposed for ``record_id`` (listed as ``lister``, by
+    default the approver) and check that it was carried out; returns the answer."""
+    [proposal] = dispositions(client, lister or headers, record_id=record_id)
+    approved = client.post(
+        f"/api/retention/dispositions/{proposal['id']}/approve",
+        json={"reason": "retention over"},
+        headers=headers,
+    )
+    assert approved.json()["status"] == "executed", approved.text
+    return dict(approved.json())

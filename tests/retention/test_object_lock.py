@@ -22,7 +22,13 @@ from records_service.storage import BlobStore, ObjectLocked, S3BlobStore
 from support.retention import run_retention_as_system
 from support.s3server import S3ServerInfo
 
-from .casefiles import add_contract, add_record, closed_2019, dispositions, run_job
+from .casefiles import (
+    add_contract,
+    add_record,
+    closed_2019,
+    dispositions,
+    run_job,
+)
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ from records_service.indexing import (
     SearchQuery,
     Visibility,
 )
+from records_service.indexing import whoosh_index as whoosh_index_module
 from records_service.indexing._generations import root_lock
-from records_service.indexing.tantivy_index import WRITER_LOCK
+from records_service.indexing.tantivy_index import WRITER_LOCK, TantivySearchIndex
 from records_service.records.models import IndexTask, Record
 from records_service.records.text import extract_pending
 from records_service.runtime.services import Services
@@ -358,3 +359,63 @@ def test_a_deleted_index_directory_answers_503_and_is_rebuilt_by_itself(
     ready.run_background_once()  # the worker's next round rebuilds the recreated index
     response = client.get("/api/search", params={"q": "quoll"}, headers=actors.reviewer)
     assert [hit["record_id"] for hit in response.json()["hits"]] == [record_id]
+
+
+def _damage_stored_documents(root: Path) -> int:
+    """Fault injection: flip bytes in the middle of every file holding the index's stored
+    documents (Whoosh's ``_stored.col``, tantivy's ``.store``); returns how many."""
+    damaged = 0
+    for path in root.rglob("*"):
+        if path.name.endswith("_stored.col") or path.suffix == ".store":
+            data = bytearray(path.read_bytes())
+            for i in range(len(data) // 2, min(len(data), len(data) // 2 + 64)):
+                data[i] ^= 0x5A
+            path.chmod(0o600)
+            path.write_bytes(bytes(data))
+            damaged += 1
+    return damaged
+
+
+@sqlite_only
+def test_a_damaged_index_answers_503_naming_the_cause_and_is_rebuilt_by_itself(
+    client: TestClient, actors: Actors, ready: Services
+) -> None:
+    records = sorted(_capture(client, actors, f"Quoll outreach figures, part {n}.") for n in "ab")
+    ready.run_background_once()
+    assert ready.index is not None
+    assert _damage_stored_documents(Path(ready.index.stats().path)) >= 1
+
+    response = client.get("/api/search", params={"q": "quoll"}, headers=actors.reviewer)
+    problem = assert_problem(response, 503)
+    assert problem["type"].endswith(":index-rebuilding"), problem
+    assert "the search index files are damaged (" in problem["detail"], problem
+    assert ready.index.needs_rebuild
+    assert "damaged" in (ready.index.stats().rebuild_reason or "")
+
+    ready.run_background_once()  # the worker's next round rebuilds the new index
+    response = client.get("/api/search", params={"q": "quoll"}, headers=actors.reviewer)
+    assert sorted(hit["record_id"] for hit in response.json()["hits"]) == records
+
+
+@sqlite_only
+def test_an_error_in_an_intact_index_is_not_taken_for_damage(
+    client: TestClient,
+    actors: Actors,
+    ready: Services,
+    search_engine: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _capture(client, actors, "Quoll outreach figures.")
+    ready.run_background_once()
+    assert ready.index is not None
+
+    def fault(*args: object) -> None:
+        raise TypeError("a fault injected into the search")
+
+    if search_engine == "whoosh":
+        monkeypatch.setattr(whoosh_index_module, "_search", fault)
+    else:
+        monkeypatch.setattr(TantivySearchIndex, "_search", fault)
+    with pytest.raises(TypeError, match="a fault injected"):
+        ready.index.search(SearchQuery(text="quoll"), Visibility(see_sensitive=True, username="r"))
+    assert not ready.index.needs_rebuild  # its files read back: not reset

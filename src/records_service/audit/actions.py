@@ -20,6 +20,7 @@ class AuditAction(StrEnum):
     CONTRACT_UPDATE = "contract.update"
     USER_CREATE = "user.create"
     USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
     USER_ROLES = "user.roles"
     USER_PASSWORD = "user.password"  # noqa: S105 (an action name, not a secret)
     TOKEN_ISSUE = "token.issue"  # noqa: S105 (an action name, not a secret)
@@ -234,6 +235,13 @@ class RecoveryPayload(Payload):
     placeholder_users: list[str]
     problems: int
     audit_entries_restored: int
+    # records the store's disposal notes brought back (or up to date) as disposed of
+    disposals_applied: list[str] = []
+    # held contracts brought up to the later details of their contract notes
+    contracts_updated: list[str] = []
+    # holds brought back from hold notes, and held ones a note says were released
+    holds_added: list[str] = []
+    holds_released: list[str] = []
 
 
 class AwardPayload(Payload):
@@ -376,6 +384,7 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.CONTRACT_UPDATE: ContractPayload,
     AuditAction.USER_CREATE: UserPayload,
     AuditAction.USER_DISABLE: UserPayload,
+    AuditAction.USER_ENABLE: UserPayload,
     AuditAction.USER_ROLES: RolesPayload,
     AuditAction.USER_PASSWORD: UserPayload,
     AuditAction.TOKEN_ISSUE: TokenPayload,

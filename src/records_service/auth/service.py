@@ -151,6 +151,28 @@ def disable_user(session: Session, *, username: str, actor: str, clock: Clock) -
     return user
 
 
+def enable_user(session: Session, *, username: str, actor: str, clock: Clock) -> User:
+    """Let a disabled user in again (their password and tokens, if any, work again).
+
+    For an account a recovery from the store made disabled, once an administrator has
+    checked who the person is. Raises ``Conflict`` if the user is not disabled.
+    """
+    user = get_user(session, username)
+    if not user.disabled:
+        raise Conflict(f"user {username!r} is not disabled")
+    user.disabled = False
+    session.add(user)
+    record_event(
+        session,
+        actor=actor,
+        action=AuditAction.USER_ENABLE,
+        subject=f"user:{username}",
+        payload=UserPayload(username=username),
+        clock=clock,
+    )
+    return user
+
+
 def _role_names(names: Iterable[str]) -> list[Role]:
     """Role names as roles; an empty list is allowed (nothing to add or remove)."""
     names = list(names)

@@ -311,6 +311,16 @@ def users_disable(settings: Settings, username: str) -> None:
     click.echo(f"disabled {username}")
 
 
+@users.command("enable")
+@click.argument("username")
+@click.pass_obj
+def users_enable(settings: Settings, username: str) -> None:
+    """Enable a disabled user again (for example an account a recovery made)."""
+    with _services(settings) as services, session_scope(services.engine) as session:
+        users_service.enable_user(session, username=username, actor=CLI_ACTOR, clock=services.clock)
+    click.echo(f"enabled {username}")
+
+
 _ROLE_NAMES = click.Choice([role.value for role in Role])
 
 

@@ -1,4 +1,9 @@
-"""Creating, listing, reading and changing contracts; every change is audited."""
+"""Creating, listing, reading and changing contracts; every change is audited.
+
+Each creation and edit also queues a write-once *contract note* with the contract's
+full details (:mod:`records_service.notes`), so that contracts, and their edits,
+can be recovered from the store even when no record was filed under them.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from records_service.clock import Clock
 from records_service.contracts.models import Contract
 from records_service.contracts.schemas import ContractCreate, ContractUpdate
 from records_service.errors import Conflict, InvalidInput, NotFound
+from records_service.notes.queue import queue_note
 from records_service.pagination import PageParams
 
 _CONTRACTS = Contract.__table__  # type: ignore[attr-defined]
@@ -51,7 +57,7 @@ def create_contract(
     except IntegrityError:
         raise Conflict(f"contract {data.reference!r} already exists") from None
     changes = {k: [None, _jsonable(v)] for k, v in data.model_dump().items() if v is not None}
-    record_event(
+    entry = record_event(
         session,
         actor=actor.username,
         action=AuditAction.CONTRACT_CREATE,
@@ -59,7 +65,20 @@ def create_contract(
         payload=ContractPayload(changes=changes),
         clock=clock,
     )
+    _queue_contract_note(session, contract.reference, "create", entry.idx, clock)
     return contract
+
+
+def _queue_contract_note(
+    session: Session, reference: str, event: str, sequence: int, clock: Clock
+) -> None:
+    """Queue the contract's write-once note with its details as they now are, so that
+    it can be rebuilt from the store (``sequence``, the audit entry's index, orders the
+    notes of one contract; see docs/storage.md)."""
+    session.flush()
+    _, details = contract_details(session, reference)
+    fields = {"event": event, "sequence": sequence, "reference": reference, "details": details}
+    queue_note(session, "contract", fields, sequence=sequence, clock=clock)
 
 
 def get_contract(session: Session, reference: str) -> Contract:
@@ -147,6 +166,21 @@ def contract_from_details(details: Mapping[str, Any], user_ids: Mapping[str, int
         }
     )
     return Contract(**validated.model_dump())
+
+
+def apply_details(
+    contract: Contract, details: Mapping[str, Any], user_ids: Mapping[str, int]
+) -> bool:
+    """Bring a held contract to ``details`` (a contract note's, newer than the row);
+    returns whether anything changed. Raises as :func:`contract_from_details` does."""
+    wanted = contract_from_details(details, user_ids)
+    changed = False
+    for name in set(Contract.model_fields) - {"id", "reference"}:
+        value = getattr(wanted, name)
+        if getattr(contract, name) != value:
+            setattr(contract, name, value)
+            changed = True
+    return changed
 
 
 def list_contracts(
@@ -242,7 +276,7 @@ def update_contract(
     contract.updated_at = clock()
     contract.updated_by_id = actor.id
     session.add(contract)
-    record_event(
+    entry = record_event(
         session,
         actor=actor.username,
         action=AuditAction.CONTRACT_UPDATE,
@@ -250,4 +284,5 @@ def update_contract(
         payload=ContractPayload(changes=changes),
         clock=clock,
     )
+    _queue_contract_note(session, reference, "update", entry.idx, clock)
     return contract

@@ -248,11 +248,22 @@ def open_live(root: Path, lock_timeout: float, files: EngineFiles) -> Any:
                 return files.open(pointer, root / pointer.generation, stamp(root))
             except Exception as exc:  # any damage: the index is derived, so start afresh
                 problem = f"the index files could not be opened ({exc})"
-        name, directory = new_generation(root)
-        files.create(directory)
-        reason = problem or "no index was found"
-        empty = Pointer(name, files.schema_version, True, reason, files.engine)
-        return files.open(empty, directory, write_pointer(root, empty))
+        return _afresh(root, files, problem or "no index was found")
+
+
+def start_afresh(root: Path, lock_timeout: float, files: EngineFiles, reason: str) -> Any:
+    """Replace the live generation with a new empty one flagged ``needs_rebuild`` for
+    ``reason`` (its files were found damaged), opened by ``files.open``. The damaged
+    generation is left for the rebuild to remove."""
+    with held_lock(root_lock(root, "pointer.lock"), lock_timeout, "the pointer"):
+        return _afresh(root, files, reason)
+
+
+def _afresh(root: Path, files: EngineFiles, reason: str) -> Any:
+    name, directory = new_generation(root)
+    files.create(directory)
+    empty = Pointer(name, files.schema_version, True, reason, files.engine)
+    return files.open(empty, directory, write_pointer(root, empty))
 
 
 def _problem_with(root: Path, pointer: Pointer | None, files: EngineFiles) -> str | None:

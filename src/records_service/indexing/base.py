@@ -57,6 +57,26 @@ class IndexFailure(IndexBusy, ServiceUnavailable):
         ServiceUnavailable.__init__(self, detail)
 
 
+class IndexDamaged(ServiceUnavailable):
+    """Reading the index failed and a check of its files confirmed they are damaged.
+
+    The engine has already put a new empty generation in place, flagged
+    ``needs_rebuild`` with ``cause``, so the index feed rebuilds it from the
+    database as it does for a missing index. Raised only after the check: an
+    error in an index whose files all read back is not damage, and is re-raised
+    as it was.
+    """
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"the search index files are damaged ({cause})")
+        self.cause = cause
+
+
+def damage_of(exc: BaseException) -> str:
+    """How an error that revealed damage reads in a rebuild reason."""
+    return f"{type(exc).__module__}.{type(exc).__name__}: {exc}".removeprefix("builtins.")
+
+
 @dataclass(frozen=True)
 class IndexDocument:
     """Everything the index holds about one version of one record.

@@ -41,6 +41,7 @@ from records_service.indexing._generations import (
     rebuilt_generation,
     root_lock,
     stamp,
+    start_afresh,
     swap_pointer,
 )
 from records_service.indexing._tantivy_query import build_query, marked_terms, parse_tree
@@ -59,16 +60,19 @@ from records_service.indexing._tantivy_schema import (
 from records_service.indexing._tantivy_snippets import Snippets
 from records_service.indexing.base import (
     IndexClosed,
+    IndexDamaged,
     IndexDocument,
     IndexFailure,
     IndexStats,
     Progress,
+    QuerySyntaxError,
     SearchHit,
     SearchQuery,
     SearchResult,
     Visibility,
     check_batch,
     check_new_document,
+    damage_of,
     validate_search_query,
 )
 
@@ -142,8 +146,8 @@ class TantivySearchIndex(GenerationsIndex):
 
     # -- the live generation ------------------------------------------------
 
-    def _open_live(self) -> _Live:
-        files = EngineFiles(
+    def _files(self) -> EngineFiles:
+        return EngineFiles(
             engine=ENGINE,
             schema_version=SCHEMA_VERSION,
             open=lambda pointer, directory, at: _Live(
@@ -151,8 +155,24 @@ class TantivySearchIndex(GenerationsIndex):
             ),
             create=self._create_empty,
         )
-        live: _Live = open_live(self._root, self._lock_timeout, files)
+
+    def _open_live(self) -> _Live:
+        live: _Live = open_live(self._root, self._lock_timeout, self._files())
         return live
+
+    def _reset_if_damaged(self, live: _Live, exc: Exception) -> None:
+        """Raise :class:`IndexDamaged`, after starting afresh, if ``exc`` came from
+        damaged files: every stored document of the generation is read back, and only
+        if that fails too is it damage. Otherwise return (not damage)."""
+        if _files_read_back(live.index):
+            return
+        cause = damage_of(exc)
+        log.error("the search index files are damaged (%s): starting a new index", cause)
+        with self._state_lock, contained("starting a new index"):
+            if self._live is live:
+                reason = f"the index files are damaged ({cause})"
+                self._live = start_afresh(self._root, self._lock_timeout, self._files(), reason)
+        raise IndexDamaged(cause) from exc
 
     def _create_empty(self, directory: Path) -> None:
         _create(directory, self._schema)
@@ -295,10 +315,18 @@ class TantivySearchIndex(GenerationsIndex):
         """
         validate_search_query(query)
         tree = parse_tree(query.text)
-        return self._guarded("a search", lambda: self._search(tree, query, visibility))
+        live = self._guarded("a search", self._fresh)
+        try:
+            return self._guarded("a search", lambda: self._search(live, tree, query, visibility))
+        except (QuerySyntaxError, IndexFailure):
+            raise
+        except Exception as exc:  # damage is told apart from other errors by a check
+            self._reset_if_damaged(live, exc)
+            raise
 
-    def _search(self, tree: Any, query: SearchQuery, visibility: Visibility) -> SearchResult:
-        live = self._fresh()
+    def _search(
+        self, live: _Live, tree: Any, query: SearchQuery, visibility: Visibility
+    ) -> SearchResult:
         searcher = live.index.searcher()
         full = build_query(tree, query, visibility, self._schema)
         page = _collect(searcher, full, query)
@@ -325,6 +353,22 @@ class TantivySearchIndex(GenerationsIndex):
         """Release the index; later calls raise :class:`IndexClosed`."""
         with self._write_lock:
             self._closed = True
+
+
+def _files_read_back(index: tantivy.Index) -> bool:
+    """Whether every stored document of ``index`` can be read."""
+    try:
+        with contained("checking the index files"):
+            index.reload()
+            searcher = index.searcher()
+            count = int(searcher.num_docs)
+            if count:
+                found = searcher.search(tantivy.Query.all_query(), limit=count)
+                for _, address in found.hits:
+                    searcher.doc(address)
+    except Exception:  # whatever reading damaged files raises (a panic is an IndexFailure)
+        return False
+    return True
 
 
 def _open(directory: Path) -> tantivy.Index:

@@ -17,6 +17,7 @@ failed.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from records_service.indexing._generations import (
     rebuilt_generation,
     root_lock,
     stamp,
+    start_afresh,
     swap_pointer,
 )
 from records_service.indexing._whoosh_query import build_filter, build_mask, parse_user_query
@@ -57,6 +59,7 @@ from records_service.indexing._whoosh_snippets import (
 from records_service.indexing.base import (
     IndexBusy,
     IndexClosed,
+    IndexDamaged,
     IndexDocument,
     IndexStats,
     Progress,
@@ -67,8 +70,11 @@ from records_service.indexing.base import (
     Visibility,
     check_batch,
     check_new_document,
+    damage_of,
     validate_search_query,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 PROGRESS_EVERY = 500
@@ -127,8 +133,8 @@ class WhooshSearchIndex(GenerationsIndex):
 
     # -- the live generation ------------------------------------------------
 
-    def _open_live(self) -> _Live:
-        files = EngineFiles(
+    def _files(self) -> EngineFiles:
+        return EngineFiles(
             engine="whoosh",
             schema_version=SCHEMA_VERSION,
             open=lambda pointer, directory, at: _Live(
@@ -136,8 +142,24 @@ class WhooshSearchIndex(GenerationsIndex):
             ),
             create=lambda directory: whoosh_index.create_in(str(directory), build_schema()).close(),
         )
-        live: _Live = open_live(self._root, self._lock_timeout, files)
+
+    def _open_live(self) -> _Live:
+        live: _Live = open_live(self._root, self._lock_timeout, self._files())
         return live
+
+    def _reset_if_damaged(self, live: _Live, exc: Exception) -> None:
+        """Raise :class:`IndexDamaged`, after starting afresh, if ``exc`` came from
+        damaged files: every stored document and term of the generation is read back,
+        and only if that fails too is it damage. Otherwise return (not damage)."""
+        if _files_read_back(live.ix):
+            return
+        cause = damage_of(exc)
+        log.error("the search index files are damaged (%s): starting a new index", cause)
+        with self._state_lock:
+            if self._live is live:
+                reason = f"the index files are damaged ({cause})"
+                self._live = start_afresh(self._root, self._lock_timeout, self._files(), reason)
+        raise IndexDamaged(cause) from exc
 
     def _current(self) -> _Live:
         if self._closed:
@@ -234,17 +256,14 @@ class WhooshSearchIndex(GenerationsIndex):
         :class:`QuerySyntaxError` for a bad query or impossible filters.
         """
         validate_search_query(query)
-        with self._current().ix.searcher() as searcher:
-            parsed = parse_user_query(query.text, searcher.schema)
-            results = _run(searcher, parsed, query, visibility)
-            start = (query.page - 1) * query.page_size
-            page = results[start : start + query.page_size]
-            terms = query_terms(parsed, searcher, "text")
-            offsets = match_offsets(searcher, "text", terms, [hit.docnum for hit in page])
-            scored = query.sort == "relevance"
-            hits = [_to_hit(hit, offsets[hit.docnum], scored=scored) for hit in page]
-            facets = {name: _counts(results.groups(name)) for name in FACETS}
-            return SearchResult(hits, len(results), query.page, query.page_size, facets)
+        live = self._current()
+        try:
+            return _search(live.ix, query, visibility)
+        except QuerySyntaxError:
+            raise
+        except Exception as exc:  # damage is told apart from other errors by a check
+            self._reset_if_damaged(live, exc)
+            raise
 
     def stats(self) -> IndexStats:
         """Describe the live index: document count, schema version, path and rebuild state."""
@@ -256,6 +275,33 @@ class WhooshSearchIndex(GenerationsIndex):
         with self._write_lock:
             self._closed = True
             self._live.ix.close()
+
+
+def _search(ix: Any, query: SearchQuery, visibility: Visibility) -> SearchResult:
+    with ix.searcher() as searcher:
+        parsed = parse_user_query(query.text, searcher.schema)
+        results = _run(searcher, parsed, query, visibility)
+        start = (query.page - 1) * query.page_size
+        page = results[start : start + query.page_size]
+        terms = query_terms(parsed, searcher, "text")
+        offsets = match_offsets(searcher, "text", terms, [hit.docnum for hit in page])
+        scored = query.sort == "relevance"
+        hits = [_to_hit(hit, offsets[hit.docnum], scored=scored) for hit in page]
+        facets = {name: _counts(results.groups(name)) for name in FACETS}
+        return SearchResult(hits, len(results), query.page, query.page_size, facets)
+
+
+def _files_read_back(ix: Any) -> bool:
+    """Whether every stored document and term of ``ix`` can be read."""
+    try:
+        with ix.reader() as reader:
+            for _ in reader.all_stored_fields():
+                pass
+            for _ in reader.all_terms():
+                pass
+    except Exception:  # whatever reading damaged files raises
+        return False
+    return True
 
 
 def _run(searcher: Any, parsed: Any, query: SearchQuery, visibility: Visibility) -> Any:

@@ -15,6 +15,7 @@ from records_service.auth import models as _auth_models
 from records_service.contracts import models as _contract_models
 from records_service.finance import models as _finance_models
 from records_service.imports import models as _import_models
+from records_service.notes import models as _note_models
 from records_service.records import models as _record_models
 from records_service.retention import models as _retention_models
 from records_service.transparency import models as _transparency_models
@@ -28,6 +29,7 @@ MODEL_MODULES = (
     _import_models,
     _finance_models,
     _transparency_models,
+    _note_models,
 )
 
 

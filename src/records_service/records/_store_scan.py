@@ -1,7 +1,9 @@
 """Reading what each record left in the blob store, for a recovery from the store.
 
 Lists ``records/``, groups the keys by record, reads each version's sidecar and
-each change note, and re-hashes each version's content against its sidecar.
+each change note, and re-hashes each version's content against its sidecar; then
+reads the disposal, contract and hold notes under ``notes/``
+(:mod:`records_service.notes.read`).
 Nothing here writes; :mod:`records_service.records.recovery` decides what of it
 goes into the catalogue. Whatever cannot be used is a :class:`Problem` naming the
 key and why: content without a sidecar, a sidecar without content, bytes that do
@@ -23,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from records_service.bounds import Identifier, Label, Reason, SafeDate, SafeDateTime, Tags, Title
+from records_service.notes.read import NotesScan, scan_notes
 from records_service.records.models import Classification
 from records_service.records.sidecars import SIDECAR_SUFFIX, change_note_record
 from records_service.storage import BlobStore, ObjectNotFound
@@ -117,6 +120,7 @@ class StoreScan:
     problems: list[Problem] = field(default_factory=list)
     first_layout_sidecars: int = 0
     content_bytes: int = 0
+    notes: NotesScan = field(default_factory=NotesScan)
 
 
 def group_keys(keys: Iterable[str]) -> dict[str, set[str]]:
@@ -150,6 +154,8 @@ def scan_store(
                 scan.problems.append(Problem(change.key, "change note of a record with no version"))
         if progress is not None:
             progress(done, len(grouped))
+    scan.notes = scan_notes(store)
+    scan.problems += [Problem(key, problem) for key, problem in scan.notes.problems]
     return scan
 
 

@@ -9,21 +9,23 @@ It only ever adds. On an empty database everything found is added; on one
 restored from an older backup, only records, versions and edits it does not hold
 (a second run adds nothing). A record the catalogue holds is changed only when
 the store holds something newer for it. Users cannot be recovered: a name a
-sidecar gives that the database does not know gets a *placeholder account*
-with no password and no API token (so nobody can sign in as it) and the
-``staff`` role (a user holds at least one), so that the rows naming it can exist
-and the person, once an administrator has checked who they are and given them a
-password, sees again the sensitive records they captured. The report lists them;
-``users disable`` retires the name of someone who has left. Every record added or changed is
+sidecar gives that the database does not know gets a *placeholder account*,
+disabled, with no password and no API token (so nobody can sign in as it, and no
+password or token set by mistake lets anyone in before it is enabled) and the
+least role, ``staff`` (a user holds at least one), so that the rows naming it can
+exist. Once an administrator has checked who the person is, ``users enable``,
+``users passwd`` and ``users roles`` give them their account back, and they see
+again the sensitive records they captured. The report lists them; the name of
+someone who has left simply stays disabled. Every record added or changed is
 queued for indexing; its versions are queued for text extraction by being new.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, insert
@@ -32,8 +34,9 @@ from sqlmodel import Session, select
 from records_service.auth.models import User
 from records_service.clock import Clock
 from records_service.contracts.models import Contract
-from records_service.contracts.service import contract_from_details
+from records_service.contracts.service import apply_details, contract_from_details
 from records_service.db import read_scope, session_scope
+from records_service.notes.read import NotesScan
 from records_service.records._store_scan import (
     FoundChange,
     FoundRecord,
@@ -61,6 +64,9 @@ _TABLES: tuple[Table, ...] = tuple(
     for model in (Record, Version, RecordTag, MetadataChange, IndexTask)
 )
 PLACEHOLDER_NAME = "recovered from the store: not a verified account"
+# A user holds at least one role. Staff is the least: it sees no one else's sensitive
+# records (reviewer and auditor see them all) and is what every new account starts with.
+PLACEHOLDER_ROLE = "staff"
 
 
 @dataclass
@@ -75,6 +81,7 @@ class RecordsRecovered:
     changes_found: int = 0
     changes_added: int = 0
     contracts_added: list[str] = field(default_factory=list)
+    contracts_updated: list[str] = field(default_factory=list)
     contracts_without_details: list[str] = field(default_factory=list)
     names_found: list[str] = field(default_factory=list)
     placeholders: list[str] = field(default_factory=list)
@@ -85,7 +92,11 @@ class RecordsRecovered:
     def added_anything(self) -> bool:
         """Whether the catalogue changed."""
         return bool(
-            self.records_added or self.records_updated or self.contracts_added or self.placeholders
+            self.records_added
+            or self.records_updated
+            or self.contracts_added
+            or self.contracts_updated
+            or self.placeholders
         )
 
 
@@ -111,10 +122,11 @@ def recover_records(
     outcome.versions_found = sum(len(r.versions) for r in scan.records)
     outcome.changes_found = sum(len(r.changes) for r in scan.records)
     catalogue = _load(engine)
-    outcome.names_found = sorted(_names(scan.records))
+    outcome.names_found = sorted(_names(scan.records) | _noted_names(scan.notes))
     _add_users(engine, catalogue, outcome, clock)
-    _add_contracts(engine, catalogue, scan.records, outcome)
+    _add_contracts(engine, catalogue, scan, outcome)
     found_ids = {r.record_id for r in scan.records}
+    found_ids |= {note.record_id for _, note in scan.notes.disposals}
     outcome.not_in_store = sorted(
         rid
         for rid, (status, _) in catalogue.records.items()
@@ -188,10 +200,22 @@ def _names(records: Iterable[FoundRecord]) -> set[str]:
     return names
 
 
+def _noted_names(notes: NotesScan) -> set[str]:
+    """Every user name the disposal and contract notes give."""
+    names: set[str] = set()
+    for _, note in notes.disposals:
+        names.add(note.record.captured_by)
+        names.update(v.captured_by for v in note.record.versions)
+        names.update(_details_names(note.record.contract_details))
+    for _, contract in notes.contracts:
+        names.update(_details_names(contract.details))
+    return names
+
+
 def _add_users(
     engine: Engine, catalogue: _Catalogue, outcome: RecordsRecovered, clock: Clock
 ) -> None:
-    """A placeholder account, without any way in, for each name the database lacks."""
+    """A disabled placeholder account, without any way in, for each name the database lacks."""
     missing = [name for name in outcome.names_found if name not in catalogue.users]
     if not missing:
         return
@@ -200,7 +224,8 @@ def _add_users(
             user = User(
                 username=name,
                 display_name=PLACEHOLDER_NAME,
-                roles="staff",
+                roles=PLACEHOLDER_ROLE,
+                disabled=True,
                 created_at=clock(),
             )
             session.add(user)
@@ -215,41 +240,60 @@ class _ContractSeen:
     """The newest details seen for a reference, or who first filed under it."""
 
     details: dict[str, Any] | None = None
-    changed: str = ""
+    changed: tuple[str, int] = ("", -1)  # its updated_at; a contract note's sequence
     first_by: str = ""
     first_at: datetime | None = None
 
 
-def _contracts_seen(records: Iterable[FoundRecord]) -> dict[str, _ContractSeen]:
+# (the contract a record names, that contract's details then, by whom and when)
+_ContractSource = tuple[str | None, dict[str, Any] | None, str, datetime]
+
+
+def _contract_sources(scan: StoreScan) -> Iterator[_ContractSource]:
+    """Every mention of a contract with its details: sidecars, change notes and the
+    records of disposal notes."""
+    for found in scan.records:
+        for v in found.versions:
+            s = v.sidecar
+            yield s.contract, s.contract_details, s.captured_by, s.captured_at
+        for c in found.changes:
+            yield c.note.contract, c.note.contract_details, c.note.changed_by, c.note.changed_at
+    for _, note in scan.notes.disposals:
+        r = note.record
+        yield r.contract, r.contract_details, r.captured_by, r.captured_at
+
+
+def _contracts_seen(scan: StoreScan) -> dict[str, _ContractSeen]:
     seen: dict[str, _ContractSeen] = {}
-    for found in records:
-        sources: list[tuple[Metadata, dict[str, Any] | None, str, datetime]] = [
-            (v.sidecar, v.sidecar.contract_details, v.sidecar.captured_by, v.sidecar.captured_at)
-            for v in found.versions
-        ]
-        sources += [
-            (c.note, c.note.contract_details, c.note.changed_by, c.note.changed_at)
-            for c in found.changes
-        ]
-        for metadata, details, by, at in sources:
-            if metadata.contract is None:
-                continue
-            entry = seen.setdefault(metadata.contract, _ContractSeen())
-            if entry.first_at is None or at < entry.first_at:
-                entry.first_by, entry.first_at = by, at
-            if details and details.get("reference") == metadata.contract:
-                changed = str(details.get("updated_at", ""))
-                if entry.details is None or changed > entry.changed:
-                    entry.details, entry.changed = details, changed
+    for contract, details, by, at in _contract_sources(scan):
+        if contract is None:
+            continue
+        entry = seen.setdefault(contract, _ContractSeen())
+        if entry.first_at is None or at < entry.first_at:
+            entry.first_by, entry.first_at = by, at
+        if details and details.get("reference") == contract:
+            _offer(entry, details, -1)
+    for _, note in scan.notes.contracts:  # the contract's own notes: every edit, in order
+        if note.details.get("reference") == note.reference:
+            _offer(seen.setdefault(note.reference, _ContractSeen()), note.details, note.sequence)
     return seen
 
 
+def _offer(entry: _ContractSeen, details: dict[str, Any], sequence: int) -> None:
+    """Keep ``details`` if they are the newest seen (a contract note wins a tie)."""
+    changed = (str(details.get("updated_at", "")), sequence)
+    if entry.details is None or changed > entry.changed:
+        entry.details, entry.changed = details, changed
+
+
 def _add_contracts(
-    engine: Engine, catalogue: _Catalogue, records: list[FoundRecord], outcome: RecordsRecovered
+    engine: Engine, catalogue: _Catalogue, scan: StoreScan, outcome: RecordsRecovered
 ) -> None:
-    """Each contract a sidecar or note names that the database lacks, by reference."""
-    seen = _contracts_seen(records)
+    """Each contract a sidecar or note names that the database lacks, by reference; and
+    each it holds that the store knows a later edit of, brought up to that edit."""
+    seen = _contracts_seen(scan)
     with session_scope(engine) as session:
+        _update_contracts(session, catalogue, seen, outcome)
         for reference in sorted(set(seen) - set(catalogue.contracts)):
             entry = seen[reference]
             details = entry.details or _bare_details(reference, entry)
@@ -267,6 +311,41 @@ def _add_contracts(
             outcome.contracts_added.append(reference)
             if entry.details is None:
                 outcome.contracts_without_details.append(reference)
+
+
+def _update_contracts(
+    session: Session,
+    catalogue: _Catalogue,
+    seen: dict[str, _ContractSeen],
+    outcome: RecordsRecovered,
+) -> None:
+    """Bring each held contract to the newest details the store holds, if they are newer."""
+    for reference in sorted(set(seen) & set(catalogue.contracts)):
+        details = seen[reference].details
+        contract = session.get(Contract, catalogue.contracts[reference])
+        if details is None or contract is None:
+            continue
+        if _moment(details.get("updated_at")) < contract.updated_at:
+            continue
+        try:
+            changed = apply_details(contract, details, catalogue.users)
+        except (ValueError, KeyError) as exc:
+            problem = f"contract {reference}: details unusable ({exc}); left as the database has it"
+            outcome.problems.append(Problem(f"contract:{reference}", problem))
+            continue
+        if changed:
+            session.add(contract)
+            outcome.contracts_updated.append(reference)
+
+
+def _moment(value: object) -> datetime:
+    """A time from details (text once stored); the earliest possible if there is none."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _bare_details(reference: str, entry: _ContractSeen) -> dict[str, Any]:

@@ -34,8 +34,10 @@ from records_service.audit.actions import AuditAction, GenericPayload
 from records_service.audit.log import entries_for_subject, format_time, record_event
 from records_service.auth.models import User
 from records_service.clock import Clock
+from records_service.contracts.service import contract_details
 from records_service.db import session_scope
 from records_service.errors import Conflict, DomainError, NotFound, PermissionDenied
+from records_service.notes.queue import queue_note
 from records_service.pagination import PageParams
 from records_service.records.models import (
     DISPOSED_STATUSES,
@@ -304,7 +306,12 @@ def _execute(session: Session, ctx: DisposalContext, disposition: Disposition, a
     if transfer is not None:
         tombstone.transfer_key, tombstone.transfer_sha256 = transfer.location, transfer.sha256
     session.add(tombstone)
-    _retire_record(session, record, disposition, versions, now)
+    note = _disposal_note(session, record, versions, disposition, tombstone, actor)
+    retire_record(session, record, disposition, versions, now)
+    assert disposition.id is not None
+    queue_note(
+        session, "disposal", note, sequence=disposition.id, clock=ctx.clock, record_id=record.id
+    )
     record_event(
         session,
         actor=actor,
@@ -364,8 +371,8 @@ def _tombstone(
         title=record.title,
         record_type=record.record_type,
         contract_ref=contract_reference(session, record.contract_id),
-        metadata_json=json.dumps(_metadata(session, record), sort_keys=True, default=str),
-        versions_json=json.dumps([_version_facts(v) for v in versions], default=str),
+        metadata_json=json.dumps(record_facts(session, record), sort_keys=True, default=str),
+        versions_json=json.dumps([version_facts(v) for v in versions], default=str),
         rule=rule.key,
         citation=rule.citation,
         schedule_version=schedule.version,
@@ -378,7 +385,76 @@ def _tombstone(
     )
 
 
-def _metadata(session: Session, record: Record) -> dict[str, Any]:
+def _disposal_note(
+    session: Session,
+    record: Record,
+    versions: list[Version],
+    disposition: Disposition,
+    tombstone: DisposalRecord,
+    actor: str,
+) -> dict[str, Any]:
+    """What the disposal note keeps: enough to bring the record back as disposed of,
+    with its disposition and tombstone, into a database that lacks them."""
+    reference = contract_reference(session, record.contract_id)
+    names = _user_names(session, [record.captured_by_id, *(v.captured_by_id for v in versions)])
+    return {
+        "record_id": record.id,
+        "record": {
+            **_fields_of(record, reference, record_tags(session, record.id)),
+            "captured_at": record.captured_at,
+            "captured_by": names[record.captured_by_id],
+            "current_version": record.current_version,
+            "versions": [
+                {
+                    **version_facts(v),
+                    "storage_key": v.storage_key,
+                    "text_status": v.text_status,
+                    "text_reason": v.text_reason,
+                    "captured_by": names[v.captured_by_id],
+                }
+                for v in versions
+            ],
+            "contract_details": contract_details(session, reference)[1] if reference else None,
+        },
+        "disposition_id": disposition.id,
+        "action": disposition.action,
+        "rule": tombstone.rule,
+        "citation": tombstone.citation,
+        "schedule_version": tombstone.schedule_version,
+        "retain_until": tombstone.retain_until,
+        "proposed_by": disposition.proposed_by,
+        "proposed_at": disposition.proposed_at,
+        "proposal_reason": disposition.proposal_reason,
+        "decision": disposition.decision or "approve",
+        "approved_by": tombstone.approved_by,
+        "decided_at": disposition.decided_at,
+        "reason": tombstone.approval_reason,
+        "executed_at": tombstone.executed_at,
+        "executed_by": actor,
+        "transfer_key": tombstone.transfer_key,
+        "transfer_sha256": tombstone.transfer_sha256,
+    }
+
+
+def _fields_of(record: Record, contract: str | None, tags: list[str]) -> dict[str, Any]:
+    return {
+        "title": record.title,
+        "record_type": record.record_type,
+        "contract": contract,
+        "tags": tags,
+        "classification": record.classification,
+        "originator": record.originator,
+        "record_date": record.record_date,
+    }
+
+
+def _user_names(session: Session, user_ids: list[int]) -> dict[int, str]:
+    rows = session.exec(select(User.id, User.username).where(col(User.id).in_(set(user_ids))))
+    return {uid: name for uid, name in rows if uid is not None}
+
+
+def record_facts(session: Session, record: Record) -> dict[str, Any]:
+    """The record's facts a tombstone and a transfer manifest keep."""
     return {
         "classification": record.classification,
         "originator": record.originator,
@@ -390,7 +466,8 @@ def _metadata(session: Session, record: Record) -> dict[str, Any]:
     }
 
 
-def _version_facts(version: Version) -> dict[str, Any]:
+def version_facts(version: Version) -> dict[str, Any]:
+    """A version's facts as a tombstone, a transfer manifest and a disposal note keep them."""
     return {
         "number": version.number,
         "sha256": version.sha256,
@@ -401,13 +478,15 @@ def _version_facts(version: Version) -> dict[str, Any]:
     }
 
 
-def _retire_record(
+def retire_record(
     session: Session,
     record: Record,
     disposition: Disposition,
     versions: list[Version],
     now: datetime,
 ) -> None:
+    """Mark the record disposed of (or transferred) and the disposition executed at ``now``;
+    drop what must not outlive the content (its text, lock mirror, index entry, findings)."""
     transferred = disposition.action == DisposalAction.TRANSFER.value
     record.status = (RecordStatus.TRANSFERRED if transferred else RecordStatus.DISPOSED).value
     record.updated_at = now
@@ -442,10 +521,10 @@ def _manifest(
             "title": record.title,
             "record_type": record.record_type,
             "contract": contract_reference(session, record.contract_id),
-            **_metadata(session, record),
+            **record_facts(session, record),
         },
         "versions": [
-            {**_version_facts(v), "path": f"content/v{v.number}/{v.original_filename}"}
+            {**version_facts(v), "path": f"content/v{v.number}/{v.original_filename}"}
             for v in versions
         ],
         "rule": rule.to_dict(),

@@ -2,7 +2,9 @@
 
 A hold (an FOI request, litigation, an audit) blocks disposal of every record it
 covers until it is released (FOIA s77). Each place and release is audited in the
-same transaction. After the commit, the legal hold is mirrored onto the stored
+same transaction, which also queues its write-once hold note for the blob store
+(:mod:`records_service.notes`), so that a recovery from the store brings holds
+back. After the commit, the legal hold is mirrored onto the stored
 objects where the store has object lock; a failure there is logged and retried
 by the retention job, because the database hold is what disposal checks.
 Role checks (``manage_retention``) are the caller's.
@@ -23,6 +25,7 @@ from records_service.contracts.models import Contract
 from records_service.contracts.service import get_contract
 from records_service.db import session_scope
 from records_service.errors import Conflict, NotFound
+from records_service.notes.queue import queue_note
 from records_service.pagination import PageParams
 from records_service.records.models import DISPOSED_STATUSES, Record
 from records_service.retention.facts import lock_contract, lock_record
@@ -110,7 +113,7 @@ def place_record_holds(
 def _audit_placed(
     session: Session, hold: Hold, public: HoldPublic, actor: User, clock: Clock
 ) -> None:
-    record_event(
+    entry = record_event(
         session,
         actor=actor.username,
         action=AuditAction.HOLD_PLACE,
@@ -120,6 +123,17 @@ def _audit_placed(
         ),
         clock=clock,
     )
+    _queue_hold_note(session, public, "placed", entry.idx, clock)
+
+
+def _queue_hold_note(
+    session: Session, public: HoldPublic, event: str, sequence: int, clock: Clock
+) -> None:
+    """Queue the write-once note of a hold placed or released, so that recovery from the
+    store brings holds back (``sequence``, the audit entry's index, orders the notes)."""
+    hold = public.model_dump(exclude={"id", "active"})
+    fields = {"event": event, "sequence": sequence, "hold": hold}
+    queue_note(session, "hold", fields, sequence=sequence, clock=clock)
 
 
 def release_hold(ctx: HoldContext, *, hold_id: int, reason: str, actor: User) -> HoldPublic:
@@ -137,7 +151,7 @@ def release_hold(ctx: HoldContext, *, hold_id: int, reason: str, actor: User) ->
         )
         session.add(hold)
         public = _public(session, hold)
-        record_event(
+        entry = record_event(
             session,
             actor=actor.username,
             action=AuditAction.HOLD_RELEASE,
@@ -145,6 +159,7 @@ def release_hold(ctx: HoldContext, *, hold_id: int, reason: str, actor: User) ->
             payload=GenericPayload(hold=hold.id, reference=hold.reference, reason=reason),
             clock=ctx.clock,
         )
+        _queue_hold_note(session, public, "released", entry.idx, ctx.clock)
         records = covered_records(session, hold)
     sync_legal_holds(ctx.engine, ctx.store, records, mode=ctx.retention_mode, clock=ctx.clock)
     return public

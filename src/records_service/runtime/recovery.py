@@ -9,7 +9,9 @@ Runs the steps in order and writes the recovery report:
    ``audit verify`` reports it and checkpoints are signed again;
 2. the store is read and checked (:mod:`records_service.records._store_scan`);
 3. what the catalogue lacks is added (:mod:`records_service.records.recovery`);
-4. the run is audited as ``catalogue.recover`` when it changed anything.
+4. the disposals and holds the store's notes record are applied
+   (:mod:`records_service.retention.recovered`);
+5. the run is audited as ``catalogue.recover`` when it changed anything.
 
 The report (:class:`RecoveryReport`) says what came back, what could not and why.
 """
@@ -29,8 +31,13 @@ from records_service.audit.restore import LogRestore, restore_from_bundles
 from records_service.audit.rollback import acknowledge_rollback, acknowledged, find_rollback
 from records_service.audit.writer import build_checkpoint_store
 from records_service.db import read_scope, session_scope
-from records_service.records._store_scan import StoreScan, scan_store
+from records_service.records._store_scan import Problem, StoreScan, scan_store
 from records_service.records.recovery import RecordsRecovered, recover_records
+from records_service.retention.recovered import (
+    RetentionRecovered,
+    apply_disposal_notes,
+    apply_hold_notes,
+)
 from records_service.runtime.services import Services
 
 REPORT_FORMAT = "records-service-recovery-report/1"
@@ -39,16 +46,20 @@ RECOVERY_ACTOR = "recovery"
 NOT_IN_THE_STORE = (
     "users: accounts, roles, passwords, API tokens and sign-in history live only in the "
     "database. Each user name found in the store that the database lacked has a placeholder "
-    "account with the staff role and no password or token: check who each person is, then "
-    "'users passwd', 'users token' and 'users roles', or 'users disable' for those who left",
+    "account, disabled, with the staff role and no password or token: check who each person "
+    "is, then 'users enable', 'users passwd', 'users token' and 'users roles'; leave those "
+    "who left disabled",
     "audit entries that no export bundle holds: the store keeps only signed checkpoints, "
     "which prove how many entries there were and their root, not what they said",
-    "holds, disposal proposals and approvals, retention findings and runs: place holds "
-    "again and run 'retention run' to find what is due",
-    "records disposed of or transferred: their disposal deleted their content, sidecars "
-    "and change notes, and their disposal records lived only in the database",
-    "contracts no record was filed under, and contract changes made after the latest "
-    "capture or edit of a record filed under the contract",
+    "holds placed before the store kept hold notes (place them again), disposal "
+    "proposals and approvals not yet carried out, retention findings and runs: run "
+    "'retention run' to find what is due",
+    "records disposed of or transferred before the store kept disposal notes: their "
+    "disposal deleted their content, sidecars and change notes, and their disposal "
+    "records lived only in the database",
+    "contracts created before the store kept contract notes that no record was filed "
+    "under, and their changes made before then and after the latest capture or edit of "
+    "a record filed under the contract",
     "extracted text and the search index: rebuilt by the worker from the content "
     "(every recovered record is queued)",
 )
@@ -68,6 +79,7 @@ class RecoveryReport:
 
     records: RecordsRecovered
     log: LogRestore
+    retention: RetentionRecovered = field(default_factory=RetentionRecovered)
     lost: list[str] = field(default_factory=list)
     acknowledged_now: RollbackPayload | None = None
     first_layout_sidecars: int = 0
@@ -81,6 +93,11 @@ class RecoveryReport:
         return {
             "format": REPORT_FORMAT,
             "catalogue": records,
+            "disposals": [asdict(d) for d in self.retention.disposals],
+            "holds": {
+                "added": self.retention.holds_added,
+                "released": self.retention.holds_released,
+            },
             "first_layout_sidecars": self.first_layout_sidecars,
             "content_bytes_verified": self.content_bytes,
             "audit": {
@@ -100,7 +117,38 @@ class RecoveryReport:
 
     def summary(self) -> list[str]:
         """The report in plain English, a line per subject."""
-        return [*self._catalogue_lines(), *self._problem_lines(), *self._audit_lines()]
+        return [
+            *self._catalogue_lines(),
+            *self._retention_lines(),
+            *self._problem_lines(),
+            *self._audit_lines(),
+        ]
+
+    def _retention_lines(self) -> list[str]:
+        held = self.retention
+        lines = [
+            f"holds: {len(held.holds_added)} added, {len(held.holds_released)} released, "
+            "from the store's hold notes"
+        ]
+        lines += [f"  hold added: {label}" for label in held.holds_added]
+        lines += [f"  hold released: {label}" for label in held.holds_released]
+        disposals = self.retention.disposals
+        if not disposals:
+            return lines
+        lines += [f"disposals: {len(disposals)} recorded in the store's disposal notes applied:"]
+        lines += [
+            f"  {d.record_id}: {'transferred' if d.action == 'transfer' else 'disposed of'} "
+            f"on {d.executed_at} (disposition {d.disposition_id}, approved by "
+            f"{d.approved_by}: {d.reason})"
+            + ("; brought back as a disposed-of record" if d.added else "")
+            + (
+                f"; {d.objects_deleted} of its objects put back by a restore deleted again"
+                if d.objects_deleted
+                else ""
+            )
+            for d in disposals
+        ]
+        return lines
 
     def _catalogue_lines(self) -> list[str]:
         r = self.records
@@ -111,7 +159,8 @@ class RecoveryReport:
             f"versions: {r.versions_found} found with content matching their sidecar, "
             f"{r.versions_added} added",
             f"edits: {r.changes_found} change notes found, {r.changes_added} added",
-            f"contracts: {len(r.contracts_added)} added by reference",
+            f"contracts: {len(r.contracts_added)} added, {len(r.contracts_updated)} brought up "
+            "to date",
             f"users: cannot be recovered; user names found in the store: "
             f"{', '.join(r.names_found) or 'none'}",
         ]
@@ -122,8 +171,8 @@ class RecoveryReport:
             )
         if r.placeholders:
             lines.append(
-                "placeholder accounts (staff role, no password or token) made for names the "
-                "database did not know: " + ", ".join(r.placeholders)
+                "placeholder accounts (disabled, staff role, no password or token) made for "
+                "names the database did not know: " + ", ".join(r.placeholders)
             )
         if self.first_layout_sidecars:
             lines.append(
@@ -185,14 +234,19 @@ def recover_from_store(
     records = recover_records(
         services.engine, scan, clock=services.clock, progress=progress.written
     )
-    if records.added_anything or log.restored:
-        _audit_run(services, records, log)
+    retention = RetentionRecovered()
+    apply_disposal_notes(services.engine, services.store, scan.notes.disposals, retention)
+    apply_hold_notes(services.engine, scan.notes.holds, retention)
+    records.problems += [Problem(key, problem) for key, problem in retention.problems]
+    if records.added_anything or log.restored or retention.changed_anything:
+        _audit_run(services, records, log, retention)
     with read_scope(services.engine) as session:
         lost = list(acknowledged(session).losses)
         size_after = log_size(session)
     return RecoveryReport(
         records=records,
         log=log,
+        retention=retention,
         lost=lost,
         acknowledged_now=acknowledged_now,
         first_layout_sidecars=scan.first_layout_sidecars,
@@ -225,16 +279,22 @@ def _acknowledge_loss(services: Services) -> RollbackPayload | None:
     )
 
 
-def _audit_run(services: Services, records: RecordsRecovered, log: LogRestore) -> None:
+def _audit_run(
+    services: Services, records: RecordsRecovered, log: LogRestore, retention: RetentionRecovered
+) -> None:
     payload = RecoveryPayload(
         records_added=records.records_added,
         records_updated=len(records.records_updated),
         versions_added=records.versions_added,
         changes_added=records.changes_added,
         contracts_added=records.contracts_added,
+        contracts_updated=records.contracts_updated,
         placeholder_users=records.placeholders,
         problems=len(records.problems),
         audit_entries_restored=log.restored,
+        disposals_applied=[d.record_id for d in retention.disposals],
+        holds_added=retention.holds_added,
+        holds_released=retention.holds_released,
     )
     with session_scope(services.engine) as session:
         record_event(

@@ -1,7 +1,8 @@
 """The background pipeline: the after-commit steps and the threads that run them.
 
 After a capture or an edit commits, the rest of the work happens here, in order:
-write the object-lock sidecars of new versions, copy new objects to the replica
+write the object-lock sidecars of new versions and the notes of disposals,
+contracts and holds, copy new objects to the replica
 (when one is configured), extract text, update the search index, audit the counted
 authentication failures, forget expired idempotency keys, sign an audit checkpoint.
 Each step is a plain function that returns how many items it handled, so the CLI and
@@ -27,6 +28,7 @@ from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
 from records_service.clock import Clock
 from records_service.extraction import ExtractionLimits, ExtractionWorker
+from records_service.notes.queue import write_pending_notes
 from records_service.records.capture import CaptureContext
 from records_service.records.idempotency import purge_expired
 from records_service.records.parts import split_pending
@@ -87,13 +89,14 @@ class Worker:
         self.retention_timer: RetentionTimer | None = None
 
     def steps(self, extraction_budget: float | None = None) -> list[Step]:
-        """The after-commit work, in order: write sidecars, copy to the replica, capture
+        """The after-commit work, in order: write sidecars and notes, copy to the replica, capture
         the attachments of e-mail messages, extract text, update the index, audit
         counted authentication failures, forget expired idempotency keys, sign a
         checkpoint."""
         parts = self._parts
         return [
             self.write_sidecars,
+            self.write_notes,
             self.copy_to_replica,
             self.split_messages,
             lambda: extract_pending(
@@ -127,6 +130,13 @@ class Worker:
             parts.store,
             mode=parts.settings.storage.retention_mode,
             on_written=on_written,
+        )
+
+    def write_notes(self) -> int:
+        """Write the queued disposal, contract and hold notes."""
+        parts = self._parts
+        return write_pending_notes(
+            parts.engine, parts.store, retain_years=parts.settings.audit.retention_years
         )
 
     def copy_to_replica(self) -> int:

@@ -32,6 +32,7 @@ from records_service.clock import Clock
 from records_service.db import read_scope, session_scope
 from records_service.errors import DomainError, ServiceUnavailable
 from records_service.indexing.base import (
+    IndexDamaged,
     QuerySyntaxError,
     SearchIndex,
     SearchQuery,
@@ -156,6 +157,11 @@ def search_records(
         result = visible_search(engine, index, query, actor)
     except QuerySyntaxError as exc:
         raise InvalidQuery(str(exc)) from None
+    except IndexDamaged as exc:  # the engine has started a new index; the feed rebuilds it
+        raise IndexRebuilding(
+            f"the search index files are damaged ({exc.cause}); the index is being rebuilt "
+            "from the database; try again in a minute"
+        ) from None
     with session_scope(engine) as session:
         record_event(
             session,

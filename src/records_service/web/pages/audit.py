@@ -60,6 +60,7 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.CONTRACT_UPDATE: "Contract changed",
     AuditAction.USER_CREATE: "User added",
     AuditAction.USER_DISABLE: "User disabled",
+    AuditAction.USER_ENABLE: "User enabled again",
     AuditAction.USER_ROLES: "User's roles changed",
     AuditAction.USER_PASSWORD: "Password set",
     AuditAction.TOKEN_ISSUE: "API token issued",
