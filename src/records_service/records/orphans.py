@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from records_service.db import read_scope
-from records_service.records.models import Record, RecordStatus, Version
+from records_service.records.models import DISPOSED_STATUSES, Record, Version
 from records_service.records.sidecars import (
     change_note_record,
     content_key_of,
@@ -43,7 +43,7 @@ def _expected_keys(engine: Engine) -> tuple[set[str], set[str]]:
         rows = session.exec(
             select(Version.storage_key)
             .join(Record, Record.id == Version.record_id)  # type: ignore[arg-type]
-            .where(Record.status != RecordStatus.DISPOSED.value)
+            .where(col(Record.status).not_in(DISPOSED_STATUSES))
         )
         return set(rows), pending_keys(session)
 
