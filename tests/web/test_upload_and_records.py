@@ -112,7 +112,7 @@ def test_shared_field_errors_are_shown_next_to_their_fields(
         [("a.txt", NEEDS)],
         contract="NO-SUCH-CONTRACT",
         record_type="",
-        record_date="2999-01-01",
+        record_date="2099-01-01",
     )
     assert status == 422
     assert "There is a problem" in page and 'role="alert"' in page
@@ -301,7 +301,9 @@ def test_each_file_has_its_own_type_date_and_title_with_the_batch_as_default(
         "classification": "OFFICIAL",
         "titles": ["Return Q1", "Return Q2", ""],
         "file_types": ["", "", "minutes"],
-        "file_dates": ["2023-06-30", "2023-09-30", "2023-10-02"],
+        "file_dates_day": ["30", "30", "2"],
+        "file_dates_month": ["6", "09", "10"],
+        "file_dates_year": ["2023", "2023", "2023"],
     }
     files = [
         ("files", ("q1.txt", NEEDS, "text/plain")),
@@ -329,25 +331,32 @@ def test_a_refused_upload_names_every_wrong_field_of_every_file_and_captures_non
         "record_type": "",
         "record_date": "2023-07-01",
         "classification": "OFFICIAL",
-        "titles": ["", ""],
-        "file_types": ["minutes", ""],
-        "file_dates": ["2023-02-30", ""],
+        "titles": ["", "", ""],
+        "file_types": ["minutes", "", "minutes"],
+        "file_dates_day": ["30", "", ""],
+        "file_dates_month": ["2", "", "3"],
+        "file_dates_year": ["2023", "", "23"],
     }
-    files = [("files", ("a.txt", NEEDS, "text/plain")), ("files", ("b.txt", SPEC, "text/plain"))]
+    files = [
+        ("files", ("a.txt", NEEDS, "text/plain")),
+        ("files", ("b.txt", SPEC, "text/plain")),
+        ("files", ("c.txt", SPEC, "text/plain")),
+    ]
     action = upload_action(staff.get("/upload"))
     page = staff.post(action, data=form, files=files)
     assert page.status_code == 422
     assert "Choose a record type for b.txt" in page.text
-    assert "Enter a real date" in page.text
+    assert "Record date for a.txt must be a real date" in page.text
     # The page's script asks for the same answer as a problem, to keep the chosen files.
     headers = {"Accept": "application/problem+json, text/html"}
     problem = staff.post(action, data=form, files=files, headers=headers)
     assert problem.status_code == 422
     assert problem.headers["content-type"] == "application/problem+json"
-    errors = {e["field"]: e["message"] for e in problem.json()["errors"]}
+    errors = {e["field"]: (e["message"], e.get("boxes")) for e in problem.json()["errors"]}
     assert errors == {
-        "record_date-0": "Enter a real date, for example 2024-03-31",
-        "record_type-1": "Choose a record type for b.txt",
+        "record_date-0": ("Record date for a.txt must be a real date", ["day"]),
+        "record_type-1": ("Choose a record type for b.txt", None),
+        "record_date-2": ("Record date for c.txt must include a day", ["day"]),
     }
     assert _records_by_title(web_services) == {}
 
@@ -364,15 +373,24 @@ def test_upload_check_answers_from_the_fields_and_file_names_alone(
         "classification": "OFFICIAL",
         "names": ["a.txt", "b.txt"],
         "file_types": ["", ""],
-        "file_dates": ["2023-01-01", "2023-02-01"],
+        "file_dates_day": ["1", "1"],
+        "file_dates_month": ["1", "2"],
+        "file_dates_year": ["2023", "2023"],
     }
     assert staff.post(check, data=good).status_code == 204
-    bad = good | {"contract": "NO-SUCH", "file_dates": ["2023-01-01", ""], "tags": ""}
+    blank = {name: ["1", ""] for name in ("file_dates_day", "file_dates_month")}
+    blank["file_dates_year"] = ["2023", ""]
+    bad = good | blank | {"contract": "NO-SUCH", "tags": ""}
     response = staff.post(check, data=bad)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     fields = [e["field"] for e in response.json()["errors"]]
     assert fields == ["contract", "record_date-1"]
+    batch = good | blank | {"record_date_day": "5", "record_date_year": "2023"}
+    refused = staff.post(check, data=batch).json()["errors"]
+    assert refused == [
+        {"field": "record_date", "message": "Record date must include a month", "boxes": ["month"]}
+    ]
     nothing = staff.post(check, data={"record_type": "minutes", "record_date": "2023-01-01"})
     assert [e["field"] for e in nothing.json()["errors"]] == ["files"]
     assert _records_by_title(web_services) == {}
@@ -382,7 +400,9 @@ def test_the_upload_form_has_no_default_date_and_enter_cannot_submit_it(
     browser_for: Callable[[str], TestClient],
 ) -> None:
     page = browser_for("sam").get("/upload").text
-    assert re.search(r'id="record_date"[^>]*value=""', page)
+    assert re.search(r'<fieldset class="date-group" id="record_date"', page)
+    for part in ("day", "month", "year"):
+        assert re.search(rf'id="record_date_{part}" name="record_date_{part}"[^>]*value=""', page)
     # The form's first submit button (the one Enter presses) is a disabled one.
     first_button = re.search(r"<form[^>]*data-upload-form>.*?<button([^>]*)>", page, re.S)
     assert first_button and "disabled" in first_button.group(1)

@@ -37,7 +37,13 @@ from records_service.web.pages._return_spend import (
     record_return_spend,
 )
 from records_service.web.pages._rows import type_choices
-from records_service.web.pages._upload_plan import FilePlan, UploadFields, plan_upload
+from records_service.web.pages._upload_plan import (
+    DateBoxes,
+    FilePlan,
+    UploadFields,
+    UploadPlan,
+    plan_upload,
+)
 from records_service.web.rendering import render
 
 router = APIRouter()
@@ -105,14 +111,21 @@ def _wants_json(request: Request) -> bool:
     return PROBLEM_JSON in request.headers.get("accept", "")
 
 
-def _refused(errors: dict[str, str]) -> Response:
-    """An RFC 9457 problem listing every field's error, for the page's script."""
+def _refused(plan: UploadPlan) -> Response:
+    """An RFC 9457 problem listing every field's error (and, for a date, the boxes to
+    correct), for the page's script."""
+    errors: list[dict[str, Any]] = []
+    for key, message in plan.errors.items():
+        error: dict[str, Any] = {"field": key, "message": message}
+        if key in plan.wrong:
+            error["boxes"] = list(plan.wrong[key])
+        errors.append(error)
     body = {
         "type": "urn:records-service:problem:invalid-input",
         "title": "Invalid input",
         "status": 422,
         "detail": "Some fields need changing before the files can be uploaded",
-        "errors": [{"field": key, "message": message} for key, message in errors.items()],
+        "errors": errors,
     }
     return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
@@ -170,9 +183,15 @@ def upload_check(
     titles: Annotated[list[FormValue] | None, Form()] = None,
     file_types: Annotated[list[FormValue] | None, Form()] = None,
     file_dates: Annotated[list[FormValue] | None, Form()] = None,
+    file_dates_day: Annotated[list[FormValue] | None, Form()] = None,
+    file_dates_month: Annotated[list[FormValue] | None, Form()] = None,
+    file_dates_year: Annotated[list[FormValue] | None, Form()] = None,
     contract: Annotated[FormValue, Form()] = "",
     record_type: Annotated[FormValue, Form()] = "",
     record_date: Annotated[FormValue, Form()] = "",
+    record_date_day: Annotated[FormValue, Form()] = "",
+    record_date_month: Annotated[FormValue, Form()] = "",
+    record_date_year: Annotated[FormValue, Form()] = "",
     tags: Annotated[FormValue, Form()] = "",
     classification: Annotated[FormValue, Form()] = "OFFICIAL",
     originator: Annotated[FormValue, Form()] = "",
@@ -183,16 +202,18 @@ def upload_check(
 ) -> Response:
     """Check an upload's fields, given the files' names only: 204, or a problem listing
     every field's error. The page's script asks before it sends any file."""
+    batch_date = DateBoxes(record_date_day, record_date_month, record_date_year, record_date)
     fields = UploadFields(
-        contract, record_type, record_date, tags, classification, originator,
+        contract, record_type, batch_date, tags, classification, originator,
         names or [], titles or [], file_types or [], file_dates or [],
+        file_dates_day or [], file_dates_month or [], file_dates_year or [],
     )  # fmt: skip
     with read_scope(services.engine) as session:
         plan = plan_upload(session, services, fields)
     check_return_spend(
         ReturnSpend(spend_period_start, spend_period_end, spent, spend_outcomes), plan
     )
-    return _refused(plan.errors) if plan.errors else Response(status_code=204)
+    return _refused(plan) if plan.errors else Response(status_code=204)
 
 
 @router.post("/upload")
@@ -204,9 +225,15 @@ def upload(
     titles: Annotated[list[FormValue] | None, Form()] = None,
     file_types: Annotated[list[FormValue] | None, Form()] = None,
     file_dates: Annotated[list[FormValue] | None, Form()] = None,
+    file_dates_day: Annotated[list[FormValue] | None, Form()] = None,
+    file_dates_month: Annotated[list[FormValue] | None, Form()] = None,
+    file_dates_year: Annotated[list[FormValue] | None, Form()] = None,
     contract: Annotated[FormValue, Form()] = "",
     record_type: Annotated[FormValue, Form()] = "",
     record_date: Annotated[FormValue, Form()] = "",
+    record_date_day: Annotated[FormValue, Form()] = "",
+    record_date_month: Annotated[FormValue, Form()] = "",
+    record_date_year: Annotated[FormValue, Form()] = "",
     tags: Annotated[FormValue, Form()] = "",
     classification: Annotated[FormValue, Form()] = "OFFICIAL",
     originator: Annotated[FormValue, Form()] = "",
@@ -219,9 +246,11 @@ def upload(
     of any file is wrong, capture none and say what to change."""
     # A browser sends an empty string part when no file was chosen.
     chosen = [f for f in files or [] if not isinstance(f, str) and f.filename]
+    batch_date = DateBoxes(record_date_day, record_date_month, record_date_year, record_date)
     fields = UploadFields(
-        contract, record_type, record_date, tags, classification, originator,
+        contract, record_type, batch_date, tags, classification, originator,
         [f.filename or "" for f in chosen], titles or [], file_types or [], file_dates or [],
+        file_dates_day or [], file_dates_month or [], file_dates_year or [],
     )  # fmt: skip
     return_spend = ReturnSpend(spend_period_start, spend_period_end, spent, spend_outcomes)
     with read_scope(services.engine) as session:
@@ -229,9 +258,9 @@ def upload(
         spend = check_return_spend(return_spend, plan)
         if plan.errors:
             if _wants_json(request):
-                return _refused(plan.errors)
+                return _refused(plan)
             context = form_context(session, services, user, fields.batch() | return_spend.form())
-            context["errors"] = plan.errors
+            context |= {"errors": plan.errors, "date_wrong": plan.wrong}
             return render(request, "upload.html", context, user=user, status_code=422)
     outcomes = [
         _capture_one(services, user, f, p, plan.shared)
