@@ -160,6 +160,27 @@ def test_findings_list_filters_and_csv(
     assert "Run retention check" not in aud.get("/retention").text  # auditors only read
 
 
+def test_findings_before_any_check_say_none_has_run_and_offer_to_run_one(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    rob, aud = browser_for("rob"), browser_for("aud")
+    open_contract(web_services)  # a contract file the check would find incomplete
+    before = rob.get("/retention").text
+    assert "No retention check has run yet" in before
+    assert "No findings match" not in before
+    notice = before[before.index('id="no-check-yet"') :]
+    assert re.search(r'<form method="post" action="/retention/run"', notice)
+    assert "Run the retention check now" in notice
+    reader = aud.get("/retention").text  # auditors only read: told who can run it
+    assert "No retention check has run yet" in reader
+    assert 'action="/retention/run"' not in reader
+    assert "A records manager or an administrator can run it now" in reader
+    after = _run_retention(rob)
+    assert "No retention check has run yet" not in after and "OPCC-2023-014" in after
+    filtered = rob.get("/retention?kind=fixity_failure").text
+    assert "No findings match" in filtered and "No retention check" not in filtered
+
+
 def _two_expired_records(services: Services, staff: TestClient) -> list[str]:
     open_contract(
         services,

@@ -39,7 +39,7 @@ from records_service.retention.holds import (
     place_hold,
     release_hold,
 )
-from records_service.retention.job import run_retention
+from records_service.retention.job import last_run_in, run_retention
 from records_service.retention.models import DispositionStatus, FindingKind
 from records_service.retention.schemas import HoldCreate
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
@@ -127,6 +127,8 @@ def findings(
     kind_words = {k.value: label for k, label in KIND_LABELS.items()}
     context = {
         "groups": groups,
+        # Before the first run, no findings means nothing is known, not that all is well.
+        "last_check": last_run_in(session),
         "filters": params,
         "kinds": [(k.value, label) for k, label in KIND_LABELS.items()],
         "states": STATES,
