@@ -3,10 +3,11 @@
 Each file may carry its own title, record type and record date; a blank one takes the
 batch's value (the title falls back to the file's name). Dates are typed as GOV.UK's
 day, month and year boxes (``_forms.read_date``): the batch's ``record_date_day`` and
-so on, each file's as one entry of ``file_dates_day`` and so on. Every field of every file is
-checked before the first file is captured, so a refused upload captures nothing. The
-same check answers the upload page's script (``POST /upload/check``) before it sends a
-byte of any file, which is how the page keeps the chosen files when a field is wrong.
+so on, each file's as one entry of ``file_dates_day`` and so on. Every field of every
+file is checked before the first file is captured, so a refused upload captures
+nothing. The same check answers the upload page's script (``POST /upload/check``)
+before it sends a byte of any file, which is how the page keeps the chosen files when
+a field is wrong.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session
 
-from records_service.bounds import check_text, normalise_tags
+from records_service.bounds import FormValue, check_text, normalise_tags
 from records_service.contracts.service import contract_id
 from records_service.errors import DomainError, InvalidInput
 from records_service.records.capture import check_record_date
@@ -52,47 +54,67 @@ class DateBoxes:
         return {name: self.iso} | {f"{name}_{part}": text for part, text in parts.items()}
 
 
-@dataclass(frozen=True)
-class UploadFields:
-    """The upload form's values as sent: the batch's, then one list entry per file
-    (each file's date as one entry in each of ``days``, ``months`` and ``years``)."""
+class UploadForm(BaseModel):
+    """The upload form's fields as sent (``Annotated[UploadForm, Form()]``), each
+    bounded in size: the batch's, then one list entry per file (each file's date as one
+    entry in each of ``file_dates_day``, ``_month`` and ``_year``). ``names`` are the
+    files' names: ``POST /upload/check`` is sent them instead of the files."""
 
-    contract: str = ""
-    record_type: str = ""
-    record_date: DateBoxes = DateBoxes()
-    tags: str = ""
-    classification: str = "OFFICIAL"
-    originator: str = ""
-    names: list[str] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)
-    types: list[str] = field(default_factory=list)
-    dates: list[str] = field(default_factory=list)
-    days: list[str] = field(default_factory=list)
-    months: list[str] = field(default_factory=list)
-    years: list[str] = field(default_factory=list)
+    contract: FormValue = ""
+    record_type: FormValue = ""
+    record_date: FormValue = ""
+    record_date_day: FormValue = ""
+    record_date_month: FormValue = ""
+    record_date_year: FormValue = ""
+    tags: FormValue = ""
+    classification: FormValue = "OFFICIAL"
+    originator: FormValue = ""
+    names: list[FormValue] = []
+    titles: list[FormValue] = []
+    file_types: list[FormValue] = []
+    file_dates: list[FormValue] = []
+    file_dates_day: list[FormValue] = []
+    file_dates_month: list[FormValue] = []
+    file_dates_year: list[FormValue] = []
+    # A monitoring return's spend (``_return_spend.py``).
+    spend_period_start: FormValue = ""
+    spend_period_end: FormValue = ""
+    spent: FormValue = ""
+    spend_outcomes: FormValue = ""
+
+    def batch_date(self) -> DateBoxes:
+        """The batch's record date as typed."""
+        boxes = (self.record_date_day, self.record_date_month, self.record_date_year)
+        return DateBoxes(*boxes, self.record_date)
 
     def batch(self) -> dict[str, str]:
         """The batch's fields by name, as the form shows them again."""
         return {
             "contract": self.contract,
             "record_type": self.record_type,
-            **self.record_date.form("record_date"),
+            **self.batch_date().form("record_date"),
             "tags": self.tags,
             "classification": self.classification,
             "originator": self.originator,
         }
 
-    def file_dates(self) -> list[DateBoxes]:
+    def own_dates(self) -> list[DateBoxes]:
         """Each file's own date boxes (blank where a file has none)."""
         count = len(self.names)
-        columns = (self.days, self.months, self.years, self.dates)
-        day, month, year, iso = (_per_file(column, count) for column in columns)
+        columns = (self.file_dates_day, self.file_dates_month, self.file_dates_year)
+        day, month, year, iso = (_per_file(c, count) for c in (*columns, self.file_dates))
         return [DateBoxes(*boxes) for boxes in zip(day, month, year, iso, strict=True)]
 
     def single(self) -> bool:
         """Whether this is one file without boxes of its own: without script the form
         has none, and the batch's fields are the file's."""
-        columns = (self.types, self.dates, self.days, self.months, self.years)
+        columns = (
+            self.file_types,
+            self.file_dates,
+            self.file_dates_day,
+            self.file_dates_month,
+            self.file_dates_year,
+        )
         return len(self.names) == 1 and all(len(column) != 1 for column in columns)
 
 
@@ -163,7 +185,7 @@ def _check_contract(session: Session, text: str, errors: dict[str, str]) -> str 
 
 
 def _check_batch(
-    session: Session, services: Services, fields: UploadFields, plan: UploadPlan
+    session: Session, services: Services, fields: UploadForm, plan: UploadPlan
 ) -> None:
     """The fields every file shares (contract, tags, classification, originator)."""
     errors = plan.errors
@@ -179,15 +201,15 @@ def _check_batch(
     clean["originator"] = optional(fields.originator)
     if fields.record_type and fields.record_type not in services.record_types:
         errors["record_type"] = "Choose a record type"
-    if fields.record_date.given():
-        entry = check_day(fields.record_date, "Record date", services.clock().date())
+    if fields.batch_date().given():
+        entry = check_day(fields.batch_date(), "Record date", services.clock().date())
         if entry.error:
             plan.note("record_date", entry.error, entry.wrong)
 
 
 def _plan_file(
     services: Services,
-    fields: UploadFields,
+    fields: UploadForm,
     index: int,
     own: tuple[str, str, DateBoxes],
     plan: UploadPlan,
@@ -208,16 +230,17 @@ def _plan_file(
         plan.note(f"record_type-{index}", "Choose a record type from the list")
     key = "record_date" if single else f"record_date-{index}"
     label = "Record date" if single else f"Record date for {name}"
-    boxes = own_date if own_date.given() else fields.record_date
+    batch_date = fields.batch_date()
+    boxes = own_date if own_date.given() else batch_date
     entry = check_day(boxes, label, services.clock().date())
     if entry.error and (own_date.given() or single):
         plan.note(key, entry.error, entry.wrong)
-    elif entry.error and not fields.record_date.given():
+    elif entry.error and not batch_date.given():
         plan.note(key, f"Enter the date {name} bears")
     return FilePlan(name, title or title_from_filename(name), record_type, entry.day)
 
 
-def plan_upload(session: Session, services: Services, fields: UploadFields) -> UploadPlan:
+def plan_upload(session: Session, services: Services, fields: UploadForm) -> UploadPlan:
     """Check the whole upload, every file included, before anything is captured."""
     plan = UploadPlan(shared={}, files=[], errors={})
     _check_batch(session, services, fields, plan)
@@ -226,8 +249,8 @@ def plan_upload(session: Session, services: Services, fields: UploadFields) -> U
         plan.note("files", "Choose at least one file to upload")
     own = zip(
         _per_file(fields.titles, count),
-        _per_file(fields.types, count),
-        fields.file_dates(),
+        _per_file(fields.file_types, count),
+        fields.own_dates(),
         strict=True,
     )
     for index, values in enumerate(own):

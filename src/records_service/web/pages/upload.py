@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from records_service.auth.models import User
-from records_service.bounds import FormValue, Identifier
+from records_service.bounds import Identifier
 from records_service.contracts.service import recently_changed_contracts
 from records_service.db import read_scope
 from records_service.errors import DomainError
@@ -38,9 +38,8 @@ from records_service.web.pages._return_spend import (
 )
 from records_service.web.pages._rows import type_choices
 from records_service.web.pages._upload_plan import (
-    DateBoxes,
     FilePlan,
-    UploadFields,
+    UploadForm,
     UploadPlan,
     plan_upload,
 )
@@ -175,45 +174,29 @@ def _with_spend(
     return result
 
 
+def _return_spend(form: UploadForm) -> ReturnSpend:
+    return ReturnSpend(
+        form.spend_period_start, form.spend_period_end, form.spent, form.spend_outcomes
+    )
+
+
 @router.post("/upload/check")
 def upload_check(
-    services: ServicesDep,
-    user: SignedInCapturer,
-    names: Annotated[list[FormValue] | None, Form()] = None,
-    titles: Annotated[list[FormValue] | None, Form()] = None,
-    file_types: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates_day: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates_month: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates_year: Annotated[list[FormValue] | None, Form()] = None,
-    contract: Annotated[FormValue, Form()] = "",
-    record_type: Annotated[FormValue, Form()] = "",
-    record_date: Annotated[FormValue, Form()] = "",
-    record_date_day: Annotated[FormValue, Form()] = "",
-    record_date_month: Annotated[FormValue, Form()] = "",
-    record_date_year: Annotated[FormValue, Form()] = "",
-    tags: Annotated[FormValue, Form()] = "",
-    classification: Annotated[FormValue, Form()] = "OFFICIAL",
-    originator: Annotated[FormValue, Form()] = "",
-    spend_period_start: Annotated[FormValue, Form()] = "",
-    spend_period_end: Annotated[FormValue, Form()] = "",
-    spent: Annotated[FormValue, Form()] = "",
-    spend_outcomes: Annotated[FormValue, Form()] = "",
+    services: ServicesDep, user: SignedInCapturer, form: Annotated[UploadForm, Form()]
 ) -> Response:
     """Check an upload's fields, given the files' names only: 204, or a problem listing
     every field's error. The page's script asks before it sends any file."""
-    batch_date = DateBoxes(record_date_day, record_date_month, record_date_year, record_date)
-    fields = UploadFields(
-        contract, record_type, batch_date, tags, classification, originator,
-        names or [], titles or [], file_types or [], file_dates or [],
-        file_dates_day or [], file_dates_month or [], file_dates_year or [],
-    )  # fmt: skip
     with read_scope(services.engine) as session:
-        plan = plan_upload(session, services, fields)
-    check_return_spend(
-        ReturnSpend(spend_period_start, spend_period_end, spent, spend_outcomes), plan
-    )
+        plan = plan_upload(session, services, form)
+    check_return_spend(_return_spend(form), plan)
     return _refused(plan) if plan.errors else Response(status_code=204)
+
+
+class PostedUpload(UploadForm):
+    """The upload form with its files (a browser sends an empty string part when no
+    file was chosen)."""
+
+    files: list[UploadFile | str] = []
 
 
 @router.post("/upload")
@@ -221,38 +204,13 @@ def upload(
     request: Request,
     services: ServicesDep,
     user: SignedInCapturer,
-    files: Annotated[list[UploadFile | str] | None, File()] = None,
-    titles: Annotated[list[FormValue] | None, Form()] = None,
-    file_types: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates_day: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates_month: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates_year: Annotated[list[FormValue] | None, Form()] = None,
-    contract: Annotated[FormValue, Form()] = "",
-    record_type: Annotated[FormValue, Form()] = "",
-    record_date: Annotated[FormValue, Form()] = "",
-    record_date_day: Annotated[FormValue, Form()] = "",
-    record_date_month: Annotated[FormValue, Form()] = "",
-    record_date_year: Annotated[FormValue, Form()] = "",
-    tags: Annotated[FormValue, Form()] = "",
-    classification: Annotated[FormValue, Form()] = "OFFICIAL",
-    originator: Annotated[FormValue, Form()] = "",
-    spend_period_start: Annotated[FormValue, Form()] = "",
-    spend_period_end: Annotated[FormValue, Form()] = "",
-    spent: Annotated[FormValue, Form()] = "",
-    spend_outcomes: Annotated[FormValue, Form()] = "",
+    posted: Annotated[PostedUpload, Form()],
 ) -> Response:
     """Capture every chosen file as its own record, reporting each one; if any field
     of any file is wrong, capture none and say what to change."""
-    # A browser sends an empty string part when no file was chosen.
-    chosen = [f for f in files or [] if not isinstance(f, str) and f.filename]
-    batch_date = DateBoxes(record_date_day, record_date_month, record_date_year, record_date)
-    fields = UploadFields(
-        contract, record_type, batch_date, tags, classification, originator,
-        [f.filename or "" for f in chosen], titles or [], file_types or [], file_dates or [],
-        file_dates_day or [], file_dates_month or [], file_dates_year or [],
-    )  # fmt: skip
-    return_spend = ReturnSpend(spend_period_start, spend_period_end, spent, spend_outcomes)
+    chosen = [f for f in posted.files if not isinstance(f, str) and f.filename]
+    fields = posted.model_copy(update={"names": [f.filename or "" for f in chosen]})
+    return_spend = _return_spend(fields)
     with read_scope(services.engine) as session:
         plan = plan_upload(session, services, fields)
         spend = check_return_spend(return_spend, plan)
