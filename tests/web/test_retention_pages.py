@@ -15,8 +15,11 @@ from web.test_upload_and_records import SPEC, open_contract, record_ids, upload
 OLD = "OPCC-2014-002"
 
 
-def _expired_record(services: Services, staff: TestClient) -> str:
-    """A specification on a contract that ended in 2015: its six years are long over."""
+def _expired_records(
+    services: Services, staff: TestClient, files: list[tuple[str, bytes]]
+) -> list[str]:
+    """Specifications on a contract that ended in 2015, uploaded by ``staff``: their six
+    years are long over."""
     open_contract(
         services,
         OLD,
@@ -25,15 +28,15 @@ def _expired_record(services: Services, staff: TestClient) -> str:
         end_date="2015-03-31",
         closed_on="2015-03-31",
     )
-    [record_id] = record_ids(
-        upload(
-            staff,
-            [("spec.txt", SPEC)],
-            contract=OLD,
-            record_type="specification",
-            record_date="2012-01-10",
-        )[1]
+    status, page = upload(
+        staff, files, contract=OLD, record_type="specification", record_date="2012-01-10"
     )
+    assert status == 200, page
+    return record_ids(page)
+
+
+def _expired_record(services: Services, staff: TestClient) -> str:
+    [record_id] = _expired_records(services, staff, [("spec.txt", SPEC)])
     return record_id
 
 
@@ -182,23 +185,9 @@ def test_findings_before_any_check_say_none_has_run_and_offer_to_run_one(
 
 
 def _two_expired_records(services: Services, staff: TestClient) -> list[str]:
-    open_contract(
-        services,
-        OLD,
-        status="closed",
-        start_date="2012-04-01",
-        end_date="2015-03-31",
-        closed_on="2015-03-31",
+    return _expired_records(
+        services, staff, [("spec.txt", SPEC), ("tender.txt", b"Invitation to tender.\n")]
     )
-    status, page = upload(
-        staff,
-        [("spec.txt", SPEC), ("tender.txt", b"Invitation to tender.\n")],
-        contract=OLD,
-        record_type="specification",
-        record_date="2012-01-10",
-    )
-    assert status == 200, page
-    return record_ids(page)
 
 
 def test_approving_shows_what_goes_first_and_approves_several_each_audited(
