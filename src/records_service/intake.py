@@ -11,12 +11,13 @@ stands between the app and the server's ``receive``. When the app first asks for
 body (the router has picked the route by then, and nothing has been read):
 
 1. The request's :class:`Policy` comes from its face and its route. Its body limit is
-   ``max_upload_bytes`` plus :data:`FIELDS_ALLOWANCE` if the route has a file
-   parameter, :data:`BODY_LIMIT` otherwise. An API body needs a valid bearer token. A
-   web page's body needs the session's CSRF token and a signed-in user, except on
-   the :data:`ANONYMOUS_FORMS` (signing in and out), which need only the CSRF token.
-   The rule is per face, not per route, so a new route is covered without a word
-   (it fails closed: a new anonymous form must be added to that list).
+   ``max_upload_bytes`` plus :data:`FIELDS_ALLOWANCE` if the route takes files (a
+   file parameter, or a form model with a file field), :data:`BODY_LIMIT` otherwise.
+   An API body needs a valid bearer token. A web page's body needs the session's CSRF
+   token and a signed-in user, except on the :data:`ANONYMOUS_FORMS` (signing in and
+   out), which need only the CSRF token. The rule is per face, not per route, so a new
+   route is covered without a word (it fails closed: a new anonymous form must be
+   added to that list).
 2. A declared ``Content-Length`` over the limit is refused with 413.
 3. The request is checked by the routes' own dependencies: ``get_current_user`` for
    the API; for a page, :func:`~records_service.web.csrf.check_csrf_before_body`
@@ -35,13 +36,15 @@ a write looks its user up twice, which costs one indexed query.
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fastapi import params
+from fastapi import UploadFile, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,10 +84,30 @@ def _tree(dependant: Dependant) -> Iterator[Dependant]:
         yield from _tree(sub)
 
 
+def _names_a_file(annotation: object) -> bool:
+    """Whether a type is, or holds, an uploaded file (``list[UploadFile | str]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, UploadFile):
+        return True
+    return any(_names_a_file(arg) for arg in typing.get_args(annotation))
+
+
+def _takes_files(info: object) -> bool:
+    """Whether a body parameter is a file, or a form model with a file field."""
+    if isinstance(info, params.File):
+        return True
+    model = getattr(info, "annotation", None)
+    return (
+        isinstance(info, params.Form)
+        and isinstance(model, type)
+        and issubclass(model, BaseModel)
+        and any(_names_a_file(f.annotation) for f in model.model_fields.values())
+    )
+
+
 def takes_files(route: object) -> bool:
-    """Whether ``route`` has a ``File`` parameter (an upload)."""
+    """Whether ``route`` takes files (an upload)."""
     return isinstance(route, APIRoute) and any(
-        isinstance(field.field_info, params.File)
+        _takes_files(field.field_info)
         for node in _tree(route.dependant)
         for field in node.body_params
     )

@@ -18,27 +18,20 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from records_service.audit.writer import prepare_audit
-from records_service.auth.service import add_user, get_user
-from records_service.contracts.schemas import ContractCreate
-from records_service.contracts.service import create_contract
-from records_service.db import session_scope
-from records_service.records.capture import capture_record
-from records_service.records.schemas import RecordMetadata
 from records_service.runtime.launch import ServedProcess
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.server import Serve
 from support.waiting import READY_SECONDS
 from web.axe import check_page, watch
-from web.signin import PASSWORD, password_hash
+from web.seeding import CONTRACT, add_people, capture_pilot_record, open_contracts
+from web.signin import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 SCREENSHOT_LIMIT = 500 * 1024
 MAX_SHOT_HEIGHT = 2000
-CONTRACT = "OPCC-2023-014"
-OLD_CONTRACT = "OPCC-2014-002"
 RETURN_Q1 = (
     "Quarterly monitoring return, April to June 2023.\n"
     "The helpline answered calls from survivors across the county every night,\n"
@@ -56,45 +49,14 @@ def _seed(settings: Settings) -> None:
     services = Services.start(settings)
     try:
         list(prepare_audit(settings, services.store))  # the checkpoint signing key, as init
-        with session_scope(services.engine) as session:
-            for name in ("rob", "rhi"):
-                user = add_user(
-                    session, username=name, roles=["records_manager"], clock=services.clock
-                )
-                user.password_hash = password_hash()
-            rob = get_user(session, "rob")
-            for data in (
-                ContractCreate(
-                    reference=CONTRACT,
-                    title="Domestic abuse helpline",
-                    provider="Safe Haven Trust",
-                    awarded_value_pence=4_500_000,
-                    status="active",
-                    start_date="2023-04-01",
-                    end_date="2026-03-31",
-                ),
-                ContractCreate(
-                    reference=OLD_CONTRACT,
-                    title="Victim advocacy pilot",
-                    status="closed",
-                    start_date="2012-04-01",
-                    end_date="2015-03-31",
-                    closed_on="2015-03-31",
-                ),
-            ):
-                create_contract(session, data=data, actor=rob, clock=services.clock)
-        meta = RecordMetadata(
-            title="Advocacy pilot specification",
-            record_type="specification",
-            contract=OLD_CONTRACT,
-            record_date="2012-01-10",
+        add_people(services, {"rob": "records_manager", "rhi": "records_manager"})
+        open_contracts(services, provider="Safe Haven Trust", awarded_value_pence=4_500_000)
+        capture_pilot_record(
+            services,
+            settings.data_dir / "spec.txt",
+            "Advocacy pilot specification",
+            "Specification of the victim advocacy pilot.\n",
         )
-        with Path(settings.data_dir / "spec.txt").open("wb+") as source:
-            source.write(b"Specification of the victim advocacy pilot.\n")
-            source.seek(0)
-            capture_record(
-                services.capture_context(), meta=meta, source=source, filename="spec.txt", actor=rob
-            )
     finally:
         services.close()
 
@@ -179,7 +141,10 @@ def _upload_two_returns(page: Page, base: str, tmp_path: Path) -> None:
     page.get_by_label("Title for monitoring-return_q2.txt").fill("Monitoring return Q2 2023")
     page.get_by_label("Record type", exact=True).select_option("monitoring_return")
     page.get_by_label("Tags (optional)").fill("helpline, quarterly")
-    page.get_by_label("Record date", exact=True).fill("2023-07-15")
+    batch_date = page.get_by_role("group", name="Record date", exact=True)
+    batch_date.get_by_label("Day").fill("15")
+    batch_date.get_by_label("Month").fill("7")
+    batch_date.get_by_label("Year").fill("2023")
     _shot(page, "upload")
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.get_by_text("2 of 2 files captured.")).to_be_visible()
@@ -225,7 +190,9 @@ def _contract_checklist_and_timeline(page: Page, base: str) -> None:
 def _propose_and_approve(browser: Browser, page: Page, base: str) -> None:
     page.goto(f"{base}/retention")
     check_page(page)
-    page.get_by_role("button", name="Run retention check").click()
+    # Before the first check the findings page says so, and offers to run it.
+    expect(page.locator("#no-check-yet")).to_contain_text("No retention check has run yet")
+    page.get_by_role("button", name="Run the retention check now").click()
     expect(page.get_by_text("1 disposal proposed")).to_be_visible()
     _shot(page, "retention-findings")
     page.get_by_role("button", name="Sign out").click()

@@ -16,12 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from records_service.audit.writer import prepare_audit
-from records_service.auth.service import add_user, get_user
-from records_service.contracts.schemas import ContractCreate
-from records_service.contracts.service import create_contract
+from records_service.auth.service import get_user
 from records_service.db import session_scope
-from records_service.records.capture import capture_record
-from records_service.records.schemas import RecordMetadata
 from records_service.retention.dispositions import propose_disposition
 from records_service.retention.models import DisposalAction
 from records_service.runtime.launch import ServedProcess
@@ -29,13 +25,12 @@ from records_service.runtime.services import Services
 from records_service.settings import Settings
 from support.server import serving_for_a_test
 from web.axe import check_page
-from web.signin import PASSWORD, password_hash
+from web.seeding import CONTRACT, add_people, capture_pilot_record, open_contracts
+from web.signin import PASSWORD
 from web.test_browser import _new_page, _sign_in
 
 pytestmark = pytest.mark.browser
 
-CONTRACT = "OPCC-2023-014"
-OLD_CONTRACT = "OPCC-2014-002"
 # Past their retention on the old contract: who proposed each for destruction.
 EXPIRED = {
     "Advocacy pilot specification": "rob",
@@ -70,45 +65,11 @@ CONTRASTS = """(selectors) => {
 }"""
 
 
-def _contracts(services: Services) -> None:
-    with session_scope(services.engine) as session:
-        rob = get_user(session, "rob")
-        for data in (
-            ContractCreate(
-                reference=CONTRACT,
-                title="Domestic abuse helpline",
-                status="active",
-                start_date="2023-04-01",
-                end_date="2026-03-31",
-            ),
-            ContractCreate(
-                reference=OLD_CONTRACT,
-                title="Victim advocacy pilot",
-                status="closed",
-                start_date="2012-04-01",
-                end_date="2015-03-31",
-                closed_on="2015-03-31",
-            ),
-        ):
-            create_contract(session, data=data, actor=rob, clock=services.clock)
-
-
 def _expired_and_proposed(settings: Settings, services: Services) -> None:
     for number, (title, proposer) in enumerate(EXPIRED.items()):
-        meta = RecordMetadata(
-            title=title,
-            record_type="specification",
-            contract=OLD_CONTRACT,
-            record_date="2012-01-10",
-        )
         path = settings.data_dir / f"pilot-{number}.txt"
-        path.write_text(f"{title} of the victim advocacy pilot.\n")
-        with session_scope(services.engine) as session:
-            rob = get_user(session, "rob")
-        with path.open("rb") as source:
-            record, _ = capture_record(
-                services.capture_context(), meta=meta, source=source, filename=path.name, actor=rob
-            )
+        text = f"{title} of the victim advocacy pilot.\n"
+        record = capture_pilot_record(services, path, title, text)
         with session_scope(services.engine) as session:
             propose_disposition(
                 session,
@@ -127,15 +88,8 @@ def _seed(settings: Settings) -> None:
     services = Services.start(settings)
     try:
         list(prepare_audit(settings, services.store))  # the checkpoint signing key, as init
-        with session_scope(services.engine) as session:
-            for name, role in (
-                ("rob", "records_manager"),
-                ("rhi", "records_manager"),
-                ("aud", "auditor"),
-            ):
-                user = add_user(session, username=name, roles=[role], clock=services.clock)
-                user.password_hash = password_hash()
-        _contracts(services)
+        add_people(services, {"rob": "records_manager", "rhi": "records_manager", "aud": "auditor"})
+        open_contracts(services)
         _expired_and_proposed(settings, services)
     finally:
         services.close()

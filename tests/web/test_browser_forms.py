@@ -15,7 +15,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from pypdf import PdfWriter
 
 from records_service.audit.writer import prepare_audit, writer_for
@@ -34,6 +34,8 @@ from web.test_browser import _new_page, _sign_in
 pytestmark = pytest.mark.browser
 
 CONTRACT = "OPCC-2023-014"
+# A contract of its own for the one-file upload, so its checklist is not the other test's.
+SECOND_CONTRACT = "OPCC-2023-015"
 # More users than one page of the audit log holds, so it has a second page.
 CLERKS = 60
 
@@ -50,14 +52,18 @@ def _seed(settings: Settings) -> None:
                 add_user(
                     session, username=f"clerk{number:02}", roles=["staff"], clock=services.clock
                 )
-            data = ContractCreate(
-                reference=CONTRACT,
-                title="Domestic abuse helpline",
-                status="active",
-                start_date="2023-04-01",
-                end_date="2026-03-31",
-            )
-            create_contract(session, data=data, actor=rob, clock=services.clock)
+            for reference, title in (
+                (CONTRACT, "Domestic abuse helpline"),
+                (SECOND_CONTRACT, "ISVA service"),
+            ):
+                data = ContractCreate(
+                    reference=reference,
+                    title=title,
+                    status="active",
+                    start_date="2023-04-01",
+                    end_date="2026-03-31",
+                )
+                create_contract(session, data=data, actor=rob, clock=services.clock)
         writer = writer_for(
             settings, engine=services.engine, store=services.store, clock=services.clock
         )
@@ -121,16 +127,25 @@ def _watch_sending(page: Page) -> None:
     )
 
 
+def _date_group(page: Page, name: str) -> Locator:
+    """A date's day, month and year boxes, by the group's legend."""
+    return page.get_by_role("group", name=name, exact=True)
+
+
+def _expect_date(group: Locator, day: str, month: str, year: str) -> None:
+    for part, value in (("Day", day), ("Month", month), ("Year", year)):
+        expect(group.get_by_label(part)).to_have_value(value)
+
+
 def _suggested_dates(page: Page) -> None:
     for name, day, source in (
-        ("monitoring-return_2023-06-30.txt", "2023-06-30", "the file name"),
-        ("quarter-two-return.pdf", "2023-09-29", "the PDF's creation date"),
-        ("review-meeting.docx", "2023-10-12", "the Word document's properties"),
+        ("monitoring-return_2023-06-30.txt", ("30", "6", "2023"), "the file name"),
+        ("quarter-two-return.pdf", ("29", "9", "2023"), "the PDF's creation date"),
+        ("review-meeting.docx", ("12", "10", "2023"), "the Word document's properties"),
     ):
-        box = page.get_by_label(f"Record date for {name}")
-        expect(box).to_have_value(day)
-        hint = page.locator(f"#{box.get_attribute('id')}-hint")
-        expect(hint).to_contain_text(f"Suggested from {source}")
+        group = _date_group(page, f"Record date for {name}")
+        _expect_date(group, *day)
+        expect(group.locator(".hint")).to_contain_text(f"Suggested from {source}")
 
 
 def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
@@ -139,7 +154,7 @@ def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
     page = _new_page(browser)
     _sign_in(page, server.base_url, "rob")
     page.goto(f"{server.base_url}/upload?contract={CONTRACT}")
-    expect(page.get_by_label("Record date", exact=True)).to_have_value("")
+    _expect_date(_date_group(page, "Record date"), "", "", "")
     page.set_input_files("#files", [str(p) for p in _returns(tmp_path)])
     _suggested_dates(page)
     check_page(page, "three files chosen")
@@ -155,13 +170,15 @@ def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
     check_page(page, "refused")
     page.get_by_label("Record type", exact=True).select_option("monitoring_return")
     page.get_by_label("Record type for review-meeting.docx").select_option("minutes")
-    page.get_by_label("Record date for quarter-two-return.pdf").fill("2999-09-29")
+    second_date = _date_group(page, "Record date for quarter-two-return.pdf")
+    second_date.get_by_label("Year").fill("2099")
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(summary).to_contain_text("in the future")
     expect(page.locator("#record_date-1-error")).to_be_visible()
+    expect(second_date.get_by_label("Year")).to_have_attribute("aria-invalid", "true")
     assert page.evaluate("document.getElementById('files').files.length") == 3
     assert page.evaluate("window.samePage") is True
-    page.get_by_label("Record date for quarter-two-return.pdf").fill("2023-09-29")
+    second_date.get_by_label("Year").fill("2023")
     _watch_sending(page)
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.get_by_text("3 of 3 files captured.")).to_be_visible()
@@ -178,6 +195,43 @@ def test_an_upload_keeps_its_files_until_filed_and_each_file_keeps_its_date(
     expect(checklist).not_to_contain_text("No return for 1 Apr 2023")
     expect(checklist).not_to_contain_text("No return for 1 Jul 2023")
     expect(page.locator(".timeline")).to_contain_text("Review meeting")
+    check_page(page)
+
+
+def test_a_files_suggested_date_fills_its_three_boxes_and_reaches_the_checklist(
+    server: ServedProcess, browser: Browser, tmp_path: Path
+) -> None:
+    page = _new_page(browser)
+    _sign_in(page, server.base_url, "rob")
+    page.goto(f"{server.base_url}/upload?contract={SECOND_CONTRACT}&record_type=monitoring_return")
+    check_page(page)
+    ret = tmp_path / "isva-return_2023-08-15.txt"
+    ret.write_text("Quarterly monitoring return, July to September 2023.\n")
+    page.set_input_files("#files", str(ret))
+    group = _date_group(page, f"Record date for {ret.name}")
+    _expect_date(group, "15", "8", "2023")
+    expect(group.locator(".hint")).to_contain_text("Suggested from the file name")
+    # A part left out is refused on the file's own date group, its box marked.
+    group.get_by_label("Month").fill("")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_contain_text(f"Record date for {ret.name} must include a month")
+    expect(group.locator("#record_date-0-error")).to_be_visible()
+    expect(group.get_by_label("Month")).to_have_attribute("aria-invalid", "true")
+    expect(group.get_by_label("Day")).not_to_have_attribute("aria-invalid", "true")
+    check_page(page, "a file's date refused")
+    group.get_by_label("Month").fill("8")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.get_by_text("1 of 1 file captured.")).to_be_visible()
+    check_page(page, "captured")
+    page.get_by_role("link", name="Isva return 2023 08 15").click()
+    expect(page.locator("main")).to_contain_text("15 Aug 2023")
+    check_page(page)
+    # The return counts for the quarter it is dated in, and only that one.
+    page.goto(f"{server.base_url}/contracts/{SECOND_CONTRACT}")
+    checklist = page.locator("main")
+    expect(checklist).to_contain_text("No return for 1 Apr 2023")
+    expect(checklist).not_to_contain_text("No return for 1 Jul 2023")
     check_page(page)
 
 

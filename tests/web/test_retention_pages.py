@@ -15,8 +15,11 @@ from web.test_upload_and_records import SPEC, open_contract, record_ids, upload
 OLD = "OPCC-2014-002"
 
 
-def _expired_record(services: Services, staff: TestClient) -> str:
-    """A specification on a contract that ended in 2015: its six years are long over."""
+def _expired_records(
+    services: Services, staff: TestClient, files: list[tuple[str, bytes]]
+) -> list[str]:
+    """Specifications on a contract that ended in 2015, uploaded by ``staff``: their six
+    years are long over."""
     open_contract(
         services,
         OLD,
@@ -25,15 +28,15 @@ def _expired_record(services: Services, staff: TestClient) -> str:
         end_date="2015-03-31",
         closed_on="2015-03-31",
     )
-    [record_id] = record_ids(
-        upload(
-            staff,
-            [("spec.txt", SPEC)],
-            contract=OLD,
-            record_type="specification",
-            record_date="2012-01-10",
-        )[1]
+    status, page = upload(
+        staff, files, contract=OLD, record_type="specification", record_date="2012-01-10"
     )
+    assert status == 200, page
+    return record_ids(page)
+
+
+def _expired_record(services: Services, staff: TestClient) -> str:
+    [record_id] = _expired_records(services, staff, [("spec.txt", SPEC)])
     return record_id
 
 
@@ -160,24 +163,31 @@ def test_findings_list_filters_and_csv(
     assert "Run retention check" not in aud.get("/retention").text  # auditors only read
 
 
+def test_findings_before_any_check_say_none_has_run_and_offer_to_run_one(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    rob, aud = browser_for("rob"), browser_for("aud")
+    open_contract(web_services)  # a contract file the check would find incomplete
+    before = rob.get("/retention").text
+    assert "No retention check has run yet" in before
+    assert "No findings match" not in before
+    notice = before[before.index('id="no-check-yet"') :]
+    assert re.search(r'<form method="post" action="/retention/run"', notice)
+    assert "Run the retention check now" in notice
+    reader = aud.get("/retention").text  # auditors only read: told who can run it
+    assert "No retention check has run yet" in reader
+    assert 'action="/retention/run"' not in reader
+    assert "A records manager or an administrator can run it now" in reader
+    after = _run_retention(rob)
+    assert "No retention check has run yet" not in after and "OPCC-2023-014" in after
+    filtered = rob.get("/retention?kind=fixity_failure").text
+    assert "No findings match" in filtered and "No retention check" not in filtered
+
+
 def _two_expired_records(services: Services, staff: TestClient) -> list[str]:
-    open_contract(
-        services,
-        OLD,
-        status="closed",
-        start_date="2012-04-01",
-        end_date="2015-03-31",
-        closed_on="2015-03-31",
+    return _expired_records(
+        services, staff, [("spec.txt", SPEC), ("tender.txt", b"Invitation to tender.\n")]
     )
-    status, page = upload(
-        staff,
-        [("spec.txt", SPEC), ("tender.txt", b"Invitation to tender.\n")],
-        contract=OLD,
-        record_type="specification",
-        record_date="2012-01-10",
-    )
-    assert status == 200, page
-    return record_ids(page)
 
 
 def test_approving_shows_what_goes_first_and_approves_several_each_audited(

@@ -30,6 +30,7 @@ def test_a_return_uploaded_with_its_spend(
     status, page = upload(staff, two, **RETURN, **SPEND)
     assert status == 422 and "Reported spend goes with one monitoring return" in page
     assert 'value="8,250.50"' in page  # what was typed is shown again
+    assert "people supported: 120\ncalls answered: 950</textarea>" in page
     check = staff.post(
         upload_action(staff.get("/upload")).replace("/upload?", "/upload/check?"),
         data={

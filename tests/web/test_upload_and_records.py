@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import select
@@ -112,7 +113,7 @@ def test_shared_field_errors_are_shown_next_to_their_fields(
         [("a.txt", NEEDS)],
         contract="NO-SUCH-CONTRACT",
         record_type="",
-        record_date="2999-01-01",
+        record_date="2099-01-01",
     )
     assert status == 422
     assert "There is a problem" in page and 'role="alert"' in page
@@ -289,26 +290,46 @@ def _records_by_title(services: Services) -> dict[str, Record]:
         return {r.title: r for r in session.exec(select(Record))}
 
 
-def test_each_file_has_its_own_type_date_and_title_with_the_batch_as_default(
-    browser_for: Callable[[str], TestClient], web_services: Services
-) -> None:
+@pytest.fixture
+def sam(browser_for: Callable[[str], TestClient], web_services: Services) -> TestClient:
+    """Sam (staff) signed in, with contract OPCC-2023-014 open to upload to."""
     open_contract(web_services)
-    staff = browser_for("sam")
+    return browser_for("sam")
+
+
+def _text_files(*names: str) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """Text files to post as the upload's ``files``, one per name (each its own text)."""
+    return [("files", (name, SPEC + name.encode(), "text/plain")) for name in names]
+
+
+def _per_file(
+    titles: list[str], types: list[str], *dates: tuple[str, str, str]
+) -> dict[str, list[str]]:
+    """Each file's own boxes as the page's script adds them: title, record type, and
+    the day, month and year of its date."""
+    days, months, years = (list(part) for part in zip(*dates, strict=True))
+    boxes = {"file_dates_day": days, "file_dates_month": months, "file_dates_year": years}
+    return {"titles": titles, "file_types": types} | boxes
+
+
+def test_each_file_has_its_own_type_date_and_title_with_the_batch_as_default(
+    sam: TestClient, web_services: Services
+) -> None:
     form = {
         "contract": "OPCC-2023-014",
         "record_type": "monitoring_return",
         "record_date": "",
         "classification": "OFFICIAL",
-        "titles": ["Return Q1", "Return Q2", ""],
-        "file_types": ["", "", "minutes"],
-        "file_dates": ["2023-06-30", "2023-09-30", "2023-10-02"],
+        **_per_file(
+            ["Return Q1", "Return Q2", ""],
+            ["", "", "minutes"],
+            ("30", "6", "2023"),
+            ("30", "09", "2023"),
+            ("2", "10", "2023"),
+        ),
     }
-    files = [
-        ("files", ("q1.txt", NEEDS, "text/plain")),
-        ("files", ("q2.txt", SPEC, "text/plain")),
-        ("files", ("board_meeting.txt", SPEC, "text/plain")),
-    ]
-    response = staff.post(upload_action(staff.get("/upload")), data=form, files=files)
+    files = _text_files("q1.txt", "q2.txt", "board_meeting.txt")
+    response = sam.post(upload_action(sam.get("/upload")), data=form, files=files)
     assert "3 of 3 files captured" in response.text
     records = _records_by_title(web_services)
     got = {t: (r.record_type, r.record_date.isoformat()) for t, r in records.items()}
@@ -320,60 +341,62 @@ def test_each_file_has_its_own_type_date_and_title_with_the_batch_as_default(
 
 
 def test_a_refused_upload_names_every_wrong_field_of_every_file_and_captures_none(
-    browser_for: Callable[[str], TestClient], web_services: Services
+    sam: TestClient, web_services: Services
 ) -> None:
-    open_contract(web_services)
-    staff = browser_for("sam")
     form = {
         "contract": "OPCC-2023-014",
         "record_type": "",
         "record_date": "2023-07-01",
         "classification": "OFFICIAL",
-        "titles": ["", ""],
-        "file_types": ["minutes", ""],
-        "file_dates": ["2023-02-30", ""],
+        **_per_file(
+            ["", "", ""],
+            ["minutes", "", "minutes"],
+            ("30", "2", "2023"),
+            ("", "", ""),
+            ("", "3", "23"),
+        ),
     }
-    files = [("files", ("a.txt", NEEDS, "text/plain")), ("files", ("b.txt", SPEC, "text/plain"))]
-    action = upload_action(staff.get("/upload"))
-    page = staff.post(action, data=form, files=files)
+    files = _text_files("a.txt", "b.txt", "c.txt")
+    action = upload_action(sam.get("/upload"))
+    page = sam.post(action, data=form, files=files)
     assert page.status_code == 422
     assert "Choose a record type for b.txt" in page.text
-    assert "Enter a real date" in page.text
+    assert "Record date for a.txt must be a real date" in page.text
     # The page's script asks for the same answer as a problem, to keep the chosen files.
     headers = {"Accept": "application/problem+json, text/html"}
-    problem = staff.post(action, data=form, files=files, headers=headers)
+    problem = sam.post(action, data=form, files=files, headers=headers)
     assert problem.status_code == 422
     assert problem.headers["content-type"] == "application/problem+json"
-    errors = {e["field"]: e["message"] for e in problem.json()["errors"]}
+    errors = {e["field"]: (e["message"], e.get("boxes")) for e in problem.json()["errors"]}
     assert errors == {
-        "record_date-0": "Enter a real date, for example 2024-03-31",
-        "record_type-1": "Choose a record type for b.txt",
+        "record_date-0": ("Record date for a.txt must be a real date", ["day"]),
+        "record_type-1": ("Choose a record type for b.txt", None),
+        "record_date-2": ("Record date for c.txt must include a day", ["day"]),
     }
     assert _records_by_title(web_services) == {}
 
 
 def test_upload_check_answers_from_the_fields_and_file_names_alone(
-    browser_for: Callable[[str], TestClient], web_services: Services
+    sam: TestClient, web_services: Services
 ) -> None:
-    open_contract(web_services)
-    staff = browser_for("sam")
-    check = upload_action(staff.get("/upload")).replace("/upload?", "/upload/check?")
-    good = {
-        "contract": "OPCC-2023-014",
-        "record_type": "minutes",
-        "classification": "OFFICIAL",
-        "names": ["a.txt", "b.txt"],
-        "file_types": ["", ""],
-        "file_dates": ["2023-01-01", "2023-02-01"],
-    }
-    assert staff.post(check, data=good).status_code == 204
-    bad = good | {"contract": "NO-SUCH", "file_dates": ["2023-01-01", ""], "tags": ""}
-    response = staff.post(check, data=bad)
+    check = upload_action(sam.get("/upload")).replace("/upload?", "/upload/check?")
+    batch = {"contract": "OPCC-2023-014", "record_type": "minutes", "classification": "OFFICIAL"}
+    names = {"names": ["a.txt", "b.txt"]}
+    good = batch | names | _per_file(["", ""], ["", ""], ("1", "1", "2023"), ("1", "2", "2023"))
+    assert sam.post(check, data=good).status_code == 204
+    blank = _per_file(["", ""], ["", ""], ("1", "1", "2023"), ("", "", ""))
+    bad = batch | names | blank | {"contract": "NO-SUCH", "tags": ""}
+    response = sam.post(check, data=bad)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     fields = [e["field"] for e in response.json()["errors"]]
     assert fields == ["contract", "record_date-1"]
-    nothing = staff.post(check, data={"record_type": "minutes", "record_date": "2023-01-01"})
+    partial = batch | names | blank | {"record_date_day": "5", "record_date_year": "2023"}
+    refused = sam.post(check, data=partial).json()["errors"]
+    assert refused == [
+        {"field": "record_date", "message": "Record date must include a month", "boxes": ["month"]}
+    ]
+    nothing = sam.post(check, data={"record_type": "minutes", "record_date": "2023-01-01"})
     assert [e["field"] for e in nothing.json()["errors"]] == ["files"]
     assert _records_by_title(web_services) == {}
 
@@ -382,7 +405,9 @@ def test_the_upload_form_has_no_default_date_and_enter_cannot_submit_it(
     browser_for: Callable[[str], TestClient],
 ) -> None:
     page = browser_for("sam").get("/upload").text
-    assert re.search(r'id="record_date"[^>]*value=""', page)
+    assert re.search(r'<fieldset class="date-group" id="record_date"', page)
+    for part in ("day", "month", "year"):
+        assert re.search(rf'id="record_date_{part}" name="record_date_{part}"[^>]*value=""', page)
     # The form's first submit button (the one Enter presses) is a disabled one.
     first_button = re.search(r"<form[^>]*data-upload-form>.*?<button([^>]*)>", page, re.S)
     assert first_button and "disabled" in first_button.group(1)

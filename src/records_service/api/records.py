@@ -20,7 +20,7 @@ from records_service.audit.schemas import AuditEntryPublic
 from records_service.audit.service import EntryFilters
 from records_service.auth.models import User
 from records_service.bounds import DbId, IdempotencyKeyText, Identifier, SafeDate
-from records_service.db import read_scope, session_scope
+from records_service.db import read_scope
 from records_service.errors import InvalidInput
 from records_service.pagination import Page
 from records_service.records.bulk import BulkEdit, BulkOutcome, bulk_edit
@@ -48,10 +48,10 @@ from records_service.records.service import (
     get_record,
     list_records,
     metadata_history,
-    open_content,
     to_public,
     update_record,
 )
+from records_service.runtime.operations import open_version
 from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/records", tags=["records"], responses=AUTHENTICATED)
@@ -373,14 +373,5 @@ def content(
     version: Annotated[DbId | None, Query(description="Version number; default current.")] = None,
 ) -> StreamingResponse:
     """Download a version's bytes; ``ETag`` is the SHA-256 recorded at capture."""
-    with session_scope(services.engine) as session:
-        found, chunks = open_content(
-            session,
-            services.store,
-            record_id=record_id,
-            number=version,
-            actor=user,
-            clock=services.clock,
-            replica=services.replica,
-        )
+    found, chunks = open_version(services, record_id=record_id, number=version, actor=user)
     return StreamingResponse(chunks, media_type=found.media_type, headers=content_headers(found))

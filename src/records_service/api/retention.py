@@ -35,7 +35,7 @@ from records_service.retention.holds import (
     place_record_holds,
     release_hold,
 )
-from records_service.retention.job import RunReport, run_retention
+from records_service.retention.job import RunReport
 from records_service.retention.models import DispositionStatus, FindingKind
 from records_service.retention.record_view import record_retention
 from records_service.retention.schemas import (
@@ -50,6 +50,7 @@ from records_service.retention.schemas import (
     RecordRetentionPublic,
     RunRequest,
 )
+from records_service.runtime.operations import run_retention_now
 from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/retention", tags=["retention"], responses=AUTHENTICATED)
@@ -116,18 +117,7 @@ def run(
     services: ServicesDep, user: TokenRetentionManager, body: RunRequest | None = None
 ) -> RunReport:
     """Run the retention job now, as you (you cannot then approve what it proposes)."""
-    request = body or RunRequest()
-    return run_retention(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        settings=services.settings,
-        actor=user.username,
-        clock=services.clock,
-        at=request.at,
-        dry_run=request.dry_run,
-        replica=services.replica,
-    )
+    return run_retention_now(services, user, body or RunRequest())
 
 
 @router.post(

@@ -3,7 +3,7 @@
 Dates are typed as GOV.UK's three boxes, day, month and year (``NAME_day``,
 ``NAME_month``, ``NAME_year``), never the browser's date picker, whose order and
 language follow the computer's settings. A single ``NAME`` holding ``YYYY-MM-DD``
-is still read when the three are blank (links, scripts, the upload page's script).
+is still read when the three are blank (links and scripts).
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ def read_date(values: Mapping[str, str], name: str, label: str) -> DateEntry:
     if not_numbers:
         return DateEntry(error=f"{label} must be a real date, in numbers", wrong=not_numbers)
     if len(typed["year"]) != 4:
-        return DateEntry(error=f"The year of {label.lower()} must have 4 numbers", wrong=("year",))
+        # Lower-case the label's first letter only: it may end in a file's name.
+        of = label[:1].lower() + label[1:]
+        return DateEntry(error=f"The year of {of} must have 4 numbers", wrong=("year",))
     return _checked(label, int(typed["year"]), int(typed["month"]), int(typed["day"]))
 
 

@@ -52,7 +52,7 @@ class ReturnSpend:
             "spend_period_start": self.period_start,
             "spend_period_end": self.period_end,
             "spent": self.spent,
-            "outcomes": self.outcomes,
+            "spend_outcomes": self.outcomes,
         }
 
 

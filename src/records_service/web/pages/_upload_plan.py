@@ -1,56 +1,121 @@
 """Checking an upload before any file is captured: the batch's fields and each file's.
 
 Each file may carry its own title, record type and record date; a blank one takes the
-batch's value (the title falls back to the file's name). Every field of every file is
-checked before the first file is captured, so a refused upload captures nothing. The
-same check answers the upload page's script (``POST /upload/check``) before it sends a
-byte of any file, which is how the page keeps the chosen files when a field is wrong.
+batch's value (the title falls back to the file's name). Dates are typed as GOV.UK's
+day, month and year boxes (``_forms.read_date``): the batch's ``record_date_day`` and
+so on, each file's as one entry of ``file_dates_day`` and so on. Every field of every
+file is checked before the first file is captured, so a refused upload captures
+nothing. The same check answers the upload page's script (``POST /upload/check``)
+before it sends a byte of any file, which is how the page keeps the chosen files when
+a field is wrong.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session
 
-from records_service.bounds import check_text, normalise_tags
+from records_service.bounds import FormValue, check_text, normalise_tags
 from records_service.contracts.service import contract_id
 from records_service.errors import DomainError, InvalidInput
 from records_service.records.capture import check_record_date
 from records_service.records.models import Classification
 from records_service.runtime.services import Services
-from records_service.web.pages._forms import optional, read_day, title_from_filename
-
-BAD_DATE = "Enter a real date, for example 2024-03-31"
+from records_service.web.pages._forms import (
+    DATE_PARTS,
+    DateEntry,
+    optional,
+    read_date,
+    title_from_filename,
+)
 
 
 @dataclass(frozen=True)
-class UploadFields:
-    """The upload form's values as sent: the batch's, then one list entry per file."""
+class DateBoxes:
+    """A date as typed in three boxes, or as ``YYYY-MM-DD`` (``iso``) with the boxes blank."""
 
-    contract: str = ""
-    record_type: str = ""
-    record_date: str = ""
-    tags: str = ""
-    classification: str = "OFFICIAL"
-    originator: str = ""
-    names: list[str] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)
-    types: list[str] = field(default_factory=list)
-    dates: list[str] = field(default_factory=list)
+    day: str = ""
+    month: str = ""
+    year: str = ""
+    iso: str = ""
+
+    def given(self) -> bool:
+        """Whether anything was typed at all (blank takes the batch's date)."""
+        return any(v.strip() for v in (self.day, self.month, self.year, self.iso))
+
+    def form(self, name: str) -> dict[str, str]:
+        """The boxes by form field name, as ``read_date`` and the form read them."""
+        parts = dict(zip(DATE_PARTS, (self.day, self.month, self.year), strict=True))
+        return {name: self.iso} | {f"{name}_{part}": text for part, text in parts.items()}
+
+
+class UploadForm(BaseModel):
+    """The upload form's fields as sent (``Annotated[UploadForm, Form()]``), each
+    bounded in size: the batch's, then one list entry per file (each file's date as one
+    entry in each of ``file_dates_day``, ``_month`` and ``_year``). ``names`` are the
+    files' names: ``POST /upload/check`` is sent them instead of the files."""
+
+    contract: FormValue = ""
+    record_type: FormValue = ""
+    record_date: FormValue = ""
+    record_date_day: FormValue = ""
+    record_date_month: FormValue = ""
+    record_date_year: FormValue = ""
+    tags: FormValue = ""
+    classification: FormValue = "OFFICIAL"
+    originator: FormValue = ""
+    names: list[FormValue] = []
+    titles: list[FormValue] = []
+    file_types: list[FormValue] = []
+    file_dates: list[FormValue] = []
+    file_dates_day: list[FormValue] = []
+    file_dates_month: list[FormValue] = []
+    file_dates_year: list[FormValue] = []
+    # A monitoring return's spend (``_return_spend.py``).
+    spend_period_start: FormValue = ""
+    spend_period_end: FormValue = ""
+    spent: FormValue = ""
+    spend_outcomes: FormValue = ""
+
+    def batch_date(self) -> DateBoxes:
+        """The batch's record date as typed."""
+        boxes = (self.record_date_day, self.record_date_month, self.record_date_year)
+        return DateBoxes(*boxes, self.record_date)
 
     def batch(self) -> dict[str, str]:
         """The batch's fields by name, as the form shows them again."""
         return {
             "contract": self.contract,
             "record_type": self.record_type,
-            "record_date": self.record_date,
+            **self.batch_date().form("record_date"),
             "tags": self.tags,
             "classification": self.classification,
             "originator": self.originator,
         }
+
+    def own_dates(self) -> list[DateBoxes]:
+        """Each file's own date boxes (blank where a file has none)."""
+        count = len(self.names)
+        columns = (self.file_dates_day, self.file_dates_month, self.file_dates_year)
+        day, month, year, iso = (_per_file(c, count) for c in (*columns, self.file_dates))
+        return [DateBoxes(*boxes) for boxes in zip(day, month, year, iso, strict=True)]
+
+    def single(self) -> bool:
+        """Whether this is one file without boxes of its own: without script the form
+        has none, and the batch's fields are the file's."""
+        columns = (
+            self.file_types,
+            self.file_dates,
+            self.file_dates_day,
+            self.file_dates_month,
+            self.file_dates_year,
+        )
+        return len(self.names) == 1 and all(len(column) != 1 for column in columns)
 
 
 @dataclass(frozen=True)
@@ -70,9 +135,18 @@ class UploadPlan:
     shared: dict[str, Any]
     files: list[FilePlan]
     errors: dict[str, str]
+    # The date boxes to correct, by the error's field id.
+    wrong: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def note(self, key: str, message: str, wrong: tuple[str, ...] = ()) -> None:
+        """Keep the first error about ``key``, with the boxes it marks as wrong."""
+        if key not in self.errors:
+            self.errors[key] = message
+            if wrong:
+                self.wrong[key] = wrong
 
 
-def _per_file(values: list[str], count: int) -> list[str]:
+def _per_file(values: Sequence[str], count: int) -> list[str]:
     """One value per file; a list that does not match the files is ignored."""
     cleaned = [v.strip() for v in values]
     if len(cleaned) != count:
@@ -80,18 +154,18 @@ def _per_file(values: list[str], count: int) -> list[str]:
     return cleaned + [""] * (count - len(cleaned))
 
 
-def check_day(text: str, today: date) -> tuple[date | None, str | None]:
-    """A record date from a form: (the day, None) or (None, why it is refused)."""
+def check_day(boxes: DateBoxes, label: str, today: date) -> DateEntry:
+    """A record date from its boxes: the day, or why it is refused and which boxes."""
+    entry = read_date(boxes.form("date"), "date", label)
+    if entry.error:
+        return entry
+    if entry.day is None:
+        return DateEntry(error="Enter the date the document bears")
     try:
-        day = read_day(text)  # check_record_date bounds it
-        if day is None:
-            return None, "Enter the date the document bears"
-        check_record_date(day, today)
-    except ValueError:
-        return None, BAD_DATE
+        check_record_date(entry.day, today)
     except InvalidInput as exc:
-        return None, exc.detail[:1].upper() + exc.detail[1:]
-    return day, None
+        return DateEntry(error=exc.detail[:1].upper() + exc.detail[1:], wrong=DATE_PARTS)
+    return entry
 
 
 def _check_contract(session: Session, text: str, errors: dict[str, str]) -> str | None:
@@ -111,10 +185,12 @@ def _check_contract(session: Session, text: str, errors: dict[str, str]) -> str 
 
 
 def _check_batch(
-    session: Session, services: Services, fields: UploadFields, errors: dict[str, str]
-) -> dict[str, Any]:
+    session: Session, services: Services, fields: UploadForm, plan: UploadPlan
+) -> None:
     """The fields every file shares (contract, tags, classification, originator)."""
-    clean: dict[str, Any] = {"contract": _check_contract(session, fields.contract, errors)}
+    errors = plan.errors
+    clean = plan.shared
+    clean["contract"] = _check_contract(session, fields.contract, errors)
     try:
         clean["tags"] = normalise_tags([fields.tags])
     except ValueError as exc:
@@ -125,58 +201,58 @@ def _check_batch(
     clean["originator"] = optional(fields.originator)
     if fields.record_type and fields.record_type not in services.record_types:
         errors["record_type"] = "Choose a record type"
-    if fields.record_date.strip():
-        _, problem = check_day(fields.record_date, services.clock().date())
-        if problem:
-            errors["record_date"] = problem
-    return clean
+    if fields.batch_date().given():
+        entry = check_day(fields.batch_date(), "Record date", services.clock().date())
+        if entry.error:
+            plan.note("record_date", entry.error, entry.wrong)
 
 
 def _plan_file(
-    services: Services, fields: UploadFields, index: int, own: tuple[str, str, str], single: bool
-) -> tuple[FilePlan, dict[str, str]]:
-    """One file's title, type and date (its own, else the batch's), and their errors.
+    services: Services,
+    fields: UploadForm,
+    index: int,
+    own: tuple[str, str, DateBoxes],
+    plan: UploadPlan,
+) -> FilePlan:
+    """One file's title, type and date (its own, else the batch's), its errors noted.
 
     A bad value the file took from the batch is reported once, on the batch's field;
-    with per-file boxes (``single`` false) a missing value is asked for on the file's.
+    with per-file boxes a missing value is asked for on the file's.
     """
     name = fields.names[index]
     title, own_type, own_date = own
-    errors: dict[str, str] = {}
+    single = fields.single()
     record_type = own_type or fields.record_type
     if not record_type:
         key = "record_type" if single else f"record_type-{index}"
-        errors[key] = "Choose a record type" + ("" if single else f" for {name}")
+        plan.note(key, "Choose a record type" + ("" if single else f" for {name}"))
     elif own_type and own_type not in services.record_types:
-        errors[f"record_type-{index}"] = "Choose a record type from the list"
-    day, problem = check_day(own_date or fields.record_date, services.clock().date())
-    if problem and (own_date or single):
-        errors["record_date" if single else f"record_date-{index}"] = problem
-    elif problem and not fields.record_date.strip():
-        errors[f"record_date-{index}"] = f"Enter the date {name} bears"
-    plan = FilePlan(name, title or title_from_filename(name), record_type, day)
-    return plan, errors
+        plan.note(f"record_type-{index}", "Choose a record type from the list")
+    key = "record_date" if single else f"record_date-{index}"
+    label = "Record date" if single else f"Record date for {name}"
+    batch_date = fields.batch_date()
+    boxes = own_date if own_date.given() else batch_date
+    entry = check_day(boxes, label, services.clock().date())
+    if entry.error and (own_date.given() or single):
+        plan.note(key, entry.error, entry.wrong)
+    elif entry.error and not batch_date.given():
+        plan.note(key, f"Enter the date {name} bears")
+    return FilePlan(name, title or title_from_filename(name), record_type, entry.day)
 
 
-def plan_upload(session: Session, services: Services, fields: UploadFields) -> UploadPlan:
+def plan_upload(session: Session, services: Services, fields: UploadForm) -> UploadPlan:
     """Check the whole upload, every file included, before anything is captured."""
-    errors: dict[str, str] = {}
-    shared = _check_batch(session, services, fields, errors)
+    plan = UploadPlan(shared={}, files=[], errors={})
+    _check_batch(session, services, fields, plan)
     count = len(fields.names)
     if not count:
-        errors["files"] = "Choose at least one file to upload"
-    # Without script the form has no per-file boxes: the batch's fields are the file's.
-    single = count == 1 and len(fields.types) != 1 and len(fields.dates) != 1
+        plan.note("files", "Choose at least one file to upload")
     own = zip(
         _per_file(fields.titles, count),
-        _per_file(fields.types, count),
-        _per_file(fields.dates, count),
+        _per_file(fields.file_types, count),
+        fields.own_dates(),
         strict=True,
     )
-    plans: list[FilePlan] = []
     for index, values in enumerate(own):
-        plan, problems = _plan_file(services, fields, index, values, single)
-        plans.append(plan)
-        for key, message in problems.items():
-            errors.setdefault(key, message)
-    return UploadPlan(shared=shared, files=plans, errors=errors)
+        plan.files.append(_plan_file(services, fields, index, values, plan))
+    return plan

@@ -24,10 +24,10 @@ from records_service.records.service import (
     find_version,
     get_record,
     metadata_history,
-    open_content,
     to_public,
 )
 from records_service.retention.record_view import record_retention
+from records_service.runtime.operations import open_version
 from records_service.runtime.requests import ServicesDep
 from records_service.web.deps import SignedInUser
 from records_service.web.pages._preview import build_preview
@@ -130,16 +130,7 @@ def _activity(session: Session, record_id: Identifier) -> list[EntryView]:
 def _content(
     services: ServicesDep, user: User, record_id: Identifier, number: DbId, *, inline: bool
 ) -> StreamingResponse:
-    with session_scope(services.engine) as session:
-        found, chunks = open_content(
-            session,
-            services.store,
-            record_id=record_id,
-            number=number,
-            actor=user,
-            clock=services.clock,
-            replica=services.replica,
-        )
+    found, chunks = open_version(services, record_id=record_id, number=number, actor=user)
     media_type = normalise(found.media_type)
     if inline and media_type == PDF:
         kind: Disposition = "inline"

@@ -39,9 +39,10 @@ from records_service.retention.holds import (
     place_hold,
     release_hold,
 )
-from records_service.retention.job import run_retention
+from records_service.retention.job import last_run_in
 from records_service.retention.models import DispositionStatus, FindingKind
-from records_service.retention.schemas import HoldCreate
+from records_service.retention.schemas import HoldCreate, RunRequest
+from records_service.runtime.operations import run_retention_now
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
 from records_service.web.deps import SignedInAuditReader, SignedInRetentionManager
@@ -127,6 +128,8 @@ def findings(
     kind_words = {k.value: label for k, label in KIND_LABELS.items()}
     context = {
         "groups": groups,
+        # Before the first run, no findings means nothing is known, not that all is well.
+        "last_check": last_run_in(session),
         "filters": params,
         "kinds": [(k.value, label) for k, label in KIND_LABELS.items()],
         "states": STATES,
@@ -165,15 +168,7 @@ def findings_export(
 @router.post("/run")
 def run_now(request: Request, services: ServicesDep, user: SignedInRetentionManager) -> Response:
     """Run the retention job now, as this user (who then cannot approve its proposals)."""
-    report = run_retention(
-        engine=services.engine,
-        store=services.store,
-        schedule=services.schedule,
-        settings=services.settings,
-        actor=user.username,
-        clock=services.clock,
-        replica=services.replica,
-    )
+    report = run_retention_now(services, user, RunRequest())
     flash(
         request,
         f"Retention check finished: {_count(report.records, 'record')} checked, "

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from records_service.auth.models import User
-from records_service.bounds import FormValue, Identifier
+from records_service.bounds import Identifier
 from records_service.contracts.service import recently_changed_contracts
 from records_service.db import read_scope
 from records_service.errors import DomainError
@@ -37,7 +37,12 @@ from records_service.web.pages._return_spend import (
     record_return_spend,
 )
 from records_service.web.pages._rows import type_choices
-from records_service.web.pages._upload_plan import FilePlan, UploadFields, plan_upload
+from records_service.web.pages._upload_plan import (
+    FilePlan,
+    UploadForm,
+    UploadPlan,
+    plan_upload,
+)
 from records_service.web.rendering import render
 
 router = APIRouter()
@@ -105,14 +110,21 @@ def _wants_json(request: Request) -> bool:
     return PROBLEM_JSON in request.headers.get("accept", "")
 
 
-def _refused(errors: dict[str, str]) -> Response:
-    """An RFC 9457 problem listing every field's error, for the page's script."""
+def _refused(plan: UploadPlan) -> Response:
+    """An RFC 9457 problem listing every field's error (and, for a date, the boxes to
+    correct), for the page's script."""
+    errors: list[dict[str, Any]] = []
+    for key, message in plan.errors.items():
+        error: dict[str, Any] = {"field": key, "message": message}
+        if key in plan.wrong:
+            error["boxes"] = list(plan.wrong[key])
+        errors.append(error)
     body = {
         "type": "urn:records-service:problem:invalid-input",
         "title": "Invalid input",
         "status": 422,
         "detail": "Some fields need changing before the files can be uploaded",
-        "errors": [{"field": key, "message": message} for key, message in errors.items()],
+        "errors": errors,
     }
     return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
@@ -162,37 +174,29 @@ def _with_spend(
     return result
 
 
+def _return_spend(form: UploadForm) -> ReturnSpend:
+    return ReturnSpend(
+        form.spend_period_start, form.spend_period_end, form.spent, form.spend_outcomes
+    )
+
+
 @router.post("/upload/check")
 def upload_check(
-    services: ServicesDep,
-    user: SignedInCapturer,
-    names: Annotated[list[FormValue] | None, Form()] = None,
-    titles: Annotated[list[FormValue] | None, Form()] = None,
-    file_types: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates: Annotated[list[FormValue] | None, Form()] = None,
-    contract: Annotated[FormValue, Form()] = "",
-    record_type: Annotated[FormValue, Form()] = "",
-    record_date: Annotated[FormValue, Form()] = "",
-    tags: Annotated[FormValue, Form()] = "",
-    classification: Annotated[FormValue, Form()] = "OFFICIAL",
-    originator: Annotated[FormValue, Form()] = "",
-    spend_period_start: Annotated[FormValue, Form()] = "",
-    spend_period_end: Annotated[FormValue, Form()] = "",
-    spent: Annotated[FormValue, Form()] = "",
-    spend_outcomes: Annotated[FormValue, Form()] = "",
+    services: ServicesDep, user: SignedInCapturer, form: Annotated[UploadForm, Form()]
 ) -> Response:
     """Check an upload's fields, given the files' names only: 204, or a problem listing
     every field's error. The page's script asks before it sends any file."""
-    fields = UploadFields(
-        contract, record_type, record_date, tags, classification, originator,
-        names or [], titles or [], file_types or [], file_dates or [],
-    )  # fmt: skip
     with read_scope(services.engine) as session:
-        plan = plan_upload(session, services, fields)
-    check_return_spend(
-        ReturnSpend(spend_period_start, spend_period_end, spent, spend_outcomes), plan
-    )
-    return _refused(plan.errors) if plan.errors else Response(status_code=204)
+        plan = plan_upload(session, services, form)
+    check_return_spend(_return_spend(form), plan)
+    return _refused(plan) if plan.errors else Response(status_code=204)
+
+
+class PostedUpload(UploadForm):
+    """The upload form with its files (a browser sends an empty string part when no
+    file was chosen)."""
+
+    files: list[UploadFile | str] = []
 
 
 @router.post("/upload")
@@ -200,38 +204,21 @@ def upload(
     request: Request,
     services: ServicesDep,
     user: SignedInCapturer,
-    files: Annotated[list[UploadFile | str] | None, File()] = None,
-    titles: Annotated[list[FormValue] | None, Form()] = None,
-    file_types: Annotated[list[FormValue] | None, Form()] = None,
-    file_dates: Annotated[list[FormValue] | None, Form()] = None,
-    contract: Annotated[FormValue, Form()] = "",
-    record_type: Annotated[FormValue, Form()] = "",
-    record_date: Annotated[FormValue, Form()] = "",
-    tags: Annotated[FormValue, Form()] = "",
-    classification: Annotated[FormValue, Form()] = "OFFICIAL",
-    originator: Annotated[FormValue, Form()] = "",
-    spend_period_start: Annotated[FormValue, Form()] = "",
-    spend_period_end: Annotated[FormValue, Form()] = "",
-    spent: Annotated[FormValue, Form()] = "",
-    spend_outcomes: Annotated[FormValue, Form()] = "",
+    posted: Annotated[PostedUpload, Form()],
 ) -> Response:
     """Capture every chosen file as its own record, reporting each one; if any field
     of any file is wrong, capture none and say what to change."""
-    # A browser sends an empty string part when no file was chosen.
-    chosen = [f for f in files or [] if not isinstance(f, str) and f.filename]
-    fields = UploadFields(
-        contract, record_type, record_date, tags, classification, originator,
-        [f.filename or "" for f in chosen], titles or [], file_types or [], file_dates or [],
-    )  # fmt: skip
-    return_spend = ReturnSpend(spend_period_start, spend_period_end, spent, spend_outcomes)
+    chosen = [f for f in posted.files if not isinstance(f, str) and f.filename]
+    fields = posted.model_copy(update={"names": [f.filename or "" for f in chosen]})
+    return_spend = _return_spend(fields)
     with read_scope(services.engine) as session:
         plan = plan_upload(session, services, fields)
         spend = check_return_spend(return_spend, plan)
         if plan.errors:
             if _wants_json(request):
-                return _refused(plan.errors)
+                return _refused(plan)
             context = form_context(session, services, user, fields.batch() | return_spend.form())
-            context["errors"] = plan.errors
+            context |= {"errors": plan.errors, "date_wrong": plan.wrong}
             return render(request, "upload.html", context, user=user, status_code=422)
     outcomes = [
         _capture_one(services, user, f, p, plan.shared)

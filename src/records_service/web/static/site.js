@@ -118,12 +118,45 @@
                              function () { return null; });
   }
 
-  function labelled(index, name, text, control, hint) {
+  function labelled(index, name, text, control) {
     var field = element("div", { "class": "field" });
     field.appendChild(element("label", { "for": name + "-" + index }, text));
-    if (hint) { field.appendChild(hint); }
     field.appendChild(control);
     return field;
+  }
+
+  var DATE_PARTS = ["day", "month", "year"];
+
+  /* One file's own day, month and year boxes: a copy of the batch's, renamed. */
+  function fileDateGroup(file, index) {
+    var id = "record_date-" + index;
+    var field = document.getElementById("record_date").closest(".field").cloneNode(true);
+    field.classList.remove("field-error");
+    field.querySelectorAll(".error-message").forEach(function (node) { node.remove(); });
+    var group = field.querySelector("fieldset");
+    group.id = id;
+    group.setAttribute("aria-describedby", id + "-hint");
+    group.querySelector("legend").textContent = "Record date for " + file.name;
+    var hint = group.querySelector(".hint");
+    hint.id = id + "-hint";
+    hint.textContent = "Leave blank to use the record date above.";
+    DATE_PARTS.forEach(function (part) {
+      var box = group.querySelector("input.date-input-" + part);
+      box.id = id + "_" + part;
+      box.name = "file_dates_" + part;
+      box.value = "";
+      box.classList.remove("input-error");
+      box.removeAttribute("aria-invalid");
+      box.closest(".date-input-item").querySelector("label").setAttribute("for", box.id);
+    });
+    return field;
+  }
+
+  /* The three boxes of a date group, by part. */
+  function dateBoxes(id) {
+    var boxes = {};
+    DATE_PARTS.forEach(function (part) { boxes[part] = document.getElementById(id + "_" + part); });
+    return boxes;
   }
 
   /* One file's own boxes: title, record type and date (blank takes the batch's). */
@@ -142,18 +175,17 @@
     type.options[0].textContent = "Same as the record type above";
     type.value = "";
     row.appendChild(labelled(index, "record_type", "Record type for " + file.name, type));
-    var hint = element("p", { "class": "hint", id: "record_date-" + index + "-hint" },
-                       "Leave blank to use the record date above.");
-    /* A text box, not the browser's date picker, whose order follows the computer's language. */
-    var day = element("input", { "class": "input width-10", type: "text", inputmode: "numeric",
-                                 autocomplete: "off", name: "file_dates",
-                                 id: "record_date-" + index,
-                                 "aria-describedby": "record_date-" + index + "-hint" });
-    row.appendChild(labelled(index, "record_date", "Record date for " + file.name, day, hint));
+    var dateField = fileDateGroup(file, index);
+    row.appendChild(dateField);
     suggestDate(file).then(function (found) {
-      if (!found || day.value) { return; }
-      day.value = found[0];
-      hint.textContent = "Suggested from " + found[1] + ". Change it if the document says otherwise.";
+      var boxes = dateBoxes("record_date-" + index);
+      if (!found || DATE_PARTS.some(function (part) { return boxes[part].value; })) { return; }
+      var parts = found[0].split("-");
+      boxes.year.value = parts[0];
+      boxes.month.value = String(+parts[1]);
+      boxes.day.value = String(+parts[2]);
+      dateField.querySelector(".hint").textContent =
+        "Suggested from " + found[1] + ". Change it if the document says otherwise.";
     });
     var bar = element("progress", { id: "progress-" + index, max: "100", value: "0",
                                     "class": "file-progress", "aria-label": "Upload of " + file.name });
@@ -165,7 +197,8 @@
   function perFileTitles(input) {
     var list = document.getElementById("file-titles");
     var single = document.querySelector("[data-single-title]");
-    if (!list || !single || !document.getElementById("record_type")) { return; }
+    if (!list || !single || !document.getElementById("record_type") ||
+        !document.getElementById("record_date")) { return; }
     list.textContent = "";
     var files = Array.prototype.slice.call(input.files || []);
     single.hidden = files.length > 0;
@@ -209,13 +242,28 @@
     form.querySelectorAll(".field-error").forEach(function (node) {
       node.classList.remove("field-error");
     });
+    form.querySelectorAll(".input-error").forEach(function (node) {
+      node.classList.remove("input-error");
+    });
     form.querySelectorAll("[aria-invalid]").forEach(function (control) {
       control.removeAttribute("aria-invalid");
-      var ids = (control.getAttribute("aria-describedby") || "").split(" ").filter(function (id) {
+    });
+    form.querySelectorAll("[aria-describedby]").forEach(function (control) {
+      var ids = control.getAttribute("aria-describedby").split(" ").filter(function (id) {
         return id && id.slice(-6) !== "-error";
       });
       if (ids.length) { control.setAttribute("aria-describedby", ids.join(" ")); }
       else { control.removeAttribute("aria-describedby"); }
+    });
+  }
+
+  /* Mark a date group's wrong boxes (all three when the error does not say which). */
+  function markDateBoxes(group, parts) {
+    (parts && parts.length ? parts : DATE_PARTS).forEach(function (part) {
+      var box = document.getElementById(group.id + "_" + part);
+      if (!box) { return; }
+      box.classList.add("input-error");
+      box.setAttribute("aria-invalid", "true");
     });
   }
 
@@ -236,11 +284,12 @@
       var message = element("p", { "class": "error-message", id: error.field + "-error" });
       message.appendChild(element("span", { "class": "visually-hidden" }, "Error:"));
       message.appendChild(document.createTextNode(" " + error.message));
-      var hint = field.querySelector(".hint");
-      field.insertBefore(message, hint ? hint.nextSibling : field.querySelector("label, legend").nextSibling);
+      var after = field.querySelector(".hint") || field.querySelector("label, legend");
+      after.parentNode.insertBefore(message, after.nextSibling);
       var described = control.getAttribute("aria-describedby");
       control.setAttribute("aria-describedby", (described ? described + " " : "") + error.field + "-error");
-      control.setAttribute("aria-invalid", "true");
+      if (control.classList.contains("date-group")) { markDateBoxes(control, error.boxes); }
+      else { control.setAttribute("aria-invalid", "true"); }
     });
     summary.appendChild(list);
     var heading = document.querySelector("main h1");
@@ -248,26 +297,72 @@
     summary.focus();
   }
 
+  /* What is wrong with a date's boxes, as the server says it: null when it is blank or
+     looks right (the server checks its range), else the message and the boxes to correct. */
+  function dateProblem(boxes, label) {
+    var typed = {};
+    DATE_PARTS.forEach(function (part) { typed[part] = boxes[part].value.trim(); });
+    if (!DATE_PARTS.some(function (part) { return typed[part]; })) { return null; }
+    var missing = DATE_PARTS.filter(function (part) { return !typed[part]; });
+    if (missing.length) {
+      return { message: label + " must include a " + missing.join(" and "), boxes: missing };
+    }
+    var notNumbers = DATE_PARTS.filter(function (part) { return !/^[0-9]+$/.test(typed[part]); });
+    if (notNumbers.length) {
+      return { message: label + " must be a real date, in numbers", boxes: notNumbers };
+    }
+    if (typed.year.length !== 4) {
+      return { message: "The year of " + label.charAt(0).toLowerCase() + label.slice(1) +
+                        " must have 4 numbers", boxes: ["year"] };
+    }
+    var when = new Date(Date.UTC(+typed.year, +typed.month - 1, +typed.day));
+    if (when.getUTCMonth() !== +typed.month - 1 || when.getUTCDate() !== +typed.day) {
+      var month = +typed.month;
+      return { message: label + " must be a real date",
+               boxes: month >= 1 && month <= 12 ? ["day"] : ["month"] };
+    }
+    return null;
+  }
+
+  function blankDate(boxes) {
+    return !DATE_PARTS.some(function (part) { return boxes[part].value.trim(); });
+  }
+
   /* What the browser itself can tell before asking the server. */
-  function missingFields(form) {
+  function localErrors(form) {
     var errors = [];
+    function note(field, problem) {
+      if (problem) { errors.push({ field: field, message: problem.message, boxes: problem.boxes }); }
+    }
     var input = form.querySelector("input[type=file]");
     if (!input.files.length) {
       errors.push({ field: "files", message: "Choose at least one file to upload" });
     }
     var batchType = form.elements.record_type.value;
-    var batchDate = form.elements.record_date.value;
+    var batchDate = dateBoxes("record_date");
+    note("record_date", dateProblem(batchDate, "Record date"));
     Array.prototype.forEach.call(input.files, function (file, index) {
       var type = document.getElementById("record_type-" + index);
-      var day = document.getElementById("record_date-" + index);
       if (type && !type.value && !batchType) {
         errors.push({ field: "record_type-" + index, message: "Choose a record type for " + file.name });
       }
-      if (day && !day.value && !batchDate) {
+      if (!document.getElementById("record_date-" + index)) { return; }
+      var own = dateBoxes("record_date-" + index);
+      if (!blankDate(own)) {
+        note("record_date-" + index, dateProblem(own, "Record date for " + file.name));
+      } else if (blankDate(batchDate)) {
         errors.push({ field: "record_date-" + index, message: "Enter the date " + file.name + " bears" });
       }
     });
     return errors;
+  }
+
+  /* The server's errors, and any of the browser's own about fields the server did not
+     mention, so every error shows at once. */
+  function mergedErrors(server, local) {
+    var named = {};
+    server.forEach(function (error) { named[error.field] = true; });
+    return server.concat(local.filter(function (error) { return !named[error.field]; }));
   }
 
   /* The form's fields without the files, and the files' names, for /upload/check. */
@@ -342,23 +437,24 @@
     xhr.send(new FormData(form));
   }
 
-  /* Check every field, here and then on the server, before any file is sent. */
+  /* Check every field, here and on the server, before any file is sent. */
   function checkThenSend(form, button) {
-    var errors = missingFields(form);
-    if (errors.length) { showErrors(form, errors); return; }
+    var local = localErrors(form);
     button.disabled = true;
     var check = new XMLHttpRequest();
     check.addEventListener("load", function () {
       var problems = check.status === 422 ? problemErrors(check) : null;
-      if (check.status === 204) { clearErrors(form); send(form, button); return; }
+      if (check.status === 204 && !local.length) { clearErrors(form); send(form, button); return; }
       button.disabled = false;
-      showErrors(form, problems || [{ field: "files", message:
-        "The service could not check the form. Your files are still chosen: try again." }]);
+      if (check.status === 204) { showErrors(form, local); return; }
+      showErrors(form, problems ? mergedErrors(problems, local) : mergedErrors(local, [{
+        field: "files",
+        message: "The service could not check the form. Your files are still chosen: try again." }]));
     });
     check.addEventListener("error", function () {
       button.disabled = false;
-      showErrors(form, [{ field: "files", message:
-        "The service could not be reached. Your files are still chosen: try again." }]);
+      showErrors(form, mergedErrors(local, [{ field: "files", message:
+        "The service could not be reached. Your files are still chosen: try again." }]));
     });
     check.open("POST", form.action.replace(/\/upload\?/, "/upload/check?"));
     check.setRequestHeader("Accept", "application/problem+json");
