@@ -157,9 +157,6 @@ def register_analyzers(index: tantivy.Index, *, plain: bool = False) -> None:
 
 
 ALL_WORDS = WORDS  # every word, stop words included: what snippets read
-# A dot before a letter or digit: the end of a dot-joined word if one comes before it too.
-# (Starting with the literal dot lets the search skip ahead to each dot.)
-_DOT_WORD = re.compile(r"\.[A-Za-z0-9]")
 SNIPPET_KINDS = ("words", "plain")
 
 
@@ -188,14 +185,9 @@ def snippet_analyzer(kind: str) -> tantivy.TextAnalyzer:
 
 
 def snippet_kind(text: str) -> str:
-    """``plain`` for ASCII text without ``_`` or dot-joined words (where a word is a run
-    of letters and digits, as the simple tokenizer reads it), else ``words``."""
-    if not text.isascii() or "_" in text:
-        return "words"
-    for found in _DOT_WORD.finditer(text):
-        if found.start() and text[found.start() - 1].isalnum():
-            return "words"
-    return "plain"
+    """``plain`` for :func:`plain_text` (where the simple tokenizer reads the same words
+    as the index), else ``words``."""
+    return "plain" if plain_text(text) else "words"
 
 
 def register_snippet_analyzers(index: tantivy.Index, kind: str) -> None:
