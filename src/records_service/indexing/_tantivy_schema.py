@@ -44,6 +44,8 @@ _DAY_MICROS = 86_400_000_000
 
 # Whoosh's words: runs of letters, digits and "_", joined by single dots (``e.g``).
 WORDS = r"\w+(?:\.\w+)*"
+_ALPHABETS_END = 0x3000
+_WORD_CATEGORIES = frozenset({"Mn", "Mc", "Me", "Pc", "Cf"})
 # Every assigned word character is in planes 0 to 3 or among the variation
 # selectors of plane 14; the planes between are unassigned, 15 and 16 private.
 # (Surrogates are not characters.)
@@ -56,16 +58,20 @@ def _characters() -> str:
 
 @cache
 def one_letter_words() -> tuple[str, ...]:
-    """Every one-character word the prose tokenizers can give, as filtered: not indexed.
+    """The one-letter words the stop-word filter drops (there is no filter for length).
 
-    tantivy has no filter for short words, so they go to the stop-word filter, which
-    (like Whoosh's with ``renumber=False``) leaves a gap in the positions. The list
-    is every word character (``\\w``), each on its own, analysed up to that filter.
+    Every letter, digit, mark and joiner below U+3000, lowercased: the alphabets
+    (Latin, Greek, Cyrillic, Arabic, Hebrew, the Indic scripts …). Accent folding
+    turns a letter from above, such as a full-width one, into ASCII. A lone CJK
+    ideograph or Hangul syllable is kept: listing them all would cost every
+    process tens of megabytes (docs/search.md, "Where the engines differ").
     """
-    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(r"\w"))
-    builder = builder.filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold())
-    words = builder.build().analyze(_characters())
-    return tuple(sorted({word for word in words if len(word) == 1}))
+    words: set[str] = set()
+    for code in range(_ALPHABETS_END):
+        char = chr(code)
+        if char.isalnum() or unicodedata.category(char) in _WORD_CATEGORIES:
+            words.update((char, char.lower()))
+    return tuple(sorted(word for word in words if len(word) == 1))
 
 
 def unstemmed_builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzerBuilder:
