@@ -20,6 +20,7 @@ from records_service.errors import ServiceUnavailable
 from records_service.indexing import (
     IndexBusy,
     IndexFailure,
+    QuerySyntaxError,
     SearchQuery,
     TantivySearchIndex,
     open_tantivy_index,
@@ -140,6 +141,43 @@ def test_snippets_find_every_indexed_word_with_its_span_and_stem() -> None:
                 word = text[start:end].lower()
                 assert word in STOP_WORDS or len(word) == 1, (kind, text, word)
     assert plain > 500  # the plain analyzer was checked on many texts
+
+
+def test_a_rebuild_switching_analyzers_indexes_every_document_as_a_write_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild reads plain documents with the simple tokenizer and the others with the
+    word pattern, switching back and forth; the index answers as one written doc by doc."""
+    monkeypatch.setattr(engine_module, "SWITCH_AFTER", 2)
+    texts = [
+        "Value for money was shown.",  # plain
+        "Value of money, e.g. the fund_raising totals.",  # dot-joined word and "_"
+        "The x value money panel.",
+        "Meeting at the café: value for the money.",  # plain, not ASCII
+        "Version 3.5 of the panel's terms.",
+        "Panel agreed the value-for-money test.",
+        "Raising funds x\u00b2 panel",  # "²"
+    ]
+    docs = [make_doc(f"r{n}", text=text) for n, text in enumerate(texts)]
+    rebuilt = open_tantivy_index(tmp_path / "rebuilt")
+    rebuilt.rebuild(iter(docs), processes=2)
+    written = open_tantivy_index(tmp_path / "written")
+    for doc in docs:
+        written.add_or_replace([doc])
+    queries = ['"value for money"', '"value money"', "e.g", "fund_raising", "raising", "3.5",
+               "panel", '"value for the money"~2', "cafe", "x2", "value", "the"]  # fmt: skip
+    for text in queries:
+        try:
+            expected = sorted(ids(search(written, text, page_size=50)))
+        except QuerySyntaxError:
+            with pytest.raises(QuerySyntaxError):
+                search(rebuilt, text)
+            continue
+        assert sorted(ids(search(rebuilt, text, page_size=50))) == expected, text
+    assert ids(search(rebuilt, "e.g")) == ["r1"]
+    assert sorted(ids(search(rebuilt, '"value for money"'))) == ["r0", "r1", "r5"]
+    rebuilt.close()
+    written.close()
 
 
 def test_only_plain_words_go_to_the_simple_tokenizer() -> None:
