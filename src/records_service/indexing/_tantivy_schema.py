@@ -176,14 +176,13 @@ def _snippet_builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzer:
 def snippet_analyzer(kind: str) -> tantivy.TextAnalyzer:
     """Prose analysed for snippets only: every word, then as :func:`prose_analyzer`.
 
-    A snippet re-analyses its hit's whole text, and the indexing pattern, which
-    spells out every stop word, reads text slowly. The words a snippet marks are
-    never stop words or one-letter words, and every other word gets the same span
-    and the same stem here, so the same words are marked; a fragment may start at
-    a stop word that the index skips. ``words`` reads any text with a plain
-    pattern (about twice as fast as the index's); ``plain`` is tantivy's simple
-    tokenizer (about three times faster again), for text where it reads the same
-    words: see :func:`snippet_kind`.
+    A snippet re-analyses its hit's whole text, so it skips the index's stop-word
+    filter. The words a snippet marks are never stop words or one-letter words, and
+    every other word gets the same span and the same stem here, so the same words
+    are marked; a fragment may start at a stop word that the index skips. ``words``
+    reads any text with the index's word pattern; ``plain`` is tantivy's simple
+    tokenizer (about five times faster), for text where it reads the same words:
+    see :func:`snippet_kind`.
     """
     if kind == "plain":
         return _snippet_builder(tantivy.Tokenizer.simple())
