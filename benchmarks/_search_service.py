@@ -131,7 +131,7 @@ def reindex(deployment: Deployment, profile_out: Path | None = None) -> dict[str
     if profile_out is not None:  # the main thread; tantivy's own threads are native code
         profile_out.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "cProfile", "-o", str(profile_out)]
-        command += ["-m", "records_service.cli", "reindex", "--quiet"]
+        command += ["-m", "records_service", "reindex", "--quiet"]
     cpu, started = _children_cpu(), time.perf_counter()
     # Not run_cli: a full rebuild can run for longer than its timeout.
     done = subprocess.run(

@@ -77,6 +77,28 @@ def test_phrase_is_found_only_in_order(index: SearchIndex) -> None:
     assert ids(search(index, '"money for value"')) == []
 
 
+def test_a_common_word_in_a_phrase_holds_its_place(index: SearchIndex) -> None:
+    """Common and one-letter words are not indexed but keep their places, in the text
+    and in the phrase, on both engines; ``~N`` allows N - 1 places more."""
+    texts = {
+        "for": "value for money",
+        "of": "value of money",
+        "none": "value money",
+        "two": "value for the money",
+        "letter": "value x money",
+        "word": "value found money",
+    }
+    index.add_or_replace([make_doc(key, text=text) for key, text in texts.items()])
+
+    assert sorted(ids(search(index, '"value for money"'))) == ["for", "letter", "of", "word"]
+    assert ids(search(index, '"value money"')) == ["none"]
+    assert sorted(ids(search(index, '"value for money"~2'))) == [
+        "for", "letter", "of", "two", "word",
+    ]  # fmt: skip
+    assert sorted(ids(search(index, '"value money"~3'))) == sorted(texts)
+    assert sorted(ids(search(index, '"the value of money"'))) == ["for", "letter", "of", "word"]
+
+
 def test_stemming_finds_other_forms_and_marks_them(index: SearchIndex) -> None:
     index.add_or_replace([make_doc("r1", text="Funding for the refuge was agreed in March.")])
 
@@ -595,7 +617,7 @@ def test_a_schema_version_change_reports_needs_rebuild(engine: Opener, index_pat
     assert reopened.stats().doc_count == 0
     reopened.rebuild([make_doc("r1"), make_doc("r2")])
     assert not reopened.needs_rebuild
-    assert reopened.stats().schema_version == 1
+    assert reopened.stats().schema_version == 2
     assert reopened.stats().doc_count == 2
     reopened.close()
 
@@ -635,7 +657,7 @@ def test_stats_and_close(engine: Opener, index_path: Path) -> None:
     opened.add_or_replace([make_doc("r1"), replace(make_doc("r2"), is_current=False)])
 
     stats = opened.stats()
-    assert (stats.doc_count, stats.schema_version, stats.path) == (2, 1, str(index_path))
+    assert (stats.doc_count, stats.schema_version, stats.path) == (2, 2, str(index_path))
     opened.close()
     with pytest.raises(IndexClosed):
         opened.search(SearchQuery(), REVIEWER)

@@ -20,6 +20,7 @@ from records_service.errors import ServiceUnavailable
 from records_service.indexing import (
     IndexBusy,
     IndexFailure,
+    QuerySyntaxError,
     SearchQuery,
     TantivySearchIndex,
     open_tantivy_index,
@@ -30,10 +31,12 @@ from records_service.indexing._analysis import STOP_WORDS
 from records_service.indexing._generations import root_lock
 from records_service.indexing._tantivy_query import wildcard_regex
 from records_service.indexing._tantivy_schema import (
-    _prose_builder,
+    WORDS,
+    plain_text,
     prose_analyzer,
     snippet_analyzer,
     snippet_kind,
+    unstemmed_builder,
 )
 
 from .engines import REVIEWER, ids, live_generation, make_doc, search
@@ -56,15 +59,21 @@ def _relative(tokens: list[tuple[str, int, int, int]]) -> list[tuple[str, int, i
     return [(text, pos - first, start, end) for text, pos, start, end in tokens]
 
 
+def _tokens(analyzer: tantivy.TextAnalyzer, text: str) -> list[tuple[str, int, int, int]]:
+    tokens = analyzer.pre_tokenize(text).tokens
+    return [(t.text, t.position, t.char_offset_from, t.char_offset_to) for t in tokens]
+
+
 def test_words_stop_words_and_positions_are_whooshs() -> None:
-    """Same words, offsets and relative positions before stemming, so phrases match alike."""
+    """Same words, offsets and relative positions (gaps where words were dropped) before
+    stemming, so phrases match alike."""
     whoosh = (
         analysis.RegexTokenizer()
         | analysis.LowercaseFilter()
         | analysis.CharsetFilter(accent_map)
-        | analysis.StopFilter()
+        | analysis.StopFilter(renumber=False)
     )
-    ours = _prose_builder().build()
+    ours = unstemmed_builder(tantivy.Tokenizer.regex(WORDS)).build()
     assert analysis.STOP_WORDS == STOP_WORDS
     pieces = [*STOP_WORDS, "The", "AND", "x", "ab", "then", "th", "café", "e", "über", "10",
               "3", "_", ".", "..", "-", "'", "tbdx", "youre", "naïve", "Ärger", "fund"]  # fmt: skip
@@ -75,9 +84,31 @@ def test_words_stop_words_and_positions_are_whooshs() -> None:
         )
         found = whoosh(text, positions=True, chars=True)
         theirs = [(t.text, t.pos, t.startchar, t.endchar) for t in found]
-        tokens = ours.pre_tokenize(text).tokens
-        mine = [(t.text, t.position, t.char_offset_from, t.char_offset_to) for t in tokens]
-        assert _relative(mine) == _relative(theirs), text
+        assert _relative(_tokens(ours, text)) == _relative(theirs), text
+
+
+def test_plain_text_gets_the_same_tokens_from_the_simple_tokenizer() -> None:
+    """A rebuild reads plain_text with the simple tokenizer: same terms, positions, offsets."""
+    words = unstemmed_builder(tantivy.Tokenizer.regex(WORDS)).build()
+    simple = unstemmed_builder(tantivy.Tokenizer.simple()).build()
+    pieces = [*STOP_WORDS, "The", "x", "ab", "café", "e", "über", "10", "3", "_", ".", "..",
+              "-", "'", "naïve", "Ärger", "fund", "e.g", "3.5", "x²", "½", "e\u0301", "a\u200db",
+              "中文", "\u03b1", "£5", "\u2013", "\u2019", "fund_raising", "ß", "Ⓐ", "‿",
+              "İ"]  # fmt: skip
+    rng = random.Random(13)
+    plain = 0
+    for _ in range(3000):
+        text = "".join(
+            rng.choice(pieces) + rng.choice(["", " ", ".", "-", ". "])
+            for _ in range(rng.randint(1, 9))
+        )
+        if plain_text(text):
+            plain += 1
+            assert _tokens(simple, text) == _tokens(words, text), text
+    assert plain > 300
+    for text in ("fund_raising", "see e.g. this", "version 3.5", "x²", "e\u0301", "a\u200db"):
+        assert not plain_text(text), text
+    assert plain_text("Naïve £5 \u2013 café\u2019s 中文 budget. Next") is True
 
 
 def _spans(analyzer: tantivy.TextAnalyzer, text: str) -> set[tuple[str, int, int]]:
@@ -112,9 +143,47 @@ def test_snippets_find_every_indexed_word_with_its_span_and_stem() -> None:
     assert plain > 500  # the plain analyzer was checked on many texts
 
 
-def test_only_plain_ascii_words_go_to_the_simple_tokenizer() -> None:
+def test_a_rebuild_switching_analyzers_indexes_every_document_as_a_write_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild reads plain documents with the simple tokenizer and the others with the
+    word pattern, switching back and forth; the index answers as one written doc by doc."""
+    monkeypatch.setattr(engine_module, "SWITCH_AFTER", 2)
+    texts = [
+        "Value for money was shown.",  # plain
+        "Value of money, e.g. the fund_raising totals.",  # dot-joined word and "_"
+        "The x value money panel.",
+        "Meeting at the café: value for the money.",  # plain, not ASCII
+        "Version 3.5 of the panel's terms.",
+        "Panel agreed the value-for-money test.",
+        "Raising funds x\u00b2 panel",  # "²"
+    ]
+    docs = [make_doc(f"r{n}", text=text) for n, text in enumerate(texts)]
+    rebuilt = open_tantivy_index(tmp_path / "rebuilt")
+    rebuilt.rebuild(iter(docs), processes=2)
+    written = open_tantivy_index(tmp_path / "written")
+    for doc in docs:
+        written.add_or_replace([doc])
+    queries = ['"value for money"', '"value money"', "e.g", "fund_raising", "raising", "3.5",
+               "panel", '"value for the money"~2', "cafe", "x2", "value", "the"]  # fmt: skip
+    for text in queries:
+        try:
+            expected = sorted(ids(search(written, text, page_size=50)))
+        except QuerySyntaxError:
+            with pytest.raises(QuerySyntaxError):
+                search(rebuilt, text)
+            continue
+        assert sorted(ids(search(rebuilt, text, page_size=50))) == expected, text
+    assert ids(search(rebuilt, "e.g")) == ["r1"]
+    assert sorted(ids(search(rebuilt, '"value for money"'))) == ["r0", "r1", "r5"]
+    rebuilt.close()
+    written.close()
+
+
+def test_only_plain_words_go_to_the_simple_tokenizer() -> None:
     assert snippet_kind("Budget approved. Review in May, 2024!") == "plain"
-    for text in ("a café", "fund_raising", "see e.g. this", "version 3.5", "example.org"):
+    assert snippet_kind("Meeting at the café: £5 \u2013 agreed") == "plain"
+    for text in ("fund_raising", "see e.g. this", "version 3.5", "example.org", "x²"):
         assert snippet_kind(text) == "words", text
 
 

@@ -225,12 +225,15 @@ class EngineFiles:
 
     ``open(pointer, directory, stamp)`` opens a generation's files into the engine's
     live state; ``create(directory)`` writes an empty index into a new generation.
+    ``also_accepted`` are older schema versions to use as they are rather than reset
+    (an index searched only until another engine's replaces it).
     """
 
     engine: str
     schema_version: int
     open: Callable[[Pointer, Path, Stamp | None], Any]
     create: Callable[[Path], None]
+    also_accepted: frozenset[int] = frozenset()
 
 
 def open_live(root: Path, lock_timeout: float, files: EngineFiles) -> Any:
@@ -272,7 +275,8 @@ def _problem_with(root: Path, pointer: Pointer | None, files: EngineFiles) -> st
         return "the index pointer is unreadable" if exists else "no index was found"
     if pointer.engine != files.engine:
         return f"the index was written by another engine ({pointer.engine})"
-    if pointer.schema_version != files.schema_version:
+    accepted = {files.schema_version, *files.also_accepted}
+    if pointer.schema_version not in accepted:
         return (
             f"the index has schema version {pointer.schema_version}, "
             f"this release needs {files.schema_version}"

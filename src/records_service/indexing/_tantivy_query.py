@@ -33,6 +33,7 @@ from records_service.indexing.query import (
     Wildcard,
     Words,
     parse,
+    phrase_steps,
     positive_leaves,
     translate,
 )
@@ -50,32 +51,37 @@ class TantivyTranslator(Translator[Query]):
     def __init__(self, schema: tantivy.Schema) -> None:
         self.schema = schema
 
-    def analyse(self, field: str, text: str) -> list[str]:
-        """The index terms of ``text``: stemmed, folded, without stop words."""
-        return prose_analyzer().analyze(text)
+    def analyse(self, field: str, text: str) -> list[tuple[int, str]]:
+        """The index terms of ``text`` with their positions: stemmed, folded, no stop words."""
+        return [
+            (token.position, token.text) for token in prose_analyzer().pre_tokenize(text).tokens
+        ]
 
     def term(self, field: str, token: str, boost: float) -> Query:
         """One analysed term."""
         return _boosted(Query.term_query(self.schema, field, token), boost)
 
-    def phrase(self, field: str, tokens: list[str], slop: int, boost: float) -> Query:
-        """Terms in order, each at most ``slop`` positions after the one before.
+    def phrase(self, field: str, placed: list[tuple[int, str]], slop: int, boost: float) -> Query:
+        """:meth:`Translator.phrase`: every layout of the words the steps allow, each an
+        exact phrase, while there are few enough of them.
 
-        Our slop counts the step to the next word (1 = adjacent); tantivy's counts
-        the positions in between (0 = adjacent) and, from 2 on, also accepts the
-        words in the other order. So a wider slop is spelt out as every exact
-        layout, while there are few enough of them.
+        tantivy's own slop counts positions in any direction and, from 2 on, also
+        accepts the words in the other order; it is used only for a phrase too wide
+        to spell out (docs/search.md).
         """
-        layouts = slop ** (len(tokens) - 1)
-        if slop <= 2 or layouts > MAX_PHRASE_LAYOUTS:
-            words: list[str | tuple[int, str]] = list(tokens)
+        steps = phrase_steps(placed, slop)
+        tokens = [token for _, token in placed]
+        if slop ** len(steps) > MAX_PHRASE_LAYOUTS:
+            at = [(position - placed[0][0], token) for position, token in placed]
+            words: list[str | tuple[int, str]] = list(at)
             return _boosted(Query.phrase_query(self.schema, field, words, slop - 1), boost)
         exact = []
-        for steps in itertools.product(range(1, slop + 1), repeat=len(tokens) - 1):
-            offsets = itertools.accumulate(steps, initial=0)
-            placed: list[str | tuple[int, str]] = list(zip(offsets, tokens, strict=True))
-            exact.append(Query.phrase_query(self.schema, field, placed, 0))
-        return _boosted(self.any_of(exact), boost)
+        for layout in itertools.product(*steps):
+            offsets = itertools.accumulate(layout, initial=0)
+            exact.append(
+                Query.phrase_query(self.schema, field, list(zip(offsets, tokens, strict=True)), 0)
+            )
+        return _boosted(exact[0] if len(exact) == 1 else self.any_of(exact), boost)
 
     def leaf(self, node: Plain) -> Query:
         """A leaf that needs no analysis."""

@@ -6,20 +6,19 @@ rebuild. Every field needed to rebuild an :class:`IndexDocument` is stored,
 so a version can be re-added with ``is_current`` flipped.
 
 Prose is analysed as Whoosh analyses it (see ``_analysis``): the same words,
-the same stop words, the same positions, so phrases match alike. Whoosh drops
-stop words and one-letter words *without* leaving a gap in the positions;
-tantivy's stop-word filter leaves one. So the tokenizer itself never matches
-a stop word or a one-letter word: its pattern matches a word only when it is
-not one of them (Rust's regex has no look-ahead, so the pattern spells out, letter
-by letter, every way a word can differ from the stop words). The filter after
-it still removes a stop word spelt with accents ("thé"), leaving a gap there.
-The stemmer is Snowball's English (Porter 2); Whoosh uses the original Porter
-algorithm, so a few rare words stem differently (docs/search.md).
+the same stop words, the same positions, so phrases match alike. Stop words and
+one-letter words are dropped by a stop-word filter, which leaves a gap in the
+positions where each was; Whoosh's stop filter does the same (``renumber=False``).
+A rebuild reads text whose words the simple tokenizer finds alike with that
+faster tokenizer (:func:`plain_prose_analyzer`). The stemmer is Snowball's
+English (Porter 2); Whoosh uses the original Porter algorithm, so a few rare
+words stem differently (docs/search.md).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -30,7 +29,7 @@ from records_service.indexing._analysis import STOP_WORDS
 from records_service.indexing._fields import common_values
 from records_service.indexing.base import IndexDocument
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENGINE = "tantivy"
 PROSE = "records_prose"
 KEYWORD = "records_keyword"
@@ -43,63 +42,107 @@ _EPOCH = datetime(1970, 1, 1)
 _DAY_MICROS = 86_400_000_000
 
 
-def _class_without(chars: list[str]) -> str:
-    both = "".join(sorted({case for char in chars for case in (char.lower(), char.upper())}))
-    return rf"[\w--[{both}]]"
+# Whoosh's words: runs of letters, digits and "_", joined by single dots (``e.g``).
+WORDS = r"\w+(?:\.\w+)*"
+_ALPHABETS_END = 0x3000
+_WORD_CATEGORIES = frozenset({"Mn", "Mc", "Me", "Pc", "Cf"})
+# Every assigned word character is in planes 0 to 3 or among the variation
+# selectors of plane 14; the planes between are unassigned, 15 and 16 private.
+# (Surrogates are not characters.)
+_CODE_POINTS = (range(0xD800), range(0xE000, 0x3_2400), range(0xE_0000, 0xE_1000))
 
 
-def _either_case(char: str) -> str:
-    return f"[{char.lower()}{char.upper()}]"
-
-
-def _trie(words: frozenset[str]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    for word in sorted(words):
-        node = root
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}  # a word ends here
-    return root
-
-
-def _not_in(node: dict[str, Any], depth: int) -> str:
-    """Word endings after a trie node's prefix that do not spell a stop word."""
-    children = sorted(key for key in node if key)
-    options = [f"{_class_without(children)}\\w*" if children else r"\w+"]
-    options += [_either_case(char) + _not_in(node[char], depth + 1) for char in children]
-    group = "(?:" + "|".join(options) + ")"
-    # Stopping here is fine when the prefix is two letters or more and not a stop word.
-    return group + "?" if depth >= 2 and "" not in node else group
+def _characters() -> str:
+    return "".join(chr(code) for codes in _CODE_POINTS for code in codes)
 
 
 @cache
-def token_pattern() -> str:
-    """Words as Whoosh reads them, never matching a stop word or a one-letter word.
+def one_letter_words() -> tuple[str, ...]:
+    """The one-letter words the stop-word filter drops (there is no filter for length).
 
-    Whoosh's words are ``\\w+(\\.\\w+)*``. A word of several dot-joined parts is
-    never a stop word; a single part must differ from every stop word and be
-    two characters long at least.
+    Every letter, digit, mark and joiner below U+3000, lowercased: the alphabets
+    (Latin, Greek, Cyrillic, Arabic, Hebrew, the Indic scripts …). Accent folding
+    turns a letter from above, such as a full-width one, into ASCII. A lone CJK
+    ideograph or Hangul syllable is kept: listing them all would cost every
+    process tens of megabytes (docs/search.md, "Where the engines differ").
     """
-    root = _trie(STOP_WORDS)
-    firsts = sorted(root)
-    single = [f"{_class_without(firsts)}\\w+"]
-    single += [_either_case(char) + _not_in(root[char], 1) for char in firsts]
-    return rf"\b(?:(?:{'|'.join(single)})(?:\.\w+)*\b|\w+(?:\.\w+)+\b)"
+    words: set[str] = set()
+    for code in range(_ALPHABETS_END):
+        char = chr(code)
+        if char.isalnum() or unicodedata.category(char) in _WORD_CATEGORIES:
+            words.update((char, char.lower()))
+    return tuple(sorted(word for word in words if len(word) == 1))
 
 
-def _prose_builder() -> tantivy.TextAnalyzerBuilder:
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(token_pattern()))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-        .filter(tantivy.Filter.custom_stopword(sorted(STOP_WORDS)))
-    )
+def unstemmed_builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzerBuilder:
+    """Prose analysis up to stemming: lowercased, folded, without stop and one-letter words."""
+    builder = tantivy.TextAnalyzerBuilder(tokenizer)
+    builder = builder.filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold())
+    stop = tantivy.Filter.custom_stopword([*sorted(STOP_WORDS), *one_letter_words()])
+    return builder.filter(stop)
+
+
+def _prose_builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzer:
+    return unstemmed_builder(tokenizer).filter(tantivy.Filter.stemmer("english")).build()
 
 
 @cache
 def prose_analyzer() -> tantivy.TextAnalyzer:
-    """The analyzer of prose fields, for the index and for query words alike."""
-    return _prose_builder().filter(tantivy.Filter.stemmer("english")).build()
+    """The analyzer of prose fields, for the index and for query words alike.
+
+    Whoosh's words, lowercased and accent-folded; stop words and one-letter words
+    are dropped, each leaving a gap in the positions; then English stemming.
+    """
+    return _prose_builder(tantivy.Tokenizer.regex(WORDS))
+
+
+@cache
+def plain_prose_analyzer() -> tantivy.TextAnalyzer:
+    """:func:`prose_analyzer` on tantivy's simple tokenizer, for :func:`plain_text` only.
+
+    The simple tokenizer (runs of letters and digits) reads text about five times
+    faster than the word pattern; on plain text it finds the same words with the
+    same positions, so the index gets the same terms either way.
+    """
+    return _prose_builder(tantivy.Tokenizer.simple())
+
+
+# Characters on which "runs of letters and digits" and \w differ, or may: "_" and
+# other connectors, marks, other numbers ("²"), format characters (joiners).
+_UNEQUAL_CATEGORIES = frozenset({"Mn", "Mc", "Me", "Pc", "No", "Cf"})
+
+
+@cache
+def _unequal_characters() -> re.Pattern[str]:
+    ranges: list[list[str]] = []
+    for char in _characters()[0x80:]:  # ASCII: see plain_text
+        if unicodedata.category(char) in _UNEQUAL_CATEGORIES:
+            if ranges and ord(ranges[-1][1]) == ord(char) - 1:
+                ranges[-1][1] = char
+            else:
+                ranges.append([char, char])
+    spans = "".join(f"{re.escape(first)}-{re.escape(last)}" for first, last in ranges)
+    return re.compile(f"[_{spans}]")
+
+
+# A dot between word characters, or any non-ASCII ones (Python's \w misses a few
+# that are letters to Rust, such as "Ⓐ"). The dot comes first so that the search
+# skips from dot to dot.
+_DOTTED = re.compile(r"\.(?<=[\w\x80-\U0010ffff]\.)[\w\x80-\U0010ffff]")
+
+
+def plain_text(text: str) -> bool:
+    """True if tantivy's simple tokenizer reads exactly the words :data:`WORDS` reads.
+
+    That is text without dot-joined words, and without ``_``, marks, joiners or
+    numbers such as ``²``, where the two differ on what a word character is. Any
+    other character is a word character to both or to neither.
+    """
+    if _DOTTED.search(text):
+        return False
+    if text.isascii():
+        return "_" not in text
+    return not _unequal_characters().search(text)
 
 
 @cache
@@ -109,18 +152,17 @@ def keyword_analyzer() -> tantivy.TextAnalyzer:
     return builder.filter(tantivy.Filter.lowercase()).build()
 
 
-def register_analyzers(index: tantivy.Index) -> None:
-    """Register our analyzers on ``index`` (they are not stored in the index itself)."""
-    index.register_tokenizer(PROSE, prose_analyzer())
+def register_analyzers(index: tantivy.Index, *, plain: bool = False) -> None:
+    """Register our analyzers on ``index`` (they are not stored in the index itself).
+
+    ``plain`` registers :func:`plain_prose_analyzer` for prose: only for a writer
+    that is given nothing but :func:`plain_text` (see ``TantivySearchIndex.rebuild``).
+    """
+    index.register_tokenizer(PROSE, plain_prose_analyzer() if plain else prose_analyzer())
     index.register_tokenizer(KEYWORD, keyword_analyzer())
 
 
-# Whoosh's words, all of them: the tokens of token_pattern() plus stop words and
-# one-letter words, with the same offsets.
-ALL_WORDS = r"\w+(?:\.\w+)*"
-# A dot before a letter or digit: the end of a dot-joined word if one comes before it too.
-# (Starting with the literal dot lets the search skip ahead to each dot.)
-_DOT_WORD = re.compile(r"\.[A-Za-z0-9]")
+ALL_WORDS = WORDS  # every word, stop words included: what snippets read
 SNIPPET_KINDS = ("words", "plain")
 
 
@@ -134,14 +176,13 @@ def _snippet_builder(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzer:
 def snippet_analyzer(kind: str) -> tantivy.TextAnalyzer:
     """Prose analysed for snippets only: every word, then as :func:`prose_analyzer`.
 
-    A snippet re-analyses its hit's whole text, and the indexing pattern, which
-    spells out every stop word, reads text slowly. The words a snippet marks are
-    never stop words or one-letter words, and every other word gets the same span
-    and the same stem here, so the same words are marked; a fragment may start at
-    a stop word that the index skips. ``words`` reads any text with a plain
-    pattern (about twice as fast as the index's); ``plain`` is tantivy's simple
-    tokenizer (about three times faster again), for text where it reads the same
-    words: see :func:`snippet_kind`.
+    A snippet re-analyses its hit's whole text, so it skips the index's stop-word
+    filter. The words a snippet marks are never stop words or one-letter words, and
+    every other word gets the same span and the same stem here, so the same words
+    are marked; a fragment may start at a stop word that the index skips. ``words``
+    reads any text with the index's word pattern; ``plain`` is tantivy's simple
+    tokenizer (about five times faster), for text where it reads the same words:
+    see :func:`snippet_kind`.
     """
     if kind == "plain":
         return _snippet_builder(tantivy.Tokenizer.simple())
@@ -149,14 +190,9 @@ def snippet_analyzer(kind: str) -> tantivy.TextAnalyzer:
 
 
 def snippet_kind(text: str) -> str:
-    """``plain`` for ASCII text without ``_`` or dot-joined words (where a word is a run
-    of letters and digits, as the simple tokenizer reads it), else ``words``."""
-    if not text.isascii() or "_" in text:
-        return "words"
-    for found in _DOT_WORD.finditer(text):
-        if found.start() and text[found.start() - 1].isalnum():
-            return "words"
-    return "plain"
+    """``plain`` for :func:`plain_text` (where the simple tokenizer reads the same words
+    as the index), else ``words``."""
+    return "plain" if plain_text(text) else "words"
 
 
 def register_snippet_analyzers(index: tantivy.Index, kind: str) -> None:

@@ -30,6 +30,7 @@ from records_service.indexing.query import (
     Value,
     Wildcard,
     parse,
+    phrase_steps,
     translate,
 )
 
@@ -40,17 +41,35 @@ class WhooshTranslator(Translator[query.Query]):
     def __init__(self, schema: Any) -> None:
         self.schema = schema
 
-    def analyse(self, field: str, text: str) -> list[str]:
-        """The index terms of ``text`` in ``field``: stemmed, folded, without stop words."""
-        return [str(token) for token in self.schema[field].process_text(text, mode="query")]
+    def analyse(self, field: str, text: str) -> list[tuple[int, str]]:
+        """The index terms of ``text`` in ``field`` with their positions: stemmed, folded,
+        without stop words. The schema is the index's own, so an index written before
+        dropped words left gaps (schema version 1) gets positions without gaps."""
+        tokens = self.schema[field].analyzer(text, mode="query", positions=True)
+        return [(token.pos, str(token.text)) for token in tokens]
 
     def term(self, field: str, token: str, boost: float) -> query.Query:
         """One analysed term."""
         return query.Term(field, token, boost=boost)
 
-    def phrase(self, field: str, tokens: list[str], slop: int, boost: float) -> query.Query:
-        """Terms in order, neighbours at most ``slop`` positions apart."""
-        return query.Phrase(field, tokens, slop=slop, boost=boost)
+    def phrase(
+        self, field: str, placed: list[tuple[int, str]], slop: int, boost: float
+    ) -> query.Query:
+        """:meth:`Translator.phrase`: Whoosh's ``Phrase`` when every word was typed next
+        to the one before, else a chain of span queries, one for each step."""
+        steps = phrase_steps(placed, slop)
+        tokens = [token for _, token in placed]
+        if all(step.start == 1 for step in steps):
+            return query.Phrase(field, tokens, slop=slop, boost=boost)
+        chain: query.Query = query.Term(field, tokens[0])
+        for step, token in zip(steps, tokens[1:], strict=True):
+            # The distance from the words so far to the next one, from first to last step.
+            chain = query.SpanNear2(
+                [chain, query.Term(field, token)], slop=step[-1], ordered=True, mindist=step[0]
+            )
+        if boost != 1.0:
+            chain.boost = boost
+        return chain
 
     def leaf(self, node: Plain) -> query.Query:
         """A leaf that needs no analysis."""

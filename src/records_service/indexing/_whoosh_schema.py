@@ -22,16 +22,19 @@ from records_service.indexing._analysis import STOP_WORDS
 from records_service.indexing._fields import common_values
 from records_service.indexing.base import IndexDocument
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions an upgrade may still search (Whoosh keeps each index's own analyzers).
+READABLE_VERSIONS = frozenset({1, 2})
 
 
 def _prose_analyzer() -> analysis.Analyzer:
     # Accents are folded before stemming so "résumés" and "resumes" share a stem.
+    # Dropped words leave a gap in the positions, as tantivy's stop-word filter does.
     return (
         analysis.RegexTokenizer()
         | analysis.LowercaseFilter()
         | analysis.CharsetFilter(accent_map)
-        | analysis.StopFilter(stoplist=STOP_WORDS)
+        | analysis.StopFilter(stoplist=STOP_WORDS, renumber=False)
         | analysis.StemFilter()
     )
 

@@ -17,6 +17,7 @@ translator, so a query of only common words is refused there.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -632,17 +633,21 @@ Q = TypeVar("Q")
 class Translator(Generic[Q]):
     """What an engine supplies to turn the tree into its query objects.
 
-    ``analyse`` turns prose into the engine's index terms. Leaves that analyse
-    to nothing (only common words) are dropped, as are groups left empty.
+    ``analyse`` turns prose into the engine's index terms, each with its position
+    (common and one-letter words are dropped but keep their places, so positions
+    may skip). Leaves that analyse to nothing (only common words) are dropped, as
+    are groups left empty.
     """
 
-    def analyse(self, field: str, text: str) -> list[str]:
+    def analyse(self, field: str, text: str) -> list[tuple[int, str]]:
         raise NotImplementedError
 
     def term(self, field: str, token: str, boost: float) -> Q:
         raise NotImplementedError
 
-    def phrase(self, field: str, tokens: list[str], slop: int, boost: float) -> Q:
+    def phrase(self, field: str, placed: list[tuple[int, str]], slop: int, boost: float) -> Q:
+        """Terms at their places, each ``step`` to ``step + slop - 1`` positions after the
+        one before, where ``step`` is the distance in ``placed`` (see :func:`phrase_steps`)."""
         raise NotImplementedError
 
     def leaf(self, node: Plain) -> Q:
@@ -711,13 +716,25 @@ def _in_field(
 ) -> Q | None:
     if isinstance(node, Wildcard):
         return tr.leaf(Wildcard(field, node.pattern, boost))
-    tokens = tr.analyse(field, node.text)
-    if not tokens:
+    placed = tr.analyse(field, node.text)
+    if not placed:
         return None
-    if isinstance(node, Phrase) and len(tokens) > 1:
-        return tr.phrase(field, tokens, node.slop, boost)
-    terms = [tr.term(field, token, boost) for token in tokens]
+    if isinstance(node, Phrase) and len(placed) > 1:
+        return tr.phrase(field, placed, node.slop, boost)
+    terms = [tr.term(field, token, boost) for _, token in placed]
     return terms[0] if len(terms) == 1 else tr.all_of(terms)
+
+
+def phrase_steps(placed: list[tuple[int, str]], slop: int) -> list[range]:
+    """The steps each word of a phrase may be after the one before.
+
+    A word typed right after the one before is 1 step after it; a common word
+    between them makes it 2. ``slop`` N allows N - 1 steps more.
+    """
+    return [
+        range(after[0] - before[0], after[0] - before[0] + slop)
+        for before, after in itertools.pairwise(placed)
+    ]
 
 
 def positive_leaves(node: Node) -> Iterator[Leaf]:

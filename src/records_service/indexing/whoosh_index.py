@@ -45,6 +45,7 @@ from records_service.indexing._generations import (
 )
 from records_service.indexing._whoosh_query import build_filter, build_mask, parse_user_query
 from records_service.indexing._whoosh_schema import (
+    READABLE_VERSIONS,
     SCHEMA_VERSION,
     build_schema,
     from_stored,
@@ -108,22 +109,33 @@ class _Live:
 
 
 def open_whoosh_index(
-    path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, older_schemas: bool = False
 ) -> WhooshSearchIndex:
     """Open the index under ``path``, creating the directory and an empty index if needed.
 
     Check :attr:`WhooshSearchIndex.needs_rebuild` afterwards: it is true for a
     new index, a damaged one, or one written under another schema version,
     and the caller should then feed every document to ``rebuild``.
+    ``older_schemas`` keeps an index of an earlier schema version as it is, for an
+    upgrade that searches it only until the other engine's index is built: Whoosh
+    keeps each index's analyzers in the index, so its writes and searches stay as
+    they were.
     """
-    return WhooshSearchIndex(path, lock_timeout=lock_timeout)
+    return WhooshSearchIndex(path, lock_timeout=lock_timeout, older_schemas=older_schemas)
 
 
 class WhooshSearchIndex(GenerationsIndex):
     """A :class:`SearchIndex` stored in a directory, one Whoosh index per generation."""
 
-    def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        older_schemas: bool = False,
+    ) -> None:
         self._root = root
+        self._older_schemas = older_schemas
         self._lock_timeout = lock_timeout
         self._write_lock = threading.Lock()
         self._state_lock = threading.Lock()
@@ -141,6 +153,7 @@ class WhooshSearchIndex(GenerationsIndex):
                 pointer, whoosh_index.open_dir(str(directory)), at
             ),
             create=lambda directory: whoosh_index.create_in(str(directory), build_schema()).close(),
+            also_accepted=READABLE_VERSIONS if self._older_schemas else frozenset(),
         )
 
     def _open_live(self) -> _Live:

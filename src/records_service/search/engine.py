@@ -49,7 +49,7 @@ def _complete_whoosh_index(root: Path, timeout: float) -> SearchIndex | None:
     """The Whoosh index an earlier release left in ``root``, if it is complete."""
     if not (root / WHOOSH_POINTER).is_file():
         return None
-    previous = open_whoosh_index(root, lock_timeout=timeout)
+    previous = open_whoosh_index(root, lock_timeout=timeout, older_schemas=True)
     if previous.needs_rebuild:
         previous.close()
         return None
