@@ -11,6 +11,8 @@ documents, text and e-mail, one file in ten a copy):
    with the import process's RSS sampled over time;
 3. **searchable**: from the import's end until the server reports no extraction or
    index work pending, then a search for the batch's contract answering every record;
+   the CPU time the background worker (and its extraction processes) used meanwhile
+   is counted too, a figure that does not depend on the machine's other load;
 4. **resume**: on a fresh data directory, the import killed (SIGKILL) once half the
    files have their outcome, run again, and the records and duplicate sightings counted.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import signal
 import sqlite3
@@ -84,6 +87,7 @@ class Results:
     import_s: float = 0.0
     loop_rate: float = 0.0  # files/s as the command reports it (its files only)
     searchable_s: float = 0.0
+    searchable_cpu_s: float = 0.0  # the worker's and its children's CPU meanwhile
     backlog: str = ""
     rss: list[tuple[float, int, int]] = field(default_factory=list)  # (s, RSS, files done)
     resumed_records: int = 0
@@ -157,6 +161,24 @@ def searchable(client: httpx.Client, expected: int) -> tuple[str, float]:
     if total != expected:
         raise BenchmarkError(f"search found {total} records of the batch, not {expected}")
     return backlog, seconds
+
+
+def worker_cpu(server_pid: int) -> float:
+    """CPU seconds used so far by the server's background worker and its children
+    (extraction processes: those ended are counted in the worker's own figures)."""
+    total = 0.0
+    for process in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if "worker" not in process.cmdline() or "records_service" not in process.cmdline():
+                continue
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            for child in process.children(recursive=True):
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+        except psutil.Error:
+            continue
+    return total
 
 
 def _outcomes(database: Path) -> int:
@@ -253,7 +275,15 @@ def _served_phases(data_dir: Path, tree: Tree, mapping: Path, results: Results) 
     ):
         results.import_s, results.rss, results.loop_rate = run_import(data_dir, tree, mapping)
         expected = tree.files - tree.duplicates
+        cpu_before = worker_cpu(server.pid)
+        results.machine["load_1m_at_import_end"] = _load()
         results.backlog, results.searchable_s = searchable(client, expected)
+        results.searchable_cpu_s = worker_cpu(server.pid) - cpu_before
+        results.machine["load_1m_when_searchable"] = _load()
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 # --- report ---------------------------------------------------------------------------
@@ -333,7 +363,8 @@ def report(results: Results) -> str:
             f"import / baseline: {results.import_s / results.baseline_s:.1f}x; the command's "
             f"own rate (files only, start-up left out): {results.loop_rate:.1f} files/s; "
             f"searchable {results.searchable_s:.1f} s after the end (backlog "
-            f"extraction/index/sidecars {results.backlog})",
+            f"extraction/index/sidecars {results.backlog}; the worker's CPU meanwhile "
+            f"{results.searchable_cpu_s:.1f} s)",
             format_table(("import RSS at", "files done", "RSS"), timeline),
             format_table(("target", "figure", "verdict"), verdicts(results)),
         ]
