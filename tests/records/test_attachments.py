@@ -15,11 +15,11 @@ from sqlmodel import Session, col, select
 
 from factories import Actors, capture, create_contract
 from records_service.audit.models import AuditEntry
-from records_service.records.models import PendingSplit, Record, RecordPart
+from records_service.records.models import PendingSplit, Record, RecordPart, Version, VersionText
 from records_service.records.parts import split_pending
 from records_service.runtime.services import Services
 from support.faults import FaultyStore
-from support.outlook import Attachment, msg_bytes
+from support.outlook import AttachedMessage, Attachment, msg_bytes
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 CONTRACT_TEXT = b"Contract for the domestic abuse helpline on Kestrel terms.\n"
@@ -155,3 +155,64 @@ def test_attachment_names_are_made_safe_for_capture() -> None:
     for (raw, position), expected in cases.items():
         assert part_filename(raw, position) == expected
         assert clean_filename(expected) == expected
+
+
+def test_an_outlook_item_attached_whole_becomes_a_message_record_with_its_own_parts(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    create_contract(client, actors.staff)
+    forwarded = AttachedMessage(
+        subject="Draft contract for review",
+        sender=("Al Provider", "al@provider.example"),
+        to=("Jo Bloggs", "jo@provider.example"),
+        body="The draft is attached.",
+        sent=datetime(2016, 8, 1, 9, 0, tzinfo=UTC),
+        attachments=[Attachment("draft contract.txt", CONTRACT_TEXT, "text/plain")],
+    )
+    outer = msg_bytes(
+        subject="Fwd: draft contract",
+        sender=("Jo Bloggs", "jo@provider.example"),
+        to=("Commissioning Team", "commissioning@opcc.example"),
+        body="Forwarding the provider's draft, and the schedule.",
+        sent=datetime(2016, 8, 2, 9, 0, tzinfo=UTC),
+        attachments=[forwarded, Attachment("schedule.csv", SCHEDULE_TEXT, "text/csv")],
+    )
+    created = capture(client, actors.staff, content=outer, filename="Fwd draft.msg")
+    assert created.status_code == 201, created.text
+    message_id = created.json()["id"]
+
+    # The message's own parts first; the attached item's parts when it is captured.
+    assert split_pending(services.capture_context()) == 1
+    parts = _parts(services, message_id)
+    assert [r.title for r in parts] == ["schedule.csv", "Draft contract for review.msg"]
+    assert split_pending(services.capture_context()) == 1
+    assert split_pending(services.capture_context()) == 0
+    inner = client.get(f"/api/records/{parts[1].id}", headers=actors.staff).json()
+    assert inner["versions"][0]["media_type"] == "application/vnd.ms-outlook"
+    assert inner["part_of"] == {"id": message_id, "title": created.json()["title"]}
+    assert [p["title"] for p in inner["parts"]] == ["draft contract.txt"]
+    with Session(services.engine) as session:
+        places = session.exec(
+            select(RecordPart.position).where(RecordPart.whole_record_id == message_id)
+        ).all()
+    # The file keeps the place it had among the parts before attached items were taken.
+    assert sorted(places) == [0, 1]
+
+    services.run_background_once()
+    draft_id = inner["parts"][0]["id"]
+    assert _hits(client, actors.staff, "kestrel") == [draft_id]
+    assert _hits(client, actors.staff, "forwarding") == [message_id]
+    text = _text(services, parts[1].id)
+    assert "Subject: Draft contract for review" in text
+    assert "Attachments: draft contract.txt" in text
+    assert "Attachments: schedule.csv, Draft contract for review.msg" in _text(services, message_id)
+
+
+def _text(services: Services, record_id: str) -> str:
+    with Session(services.engine) as session:
+        text = session.exec(
+            select(VersionText.text)
+            .join(Version, col(Version.id) == col(VersionText.version_id))
+            .where(Version.record_id == record_id)
+        ).one()
+    return text

@@ -4,9 +4,10 @@ extract-msg reads messages and ships the OLE (compound file) writer it uses to e
 embedded ones, ``extract_msg.OleWriter``; nothing on PyPI writes a whole message. So
 this module lays out the streams and property streams of [MS-OXMSG] itself: the
 message's properties (subject, sender, recipients' display names, date, plain body),
-one recipient, and each attachment by value with its file name and bytes. Strings are
-UTF-16LE (``PT_UNICODE``), as Outlook writes them. The result is read back by
-extract-msg in ``tests/extraction/test_outlook.py``.
+one recipient, and each attachment: a file by value with its file name and bytes, or
+another message embedded whole (an Outlook item attached to the message, stored as a
+storage of its own). Strings are UTF-16LE (``PT_UNICODE``), as Outlook writes them.
+The result is read back by extract-msg in ``tests/extraction/test_outlook.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ class Attachment:
     filename: str
     data: bytes
     mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class AttachedMessage:
+    """Another message attached whole (an embedded Outlook item), with its own files."""
+
+    subject: str
+    sender: tuple[str, str]
+    to: tuple[str, str]
+    body: str
+    sent: datetime
+    attachments: Sequence[Attachment | AttachedMessage] = ()
 
 
 def _stream_name(prop_id: int, prop_type: int) -> str:
@@ -91,38 +104,47 @@ def msg_bytes(
     to: tuple[str, str],
     body: str,
     sent: datetime,
-    attachments: Sequence[Attachment] = (),
+    attachments: Sequence[Attachment | AttachedMessage] = (),
 ) -> bytes:
-    """An Outlook message (IPM.Note) with a plain body and ``attachments`` by value;
-    ``sender`` and ``to`` are (display name, SMTP address)."""
+    """An Outlook message (IPM.Note) with a plain body and ``attachments`` (files by
+    value, or messages embedded whole); ``sender`` and ``to`` are (display name, SMTP
+    address)."""
     writer = OleWriter()
     writer.addEntry("__nameid_version1.0", storage=True)
     for stream in ("00020102", "00030102", "00040102"):
         writer.addEntry(f"__nameid_version1.0/__substg1.0_{stream}", b"")
-    message = _Storage(writer, "")
-    message.text(0x001A, "IPM.Note")  # PR_MESSAGE_CLASS
-    message.text(0x0037, subject)  # PR_SUBJECT
-    message.text(0x0C1A, sender[0])  # PR_SENDER_NAME
-    message.text(0x0C1F, sender[1])  # PR_SENDER_EMAIL_ADDRESS
-    message.text(0x5D01, sender[1])  # PR_SENDER_SMTP_ADDRESS
-    message.text(0x0E04, to[0])  # PR_DISPLAY_TO
-    message.text(0x1000, body)  # PR_BODY
-    message.time(0x0039, sent)  # PR_CLIENT_SUBMIT_TIME
-    message.time(0x0E06, sent)  # PR_MESSAGE_DELIVERY_TIME
-    _recipient(writer, to)
-    for number, attachment in enumerate(attachments):
-        _attachment(writer, number, attachment)
-    # Top-level header: 8 reserved bytes, next recipient and attachment ids, their
-    # counts, 8 reserved bytes.
-    header = struct.pack("<8xIIII8x", 1, len(attachments), 1, len(attachments))
-    message.properties(header)
+    whole = AttachedMessage(subject, sender, to, body, sent, attachments)
+    _message(writer, "", whole, top=True)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
 
 
-def _recipient(writer: OleWriter, to: tuple[str, str]) -> None:
-    prefix = "__recip_version1.0_#00000000/"
+def _message(writer: OleWriter, prefix: str, item: AttachedMessage, *, top: bool) -> None:
+    """The streams of a message under ``prefix`` (the file's root, or an embedding
+    attachment's ``__substg1.0_3701000D`` storage)."""
+    message = _Storage(writer, prefix)
+    message.text(0x001A, "IPM.Note")  # PR_MESSAGE_CLASS
+    message.text(0x0037, item.subject)  # PR_SUBJECT
+    message.text(0x0C1A, item.sender[0])  # PR_SENDER_NAME
+    message.text(0x0C1F, item.sender[1])  # PR_SENDER_EMAIL_ADDRESS
+    message.text(0x5D01, item.sender[1])  # PR_SENDER_SMTP_ADDRESS
+    message.text(0x0E04, item.to[0])  # PR_DISPLAY_TO
+    message.text(0x1000, item.body)  # PR_BODY
+    message.time(0x0039, item.sent)  # PR_CLIENT_SUBMIT_TIME
+    message.time(0x0E06, item.sent)  # PR_MESSAGE_DELIVERY_TIME
+    _recipient(writer, prefix, item.to)
+    for number, attachment in enumerate(item.attachments):
+        _attachment(writer, prefix, number, attachment)
+    # Header: 8 reserved bytes, next recipient and attachment ids, their counts, and
+    # (at the top level only) 8 reserved bytes more.
+    count = len(item.attachments)
+    header = struct.pack("<8xIIII", 1, count, 1, count) + (b"\0" * 8 if top else b"")
+    message.properties(header)
+
+
+def _recipient(writer: OleWriter, parent: str, to: tuple[str, str]) -> None:
+    prefix = f"{parent}__recip_version1.0_#00000000/"
     writer.addEntry(prefix.rstrip("/"), storage=True)
     recipient = _Storage(writer, prefix)
     recipient.text(0x3001, to[0])  # PR_DISPLAY_NAME
@@ -132,10 +154,21 @@ def _recipient(writer: OleWriter, to: tuple[str, str]) -> None:
     recipient.properties(b"\0" * 8)
 
 
-def _attachment(writer: OleWriter, number: int, attachment: Attachment) -> None:
-    prefix = f"__attach_version1.0_#{number:08X}/"
+def _attachment(
+    writer: OleWriter, parent: str, number: int, attachment: Attachment | AttachedMessage
+) -> None:
+    prefix = f"{parent}__attach_version1.0_#{number:08X}/"
     writer.addEntry(prefix.rstrip("/"), storage=True)
     storage = _Storage(writer, prefix)
+    if isinstance(attachment, AttachedMessage):
+        storage.long(0x3705, 5)  # PR_ATTACH_METHOD: an embedded message
+        storage.text(0x3001, attachment.subject)  # PR_DISPLAY_NAME
+        storage.text(0x370E, "application/vnd.ms-outlook")  # PR_ATTACH_MIME_TAG
+        embedded = f"{prefix}__substg1.0_3701000D"
+        writer.addEntry(embedded, storage=True)
+        _message(writer, f"{embedded}/", attachment, top=False)
+        storage.properties(b"\0" * 8)
+        return
     storage.long(0x3705, 1)  # PR_ATTACH_METHOD: by value
     storage.text(0x3707, attachment.filename)  # PR_ATTACH_LONG_FILENAME
     storage.text(0x3704, attachment.filename[:12])  # PR_ATTACH_FILENAME (8.3)

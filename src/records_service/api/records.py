@@ -35,6 +35,7 @@ from records_service.records.idempotency import (
     release,
 )
 from records_service.records.models import Classification, Record, Version
+from records_service.records.parts import with_links
 from records_service.records.schemas import (
     MetadataChangePublic,
     RecordMetadata,
@@ -232,7 +233,7 @@ def new_version(
     """Add a new content version; earlier versions stay retrievable."""
 
     def view(session: Session, _record: Record, _version: Version) -> RecordPublic:
-        return to_public(session, get_record(session, record_id, user))
+        return _view(session, get_record(session, record_id, user), user)
 
     def run(in_transaction: InTransaction | None) -> RecordPublic:
         add_next_version(
@@ -244,12 +245,17 @@ def new_version(
             in_transaction=in_transaction,
         )
         with read_scope(services.engine) as session:
-            return to_public(session, get_record(session, record_id, user))
+            return _view(session, get_record(session, record_id, user), user)
 
     def request() -> dict[str, object]:
         return {"route": "version", "record_id": record_id, **_upload_digest(file)}
 
     return _created_once(services, user, idempotency_key, request, run, view)
+
+
+def _view(session: Session, record: Record, user: User) -> RecordPublic:
+    """The API view of ``record`` with its "part of" links, as ``user`` may see them."""
+    return with_links(session, [to_public(session, record)], user)[0]
 
 
 @router.get("", response_model=Page[RecordPublic])
@@ -277,7 +283,7 @@ def list_(
     )
     rows, total = list_records(session, filters=filters, page=paging, user=user)
     return Page(
-        items=[to_public(session, r) for r in rows],
+        items=with_links(session, [to_public(session, r) for r in rows], user),
         total=total,
         page=paging.page,
         page_size=paging.page_size,
@@ -286,8 +292,8 @@ def list_(
 
 @router.get("/{record_id}", response_model=RecordPublic, responses=problem_responses(404))
 def read(record_id: Identifier, session: ReadSessionDep, user: TokenUser) -> RecordPublic:
-    """One record with all its versions."""
-    return to_public(session, get_record(session, record_id, user))
+    """One record with all its versions, the message it is part of and its parts."""
+    return _view(session, get_record(session, record_id, user), user)
 
 
 @router.patch(
@@ -312,7 +318,7 @@ def update(
         clock=services.clock,
     )
     session.flush()
-    return to_public(session, record)
+    return _view(session, record, user)
 
 
 @router.post(

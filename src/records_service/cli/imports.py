@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from records_service.imports.mapping import Mapping as RuleSet
 from records_service.imports.mapping import load_mapping
 from records_service.imports.models import MAX_BATCH_NAME_LENGTH, ImportBatch, Outcome
 from records_service.imports.queries import report_rows
-from records_service.imports.report import ReportRow, report_csv, report_json
+from records_service.imports.report import ReportRow, write_csv, write_json
 from records_service.imports.runner import GROUP_FILES, MAX_GROUP_FILES, FileResult, ImportRun
 from records_service.imports.sources import Source, SourceFile, SourceLimits, open_source
 from records_service.runtime.services import Services
@@ -128,7 +128,7 @@ def import_command(
         if report_file is not None:
             header = {"batch": name, "source": str(opened.location), "dry_run": dry_run}
             counts = batch_totals if batch_totals is not None else dict(tally.outcomes)
-            rows = tally.rows if run.dry_run else _stored_rows(services, run)
+            rows = (lambda: tally.rows) if run.dry_run else (lambda: _stored_rows(services, run))
             _write_report(report_file, {**header, "counts": counts}, rows)
 
 
@@ -252,10 +252,14 @@ def _summary(run: ImportRun, tally: _Tally, batch_totals: dict[str, int] | None)
         click.echo("dry run: nothing was written")
 
 
-def _write_report(path: Path, header: dict[str, Any], rows: Iterable[ReportRow]) -> None:
-    """The report as CSV at ``path`` and as JSON beside it."""
-    lines = list(rows)
-    path.write_text(report_csv(lines), encoding="utf-8")
+def _write_report(
+    path: Path, header: dict[str, Any], rows: Callable[[], Iterable[ReportRow]]
+) -> None:
+    """The report as CSV at ``path`` and as JSON beside it, each written as the rows
+    are read (``rows`` gives them afresh for each), so memory stays flat."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        write_csv(out, rows())
     json_path = path.with_suffix(".json")
-    json_path.write_text(report_json(header, lines), encoding="utf-8")
+    with json_path.open("w", encoding="utf-8") as out:
+        write_json(out, header, rows())
     click.echo(f"report: {path} and {json_path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from records_service.extraction._isolation import ExtractionWorker, run_isolated
+from records_service.extraction._pool import ExtractionPool
 from records_service.extraction.model import ExtractionLimits, ExtractionResult
 from records_service.extraction.registry import extractor_for
 
@@ -14,7 +15,7 @@ def extract_text(
     media_type: str,
     limits: ExtractionLimits = ExtractionLimits(),
     *,
-    worker: ExtractionWorker | None = None,
+    worker: ExtractionWorker | ExtractionPool | None = None,
 ) -> ExtractionResult:
     """Extract the text of the file at ``path``, read as ``media_type``.
 
@@ -24,7 +25,7 @@ def extract_text(
     caller. Never raises for bad content: unsupported
     types, unreadable documents, exceeded limits and crashed workers all become a
     ``failed`` result with a short reason; a readable document without text is
-    ``empty``. ``worker`` is a long-lived worker to use instead of starting one.
+    ``empty``. ``worker`` is a long-lived worker (or a pool of them) to use instead of starting one.
     """
     if extractor_for(media_type) is None:
         return ExtractionResult.failed(f"no extractor for {media_type}")

@@ -49,6 +49,7 @@ def extract_outlook_message(path: Path, budget: TextBudget) -> None:
             if value and not budget.add(f"{name}: {value}"):
                 return
         names = [name for name, _ in attachment_files(message)]
+        names += [name for name, _ in attached_messages(message)]
         if names and not budget.add("Attachments: " + ", ".join(names)):
             return
         budget.add(_body_text(message), separator="\n\n")
@@ -57,9 +58,10 @@ def extract_outlook_message(path: Path, budget: TextBudget) -> None:
 def attachment_files(message: Any) -> list[tuple[str, Any]]:
     """``(file name, attachment)`` for every file attached by value.
 
-    Attachments that are other Outlook items (an embedded message) or links to files
-    elsewhere have no bytes of their own here, and hidden ones (pictures inside the
-    HTML body) are part of the body: neither is listed.
+    Attachments that are other Outlook items (an embedded message: see
+    :func:`attached_messages`) or links to files elsewhere have no bytes of their own
+    here, and hidden ones (pictures inside the HTML body) are part of the body: neither
+    is listed.
     """
     files = []
     for attachment in getattr(message, "attachments", None) or []:
@@ -68,6 +70,34 @@ def attachment_files(message: Any) -> list[tuple[str, Any]]:
         name = attachment.longFilename or attachment.shortFilename or attachment.displayName
         files.append((" ".join(str(name or "").split()), attachment))
     return files
+
+
+def attached_messages(message: Any) -> list[tuple[str, Any]]:
+    """``(file name, attachment)`` for every Outlook item attached whole (a forwarded
+    message, say), named after its display name (its subject, as Outlook shows it)
+    with ``.msg``; :func:`embedded_bytes` makes it a .msg file of its own."""
+    found = []
+    for attachment in getattr(message, "attachments", None) or []:
+        if getattr(attachment, "hidden", False) or not _is_message(attachment.data):
+            continue
+        name = " ".join(str(attachment.displayName or attachment.longFilename or "").split())
+        if name and not name.lower().endswith(".msg"):
+            name = f"{name}.msg"
+        found.append((name, attachment))
+    return found
+
+
+def embedded_bytes(attachment: Any) -> bytes:
+    """The Outlook item attached whole as a standalone .msg file (extract-msg writes it
+    out as a compound file of its own). Raises what extract-msg raises."""
+    data: bytes = attachment.data.exportBytes()
+    return data
+
+
+def _is_message(data: object) -> bool:
+    from extract_msg.msg_classes.msg import MSGFile
+
+    return isinstance(data, MSGFile)
 
 
 def _body_text(message: Any) -> str:

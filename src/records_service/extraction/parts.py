@@ -10,22 +10,34 @@ Which parts count as attachments: in an .eml, every part with a file name except
 message itself, without descending into an attached message (that message becomes one
 record, whose own attachments are then taken in turn); a whole attached message
 without a file name counts too. In a .msg, every file attached by value that is not
-hidden (see :func:`records_service.extraction.msg.attachment_files`). Parts without
-bytes are passed over.
+hidden (see :func:`records_service.extraction.msg.attachment_files`), then every
+Outlook item attached whole, written out as a .msg file of its own (its attachments
+are taken in turn when it is captured). The files come first so that their places
+among the parts are those they had before attached items were taken. Parts without
+bytes (an attached item that cannot be written out) are passed over.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 from records_service.extraction import media_types
 from records_service.extraction._budget import describe
-from records_service.extraction.msg import attachment_files, open_message
+from records_service.extraction.msg import (
+    attached_messages,
+    attachment_files,
+    embedded_bytes,
+    open_message,
+)
+
+log = logging.getLogger(__name__)
 
 MAX_PARTS = 200
 """Attachments taken from one message at most."""
@@ -101,6 +113,17 @@ def _outlook_parts(path: Path) -> Iterator[tuple[str, bytes]]:
     try:
         with open_message(path) as message:
             files = [(name, attachment.data) for name, attachment in attachment_files(message)]
+            files += [(name, _embedded(item)) for name, item in attached_messages(message)]
     except Exception as exc:  # extract-msg and olefile raise assorted errors
         raise UnreadableMessage(f"malformed Outlook message ({describe(exc)})") from exc
     yield from files
+
+
+def _embedded(attachment: Any) -> bytes:
+    """An attached Outlook item as a .msg file, or nothing (it keeps its place, and is
+    passed over) when extract-msg cannot write it out."""
+    try:
+        return embedded_bytes(attachment)
+    except Exception as exc:  # extract-msg raises assorted errors on damaged items
+        log.warning("an attached Outlook item cannot be written out: %s", describe(exc))
+        return b""

@@ -1,6 +1,8 @@
 """The report of a batch: every file's outcome and reason, with its mapped metadata,
 as CSV (for a spreadsheet) and JSON (for a program). The command line writes both
-files; the web pages offer both for download. Both come from the same rows."""
+files; the web pages offer both for download. Both come from the same rows, and both
+are written a row at a time (:func:`write_csv`, :func:`write_json`), so a batch of any
+size is reported in the same memory."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from records_service.imports.models import ImportFile
 
@@ -88,17 +90,36 @@ def _cells(row: ReportRow) -> list[str]:
     return [_csv_safe(cell) for cell in text]
 
 
-def report_csv(rows: Iterable[ReportRow]) -> str:
-    """The report as CSV text with a header line."""
-    out = io.StringIO()
+def write_csv(out: TextIO, rows: Iterable[ReportRow]) -> None:
+    """Write the report to ``out`` as CSV with a header line."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow(_cells(row))
+
+
+def write_json(out: TextIO, header: dict[str, Any], rows: Iterable[ReportRow]) -> None:
+    """Write the report to ``out`` as a JSON document: ``header`` (batch, counts) and
+    ``files``, laid out as ``json.dumps(..., indent=2)`` lays it out, a row at a time."""
+    opening = json.dumps({**header, "files": []}, indent=2, ensure_ascii=False)
+    out.write(opening.removesuffix("[]\n}") + "[")
+    first = True
+    for row in rows:
+        item = json.dumps(asdict(row), indent=2, ensure_ascii=False)
+        out.write(("\n" if first else ",\n") + "\n".join("    " + ln for ln in item.split("\n")))
+        first = False
+    out.write("]\n}\n" if first else "\n  ]\n}\n")
+
+
+def report_csv(rows: Iterable[ReportRow]) -> str:
+    """The report as CSV text with a header line."""
+    out = io.StringIO()
+    write_csv(out, rows)
     return out.getvalue()
 
 
 def report_json(header: dict[str, Any], rows: Iterable[ReportRow]) -> str:
     """The report as a JSON document: ``header`` (batch, counts) and ``files``."""
-    files = [asdict(row) for row in rows]
-    return json.dumps({**header, "files": files}, indent=2, ensure_ascii=False) + "\n"
+    out = io.StringIO()
+    write_json(out, header, rows)
+    return out.getvalue()

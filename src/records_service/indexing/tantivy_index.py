@@ -86,6 +86,11 @@ SWITCH_AFTER = 1000
 WRITER_LOCK = "writer.lock"  # in each generation: held by the one writer of that index
 # tantivy needs at least 15 MB per writer thread; a write batch is small.
 BATCH_HEAP = 32_000_000
+# A write batch of this many documents or more is tokenised by two writer threads (on
+# two cores where the process has them): after a bulk import the background indexing
+# step writes such batches one after another. A smaller batch keeps to one thread, since
+# each thread leaves a segment of its own for the merges to combine.
+SPREAD_BATCH = 20
 REBUILD_HEAP_PER_THREAD = 128_000_000
 MAX_FACET_VALUES = 100_000
 T = TypeVar("T")
@@ -214,7 +219,10 @@ class TantivySearchIndex(GenerationsIndex):
         batch = list(docs)
         check_batch(batch)
         if batch:
-            self._write("a write", lambda live, writer: self._apply(live, writer, batch))
+            threads = 2 if len(batch) >= SPREAD_BATCH and usable_cores() > 1 else 1
+            self._write(
+                "a write", lambda live, writer: self._apply(live, writer, batch), threads=threads
+            )
 
     def remove_record(self, record_id: str) -> None:
         """Remove every version of a record (used when it is disposed of)."""
@@ -222,11 +230,19 @@ class TantivySearchIndex(GenerationsIndex):
             "a removal", lambda _, writer: writer.delete_documents_by_term("record_id", record_id)
         )
 
-    def _write(self, what: str, change: Callable[[_Live, tantivy.IndexWriter], object]) -> None:
+    def _write(
+        self,
+        what: str,
+        change: Callable[[_Live, tantivy.IndexWriter], object],
+        *,
+        threads: int = 1,
+    ) -> None:
         with self._write_lock:
-            self._guarded(what, lambda: self._write_once(change))
+            self._guarded(what, lambda: self._write_once(change, threads))
 
-    def _write_once(self, change: Callable[[_Live, tantivy.IndexWriter], object]) -> None:
+    def _write_once(
+        self, change: Callable[[_Live, tantivy.IndexWriter], object], threads: int
+    ) -> None:
         for _ in range(3):
             live = self._current()
             lock = root_lock(live.directory, WRITER_LOCK)
@@ -234,7 +250,7 @@ class TantivySearchIndex(GenerationsIndex):
                 if stamp(self._root) != live.stamp:
                     continue  # a rebuild elsewhere swapped generations: write to the new one
                 live = self._fresh()  # reopen: see every commit before this batch
-                with _writer(live.index, BATCH_HEAP, 1) as writer:
+                with _writer(live.index, BATCH_HEAP, threads) as writer:
                     change(live, writer)
                     writer.commit()
                 live.index.reload()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import logging
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete
@@ -45,7 +46,7 @@ from records_service.records.models import (
     RecordTag,
     Version,
 )
-from records_service.records.schemas import RecordMetadata
+from records_service.records.schemas import RecordLink, RecordMetadata, RecordPublic
 from records_service.records.service import contract_reference, visible_clause
 from records_service.storage import StorageError
 
@@ -204,21 +205,64 @@ class RelatedRecord:
 
 def message_of(session: Session, record_id: str, user: User) -> RelatedRecord | None:
     """The message ``record_id`` was attached to, if ``user`` may see it."""
-    row = session.exec(
-        select(Record.id, Record.title)
-        .join(RecordPart, col(RecordPart.whole_record_id) == col(Record.id))
-        .where(RecordPart.part_record_id == record_id, visible_clause(user))
-    ).first()
-    return RelatedRecord(*row) if row else None
+    return messages_of(session, [record_id], user).get(record_id)
 
 
 def attachments_of(session: Session, record_id: str, user: User) -> list[RelatedRecord]:
     """The records made from ``record_id``'s attachments that ``user`` may see, in the
     order of the message's versions and attachments."""
+    return parts_of(session, [record_id], user).get(record_id, [])
+
+
+def messages_of(
+    session: Session, record_ids: Collection[str], user: User
+) -> dict[str, RelatedRecord]:
+    """For each of ``record_ids`` made from an attachment, its message (if ``user`` may
+    see it): one query for them all."""
+    if not record_ids:
+        return {}
     rows = session.exec(
-        select(Record.id, Record.title)
+        select(RecordPart.part_record_id, Record.id, Record.title)
+        .join(RecordPart, col(RecordPart.whole_record_id) == col(Record.id))
+        .where(col(RecordPart.part_record_id).in_(list(record_ids)), visible_clause(user))
+    )
+    return {part: RelatedRecord(rid, title) for part, rid, title in rows}
+
+
+def parts_of(
+    session: Session, record_ids: Collection[str], user: User
+) -> dict[str, list[RelatedRecord]]:
+    """For each of ``record_ids`` that is a message, the records made from its
+    attachments that ``user`` may see, in order: one query for them all."""
+    if not record_ids:
+        return {}
+    rows = session.exec(
+        select(RecordPart.whole_record_id, Record.id, Record.title)
         .join(RecordPart, col(RecordPart.part_record_id) == col(Record.id))
-        .where(RecordPart.whole_record_id == record_id, visible_clause(user))
+        .where(col(RecordPart.whole_record_id).in_(list(record_ids)), visible_clause(user))
         .order_by(col(RecordPart.whole_version), col(RecordPart.position))
     )
-    return [RelatedRecord(rid, title) for rid, title in rows]
+    found: dict[str, list[RelatedRecord]] = {}
+    for whole, rid, title in rows:
+        found.setdefault(whole, []).append(RelatedRecord(rid, title))
+    return found
+
+
+def with_links(session: Session, views: list[RecordPublic], user: User) -> list[RecordPublic]:
+    """``views`` with ``part_of`` and ``parts`` filled in, as far as ``user`` may see
+    (two queries for all of them)."""
+    ids = [view.id for view in views]
+    wholes, parts = messages_of(session, ids, user), parts_of(session, ids, user)
+    return [
+        view.model_copy(
+            update={
+                "part_of": _link(wholes.get(view.id)),
+                "parts": [RecordLink(id=p.id, title=p.title) for p in parts.get(view.id, [])],
+            }
+        )
+        for view in views
+    ]
+
+
+def _link(related: RelatedRecord | None) -> RecordLink | None:
+    return RecordLink(id=related.id, title=related.title) if related else None

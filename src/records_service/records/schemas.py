@@ -54,8 +54,15 @@ class VersionPublic(BaseModel):
     captured_by: str
 
 
+class RecordLink(BaseModel):
+    """Another record named by this one: its id and title."""
+
+    id: str
+    title: str
+
+
 class RecordPublic(BaseModel):
-    """A record with all its versions."""
+    """A record with all its versions, and the records it is linked to as "part of"."""
 
     id: str
     title: str
@@ -71,6 +78,17 @@ class RecordPublic(BaseModel):
     captured_by: str
     updated_at: datetime
     versions: list[VersionPublic]
+    part_of: RecordLink | None = Field(
+        None,
+        description="The e-mail message (.eml or Outlook .msg) this record was captured "
+        "from as an attachment, if the caller may see it; null for any other record.",
+    )
+    parts: list[RecordLink] = Field(
+        default_factory=list,
+        description="For an e-mail message: the records captured from its attachments "
+        "that the caller may see, in the order of the message's versions and "
+        "attachments (filled in the background shortly after the message's capture).",
+    )
 
 
 class MetadataChangePublic(BaseModel):

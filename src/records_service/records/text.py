@@ -23,9 +23,11 @@ from sqlmodel import Session, col, select
 from records_service.db import read_scope, session_scope
 from records_service.extraction import (
     ExtractionLimits,
+    ExtractionPool,
     ExtractionResult,
     ExtractionWorker,
     extract_text,
+    one_by_one,
 )
 from records_service.records.models import TextStatus, Version, VersionText
 from records_service.storage import BlobStore, ObjectNotFound, StorageError
@@ -85,7 +87,7 @@ def _extract(
     store: BlobStore,
     item: _Pending,
     limits: ExtractionLimits,
-    worker: ExtractionWorker | None,
+    worker: ExtractionWorker | ExtractionPool | None,
 ) -> ExtractionResult | None:
     """The extraction's result, or ``None`` when the bytes cannot be read now (a store
     that cannot be reached: tried again later). Missing content is a failure."""
@@ -137,7 +139,7 @@ def extract_version(
     store: BlobStore,
     version_id: int,
     limits: ExtractionLimits,
-    worker: ExtractionWorker | None = None,
+    worker: ExtractionWorker | ExtractionPool | None = None,
 ) -> str:
     """Extract one version's text and record the outcome; returns the status.
 
@@ -160,13 +162,14 @@ def extract_pending(
     *,
     limit: int = 50,
     limits: ExtractionLimits | None = None,
-    worker: ExtractionWorker | None = None,
+    worker: ExtractionWorker | ExtractionPool | None = None,
     budget_seconds: float | None = None,
     on_missing: OnMissing | None = None,
 ) -> int:
     """Extract text for up to ``limit`` pending versions; returns how many were processed.
 
-    ``worker`` is a long-lived extraction worker; without one, each document gets its own.
+    ``worker`` is a long-lived extraction worker, or a pool of them that spreads a
+    backlog over several processes at once; without one, each document gets its own.
     With ``budget_seconds``, no new document is started once that much time has passed
     (at least one is always done), so the texts reach the index in timely batches. The
     outcomes are written together at the end (or whenever ``HELD_TEXT_CHARS`` of text
@@ -176,13 +179,22 @@ def extract_pending(
     """
     limits = limits or ExtractionLimits()
     started = time.monotonic()
+
+    def more() -> bool:
+        return budget_seconds is None or time.monotonic() - started < budget_seconds
+
+    def run(item: _Pending) -> ExtractionResult | None:
+        return _extract(store, item, limits, worker)
+
+    items = _pending(engine, limit)
+    if isinstance(worker, ExtractionPool):
+        results = worker.extract_all(items, run, more=more)
+    else:
+        results = one_by_one(items, run, more)
     outcomes: list[_Outcome] = []
     held = done = 0
-    for item in _pending(engine, limit):
-        if done and budget_seconds is not None and time.monotonic() - started >= budget_seconds:
-            break
+    for item, result in results:
         done += 1
-        result = _extract(store, item, limits, worker)
         if result is None:
             continue
         outcomes.append((item, result))

@@ -19,7 +19,7 @@ from records_service.auth.signin import SignInContext
 from records_service.auth.throttle import ThrottlePolicy
 from records_service.clock import Clock, system_clock
 from records_service.db import make_engine
-from records_service.extraction import ExtractionWorker
+from records_service.extraction import ExtractionPool
 from records_service.indexing import SearchIndex
 from records_service.migrations import upgrade
 from records_service.records.capture import CaptureContext
@@ -146,8 +146,8 @@ class Services:
         self.worker.notify()
 
     @property
-    def extraction_worker(self) -> ExtractionWorker | None:
-        """The extraction process of the started background work, if any."""
+    def extraction_worker(self) -> ExtractionPool | None:
+        """The extraction processes of the started background work, if any."""
         return self.worker.extraction
 
     def close(self) -> None:

@@ -10,9 +10,12 @@ the tests can run the whole pipeline in their own thread (:meth:`Worker.run_once
 
 A server (or ``records-service worker``) starts it with :meth:`Worker.start`: one
 :class:`~records_service.runtime.background.BackgroundWorker` thread runs the steps
-whenever notified or polled, one extraction process serves the documents in turn,
-the retention timer runs the retention job on its interval, and an index rebuild
-that start-up found necessary runs in its own thread.
+whenever notified or polled, each step in turn for a time slice of at most
+``STEP_SLICE_SECONDS`` (so that a long queue of one, such as the sidecars of a bulk
+import, never holds back the texts and the index), a pool of extraction processes
+serves the documents (one for a trickle, one per core for a backlog), the retention
+timer runs the retention job on its interval, and an index rebuild that start-up
+found necessary runs in its own thread.
 
 A new background step goes into :meth:`Worker.steps`.
 """
@@ -27,7 +30,8 @@ from sqlmodel import Session
 from records_service.audit.writer import checkpoint_step
 from records_service.auth.failures import flush_closed
 from records_service.clock import Clock
-from records_service.extraction import ExtractionLimits, ExtractionWorker
+from records_service.cpus import usable_cores
+from records_service.extraction import ExtractionLimits, ExtractionPool
 from records_service.notes.queue import write_pending_notes
 from records_service.records.capture import CaptureContext
 from records_service.records.idempotency import purge_expired
@@ -43,10 +47,19 @@ from records_service.search.feed import IndexFeed
 from records_service.settings import ExtractionSettings, Settings
 from records_service.storage import BlobStore
 
-# Each round extracts for at most this long before the index takes what is ready in
-# one commit: a burst of captures shares commits (each costs the server tens of
-# milliseconds of Python), while a capture on a quiet service reaches the index at once.
-EXTRACTION_BUDGET_SECONDS = 0.25
+# Each call of the extraction step extracts for at most this long and then writes its
+# outcomes in one commit; a capture on a quiet service still reaches the index at once.
+EXTRACTION_BUDGET_SECONDS = 0.5
+# Each step's turn in a pass of the background thread lasts at most about this long
+# (a batch under way finishes). Long enough that a backlog's texts reach the index in
+# commits of many documents (each commit costs tens of milliseconds, whatever its size),
+# short enough that every step moves every few seconds.
+STEP_SLICE_SECONDS = 2.0
+# Sidecars per call: each costs a file and a directory sync, so a call stays well
+# inside a slice even when the disk is busy.
+SIDECAR_BATCH = 50
+# Extraction processes for a backlog, at most; one per usable core up to this.
+MAX_EXTRACTION_PROCESSES = 4
 
 
 def extraction_limits(settings: ExtractionSettings) -> ExtractionLimits:
@@ -85,7 +98,7 @@ class Worker:
     def __init__(self, parts: Parts) -> None:
         self._parts = parts
         self.thread: BackgroundWorker | None = None
-        self.extraction: ExtractionWorker | None = None
+        self.extraction: ExtractionPool | None = None
         self.retention_timer: RetentionTimer | None = None
 
     def steps(self, extraction_budget: float | None = None) -> list[Step]:
@@ -129,6 +142,7 @@ class Worker:
             parts.engine,
             parts.store,
             mode=parts.settings.storage.retention_mode,
+            limit=SIDECAR_BATCH,
             on_written=on_written,
         )
 
@@ -170,12 +184,14 @@ class Worker:
         parts = self._parts
         if parts.index_feed is not None:
             parts.index_feed.rebuild_in_background()
-        # One extraction process serves the documents in turn (it starts with the first).
-        self.extraction = ExtractionWorker()
-        # The thread loops until no step has work left.
+        # Extraction processes start when first needed: the first with the first
+        # document, the others for a backlog (see ExtractionPool).
+        self.extraction = ExtractionPool(min(usable_cores(), MAX_EXTRACTION_PROCESSES))
+        # The thread loops until no step has work left, each step in turn for a slice.
         self.thread = BackgroundWorker(
             self.steps(extraction_budget=EXTRACTION_BUDGET_SECONDS),
             poll_seconds=parts.settings.workers.poll_seconds,
+            slice_seconds=STEP_SLICE_SECONDS,
         )
         self.thread.start()
         self.retention_timer = start_retention_timer(
@@ -193,7 +209,7 @@ class Worker:
             self.thread.notify()
 
     def stop(self) -> None:
-        """Stop the timer, the thread (after its current step) and the extraction process."""
+        """Stop the timer, the thread (after its current step) and the extraction processes."""
         if self.retention_timer is not None:
             self.retention_timer.stop()
             self.retention_timer = None
