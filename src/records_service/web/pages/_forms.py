@@ -153,6 +153,33 @@ def read_date(values: Mapping[str, str], name: str, label: str) -> DateEntry:
     return _checked(label, int(typed["year"]), int(typed["month"]), int(typed["day"]))
 
 
+def read_dates(
+    values: Mapping[str, str],
+    labels: Mapping[str, str],
+    errors: dict[str, str],
+    wrong: dict[str, tuple[str, ...]],
+) -> dict[str, date | None]:
+    """Each date named in ``labels`` (name to label), by :func:`read_date`; what cannot
+    be read is noted in ``errors`` and ``wrong`` beside its own date group."""
+    days: dict[str, date | None] = {}
+    for name, label in labels.items():
+        entry = read_date(values, name, label)
+        if entry.error:
+            errors[name], wrong[name] = entry.error, entry.wrong
+        days[name] = entry.day
+    return days
+
+
+def date_boxes(values: Mapping[str, str], days: Mapping[str, date | None]) -> dict[str, str]:
+    """The form's values to show again: a date given as one ``YYYY-MM-DD`` value (a link,
+    a script) goes into its three boxes; boxes as typed are kept as typed."""
+    form = dict(values)
+    for name, day in days.items():
+        if day is not None and not any(form.get(f"{name}_{part}") for part in DATE_PARTS):
+            form |= date_parts(name, day)
+    return form
+
+
 def _checked(label: str, year: int, month: int, day: int) -> DateEntry:
     try:
         found = date(year, month, day)
