@@ -50,3 +50,29 @@ def test_the_panels_report_period_in_day_month_year_boxes(
     assert made.status_code == 303, made.text
     shown = rob.get(made.headers["location"]).text
     assert "Panel&#39;s report, 2025-04-01 to 2026-03-31" in shown
+
+
+def test_the_transparency_register_as_at_and_published_on_boxes(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    today = staff.get("/transparency")
+    assert 'type="date"' not in today.text
+    assert 'id="as_at_day"' in today.text and 'value="2026"' in _group(today.text, "as_at")
+    shown = staff.get("/transparency", params=_boxes("as_at", "10", "4", "2024"))
+    assert shown.status_code == 200 and "As at 10 Apr 2024:" in shown.text
+    assert "as_at=2024-04-10&amp;format=csv" in shown.text
+    bad = staff.get("/transparency", params=_boxes("as_at", "10", "13", "2024"))
+    assert bad.status_code == 422 and "As at must be a real date" in _group(bad.text, "as_at")
+    assert _marked(_group(bad.text, "as_at")) == ["month"] and 'value="13"' in bad.text
+    form = {"csrf_token": csrf_of(today), "item": "contract:NOPE", "location": ""}
+    refused = staff.post(
+        "/transparency/publications", data=form | _boxes("published_on", "20", "", "2024")
+    )
+    assert refused.status_code == 422
+    group = _group(refused.text, "published_on")
+    assert "Published on must include a month" in group and _marked(group) == ["month"]
+    assert 'value="20"' in group and 'value="2024"' in group
+    summary = refused.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert 'href="#published_on"' in summary and 'href="#location"' in summary  # all at once
+    assert 'value="contract:NOPE"' in refused.text

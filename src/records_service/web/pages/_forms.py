@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from pydantic import ValidationError
+
 from records_service.bounds import DATE_MAX, DATE_MIN, check_text, in_date_range
 from records_service.errors import DomainError
 from records_service.records.models import Classification
@@ -94,6 +96,30 @@ def field_of(exc: DomainError, default: str) -> str:
         if phrase in detail:
             return field
     return default
+
+
+def labelled(field: str, text: str, labels: Mapping[str, str]) -> str:
+    """A service's or schema's message about ``field`` (``"paid_on: ..."``) as the form
+    says it, starting with the field's label."""
+    rest = text.removeprefix(f"{field}: ").removeprefix("Value error, ")
+    label = labels.get(field)
+    return f"{label}: {rest}" if label else rest[:1].upper() + rest[1:]
+
+
+def schema_errors(
+    exc: ValidationError,
+    labels: Mapping[str, str],
+    default: str,
+    rename: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every error of a schema beside the form field it is about (``rename`` maps a
+    schema field to its form field); one about no single field goes to ``default``."""
+    found: dict[str, str] = {}
+    for item in exc.errors():
+        name = str(item["loc"][0]) if item["loc"] else default
+        field = (rename or {}).get(name, name)
+        found.setdefault(field, labelled(field, str(item["msg"]), labels))
+    return found
 
 
 def title_from_filename(filename: str) -> str:
