@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from records_service.runtime.services import Services
 from web.signin import csrf_of
+from web.test_contracts import _contract_form
 
 
 def _boxes(name: str, day: str, month: str, year: str) -> dict[str, str]:
@@ -76,3 +77,37 @@ def test_the_transparency_register_as_at_and_published_on_boxes(
     summary = refused.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
     assert 'href="#published_on"' in summary and 'href="#location"' in summary  # all at once
     assert 'value="contract:NOPE"' in refused.text
+
+
+def test_a_money_form_with_a_wrong_day_shows_every_error_on_its_own_field(
+    browser_for: Callable[[str], TestClient], web_services: Services
+) -> None:
+    staff = browser_for("sam")
+    opened = staff.post("/contracts/new", data=_contract_form(staff, "/contracts/new"))
+    assert opened.status_code == 303
+    page = staff.get("/contracts/OPCC-2024-007")
+    assert 'type="date"' not in page.text and 'id="payment-paid_on_day"' in page.text
+    url = "/contracts/OPCC-2024-007/money/payment"
+    form = {"csrf_token": csrf_of(page), "payment_reference": "", "amount": "100"}
+    refused = staff.post(url, data=form | _boxes("paid_on", "30", "2", "2024"))
+    assert refused.status_code == 422
+    group = _group(refused.text, "payment-paid_on")
+    assert 'id="payment-paid_on-error"' in group and "Paid on must be a real date" in group
+    assert _marked(group) == ["day"] and 'name="paid_on_day"' in group and 'value="30"' in group
+    summary = refused.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert 'href="#payment-paid_on"' in summary and 'href="#payment-payment_reference"' in summary
+    assert "<details open><summary>Payment made</summary>" in refused.text
+    assert 'id="payment-amount" name="amount" type="text" value="100"' in refused.text
+    assert 'id="period_start-error"' not in refused.text  # the gap form is untouched
+    spend = {"csrf_token": csrf_of(page), "spent": "12,000"}
+    backwards = _boxes("period_start", "1", "7", "2024") | _boxes("period_end", "30", "6", "2024")
+    wrong = staff.post("/contracts/OPCC-2024-007/money/spend", data=spend | backwards)
+    assert wrong.status_code == 422
+    assert "Period to must be the same as or after Period from" in _group(
+        wrong.text, "spend-period_end"
+    )
+    period = _boxes("period_start", "1", "4", "2024") | _boxes("period_end", "30", "6", "2024")
+    done = staff.post("/contracts/OPCC-2024-007/money/spend", data=spend | period)
+    assert done.status_code == 303
+    shown = staff.get("/contracts/OPCC-2024-007").text
+    assert "Reported spend recorded." in shown and "1 Apr 2024 to 30 Jun 2024" in shown
