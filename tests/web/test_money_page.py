@@ -26,6 +26,11 @@ def _post(client: TestClient, entry: str, **fields: str) -> str:
     return text
 
 
+def _day(name: str, day: int, month: int, year: int) -> dict[str, str]:
+    """A date as the form's day, month and year boxes."""
+    return {f"{name}_day": str(day), f"{name}_month": str(month), f"{name}_year": str(year)}
+
+
 def test_money_forms_numbers_chart_and_findings(
     browser_for: Callable[[str], TestClient], web_services: Services
 ) -> None:
@@ -35,20 +40,31 @@ def test_money_forms_numbers_chart_and_findings(
         == 303
     )
     page = _post(
-        staff, "payment", payment_reference="PAY-9", paid_on="2024-05-01", amount="£30,000.00"
+        staff,
+        "payment",
+        payment_reference="PAY-9",
+        amount="£30,000.00",
+        **_day("paid_on", 1, 5, 2024),
     )
     assert "Payment recorded." in page
     page = _post(
         staff,
         "spend",
-        period_start="2024-04-01",
-        period_end="2024-06-30",
+        **_day("period_start", 1, 4, 2024),
+        **_day("period_end", 30, 6, 2024),
         spent="12,000",
         outcomes="people supported: 42\nreferrals = 7",
     )
     assert "Reported spend recorded." in page and "people supported: 42; referrals: 7" in page
-    refused = _post(staff, "instalment", due_on="2024-07-01", amount="lots")
-    assert "Not recorded: amount: enter an amount in pounds" in refused
+    form = {"csrf_token": csrf_of(staff.get("/contracts/OPCC-2024-007")), "amount": "lots"}
+    refused = staff.post(
+        "/contracts/OPCC-2024-007/money/instalment", data=form | _day("due_on", 1, 7, 2024)
+    )
+    assert refused.status_code == 422
+    error = refused.text.split('id="instalment-amount-error"', 1)[1].split("</p>", 1)[0]
+    assert "Amount: enter an amount in pounds" in error
+    assert 'id="instalment-amount" name="amount" type="text" value="lots"' in refused.text
+    assert "Instalment of" not in staff.get("/contracts/OPCC-2024-007").text
     numbers = dict(
         re.findall(
             r'<th scope="row">([^<(]+?)(?: \([^)]*\))?</th><td class="num">(?:<strong>)?([^<]+)<',

@@ -33,11 +33,13 @@ def test_register_page_publish_and_export(
         "location": "https://pcc.example/contracts/7",
     }
     refused = staff.post("/transparency/publications", data=form)
-    assert refused.status_code == 303
-    assert (
-        "Not recorded: published_on: 2099-01-01 is in the future" in staff.get("/transparency").text
-    )
-    form["published_on"] = "2024-04-20"
+    assert refused.status_code == 422
+    error = refused.text.split('id="published_on-error"', 1)[1].split("</p>", 1)[0]
+    assert "Published on: 2099-01-01 is in the future" in error
+    assert 'id="published_on_year"' in refused.text and 'value="2099"' in refused.text
+    assert "Publication of" not in staff.get("/transparency").text
+    form |= {"published_on_day": "20", "published_on_month": "4", "published_on_year": "2024"}
+    del form["published_on"]
     assert staff.post("/transparency/publications", data=form).status_code == 303
     page = staff.get("/transparency").text
     assert "Publication of contract:OPCC-2024-007 recorded." in page and "No copy held" in page

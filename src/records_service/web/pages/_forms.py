@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from pydantic import ValidationError
+
 from records_service.bounds import DATE_MAX, DATE_MIN, check_text, in_date_range
 from records_service.errors import DomainError
 from records_service.records.models import Classification
@@ -96,6 +98,30 @@ def field_of(exc: DomainError, default: str) -> str:
     return default
 
 
+def labelled(field: str, text: str, labels: Mapping[str, str]) -> str:
+    """A service's or schema's message about ``field`` (``"paid_on: ..."``) as the form
+    says it, starting with the field's label."""
+    rest = text.removeprefix(f"{field}: ").removeprefix("Value error, ")
+    label = labels.get(field)
+    return f"{label}: {rest}" if label else rest[:1].upper() + rest[1:]
+
+
+def schema_errors(
+    exc: ValidationError,
+    labels: Mapping[str, str],
+    default: str,
+    rename: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every error of a schema beside the form field it is about (``rename`` maps a
+    schema field to its form field); one about no single field goes to ``default``."""
+    found: dict[str, str] = {}
+    for item in exc.errors():
+        name = str(item["loc"][0]) if item["loc"] else default
+        field = (rename or {}).get(name, name)
+        found.setdefault(field, labelled(field, str(item["msg"]), labels))
+    return found
+
+
 def title_from_filename(filename: str) -> str:
     """A readable default title: the file name without extension, separators as spaces."""
     stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
@@ -151,6 +177,33 @@ def read_date(values: Mapping[str, str], name: str, label: str) -> DateEntry:
         of = label[:1].lower() + label[1:]
         return DateEntry(error=f"The year of {of} must have 4 numbers", wrong=("year",))
     return _checked(label, int(typed["year"]), int(typed["month"]), int(typed["day"]))
+
+
+def read_dates(
+    values: Mapping[str, str],
+    labels: Mapping[str, str],
+    errors: dict[str, str],
+    wrong: dict[str, tuple[str, ...]],
+) -> dict[str, date | None]:
+    """Each date named in ``labels`` (name to label), by :func:`read_date`; what cannot
+    be read is noted in ``errors`` and ``wrong`` beside its own date group."""
+    days: dict[str, date | None] = {}
+    for name, label in labels.items():
+        entry = read_date(values, name, label)
+        if entry.error:
+            errors[name], wrong[name] = entry.error, entry.wrong
+        days[name] = entry.day
+    return days
+
+
+def date_boxes(values: Mapping[str, str], days: Mapping[str, date | None]) -> dict[str, str]:
+    """The form's values to show again: a date given as one ``YYYY-MM-DD`` value (a link,
+    a script) goes into its three boxes; boxes as typed are kept as typed."""
+    form = dict(values)
+    for name, day in days.items():
+        if day is not None and not any(form.get(f"{name}_{part}") for part in DATE_PARTS):
+            form |= date_parts(name, day)
+    return form
 
 
 def _checked(label: str, year: int, month: int, day: int) -> DateEntry:

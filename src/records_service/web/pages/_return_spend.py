@@ -9,7 +9,10 @@ function as the contract page and the API (audited).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -19,38 +22,39 @@ from records_service.errors import DomainError
 from records_service.finance.schemas import SpendIn
 from records_service.finance.service import add_spend
 from records_service.runtime.services import Services
-from records_service.web.pages._upload_plan import UploadPlan
-from records_service.web.pages.money import problem_text, spend_data
+from records_service.web.pages._forms import DATE_PARTS, read_date, schema_errors
+from records_service.web.pages._upload_plan import DateBoxes, UploadPlan
+from records_service.web.pages.money import FormProblem, form_outcomes, form_pence
 
 RETURN_TYPE = "monitoring_return"
-_FIELD_OF = {
-    "period_start": "spend_period_start",
-    "period_end": "spend_period_end",
-    "outcomes": "spend_outcomes",
+# The period's days by form field: the label their errors start with, and the words
+# for one left blank.
+_PERIOD = {
+    "spend_period_start": ("Period from", "Enter the first day of the period the return covers"),
+    "spend_period_end": ("Period to", "Enter the last day of the period the return covers"),
 }
 
 
 @dataclass(frozen=True)
 class ReturnSpend:
-    """The upload's spend fields, as typed."""
+    """The upload's spend fields, as typed (the period's days in their three boxes)."""
 
-    period_start: str = ""
-    period_end: str = ""
+    period_start: DateBoxes
+    period_end: DateBoxes
     spent: str = ""
     outcomes: str = ""
 
     @property
     def given(self) -> bool:
         """Whether any of them was filled in."""
-        return any(
-            v.strip() for v in (self.period_start, self.period_end, self.spent, self.outcomes)
-        )
+        typed = self.period_start.given() or self.period_end.given()
+        return typed or any(v.strip() for v in (self.spent, self.outcomes))
 
     def form(self) -> dict[str, str]:
         """The fields by name, as the form shows them again."""
         return {
-            "spend_period_start": self.period_start,
-            "spend_period_end": self.period_end,
+            **self.period_start.form("spend_period_start"),
+            **self.period_end.form("spend_period_end"),
             "spent": self.spent,
             "spend_outcomes": self.outcomes,
         }
@@ -58,26 +62,55 @@ class ReturnSpend:
 
 def check_return_spend(fields: ReturnSpend, plan: UploadPlan) -> SpendIn | None:
     """The spend to record with the upload's monitoring return, or ``None`` if none was
-    given; a problem is added to ``plan.errors`` beside its field."""
+    given; every problem is added to ``plan.errors`` beside its own field."""
     if not fields.given:
         return None
     returns = [f for f in plan.files if f.record_type == RETURN_TYPE]
     if len(returns) != 1 or not plan.shared.get("contract"):
-        plan.errors.setdefault(
+        plan.note(
             "spent",
             "Reported spend goes with one monitoring return on a contract: "
             "upload that return on its own, with its contract",
         )
         return None
+    before = len(plan.errors)
+    start = _period_day(fields.period_start, "spend_period_start", plan)
+    end = _period_day(fields.period_end, "spend_period_end", plan)
+    if start and end and end < start:
+        plan.note("spend_period_end", "Period to must be the same as or after Period from")
+    spent = _read(plan, "spent", lambda: form_pence(fields.spent, "spent"))
+    outcomes = _read(plan, "spend_outcomes", lambda: form_outcomes(fields.outcomes))
+    if len(plan.errors) > before or start is None or end is None:
+        return None
     try:
-        return spend_data(fields.period_start, fields.period_end, fields.spent, fields.outcomes, "")
-    except (ValueError, ValidationError) as exc:
-        text = problem_text(exc)
-        name = text.split(":", 1)[0]
-        plan.errors.setdefault(
-            _FIELD_OF.get(name, "spent"),
-            text[:1].upper() + text[1:],
-        )
+        return SpendIn(period_start=start, period_end=end, spent_pence=spent, outcomes=outcomes)
+    except ValidationError as exc:
+        for key, message in schema_errors(exc, {}, "spent", _FIELD_OF).items():
+            plan.note(key, message)
+        return None
+
+
+_FIELD_OF = {"spent_pence": "spent", "outcomes": "spend_outcomes"}
+T = TypeVar("T")
+
+
+def _period_day(boxes: DateBoxes, name: str, plan: UploadPlan) -> date | None:
+    label, blank = _PERIOD[name]
+    entry = read_date(boxes.form(name), name, label)
+    if entry.error:
+        plan.note(name, entry.error, entry.wrong)
+    elif entry.day is None:
+        plan.note(name, blank, DATE_PARTS)
+    return entry.day
+
+
+def _read(plan: UploadPlan, key: str, reader: Callable[[], T]) -> T | None:
+    """``reader()``, or ``None`` with its problem noted beside ``key``."""
+    try:
+        return reader()
+    except FormProblem as exc:
+        text = str(exc)
+        plan.note(key, text[:1].upper() + text[1:])
         return None
 
 

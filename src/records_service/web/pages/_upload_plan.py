@@ -78,9 +78,24 @@ class UploadForm(BaseModel):
     file_dates_year: list[FormValue] = []
     # A monitoring return's spend (``_return_spend.py``).
     spend_period_start: FormValue = ""
+    spend_period_start_day: FormValue = ""
+    spend_period_start_month: FormValue = ""
+    spend_period_start_year: FormValue = ""
     spend_period_end: FormValue = ""
+    spend_period_end_day: FormValue = ""
+    spend_period_end_month: FormValue = ""
+    spend_period_end_year: FormValue = ""
     spent: FormValue = ""
     spend_outcomes: FormValue = ""
+
+    def spend_period(self) -> tuple[DateBoxes, DateBoxes]:
+        """The first and last days of a monitoring return's spend period, as typed."""
+        start = (self.spend_period_start_day, self.spend_period_start_month)
+        end = (self.spend_period_end_day, self.spend_period_end_month)
+        return (
+            DateBoxes(*start, self.spend_period_start_year, self.spend_period_start),
+            DateBoxes(*end, self.spend_period_end_year, self.spend_period_end),
+        )
 
     def batch_date(self) -> DateBoxes:
         """The batch's record date as typed."""

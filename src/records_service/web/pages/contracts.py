@@ -184,8 +184,10 @@ def contract_view(
     reference: str,
     gap_form: dict[str, str] | None = None,
     gap_errors: dict[str, str] | None = None,
+    money: dict[str, Any] | None = None,
 ) -> Response:
-    """The contract page; with a known-gap form's values and errors when one was refused."""
+    """The contract page; with a known-gap form's values and errors when one was refused,
+    or a money form's (``money``: its entry, values, errors and wrong date boxes)."""
     contract = get_contract(session, reference)
     records = _file_records(session, contract, user)
     facts = contract_facts(contract)
@@ -214,8 +216,10 @@ def contract_view(
         "record_types": [(t, type_label(services.schedule, t)) for t in sorted(types)],
         "form": gap_form or {},
         "errors": gap_errors or {},
+        "money_entry": None,
+        **(money or {}),
     }
-    status = 422 if gap_errors else 200
+    status = 422 if context["errors"] else 200
     return render(request, "contract.html", context, user=user, status_code=status)
 
 

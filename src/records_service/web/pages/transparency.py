@@ -4,17 +4,21 @@ form to record a publication (the same service function as the API, audited)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
-from records_service.bounds import FormValue, SafeDate
+from records_service.auth.models import User
+from records_service.bounds import FormValue, Identifier, SafeDate
 from records_service.db import session_scope
 from records_service.errors import DomainError
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
+from records_service.runtime.services import Services
 from records_service.transparency.schemas import PublicationIn
 from records_service.transparency.service import (
     describe,
@@ -24,7 +28,15 @@ from records_service.transparency.service import (
     register_json,
 )
 from records_service.web.deps import SignedInContractManager, SignedInUser
-from records_service.web.pages.money import problem_text
+from records_service.web.pages._forms import (
+    DATE_PARTS,
+    date_boxes,
+    date_parts,
+    field_of,
+    labelled,
+    read_dates,
+    schema_errors,
+)
 from records_service.web.rendering import flash, redirect, render
 
 router = APIRouter(prefix="/transparency")
@@ -38,25 +50,60 @@ def register_page(
     session: ReadSessionDep,
     services: ServicesDep,
     user: SignedInUser,
-    as_at: Annotated[SafeDate | None, Query()] = None,
+    as_at: Identifier = "",
+    as_at_day: Identifier = "",
+    as_at_month: Identifier = "",
+    as_at_year: Identifier = "",
     state: Annotated[Literal["overdue", "due", "published"] | None, Query()] = None,
 ) -> Response:
-    """The register as at a day (today by default), optionally of one state."""
+    """The register as at a day (today by default, typed as day, month and year boxes
+    or given as one ``YYYY-MM-DD``), optionally of one state."""
+    given = {"as_at": as_at, "as_at_day": as_at_day, "as_at_month": as_at_month}
+    given["as_at_year"] = as_at_year
+    errors: dict[str, str] = {}
+    wrong: dict[str, tuple[str, ...]] = {}
+    day = read_dates(given, {"as_at": "As at"}, errors, wrong)["as_at"] or services.clock().date()
+    # A day that cannot be read is shown as typed, to correct; the register is today's.
+    form = date_boxes(given, {} if errors else {"as_at": day})
+    view = _Filters(day, state, form)
+    return _register_view(request, session, services, user, view, errors, wrong)
+
+
+@dataclass(frozen=True)
+class _Filters:
+    """The day and state the register is shown for, and the filter form as typed."""
+
+    day: date
+    state: str | None
+    form: dict[str, str]
+
+
+def _register_view(
+    request: Request,
+    session: Session,
+    services: Services,
+    user: User,
+    view: _Filters,
+    errors: dict[str, str],
+    wrong: dict[str, tuple[str, ...]],
+) -> Response:
     rules = services.schedule.transparency
-    day: date = as_at or services.clock().date()
-    items = register_for(session, rules, day, user)
+    items = register_for(session, rules, view.day, user)
     counts = {name: sum(1 for item in items if item.state == name) for name in STATES}
-    shown = [item for item in items if state is None or item.state == state]
     context = {
-        "items": shown,
+        "items": [item for item in items if view.state is None or item.state == view.state],
         "describe": lambda item: describe(item, rules),
-        "as_at": day,
-        "state": state or "",
+        "as_at": view.day,
+        "state": view.state or "",
         "states": STATES,
         "counts": counts,
         "rules": rules,
+        "form": date_parts("as_at", view.day) | view.form,  # the filter shows the day
+        "errors": errors,
+        "date_wrong": wrong,
     }
-    return render(request, "transparency.html", context, user=user)
+    status = 422 if errors else 200
+    return render(request, "transparency.html", context, user=user, status_code=status)
 
 
 @router.get("/export")
@@ -84,34 +131,67 @@ def register_export(
     )
 
 
+_LABELS = {"published_on": "Published on", "location": "Where", "copy_record": "Copy"}
+
+
 @router.post("/publications")
 def publish(
     request: Request,
+    session: ReadSessionDep,
     services: ServicesDep,
     user: SignedInContractManager,
     item: Annotated[FormValue, Form()] = "",
     published_on: Annotated[FormValue, Form()] = "",
+    published_on_day: Annotated[FormValue, Form()] = "",
+    published_on_month: Annotated[FormValue, Form()] = "",
+    published_on_year: Annotated[FormValue, Form()] = "",
     location: Annotated[FormValue, Form()] = "",
     copy_record: Annotated[FormValue, Form()] = "",
 ) -> Response:
-    """Record that an item was published, when and where, and return to the register."""
+    """Record that an item was published, when and where, and return to the register;
+    refused, the register is shown again with every error beside its field."""
+    form = {k: v for k, v in locals().items() if k in _FORM_FIELDS}
+    errors: dict[str, str] = {}
+    wrong: dict[str, tuple[str, ...]] = {}
+    day = read_dates(form, {"published_on": "Published on"}, errors, wrong)["published_on"]
+    if day is None and not errors:
+        errors["published_on"], wrong["published_on"] = _BLANK_DAY, DATE_PARTS
     try:
         data = PublicationIn(
             item=item,
-            published_on=published_on,
+            published_on=day or services.clock().date(),
             location=location.strip(),
             copy_record=copy_record.strip() or None,
         )
-        with session_scope(services.engine) as session:
+        if errors:
+            raise _Refused
+        with session_scope(services.engine) as write:
             record_publication(
-                session,
-                data,
-                rules=services.schedule.transparency,
-                actor=user,
-                clock=services.clock,
+                write, data, rules=services.schedule.transparency, actor=user, clock=services.clock
             )
-    except (ValidationError, DomainError) as exc:
-        flash(request, f"Not recorded: {problem_text(exc)}", "error")
-        return redirect("/transparency")
+    except (ValidationError, DomainError, _Refused) as exc:
+        errors = _problems(exc) | errors
+        view = _Filters(services.clock().date(), None, date_boxes(form, {"published_on": day}))
+        return _register_view(request, session, services, user, view, errors, wrong)
     flash(request, f"Publication of {data.item} recorded.")
     return redirect("/transparency")
+
+
+_FORM_FIELDS = frozenset(
+    {"item", "location", "copy_record", "published_on"}
+    | {f"published_on_{part}" for part in DATE_PARTS}
+)
+_BLANK_DAY = "Enter the day it was published"
+
+
+class _Refused(Exception):
+    """The form has errors of its own to show; nothing was recorded."""
+
+
+def _problems(exc: Exception) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        return schema_errors(exc, _LABELS, "item")
+    if isinstance(exc, DomainError):
+        field = field_of(exc, "item")
+        return {field: labelled(field, exc.detail, _LABELS)}
+    return {}

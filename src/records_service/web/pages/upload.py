@@ -175,9 +175,7 @@ def _with_spend(
 
 
 def _return_spend(form: UploadForm) -> ReturnSpend:
-    return ReturnSpend(
-        form.spend_period_start, form.spend_period_end, form.spent, form.spend_outcomes
-    )
+    return ReturnSpend(*form.spend_period(), form.spent, form.spend_outcomes)
 
 
 @router.post("/upload/check")
