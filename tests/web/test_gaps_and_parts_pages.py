@@ -57,11 +57,15 @@ def _capture(services: Services, content: bytes, filename: str, record_type: str
     return record.id
 
 
+def _boxes(name: str, day: str, month: str, year: str) -> dict[str, str]:
+    return {f"{name}_day": day, f"{name}_month": month, f"{name}_year": year}
+
+
 def _gap_form(client: TestClient, **fields: str) -> dict[str, str]:
     form = {
         "record_type": "monitoring_return",
-        "period_start": "2025-10-01",
-        "period_end": "2025-12-31",
+        **_boxes("period_start", "1", "10", "2025"),
+        **_boxes("period_end", "31", "12", "2025"),
         "reason": "lost",
         "evidence": "Named in the provider's covering e-mail; not on the shared drive.",
         "reported_by": "Pat Jones",
@@ -83,10 +87,20 @@ def test_records_managers_record_and_close_gaps_that_the_checklist_explains(
     before = _checklist(manager.get(PAGE).text)
     assert "Unexplained." in before and "Known gap" not in before
 
-    refused = manager.post(f"{PAGE}/gaps", data=_gap_form(manager, period_end="2025-09-30"))
+    form_page = manager.get(PAGE).text
+    assert 'id="period_start_day"' in form_page and 'id="period_end_year"' in form_page
+    backwards = _gap_form(manager, **_boxes("period_end", "30", "9", "2025"))
+    refused = manager.post(f"{PAGE}/gaps", data=backwards)
     assert refused.status_code == 422
     assert 'id="period_end-error"' in refused.text
     assert "Named in the provider&#39;s covering e-mail" in refused.text  # kept
+    not_a_day = _gap_form(manager, **_boxes("period_start", "31", "2", "2025"), reason="")
+    refused = manager.post(f"{PAGE}/gaps", data=not_a_day)
+    assert refused.status_code == 422
+    start = refused.text.split('id="period_start"', 1)[1].split("</fieldset>", 1)[0]
+    assert 'id="period_start-error"' in start and "must be a real date" in start
+    assert re.search(r'id="period_start_day"[^>]*value="31"[^>]*aria-invalid="true"', start)
+    assert 'id="reason-error"' in refused.text  # every error at once
     assert staff.post(f"{PAGE}/gaps", data=_gap_form(staff)).status_code == 403
 
     recorded = manager.post(f"{PAGE}/gaps", data=_gap_form(manager))

@@ -9,15 +9,16 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from records_service.bounds import DbId, FormReason, FormText, Identifier
+from records_service.bounds import DbId, FormReason, FormText, FormValue, Identifier
 from records_service.db import read_scope, session_scope
 from records_service.errors import DomainError
 from records_service.retention.known_gaps import close_gap, record_gap
 from records_service.retention.schemas import GapClose, GapCreate
 from records_service.runtime.requests import ServicesDep
 from records_service.web.deps import SignedInRetentionManager
+from records_service.web.pages._forms import DATE_PARTS, date_boxes, read_dates
 from records_service.web.pages.contracts import contract_view
 from records_service.web.rendering import flash, redirect
 
@@ -25,7 +26,7 @@ router = APIRouter()
 
 _MESSAGES = {
     "record_type": "Choose the type of the missing record",
-    "period_start": "Enter the first day the record covered, for example 2016-07-01",
+    "period_start": "Enter the first day the record covered",
     "period_end": "Enter the last day it covered, on or after the first",
     "reason": "Choose what happened to the record",
     "evidence": "Say what shows the record existed (at least 3 characters)",
@@ -46,31 +47,43 @@ def _page(reference: str) -> str:
     return f"/contracts/{quote(reference, safe='/')}#gaps"
 
 
+class GapForm(BaseModel):
+    """The record-a-gap form as posted: its dates as GOV.UK day, month and year boxes
+    (or ``YYYY-MM-DD`` in the date's own name, from a link or a script)."""
+
+    record_type: FormValue = ""
+    period_start: FormValue = ""
+    period_start_day: FormValue = ""
+    period_start_month: FormValue = ""
+    period_start_year: FormValue = ""
+    period_end: FormValue = ""
+    period_end_day: FormValue = ""
+    period_end_month: FormValue = ""
+    period_end_year: FormValue = ""
+    reason: FormValue = ""
+    evidence: FormReason = ""
+    reported_by: FormValue = ""
+
+
+_DATE_LABELS = {"period_start": "The first day it covered", "period_end": "The last day it covered"}
+
+
 @router.post("/contracts/{reference:path}/gaps")
 def record(
     reference: Identifier,
     request: Request,
     services: ServicesDep,
     user: SignedInRetentionManager,
-    record_type: Annotated[FormText, Form()] = "",
-    period_start: Annotated[FormText, Form()] = "",
-    period_end: Annotated[FormText, Form()] = "",
-    reason: Annotated[FormText, Form()] = "",
-    evidence: Annotated[FormReason, Form()] = "",
-    reported_by: Annotated[FormText, Form()] = "",
+    posted: Annotated[GapForm, Form()],
 ) -> Response:
     """Record a known gap in the contract's file."""
-    form = {
-        "record_type": record_type,
-        "period_start": period_start.strip(),
-        "period_end": period_end.strip(),
-        "reason": reason,
-        "evidence": evidence.strip(),
-        "reported_by": reported_by.strip(),
-    }
+    form = {name: value.strip() for name, value in posted.model_dump().items()}
     errors: dict[str, str] = {}
+    wrong: dict[str, tuple[str, ...]] = {}
+    days = read_dates(form, _DATE_LABELS, errors, wrong)
+    fields = {name: form[name] for name in ("record_type", "reason", "evidence", "reported_by")}
     try:
-        data = GapCreate.model_validate(form)
+        data = GapCreate.model_validate(fields | days)
         with session_scope(services.engine) as session:
             gap = record_gap(
                 session,
@@ -81,12 +94,17 @@ def record(
                 clock=services.clock,
             )
     except ValidationError as exc:
-        errors = _errors(exc)
+        errors = _errors(exc) | errors
     except DomainError as exc:
-        errors = {"record_type": exc.detail}
+        errors = {"record_type": exc.detail} | errors
     if errors:
+        blank = {name: DATE_PARTS for name, day in days.items() if day is None}
+        wrong = blank | wrong
         with read_scope(services.engine) as session:
-            return contract_view(request, session, services, user, reference, form, errors)
+            shown = date_boxes(form, days)
+            return contract_view(
+                request, session, services, user, reference, shown, errors, {"date_wrong": wrong}
+            )
     flash(request, f"Known gap {gap.id} recorded.")
     return redirect(_page(reference))
 
