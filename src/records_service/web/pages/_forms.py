@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from records_service.bounds import DATE_MAX, DATE_MIN, check_text, in_date_range
+from records_service.bounds import DATE_MAX, DATE_MIN, FormValue, check_text, in_date_range
 from records_service.errors import DomainError
 from records_service.records.models import Classification
 
@@ -133,6 +133,20 @@ def title_from_filename(filename: str) -> str:
 
 
 DATE_PARTS = ("day", "month", "year")
+
+
+class PeriodBoxes(BaseModel):
+    """A period's first and last days as posted by a form: GOV.UK day, month and year
+    boxes, or ``YYYY-MM-DD`` in the date's own name (links and scripts)."""
+
+    period_start: FormValue = ""
+    period_start_day: FormValue = ""
+    period_start_month: FormValue = ""
+    period_start_year: FormValue = ""
+    period_end: FormValue = ""
+    period_end_day: FormValue = ""
+    period_end_month: FormValue = ""
+    period_end_year: FormValue = ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from records_service.bounds import DbId, FormReason, FormText, FormValue, Identifier
 from records_service.db import read_scope, session_scope
@@ -18,7 +18,7 @@ from records_service.retention.known_gaps import close_gap, record_gap
 from records_service.retention.schemas import GapClose, GapCreate
 from records_service.runtime.requests import ServicesDep
 from records_service.web.deps import SignedInRetentionManager
-from records_service.web.pages._forms import DATE_PARTS, date_boxes, read_dates
+from records_service.web.pages._forms import DATE_PARTS, PeriodBoxes, date_boxes, read_dates
 from records_service.web.pages.contracts import contract_view
 from records_service.web.rendering import flash, redirect
 
@@ -47,19 +47,11 @@ def _page(reference: str) -> str:
     return f"/contracts/{quote(reference, safe='/')}#gaps"
 
 
-class GapForm(BaseModel):
+class GapForm(PeriodBoxes):
     """The record-a-gap form as posted: its dates as GOV.UK day, month and year boxes
     (or ``YYYY-MM-DD`` in the date's own name, from a link or a script)."""
 
     record_type: FormValue = ""
-    period_start: FormValue = ""
-    period_start_day: FormValue = ""
-    period_start_month: FormValue = ""
-    period_start_year: FormValue = ""
-    period_end: FormValue = ""
-    period_end_day: FormValue = ""
-    period_end_month: FormValue = ""
-    period_end_year: FormValue = ""
     reason: FormValue = ""
     evidence: FormReason = ""
     reported_by: FormValue = ""

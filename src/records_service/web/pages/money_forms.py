@@ -39,7 +39,13 @@ from records_service.finance.service import (
 )
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.web.deps import SignedInContractManager
-from records_service.web.pages._forms import DATE_PARTS, labelled, read_date, schema_errors
+from records_service.web.pages._forms import (
+    DATE_PARTS,
+    PeriodBoxes,
+    labelled,
+    read_date,
+    schema_errors,
+)
 from records_service.web.pages.contracts import contract_view
 from records_service.web.pages.money import FormProblem, form_outcomes, form_pence
 from records_service.web.rendering import flash, redirect
@@ -50,7 +56,7 @@ T = TypeVar("T")
 Entry = Literal["award", "variation", "instalment", "payment", "spend", "recovery"]
 
 
-class MoneyForm(BaseModel):
+class MoneyForm(PeriodBoxes):
     """Every field of the money forms, as typed; each form sends its own (each date as
     ``NAME_day``, ``NAME_month`` and ``NAME_year``, or as ``NAME``)."""
 
@@ -85,14 +91,6 @@ class MoneyForm(BaseModel):
     paid_on_year: FormValue = ""
     invoice_reference: FormValue = ""
     invoice_record: FormValue = ""
-    period_start: FormValue = ""
-    period_start_day: FormValue = ""
-    period_start_month: FormValue = ""
-    period_start_year: FormValue = ""
-    period_end: FormValue = ""
-    period_end_day: FormValue = ""
-    period_end_month: FormValue = ""
-    period_end_year: FormValue = ""
     spent: FormValue = ""
     outcomes: FormReason = ""
     return_record: FormValue = ""
