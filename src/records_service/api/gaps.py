@@ -14,8 +14,9 @@ from records_service.api.deps import Paging, TokenRetentionManager, TokenUser
 from records_service.api.errors import AUTHENTICATED, problem_responses
 from records_service.bounds import DbId, Identifier
 from records_service.pagination import Page
-from records_service.retention.known_gaps import close_gap, list_gaps, record_gap
+from records_service.retention.known_gaps import list_gaps
 from records_service.retention.schemas import GapClose, GapCreate, GapPublic
+from records_service.runtime.operations import close_known_gap, record_known_gap
 from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/contracts", tags=["known gaps"], responses=AUTHENTICATED)
@@ -51,14 +52,7 @@ def record(
 ) -> GapPublic:
     """Record a known gap: a record of the given type and period that existed (or
     should have) and is missing, what happened to it, the evidence and who reported it."""
-    gap = record_gap(
-        session,
-        reference=reference,
-        data=data,
-        record_types=services.record_types,
-        actor=user,
-        clock=services.clock,
-    )
+    gap = record_known_gap(services, session, reference, data, user)
     response.headers["Location"] = f"/api/contracts/{reference}/gaps/{gap.id}"
     return gap
 
@@ -73,11 +67,4 @@ def close(
     services: ServicesDep,
 ) -> GapPublic:
     """Close an open gap with the record later found for it, on the same contract's file."""
-    return close_gap(
-        session,
-        reference=reference,
-        gap_id=gap_id,
-        data=data,
-        actor=user,
-        clock=services.clock,
-    )
+    return close_known_gap(services, session, (reference, gap_id), data, user)

@@ -50,9 +50,8 @@ from records_service.records.service import (
     list_records,
     metadata_history,
     to_public,
-    update_record,
 )
-from records_service.runtime.operations import open_version
+from records_service.runtime.operations import edit_record, open_version
 from records_service.runtime.requests import ReadSessionDep, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/records", tags=["records"], responses=AUTHENTICATED)
@@ -309,14 +308,7 @@ def update(
     services: ServicesDep,
 ) -> RecordPublic:
     """Change metadata; ``reason`` is required and the old values are kept."""
-    record, _ = update_record(
-        session,
-        record_id=record_id,
-        data=data,
-        actor=user,
-        record_types=services.record_types,
-        clock=services.clock,
-    )
+    record, _ = edit_record(services, session, record_id, data, user)
     session.flush()
     return _view(session, record, user)
 

@@ -3,20 +3,24 @@
 A route of either face authenticates the caller and reads its input its own way, then
 hands over here, so what the work needs from the services (the store, the replica,
 the schedule, the clock) is gathered in one place: opening a version's bytes (the
-read audited in a transaction that commits before a byte is served) and a retention
-run started by a person.
+read audited in a transaction that commits before a byte is served), a metadata
+edit, recording and closing a known gap, and a retention run started by a person.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sqlmodel import Session
+
 from records_service.auth.models import User
 from records_service.db import session_scope
-from records_service.records.models import Version
-from records_service.records.service import open_content
+from records_service.records.models import Record, Version
+from records_service.records.schemas import RecordUpdate
+from records_service.records.service import open_content, update_record
 from records_service.retention.job import RunReport, run_retention
-from records_service.retention.schemas import RunRequest
+from records_service.retention.known_gaps import close_gap, record_gap
+from records_service.retention.schemas import GapClose, GapCreate, GapPublic, RunRequest
 from records_service.runtime.services import Services
 
 
@@ -49,4 +53,46 @@ def run_retention_now(services: Services, actor: User, request: RunRequest) -> R
         at=request.at,
         dry_run=request.dry_run,
         replica=services.replica,
+    )
+
+
+def edit_record(
+    services: Services, session: Session, record_id: str, data: RecordUpdate, actor: User
+) -> tuple[Record, bool]:
+    """Change a record's metadata in ``session``; whether anything changed."""
+    return update_record(
+        session,
+        record_id=record_id,
+        data=data,
+        actor=actor,
+        record_types=services.record_types,
+        clock=services.clock,
+    )
+
+
+def record_known_gap(
+    services: Services, session: Session, reference: str, data: GapCreate, actor: User
+) -> GapPublic:
+    """Record a known gap in contract ``reference``'s file, in ``session``."""
+    return record_gap(
+        session,
+        reference=reference,
+        data=data,
+        record_types=services.record_types,
+        actor=actor,
+        clock=services.clock,
+    )
+
+
+def close_known_gap(
+    services: Services,
+    session: Session,
+    where: tuple[str, int],
+    data: GapClose,
+    actor: User,
+) -> GapPublic:
+    """Close gap ``where`` (contract reference, gap id) with the record found for it."""
+    reference, gap_id = where
+    return close_gap(
+        session, reference=reference, gap_id=gap_id, data=data, actor=actor, clock=services.clock
     )

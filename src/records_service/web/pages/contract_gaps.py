@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from records_service.bounds import DbId, FormReason, FormText, FormValue, Identifier
 from records_service.db import read_scope, session_scope
 from records_service.errors import DomainError
-from records_service.retention.known_gaps import close_gap, record_gap
 from records_service.retention.schemas import GapClose, GapCreate
+from records_service.runtime.operations import close_known_gap, record_known_gap
 from records_service.runtime.requests import ServicesDep
 from records_service.web.deps import SignedInRetentionManager
 from records_service.web.pages._forms import DATE_PARTS, PeriodBoxes, date_boxes, read_dates
@@ -77,14 +77,7 @@ def record(
     try:
         data = GapCreate.model_validate(fields | days)
         with session_scope(services.engine) as session:
-            gap = record_gap(
-                session,
-                reference=reference,
-                data=data,
-                record_types=services.record_types,
-                actor=user,
-                clock=services.clock,
-            )
+            gap = record_known_gap(services, session, reference, data, user)
     except ValidationError as exc:
         errors = _errors(exc) | errors
     except DomainError as exc:
@@ -118,14 +111,7 @@ def close(
     try:
         data = GapClose(found_record=found_record.strip(), note=note.strip() or None)
         with session_scope(services.engine) as session:
-            close_gap(
-                session,
-                reference=reference,
-                gap_id=gap_id,
-                data=data,
-                actor=user,
-                clock=services.clock,
-            )
+            close_known_gap(services, session, (reference, gap_id), data, user)
     except ValidationError:
         errors = {field: _MESSAGES["found_record"]}
     except DomainError as exc:

@@ -19,8 +19,8 @@ from records_service.records.service import (
     add_next_version,
     get_record,
     to_public,
-    update_record,
 )
+from records_service.runtime.operations import edit_record
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.storage import StorageError
 from records_service.web.deps import SignedInCapturer, SignedInEditor
@@ -147,14 +147,7 @@ def edit(
     try:
         data = _update_from(form)
         with session_scope(services.engine) as session:
-            _, changed = update_record(
-                session,
-                record_id=record_id,
-                data=data,
-                actor=user,
-                record_types=services.record_types,
-                clock=services.clock,
-            )
+            _, changed = edit_record(services, session, record_id, data, user)
     except DateProblem as exc:
         errors, wrong = {"record_date": exc.message}, {"record_date": exc.wrong}
     except ValueError as exc:
