@@ -29,21 +29,9 @@ import tantivy
 from tantivy import Occur, Query
 
 from records_service.cpus import usable_cores
+from records_service.indexing import _generations as generations
+from records_service.indexing import base
 from records_service.indexing._fields import document_key
-from records_service.indexing._generations import (
-    REBUILD_LOCK,
-    EngineFiles,
-    GenerationsIndex,
-    Pointer,
-    Stamp,
-    held_lock,
-    open_live,
-    rebuilt_generation,
-    root_lock,
-    stamp,
-    start_afresh,
-    swap_pointer,
-)
 from records_service.indexing._tantivy_query import build_query, marked_terms, parse_tree
 from records_service.indexing._tantivy_schema import (
     ENGINE,
@@ -59,23 +47,6 @@ from records_service.indexing._tantivy_schema import (
     to_document,
 )
 from records_service.indexing._tantivy_snippets import Snippets
-from records_service.indexing.base import (
-    IndexClosed,
-    IndexDamaged,
-    IndexDocument,
-    IndexFailure,
-    IndexStats,
-    Progress,
-    QuerySyntaxError,
-    SearchHit,
-    SearchQuery,
-    SearchResult,
-    Visibility,
-    check_batch,
-    check_new_document,
-    damage_of,
-    validate_search_query,
-)
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +81,7 @@ def open_tantivy_index(
 
 @contextlib.contextmanager
 def contained(what: str) -> Iterator[None]:
-    """Turn a Rust panic inside ``what`` into :class:`IndexFailure`, and log it.
+    """Turn a Rust panic inside ``what`` into :class:`base.IndexFailure`, and log it.
 
     pyo3 raises panics as ``PanicException``, a ``BaseException``, which would
     otherwise pass every ``except Exception`` and end the request's thread or
@@ -122,14 +93,14 @@ def contained(what: str) -> Iterator[None]:
         if type(exc).__name__ != "PanicException":
             raise
         log.error("the search engine panicked during %s: %s", what, exc)
-        raise IndexFailure(f"the search index failed during {what}; try again") from None
+        raise base.IndexFailure(f"the search index failed during {what}; try again") from None
 
 
 @dataclass
 class _Live:
-    pointer: Pointer
+    pointer: generations.Pointer
     index: tantivy.Index
-    stamp: Stamp | None
+    stamp: generations.Stamp | None
     directory: Path
     meta: tuple[int, int, int] | None = field(default=None)
     # The same generation opened again for each snippet analyzer: see _snippet_searchers.
@@ -137,7 +108,7 @@ class _Live:
     snippet_meta: tuple[int, int, int] | None = field(default=None)
 
 
-class TantivySearchIndex(GenerationsIndex):
+class TantivySearchIndex(generations.GenerationsIndex):
     """A :class:`SearchIndex` stored in a directory, one tantivy index per generation."""
 
     def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
@@ -154,8 +125,8 @@ class TantivySearchIndex(GenerationsIndex):
 
     # -- the live generation ------------------------------------------------
 
-    def _files(self) -> EngineFiles:
-        return EngineFiles(
+    def _files(self) -> generations.EngineFiles:
+        return generations.EngineFiles(
             engine=ENGINE,
             schema_version=SCHEMA_VERSION,
             open=lambda pointer, directory, at: _Live(
@@ -165,32 +136,34 @@ class TantivySearchIndex(GenerationsIndex):
         )
 
     def _open_live(self) -> _Live:
-        live: _Live = open_live(self._root, self._lock_timeout, self._files())
+        live: _Live = generations.open_live(self._root, self._lock_timeout, self._files())
         return live
 
     def _reset_if_damaged(self, live: _Live, exc: Exception) -> None:
-        """Raise :class:`IndexDamaged`, after starting afresh, if ``exc`` came from
+        """Raise :class:`base.IndexDamaged`, after starting afresh, if ``exc`` came from
         damaged files: every stored document of the generation is read back, and only
         if that fails too is it damage. Otherwise return (not damage)."""
         if _files_read_back(live.index):
             return
-        cause = damage_of(exc)
+        cause = base.damage_of(exc)
         log.error("the search index files are damaged (%s): starting a new index", cause)
         with self._state_lock, contained("starting a new index"):
             if self._live is live:
                 reason = f"the index files are damaged ({cause})"
-                self._live = start_afresh(self._root, self._lock_timeout, self._files(), reason)
-        raise IndexDamaged(cause) from exc
+                self._live = generations.start_afresh(
+                    self._root, self._lock_timeout, self._files(), reason
+                )
+        raise base.IndexDamaged(cause) from exc
 
     def _create_empty(self, directory: Path) -> None:
         _create(directory, self._schema)
 
     def _current(self) -> _Live:
         if self._closed:
-            raise IndexClosed("the search index has been closed")
-        if self._damaged or stamp(self._root) != self._live.stamp:
+            raise base.IndexClosed("the search index has been closed")
+        if self._damaged or generations.stamp(self._root) != self._live.stamp:
             with self._state_lock:
-                if self._damaged or stamp(self._root) != self._live.stamp:
+                if self._damaged or generations.stamp(self._root) != self._live.stamp:
                     self._live = self._open_live()
                     self._damaged = False
         return self._live
@@ -208,16 +181,16 @@ class TantivySearchIndex(GenerationsIndex):
         try:
             with contained(what):
                 return action()
-        except IndexFailure:
+        except base.IndexFailure:
             self._damaged = True  # reopen from disk before the next operation
             raise
 
     # -- writes ------------------------------------------------------------------
 
-    def add_or_replace(self, docs: Iterable[IndexDocument]) -> None:
+    def add_or_replace(self, docs: Iterable[base.IndexDocument]) -> None:
         """:meth:`SearchIndex.add_or_replace`: one commit by this generation's writer."""
         batch = list(docs)
-        check_batch(batch)
+        base.check_batch(batch)
         if batch:
             threads = 2 if len(batch) >= SPREAD_BATCH and usable_cores() > 1 else 1
             self._write(
@@ -245,9 +218,9 @@ class TantivySearchIndex(GenerationsIndex):
     ) -> None:
         for _ in range(3):
             live = self._current()
-            lock = root_lock(live.directory, WRITER_LOCK)
-            with held_lock(lock, self._lock_timeout, "the index write lock"):
-                if stamp(self._root) != live.stamp:
+            lock = generations.root_lock(live.directory, WRITER_LOCK)
+            with generations.held_lock(lock, self._lock_timeout, "the index write lock"):
+                if generations.stamp(self._root) != live.stamp:
                     continue  # a rebuild elsewhere swapped generations: write to the new one
                 live = self._fresh()  # reopen: see every commit before this batch
                 with _writer(live.index, BATCH_HEAP, threads) as writer:
@@ -256,9 +229,11 @@ class TantivySearchIndex(GenerationsIndex):
                 live.index.reload()
                 live.meta = _meta(live.directory)
                 return
-        raise IndexFailure("the index was rebuilt repeatedly during a write; try again")
+        raise base.IndexFailure("the index was rebuilt repeatedly during a write; try again")
 
-    def _apply(self, live: _Live, writer: tantivy.IndexWriter, batch: list[IndexDocument]) -> None:
+    def _apply(
+        self, live: _Live, writer: tantivy.IndexWriter, batch: list[base.IndexDocument]
+    ) -> None:
         for doc in [*_demoted_versions(live, self._schema, batch), *batch]:
             writer.delete_documents_by_term("key", document_key(doc.record_id, doc.version))
             writer.add_document(to_document(doc, self._schema))
@@ -266,7 +241,11 @@ class TantivySearchIndex(GenerationsIndex):
     # -- rebuild -------------------------------------------------------------------
 
     def rebuild(
-        self, docs: Iterable[IndexDocument], progress: Progress | None = None, *, processes: int = 1
+        self,
+        docs: Iterable[base.IndexDocument],
+        progress: base.Progress | None = None,
+        *,
+        processes: int = 1,
     ) -> int:
         """Build a new generation from ``docs``, then swap it in atomically.
 
@@ -278,13 +257,16 @@ class TantivySearchIndex(GenerationsIndex):
         discarded and the old one stays live. ``processes`` sets tantivy's
         indexing threads.
         """
-        lock = root_lock(self._root, REBUILD_LOCK)
-        with self._write_lock, held_lock(lock, self._lock_timeout, "a rebuild"):
+        lock = generations.root_lock(self._root, generations.REBUILD_LOCK)
+        with self._write_lock, generations.held_lock(lock, self._lock_timeout, "a rebuild"):
             old = self._guarded("opening the index", self._current)
-            writes = root_lock(old.directory, WRITER_LOCK)
+            writes = generations.root_lock(old.directory, WRITER_LOCK)
             with (
-                held_lock(writes, self._lock_timeout, "the index write lock"),
-                rebuilt_generation(self._root, old.pointer.generation) as (_, directory),
+                generations.held_lock(writes, self._lock_timeout, "the index write lock"),
+                generations.rebuilt_generation(self._root, old.pointer.generation) as (
+                    _,
+                    directory,
+                ),
             ):
                 return self._guarded(
                     "a rebuild", lambda: self._fill(directory, docs, progress, processes)
@@ -293,8 +275,8 @@ class TantivySearchIndex(GenerationsIndex):
     def _fill(
         self,
         directory: Path,
-        docs: Iterable[IndexDocument],
-        progress: Progress | None,
+        docs: Iterable[base.IndexDocument],
+        progress: base.Progress | None,
         processes: int,
     ) -> int:
         index = _create(directory, self._schema)
@@ -305,7 +287,7 @@ class TantivySearchIndex(GenerationsIndex):
         with _writer(index, REBUILD_HEAP_PER_THREAD * threads, threads) as writer:
             feed = _PlainFirst(index, writer)
             for count, doc in enumerate(docs, start=1):
-                check_new_document(doc, seen, current)
+                base.check_new_document(doc, seen, current)
                 feed.add(doc, to_document(doc, self._schema))
                 if progress and count % PROGRESS_EVERY == 0:
                     progress(count)
@@ -320,35 +302,35 @@ class TantivySearchIndex(GenerationsIndex):
 
     def _swap(self, directory: Path, index: tantivy.Index) -> None:
         # Called with the old generation's write lock held (see rebuild).
-        pointer = Pointer(directory.name, SCHEMA_VERSION, engine=ENGINE)
-        new_stamp = swap_pointer(self._root, pointer, self._lock_timeout)
+        pointer = generations.Pointer(directory.name, SCHEMA_VERSION, engine=ENGINE)
+        new_stamp = generations.swap_pointer(self._root, pointer, self._lock_timeout)
         with self._state_lock:
             self._live = _Live(pointer, index, new_stamp, directory, _meta(directory))
 
     # -- reads ---------------------------------------------------------------------
 
-    def search(self, query: SearchQuery, visibility: Visibility) -> SearchResult:
+    def search(self, query: base.SearchQuery, visibility: base.Visibility) -> base.SearchResult:
         """Run ``query`` as ``visibility`` sees the index.
 
         Filters and the visibility mask are clauses of the one query tantivy
         runs, so hidden versions are absent from hits, totals, facets and
-        snippets alike. Raises :class:`QuerySyntaxError` for a bad query or
+        snippets alike. Raises :class:`base.QuerySyntaxError` for a bad query or
         impossible filters.
         """
-        validate_search_query(query)
+        base.validate_search_query(query)
         tree = parse_tree(query.text)
         live = self._guarded("a search", self._fresh)
         try:
             return self._guarded("a search", lambda: self._search(live, tree, query, visibility))
-        except (QuerySyntaxError, IndexFailure):
+        except (base.QuerySyntaxError, base.IndexFailure):
             raise
         except Exception as exc:  # damage is told apart from other errors by a check
             self._reset_if_damaged(live, exc)
             raise
 
     def _search(
-        self, live: _Live, tree: Any, query: SearchQuery, visibility: Visibility
-    ) -> SearchResult:
+        self, live: _Live, tree: Any, query: base.SearchQuery, visibility: base.Visibility
+    ) -> base.SearchResult:
         searcher = live.index.searcher()
         full = build_query(tree, query, visibility, self._schema)
         page = _collect(searcher, full, query)
@@ -363,16 +345,16 @@ class TantivySearchIndex(GenerationsIndex):
         hits = _in_parallel(lambda item: _to_hit(item[0], item[1], snippets, scored=scored), found)
         total = int(page.count)
         facets = _facets(searcher, full) if total else {name: {} for name in FACET_FIELDS}
-        return SearchResult(hits, total, query.page, query.page_size, facets)
+        return base.SearchResult(hits, total, query.page, query.page_size, facets)
 
-    def stats(self) -> IndexStats:
+    def stats(self) -> base.IndexStats:
         """Describe the live index: document count, schema version, path and rebuild state."""
         live = self._guarded("reading statistics", self._fresh)
         doc_count = int(live.index.searcher().num_docs)
         return self._stats(live.pointer, doc_count=doc_count, engine="tantivy")
 
     def close(self) -> None:
-        """Release the index; later calls raise :class:`IndexClosed`."""
+        """Release the index; later calls raise :class:`base.IndexClosed`."""
         with self._write_lock:
             self._closed = True
 
@@ -388,7 +370,7 @@ def _files_read_back(index: tantivy.Index) -> bool:
                 found = searcher.search(tantivy.Query.all_query(), limit=count)
                 for _, address in found.hits:
                     searcher.doc(address)
-    except Exception:  # whatever reading damaged files raises (a panic is an IndexFailure)
+    except Exception:  # whatever reading damaged files raises (a panic is an base.IndexFailure)
         return False
     return True
 
@@ -411,7 +393,7 @@ class _PlainFirst:
         register_analyzers(index, plain=True)
         self._waiting: list[tantivy.Document] = []
 
-    def add(self, doc: IndexDocument, fields: tantivy.Document) -> None:
+    def add(self, doc: base.IndexDocument, fields: tantivy.Document) -> None:
         """Index ``fields`` now if ``doc`` is of the current mode's kind, else later."""
         if _is_plain(doc) == self._plain:
             self._writer.add_document(fields)
@@ -434,7 +416,7 @@ class _PlainFirst:
         self._waiting.clear()
 
 
-def _is_plain(doc: IndexDocument) -> bool:
+def _is_plain(doc: base.IndexDocument) -> bool:
     return all(
         plain_text(value or "") for value in (doc.title, doc.text, doc.provider, doc.originator)
     )
@@ -502,7 +484,7 @@ def _writer(index: tantivy.Index, heap: int, threads: int) -> Iterator[tantivy.I
         writer.wait_merging_threads()
 
 
-def _collect(searcher: tantivy.Searcher, query: Query, search: SearchQuery) -> Any:
+def _collect(searcher: tantivy.Searcher, query: Query, search: base.SearchQuery) -> Any:
     """One page of hits and the total, ranked or newest first."""
     offset = (search.page - 1) * search.page_size
     if search.sort == "date":
@@ -547,11 +529,13 @@ def _in_parallel(work: Callable[[Any], T], items: list[Any]) -> list[T]:
     return list(pool.map(work, items))
 
 
-def _to_hit(doc: tantivy.Document, score: Any, snippets: Snippets, *, scored: bool) -> SearchHit:
+def _to_hit(
+    doc: tantivy.Document, score: Any, snippets: Snippets, *, scored: bool
+) -> base.SearchHit:
     stored = doc.to_dict()
     text = (stored.get("text") or [""])[0]
     title = (stored.get("title") or [""])[0]
-    return SearchHit(
+    return base.SearchHit(
         record_id=stored["record_id"][0],
         version=int(stored["version"][0]),
         is_current=bool(stored["is_current"][0]),
@@ -565,8 +549,8 @@ def _to_hit(doc: tantivy.Document, score: Any, snippets: Snippets, *, scored: bo
 
 
 def _demoted_versions(
-    live: _Live, schema: tantivy.Schema, batch: list[IndexDocument]
-) -> list[IndexDocument]:
+    live: _Live, schema: tantivy.Schema, batch: list[base.IndexDocument]
+) -> list[base.IndexDocument]:
     """Indexed versions still flagged current whose record gets a new current version."""
     in_batch = {(doc.record_id, doc.version) for doc in batch}
     searcher = live.index.searcher()
