@@ -54,6 +54,13 @@ def test_operations_behind_a_token_declare_401_and_422(tmp_path: Path) -> None:
         assert {"401", "422", "503"} <= declared, f"{method} {path}: {sorted(declared)}"
 
 
+def test_operations_that_take_a_body_declare_413(tmp_path: Path) -> None:
+    """The intake refuses any body over the route's limit, before the schema sees it."""
+    for method, path, operation in _api_operations(_document(tmp_path)):
+        if "requestBody" in operation:
+            assert "413" in operation["responses"], f"{method} {path} takes a body"
+
+
 def test_operations_behind_a_permission_declare_403(tmp_path: Path) -> None:
     document = _document(tmp_path)
     assert "403" in document["paths"]["/api/users"]["get"]["responses"]

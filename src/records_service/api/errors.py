@@ -41,7 +41,7 @@ _MEANINGS: dict[int, str] = {
     404: "No such thing, or none you may see.",
     409: "The request clashes with the current state.",
     410: "The record was disposed of.",
-    413: "The upload is larger than the service accepts.",
+    413: "The request body is larger than the service accepts here.",
     422: "A value in the request is not acceptable.",
     503: "A backing component (database, storage, search index) cannot serve now; retry.",
 }
@@ -65,8 +65,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return declared
 
 
-# What every route behind a bearer token may answer, whatever it does.
-AUTHENTICATED = problem_responses(401, 422, 503)
+# What every route behind a bearer token may answer, whatever it does (the intake bounds
+# every request's body, so any route may refuse one that is too large).
+AUTHENTICATED = problem_responses(401, 413, 422, 503)
 
 
 def problem(

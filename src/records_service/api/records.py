@@ -316,7 +316,7 @@ def update(
 @router.post(
     "/bulk",
     response_model=BulkOutcome,
-    responses=problem_responses(400, 403, 404, 409, 410),
+    responses=problem_responses(400, 403, 404, 409, 410, 413),
 )
 def bulk(
     body: BulkEdit, session: SessionDep, user: TokenEditor, services: ServicesDep
