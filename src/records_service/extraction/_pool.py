@@ -44,6 +44,7 @@ class ExtractionPool:
     ) -> None:
         self._members = [ExtractionWorker(command=command) for _ in range(max(1, size))]
         self._spread_from = spread_from
+        self._closed = False  # once closed, no further item starts
         # Last in, first out: one caller at a time is always served by the same worker
         # (the first), so the others start only when callers overlap.
         self._free: queue.LifoQueue[ExtractionWorker] = queue.LifoQueue()
@@ -89,14 +90,20 @@ class ExtractionPool:
         item with its result as it completes. ``more`` is asked before each item after
         the first; once it says no, no further item starts (those started finish)."""
         lanes = self.lanes(len(items))
+
+        def open_and_more() -> bool:
+            return not self._closed and more()
+
         if lanes == 1:
-            yield from one_by_one(items, run, more)
+            yield from one_by_one(items, run, open_and_more)
             return
         with ThreadPoolExecutor(lanes, thread_name_prefix="records-extract") as threads:
-            yield from _spread(threads, lanes, items, run, more)
+            yield from _spread(threads, lanes, items, run, open_and_more)
 
     def close(self) -> None:
-        """Stop every worker process."""
+        """Stop every worker process; a batch still running starts no further item (one
+        would start a process again that nothing stops)."""
+        self._closed = True
         for member in self._members:
             member.close()
 

@@ -193,14 +193,16 @@ def extract_pending(
         results = one_by_one(items, run, more)
     outcomes: list[_Outcome] = []
     held = done = 0
-    for item, result in results:
-        done += 1
-        if result is None:
-            continue
-        outcomes.append((item, result))
-        held += len(result.text)
-        if held >= HELD_TEXT_CHARS:
-            _record_outcomes(engine, outcomes, on_missing)
-            outcomes, held = [], 0
-    _record_outcomes(engine, outcomes, on_missing)
+    try:
+        for item, result in results:
+            done += 1
+            if result is None:
+                continue
+            outcomes.append((item, result))
+            held += len(result.text)
+            if held >= HELD_TEXT_CHARS:
+                _record_outcomes(engine, outcomes, on_missing)
+                outcomes, held = [], 0
+    finally:  # an item that raised leaves the texts already extracted recorded
+        _record_outcomes(engine, outcomes, on_missing)
     return done
