@@ -28,8 +28,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from records_service.auth.models import User
-from records_service.contracts.models import Contract
+from records_service.contracts.service import contract_id
 from records_service.db import session_scope
+from records_service.errors import NotFound
 from records_service.notes.read import DisposalNote, HoldNote, NotedHold
 from records_service.records.models import (
     DISPOSED_STATUSES,
@@ -227,10 +228,10 @@ def _user_ids(session: Session, names: set[str]) -> dict[str, int]:
 def _contract_id(session: Session, reference: str | None) -> int | None:
     if reference is None:
         return None
-    found = session.exec(select(Contract.id).where(Contract.reference == reference)).first()
-    if found is None:
-        raise KeyError(f"no contract {reference}")
-    return found
+    try:
+        return contract_id(session, reference)
+    except NotFound as exc:  # the callers report a note they cannot apply as a KeyError
+        raise KeyError(f"no contract {reference}") from exc
 
 
 def _disposed_row(session: Session, note: DisposalNote) -> Record:
