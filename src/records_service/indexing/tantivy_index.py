@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -341,8 +339,10 @@ class TantivySearchIndex(generations.GenerationsIndex):
             marked_terms(tree, "title", searcher),
         )
         scored = query.sort == "relevance"
-        found = [(searcher.doc(address), score) for score, address in page.hits]
-        hits = _in_parallel(lambda item: _to_hit(item[0], item[1], snippets, scored=scored), found)
+        hits = [
+            _to_hit(searcher.doc(address), score, snippets, scored=scored)
+            for score, address in page.hits
+        ]
         total = int(page.count)
         facets = _facets(searcher, full) if total else {name: {} for name in FACET_FIELDS}
         return base.SearchResult(hits, total, query.page, query.page_size, facets)
@@ -507,26 +507,6 @@ def _facets(searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int
         counts = [(str(b["key"]), int(b["doc_count"])) for b in buckets if b["key"] not in ("",)]
         facets[name] = dict(sorted(counts, key=lambda item: (-item[1], item[0])))
     return facets
-
-
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
-
-
-def _in_parallel(work: Callable[[Any], T], items: list[Any]) -> list[T]:
-    """``work`` on every item, on all cores: a snippet re-analyses its hit's whole text
-    in tantivy, which releases the GIL, and is most of a search's time.
-
-    One pool per process, made on first use (so a forked server process makes its own).
-    """
-    global _pool
-    if len(items) < 2 or usable_cores() < 2:
-        return [work(item) for item in items]
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(usable_cores(), "tantivy-snippets"))
-        pool = _pool[1]
-    return list(pool.map(work, items))
 
 
 def _to_hit(
