@@ -457,6 +457,14 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     }
     assert report["audit"]["acknowledged_now"]["lost_from"] == report["audit"]["log_size_before"]
     with app_on(older, clock) as (again, again_services):
+        assert last_entries(again_services, 4) == [
+            ("disposition.recover", "recovery", f"record:{spec}"),
+            ("hold.recover", "recovery", f"contract:{CONTRACT}"),
+            ("hold.recover", "recovery", f"record:{ids['a']}"),
+            ("catalogue.recover", "recovery", "catalogue"),
+        ]
+        [placed] = [d for a, d in entries_on(again_services, ids["a"]) if a == "hold.recover"]
+        assert (placed["change"], placed["reference"]) == ("added", "FOI-2026-0003")
         drain(again_services)
         after = catalogue(again, actors.admin, kept)
         still_disposed = disposed(again, actors.admin, spec)
