@@ -41,12 +41,14 @@ from records_service.auth.service import get_user, list_tokens
 from records_service.cli import main
 from records_service.db import read_scope
 from records_service.notes.queue import write_pending_notes
+from records_service.records.models import Record
 from records_service.records.sidecars import write_pending_sidecars
 from records_service.runtime.recovery import recover_from_store
 from records_service.runtime.services import Services
 from records_service.settings import Settings
 from records_service.storage import BlobStore
 from retention.casefiles import approve_the_proposal, closed_2019, dispositions
+from support.faults import FaultyStore
 from support.retention import run_retention_as_system
 
 CONTRACT = "OPCC-2023-014"
@@ -362,8 +364,12 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(archive: Archi
     assert f"audit entries LOST: entries {bundle_size} to" in result.output
 
     with app_on(rebuilt, clock) as (again, again_services):
-        assert last_entries(again_services, 2) == [
+        # The loss first, then an entry for each note applied, then the run's summary.
+        assert last_entries(again_services, 5) == [
             ("audit.rollback_acknowledged", "recovery", f"audit:{bundle_size}-{audit_end(audit)}"),
+            ("disposition.recover", "recovery", f"record:{spec}"),
+            ("hold.recover", "recovery", f"record:{ids['b']}"),
+            ("hold.recover", "recovery", f"contract:{CONTRACT}"),
             ("catalogue.recover", "recovery", "catalogue"),
         ]
         admin = make_user(again_services, "ada2", "admin")
@@ -377,7 +383,12 @@ def test_an_empty_database_gets_the_catalogue_back_from_the_store(archive: Archi
         assert holds(again, admin) == held
         assert contents(again_services.store, kept) == stored
     assert after == before
-    assert trail_after == trail  # every entry about them was in the bundle
+    # Every entry about them was in the bundle; the hold brought back on b has its own.
+    recovered_hold = trail_after[ids["b"]]["items"].pop()
+    assert (recovered_hold["action"], recovered_hold["actor"]) == ("hold.recover", "recovery")
+    assert recovered_hold["details"]["reference"] == "FOI-2026-0001"
+    trail_after[ids["b"]]["total"] -= 1
+    assert trail_after == trail
     assert still_disposed == was_disposed
 
     assert cli(rebuilt, "check").exit_code == 0
@@ -446,6 +457,14 @@ def test_a_database_restored_from_an_older_backup_gets_only_what_it_lacks(
     }
     assert report["audit"]["acknowledged_now"]["lost_from"] == report["audit"]["log_size_before"]
     with app_on(older, clock) as (again, again_services):
+        assert last_entries(again_services, 4) == [
+            ("disposition.recover", "recovery", f"record:{spec}"),
+            ("hold.recover", "recovery", f"contract:{CONTRACT}"),
+            ("hold.recover", "recovery", f"record:{ids['a']}"),
+            ("catalogue.recover", "recovery", "catalogue"),
+        ]
+        [placed] = [d for a, d in entries_on(again_services, ids["a"]) if a == "hold.recover"]
+        assert (placed["change"], placed["reference"]) == ("added", "FOI-2026-0003")
         drain(again_services)
         after = catalogue(again, actors.admin, kept)
         still_disposed = disposed(again, actors.admin, spec)
@@ -538,3 +557,133 @@ def test_recovery_reads_an_s3_store(
         after = catalogue(again, admin, list(ids.values()))
     assert report.records.records_added == 2 and report.records.problems == []
     assert after == before
+
+
+class Crash(Exception):
+    """The recovery process dying at an injected moment."""
+
+
+def dispose_of_two(
+    client: TestClient, actors: Actors, services: Services, closed: dict[str, str]
+) -> list[str]:
+    """Dispose of the specification and invitation to tender of a file closed in 2019."""
+    run_retention_as_system(services)
+    disposed = [closed["specification"], closed["invitation_to_tender"]]
+    for record_id in disposed:
+        approve_the_proposal(client, actors.records_manager, record_id)
+    drain(services)
+    return disposed
+
+
+def entries_on(services: Services, record_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(action, details) of every entry about a record, oldest first."""
+    with read_scope(services.engine) as session:
+        rows = session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.subject == f"record:{record_id}")
+            .order_by(col(AuditEntry.idx))
+        )
+        return [(e.action, json.loads(e.details)) for e in rows]
+
+
+def status_of(services: Services, record_id: str) -> str | None:
+    with read_scope(services.engine) as session:
+        record = session.get(Record, record_id)
+        return None if record is None else record.status
+
+
+def test_a_recovery_that_stops_part_way_leaves_no_disposal_unaudited(
+    request: pytest.FixtureRequest,
+    client: TestClient,
+    actors: Actors,
+    services: Services,
+    settings: Settings,
+    clock: FixedClock,
+    db_url: str,
+    tmp_path: Path,
+) -> None:
+    ensure_signing_key(settings)
+    closed = closed_2019(client, actors.staff, "OPCC-2017-028")
+    disposed = dispose_of_two(client, actors, services, closed)
+    assert cli(settings, "audit", "checkpoint").exit_code == 0
+    rebuilt = on(settings, empty_database(request, db_url, tmp_path))
+    listed: list[str] = []
+
+    def die_at_the_second_disposal(prefix: str) -> None:
+        # Recovery lists a disposed record's prefix while it applies that record's note.
+        if prefix.startswith("records/") and prefix != "records/":
+            listed.append(prefix.split("/")[1])
+            if len(listed) == 2:
+                raise Crash(f"killed while applying the disposal of {listed[1]}")
+
+    again = Services.start(rebuilt, clock=clock)
+    try:
+        faulty = FaultyStore(again.store, before_list=die_at_the_second_disposal)
+        again.store = faulty
+        with pytest.raises(Crash):
+            recover_from_store(again)
+        first, second = listed
+        assert sorted(listed) == sorted(disposed)
+        # The first disposal is committed with its own entry; the second not at all.
+        assert status_of(again, first) == "disposed"
+        [(action, details)] = entries_on(again, first)
+        assert action == "disposition.recover"
+        assert (details["added"], details["approved_by"]) == (True, "rob")
+        assert details["note"].startswith("notes/")
+        assert status_of(again, second) is None and entries_on(again, second) == []
+        assert ("catalogue.recover", "recovery", "catalogue") not in last_entries(again, 5)
+        # The log as the crash left it is whole: signed (as the worker would) and verified.
+        assert cli(rebuilt, "audit", "checkpoint").exit_code == 0
+        verified = cli(rebuilt, "audit", "verify", "--quiet")
+        assert verified.exit_code == 0, verified.output
+
+        again.store = faulty.inner
+        report = recover_from_store(again)  # run again: it finishes what the first began
+        assert [d.record_id for d in report.retention.disposals] == [second]
+        for record_id in disposed:
+            assert status_of(again, record_id) == "disposed"
+            assert [a for a, _ in entries_on(again, record_id)] == ["disposition.recover"]
+        assert last_entries(again, 1) == [("catalogue.recover", "recovery", "catalogue")]
+    finally:
+        again.close()
+    assert cli(rebuilt, "audit", "checkpoint").exit_code == 0
+    verified = cli(rebuilt, "audit", "verify", "--quiet")
+    assert verified.exit_code == 0, verified.output
+    assert cli(rebuilt, "check").exit_code == 0
+
+
+def test_content_put_back_for_a_record_already_disposed_of_is_deleted_again(
+    client: TestClient, actors: Actors, services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    closed = closed_2019(client, actors.staff, "OPCC-2017-028")
+    spec = closed["specification"]
+    drain(services)
+    kept = contents(services.store, [spec])
+    dispose_specification(client, actors, services, closed)
+    drain(services)
+    for key, body in kept.items():  # what a store-only restore of an older backup does
+        services.store.put(key, io.BytesIO(body))
+    store = services.store
+
+    services.store = FaultyStore(store, fail_delete=True)  # the store's lock refuses
+    refused = recover_from_store(services)
+    services.store = store
+    [problem] = refused.records.problems
+    assert problem.key == f"records/{spec}/"
+    assert "could not be deleted" in problem.problem
+    assert refused.retention.leftovers_deleted == [] and contents(store, [spec]) == kept
+
+    result, report = recover(settings, tmp_path / "report.json")
+
+    assert result.exit_code == 0, result.output
+    assert report["leftovers_deleted"] == [{"record_id": spec, "objects_deleted": len(kept)}]
+    assert report["disposals"] == [] and report["catalogue"]["problems"] == []
+    assert f"  {spec}: {len(kept)} objects deleted" in result.output
+    assert contents(store, [spec]) == {}
+    with read_scope(services.engine) as session:
+        [summary] = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "catalogue.recover")
+        ).all()
+    assert json.loads(summary.details)["leftovers_deleted"] == [spec]
+    assert status_of(services, spec) == "disposed"
+    assert cli(settings, "check").exit_code == 0

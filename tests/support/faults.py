@@ -2,7 +2,7 @@
 
 Fakes are for fault injection only, and this is the only store fake. It can fail
 the n-th put, break a put's stream part-way, fail every delete, or run a callback
-just before each put (to stage a race at that moment).
+just before each put or listing (to stage a race, or a crash, at that moment).
 """
 
 from __future__ import annotations
@@ -33,12 +33,14 @@ class FaultyStore:
         fail_mid_stream: bool = False,
         fail_delete: bool = False,
         before_put: Callable[[str], None] | None = None,
+        before_list: Callable[[str], None] | None = None,
     ) -> None:
         self.inner = inner
         self.fail_put_on = fail_put_on
         self.fail_mid_stream = fail_mid_stream
         self.fail_delete = fail_delete
         self.before_put = before_put
+        self.before_list = before_list
         self.puts = 0
         self.lists = 0
 
@@ -74,6 +76,8 @@ class FaultyStore:
 
     def list(self, prefix: str = "") -> Iterator[str]:
         self.lists += 1
+        if self.before_list is not None:
+            self.before_list(prefix)
         return self.inner.list(prefix)
 
     def set_retention(self, key: str, until: datetime, mode: RetentionMode) -> None:

@@ -39,6 +39,8 @@ class AuditAction(StrEnum):
     RETENTION_RUN = "retention.run"
     AUDIT_ROLLBACK_ACKNOWLEDGED = "audit.rollback_acknowledged"
     CATALOGUE_RECOVER = "catalogue.recover"
+    DISPOSITION_RECOVER = "disposition.recover"
+    HOLD_RECOVER = "hold.recover"
     IMPORT_START = "import.start"
     IMPORT_FINISH = "import.finish"
     IMPORT_DUPLICATE = "import.duplicate"
@@ -225,7 +227,8 @@ class RecoveryPayload(Payload):
     """The catalogue was rebuilt from the blob store (``recover --from-store``): what
     came back, the placeholder accounts made for user names the database did not
     know, how many stored objects could not be used, and the audit entries brought
-    back from export bundles (those lost are acknowledged in their own entry)."""
+    back from export bundles (those lost are acknowledged in their own entry). Each
+    disposal and hold note applied also has its own entry, written with it."""
 
     records_added: int
     records_updated: int
@@ -242,6 +245,41 @@ class RecoveryPayload(Payload):
     # holds brought back from hold notes, and held ones a note says were released
     holds_added: list[str] = []
     holds_released: list[str] = []
+    # records already disposed of whose objects, put back by a restore, were deleted again
+    leftovers_deleted: list[str] = []
+
+
+class DisposalRecoveredPayload(Payload):
+    """``recover --from-store`` applied the store's disposal note ``note``: the record
+    now stands disposed of (or transferred, as ``action`` says) as the disposal left it,
+    with the decision the note gives (``disposition`` is the note's number for it).
+    ``added``: the record came back from the note alone (the database lacked it);
+    ``objects_deleted``: its objects a restore had put back, deleted again."""
+
+    note: str
+    disposition: int
+    action: str
+    executed_at: str
+    executed_by: str
+    approved_by: str
+    reason: str
+    added: bool
+    objects_deleted: int
+
+
+class HoldRecoveredPayload(Payload):
+    """``recover --from-store`` applied the store's hold note ``note``: the hold
+    ``reference`` (placed by ``placed_by`` at ``placed_at``) was ``added`` to the
+    database, or the held one ``released`` as the note records."""
+
+    note: str
+    change: str  # "added" or "released"
+    scope: str
+    reference: str
+    placed_by: str
+    placed_at: str
+    released_by: str | None
+    released_at: str | None
 
 
 class AwardPayload(Payload):
@@ -396,6 +434,8 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.AUTH_UNLOCK: UnlockPayload,
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: RollbackPayload,
     AuditAction.CATALOGUE_RECOVER: RecoveryPayload,
+    AuditAction.DISPOSITION_RECOVER: DisposalRecoveredPayload,
+    AuditAction.HOLD_RECOVER: HoldRecoveredPayload,
     AuditAction.IMPORT_START: ImportRunPayload,
     AuditAction.IMPORT_FINISH: ImportCountsPayload,
     AuditAction.IMPORT_DUPLICATE: DuplicatePayload,

@@ -108,6 +108,9 @@ class _Catalogue:
     version_keys: set[str]
     users: dict[str, int]
     contracts: dict[str, int]
+    # records a disposal note names: what the store still holds of them is deleted by
+    # the retention step (:mod:`records_service.retention.recovered`), not taken in
+    noted_disposals: set[str] = field(default_factory=set)
 
 
 def recover_records(
@@ -125,8 +128,8 @@ def recover_records(
     outcome.names_found = sorted(_names(scan.records) | _noted_names(scan.notes))
     _add_users(engine, catalogue, outcome, clock)
     _add_contracts(engine, catalogue, scan, outcome)
-    found_ids = {r.record_id for r in scan.records}
-    found_ids |= {note.record_id for _, note in scan.notes.disposals}
+    catalogue.noted_disposals = {note.record_id for _, note in scan.notes.disposals}
+    found_ids = {r.record_id for r in scan.records} | catalogue.noted_disposals
     outcome.not_in_store = sorted(
         rid
         for rid, (status, _) in catalogue.records.items()
@@ -384,8 +387,9 @@ def _recover_one(
     if held is None:
         _add_record(found, catalogue, outcome, rows)
     elif held[0] in DISPOSED_STATUSES:
-        problem = f"the catalogue says this record was {held[0]}: its objects are not taken in"
-        outcome.problems.append(Problem(f"records/{found.record_id}/", problem))
+        if found.record_id not in catalogue.noted_disposals:
+            problem = f"the catalogue says this record was {held[0]}: its objects are not taken in"
+            outcome.problems.append(Problem(f"records/{found.record_id}/", problem))
         return
     elif not _extend_record(session, found, catalogue, outcome):
         return

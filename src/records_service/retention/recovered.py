@@ -12,10 +12,15 @@ its versions, the disposition and its decision. For a record the database lacks,
 the row comes back disposed of (or transferred) with its versions, disposition
 and tombstone; for one it holds as active, the disposition is completed and the
 record retired as the disposal did. A record the database already holds as
-disposed of is left alone. Objects of a disposed record that a restore put back
-into the store are deleted again (refused, and reported, if the store locks them).
+disposed of is left as it is. Objects of a disposed record that a restore put back
+into the store are deleted again, whether the note was applied now or before
+(refused, and reported, if the store locks them).
 Placeholder accounts and contracts the notes name are made first, by
 :mod:`records_service.records.recovery`.
+
+Each note is applied in its own transaction together with its audit entry
+(``disposition.recover``, ``hold.recover``), so a run that stops part-way leaves
+no change in the database that the log does not record.
 """
 
 from __future__ import annotations
@@ -27,7 +32,14 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from records_service.audit.actions import (
+    AuditAction,
+    DisposalRecoveredPayload,
+    HoldRecoveredPayload,
+)
+from records_service.audit.log import record_event
 from records_service.auth.models import User
+from records_service.clock import Clock
 from records_service.contracts.service import contract_id
 from records_service.db import session_scope
 from records_service.errors import NotFound
@@ -72,19 +84,39 @@ class DisposalBack:
     objects_deleted: int  # its objects a restore had put back, deleted again
 
 
+@dataclass(frozen=True)
+class LeftoversDeleted:
+    """Objects of a record the database already held as disposed of that a restore had
+    put back into the store, deleted again."""
+
+    record_id: str
+    objects_deleted: int
+
+
 @dataclass
 class RetentionRecovered:
     """What the notes brought back of retention: disposals and holds, and problems."""
 
     disposals: list[DisposalBack] = field(default_factory=list)
+    leftovers_deleted: list[LeftoversDeleted] = field(default_factory=list)
     holds_added: list[str] = field(default_factory=list)  # "<reference> on <what>"
     holds_released: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (key, problem)
 
     @property
     def changed_anything(self) -> bool:
-        """Whether the database changed."""
-        return bool(self.disposals or self.holds_added or self.holds_released)
+        """Whether the database or the store changed."""
+        return bool(
+            self.disposals or self.leftovers_deleted or self.holds_added or self.holds_released
+        )
+
+
+@dataclass(frozen=True)
+class AppliedBy:
+    """Whom the audit entry of each applied note names, and the clock that dates it."""
+
+    actor: str
+    clock: Clock
 
 
 _HoldId = tuple[str, str | None, str | None, str, str, datetime]
@@ -113,9 +145,13 @@ def _latest_holds(notes: list[tuple[str, HoldNote]]) -> dict[_HoldId, tuple[str,
 
 
 def apply_hold_notes(
-    engine: Engine, notes: list[tuple[str, HoldNote]], outcome: RetentionRecovered
+    engine: Engine,
+    notes: list[tuple[str, HoldNote]],
+    outcome: RetentionRecovered,
+    by: AppliedBy,
 ) -> None:
-    """Add the holds the database lacks, and release those the notes say were released.
+    """Add the holds the database lacks, and release those the notes say were released,
+    each with its audit entry in the same transaction.
 
     A hold protects records from disposal, so one the notes name on a record or
     contract the database does not hold is a problem, never dropped quietly.
@@ -127,6 +163,8 @@ def apply_hold_notes(
             except KeyError as exc:
                 outcome.problems.append((key, f"hold {hold.reference} not recovered: {exc}"))
                 continue
+            if what:
+                _audit_hold(session, key, hold, what, by)
         label = f"{hold.reference} on {hold.record_id or hold.contract}"
         if what == "added":
             outcome.holds_added.append(label)
@@ -161,28 +199,103 @@ def _apply_hold(session: Session, noted: NotedHold) -> str:
     return ""
 
 
+def _audit_hold(session: Session, key: str, hold: NotedHold, change: str, by: AppliedBy) -> None:
+    subject = f"record:{hold.record_id}" if hold.record_id else f"contract:{hold.contract}"
+    payload = HoldRecoveredPayload(
+        note=key,
+        change=change,
+        scope=hold.scope,
+        reference=hold.reference,
+        placed_by=hold.placed_by,
+        placed_at=hold.placed_at.isoformat(),
+        released_by=hold.released_by,
+        released_at=hold.released_at.isoformat() if hold.released_at else None,
+    )
+    record_event(
+        session,
+        actor=by.actor,
+        action=AuditAction.HOLD_RECOVER,
+        subject=subject,
+        payload=payload,
+        clock=by.clock,
+    )
+
+
 def apply_disposal_notes(
     engine: Engine,
     store: BlobStore,
     notes: list[tuple[str, DisposalNote]],
     outcome: RetentionRecovered,
+    by: AppliedBy,
 ) -> None:
-    """Apply each disposal note the database does not reflect yet (see the module)."""
+    """Apply each disposal note the database does not reflect yet (see the module), and
+    delete again what a restore put back of every record a note says was disposed of."""
     for key, note in notes:
         with session_scope(engine) as session:
             record = session.get(Record, note.record_id)
-            if record is not None and record.status in DISPOSED_STATUSES:
-                continue
-            try:
-                added = record is None
-                record = record or _disposed_row(session, note)
-            except (KeyError, ValueError) as exc:
-                outcome.problems.append((key, f"disposal note unusable: {exc}"))
-                session.rollback()
-                continue
-            _complete(session, record, note)
-        deleted = _delete_leftovers(store, note.record_id, outcome)
-        outcome.disposals.append(_back(note, added, deleted))
+            disposed = record is not None and record.status in DISPOSED_STATUSES
+            back = (
+                None
+                if disposed
+                else _apply_disposal(session, store, (key, note), record, outcome, by)
+            )
+        if disposed:
+            _delete_again(store, note.record_id, outcome)
+        elif back is not None:
+            outcome.disposals.append(back)
+
+
+def _apply_disposal(
+    session: Session,
+    store: BlobStore,
+    noted: tuple[str, DisposalNote],
+    record: Record | None,
+    outcome: RetentionRecovered,
+    by: AppliedBy,
+) -> DisposalBack | None:
+    """Retire the record as the note says, delete its leftovers and audit both, in the
+    caller's transaction; ``None`` (and a problem) for a note that cannot be applied.
+
+    The leftovers go before the commit, as in a disposal: a crash in between leaves the
+    record to be retired by the next run, never retired without its entry."""
+    key, note = noted
+    try:
+        added = record is None
+        record = record or _disposed_row(session, note)
+    except (KeyError, ValueError) as exc:
+        outcome.problems.append((key, f"disposal note unusable: {exc}"))
+        session.rollback()
+        return None
+    _complete(session, record, note)
+    back = _back(note, added, _delete_leftovers(store, note.record_id, outcome))
+    record_event(
+        session,
+        actor=by.actor,
+        action=AuditAction.DISPOSITION_RECOVER,
+        subject=f"record:{note.record_id}",
+        payload=DisposalRecoveredPayload(
+            note=key,
+            disposition=note.disposition_id,
+            action=note.action,
+            executed_at=back.executed_at,
+            executed_by=note.executed_by,
+            approved_by=note.approved_by,
+            reason=note.reason,
+            added=added,
+            objects_deleted=back.objects_deleted,
+        ),
+        clock=by.clock,
+    )
+    return back
+
+
+def _delete_again(store: BlobStore, record_id: str, outcome: RetentionRecovered) -> None:
+    """Delete what a restore put back of a record the database already holds as disposed
+    of: its disposal, or an earlier recovery that applied its note, could not delete it
+    (the store refused, or the run stopped), or a store-only restore put it back since."""
+    deleted = _delete_leftovers(store, record_id, outcome)
+    if deleted:
+        outcome.leftovers_deleted.append(LeftoversDeleted(record_id, deleted))
 
 
 def _delete_leftovers(store: BlobStore, record_id: str, outcome: RetentionRecovered) -> int:

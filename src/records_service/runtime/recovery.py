@@ -10,8 +10,12 @@ Runs the steps in order and writes the recovery report:
 2. the store is read and checked (:mod:`records_service.records._store_scan`);
 3. what the catalogue lacks is added (:mod:`records_service.records.recovery`);
 4. the disposals and holds the store's notes record are applied
-   (:mod:`records_service.retention.recovered`);
-5. the run is audited as ``catalogue.recover`` when it changed anything.
+   (:mod:`records_service.retention.recovered`), each note in its own transaction
+   with its own audit entry (``disposition.recover``, ``hold.recover``), so that a
+   run stopped part-way leaves nothing applied unaudited;
+5. the run is summed up in one ``catalogue.recover`` entry when it changed anything
+   (with what the per-note entries do not say: records, versions, edits, contracts,
+   placeholder accounts and the content of disposed records deleted again).
 
 The report (:class:`RecoveryReport`) says what came back, what could not and why.
 """
@@ -34,6 +38,7 @@ from records_service.db import read_scope, session_scope
 from records_service.records._store_scan import Problem, StoreScan, scan_store
 from records_service.records.recovery import RecordsRecovered, recover_records
 from records_service.retention.recovered import (
+    AppliedBy,
     RetentionRecovered,
     apply_disposal_notes,
     apply_hold_notes,
@@ -94,6 +99,7 @@ class RecoveryReport:
             "format": REPORT_FORMAT,
             "catalogue": records,
             "disposals": [asdict(d) for d in self.retention.disposals],
+            "leftovers_deleted": [asdict(d) for d in self.retention.leftovers_deleted],
             "holds": {
                 "added": self.retention.holds_added,
                 "released": self.retention.holds_released,
@@ -132,10 +138,14 @@ class RecoveryReport:
         ]
         lines += [f"  hold added: {label}" for label in held.holds_added]
         lines += [f"  hold released: {label}" for label in held.holds_released]
-        disposals = self.retention.disposals
-        if not disposals:
-            return lines
-        lines += [f"disposals: {len(disposals)} recorded in the store's disposal notes applied:"]
+        return lines + self._disposal_lines()
+
+    def _disposal_lines(self) -> list[str]:
+        disposals, lines = self.retention.disposals, []
+        if disposals:
+            lines += [
+                f"disposals: {len(disposals)} recorded in the store's disposal notes applied:"
+            ]
         lines += [
             f"  {d.record_id}: {'transferred' if d.action == 'transfer' else 'disposed of'} "
             f"on {d.executed_at} (disposition {d.disposition_id}, approved by "
@@ -148,6 +158,13 @@ class RecoveryReport:
             )
             for d in disposals
         ]
+        leftovers = self.retention.leftovers_deleted
+        if leftovers:
+            lines += [
+                f"disposed of already, content put back by a restore deleted again: "
+                f"{len(leftovers)} records:"
+            ]
+        lines += [f"  {d.record_id}: {d.objects_deleted} objects deleted" for d in leftovers]
         return lines
 
     def _catalogue_lines(self) -> list[str]:
@@ -235,8 +252,9 @@ def recover_from_store(
         services.engine, scan, clock=services.clock, progress=progress.written
     )
     retention = RetentionRecovered()
-    apply_disposal_notes(services.engine, services.store, scan.notes.disposals, retention)
-    apply_hold_notes(services.engine, scan.notes.holds, retention)
+    by = AppliedBy(RECOVERY_ACTOR, services.clock)
+    apply_disposal_notes(services.engine, services.store, scan.notes.disposals, retention, by)
+    apply_hold_notes(services.engine, scan.notes.holds, retention, by)
     records.problems += [Problem(key, problem) for key, problem in retention.problems]
     if records.added_anything or log.restored or retention.changed_anything:
         _audit_run(services, records, log, retention)
@@ -295,6 +313,7 @@ def _audit_run(
         disposals_applied=[d.record_id for d in retention.disposals],
         holds_added=retention.holds_added,
         holds_released=retention.holds_released,
+        leftovers_deleted=[d.record_id for d in retention.leftovers_deleted],
     )
     with session_scope(services.engine) as session:
         record_event(

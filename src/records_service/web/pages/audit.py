@@ -79,6 +79,8 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.RETENTION_RUN: "Retention check run",
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: "Lost audit entries acknowledged",
     AuditAction.CATALOGUE_RECOVER: "Catalogue recovered from the store",
+    AuditAction.DISPOSITION_RECOVER: "Disposal brought back from the store's note",
+    AuditAction.HOLD_RECOVER: "Hold brought back from the store's note",
     AuditAction.IMPORT_START: "Import run started",
     AuditAction.IMPORT_FINISH: "Import run finished",
     AuditAction.IMPORT_DUPLICATE: "Imported file already held (duplicate sighting)",
