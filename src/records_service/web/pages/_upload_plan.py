@@ -29,6 +29,7 @@ from records_service.runtime.services import Services
 from records_service.web.pages._forms import (
     DATE_PARTS,
     DateEntry,
+    FormErrors,
     optional,
     read_date,
     title_from_filename,
@@ -144,21 +145,12 @@ class FilePlan:
 
 
 @dataclass
-class UploadPlan:
-    """The checked upload: shared metadata, one plan per file, and errors by field id."""
+class UploadPlan(FormErrors):
+    """The checked upload: shared metadata, one plan per file, and errors (with the date
+    boxes to correct) by field id."""
 
-    shared: dict[str, Any]
-    files: list[FilePlan]
-    errors: dict[str, str]
-    # The date boxes to correct, by the error's field id.
-    wrong: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def note(self, key: str, message: str, wrong: tuple[str, ...] = ()) -> None:
-        """Keep the first error about ``key``, with the boxes it marks as wrong."""
-        if key not in self.errors:
-            self.errors[key] = message
-            if wrong:
-                self.wrong[key] = wrong
+    shared: dict[str, Any] = field(default_factory=dict)
+    files: list[FilePlan] = field(default_factory=list)
 
 
 def _per_file(values: Sequence[str], count: int) -> list[str]:
@@ -257,7 +249,7 @@ def _plan_file(
 
 def plan_upload(session: Session, services: Services, fields: UploadForm) -> UploadPlan:
     """Check the whole upload, every file included, before anything is captured."""
-    plan = UploadPlan(shared={}, files=[], errors={})
+    plan = UploadPlan()
     _check_batch(session, services, fields, plan)
     count = len(fields.names)
     if not count:
