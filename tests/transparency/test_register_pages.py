@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,7 +14,11 @@ from sqlalchemy import event
 
 from factories import Actors, capture
 from finance.money import post
+from records_service.auth.service import get_user
+from records_service.db import session_scope
 from records_service.runtime.services import Services
+from records_service.transparency.models import ItemKind
+from records_service.transparency.service import register_counts_for
 from retention.casefiles import add_contract
 
 SPI = "significant-public-interest"
@@ -106,3 +111,29 @@ def test_pages_are_the_register_in_order_read_by_the_database(
         assert _page(client, actors.staff, page=2, page_size=2)[0] == staff_sees[2:4]
     paged = [s for s in seen if "UNION ALL" in s and "LIMIT" in s]
     assert len(paged) == 1, seen
+
+
+def test_counts_by_state_are_read_by_the_database_for_what_the_reader_may_see(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    # As at 2026-06-15, due within 30 days: REG-C published; REG-A1, REG-A-2 and the
+    # sensitive decision (15 April) and the grant (10 May) overdue; the other
+    # decision (20 May) and REG-B (1 June) due. Staff may not see the sensitive one.
+    _build(client, actors)
+    rules = services.schedule.transparency
+    day = date(2026, 6, 15)
+    with session_scope(services.engine) as session, _statements(services) as seen:
+        staff, reviewer = get_user(session, "sam"), get_user(session, "rita")
+        assert register_counts_for(session, rules, day, staff) == {
+            "overdue": 3,
+            "due": 2,
+            "published": 1,
+        }
+        assert register_counts_for(session, rules, day, reviewer)["overdue"] == 4
+        assert register_counts_for(session, rules, day, reviewer, kind=ItemKind.DECISION) == {
+            "overdue": 1,
+            "due": 1,
+            "published": 0,
+        }
+    counted = [s for s in seen if "UNION ALL" in s and "GROUP BY" in s]
+    assert len(counted) == 3, seen

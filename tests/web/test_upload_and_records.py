@@ -17,6 +17,7 @@ from records_service.contracts.service import create_contract
 from records_service.db import session_scope
 from records_service.records.models import Record
 from records_service.runtime.services import Services
+from records_service.web.pages._forms import DATE_PARTS
 from web.signin import csrf_of, upload_action
 
 NEEDS = b"Needs assessment: demand for the domestic abuse helpline rose sharply.\n"
@@ -398,6 +399,13 @@ def test_upload_check_answers_from_the_fields_and_file_names_alone(
     ]
     nothing = sam.post(check, data={"record_type": "minutes", "record_date": "2023-01-01"})
     assert [e["field"] for e in nothing.json()["errors"]] == ["files"]
+    # A wrong batch date that three files take is one error, on the batch's date.
+    three = {"names": ["a.txt", "b.txt", "c.txt"]} | _per_file(
+        ["", "", ""], ["", "", ""], ("", "", ""), ("", "", ""), ("", "", "")
+    )
+    later = batch | three | {"record_date_day": "1", "record_date_month": "1"}
+    taken = sam.post(check, data=later | {"record_date_year": "2099"}).json()["errors"]
+    assert [(e["field"], e["boxes"]) for e in taken] == [("record_date", list(DATE_PARTS))]
     assert _records_by_title(web_services) == {}
 
 

@@ -30,7 +30,7 @@ read with ``LIMIT``/``OFFSET`` and counted by the database, whatever its size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -60,6 +60,7 @@ from records_service.transparency.models import ItemKind, Publication
 
 AWARDED_STATUSES = ("awarded", "active", "closed", "terminated")
 TENDERING_STATUSES = ("planned", "tendering")
+STATES = ("overdue", "due", "published")
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,20 @@ def register_page(
     ).scalar_one()
     rows = session.execute(query.offset(offset).limit(limit))
     return [_item(row, rules, as_at) for row in rows], int(total)
+
+
+def register_counts(
+    session: Session, rules: RegisterRules, as_at: date, where: RegisterFilter
+) -> dict[str, int]:
+    """How many items are in each state (``overdue``, ``due``, ``published``; none is
+    0), of those ``where`` selects whatever its ``state``, counted by the database."""
+    query = register_query(session, rules, as_at, replace(where, state=None))
+    rows = query.order_by(None).subquery()
+    counted = core_select(rows.c.state, func.count()).group_by(rows.c.state)
+    counts = dict.fromkeys(STATES, 0)
+    for state, number in session.execute(counted):
+        counts[state] = int(number)
+    return counts
 
 
 def register_query(

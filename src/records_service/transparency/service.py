@@ -38,6 +38,7 @@ from records_service.transparency.register import (
     RegisterItem,
     RegisterRules,
     build_register,
+    register_counts,
     register_page,
 )
 from records_service.transparency.schemas import PublicationIn
@@ -77,6 +78,13 @@ def register_page_for(
     """One page of what ``user`` may see of the register, and how many items in all."""
     where = seen_by(user, kind=kind, state=state)
     return register_page(session, rules, as_at, where, offset=page.offset, limit=page.page_size)
+
+
+def register_counts_for(
+    session: Session, rules: RegisterRules, as_at: date, user: User, *, kind: ItemKind | None = None
+) -> dict[str, int]:
+    """How many items ``user`` may see are in each state (of ``kind``, if given)."""
+    return register_counts(session, rules, as_at, seen_by(user, kind=kind))
 
 
 def describe(item: RegisterItem, rules: RegisterRules) -> str:

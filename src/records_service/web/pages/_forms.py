@@ -1,4 +1,5 @@
-"""Reading form values for pages: dates, optional text, and which field an error is about.
+"""Reading form values for pages: dates, optional text, which field an error is about,
+and the problems found in a form (:class:`FormErrors`), by field.
 
 Dates are typed as GOV.UK's three boxes, day, month and year (``NAME_day``,
 ``NAME_month``, ``NAME_year``), never the browser's date picker, whose order and
@@ -8,9 +9,10 @@ is still read when the three are blank (links and scripts).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,6 +21,7 @@ from records_service.errors import DomainError
 from records_service.records.models import Classification
 
 MAX_FILTER_LENGTH = 200
+T = TypeVar("T")
 
 # Phrases in service error messages, mapped to the form field they concern.
 _FIELD_HINTS = (
@@ -240,3 +243,44 @@ def _iso_entry(text: str | None, label: str) -> DateEntry:
         return DateEntry(day=parse_day(text))
     except ValueError:
         return DateEntry(error=f"{label} must be a real date", wrong=DATE_PARTS)
+
+
+class FormProblem(ValueError):
+    """A typed value that cannot be read, with the words to show."""
+
+
+@dataclass
+class FormErrors:
+    """The problems found reading a form: the first message about each field, and the
+    date boxes it marks as wrong."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    wrong: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def note(self, key: str, message: str, wrong: tuple[str, ...] = ()) -> None:
+        """Keep the first error about ``key``, with the boxes it marks as wrong."""
+        if key not in self.errors:
+            self.errors[key] = message
+            if wrong:
+                self.wrong[key] = wrong
+
+    def required_date(
+        self, values: Mapping[str, str], name: str, label: str, blank: str
+    ) -> date | None:
+        """The date in ``name``'s boxes (:func:`read_date`); wrong, or blank (said in
+        the words ``blank``), it is noted beside them."""
+        entry = read_date(values, name, label)
+        if entry.error:
+            self.note(name, entry.error, entry.wrong)
+        elif entry.day is None:
+            self.note(name, blank, DATE_PARTS)
+        return entry.day
+
+    def noted(self, key: str, reader: Callable[[], T]) -> T | None:
+        """``reader()``, or ``None`` with its :class:`FormProblem` noted beside ``key``."""
+        try:
+            return reader()
+        except FormProblem as exc:
+            text = str(exc)
+            self.note(key, text[:1].upper() + text[1:])
+            return None

@@ -9,10 +9,8 @@ function as the contract page and the API (audited).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -22,9 +20,9 @@ from records_service.errors import DomainError
 from records_service.finance.schemas import SpendIn
 from records_service.finance.service import add_spend
 from records_service.runtime.services import Services
-from records_service.web.pages._forms import DATE_PARTS, read_date, schema_errors
+from records_service.web.pages._forms import schema_errors
 from records_service.web.pages._upload_plan import DateBoxes, UploadPlan
-from records_service.web.pages.money import FormProblem, form_outcomes, form_pence
+from records_service.web.pages.money import form_outcomes, form_pence
 
 RETURN_TYPE = "monitoring_return"
 # The period's days by form field: the label their errors start with, and the words
@@ -78,8 +76,8 @@ def check_return_spend(fields: ReturnSpend, plan: UploadPlan) -> SpendIn | None:
     end = _period_day(fields.period_end, "spend_period_end", plan)
     if start and end and end < start:
         plan.note("spend_period_end", "Period to must be the same as or after Period from")
-    spent = _read(plan, "spent", lambda: form_pence(fields.spent, "spent"))
-    outcomes = _read(plan, "spend_outcomes", lambda: form_outcomes(fields.outcomes))
+    spent = plan.noted("spent", lambda: form_pence(fields.spent, "spent"))
+    outcomes = plan.noted("spend_outcomes", lambda: form_outcomes(fields.outcomes))
     if len(plan.errors) > before or start is None or end is None:
         return None
     try:
@@ -91,27 +89,10 @@ def check_return_spend(fields: ReturnSpend, plan: UploadPlan) -> SpendIn | None:
 
 
 _FIELD_OF = {"spent_pence": "spent", "outcomes": "spend_outcomes"}
-T = TypeVar("T")
 
 
 def _period_day(boxes: DateBoxes, name: str, plan: UploadPlan) -> date | None:
-    label, blank = _PERIOD[name]
-    entry = read_date(boxes.form(name), name, label)
-    if entry.error:
-        plan.note(name, entry.error, entry.wrong)
-    elif entry.day is None:
-        plan.note(name, blank, DATE_PARTS)
-    return entry.day
-
-
-def _read(plan: UploadPlan, key: str, reader: Callable[[], T]) -> T | None:
-    """``reader()``, or ``None`` with its problem noted beside ``key``."""
-    try:
-        return reader()
-    except FormProblem as exc:
-        text = str(exc)
-        plan.note(key, text[:1].upper() + text[1:])
-        return None
+    return plan.required_date(boxes.form(name), name, *_PERIOD[name])
 
 
 def record_return_spend(

@@ -29,6 +29,7 @@ from records_service.runtime.services import Services
 from records_service.web.pages._forms import (
     DATE_PARTS,
     DateEntry,
+    FormErrors,
     optional,
     read_date,
     title_from_filename,
@@ -144,21 +145,12 @@ class FilePlan:
 
 
 @dataclass
-class UploadPlan:
-    """The checked upload: shared metadata, one plan per file, and errors by field id."""
+class UploadPlan(FormErrors):
+    """The checked upload: shared metadata, one plan per file, and errors (with the date
+    boxes to correct) by field id."""
 
-    shared: dict[str, Any]
-    files: list[FilePlan]
-    errors: dict[str, str]
-    # The date boxes to correct, by the error's field id.
-    wrong: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def note(self, key: str, message: str, wrong: tuple[str, ...] = ()) -> None:
-        """Keep the first error about ``key``, with the boxes it marks as wrong."""
-        if key not in self.errors:
-            self.errors[key] = message
-            if wrong:
-                self.wrong[key] = wrong
+    shared: dict[str, Any] = field(default_factory=dict)
+    files: list[FilePlan] = field(default_factory=list)
 
 
 def _per_file(values: Sequence[str], count: int) -> list[str]:
@@ -201,8 +193,9 @@ def _check_contract(session: Session, text: str, errors: dict[str, str]) -> str 
 
 def _check_batch(
     session: Session, services: Services, fields: UploadForm, plan: UploadPlan
-) -> None:
-    """The fields every file shares (contract, tags, classification, originator)."""
+) -> DateEntry:
+    """The fields every file shares (contract, tags, classification, originator), and
+    the batch's record date, read once for every file without a date of its own."""
     errors = plan.errors
     clean = plan.shared
     clean["contract"] = _check_contract(session, fields.contract, errors)
@@ -216,10 +209,10 @@ def _check_batch(
     clean["originator"] = optional(fields.originator)
     if fields.record_type and fields.record_type not in services.record_types:
         errors["record_type"] = "Choose a record type"
-    if fields.batch_date().given():
-        entry = check_day(fields.batch_date(), "Record date", services.clock().date())
-        if entry.error:
-            plan.note("record_date", entry.error, entry.wrong)
+    batch_date = check_day(fields.batch_date(), "Record date", services.clock().date())
+    if batch_date.error and fields.batch_date().given():
+        plan.note("record_date", batch_date.error, batch_date.wrong)
+    return batch_date
 
 
 def _plan_file(
@@ -228,8 +221,10 @@ def _plan_file(
     index: int,
     own: tuple[str, str, DateBoxes],
     plan: UploadPlan,
+    batch_date: DateEntry,
 ) -> FilePlan:
-    """One file's title, type and date (its own, else the batch's), its errors noted.
+    """One file's title, type and date (its own, else the batch's, ``batch_date``), its
+    errors noted.
 
     A bad value the file took from the batch is reported once, on the batch's field;
     with per-file boxes a missing value is asked for on the file's.
@@ -245,20 +240,21 @@ def _plan_file(
         plan.note(f"record_type-{index}", "Choose a record type from the list")
     key = "record_date" if single else f"record_date-{index}"
     label = "Record date" if single else f"Record date for {name}"
-    batch_date = fields.batch_date()
-    boxes = own_date if own_date.given() else batch_date
-    entry = check_day(boxes, label, services.clock().date())
+    # Without a date of its own, the file has the batch's, read once for the batch (a
+    # single file's label is the batch's own, "Record date").
+    today = services.clock().date()
+    entry = check_day(own_date, label, today) if own_date.given() else batch_date
     if entry.error and (own_date.given() or single):
         plan.note(key, entry.error, entry.wrong)
-    elif entry.error and not batch_date.given():
+    elif entry.error and not fields.batch_date().given():
         plan.note(key, f"Enter the date {name} bears")
     return FilePlan(name, title or title_from_filename(name), record_type, entry.day)
 
 
 def plan_upload(session: Session, services: Services, fields: UploadForm) -> UploadPlan:
     """Check the whole upload, every file included, before anything is captured."""
-    plan = UploadPlan(shared={}, files=[], errors={})
-    _check_batch(session, services, fields, plan)
+    plan = UploadPlan()
+    batch_date = _check_batch(session, services, fields, plan)
     count = len(fields.names)
     if not count:
         plan.note("files", "Choose at least one file to upload")
@@ -269,5 +265,5 @@ def plan_upload(session: Session, services: Services, fields: UploadForm) -> Upl
         strict=True,
     )
     for index, values in enumerate(own):
-        plan.files.append(_plan_file(services, fields, index, values, plan))
+        plan.files.append(_plan_file(services, fields, index, values, plan, batch_date))
     return plan

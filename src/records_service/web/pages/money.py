@@ -35,6 +35,7 @@ from records_service.finance.service import (
 from records_service.pagination import PageParams
 from records_service.retention.findings import FindingFilters, list_findings
 from records_service.retention.models import FindingKind
+from records_service.web.pages._forms import FormProblem
 from records_service.web.pages._money_chart import money_chart
 
 MONEY_KINDS = frozenset(
@@ -83,10 +84,6 @@ def money_section(session: Session, contract: Contract, user: User, today: date)
         "spend": [spend_public(row) for row in spend],
         "findings": findings,
     }
-
-
-class FormProblem(ValueError):
-    """A typed value that cannot be read, with the words to show."""
 
 
 def form_pence(text: str, name: str, *, signed: bool = False) -> int | None:

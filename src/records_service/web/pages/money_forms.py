@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -39,20 +39,13 @@ from records_service.finance.service import (
 )
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.web.deps import SignedInContractManager
-from records_service.web.pages._forms import (
-    DATE_PARTS,
-    PeriodBoxes,
-    labelled,
-    read_date,
-    schema_errors,
-)
+from records_service.web.pages._forms import FormErrors, PeriodBoxes, labelled, schema_errors
 from records_service.web.pages.contracts import contract_view
-from records_service.web.pages.money import FormProblem, form_outcomes, form_pence
+from records_service.web.pages.money import form_outcomes, form_pence
 from records_service.web.rendering import flash, redirect
 
 router = APIRouter()
 
-T = TypeVar("T")
 Entry = Literal["award", "variation", "instalment", "payment", "spend", "recovery"]
 
 
@@ -150,14 +143,13 @@ _ACROSS = {
 }
 
 
-class _Reading:
+class _Reading(FormErrors):
     """One money form being read: its values, and every problem found, by field."""
 
     def __init__(self, entry: str, form: MoneyForm) -> None:
+        super().__init__()
         self.entry = entry
         self.values = form.model_dump()
-        self.errors: dict[str, str] = {}
-        self.wrong: dict[str, tuple[str, ...]] = {}
 
     def text(self, name: str) -> str:
         return str(self.values[name]).strip()
@@ -167,27 +159,13 @@ class _Reading:
 
     def day(self, name: str) -> date | None:
         """The date in ``name``'s boxes; blank or wrong, noted beside them."""
-        label, blank = _DATES[self.entry][name]
-        entry = read_date(self.values, name, label)
-        if entry.error:
-            self.errors[name], self.wrong[name] = entry.error, entry.wrong
-        elif entry.day is None:
-            self.errors[name], self.wrong[name] = blank, DATE_PARTS
-        return entry.day
+        return self.required_date(self.values, name, *_DATES[self.entry][name])
 
     def pence(self, name: str, words: str, *, signed: bool = False) -> int | None:
-        return self._noted(name, lambda: form_pence(self.text(name), words, signed=signed))
+        return self.noted(name, lambda: form_pence(self.text(name), words, signed=signed))
 
     def outcomes(self) -> dict[str, int] | None:
-        return self._noted("outcomes", lambda: form_outcomes(str(self.values["outcomes"])))
-
-    def _noted(self, name: str, reader: Callable[[], T]) -> T | None:
-        try:
-            return reader()
-        except FormProblem as exc:
-            text = str(exc)
-            self.errors.setdefault(name, text[:1].upper() + text[1:])
-            return None
+        return self.noted("outcomes", lambda: form_outcomes(str(self.values["outcomes"])))
 
 
 def _award(r: _Reading) -> dict[str, Any]:

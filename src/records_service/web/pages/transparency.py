@@ -14,18 +14,22 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from records_service.auth.models import User
-from records_service.bounds import FormValue, Identifier, SafeDate
+from records_service.bounds import FormValue, PageNumber, SafeDate
 from records_service.db import session_scope
 from records_service.errors import DomainError
+from records_service.pagination import PageParams
 from records_service.runtime.requests import ReadSessionDep, ServicesDep
 from records_service.runtime.services import Services
+from records_service.transparency.register import STATES
 from records_service.transparency.schemas import PublicationIn
 from records_service.transparency.service import (
     describe,
     record_publication,
+    register_counts_for,
     register_csv,
     register_for,
     register_json,
+    register_page_for,
 )
 from records_service.web.deps import SignedInContractManager, SignedInUser
 from records_service.web.pages._forms import (
@@ -37,11 +41,10 @@ from records_service.web.pages._forms import (
     read_dates,
     schema_errors,
 )
+from records_service.web.pages.records import PAGE_SIZE, page_links
 from records_service.web.rendering import flash, redirect, render
 
 router = APIRouter(prefix="/transparency")
-
-STATES = ("overdue", "due", "published")
 
 
 @router.get("")
@@ -50,14 +53,16 @@ def register_page(
     session: ReadSessionDep,
     services: ServicesDep,
     user: SignedInUser,
-    as_at: Identifier = "",
-    as_at_day: Identifier = "",
-    as_at_month: Identifier = "",
-    as_at_year: Identifier = "",
-    state: Annotated[Literal["overdue", "due", "published"] | None, Query()] = None,
+    as_at: FormValue = "",
+    as_at_day: FormValue = "",
+    as_at_month: FormValue = "",
+    as_at_year: FormValue = "",
+    state: FormValue = "",
+    page: Annotated[PageNumber, Query()] = 1,
 ) -> Response:
-    """The register as at a day (today by default, typed as day, month and year boxes
-    or given as one ``YYYY-MM-DD``), optionally of one state."""
+    """A page of the register as at a day (today by default, typed as day, month and
+    year boxes or given as one ``YYYY-MM-DD``), optionally of one state (the filter's
+    "Any" sends a blank one, which filters nothing)."""
     given = {"as_at": as_at, "as_at_day": as_at_day, "as_at_month": as_at_month}
     given["as_at_year"] = as_at_year
     errors: dict[str, str] = {}
@@ -65,17 +70,18 @@ def register_page(
     day = read_dates(given, {"as_at": "As at"}, errors, wrong)["as_at"] or services.clock().date()
     # A day that cannot be read is shown as typed, to correct; the register is today's.
     form = date_boxes(given, {} if errors else {"as_at": day})
-    view = _Filters(day, state, form)
+    view = _Filters(day, state if state in STATES else None, form, page)
     return _register_view(request, session, services, user, view, errors, wrong)
 
 
 @dataclass(frozen=True)
 class _Filters:
-    """The day and state the register is shown for, and the filter form as typed."""
+    """The day, state and page the register is shown for, and the filter form as typed."""
 
     day: date
     state: str | None
     form: dict[str, str]
+    page: int = 1
 
 
 def _register_view(
@@ -88,15 +94,19 @@ def _register_view(
     wrong: dict[str, tuple[str, ...]],
 ) -> Response:
     rules = services.schedule.transparency
-    items = register_for(session, rules, view.day, user)
-    counts = {name: sum(1 for item in items if item.state == name) for name in STATES}
+    paging = PageParams(page=view.page, page_size=PAGE_SIZE)
+    items, total = register_page_for(session, rules, view.day, user, paging, state=view.state)
+    # Links to the other pages keep the day and state; a refused publication's answer
+    # is at /transparency/publications, so they name the register's own address.
+    params = {"as_at": view.day.isoformat(), "state": view.state}
     context = {
-        "items": [item for item in items if view.state is None or item.state == view.state],
+        "items": items,
+        "pages": page_links(view.page, PAGE_SIZE, total, params, path="/transparency"),
         "describe": lambda item: describe(item, rules),
         "as_at": view.day,
         "state": view.state or "",
         "states": STATES,
-        "counts": counts,
+        "counts": register_counts_for(session, rules, view.day, user),
         "rules": rules,
         "form": date_parts("as_at", view.day) | view.form,  # the filter shows the day
         "errors": errors,
