@@ -32,8 +32,9 @@ from records_service.audit.log import record_event
 from records_service.audit.writer import prepare_audit
 from records_service.db import read_scope, session_scope
 from records_service.records.models import IndexTask, PendingSidecar, TextStatus, Version
-from records_service.runtime.serve import HEALTHCHECK_SECONDS, activity_probe, restore_priority
+from records_service.runtime.serve import activity_probe, restore_priority
 from records_service.runtime.services import Services
+from records_service.runtime.supervisor import HEALTHCHECK_SECONDS
 from support.server import Serve, ServedWithToken
 from support.waiting import READY_SECONDS, REQUEST_SECONDS, wait_until
 

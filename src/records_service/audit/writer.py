@@ -53,7 +53,7 @@ from records_service.audit.rollback import (
 from records_service.clock import Clock
 from records_service.db import read_scope, session_scope
 from records_service.settings import AuditSettings, Settings
-from records_service.storage import BlobStore, ObjectExists, S3BlobStore
+from records_service.storage import BlobStore, ObjectExists, s3_store
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def build_checkpoint_store(settings: Settings, main_store: BlobStore) -> BlobSto
             "retention_mode": settings.audit.retention_mode,
         }
     )
-    store = S3BlobStore.from_settings(storage)
+    store = s3_store(storage)
     if settings.audit.bucket and settings.storage.create_bucket:
         store.ensure_bucket()
     return store

@@ -2,7 +2,12 @@
 
 Callers use :class:`SearchIndex` and the value types; :func:`open_tantivy_index`
 and :func:`open_whoosh_index` are the only places that name an engine.
+
+The Whoosh engine is imported on first use of its names: Whoosh costs each
+process about 4 MiB, for nothing where tantivy is the engine.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from records_service.indexing.base import (
     CLASSIFICATIONS,
@@ -24,7 +29,9 @@ from records_service.indexing.base import (
     validate_search_query,
 )
 from records_service.indexing.tantivy_index import TantivySearchIndex, open_tantivy_index
-from records_service.indexing.whoosh_index import WhooshSearchIndex, open_whoosh_index
+
+if TYPE_CHECKING:
+    from records_service.indexing.whoosh_index import WhooshSearchIndex, open_whoosh_index
 
 __all__ = [
     "CLASSIFICATIONS",
@@ -49,3 +56,11 @@ __all__ = [
     "open_whoosh_index",
     "validate_search_query",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("WhooshSearchIndex", "open_whoosh_index"):
+        from records_service.indexing import whoosh_index
+
+        return getattr(whoosh_index, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

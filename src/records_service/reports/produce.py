@@ -30,7 +30,6 @@ from records_service.records.schemas import RecordMetadata
 from records_service.records.service import RecordFilters, list_records
 from records_service.reports.lines import PanelReport, Period
 from records_service.reports.panel import gather_panel
-from records_service.reports.pdf import render_pdf
 from records_service.reports.render import render_html
 from records_service.retention.schedule import RetentionSchedule
 
@@ -97,7 +96,7 @@ def make_panel_report(
             produced_by=actor.username,
             verifier_keys=verifier_keys,
         )
-    content = render_html(report).encode("utf-8") if fmt == "html" else render_pdf(report)
+    content = render_html(report).encode("utf-8") if fmt == "html" else _pdf(report)
     filename = f"panel-report-{period.start}-to-{period.end}.{fmt}"
     meta = RecordMetadata(
         title=f"Panel's report, {period.start} to {period.end}",
@@ -119,3 +118,11 @@ def panel_reports(session: Session, user: User, limit: int = 50) -> tuple[list[R
         page=PageParams(page=1, page_size=limit),
         user=user,
     )
+
+
+def _pdf(report: PanelReport) -> bytes:
+    # Imported here: ReportLab costs every server process about 7 MiB, for a report
+    # made a few times a year.
+    from records_service.reports.pdf import render_pdf
+
+    return render_pdf(report)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, Unpack
 
-from records_service.runtime.serve import stop_process
+from records_service.runtime.supervisor import stop_process
 
 START_SECONDS = 120.0
 STOP_SECONDS = 30.0

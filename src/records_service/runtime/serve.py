@@ -1,8 +1,9 @@
 """Running the service: HTTP server processes beside one background worker process.
 
 ``records-service serve`` prepares the data directory once (migrations, storage, the
-search index), starts ``records-service worker`` as a child process at a lower CPU
-priority, then runs uvicorn with one or more server processes. The worker owns all
+search index), then starts ``records-service worker`` as a child process at a lower CPU
+priority and runs uvicorn: in this process for one server process, or, for several,
+after replacing itself with the lean :mod:`~records_service.runtime.supervisor`. The worker owns all
 background work (text extraction, index updates, audit checkpoints, the retention
 timer), so none of it competes for a request-serving interpreter. Server processes
 do not tell the worker about new work: it watches the audit log's size, which every
@@ -19,8 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +35,6 @@ from records_service.db import checkpoint_wal, read_scope
 from records_service.runtime.connection_balancer import (
     BalancedConnections,
     ConnectionTable,
-    create_table,
 )
 from records_service.runtime.services import Services
 from records_service.runtime.starvation import (
@@ -45,25 +43,21 @@ from records_service.runtime.starvation import (
     other_tasks,
     process_tasks,
 )
+from records_service.runtime.supervisor import (
+    CONNECTION_TABLE_VARIABLE,
+    SERVE_PID_VARIABLE,
+    exec_supervisor,
+    start_worker_process,
+    stop_process,
+)
 from records_service.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-WORKER_STOP_SECONDS = 30.0
 SELF_STOP_SECONDS = 10.0
-# How long uvicorn waits for a server process to answer its health check before it
-# kills the process as hung and starts another, logging "Child process [N] died".
-# Its default (5 s) is shorter than a server process's start (a fresh interpreter that
-# imports the app and opens the database and index) on a busy machine, so starting
-# processes were killed and restarted in a loop. A hung process is still replaced.
-HEALTHCHECK_SECONDS = 60
 # Wakes (RECORDS_WORKERS__WAKE_SECONDS each) of uninterrupted writes after which the
 # worker checkpoints SQLite's log without waiting for a pause.
 CHECKPOINT_BUSY_WAKES = 10
-SERVE_PID_VARIABLE = "_RECORDS_SERVE_PID"  # tells server processes whose children they are
-CONNECTION_TABLE_VARIABLE = "_RECORDS_CONNECTION_TABLE"  # where they share connection counts
-# The factory each of several server processes imports: server_app with create_app.
-SERVER_APP = "records_service.app:server_app"
 
 
 class ServeError(Exception):
@@ -104,44 +98,17 @@ def serve(
             "needs one server process: use --processes 1, or the default mode 'process'"
         )
     Services.start(settings).close()  # migrations, storage and index, once, before forking
+    if processes > 1:
+        exec_supervisor(host=host, port=port, processes=processes, log_level=log_level)
     child = start_worker_process() if workers.enabled and not in_thread else None
     try:
-        if processes == 1:
-            app = create_app(
-                settings, background=in_thread, migrate=False, checkpoint_wal=child is None
-            )
-            uvicorn.run(app, host=host, port=port, log_level=log_level)
-        else:
-            os.environ[SERVE_PID_VARIABLE] = str(os.getpid())
-            table = _connection_table(settings)
-            try:
-                uvicorn.run(
-                    SERVER_APP,
-                    factory=True,
-                    workers=processes,
-                    host=host,
-                    port=port,
-                    log_level=log_level,
-                    timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
-                )
-            finally:
-                if table is not None:
-                    table.unlink(missing_ok=True)
+        app = create_app(
+            settings, background=in_thread, migrate=False, checkpoint_wal=child is None
+        )
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
     finally:
         if child is not None:
             stop_process(child)
-
-
-def _connection_table(settings: Settings) -> Path | None:
-    """Create the table the server processes share their connection counts in, and tell
-    them where it is; ``None`` when balancing is off."""
-    if not settings.balance_connections:
-        os.environ.pop(CONNECTION_TABLE_VARIABLE, None)
-        return None
-    path = settings.data_dir / "run" / f"connections-{os.getpid()}"
-    create_table(path)
-    os.environ[CONNECTION_TABLE_VARIABLE] = str(path)
-    return path
 
 
 def server_app(create_app: AppFactory) -> FastAPI:
@@ -199,33 +166,6 @@ def watch_parent(parent_pid: int, on_gone: Callable[[], None], interval: float =
         on_gone()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def start_worker_process() -> subprocess.Popen[bytes]:
-    """Start ``records-service worker`` for this process; it exits if this process dies."""
-    command = [sys.executable, "-m", "records_service", "worker", "--parent-pid", str(os.getpid())]
-    return subprocess.Popen(command)  # noqa: S603 (our own interpreter and module)
-
-
-def stop_process(
-    child: subprocess.Popen[bytes],
-    *,
-    signum: int = signal.SIGTERM,
-    timeout: float = WORKER_STOP_SECONDS,
-) -> None:
-    """Ask ``child`` to stop with ``signum``; kill it if it has not after ``timeout`` s.
-
-    For the worker, SIGTERM lets it finish its current step first.
-    """
-    if child.poll() is not None:
-        return
-    child.send_signal(signum)
-    try:
-        child.wait(timeout)
-    except subprocess.TimeoutExpired:
-        log.warning("process %d did not stop in %.0f s; killing it", child.pid, timeout)
-        child.kill()
-        child.wait()
 
 
 def run_worker(services: Services, *, parent_pid: int | None = None) -> None:

@@ -21,7 +21,6 @@ from records_service.clock import Clock, system_clock
 from records_service.db import make_engine
 from records_service.extraction import ExtractionPool
 from records_service.indexing import SearchIndex
-from records_service.migrations import upgrade
 from records_service.records.capture import CaptureContext
 from records_service.retention import RetentionSchedule, load_schedule
 from records_service.retention.dispositions import DisposalContext
@@ -69,6 +68,10 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.resolved_database_url, checkpoint_wal=checkpoint_wal)
         if migrate:
+            # Imported here: Alembic costs every server process about 10 MiB, and only
+            # the process that prepares the data directory migrates.
+            from records_service.migrations import upgrade
+
             upgrade(engine)
         # Map every table now, not inside the first transaction that touches one: mapping
         # takes a process-wide lock, and a loaded machine made that first write wait on it.

@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from records_service.indexing import SearchIndex, open_tantivy_index, open_whoosh_index
+from records_service import indexing
+from records_service.indexing import SearchIndex, open_tantivy_index
 from records_service.indexing.upgrade import UpgradingIndex
 from records_service.settings import Settings
 
@@ -34,7 +35,7 @@ def open_search_index(settings: Settings) -> SearchIndex:
     """Open the configured engine's index under ``settings.index_path``."""
     root, timeout = settings.index_path, settings.index.lock_timeout
     if settings.index.engine == "whoosh":
-        return open_whoosh_index(root, lock_timeout=timeout)
+        return indexing.open_whoosh_index(root, lock_timeout=timeout)
     index = open_tantivy_index(root / TANTIVY_DIR, lock_timeout=timeout)
     if not index.needs_rebuild:
         return index
@@ -49,7 +50,7 @@ def _complete_whoosh_index(root: Path, timeout: float) -> SearchIndex | None:
     """The Whoosh index an earlier release left in ``root``, if it is complete."""
     if not (root / WHOOSH_POINTER).is_file():
         return None
-    previous = open_whoosh_index(root, lock_timeout=timeout, older_schemas=True)
+    previous = indexing.open_whoosh_index(root, lock_timeout=timeout, older_schemas=True)
     if previous.needs_rebuild:
         previous.close()
         return None

@@ -1,4 +1,10 @@
-"""Write-once blob storage: the ``BlobStore`` protocol, its two backends and their errors."""
+"""Write-once blob storage: the ``BlobStore`` protocol, its two backends and their errors.
+
+:class:`S3BlobStore` is imported on first use: its client libraries (minio,
+urllib3) cost each process about 7 MiB, for nothing on the embedded default.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from records_service.storage.base import (
     BlobInfo,
@@ -17,9 +23,11 @@ from records_service.storage.errors import (
     StorageFull,
     StorageUnavailable,
 )
-from records_service.storage.factory import build_blob_store, build_replica_store
+from records_service.storage.factory import build_blob_store, build_replica_store, s3_store
 from records_service.storage.local import LocalBlobStore
-from records_service.storage.s3 import S3BlobStore
+
+if TYPE_CHECKING:
+    from records_service.storage.s3 import S3BlobStore
 
 __all__ = [
     "BlobInfo",
@@ -38,5 +46,14 @@ __all__ = [
     "build_blob_store",
     "build_replica_store",
     "read_into",
+    "s3_store",
     "validate_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "S3BlobStore":
+        from records_service.storage.s3 import S3BlobStore
+
+        return S3BlobStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

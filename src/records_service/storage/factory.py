@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from records_service.storage.errors import StorageUnavailable
 from records_service.storage.local import LocalBlobStore
-from records_service.storage.s3 import S3BlobStore
 
 if TYPE_CHECKING:
     from records_service.settings import Settings, StorageSettings
     from records_service.storage.base import BlobStore
+    from records_service.storage.s3 import S3BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def build_replica_store(settings: Settings) -> BlobStore | None:
     if replica.backend == "local":
         assert replica.local_root is not None  # checked by the settings
         return LocalBlobStore(replica.local_root)
-    store = S3BlobStore.from_settings(storage)
+    store = s3_store(storage)
     if storage.create_bucket:
         try:
             store.ensure_bucket()
@@ -59,7 +59,14 @@ def _build(storage: StorageSettings, local_root: Path) -> BlobStore:
         case "local":
             return LocalBlobStore(local_root)
         case _:
-            store = S3BlobStore.from_settings(storage)
+            store = s3_store(storage)
             if storage.create_bucket:
                 store.ensure_bucket()
             return store
+
+
+def s3_store(storage: StorageSettings) -> S3BlobStore:
+    """An S3 store for ``storage``; its client libraries are imported only now."""
+    from records_service.storage.s3 import S3BlobStore
+
+    return S3BlobStore.from_settings(storage)
