@@ -62,6 +62,7 @@ BATCH_HEAP = 32_000_000
 SPREAD_BATCH = 20
 REBUILD_HEAP_PER_THREAD = 128_000_000
 MAX_FACET_VALUES = 100_000
+TOTAL = "total"  # the aggregation that counts the matches (not a facet's name)
 T = TypeVar("T")
 
 
@@ -343,8 +344,7 @@ class TantivySearchIndex(generations.GenerationsIndex):
             _to_hit(searcher.doc(address), score, snippets, scored=scored)
             for score, address in page.hits
         ]
-        total = int(page.count)
-        facets = _facets(searcher, full) if total else {name: {} for name in FACET_FIELDS}
+        total, facets = _total_and_facets(searcher, full)
         return base.SearchResult(hits, total, query.page, query.page_size, facets)
 
     def stats(self) -> base.IndexStats:
@@ -485,28 +485,37 @@ def _writer(index: tantivy.Index, heap: int, threads: int) -> Iterator[tantivy.I
 
 
 def _collect(searcher: tantivy.Searcher, query: Query, search: base.SearchQuery) -> Any:
-    """One page of hits and the total, ranked or newest first."""
+    """One page of hits, ranked or newest first.
+
+    Not counted here: counting makes tantivy score every match, where the top hits
+    alone let it skip blocks that cannot reach the page; the aggregation that
+    counts the facets counts the total too (:func:`_total_and_facets`).
+    """
     offset = (search.page - 1) * search.page_size
     if search.sort == "date":
         return searcher.search(
-            query, search.page_size, count=True, order_by_field="date_order", offset=offset
+            query, search.page_size, count=False, order_by_field="date_order", offset=offset
         )
-    return searcher.search(query, search.page_size, count=True, offset=offset)
+    return searcher.search(query, search.page_size, count=False, offset=offset)
 
 
-def _facets(searcher: tantivy.Searcher, query: Query) -> dict[str, dict[str, int]]:
-    """Counts of each facet over the whole result, by tantivy aggregations on fast fields."""
-    request = {
+def _total_and_facets(
+    searcher: tantivy.Searcher, query: Query
+) -> tuple[int, dict[str, dict[str, int]]]:
+    """How many documents match, and the counts of each facet over them, from one
+    pass of tantivy aggregations over fast fields (every document has one year)."""
+    request: dict[str, Any] = {
         name: {"terms": {"field": source, "size": MAX_FACET_VALUES}}
         for name, source in FACET_FIELDS.items()
     }
+    request[TOTAL] = {"value_count": {"field": "year"}}
     answer = searcher.aggregate(query, request)
     facets = {}
     for name in FACET_FIELDS:
         buckets = answer.get(name, {}).get("buckets", [])
         counts = [(str(b["key"]), int(b["doc_count"])) for b in buckets if b["key"] not in ("",)]
         facets[name] = dict(sorted(counts, key=lambda item: (-item[1], item[0])))
-    return facets
+    return int(answer[TOTAL]["value"] or 0), facets
 
 
 def _to_hit(
