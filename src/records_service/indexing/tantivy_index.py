@@ -53,8 +53,10 @@ PROGRESS_EVERY = 500
 # A rebuild switches analyzers once this many documents of the other kind wait (_PlainFirst).
 SWITCH_AFTER = 1000
 WRITER_LOCK = "writer.lock"  # in each generation: held by the one writer of that index
-# tantivy needs at least 15 MB per writer thread; a write batch is small.
-BATCH_HEAP = 32_000_000
+# tantivy's least memory per writer thread, and enough for a write batch: a writer
+# takes much of its budget at once (15 MB: about 23 MiB more RSS while it lives; 32
+# MB: about 38), and the worker makes one per batch.
+BATCH_HEAP_PER_THREAD = 15_000_000
 # A write batch of this many documents or more is tokenised by two writer threads (on
 # two cores where the process has them): after a bulk import the background indexing
 # step writes such batches one after another. A smaller batch keeps to one thread, since
@@ -222,7 +224,7 @@ class TantivySearchIndex(generations.GenerationsIndex):
                 if generations.stamp(self._root) != live.stamp:
                     continue  # a rebuild elsewhere swapped generations: write to the new one
                 live = self._fresh()  # reopen: see every commit before this batch
-                with _writer(live.index, BATCH_HEAP, threads) as writer:
+                with _writer(live.index, BATCH_HEAP_PER_THREAD * threads, threads) as writer:
                     change(live, writer)
                     writer.commit()
                 live.index.reload()

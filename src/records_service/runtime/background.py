@@ -21,11 +21,14 @@ from the CPU from an idle thread.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +113,34 @@ class BackgroundWorker:
             self._rounds += 1
             self.round = Round(self._rounds, self._clock())
             try:
-                self.run_once()
+                if self.run_once():
+                    release_free_memory()
             except Exception:
                 log.exception("background step failed; retrying at the next poll")
             self.round = None
             self._wake.wait(self._poll)
             self._wake.clear()
+
+
+def release_free_memory() -> None:
+    """Hand the memory the C heap holds free back to the system (glibc only).
+
+    The steps' native code (tantivy's index writer, SQLite, the copies of large
+    objects) frees big buffers that glibc keeps for reuse, so without this the
+    worker's RSS crept up by about 10 MiB with each of the first rounds of large
+    captures before it levelled off (docs/benchmarks.md, "Capture").
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None)
+    except OSError:
+        return None
