@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -334,6 +336,7 @@ class TantivySearchIndex(generations.GenerationsIndex):
     ) -> base.SearchResult:
         searcher = live.index.searcher()
         full = build_query(tree, query, visibility, self._schema)
+        counting = _beside(lambda: _total_and_facets(searcher, full))
         page = _collect(searcher, full, query)
         snippets = Snippets(
             _snippet_searchers(live) if page.hits else {},
@@ -346,7 +349,7 @@ class TantivySearchIndex(generations.GenerationsIndex):
             _to_hit(searcher.doc(address), score, snippets, scored=scored)
             for score, address in page.hits
         ]
-        total, facets = _total_and_facets(searcher, full)
+        total, facets = counting.result()
         return base.SearchResult(hits, total, query.page, query.page_size, facets)
 
     def stats(self) -> base.IndexStats:
@@ -499,6 +502,26 @@ def _collect(searcher: tantivy.Searcher, query: Query, search: base.SearchQuery)
             query, search.page_size, count=False, order_by_field="date_order", offset=offset
         )
     return searcher.search(query, search.page_size, count=False, offset=offset)
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+BESIDE_THREADS = 4  # searches of one server process counting at once
+
+
+def _beside(work: Callable[[], T]) -> Future[T]:
+    """Start ``work`` on another thread of this process. tantivy releases the GIL
+    while it searches, so a search's count and facets (one pass over every match)
+    run on the second core while its thread ranks the page and makes the snippets.
+
+    One pool per process, made on first use (so a forked server process makes its own).
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(BESIDE_THREADS, "tantivy-count"))
+        pool = _pool[1]
+    return pool.submit(work)
 
 
 def _total_and_facets(
