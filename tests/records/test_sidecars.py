@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from factories import Actors, capture, create_contract
 from records_service.db import read_scope, session_scope
+from records_service.notes.queue import write_pending_notes
 from records_service.records.models import PendingSidecar
 from records_service.records.orphans import find_orphans
 from records_service.records.sidecars import (
@@ -166,3 +167,15 @@ def test_an_edit_queues_one_change_note_with_the_metadata_after_it(
     )
     assert note["contract_details"]["reference"] == record["contract"]
     assert find_orphans(services.engine, services.store).ok
+
+
+def test_health_counts_the_notes_waiting_to_be_written(
+    client: TestClient, actors: Actors, services: Services
+) -> None:
+    assert client.get("/health").json()["database"]["notes_pending"] == 0
+    create_contract(client, actors.staff)  # a contract note is queued with it
+    assert client.get("/health").json()["database"]["notes_pending"] == 1
+
+    assert write_pending_notes(services.engine, services.store, retain_years=1) == 1
+
+    assert client.get("/health").json()["database"]["notes_pending"] == 0

@@ -27,6 +27,7 @@ from records_service.indexing import (
     SearchQuery,
     Visibility,
 )
+from records_service.indexing import _generations as generations_module
 from records_service.indexing import whoosh_index as whoosh_index_module
 from records_service.indexing._generations import root_lock
 from records_service.indexing.tantivy_index import WRITER_LOCK, TantivySearchIndex
@@ -419,3 +420,45 @@ def test_an_error_in_an_intact_index_is_not_taken_for_damage(
     with pytest.raises(TypeError, match="a fault injected"):
         ready.index.search(SearchQuery(text="quoll"), Visibility(see_sensitive=True, username="r"))
     assert not ready.index.needs_rebuild  # its files read back: not reset
+
+
+@sqlite_only
+def test_a_run_of_errors_in_an_intact_index_reads_it_back_once_until_the_trust_lapses(
+    client: TestClient,
+    actors: Actors,
+    ready: Services,
+    search_engine: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read-back reads every stored document (seconds at archive scale), so one that
+    found the files whole is not repeated for each error that follows at once."""
+    _capture(client, actors, "Quoll outreach figures.")
+    ready.run_background_once()
+    index = ready.index
+    assert index is not None
+    reads: list[bool] = []
+    read_back = type(index)._read_back  # type: ignore[attr-defined]
+
+    def counted(self: Any, live: Any) -> bool:
+        reads.append(read_back(self, live))
+        return reads[-1]
+
+    def fault(*args: object) -> None:
+        raise TypeError("a fault injected into the search")
+
+    monkeypatch.setattr(type(index), "_read_back", counted)
+    if search_engine == "whoosh":
+        monkeypatch.setattr(whoosh_index_module, "_search", fault)
+    else:
+        monkeypatch.setattr(TantivySearchIndex, "_search", fault)
+    query, who = SearchQuery(text="quoll"), Visibility(see_sensitive=True, username="r")
+    for _ in range(3):
+        with pytest.raises(TypeError, match="a fault injected"):
+            index.search(query, who)
+    assert reads == [True]
+
+    monkeypatch.setattr(generations_module, "TRUST_READ_BACK_SECONDS", 0.0)
+    with pytest.raises(TypeError, match="a fault injected"):
+        index.search(query, who)
+    assert reads == [True, True]
+    assert not index.needs_rebuild

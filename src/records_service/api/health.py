@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from records_service.db import read_scope
+from records_service.notes.queue import pending_count as notes_pending
 from records_service.records.models import TextStatus, Version
 from records_service.records.replica import waiting_since
 from records_service.records.sidecars import pending_count
@@ -30,6 +31,7 @@ def _database(services: ServicesDep) -> dict[str, Any]:
                 select(func.count()).where(Version.text_status == TextStatus.PENDING.value)
             ).one()
             sidecars = pending_count(session)
+            notes = notes_pending(session)
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
     return {
@@ -37,6 +39,7 @@ def _database(services: ServicesDep) -> dict[str, Any]:
         "dialect": services.engine.dialect.name,
         "extraction_pending": int(pending),
         "sidecars_pending": sidecars,
+        "notes_pending": notes,
     }
 
 

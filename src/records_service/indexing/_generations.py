@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from records_service.indexing.base import IndexBusy, IndexStats
+from records_service.indexing.base import IndexBusy, IndexDamaged, IndexStats, damage_of
 
 POINTER_FILE = "index.json"
 REBUILD_LOCK = "rebuild.lock"  # held for the whole of a rebuild, in any process
@@ -291,14 +293,60 @@ class _LiveGeneration(Protocol):
     def pointer(self) -> Pointer: ...
 
 
+# After a read-back found the live generation's files whole, further unexpected
+# errors within this many seconds are re-raised without reading it all again: a
+# read-back reads every stored document, seconds at archive scale.
+TRUST_READ_BACK_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
+
+
 class GenerationsIndex:
-    """What an index kept as generations under ``_root`` reports the same way on every
-    engine: its rebuild state, from the live pointer and the rebuild lock."""
+    """What an index kept as generations under ``_root`` does the same way on every
+    engine: its rebuild state, from the live pointer and the rebuild lock, and
+    starting afresh when an error turns out to come from damaged files."""
 
     _root: Path
+    _lock_timeout: float
+    _state_lock: threading.Lock
+    _live: Any
+    _read_back_at: tuple[int, float] | None = None  # (id of the live generation, when)
 
     def _current(self) -> _LiveGeneration:
         raise NotImplementedError
+
+    def _files(self) -> EngineFiles:
+        raise NotImplementedError
+
+    def _read_back(self, live: Any) -> bool:
+        """Whether every stored document of ``live`` can be read (the engine's check)."""
+        raise NotImplementedError
+
+    def _start_afresh(self, reason: str) -> Any:
+        return start_afresh(self._root, self._lock_timeout, self._files(), reason)
+
+    def _reset_if_damaged(self, live: Any, exc: Exception) -> None:
+        """Raise :class:`IndexDamaged`, after starting afresh, if ``exc`` came from
+        damaged files: the generation is read back, and only if that fails too is it
+        damage. Otherwise return (not damage), and trust that answer for
+        :data:`TRUST_READ_BACK_SECONDS`."""
+        if self._trusted(live):
+            return
+        if self._read_back(live):
+            self._read_back_at = (id(live), time.monotonic())
+            return
+        cause = damage_of(exc)
+        log.error("the search index files are damaged (%s): starting a new index", cause)
+        with self._state_lock:
+            if self._live is live:
+                self._live = self._start_afresh(f"the index files are damaged ({cause})")
+        raise IndexDamaged(cause) from exc
+
+    def _trusted(self, live: Any) -> bool:
+        last = self._read_back_at
+        if last is None or last[0] != id(live):
+            return False
+        return time.monotonic() - last[1] < TRUST_READ_BACK_SECONDS
 
     @property
     def needs_rebuild(self) -> bool:

@@ -114,6 +114,8 @@ class _Live:
 class TantivySearchIndex(generations.GenerationsIndex):
     """A :class:`SearchIndex` stored in a directory, one tantivy index per generation."""
 
+    _live: _Live
+
     def __init__(self, root: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self._root = root
         self._lock_timeout = lock_timeout
@@ -142,21 +144,12 @@ class TantivySearchIndex(generations.GenerationsIndex):
         live: _Live = generations.open_live(self._root, self._lock_timeout, self._files())
         return live
 
-    def _reset_if_damaged(self, live: _Live, exc: Exception) -> None:
-        """Raise :class:`base.IndexDamaged`, after starting afresh, if ``exc`` came from
-        damaged files: every stored document of the generation is read back, and only
-        if that fails too is it damage. Otherwise return (not damage)."""
-        if _files_read_back(live.index):
-            return
-        cause = base.damage_of(exc)
-        log.error("the search index files are damaged (%s): starting a new index", cause)
-        with self._state_lock, contained("starting a new index"):
-            if self._live is live:
-                reason = f"the index files are damaged ({cause})"
-                self._live = generations.start_afresh(
-                    self._root, self._lock_timeout, self._files(), reason
-                )
-        raise base.IndexDamaged(cause) from exc
+    def _read_back(self, live: _Live) -> bool:
+        return _files_read_back(live.index)
+
+    def _start_afresh(self, reason: str) -> Any:
+        with contained("starting a new index"):
+            return super()._start_afresh(reason)
 
     def _create_empty(self, directory: Path) -> None:
         _create(directory, self._schema)

@@ -40,7 +40,6 @@ from records_service.indexing._generations import (
     rebuilt_generation,
     root_lock,
     stamp,
-    start_afresh,
     swap_pointer,
 )
 from records_service.indexing._whoosh_query import build_filter, build_mask, parse_user_query
@@ -60,7 +59,6 @@ from records_service.indexing._whoosh_snippets import (
 from records_service.indexing.base import (
     IndexBusy,
     IndexClosed,
-    IndexDamaged,
     IndexDocument,
     IndexStats,
     Progress,
@@ -71,7 +69,6 @@ from records_service.indexing.base import (
     Visibility,
     check_batch,
     check_new_document,
-    damage_of,
     validate_search_query,
 )
 
@@ -127,6 +124,8 @@ def open_whoosh_index(
 class WhooshSearchIndex(GenerationsIndex):
     """A :class:`SearchIndex` stored in a directory, one Whoosh index per generation."""
 
+    _live: _Live
+
     def __init__(
         self,
         root: Path,
@@ -160,19 +159,8 @@ class WhooshSearchIndex(GenerationsIndex):
         live: _Live = open_live(self._root, self._lock_timeout, self._files())
         return live
 
-    def _reset_if_damaged(self, live: _Live, exc: Exception) -> None:
-        """Raise :class:`IndexDamaged`, after starting afresh, if ``exc`` came from
-        damaged files: every stored document and term of the generation is read back,
-        and only if that fails too is it damage. Otherwise return (not damage)."""
-        if _files_read_back(live.ix):
-            return
-        cause = damage_of(exc)
-        log.error("the search index files are damaged (%s): starting a new index", cause)
-        with self._state_lock:
-            if self._live is live:
-                reason = f"the index files are damaged ({cause})"
-                self._live = start_afresh(self._root, self._lock_timeout, self._files(), reason)
-        raise IndexDamaged(cause) from exc
+    def _read_back(self, live: _Live) -> bool:
+        return _files_read_back(live.ix)
 
     def _current(self) -> _Live:
         if self._closed:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
 from records_service.clock import Clock
@@ -67,6 +67,11 @@ def queue_note(
     key = note_key(kind, sequence, record_id=record_id)
     session.add(PendingNote(storage_key=key, body=note_body(kind, fields), enqueued_at=clock()))
     return key
+
+
+def pending_count(session: Session) -> int:
+    """How many notes wait to be written (``/health``: ``database.notes_pending``)."""
+    return int(session.exec(select(func.count()).select_from(PendingNote)).one())
 
 
 def write_pending_notes(
