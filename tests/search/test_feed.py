@@ -398,6 +398,18 @@ def test_a_damaged_index_answers_503_naming_the_cause_and_is_rebuilt_by_itself(
     assert sorted(hit["record_id"] for hit in response.json()["hits"]) == records
 
 
+def _fail_searches(monkeypatch: pytest.MonkeyPatch, search_engine: str) -> None:
+    """Fault injection: every search of the engine raises a TypeError of its own."""
+
+    def fault(*args: object) -> None:
+        raise TypeError("a fault injected into the search")
+
+    if search_engine == "whoosh":
+        monkeypatch.setattr(whoosh_index_module, "_search", fault)
+    else:
+        monkeypatch.setattr(TantivySearchIndex, "_search", fault)
+
+
 @sqlite_only
 def test_an_error_in_an_intact_index_is_not_taken_for_damage(
     client: TestClient,
@@ -410,13 +422,7 @@ def test_an_error_in_an_intact_index_is_not_taken_for_damage(
     ready.run_background_once()
     assert ready.index is not None
 
-    def fault(*args: object) -> None:
-        raise TypeError("a fault injected into the search")
-
-    if search_engine == "whoosh":
-        monkeypatch.setattr(whoosh_index_module, "_search", fault)
-    else:
-        monkeypatch.setattr(TantivySearchIndex, "_search", fault)
+    _fail_searches(monkeypatch, search_engine)
     with pytest.raises(TypeError, match="a fault injected"):
         ready.index.search(SearchQuery(text="quoll"), Visibility(see_sensitive=True, username="r"))
     assert not ready.index.needs_rebuild  # its files read back: not reset
@@ -443,14 +449,8 @@ def test_a_run_of_errors_in_an_intact_index_reads_it_back_once_until_the_trust_l
         reads.append(read_back(self, live))
         return reads[-1]
 
-    def fault(*args: object) -> None:
-        raise TypeError("a fault injected into the search")
-
     monkeypatch.setattr(type(index), "_read_back", counted)
-    if search_engine == "whoosh":
-        monkeypatch.setattr(whoosh_index_module, "_search", fault)
-    else:
-        monkeypatch.setattr(TantivySearchIndex, "_search", fault)
+    _fail_searches(monkeypatch, search_engine)
     query, who = SearchQuery(text="quoll"), Visibility(see_sensitive=True, username="r")
     for _ in range(3):
         with pytest.raises(TypeError, match="a fault injected"):
