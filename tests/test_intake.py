@@ -9,20 +9,24 @@ bodies without a ``Content-Length``) an ASGI ``receive`` that counts its chunks.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import fastapi.routing
 import pytest
+import starlette.concurrency
+import starlette.datastructures
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
 from starlette.types import Message
 
-from factories import assert_problem, make_user
+from factories import Actors, assert_problem, capture, make_user
 from records_service.intake import ANONYMOUS_FORMS, BODY_LIMIT, FIELDS_ALLOWANCE, takes_files
 from records_service.runtime.services import Services
 from records_service.web.mount import is_web_path
@@ -343,3 +347,26 @@ def test_a_chunked_body_is_cut_off_as_it_passes_the_limit(app: FastAPI, services
             assert body.status == 413, route
         else:  # the route reads no body, and answers without it
             assert body.sent == 0 and body.status in (303, 403), (route, body.status)
+
+
+def test_an_uploaded_file_is_spooled_to_disk_without_a_thread_per_chunk(
+    client: TestClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past 1 MiB Starlette writes each chunk of a file through the thread pool; the
+    intake's parser writes it in place, and the stored bytes are the same."""
+    hops: list[str] = []
+    hop = starlette.concurrency.run_in_threadpool
+
+    def counted(func: Callable[..., object], *args: object) -> Any:
+        hops.append(getattr(func, "__name__", ""))
+        return hop(func, *args)
+
+    monkeypatch.setattr(starlette.datastructures, "run_in_threadpool", counted)
+    content = bytes(range(256)) * (6 * 1024)  # 1.5 MiB: rolls over to disk
+    response = capture(client, actors.staff, content=content, filename="large.bin", contract="")
+
+    assert response.status_code == 201, response.text
+    assert "write" not in hops
+    version = response.json()["versions"][0]
+    assert version["size"] == len(content)
+    assert version["sha256"] == hashlib.sha256(content).hexdigest()

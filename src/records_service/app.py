@@ -29,7 +29,7 @@ from records_service.api import (
 )
 from records_service.api.errors import install_error_handlers
 from records_service.clock import Clock, system_clock
-from records_service.intake import RequestIntake
+from records_service.intake import RequestIntake, spool_uploads_directly
 from records_service.runtime import serve
 from records_service.runtime.services import Services
 from records_service.settings import Settings, load_settings
@@ -98,6 +98,7 @@ def create_app(
     # Before mount_web: a middleware added earlier runs inside one added later, and
     # the intake needs the session that mount_web's session middleware decodes.
     app.add_middleware(RequestIntake, max_upload_bytes=settings.max_upload_bytes)
+    spool_uploads_directly()
     mount_web(app, settings)  # after the API's error handlers: it keeps them for /api
     return app
 

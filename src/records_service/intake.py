@@ -31,6 +31,10 @@ app's own error handlers (401 problem, 403 page, redirect to the login page, 413
 if the route had raised it, with ``Connection: close`` so that the server stops
 taking in the rest of the body. The route's dependencies still run afterwards, unchanged;
 a write looks its user up twice, which costs one indexed query.
+
+Uploaded files are spooled by :class:`DirectSpoolParser` (installed by
+:func:`spool_uploads_directly`), which writes each chunk of a file that has rolled
+over to disk straight into its temporary file rather than through the thread pool.
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import starlette.requests
 from fastapi import UploadFile, params
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.formparsers import MultiPartParser
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -251,3 +257,31 @@ async def _answer(request: Request, exc: Exception, send: Send) -> bool:
             await response(request.scope, _no_body, send)
             return True
     return False
+
+
+class DirectSpoolParser(MultiPartParser):
+    """Starlette's multipart parser, writing each chunk of an uploaded file into its
+    temporary file at once, in the event loop.
+
+    Once a file has rolled over to disk (past 1 MiB), Starlette awaits
+    ``UploadFile.write`` for every chunk received, which runs the write on a worker
+    thread so that the event loop never waits for the disk. That is a round trip
+    between threads for each chunk of up to 256 KiB: a 10 MB upload spent 20 to 30
+    ms on them, and the writes themselves, into the page cache, well under 1 ms
+    (docs/architecture.md, "Why the capture path is built as it is"). Here the event
+    loop waits for each write's copy into the page cache instead.
+    """
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        upload = self._current_part.file
+        if upload is None:  # a form field, kept in memory
+            super().on_part_data(data, start, end)
+            return
+        chunk = data[start:end]
+        upload.file.write(chunk)
+        upload.size = (upload.size or 0) + len(chunk)
+
+
+def spool_uploads_directly() -> None:
+    """Make Starlette parse every multipart body with :class:`DirectSpoolParser`."""
+    starlette.requests.MultiPartParser = DirectSpoolParser  # type: ignore[attr-defined]
