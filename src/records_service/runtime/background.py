@@ -113,8 +113,7 @@ class BackgroundWorker:
             self._rounds += 1
             self.round = Round(self._rounds, self._clock())
             try:
-                if self.run_once():
-                    release_free_memory()
+                self.run_once()
             except Exception:
                 log.exception("background step failed; retrying at the next poll")
             self.round = None
@@ -122,25 +121,34 @@ class BackgroundWorker:
             self._wake.clear()
 
 
-def release_free_memory() -> None:
-    """Hand the memory the C heap holds free back to the system (glibc only).
+# glibc's mallopt parameter for how many heaps (arenas) threads may spread over.
+M_ARENA_MAX = -8
 
-    The steps' native code (tantivy's index writer, SQLite, the copies of large
-    objects) frees big buffers that glibc keeps for reuse, so without this the
-    worker's RSS crept up by about 10 MiB with each of the first rounds of large
-    captures before it levelled off (docs/benchmarks.md, "Capture").
+
+def share_one_heap() -> None:
+    """Make every thread of this process allocate from glibc's one heap
+    (``mallopt(M_ARENA_MAX, 1)``); a no-op where the C library is not glibc.
+
+    The worker's steps run native code on threads of their own: tantivy starts
+    writer threads for each index batch, and each writer takes most of its memory
+    budget at once. glibc gives new threads heaps of their own, up to eight per
+    core, so what one batch's writer freed sat in one heap while the next writer
+    filled another: the worker's RSS crept up by about 10 MiB with each of its first
+    rounds of work. With one heap the next writer reuses what the last one freed, and
+    the worker's memory stays flat after its first batch (docs/benchmarks.md,
+    "Capture targets with tantivy as the default"). Call it before other threads start.
     """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    mallopt = _libc_function("mallopt")
+    if mallopt is not None:
+        mallopt(M_ARENA_MAX, 1)
 
 
 @cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
+def _libc_function(name: str) -> Callable[..., int] | None:
+    library = ctypes.util.find_library("c")
+    if library is None:
         return None
     try:
-        return getattr(ctypes.CDLL(name), "malloc_trim", None)
+        return getattr(ctypes.CDLL(library), name, None)
     except OSError:
         return None
