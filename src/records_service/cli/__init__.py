@@ -153,8 +153,7 @@ def worker(settings: Settings, parent_pid: int | None) -> None:
     RECORDS_WORKERS__ENABLED=false, for example in its own container. Run one per
     deployment.
     """
-    from records_service.runtime.background import share_one_heap
-    from records_service.runtime.serve import lower_priority, run_worker
+    from records_service.runtime.serve import lower_priority, run_worker, share_one_heap
 
     share_one_heap()  # first, before any thread starts
     # Lowered before the services start, so that every thread they start (the

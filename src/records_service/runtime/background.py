@@ -21,14 +21,11 @@ from the CPU from an idle thread.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
 log = logging.getLogger(__name__)
 
@@ -119,36 +116,3 @@ class BackgroundWorker:
             self.round = None
             self._wake.wait(self._poll)
             self._wake.clear()
-
-
-# glibc's mallopt parameter for how many heaps (arenas) threads may spread over.
-M_ARENA_MAX = -8
-
-
-def share_one_heap() -> None:
-    """Make every thread of this process allocate from glibc's one heap
-    (``mallopt(M_ARENA_MAX, 1)``); a no-op where the C library is not glibc.
-
-    The worker's steps run native code on threads of their own: tantivy starts
-    writer threads for each index batch, and each writer takes most of its memory
-    budget at once. glibc gives new threads heaps of their own, up to eight per
-    core, so what one batch's writer freed sat in one heap while the next writer
-    filled another: the worker's RSS crept up by about 10 MiB with each of its first
-    rounds of work. With one heap the next writer reuses what the last one freed, and
-    the worker's memory stays flat after its first batch (docs/benchmarks.md,
-    "Capture targets with tantivy as the default"). Call it before other threads start.
-    """
-    mallopt = _libc_function("mallopt")
-    if mallopt is not None:
-        mallopt(M_ARENA_MAX, 1)
-
-
-@cache
-def _libc_function(name: str) -> Callable[..., int] | None:
-    library = ctypes.util.find_library("c")
-    if library is None:
-        return None
-    try:
-        return getattr(ctypes.CDLL(library), name, None)
-    except OSError:
-        return None

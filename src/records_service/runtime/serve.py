@@ -17,6 +17,8 @@ uvicorn's server processes import the factory :data:`SERVER_APP` names.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -58,6 +60,8 @@ SELF_STOP_SECONDS = 10.0
 # Wakes (RECORDS_WORKERS__WAKE_SECONDS each) of uninterrupted writes after which the
 # worker checkpoints SQLite's log without waiting for a pause.
 CHECKPOINT_BUSY_WAKES = 10
+# glibc's mallopt parameter for how many heaps (arenas) threads may spread over.
+M_ARENA_MAX = -8
 
 
 class ServeError(Exception):
@@ -231,6 +235,28 @@ def normal_policy_for_this_thread() -> None:
             os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
         except OSError as exc:
             log.warning("could not restore the normal policy of the main thread: %s", exc)
+
+
+def share_one_heap() -> None:
+    """Make every thread of this process allocate from glibc's one heap
+    (``mallopt(M_ARENA_MAX, 1)``); nothing where there is no C library to ask.
+
+    The worker's steps run native code on threads of their own: tantivy starts
+    writer threads for each index batch, and each writer takes most of its memory
+    budget at once. glibc gives new threads heaps of their own, up to eight per
+    core, so what one batch's writer freed sat in one heap while the next writer
+    filled another: the worker's RSS crept up by about 10 MiB with each of its first
+    rounds of work. With one heap the next writer reuses what the last one freed, and
+    the worker's memory stays flat after its first batch (docs/benchmarks.md,
+    "Capture targets with tantivy as the default"). Call it before other threads start.
+    """
+    library = ctypes.util.find_library("c")
+    try:
+        mallopt = getattr(ctypes.CDLL(library), "mallopt", None) if library else None
+    except OSError:
+        return
+    if mallopt is not None:
+        mallopt(M_ARENA_MAX, 1)
 
 
 def lower_priority(nice: int, *, idle: bool) -> None:
