@@ -10,9 +10,12 @@ bodies without a ``Content-Length``) an ASGI ``receive`` that counts its chunks.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -29,6 +32,7 @@ from starlette.types import Message
 from factories import Actors, assert_problem, capture, make_user
 from records_service.intake import ANONYMOUS_FORMS, BODY_LIMIT, FIELDS_ALLOWANCE, takes_files
 from records_service.runtime.services import Services
+from records_service.storage import LocalBlobStore
 from records_service.web.mount import is_web_path
 from web.signin import add_person, csrf_of, sign_in
 
@@ -370,3 +374,33 @@ def test_an_uploaded_file_is_spooled_to_disk_without_a_thread_per_chunk(
     version = response.json()["versions"][0]
     assert version["size"] == len(content)
     assert version["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+def test_a_large_upload_is_spooled_into_the_blob_store_and_stored_without_a_copy(
+    client: TestClient, actors: Actors, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a local store the spool past 1 MiB is one of the store's staging files, which
+    capture links under its key: the system's temporary directory is never used."""
+    store = services.store
+    assert isinstance(store, LocalBlobStore)
+    monkeypatch.setattr(tempfile, "tempdir", str(store.root / "no-such-directory"))
+    content = bytes(range(256)) * (6 * 1024) + b"end"  # 1.5 MiB: rolls over
+
+    first = capture(client, actors.staff, content=content, filename="large.bin", contract="")
+    assert first.status_code == 201, first.text
+    record_id = first.json()["id"]
+    again = client.post(
+        f"/api/records/{record_id}/versions",
+        files={"file": ("large.bin", io.BytesIO(content[::-1]), "application/octet-stream")},
+        headers=actors.staff,
+    )
+    assert again.status_code == 201, again.text
+
+    for number, expected in ((1, content), (2, content[::-1])):
+        version = again.json()["versions"][number - 1]
+        assert version["sha256"] == hashlib.sha256(expected).hexdigest()
+        body = client.get(
+            f"/api/records/{record_id}/content", params={"version": number}, headers=actors.staff
+        )
+        assert body.content == expected
+    assert store.leftovers(timedelta(0)) == ()  # no staging file is left behind

@@ -35,6 +35,9 @@ a write looks its user up twice, which costs one indexed query.
 Uploaded files are spooled by :class:`DirectSpoolParser` (installed by
 :func:`spool_uploads_directly`), which writes each chunk of a file that has rolled
 over to disk straight into its temporary file rather than through the thread pool.
+When the blob store is a local directory, that temporary file is one of the store's
+staging files, hashed as it is written (``records.content.UploadSpool``), and capture
+publishes it under its key without a copy.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import starlette.requests
@@ -57,7 +61,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from records_service.api.deps import get_current_user
 from records_service.errors import RequestTooLarge
+from records_service.records.content import UploadSpool
 from records_service.runtime.services import Services
+from records_service.storage import StagingStore
 from records_service.web.csrf import check_csrf_before_body
 from records_service.web.deps import page_user
 from records_service.web.mount import is_web_path
@@ -71,6 +77,8 @@ FIELDS_ALLOWANCE = 64 * 1024
 ANONYMOUS_FORMS = frozenset({"/login", "/logout"})
 
 _bearer = HTTPBearer(auto_error=False)
+# The store that the request's uploads are spooled into, if it takes staging files.
+_spool_store: ContextVar[StagingStore | None] = ContextVar("spool_store", default=None)
 
 
 @dataclass(frozen=True)
@@ -145,11 +153,15 @@ class RequestIntake:
             await self.app(scope, receive, send)
             return
         gate = _Gate(request, receive, send, self.max_upload_bytes)
+        store = request.app.state.services.store
+        spooling = _spool_store.set(store if isinstance(store, StagingStore) else None)
         try:
             await self.app(scope, gate.receive, gate.send)
         except Exception:
             if gate.refusal is None or gate.started:
                 raise
+        finally:
+            _spool_store.reset(spooling)
         if gate.refusal is None or gate.started:
             return
         if not await _answer(request, gate.refusal, send):
@@ -271,6 +283,18 @@ class DirectSpoolParser(MultiPartParser):
     (docs/architecture.md, "Why the capture path is built as it is"). Here the event
     loop waits for each write's copy into the page cache instead.
     """
+
+    def on_headers_finished(self) -> None:
+        """Start a part; a file's spool is the store's own staging file once past
+        ``spool_max_size``, where the store takes staging files."""
+        super().on_headers_finished()
+        upload = self._current_part.file
+        store = _spool_store.get()
+        if upload is not None and store is not None:
+            spool = UploadSpool(store, self.spool_max_size)
+            self._files_to_close_on_error.append(spool)
+            upload.file.close()  # Starlette's own spool, still empty
+            upload.file = typing.cast(typing.BinaryIO, spool)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         upload = self._current_part.file

@@ -301,3 +301,40 @@ def _age(*paths: Path, seconds: float) -> None:
     then = time.time() - seconds
     for path in paths:
         os.utime(path, (then, then))
+
+
+def test_adopt_publishes_a_staging_file_as_put_would(local_store: LocalBlobStore) -> None:
+    fd, name = local_store.staging_file()
+    with open(fd, "wb") as out:
+        out.write(b"spooled as it arrived")
+    assert local_store.leftovers(timedelta(0)) == (Path(name).name,)  # unpublished: a leftover
+
+    assert local_store.adopt("records/r1/v1", name) == len(b"spooled as it arrived")
+
+    with local_store.as_file("records/r1/v1") as path:
+        assert path.stat().st_ino == os.stat(name).st_ino
+        assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert list(local_store.list()) == ["records/r1/v1"]
+    Path(name).unlink()  # the caller removes the staging name; the object stays
+    assert b"".join(local_store.open("records/r1/v1")) == b"spooled as it arrived"
+
+
+def test_adopt_never_replaces_and_takes_only_its_own_staging_files(
+    local_store: LocalBlobStore, tmp_path: Path
+) -> None:
+    local_store.put("records/r1/v1", io.BytesIO(b"first"))
+    fd, name = local_store.staging_file()
+    os.close(fd)
+    with pytest.raises(ObjectExists):
+        local_store.adopt("records/r1/v1", name)
+    assert Path(name).exists()  # still the caller's
+
+    stray = tmp_path / ".put-stray"
+    stray.write_bytes(b"not staged here")
+    inside = local_store.root / "records" / "r1" / "v1"
+    for path in (stray, inside):
+        with pytest.raises(ValueError, match="not a staging file"):
+            local_store.adopt("records/r2/v1", str(path))
+    assert not local_store.exists("records/r2/v1")
+    assert not (local_store.root / "records" / "r2").exists()
+    assert b"".join(local_store.open("records/r1/v1")) == b"first"

@@ -11,6 +11,7 @@ from records_service.storage.base import (
     BlobStore,
     PutOptions,
     RetentionMode,
+    StagingStore,
     read_into,
     validate_key,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "PutOptions",
     "RetentionMode",
     "S3BlobStore",
+    "StagingStore",
     "StorageError",
     "StorageFull",
     "StorageUnavailable",

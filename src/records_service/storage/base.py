@@ -92,6 +92,30 @@ class PutOptions(TypedDict, total=False):
 
 
 @runtime_checkable
+class StagingStore(Protocol):
+    """A store that can publish, without a copy, a file written in its own filesystem.
+
+    The local directory store is one: an upload spooled into one of its staging files
+    as it arrives is given its key with a link, instead of being copied there by
+    :meth:`BlobStore.put`. An object store has no such files.
+    """
+
+    def staging_file(self) -> tuple[int, str]:
+        """A new, empty staging file: an open descriptor (the caller closes it) and its
+        path. The caller removes the path when done with it, published or not."""
+        ...
+
+    def adopt(self, key: str, path: str) -> int:
+        """Publish the staging file ``path`` under ``key`` and return its size.
+
+        As durable and as atomic as :meth:`BlobStore.put`, and it never replaces an
+        object (``ObjectExists``). The file must not be written to afterwards: the
+        stored object is that file.
+        """
+        ...
+
+
+@runtime_checkable
 class BlobStore(Protocol):
     """A write-once object store for record content, sidecars and audit checkpoints."""
 

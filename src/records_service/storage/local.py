@@ -242,6 +242,47 @@ class LocalBlobStore:
                 _remove_empty([path for path in created if path != self._root])
         return size
 
+    def staging_file(self) -> tuple[int, str]:
+        """A new staging file at the root (a ``.put-*`` file: never a key, and listed by
+        :meth:`leftovers` if left behind), for :meth:`adopt`; see ``StagingStore``."""
+        with _os_errors("make a staging file under", str(self._root)):
+            self._root.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=self._root, prefix=PUT_PREFIX)
+
+    def adopt(self, key: str, path: str) -> int:
+        """Publish the staging file ``path`` under ``key`` without copying it: sync it,
+        make it read-only and link it, as :meth:`put` does its own temp file. The
+        staging name is left for the caller to remove."""
+        staged = Path(path)
+        if staged.parent != self._root or not staged.name.startswith(PUT_PREFIX):
+            raise ValueError(f"{path} is not a staging file of this store")
+        target = self._path(key)
+        if target.is_file():
+            raise ObjectExists(key)
+        with _os_errors("prepare a write for", key):
+            created = self._make_parents(target.parent, key)
+        published = False
+        try:
+            size = self._seal(staged, key)
+            self._publish(staged, target, key, created)
+            published = True
+        finally:
+            if not published:
+                _remove_empty([path for path in created if path != self._root])
+        return size
+
+    @staticmethod
+    def _seal(path: Path, key: str) -> int:
+        """Make a finished file read-only and durable; return its size."""
+        with _os_errors("flush", key):
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.fchmod(fd, READ_ONLY)
+                os.fsync(fd)
+                return os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+
     def _temp_beside(self, target: Path, key: str) -> tuple[list[Path], int, str]:
         """The directories made for ``target`` and a new temp file beside it.
 
