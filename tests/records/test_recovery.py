@@ -684,6 +684,14 @@ def test_content_put_back_for_a_record_already_disposed_of_is_deleted_again(
         [summary] = session.exec(
             select(AuditEntry).where(AuditEntry.action == "catalogue.recover")
         ).all()
+        # The deletion has its own entry on the record, written as soon as it was done.
+        [deletion] = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "disposition.leftovers_deleted")
+        ).all()
     assert json.loads(summary.details)["leftovers_deleted"] == [spec]
+    assert (deletion.subject, deletion.actor) == (f"record:{spec}", "recovery")
+    details = json.loads(deletion.details)
+    assert details["objects_deleted"] == len(kept) and details["note"].startswith("notes/")
+    assert deletion.idx < summary.idx
     assert status_of(services, spec) == "disposed"
     assert cli(settings, "check").exit_code == 0

@@ -40,6 +40,7 @@ class AuditAction(StrEnum):
     AUDIT_ROLLBACK_ACKNOWLEDGED = "audit.rollback_acknowledged"
     CATALOGUE_RECOVER = "catalogue.recover"
     DISPOSITION_RECOVER = "disposition.recover"
+    DISPOSITION_LEFTOVERS_DELETED = "disposition.leftovers_deleted"
     HOLD_RECOVER = "hold.recover"
     IMPORT_START = "import.start"
     IMPORT_FINISH = "import.finish"
@@ -267,6 +268,17 @@ class DisposalRecoveredPayload(Payload):
     objects_deleted: int
 
 
+class LeftoversDeletedPayload(Payload):
+    """``recover --from-store`` deleted ``objects_deleted`` objects of a record the
+    database already held as disposed of, which a restore had put back into the store;
+    ``note`` is the disposal note that says it was disposed of (``disposition``, the
+    note's number for the decision)."""
+
+    note: str
+    disposition: int
+    objects_deleted: int
+
+
 class HoldRecoveredPayload(Payload):
     """``recover --from-store`` applied the store's hold note ``note``: the hold
     ``reference`` (placed by ``placed_by`` at ``placed_at``) was ``added`` to the
@@ -435,6 +447,7 @@ PAYLOAD_TYPES: dict[AuditAction, type[Payload]] = {
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: RollbackPayload,
     AuditAction.CATALOGUE_RECOVER: RecoveryPayload,
     AuditAction.DISPOSITION_RECOVER: DisposalRecoveredPayload,
+    AuditAction.DISPOSITION_LEFTOVERS_DELETED: LeftoversDeletedPayload,
     AuditAction.HOLD_RECOVER: HoldRecoveredPayload,
     AuditAction.IMPORT_START: ImportRunPayload,
     AuditAction.IMPORT_FINISH: ImportCountsPayload,

@@ -36,6 +36,7 @@ from records_service.audit.actions import (
     AuditAction,
     DisposalRecoveredPayload,
     HoldRecoveredPayload,
+    LeftoversDeletedPayload,
 )
 from records_service.audit.log import record_event
 from records_service.auth.models import User
@@ -240,7 +241,7 @@ def apply_disposal_notes(
                 else _apply_disposal(session, store, (key, note), record, outcome, by)
             )
         if disposed:
-            _delete_again(store, note.record_id, outcome)
+            _delete_again(engine, store, (key, note), outcome, by)
         elif back is not None:
             outcome.disposals.append(back)
 
@@ -289,13 +290,33 @@ def _apply_disposal(
     return back
 
 
-def _delete_again(store: BlobStore, record_id: str, outcome: RetentionRecovered) -> None:
+def _delete_again(
+    engine: Engine,
+    store: BlobStore,
+    noted: tuple[str, DisposalNote],
+    outcome: RetentionRecovered,
+    by: AppliedBy,
+) -> None:
     """Delete what a restore put back of a record the database already holds as disposed
     of: its disposal, or an earlier recovery that applied its note, could not delete it
-    (the store refused, or the run stopped), or a store-only restore put it back since."""
-    deleted = _delete_leftovers(store, record_id, outcome)
-    if deleted:
-        outcome.leftovers_deleted.append(LeftoversDeleted(record_id, deleted))
+    (the store refused, or the run stopped), or a store-only restore put it back since.
+    Each record's deletion gets its own audit entry at once, not only the run's summary."""
+    key, note = noted
+    deleted = _delete_leftovers(store, note.record_id, outcome)
+    if not deleted:
+        return
+    with session_scope(engine) as session:
+        record_event(
+            session,
+            actor=by.actor,
+            action=AuditAction.DISPOSITION_LEFTOVERS_DELETED,
+            subject=f"record:{note.record_id}",
+            payload=LeftoversDeletedPayload(
+                note=key, disposition=note.disposition_id, objects_deleted=deleted
+            ),
+            clock=by.clock,
+        )
+    outcome.leftovers_deleted.append(LeftoversDeleted(note.record_id, deleted))
 
 
 def _delete_leftovers(store: BlobStore, record_id: str, outcome: RetentionRecovered) -> int:

@@ -80,6 +80,7 @@ ACTION_NAMES: dict[AuditAction, str] = {
     AuditAction.AUDIT_ROLLBACK_ACKNOWLEDGED: "Lost audit entries acknowledged",
     AuditAction.CATALOGUE_RECOVER: "Catalogue recovered from the store",
     AuditAction.DISPOSITION_RECOVER: "Disposal brought back from the store's note",
+    AuditAction.DISPOSITION_LEFTOVERS_DELETED: "Restored content of a disposed record deleted",
     AuditAction.HOLD_RECOVER: "Hold brought back from the store's note",
     AuditAction.IMPORT_START: "Import run started",
     AuditAction.IMPORT_FINISH: "Import run finished",
