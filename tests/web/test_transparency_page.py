@@ -127,6 +127,11 @@ def test_the_register_is_paged_and_counted_by_the_database_and_filters_by_state(
     every_state = staff.get("/transparency", params=boxes | {"state": "", "page": "2"})
     assert every_state.status_code == 200
     assert _keys(every_state.text) == _keys(second.text)
+    # A state that is not one is refused beside the filter, and every state is shown.
+    unknown = staff.get("/transparency", params={"state": "lost", "page": "2"})
+    assert unknown.status_code == 422
+    assert '<a href="#state">Choose a state from the list, or Any</a>' in unknown.text
+    assert _keys(unknown.text) == _keys(second.text)
 
 
 def test_an_as_at_box_that_is_not_a_number_is_shown_on_its_date_group(

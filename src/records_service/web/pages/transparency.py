@@ -62,7 +62,8 @@ def register_page(
 ) -> Response:
     """A page of the register as at a day (today by default, typed as day, month and
     year boxes or given as one ``YYYY-MM-DD``), optionally of one state (the filter's
-    "Any" sends a blank one, which filters nothing)."""
+    "Any" sends a blank one, which filters nothing; a state that is not one is
+    refused, and every state shown)."""
     given = {"as_at": as_at, "as_at_day": as_at_day, "as_at_month": as_at_month}
     given["as_at_year"] = as_at_year
     errors: dict[str, str] = {}
@@ -70,6 +71,8 @@ def register_page(
     day = read_dates(given, {"as_at": "As at"}, errors, wrong)["as_at"] or services.clock().date()
     # A day that cannot be read is shown as typed, to correct; the register is today's.
     form = date_boxes(given, {} if errors else {"as_at": day})
+    if state and state not in STATES:
+        errors["state"] = "Choose a state from the list, or Any"
     view = _Filters(day, state if state in STATES else None, form, page)
     return _register_view(request, session, services, user, view, errors, wrong)
 
