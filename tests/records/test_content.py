@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tempfile
 import tracemalloc
 from datetime import timedelta
@@ -204,3 +205,62 @@ def test_a_store_that_cannot_stage_leaves_the_spool_an_ordinary_file(tmp_path: P
         spool.seek(0)
         with pytest.raises(StorageError):
             store_stream(store, "records/r/v1", spool, limit=4 * MIB, filename="a.bin")
+
+
+def test_a_spool_read_part_way_and_written_on_in_order_is_still_published(
+    store: LocalBlobStore,
+) -> None:
+    content = _content(5 * MIB + 3)
+    with UploadSpool(store, MIB) as spool:
+        spool.write(content[: 3 * MIB])
+        for start in range(3 * MIB, 4 * MIB, 4096):
+            spool.write(content[start : start + 4096])
+        spool.seek(0)
+        assert spool.read() == content[: 4 * MIB]
+        spool.write(content[4 * MIB :])  # in order again, at the end
+        assert spool.sha256 == hashlib.sha256(content).hexdigest()
+        spool.seek(0)
+        stored = store_stream(store, "records/r/v1", spool, limit=6 * MIB, filename="a.bin")
+    assert stored.sha256 == hashlib.sha256(content).hexdigest()
+    assert b"".join(store.open("records/r/v1")) == content
+
+
+class _ReadOnlyStaging(LocalBlobStore):
+    """Fault injection: staging files that refuse writes (as a full disk would)."""
+
+    def staging_file(self) -> tuple[int, str]:
+        fd, name = super().staging_file()
+        os.close(fd)
+        return os.open(name, os.O_RDONLY), name
+
+
+def test_a_roll_over_that_cannot_write_is_raised_and_never_published(
+    tmp_path: Path,
+) -> None:
+    store = _ReadOnlyStaging(tmp_path / "blobs")
+    spool = UploadSpool(store, MIB)
+    try:
+        spool.write(_content(MIB // 2))
+        with pytest.raises(OSError):  # the roll-over's copy into the staging file
+            for _ in range(8):
+                spool.write(_content(MIB // 2))
+            spool.seek(0)
+        assert not spool.publishable_to(store)
+    finally:
+        spool.close()
+    assert store.leftovers(timedelta(0)) == ()
+
+
+def test_writelines_is_hashed_and_truncate_makes_the_spool_a_plain_file(
+    store: LocalBlobStore,
+) -> None:
+    lines = [_content(MIB // 2)] * 4
+    with UploadSpool(store, MIB) as spool:
+        spool.writelines(lines)
+        assert spool.publishable_to(store)
+        assert spool.sha256 == hashlib.sha256(b"".join(lines)).hexdigest()
+        spool.truncate(MIB)
+        assert not spool.publishable_to(store)
+        spool.seek(0)
+        stored = store_stream(store, "records/r/v1", spool, limit=4 * MIB, filename="a.bin")
+    assert stored.sha256 == hashlib.sha256(b"".join(lines)[:MIB]).hexdigest()

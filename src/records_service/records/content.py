@@ -115,6 +115,16 @@ class UploadSpool(tempfile.SpooledTemporaryFile[bytes]):
                 self.head += bytes(data[: HEAD_BYTES - len(self.head)])
         return count
 
+    def writelines(self, lines: Any) -> None:
+        """Write each of ``lines`` as :meth:`write` does."""
+        for line in lines:
+            self.write(line)
+
+    def truncate(self, size: int | None = None) -> int:
+        """Cut the file (it is then no longer what was written in order)."""
+        self.in_order = False
+        return super().truncate(size)
+
     def rollover(self) -> None:
         """Move the content from memory into a new staging file of the store, or into a
         plain temporary file if the store cannot make one (its error is then met,
@@ -128,17 +138,25 @@ class UploadSpool(tempfile.SpooledTemporaryFile[bytes]):
             return
         memory = self._file
         disk = open(fd, "w+b")  # noqa: SIM115 - closed by close()
-        disk.write(memory.getvalue())  # type: ignore[attr-defined]
-        disk.seek(memory.tell())
+        try:
+            disk.write(memory.getvalue())  # type: ignore[attr-defined]
+            disk.seek(memory.tell())
+        except BaseException:
+            disk.close()
+            Path(self.staged).unlink(missing_ok=True)
+            self.staged = None
+            raise
         self._file = disk
         self._rolled = True
 
     def close(self) -> None:
         """Close the file and remove the staging name (a published object keeps its own)."""
-        super().close()
-        if self.staged is not None:
-            Path(self.staged).unlink(missing_ok=True)
-            self.staged = None
+        try:
+            super().close()
+        finally:
+            if self.staged is not None:
+                Path(self.staged).unlink(missing_ok=True)
+                self.staged = None
 
     def __exit__(self, *exc_info: object) -> None:
         # The base class's exit closes its file directly, which would skip close().
