@@ -37,6 +37,7 @@ from records_service.audit.actions import (
     DisposalRecoveredPayload,
     HoldRecoveredPayload,
     LeftoversDeletedPayload,
+    Payload,
 )
 from records_service.audit.log import record_event
 from records_service.auth.models import User
@@ -118,6 +119,17 @@ class AppliedBy:
 
     actor: str
     clock: Clock
+
+    def audit(self, session: Session, action: AuditAction, subject: str, payload: Payload) -> None:
+        """Write one entry of the recovery in ``session``'s transaction."""
+        record_event(
+            session,
+            actor=self.actor,
+            action=action,
+            subject=subject,
+            payload=payload,
+            clock=self.clock,
+        )
 
 
 _HoldId = tuple[str, str | None, str | None, str, str, datetime]
@@ -212,14 +224,7 @@ def _audit_hold(session: Session, key: str, hold: NotedHold, change: str, by: Ap
         released_by=hold.released_by,
         released_at=hold.released_at.isoformat() if hold.released_at else None,
     )
-    record_event(
-        session,
-        actor=by.actor,
-        action=AuditAction.HOLD_RECOVER,
-        subject=subject,
-        payload=payload,
-        clock=by.clock,
-    )
+    by.audit(session, AuditAction.HOLD_RECOVER, subject, payload)
 
 
 def apply_disposal_notes(
@@ -269,24 +274,18 @@ def _apply_disposal(
         return None
     _complete(session, record, note)
     back = _back(note, added, _delete_leftovers(store, note.record_id, outcome))
-    record_event(
-        session,
-        actor=by.actor,
-        action=AuditAction.DISPOSITION_RECOVER,
-        subject=f"record:{note.record_id}",
-        payload=DisposalRecoveredPayload(
-            note=key,
-            disposition=note.disposition_id,
-            action=note.action,
-            executed_at=back.executed_at,
-            executed_by=note.executed_by,
-            approved_by=note.approved_by,
-            reason=note.reason,
-            added=added,
-            objects_deleted=back.objects_deleted,
-        ),
-        clock=by.clock,
+    payload = DisposalRecoveredPayload(
+        note=key,
+        disposition=note.disposition_id,
+        action=note.action,
+        executed_at=back.executed_at,
+        executed_by=note.executed_by,
+        approved_by=note.approved_by,
+        reason=note.reason,
+        added=added,
+        objects_deleted=back.objects_deleted,
     )
+    by.audit(session, AuditAction.DISPOSITION_RECOVER, f"record:{note.record_id}", payload)
     return back
 
 
@@ -305,16 +304,12 @@ def _delete_again(
     deleted = _delete_leftovers(store, note.record_id, outcome)
     if not deleted:
         return
+    payload = LeftoversDeletedPayload(
+        note=key, disposition=note.disposition_id, objects_deleted=deleted
+    )
     with session_scope(engine) as session:
-        record_event(
-            session,
-            actor=by.actor,
-            action=AuditAction.DISPOSITION_LEFTOVERS_DELETED,
-            subject=f"record:{note.record_id}",
-            payload=LeftoversDeletedPayload(
-                note=key, disposition=note.disposition_id, objects_deleted=deleted
-            ),
-            clock=by.clock,
+        by.audit(
+            session, AuditAction.DISPOSITION_LEFTOVERS_DELETED, f"record:{note.record_id}", payload
         )
     outcome.leftovers_deleted.append(LeftoversDeleted(note.record_id, deleted))
 
