@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +24,7 @@ from records_service.storage import (
     StorageUnavailable,
     build_blob_store,
 )
-from records_service.storage.local import WRITE_BUFFER_SIZE
+from records_service.storage.local import WRITE_BUFFER_SIZE, _sync_file_range
 
 from .streams import MIB, ChunkReader, StreamBroke, gated_blocks, mib_blocks
 
@@ -338,3 +339,13 @@ def test_adopt_never_replaces_and_takes_only_its_own_staging_files(
     assert not local_store.exists("records/r2/v1")
     assert not (local_store.root / "records" / "r2").exists()
     assert b"".join(local_store.open("records/r1/v1")) == b"first"
+
+
+def test_start_writeback_is_only_a_hint_and_never_fails(local_store: LocalBlobStore) -> None:
+    fd, name = local_store.staging_file()
+    os.write(fd, b"spooled" * 4096)
+    local_store.start_writeback(fd, 0, 7 * 4096)  # on Linux, the pages start for the disk
+    os.close(fd)
+    local_store.start_writeback(fd, 0, 7 * 4096)  # a closed descriptor: nothing happens
+    assert local_store.adopt("records/r1/v1", name) == 7 * 4096
+    assert sys.platform != "linux" or _sync_file_range() is not None

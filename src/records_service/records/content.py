@@ -28,6 +28,8 @@ from records_service.extraction.sniff import ole_media_type
 from records_service.storage import BlobStore, StagingStore, StorageError, read_into
 
 HEAD_BYTES = 8192
+# An upload in a staging file is handed to the disk's writeback every this many bytes.
+WRITEBACK_BYTES = 2 * 1024 * 1024
 MAX_FILENAME_LENGTH = 255
 
 
@@ -100,6 +102,7 @@ class UploadSpool(tempfile.SpooledTemporaryFile[bytes]):
         self.in_order = True
         self.staged: str | None = None  # the staging file, once rolled over
         self.published = False
+        self._written_back = 0  # bytes of the staging file handed to writeback
 
     def write(self, data: Any) -> int:
         """Write ``data`` at the current position, hashing it if it extends the file."""
@@ -113,7 +116,18 @@ class UploadSpool(tempfile.SpooledTemporaryFile[bytes]):
             self.size += count
             if len(self.head) < HEAD_BYTES:
                 self.head += bytes(data[: HEAD_BYTES - len(self.head)])
+            if self.staged is not None and self.size - self._written_back >= WRITEBACK_BYTES:
+                self._write_back()
         return count
+
+    def _write_back(self) -> None:
+        """Start the disk writing what has arrived, so that the sync at publishing waits
+        for little more than the last chunks."""
+        self._file.flush()
+        self._store.start_writeback(
+            self.fileno(), self._written_back, self.size - self._written_back
+        )
+        self._written_back = self.size
 
     def writelines(self, lines: Any) -> None:
         """Write each of ``lines`` as :meth:`write` does."""

@@ -105,6 +105,11 @@ class StagingStore(Protocol):
         path. The caller removes the path when done with it, published or not."""
         ...
 
+    def start_writeback(self, fd: int, offset: int, length: int) -> None:
+        """Start writing a staging file's finished range to the disk now, without
+        waiting: :meth:`adopt`'s sync then has less left to wait for. Only a hint."""
+        ...
+
     def adopt(self, key: str, path: str) -> int:
         """Publish the staging file ``path`` under ``key`` and return its size.
 
