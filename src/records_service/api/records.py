@@ -25,6 +25,7 @@ from records_service.errors import InvalidInput
 from records_service.pagination import Page
 from records_service.records.bulk import BulkEdit, BulkOutcome, bulk_edit
 from records_service.records.capture import InTransaction, capture_record
+from records_service.records.content import UploadSpool
 from records_service.records.download import content_headers
 from records_service.records.idempotency import (
     HEADER,
@@ -104,7 +105,11 @@ def _created(services: ServicesDep, body: RecordPublic) -> JSONResponse:
 
 
 def _upload_digest(upload: UploadFile) -> dict[str, object]:
-    """The upload's name, size and SHA-256, read from its spooled copy (then rewound)."""
+    """The upload's name, size and SHA-256: the spool's own, hashed as it arrived, or
+    read from its spooled copy (then rewound)."""
+    spool = upload.file
+    if isinstance(spool, UploadSpool) and spool.in_order:
+        return {"filename": upload.filename, "size": spool.size, "sha256": spool.sha256}
     digest, size = hashlib.sha256(), 0
     while chunk := upload.file.read(1024 * 1024):
         digest.update(chunk)

@@ -243,9 +243,8 @@ def store_stream(
 
 
 def _publish(key: str, spool: UploadSpool, *, limit: int, filename: str) -> StoredContent:
-    """``store_stream`` for a spool already in the store: checked, then linked in place."""
-    if not spool.head:
-        raise InvalidInput("the file is empty")
+    """``store_stream`` for a spool already in the store (past its memory size, so never
+    empty): checked, then linked in place."""
     if spool.size > limit:
         raise PayloadTooLarge(f"upload exceeds the limit of {limit} bytes")
     media_type = sniff_media_type(spool.head, filename)

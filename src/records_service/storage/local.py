@@ -125,6 +125,15 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[os.write(fd, data) :]
 
 
+def _seal(fd: int, key: str) -> int:
+    """Make the finished file open at ``fd`` read-only and durable, before it gets its
+    key's name (a put's temp file, or an adopted staging file); return its size."""
+    with _os_errors("flush", key):
+        os.fchmod(fd, READ_ONLY)
+        os.fsync(fd)
+        return os.fstat(fd).st_size
+
+
 def _remove_empty(directories: list[Path]) -> None:
     """Remove directories a failed put made (deepest first), unless something else
     has meanwhile put a file in one."""
@@ -288,25 +297,18 @@ class LocalBlobStore:
             created = self._make_parents(target.parent, key)
         published = False
         try:
-            size = self._seal(staged, key)
+            with _os_errors("open", key):
+                fd = os.open(staged, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                size = _seal(fd, key)
+            finally:
+                os.close(fd)
             self._publish(staged, target, key, created)
             published = True
         finally:
             if not published:
                 _remove_empty([path for path in created if path != self._root])
         return size
-
-    @staticmethod
-    def _seal(path: Path, key: str) -> int:
-        """Make a finished file read-only and durable; return its size."""
-        with _os_errors("flush", key):
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                os.fchmod(fd, READ_ONLY)
-                os.fsync(fd)
-                return os.fstat(fd).st_size
-            finally:
-                os.close(fd)
 
     def _temp_beside(self, target: Path, key: str) -> tuple[list[Path], int, str]:
         """The directories made for ``target`` and a new temp file beside it.
@@ -336,9 +338,7 @@ class LocalBlobStore:
                 with _os_errors("write", key):
                     _write_all(fd, view[:count])
                 size += count
-            with _os_errors("flush", key):
-                os.fchmod(fd, READ_ONLY)
-                os.fsync(fd)
+            _seal(fd, key)
         finally:
             os.close(fd)
         return size
